@@ -1,0 +1,69 @@
+/*
+ * remotemedia_runtime.h: the C ABI of the remotemedia native core.
+ *
+ * This header is the one contract between the Rust crate and its callers
+ * (the Cython extension and the ctypes binding). A test checks that the
+ * library exports exactly the functions declared here.
+ *
+ * Error model: every function that can fail returns an int32_t status,
+ * RM_OK (0) on success. After a failure, rm_last_error() returns a
+ * message for the calling thread. A Rust panic is caught inside the
+ * library and reported as RM_ERR_PANIC; it never unwinds into the caller.
+ *
+ * Threads: functions taking no handle are thread-safe. A handle
+ * (resampler, VAD) may be used from one thread at a time.
+ */
+#ifndef REMOTEMEDIA_RUNTIME_H
+#define REMOTEMEDIA_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RM_ABI_VERSION 1
+
+/* Status codes. */
+#define RM_OK 0
+#define RM_ERR_INVALID_ARGUMENT 1
+#define RM_ERR_NULL_POINTER 2
+#define RM_ERR_BUFFER_TOO_SMALL 3
+#define RM_ERR_ALLOCATION 4
+#define RM_ERR_STATE 5
+#define RM_ERR_PANIC 99
+
+/* Sample formats for rm_convert. */
+#define RM_FORMAT_I16 1
+#define RM_FORMAT_I32 2
+#define RM_FORMAT_F32 3
+#define RM_FORMAT_F64 4
+
+/* ---- library ---------------------------------------------------------- */
+
+/* The ABI version the library implements; must equal RM_ABI_VERSION. */
+uint32_t rm_abi_version(void);
+/* The crate version, e.g. "0.1.0" (static string). */
+const char *rm_version(void);
+/* Comma-separated instruction sets the kernels use on this CPU (static). */
+const char *rm_cpu_features(void);
+/* Message of the last failure on this thread; "" if none. Valid until the
+ * next failing call on the same thread. */
+const char *rm_last_error(void);
+/* Test hook: panics inside the library; returns RM_ERR_PANIC. */
+int32_t rm_debug_panic(void);
+
+/* ---- PCM conversion --------------------------------------------------- */
+
+/* Converts n samples from src (src_format) into dst (dst_format, one of
+ * I16, I32, F32). Int to float divides by 2^15 or 2^31; float to int
+ * scales, clips, rounds to nearest (ties to even); NaN becomes 0. */
+int32_t rm_convert(const void *src, int32_t src_format, void *dst,
+                   int32_t dst_format, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REMOTEMEDIA_RUNTIME_H */

@@ -1,0 +1,23 @@
+//! # remotemedia-runtime
+//!
+//! The native core of remotemedia: audio kernels (PCM conversion,
+//! resampling, voice activity detection) behind a plain C ABI declared in
+//! `include/remotemedia_runtime.h`. Python reaches it through a Cython
+//! extension that links this crate as a staticlib, or through ctypes and
+//! the cdylib. The crate has no dependencies outside `std`.
+//!
+//! Error model: every exported function returns an `int32_t` status
+//! (`RM_OK` = 0). On failure a message for the calling thread is kept and
+//! returned by `rm_last_error()`. A panic inside a kernel is caught at the
+//! boundary and reported as `RM_ERR_PANIC`; it never unwinds into C.
+
+pub mod convert;
+pub mod cpu;
+pub mod error;
+pub mod ffi;
+
+pub use error::{Error, Status};
+
+/// Version of the C ABI. Bump it whenever a declaration in the header
+/// changes meaning; the Python bindings refuse a library whose ABI differs.
+pub const ABI_VERSION: u32 = 1;

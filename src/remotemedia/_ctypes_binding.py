@@ -1,0 +1,142 @@
+"""ctypes binding of the remotemedia C ABI, loading the Rust cdylib.
+
+It exports the same functions as the Cython extension (`_native`), with the
+same signatures and exceptions, so the native kernel bodies work on either.
+ctypes releases the GIL during every foreign call. Each call costs a few
+microseconds more than through Cython: use it where building the extension
+is not possible, or to load a core built separately.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from remotemedia.errors import raise_for_status
+
+BINDING = "ctypes"
+ENV_LIB = "REMOTEMEDIA_RUNTIME_LIB"
+
+_FORMATS = {"i16": (1, np.int16), "i32": (2, np.int32), "f32": (3, np.float32), "f64": (4, np.float64)}
+
+
+def library_filename() -> str:
+    """File name of the cdylib on this platform."""
+    if sys.platform == "win32":
+        return "remotemedia_runtime.dll"
+    if sys.platform == "darwin":
+        return "libremotemedia_runtime.dylib"
+    return "libremotemedia_runtime.so"
+
+
+def find_library() -> Path | None:
+    """The cdylib named by REMOTEMEDIA_RUNTIME_LIB, else one in the package."""
+    env = os.environ.get(ENV_LIB)
+    if env:
+        return Path(env)
+    candidate = resources.files("remotemedia").joinpath(library_filename())
+    if candidate.is_file():
+        return Path(str(candidate))
+    return None
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    c = ctypes
+    lib.rm_abi_version.restype = c.c_uint32
+    lib.rm_abi_version.argtypes = []
+    for name in ("rm_version", "rm_cpu_features", "rm_last_error"):
+        fn = getattr(lib, name)
+        fn.restype = c.c_char_p
+        fn.argtypes = []
+    lib.rm_debug_panic.restype = c.c_int32
+    lib.rm_debug_panic.argtypes = []
+    lib.rm_convert.restype = c.c_int32
+    lib.rm_convert.argtypes = [c.c_void_p, c.c_int32, c.c_void_p, c.c_int32, c.c_size_t]
+
+
+def _load() -> ctypes.CDLL:
+    path = find_library()
+    if path is None:
+        raise ImportError(
+            f"no {library_filename()} next to the remotemedia package and {ENV_LIB} is not set; "
+            "build it with `cargo build --release` in rust/remotemedia-runtime and point "
+            f"{ENV_LIB} at target/release/{library_filename()}"
+        )
+    if not path.is_file():
+        raise ImportError(f"{ENV_LIB}={path} does not name a file")
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise ImportError(f"could not load {path}: {exc}") from exc
+    try:
+        _declare(lib)
+    except AttributeError as exc:
+        raise ImportError(f"{path} is not a remotemedia runtime library: {exc}") from exc
+    return lib
+
+
+_lib = _load()
+LIBRARY_PATH = find_library()
+
+
+def _fail(status: int) -> None:
+    raise_for_status(status, (_lib.rm_last_error() or b"").decode("utf-8", "replace"))
+
+
+def _ptr(a: np.ndarray, dtype: Any, what: str) -> int:
+    # ctypes cannot check buffers as Cython memoryviews do; a wrong array
+    # here would mean reading or writing out of bounds, so check it.
+    if a.dtype != dtype or not a.flags.c_contiguous or a.ndim != 1:
+        raise ValueError(f"{what}: expected a 1-D C-contiguous {np.dtype(dtype).name} array")
+    if what == "out" and not a.flags.writeable:
+        raise ValueError("out: buffer is read-only")
+    return int(a.ctypes.data)
+
+
+def abi_version() -> int:
+    return int(_lib.rm_abi_version())
+
+
+def version() -> str:
+    return bytes(_lib.rm_version()).decode()
+
+
+def cpu_features() -> str:
+    return bytes(_lib.rm_cpu_features()).decode()
+
+
+def debug_panic() -> None:
+    st = _lib.rm_debug_panic()
+    if st:
+        _fail(st)
+
+
+def _make_convert(src: str, dst: str) -> Any:
+    s_code, s_dtype = _FORMATS[src]
+    d_code, d_dtype = _FORMATS[dst]
+    fn = _lib.rm_convert
+
+    def convert(x: np.ndarray, out: np.ndarray) -> None:
+        n = x.shape[0]
+        if out.shape[0] != n:
+            raise ValueError(f"convert: output has {out.shape[0]} samples, input {n}")
+        if n == 0:
+            return
+        st = fn(_ptr(x, s_dtype, "x"), s_code, _ptr(out, d_dtype, "out"), d_code, n)
+        if st:
+            _fail(st)
+
+    convert.__name__ = f"convert_{src}_{dst}"
+    return convert
+
+
+for _s in ("i16", "i32", "f32", "f64"):
+    for _d in ("i16", "i32", "f32"):
+        globals()[f"convert_{_s}_{_d}"] = _make_convert(_s, _d)
+del _s, _d

@@ -1,0 +1,22 @@
+# Declarations of include/remotemedia_runtime.h for Cython. Keep in step
+# with the header; tests/test_abi.py checks both against the library.
+from libc.stdint cimport int16_t, int32_t, uint32_t
+
+
+cdef extern from "remotemedia_runtime.h" nogil:
+    enum:
+        RM_ABI_VERSION
+        RM_OK
+        RM_ERR_PANIC
+        RM_FORMAT_I16
+        RM_FORMAT_I32
+        RM_FORMAT_F32
+        RM_FORMAT_F64
+
+    uint32_t rm_abi_version()
+    const char *rm_version()
+    const char *rm_cpu_features()
+    const char *rm_last_error()
+    int32_t rm_debug_panic()
+
+    int32_t rm_convert(const void *src, int32_t src_format, void *dst, int32_t dst_format, size_t n)

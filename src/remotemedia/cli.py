@@ -1,0 +1,63 @@
+"""The ``remotemedia`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from remotemedia.runtime import get_runtime_info
+
+    info = get_runtime_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    binding = info["binding"] or "none (pure Python)"
+    rows = [
+        ("remotemedia", info["version"]),
+        ("binding", binding),
+        ("reason", info["reason"] or "-"),
+        ("native core", info["native_version"] or "-"),
+        ("native ABI", info["abi_version"] if info["abi_version"] is not None else "-"),
+        ("CPU features", info["cpu_features"] or "-"),
+        ("forced by env", info["forced"] or "no (REMOTEMEDIA_RUNTIME unset or auto)"),
+        ("python", f"{info['python']} ({info['implementation']})"),
+        ("numpy", info["numpy"]),
+        ("platform", info["platform"]),
+    ]
+    if "library" in info:
+        rows.insert(4, ("library", info["library"]))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="remotemedia",
+        description="Audio pipelines with a Rust core and a pure-Python fallback.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    info = sub.add_parser("info", help="show the version and which runtime is in use, and why")
+    info.add_argument("--json", action="store_true", help="print the same facts as JSON")
+    info.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

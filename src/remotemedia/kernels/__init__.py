@@ -1,0 +1,122 @@
+"""Kernel sets: one contract, several bodies.
+
+``get()`` returns a :class:`KernelSet` whose functions are the native core
+(through the Cython or ctypes binding) or numpy. Both give the same
+results; only the speed differs. Nodes and the top-level conveniences call
+kernels through a set and never import a binding.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from remotemedia import runtime
+from remotemedia.errors import RuntimeUnavailableError
+from remotemedia.kernels.convert import ConvertFlat, convert_with
+
+__all__ = ["KernelSet", "get", "available"]
+
+NAMES = ("rust", "python")
+
+
+@dataclass(frozen=True, eq=False)
+class KernelSet:
+    """The kernels of one body.
+
+    Attributes
+    ----------
+    name : str
+        "rust" (native core) or "python" (numpy).
+    binding : str or None
+        "cython" or "ctypes" for the native body, None for numpy.
+    """
+
+    name: str
+    binding: str | None
+    _convert: ConvertFlat = field(repr=False)
+
+    def convert(self, x: Any, to: Any) -> np.ndarray:
+        """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
+        return convert_with(self._convert, x, to)
+
+
+_lock = threading.Lock()
+_cache: dict[str | None, KernelSet] = {}
+
+
+def _python_set() -> KernelSet:
+    from remotemedia.kernels.python import convert
+
+    return KernelSet("python", None, convert.convert_flat)
+
+
+def _native_set(binding: ModuleType) -> KernelSet:
+    from remotemedia.kernels.native import convert
+
+    return KernelSet("rust", binding.BINDING, convert.make_convert_flat(binding))
+
+
+def get(name: str | None = None, binding: str | None = None) -> KernelSet:
+    """Return a kernel set.
+
+    Parameters
+    ----------
+    name : {"rust", "python"} or None
+        None picks automatically (native when it loads, honouring
+        REMOTEMEDIA_RUNTIME); "rust" requires the native core.
+    binding : {"cython", "ctypes"} or None
+        With ``name="rust"`` or None: use this binding only.
+
+    Raises
+    ------
+    RuntimeUnavailableError
+        A native set was asked for and cannot be loaded.
+    ValueError
+        Unknown name or binding, or ``name="python"`` with a binding.
+    """
+    if name not in (None, *NAMES):
+        raise ValueError(f"unknown kernel set {name!r}; expected 'rust', 'python' or None")
+    if binding is not None and binding not in runtime.BINDINGS:
+        raise ValueError(f"unknown binding {binding!r}; expected 'cython' or 'ctypes'")
+    if name == "python":
+        if binding is not None:
+            raise ValueError("the python kernel set has no binding")
+        return _cached("python", _python_set)
+    if binding is not None:
+        module, reason = runtime.load_binding(binding)
+        if module is None:
+            raise RuntimeUnavailableError(f"kernel set rust/{binding} unavailable: {reason}")
+        return _cached(binding, lambda: _native_set(module))
+    if name == "rust":
+        module = runtime.get_rust_runtime()
+        if module is None:
+            _, _, reason = runtime.try_load_rust_runtime()
+            raise RuntimeUnavailableError(f"kernel set 'rust' unavailable: {reason}")
+        return _cached(module.BINDING, lambda: _native_set(module))
+    if runtime.is_rust_runtime_available():
+        module = runtime.get_rust_runtime()
+        assert module is not None
+        return _cached(module.BINDING, lambda: _native_set(module))
+    return _cached("python", _python_set)
+
+
+def _cached(key: str, build: Any) -> KernelSet:
+    with _lock:
+        if key not in _cache:
+            _cache[key] = build()
+        return _cache[key]
+
+
+def available() -> list[KernelSet]:
+    """Every kernel set that loads here: numpy, and each native binding."""
+    sets = [get("python")]
+    for binding in runtime.BINDINGS:
+        module, _ = runtime.load_binding(binding)
+        if module is not None:
+            sets.append(get("rust", binding=binding))
+    return sets

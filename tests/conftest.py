@@ -1,0 +1,86 @@
+"""Shared fixtures: every kernel and node test runs on every available body.
+
+The ``ks`` fixture is parametrized over the kernel sets that load here:
+numpy ("python"), and the native core through each binding ("cython",
+"ctypes"). REMOTEMEDIA_RUNTIME narrows the list (``python`` keeps only
+numpy; ``cython``/``ctypes`` keep numpy and that binding).
+REMOTEMEDIA_EXPECT_BINDINGS (comma-separated) makes a missing binding an
+error instead of a shorter list, so CI cannot pass by silently testing less.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import remotemedia
+from remotemedia import kernels, runtime
+
+
+def _wanted_bindings() -> list[str]:
+    forced = runtime.forced_runtime()
+    if forced == "python":
+        return []
+    if forced in ("cython", "ctypes"):
+        return [forced]
+    return list(runtime.BINDINGS)
+
+
+def _available_ids() -> list[str]:
+    ids = ["python"]
+    for binding in _wanted_bindings():
+        module, _ = runtime.load_binding(binding)
+        if module is not None:
+            ids.append(binding)
+    return ids
+
+
+AVAILABLE = _available_ids()
+NATIVE = [i for i in AVAILABLE if i != "python"]
+
+
+def kernel_set(set_id: str) -> kernels.KernelSet:
+    """The kernel set for a parametrize id ("python", "cython", "ctypes")."""
+    return kernels.get("python") if set_id == "python" else kernels.get("rust", binding=set_id)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    expected = [b for b in os.environ.get("REMOTEMEDIA_EXPECT_BINDINGS", "").split(",") if b]
+    missing = [b for b in expected if b not in AVAILABLE]
+    if missing:
+        reasons = {b: runtime.load_binding(b)[1] for b in missing}
+        raise pytest.UsageError(f"REMOTEMEDIA_EXPECT_BINDINGS wants {missing}, not loadable: {reasons}")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    info = remotemedia.get_runtime_info()
+    return [
+        f"remotemedia {info['version']}: kernel sets under test: {', '.join(AVAILABLE)}",
+        f"automatic choice: binding={info['binding']} forced={info['forced']} reason={info['reason']}",
+    ]
+
+
+@pytest.fixture(params=AVAILABLE)
+def ks(request: pytest.FixtureRequest) -> kernels.KernelSet:
+    """Each available kernel set in turn."""
+    return kernel_set(request.param)
+
+
+@pytest.fixture(params=NATIVE or [pytest.param("none", marks=pytest.mark.native)])
+def native_ks(request: pytest.FixtureRequest) -> kernels.KernelSet:
+    """Each native kernel set (for tests of the native core itself)."""
+    if request.param == "none":
+        pytest.skip("no native binding loads in this install (the pure-Python CI job)")
+    return kernel_set(request.param)
+
+
+@pytest.fixture
+def fresh_runtime(monkeypatch: pytest.MonkeyPatch):
+    """Forget cached probe results before and after a test that edits the env."""
+    runtime._reset_for_tests()
+    kernels._cache.clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    runtime._reset_for_tests()
+    kernels._cache.clear()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from remotemedia._ctypes_abi import declare
 from remotemedia.errors import raise_for_status
 
 BINDING = "ctypes"
@@ -46,20 +47,6 @@ def find_library() -> Path | None:
     return None
 
 
-def _declare(lib: ctypes.CDLL) -> None:
-    c = ctypes
-    lib.rm_abi_version.restype = c.c_uint32
-    lib.rm_abi_version.argtypes = []
-    for name in ("rm_version", "rm_cpu_features", "rm_last_error"):
-        fn = getattr(lib, name)
-        fn.restype = c.c_char_p
-        fn.argtypes = []
-    lib.rm_debug_panic.restype = c.c_int32
-    lib.rm_debug_panic.argtypes = []
-    lib.rm_convert.restype = c.c_int32
-    lib.rm_convert.argtypes = [c.c_void_p, c.c_int32, c.c_void_p, c.c_int32, c.c_size_t]
-
-
 def _load() -> ctypes.CDLL:
     path = find_library()
     if path is None:
@@ -75,7 +62,7 @@ def _load() -> ctypes.CDLL:
     except OSError as exc:
         raise ImportError(f"could not load {path}: {exc}") from exc
     try:
-        _declare(lib)
+        declare(lib)
     except AttributeError as exc:
         raise ImportError(f"{path} is not a remotemedia runtime library: {exc}") from exc
     return lib

@@ -31,7 +31,9 @@ def exported(library: Path) -> set[str]:
     assert nm, "nm (binutils) is needed to list the library's symbols"
     flags = ["-gU"] if sys.platform == "darwin" else ["-D", "--defined-only"]
     out = subprocess.run([nm, *flags, str(library)], capture_output=True, text=True, check=True).stdout
-    names = {line.split()[-1].lstrip("_") if sys.platform == "darwin" else line.split()[-1] for line in out.splitlines()}
+    names = {
+        line.split()[-1].lstrip("_") if sys.platform == "darwin" else line.split()[-1] for line in out.splitlines()
+    }
     return {n for n in names if n.startswith("rm_")}
 
 

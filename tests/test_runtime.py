@@ -15,7 +15,7 @@ import remotemedia
 from remotemedia import kernels, runtime
 from remotemedia.errors import RuntimeUnavailableError
 
-from .conftest import AVAILABLE, NATIVE
+from .conftest import NATIVE
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -97,11 +97,13 @@ def test_forced_native_choice(forced: str, fresh_runtime: pytest.MonkeyPatch) ->
     can = [b for b in NATIVE if forced in ("rust", b)]
     if can:
         assert remotemedia.is_rust_runtime_available() is True
-        assert remotemedia.get_rust_runtime().BINDING == can[0]
+        assert can[0] == remotemedia.get_rust_runtime().BINDING
         assert kernels.get().binding == can[0]
         assert remotemedia.get_runtime_info()["forced"] == forced
     else:
-        with pytest.raises(RuntimeUnavailableError, match=f"REMOTEMEDIA_RUNTIME={forced} was requested but cannot be met"):
+        with pytest.raises(
+            RuntimeUnavailableError, match=f"REMOTEMEDIA_RUNTIME={forced} was requested but cannot be met"
+        ):
             remotemedia.is_rust_runtime_available()
         with pytest.raises(RuntimeUnavailableError):
             kernels.get()

@@ -169,6 +169,9 @@ def get_rust_runtime() -> ModuleType | None:
 
 def get_runtime_info() -> dict[str, Any]:
     """What runs and why, as a JSON-serialisable dict. Never raises or warns."""
+    forced: str | None
+    module: ModuleType | None
+    reason: str | None
     try:
         forced = forced_runtime()
     except ValueError as exc:

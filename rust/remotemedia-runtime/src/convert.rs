@@ -55,34 +55,33 @@ const I32_SCALE: f64 = 2147483648.0;
 const ROUND_F32: f32 = 12_582_912.0;
 const ROUND_F64: f64 = 6_755_399_441_055_744.0;
 
-#[inline(always)]
-fn clip<T: PartialOrd>(v: T, lo: T, hi: T) -> T {
-    // Written with comparisons so that NaN passes through (and later casts to 0).
-    if v < lo {
-        lo
-    } else if v > hi {
-        hi
-    } else {
-        v
-    }
-}
-
+// NaN is mapped to 0 first, so that the clamp cannot see it (it would
+// propagate NaN) and the final cast only sees in-range integers.
 #[inline(always)]
 fn f32_to_i16(x: f32) -> i16 {
-    let v = clip(x * I16_SCALE, -32768.0, 32767.0);
-    ((v + ROUND_F32) - ROUND_F32) as i16
+    let v = if x.is_nan() { 0.0 } else { x * I16_SCALE };
+    let v = v.clamp(-32768.0, 32767.0);
+    let r = (v + ROUND_F32) - ROUND_F32;
+    // SAFETY: r is an integer in [-32768, 32767], exactly representable in i32.
+    unsafe { r.to_int_unchecked::<i32>() as i16 }
 }
 
 #[inline(always)]
 fn f64_to_i16(x: f64) -> i16 {
-    let v = clip(x * I16_SCALE as f64, -32768.0, 32767.0);
-    ((v + ROUND_F64) - ROUND_F64) as i16
+    let v = if x.is_nan() { 0.0 } else { x * I16_SCALE as f64 };
+    let v = v.clamp(-32768.0, 32767.0);
+    let r = (v + ROUND_F64) - ROUND_F64;
+    // SAFETY: as above.
+    unsafe { r.to_int_unchecked::<i32>() as i16 }
 }
 
 #[inline(always)]
 fn f64_to_i32(x: f64) -> i32 {
-    let v = clip(x * I32_SCALE, -2147483648.0, 2147483647.0);
-    ((v + ROUND_F64) - ROUND_F64) as i32
+    let v = if x.is_nan() { 0.0 } else { x * I32_SCALE };
+    let v = v.clamp(-2147483648.0, 2147483647.0);
+    let r = (v + ROUND_F64) - ROUND_F64;
+    // SAFETY: r is an integer in the i32 range.
+    unsafe { r.to_int_unchecked::<i32>() }
 }
 
 #[inline(always)]
@@ -164,7 +163,17 @@ mod tests {
 
     #[test]
     fn float_to_i16_rounds_half_to_even_and_clips() {
-        let src = [0.5 / 32768.0, 1.5 / 32768.0, -0.5 / 32768.0, 1.0, -1.0, 2.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        let src = [
+            0.5 / 32768.0,
+            1.5 / 32768.0,
+            -0.5 / 32768.0,
+            1.0,
+            -1.0,
+            2.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ];
         let mut dst = [7i16; 9];
         convert(Src::F32(&src), Dst::I16(&mut dst)).unwrap();
         assert_eq!(dst, [0, 2, 0, 32767, -32768, 32767, 0, 32767, -32768]);

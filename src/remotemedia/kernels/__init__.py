@@ -19,7 +19,7 @@ from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
 from remotemedia.kernels.convert import ConvertFlat, convert_with
 
-__all__ = ["KernelSet", "get", "available"]
+__all__ = ["KernelSet", "available", "get"]
 
 NAMES = ("rust", "python")
 

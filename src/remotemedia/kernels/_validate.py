@@ -21,11 +21,18 @@ FORMATS: dict[str, np.dtype[Any]] = {
 }
 _FORMAT_ALIASES = {"int16": "i16", "int32": "i32", "float32": "f32", "s16": "i16", "s32": "i32"}
 INPUT_DTYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32), np.dtype(np.float64))
-DTYPE_CODES = {np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+DTYPE_CODES = {
+    np.dtype(np.int16): "i16",
+    np.dtype(np.int32): "i32",
+    np.dtype(np.float32): "f32",
+    np.dtype(np.float64): "f64",
+}
 
 
 def target_format(to: Any, op: str) -> str:
     """Normalise a target format ("i16", "i32", "f32" or a dtype) to its code."""
+    if to in FORMATS:
+        return str(to)
     if isinstance(to, str):
         key = _FORMAT_ALIASES.get(to.lower(), to.lower())
         if key in FORMATS:
@@ -54,6 +61,8 @@ def planar(x: Any, op: str, dtypes: tuple[np.dtype[Any], ...] = INPUT_DTYPES) ->
         Wrong number of dimensions, or an array that looks like
         ``(frames, channels)``.
     """
+    if type(x) is np.ndarray and x.ndim == 1 and x.dtype in dtypes and x.flags.c_contiguous:
+        return x  # the common case, checked cheaply
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}: expected a numpy array, got {type(x).__name__}")
     if x.dtype.newbyteorder("=") not in dtypes:

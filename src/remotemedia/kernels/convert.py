@@ -12,7 +12,8 @@ Rules (identical in the numpy and native bodies, sample for sample):
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -92,6 +92,7 @@ pub(crate) unsafe fn slice_out<'a, T>(ptr: *mut T, len: usize, what: &'static st
 }
 
 /// Writes a value through an out-pointer that must not be null.
+#[allow(dead_code)] // used by the stateful kernels (out-pointers for handles and lengths)
 pub(crate) unsafe fn write_out<T>(ptr: *mut T, value: T, what: &'static str) -> Result<(), Error> {
     if ptr.is_null() {
         return Err(Error::NullPointer(what));

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_seconds, table  # noqa: E402
+from _timing import median_seconds, table
 
-from remotemedia import kernels, runtime  # noqa: E402
+from remotemedia import kernels, runtime
 
 
 def bandwidth_rows(sets: list[kernels.KernelSet], sizes: list[int], repeat: int) -> list[list[object]]:

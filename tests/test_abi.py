@@ -15,8 +15,6 @@ from remotemedia import _ctypes_abi, runtime
 from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
 
-from .conftest import NATIVE
-
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ROOT / "rust" / "remotemedia-runtime" / "include" / "remotemedia_runtime.h"
 PXD = ROOT / "src" / "remotemedia" / "_native_abi.pxd"
@@ -90,10 +88,3 @@ def test_binding_rejects_mismatched_buffers(native_ks: KernelSet) -> None:
     module, _ = runtime.load_binding(native_ks.binding)
     with pytest.raises(ValueError, match="convert: output has 3 samples, input 4"):
         module.convert_i16_f32(np.zeros(4, np.int16), np.zeros(3, np.float32))
-
-
-def test_no_native_modules_when_none_expected() -> None:
-    if NATIVE:
-        assert all(runtime.load_binding(b)[0] is not None for b in NATIVE)
-    else:
-        assert all(runtime.load_binding(b)[0] is None for b in runtime.BINDINGS)

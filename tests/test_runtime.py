@@ -15,7 +15,7 @@ import remotemedia
 from remotemedia import kernels, runtime
 from remotemedia.errors import RuntimeUnavailableError
 
-from .conftest import NATIVE
+from .conftest import LOADABLE, NATIVE
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +51,7 @@ def test_info_agrees_with_probe(fresh_runtime: pytest.MonkeyPatch) -> None:
     assert remotemedia.get_rust_runtime() is module
     json.dumps(info)
     if ok:
-        assert info["binding"] == NATIVE[0] == module.BINDING
+        assert info["binding"] == LOADABLE[0] == module.BINDING
         assert info["abi_version"] == runtime.EXPECTED_ABI_VERSION
         assert info["reason"] is None and info["native_version"] == module.version()
     else:
@@ -94,7 +94,7 @@ def test_forced_python_never_loads_native_and_never_warns() -> None:
 @pytest.mark.parametrize("forced", ["rust", "cython", "ctypes"])
 def test_forced_native_choice(forced: str, fresh_runtime: pytest.MonkeyPatch) -> None:
     fresh_runtime.setenv("REMOTEMEDIA_RUNTIME", forced)
-    can = [b for b in NATIVE if forced in ("rust", b)]
+    can = [b for b in LOADABLE if forced in ("rust", b)]
     if can:
         assert remotemedia.is_rust_runtime_available() is True
         assert can[0] == remotemedia.get_rust_runtime().BINDING

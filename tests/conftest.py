@@ -10,12 +10,15 @@ error instead of a shorter list, so CI cannot pass by silently testing less.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 
 import pytest
 
 import remotemedia
 from remotemedia import kernels, runtime
+from remotemedia.errors import RuntimeUnavailableError
 
 
 def _wanted_bindings() -> list[str]:
@@ -47,7 +50,21 @@ def kernel_set(set_id: str) -> kernels.KernelSet:
     return kernels.get("python") if set_id == "python" else kernels.get("rust", binding=set_id)
 
 
+def _settle_probe() -> None:
+    """Run the automatic probe once with its one-time warning consumed.
+
+    In an install without the native core the first automatic choice warns
+    (tested on its own in test_runtime.py); every other test must not
+    depend on being first.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with contextlib.suppress(RuntimeUnavailableError, ValueError):
+            runtime.is_rust_runtime_available()
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _settle_probe()
     expected = [b for b in os.environ.get("REMOTEMEDIA_EXPECT_BINDINGS", "").split(",") if b]
     missing = [b for b in expected if b not in AVAILABLE]
     if missing:
@@ -86,3 +103,4 @@ def fresh_runtime(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.undo()
     runtime._reset_for_tests()
     kernels._cache.clear()
+    _settle_probe()

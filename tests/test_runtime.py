@@ -67,7 +67,7 @@ def test_probe_is_cached(fresh_runtime: pytest.MonkeyPatch) -> None:
 def test_unavailable_warns_once_with_reason(fresh_runtime: pytest.MonkeyPatch) -> None:
     fresh_runtime.delenv("REMOTEMEDIA_RUNTIME", raising=False)
     hide_native(fresh_runtime)
-    with pytest.warns(UserWarning, match=r"native core unavailable.*Reason: cython binding not loadable") as record:
+    with pytest.warns(UserWarning, match=r"native core unavailable.*Reason: .*cython binding not loadable") as record:
         assert remotemedia.is_rust_runtime_available() is False
     assert len(record) == 1
     assert "REMOTEMEDIA_RUNTIME=python" in str(record[0].message)
@@ -75,7 +75,7 @@ def test_unavailable_warns_once_with_reason(fresh_runtime: pytest.MonkeyPatch) -
         warnings.simplefilter("error")
         assert remotemedia.is_rust_runtime_available() is False
         assert kernels.get().name == "python"
-        assert remotemedia.get_runtime_info()["reason"].startswith("cython binding not loadable")
+        assert "cython binding not loadable" in remotemedia.get_runtime_info()["reason"]
 
 
 def test_forced_python_never_loads_native_and_never_warns() -> None:

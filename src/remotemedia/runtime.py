@@ -107,8 +107,25 @@ def _select() -> tuple[ModuleType | None, str | None]:
                     break
                 reasons.append(reason)
             else:
-                _selected = (None, "; ".join(r for r in reasons if r))
+                _selected = (None, _unavailable_reason(reasons))
         return _selected
+
+
+def build_kind() -> tuple[str | None, str | None]:
+    """How this install was built: ("native" | "pure", why pure) or (None, None) from a source tree."""
+    try:
+        from remotemedia import _build_info  # type: ignore[attr-defined]
+    except ImportError:
+        return None, None
+    return _build_info.BUILD, _build_info.REASON
+
+
+def _unavailable_reason(reasons: list[str | None]) -> str:
+    detail = "; ".join(r for r in reasons if r)
+    kind, why = build_kind()
+    if kind == "pure" and why:
+        return f"this is a pure-Python install: {why} ({detail})"
+    return detail
 
 
 def _raise_if_forced_unmet() -> None:
@@ -189,6 +206,7 @@ def get_runtime_info() -> dict[str, Any]:
         "abi_version": module.abi_version() if module is not None else None,
         "cpu_features": module.cpu_features() if module is not None else None,
         "forced": forced,
+        "build": build_kind()[0],
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "numpy": numpy.__version__,

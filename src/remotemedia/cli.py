@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show the version and which runtime is in use, and why")
     info.add_argument("--json", action="store_true", help="print the same facts as JSON")
     info.set_defaults(func=_cmd_info)
+    from remotemedia.batch import command as run_command
+
+    run_command.add_parser(sub)
     return parser
 
 

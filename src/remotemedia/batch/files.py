@@ -1,0 +1,81 @@
+"""Atomic writes, temporary-file cleanup and input fingerprints."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+TMP_MARK = ".rmtmp"
+
+
+def temp_path_for(final: Path) -> Path:
+    """A unique temporary name in the same folder (so the rename is atomic)."""
+    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TMP_MARK}{final.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary path; on success fsync and rename it onto ``final``.
+
+    On error the temporary file is removed and ``final`` is untouched: a
+    reader sees the old complete file or the new complete file, never part.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(final)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_json_atomic(final: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``final`` atomically."""
+    with atomic_path(final) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_atomic(final: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write`` fill a temporary path, then move it onto ``final``."""
+    with atomic_path(final) as tmp:
+        write(tmp)
+
+
+def remove_stale_temporaries(root: Path) -> int:
+    """Delete temporary files left by a killed run below ``root``; returns the count."""
+    count = 0
+    if root.is_dir():
+        for path in root.rglob(f"*{TMP_MARK}*"):
+            if path.is_file() and path.name.startswith("."):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    count += 1
+    return count
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    """Size, modification time and a BLAKE2b digest of a file's bytes."""
+    st = path.stat()
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "blake2b": digest.hexdigest()}
+
+
+def quick_fingerprint_matches(path: Path, recorded: dict[str, Any]) -> bool:
+    """True if size and mtime still match a recorded fingerprint (no re-read)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return st.st_size == recorded.get("size") and st.st_mtime_ns == recorded.get("mtime_ns")

@@ -1,0 +1,204 @@
+"""One file through one pipeline: the unit of work a worker runs.
+
+Everything here is plain data in and out (paths, the manifest as a dict),
+so a task can go to a thread, a process or a Dask worker: no native handle
+ever crosses a process boundary.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from remotemedia._version import __version__
+from remotemedia.batch.files import fingerprint, quick_fingerprint_matches, write_atomic, write_json_atomic
+
+SIDECAR_SUFFIX = ".json"
+# Output format per extension: soundfile format and subtype. Float output
+# stays float where the container allows it.
+FORMATS: dict[str, tuple[str, str]] = {
+    "wav": ("WAV", "FLOAT"),
+    "flac": ("FLAC", "PCM_24"),
+    "ogg": ("OGG", "VORBIS"),
+    "aiff": ("AIFF", "FLOAT"),
+    "caf": ("CAF", "FLOAT"),
+    "w64": ("W64", "FLOAT"),
+}
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """What a worker needs to process one file."""
+
+    source: str
+    relpath: str
+    outdir: str
+    manifest: dict[str, Any]
+    pipeline_hash: str
+    output_format: str = "wav"
+
+    @property
+    def output(self) -> Path:
+        return Path(self.outdir) / Path(self.relpath).with_suffix("." + self.output_format)
+
+    @property
+    def sidecar(self) -> Path:
+        out = self.output
+        return out.with_name(out.name + SIDECAR_SUFFIX)
+
+
+@dataclass
+class FileResult:
+    """What happened to one file (JSON-serialisable via ``asdict``)."""
+
+    source: str
+    relpath: str
+    status: str  # "ok" | "failed" | "skipped"
+    output: str | None = None
+    duration_s: float = 0.0
+    wall_s: float = 0.0
+    node: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    attempts: int = 1
+    runtime: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class StageError(Exception):
+    """A failure outside the pipeline's nodes (reading, writing), with its stage name."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"{stage}: {type(cause).__name__}: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+def pipeline_hash(manifest: dict[str, Any], output_format: str) -> str:
+    """Identity of the work done to a file: manifest, output format, package version."""
+    canonical = json.dumps({"m": manifest, "f": output_format, "v": __version__}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def is_complete(task: FileTask) -> bool:
+    """True if a previous run finished this file with the same pipeline and input.
+
+    The sidecar is written last, after the output; it records the pipeline
+    hash, the input's fingerprint and the output's size.
+    """
+    try:
+        record = json.loads(task.sidecar.read_text())
+    except (OSError, ValueError):
+        return False
+    if record.get("pipeline_hash") != task.pipeline_hash:
+        return False
+    if not quick_fingerprint_matches(Path(task.source), record.get("input", {})):
+        return False
+    try:
+        return task.output.stat().st_size == record.get("output", {}).get("size")
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=8)
+def _pipeline_for(manifest_json: str) -> Any:
+    from remotemedia import Pipeline
+
+    return Pipeline.from_manifest(json.loads(manifest_json))
+
+
+def _read(path: Path) -> tuple[np.ndarray, int, dict[str, Any]]:
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            info = {"format": f.format, "subtype": f.subtype, "channels": f.channels, "sample_rate": f.samplerate}
+            data = f.read(dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile raises LibsndfileError, RuntimeError, TypeError...
+        raise StageError("read", exc) from exc
+    if data.shape[0] == 0:
+        raise StageError("read", ValueError("the file holds no audio frames"))
+    planar = np.ascontiguousarray(data.T)
+    return (planar[0] if planar.shape[0] == 1 else planar), int(info["sample_rate"]), info
+
+
+def _write_audio(task: FileTask, audio: np.ndarray, rate: int) -> int:
+    import soundfile as sf
+
+    fmt, subtype = FORMATS[task.output_format]
+    frames_first = audio.T if audio.ndim == 2 else audio
+
+    def write(tmp: Path) -> None:
+        sf.write(str(tmp), frames_first, rate, format=fmt, subtype=subtype)
+
+    try:
+        write_atomic(task.output, write)
+    except Exception as exc:
+        raise StageError("write", exc) from exc
+    return task.output.stat().st_size
+
+
+def process_file(task: FileTask) -> FileResult:
+    """Decode, run the pipeline, write output then sidecar; never raises.
+
+    Any failure comes back as a ``FileResult`` with status "failed", the
+    node or stage that failed, the error and the attempts made.
+    """
+    from remotemedia import AudioBuffer, get_runtime_info
+    from remotemedia.core.errors import NodeError
+
+    start = time.perf_counter()
+    result = FileResult(task.source, task.relpath, "failed")
+    info = get_runtime_info()
+    result.runtime = {"binding": info["binding"], "rust_available": info["rust_available"]}
+    try:
+        source = Path(task.source)
+        try:
+            print_ = fingerprint(source)
+        except OSError as exc:
+            raise StageError("read", exc) from exc
+        audio, rate, file_info = _read(source)
+        result.duration_s = audio.shape[-1] / rate
+        pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True))
+        pipeline.reset_metrics()
+        out = pipeline.run_sync(AudioBuffer(audio, rate))
+        size = _write_audio(task, out.data, out.sample_rate)
+        sidecar = {
+            "pipeline": task.manifest.get("name"),
+            "pipeline_hash": task.pipeline_hash,
+            "input": {"path": str(source), **print_, **file_info, "duration_s": result.duration_s},
+            "output": {
+                "path": str(task.output),
+                "size": size,
+                "sample_rate": out.sample_rate,
+                "channels": 1 if out.data.ndim == 1 else out.data.shape[0],
+                "duration_s": out.data.shape[-1] / out.sample_rate,
+            },
+            "speech_segments": [list(seg) for seg in out.metadata.get("vad_segments", [])],
+            "metrics": pipeline.get_metrics(),
+            "runtime": result.runtime,
+            "remotemedia": __version__,
+        }
+        write_json_atomic(task.sidecar, sidecar)
+        result.status, result.output = "ok", str(task.output)
+    except NodeError as exc:
+        cause = exc.__cause__ or exc
+        result.node, result.attempts = exc.node_id, max(1, exc.attempts)
+        result.error, result.error_type = str(exc), type(cause).__name__
+    except StageError as exc:
+        result.node, result.error, result.error_type = exc.stage, str(exc), type(exc.cause).__name__
+    except Exception as exc:  # anything else is a bug: record it with its traceback, keep the run going
+        result.node, result.error_type = "pipeline", type(exc).__name__
+        result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+    result.wall_s = time.perf_counter() - start
+    return result

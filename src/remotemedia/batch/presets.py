@@ -1,0 +1,76 @@
+"""Built-in pipelines for `remotemedia run`, as manifests."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+MANIFEST_VERSION = 1
+
+# speech-16k: any input to 16 kHz mono float32, speech kept, silence trimmed.
+# The output file holds the speech segments (with 200 ms of padding each side
+# and gaps under 300 ms bridged, as VADNode's defaults do) back to back; the
+# sidecar JSON gives each segment's place in the original recording.
+_PRESETS: dict[str, dict[str, Any]] = {
+    "speech-16k": {
+        "version": MANIFEST_VERSION,
+        "name": "speech-16k",
+        "nodes": [
+            {"id": "to_float", "node_type": "FormatConverterNode", "params": {"target_format": "f32"}},
+            {"id": "mono", "node_type": "DownmixNode", "params": {}},
+            {"id": "resample", "node_type": "AudioResampleNode", "params": {"target_rate": 16000, "quality": "high"}},
+            {
+                "id": "vad",
+                "node_type": "VADNode",
+                "params": {"frame_duration_ms": 30, "aggressiveness": 2, "mode": "filter"},
+            },
+        ],
+        "connections": [
+            {"from": "to_float", "to": "mono"},
+            {"from": "mono", "to": "resample"},
+            {"from": "resample", "to": "vad"},
+        ],
+        "config": {"enable_metrics": True},
+    },
+}
+
+DESCRIPTIONS = {
+    "speech-16k": "any input -> 16 kHz mono float32, speech kept and silence trimmed (VAD), segments in the sidecar",
+}
+
+
+def names() -> list[str]:
+    """Names of the built-in presets."""
+    return sorted(_PRESETS)
+
+
+def load(spec: str | Path) -> dict[str, Any]:
+    """A preset by name, or a manifest file's contents.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``spec`` is neither a preset name nor an existing file.
+    ValueError
+        The file is not valid JSON.
+    """
+    text = str(spec)
+    if text in _PRESETS:
+        return copy.deepcopy(_PRESETS[text])
+    path = Path(text)
+    if not path.is_file():
+        raise FileNotFoundError(f"pipeline {text!r} is neither a preset ({', '.join(names())}) nor a manifest file")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"manifest {path}: not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ValueError(f"manifest {path}: expected a JSON object at the top level")
+    return manifest
+
+
+def is_pipeline_spec(arg: str) -> bool:
+    """True if a CLI argument names a preset or a JSON manifest file."""
+    return arg in _PRESETS or (arg.lower().endswith(".json") and Path(arg).is_file())

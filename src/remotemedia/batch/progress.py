@@ -1,0 +1,67 @@
+"""Progress reporting: a tqdm bar on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Any
+
+from remotemedia.batch.job import FileResult
+
+
+class Progress:
+    """Counts files and audio seconds; shows a bar, lines, or nothing.
+
+    Parameters
+    ----------
+    total : int
+        Files to process (skipped files count as done).
+    mode : {"auto", "bar", "lines", "none"}
+        "auto" draws a bar when ``stream`` is a terminal and prints plain
+        lines otherwise.
+    """
+
+    def __init__(self, total: int, mode: str = "auto", stream: IO[str] | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        if mode == "auto":
+            mode = "bar" if self.stream.isatty() else "lines"
+        self.mode = mode
+        self.total = total
+        self.done = 0
+        self.audio_s = 0.0
+        self.start = time.perf_counter()
+        self._bar: Any = None
+        if mode == "bar":
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="file", file=self.stream, dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, result: FileResult) -> None:
+        """Account for one finished file."""
+        self.done += 1
+        if result.status == "ok":
+            self.audio_s += result.duration_s
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        speed = self.audio_s / elapsed
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"{speed:.1f} audio s/s", refresh=False)
+            self._bar.update(1)
+        elif self.mode == "lines":
+            width = len(str(self.total))
+            detail = (
+                f"{result.duration_s:.1f} s audio" if result.status == "ok" else (result.error or "").split("\n")[0]
+            )
+            if result.status == "failed":
+                detail = f"[{result.node}] {detail}"
+            remaining = self.total - self.done
+            eta = f"eta {remaining * elapsed / self.done:.0f}s" if self.done else ""
+            print(
+                f"[{self.done:>{width}}/{self.total}] {result.status:<7} {result.relpath}  {detail}  "
+                f"({speed:.1f} audio s/s, {eta})",
+                file=self.stream,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

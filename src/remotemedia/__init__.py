@@ -11,6 +11,16 @@ from typing import Any
 import numpy as np
 
 from remotemedia._version import __version__
+from remotemedia.core import (
+    AudioBuffer,
+    CircuitBreakerConfig,
+    Node,
+    NodeError,
+    Pipeline,
+    RetryPolicy,
+    TransientError,
+)
+from remotemedia.core.registry import register as register_node
 from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
 from remotemedia.runtime import (
     get_runtime_info,
@@ -20,6 +30,14 @@ from remotemedia.runtime import (
 )
 
 __all__ = [
+    "AudioBuffer",
+    "CircuitBreakerConfig",
+    "Node",
+    "NodeError",
+    "Pipeline",
+    "RetryPolicy",
+    "TransientError",
+    "register_node",
     "NativeKernelError",
     "RemoteMediaError",
     "RuntimeUnavailableError",

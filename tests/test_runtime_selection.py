@@ -43,7 +43,7 @@ def test_detection_with_a_binding(native_ks: KernelSet, fresh_runtime: pytest.Mo
     binding = native_ks.binding
     fresh_runtime.setenv("REMOTEMEDIA_RUNTIME", binding)
     ok, module, error = remotemedia.try_load_rust_runtime()
-    assert ok and error is None and module.BINDING == binding
+    assert ok and error is None and binding == module.BINDING
     assert remotemedia.is_rust_runtime_available() is True
     assert remotemedia.get_rust_runtime() is module
     assert remotemedia.get_runtime_info()["binding"] == binding
@@ -113,9 +113,11 @@ def test_planned_fallback_warns_once_and_logs_info(
 ) -> None:
     _hide_native(fresh_runtime)
     p = Pipeline("portable", enable_metrics=True).add_node(FormatConverterNode("i16", name="conv"))
-    with caplog.at_level(logging.INFO, logger="remotemedia.pipeline"):
-        with pytest.warns(UserWarning, match="native core unavailable, running pure Python"):
-            out = p.run_sync(_audio())
+    with (
+        caplog.at_level(logging.INFO, logger="remotemedia.pipeline"),
+        pytest.warns(UserWarning, match="native core unavailable, running pure Python"),
+    ):
+        out = p.run_sync(_audio())
     assert any("'conv' (FormatConverterNode) falls back to Python (planned)" in r.message for r in caplog.records)
     assert all(r.levelno == logging.INFO for r in caplog.records)
     assert p.get_metrics()["nodes"]["conv"]["runtime"] == "python"
@@ -169,7 +171,9 @@ def test_native_internal_failure_reruns_the_step_in_python(
         out = p.run_sync(_audio())
     np.testing.assert_array_equal(out.data, native_ks.convert(_audio()[0], "i16"))
     assert calls == [1], "the whole pipeline must not be re-run"
-    assert any("failed internally" in r.message and "re-running this step in Python" in r.message for r in caplog.records)
+    assert any(
+        "failed internally" in r.message and "re-running this step in Python" in r.message for r in caplog.records
+    )
     stats = p.get_metrics()["nodes"]["PanickyConverter"]
     assert (stats["runtime"], stats["fallbacks"], stats["errors"]) == ("python", 1, 0)
 

@@ -107,9 +107,7 @@ async def _invoke_async(p: NodePlan, data: Any, memory: bool) -> Any:
     return out
 
 
-async def call_node(
-    p: NodePlan, data: Any, pipeline: str, inline: bool, pool: Executor | None, memory: bool
-) -> Any:
+async def call_node(p: NodePlan, data: Any, pipeline: str, inline: bool, pool: Executor | None, memory: bool) -> Any:
     """Run one node with its breaker and retry policy; raise a NodeError on failure."""
     attempt = 0
     while True:

@@ -57,7 +57,8 @@ class Graph:
         if existing is not None:
             if not node._auto_named:
                 raise GraphError(
-                    f"duplicate node id {node.name!r}: already used by {existing.describe()}; give each node a unique name"
+                    f"duplicate node id {node.name!r}: already used by {existing.describe()}; "
+                    "give each node a unique name"
                 )
             base, i = node.name, 1
             while f"{base}_{i}" in self.nodes:

@@ -92,7 +92,8 @@ def validate(source: dict[str, Any] | str | Path) -> dict[str, Any]:
 def _check_structure(m: Any) -> None:
     if isinstance(m, dict) and "version" in m and m["version"] != MANIFEST_VERSION:
         raise ManifestError(
-            "version", f"unsupported manifest version {m['version']!r}; this remotemedia reads version {MANIFEST_VERSION}"
+            "version",
+            f"unsupported manifest version {m['version']!r}; this remotemedia reads version {MANIFEST_VERSION}",
         )
     err = first_error(m, schema())
     if err:
@@ -151,7 +152,9 @@ def from_manifest(source: dict[str, Any] | str | Path, cls: type[Pipeline]) -> P
         try:
             node = node_cls(name=entry["id"], runtime_hint=entry.get("runtime_hint", "auto"), retry=retry, **kwargs)
         except (TypeError, ValueError) as exc:
-            raise ManifestError(f"{where}.params", f"{entry['node_type']} (id {entry['id']!r}) rejected them: {exc}") from exc
+            raise ManifestError(
+                f"{where}.params", f"{entry['node_type']} (id {entry['id']!r}) rejected them: {exc}"
+            ) from exc
         pipeline.graph.add(node)
         pipeline._last = node.name
     try:

@@ -140,4 +140,6 @@ class Node:
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
-        return f"{type(self).__name__}(name={self.name!r}, runtime_hint={self.runtime_hint!r}{', ' if args else ''}{args})"
+        return (
+            f"{type(self).__name__}(name={self.name!r}, runtime_hint={self.runtime_hint!r}{', ' if args else ''}{args})"
+        )

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from remotemedia.core.node import Node
 from remotemedia.errors import RemoteMediaError
@@ -120,9 +121,9 @@ def name_of(cls: type[Node]) -> str:
         for k, c in _registered.items():
             if c is cls:
                 return k
-    if key in _BUILTINS or any(True for _ in entry_points(group=ENTRY_POINT_GROUP, name=key)):
-        if get(key) is cls:
-            return key
+    reachable = key in _BUILTINS or any(True for _ in entry_points(group=ENTRY_POINT_GROUP, name=key))
+    if reachable and get(key) is cls:
+        return key
     raise UnknownNodeTypeError(
         f"node class {cls.__module__}.{cls.__qualname__} is not registered, so a manifest of it could not be "
         "loaded back; call remotemedia.register_node(cls) first"

@@ -13,8 +13,9 @@ closes it, failure opens it again.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 from remotemedia.core.errors import CircuitOpenError, TransientError
 

@@ -141,14 +141,19 @@ def test_failed_trial_reopens() -> None:
         breaker.before_call()
 
 
-def test_transient_failures_count_towards_the_breaker() -> None:
+def test_breaker_counts_calls_not_retry_attempts() -> None:
     node = Flaky(100)
-    p = Pipeline(retry=FAST).add_node(node)
-    with pytest.raises(NodeError):
-        p.run_sync(1)  # 4 failed attempts
-    with pytest.raises(NodeCircuitOpenError):
-        p.run_sync(1)  # 5th attempt opens it, no more retries
-    assert node.calls == 5
+    p = Pipeline(retry=RetryPolicy(max_retries=6, initial_delay_ms=0.1)).add_node(node)
+    with pytest.raises(NodeError, match="after 7 attempts"):
+        p.run_sync(1)  # 7 failed attempts are one failed call: retries are not cut short
+    for _ in range(4):
+        with pytest.raises(NodeError):
+            p.run_sync(1)
+    assert node.calls == 35
+    with pytest.raises(NodeCircuitOpenError, match=r"after 0 attempts \(not called\)") as info:
+        p.run_sync(1)
+    assert info.value.attempts == 0
+    assert node.calls == 35
 
 
 def test_input_errors_do_not_open_the_breaker() -> None:

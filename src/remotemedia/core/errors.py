@@ -60,7 +60,8 @@ class NodeError(RemoteMediaError):
     pipeline, node_id, node_type, operation : str
         Where it happened ("process", "initialize", "cleanup").
     attempts : int
-        How many times the operation was tried (1 + retries).
+        How many times the operation was tried (1 + retries; 0 when an open
+        circuit breaker refused the call).
     The original exception is ``__cause__``.
     """
 
@@ -73,6 +74,8 @@ class NodeError(RemoteMediaError):
         self.operation = operation
         self.attempts = attempts
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        if attempts == 0:
+            tries = "0 attempts (not called)"
         super().__init__(
             f"pipeline {pipeline!r}: node {node_id!r} ({node_type}) failed in {operation} after {tries}: "
             f"{type(cause).__name__}: {cause}"

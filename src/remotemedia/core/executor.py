@@ -109,11 +109,16 @@ async def _invoke_async(p: NodePlan, data: Any, memory: bool) -> Any:
 
 async def call_node(p: NodePlan, data: Any, pipeline: str, inline: bool, pool: Executor | None, memory: bool) -> Any:
     """Run one node with its breaker and retry policy; raise a NodeError on failure."""
+    try:
+        p.breaker.before_call()
+    except CircuitOpenError as exc:
+        if p.stats is not None:
+            p.stats.errors += 1
+        raise node_error(pipeline, p.name, p.node_type, "process", 0, exc) from exc
     attempt = 0
     while True:
         attempt += 1
         try:
-            p.breaker.before_call()
             if p.is_async:
                 out = await _invoke_async(p, data, memory)
             elif inline:
@@ -122,8 +127,6 @@ async def call_node(p: NodePlan, data: Any, pipeline: str, inline: bool, pool: E
                 loop = asyncio.get_running_loop()
                 out = await loop.run_in_executor(pool, _invoke_sync, p, data, pipeline, memory)
         except Exception as exc:
-            if not isinstance(exc, CircuitOpenError):
-                p.breaker.record_failure(exc)
             if p.stats is not None:
                 p.stats.errors += 1
             if RetryPolicy.is_transient(exc) and attempt <= p.retry.max_retries:
@@ -141,6 +144,7 @@ async def call_node(p: NodePlan, data: Any, pipeline: str, inline: bool, pool: E
                 )
                 await asyncio.sleep(delay)
                 continue
+            p.breaker.record_failure(exc)
             raise node_error(pipeline, p.name, p.node_type, "process", attempt, exc) from exc
         p.breaker.record_success()
         return out

@@ -2,8 +2,9 @@
 
 Only :class:`~remotemedia.TransientError` (and subclasses) are retried;
 every other exception is permanent. A circuit breaker per node counts
-consecutive failed attempts (input errors, ``ValueError``/``TypeError``,
-are the caller's fault and do not count), opens after
+consecutive failed calls (a call fails once its retries are used up;
+input errors, ``ValueError``/``TypeError``, are the caller's fault and do
+not count), opens after
 ``failure_threshold`` of them, makes calls fail fast with
 :class:`~remotemedia.core.errors.CircuitOpenError` while open, and after
 ``reset_timeout_s`` lets one trial call through (half-open): success

@@ -64,7 +64,7 @@ def by_hand(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[float, fl
         (vad.is_speech(mono[i : i + n].tobytes(), RATE_OUT) for i in range(0, mono.size - n + 1, n)), np.uint8
     )
     edges = np.flatnonzero(np.diff(np.concatenate([[0], flags, [0]])))
-    segments = [(s * 0.03, e * 0.03) for s, e in zip(edges[::2], edges[1::2])]
+    segments = [(s * 0.03, e * 0.03) for s, e in zip(edges[::2], edges[1::2], strict=True)]
     return y, flags, segments
 
 

@@ -105,4 +105,4 @@ def node_error(
         cls = NodeValueError
     elif isinstance(cause, TypeError):
         cls = NodeTypeError
-    return cls(pipeline, node_id, node_type, operation, attempts, cause)  # type: ignore[no-any-return]
+    return cls(pipeline, node_id, node_type, operation, attempts, cause)

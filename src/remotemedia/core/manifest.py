@@ -42,7 +42,7 @@ MANIFEST_VERSION = 1
 def schema() -> dict[str, Any]:
     """The manifest JSON Schema shipped in the package."""
     text = resources.files("remotemedia.core").joinpath("manifest.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 def load(source: dict[str, Any] | str | Path) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def load(source: dict[str, Any] | str | Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}") from exc
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def validate(source: dict[str, Any] | str | Path) -> dict[str, Any]:

@@ -93,7 +93,7 @@ def get(node_type: str) -> type[Node]:
         return cls
     if node_type in _BUILTINS:
         module, attr = _BUILTINS[node_type]
-        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), attr)
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=node_type):
         loaded = ep.load()
         if not (isinstance(loaded, type) and issubclass(loaded, Node)):

@@ -27,10 +27,17 @@ from typing import Any
 import numpy as np
 
 import remotemedia
-from remotemedia import Pipeline, kernels
+from remotemedia import Node, Pipeline, kernels
 from remotemedia.nodes import AudioResampleNode, FormatConverterNode, VADNode
 
 RATE_IN, RATE_OUT = 48000, 16000
+
+
+class Identity(Node):
+    """Returns its input: isolates the cost of the machinery."""
+
+    def process(self, data: Any) -> Any:
+        return data
 
 
 def make_input(minutes: float) -> np.ndarray:
@@ -144,6 +151,23 @@ def part2(iterations: int) -> None:
     print(f"  3 direct kernel calls            {d / 1e3:8.2f} us")
     print(f"  await pipeline.run(), no metrics {off / 1e3:8.2f} us  -> {(off - d) / 3e3:.2f} us per node call")
     print(f"  await pipeline.run(), metrics    {on / 1e3:8.2f} us  -> metrics add {(on - off) / 1e3:.2f} us per run")
+
+    def identity_chain(k: int) -> float:
+        p = Pipeline("identity")
+        for _ in range(k):
+            p.add_node(Identity())
+
+        async def go() -> list[float]:
+            await _time_runs(p, x, 200)
+            return await _time_runs(p, x, iterations)
+
+        return statistics.median(asyncio.run(go()))
+
+    one, ten = identity_chain(1), identity_chain(10)
+    per_node = (ten - one) / 9
+    print(
+        f"  identity nodes (machinery only): {per_node / 1e3:.2f} us per node + {(one - per_node) / 1e3:.2f} us per run"
+    )
     p = Pipeline("sync")
     for f in fmts:
         p.add_node(FormatConverterNode(f))

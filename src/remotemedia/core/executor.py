@@ -160,9 +160,16 @@ async def execute(
     with several gets a dict ``{upstream id: output}``.
     """
     topo = plan.topology
-    preds, succs = topo.preds, topo.succs
     memory = metrics is not None and metrics.track_memory
     t_run = time.perf_counter_ns() if metrics is not None else 0
+    if topo.chain:  # a linear pipeline: no scheduling bookkeeping
+        out = data
+        for name in topo.order:
+            out = await call_node(plan.nodes[name], out, pipeline, True, pool, memory)
+        if metrics is not None:
+            metrics.add_run(time.perf_counter_ns() - t_run, list(topo.order))
+        return {topo.order[-1]: out}
+    preds, succs = topo.preds, topo.succs
     results: dict[str, Any] = {}
     waiting = {n: len(preds[n]) for n in topo.order}
     consumers = {n: len(succs[n]) for n in topo.order}

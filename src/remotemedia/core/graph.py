@@ -28,6 +28,7 @@ class Topology:
     succs: dict[str, tuple[str, ...]]
     sources: tuple[str, ...]
     sinks: tuple[str, ...]
+    chain: bool = False
 
 
 class Graph:
@@ -138,12 +139,20 @@ class Graph:
                 f"node(s) {', '.join(map(repr, dead))} have no path to an output ({', '.join(outputs)}); "
                 "connect them or remove them"
             )
+        # n nodes, n - 1 links, nobody with two inputs or outputs: one straight line
+        chain = (
+            len(self.edges) == len(order) - 1
+            and all(len(s) <= 1 for s in succs.values())
+            and all(len(p) <= 1 for p in preds.values())
+            and tuple(outputs) == (order[-1],)
+        )
         return Topology(
             order=tuple(order),
             preds={n: tuple(p) for n, p in preds.items()},
             succs={n: tuple(s) for n, s in succs.items()},
             sources=tuple(n for n in self.nodes if not preds[n]),
             sinks=tuple(outputs),
+            chain=chain,
         )
 
 

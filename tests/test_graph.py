@@ -217,3 +217,29 @@ def test_async_with_initializes_and_cleans_up() -> None:
 async def test_run_sync_refuses_inside_an_event_loop() -> None:
     with pytest.raises(RuntimeError, match=r"use `await pipeline.run\(\)`"):
         Pipeline().add_node(Add()).run_sync(0)
+
+
+def test_concurrent_sync_nodes_run_in_the_given_executor() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Where(Node):
+        def process(self, data: Any) -> Any:
+            time.sleep(0.01)
+            return threading.current_thread().name
+
+    with ThreadPoolExecutor(2, thread_name_prefix="rm-test-pool") as pool:
+        p = Pipeline(executor=pool).add_node(Add(0, name="src"))
+        p.connect("src", Where(name="x")).connect("src", Where(name="y"))
+        out = p.run_sync(0)
+    assert out["x"].startswith("rm-test-pool") and out["y"].startswith("rm-test-pool")
+
+
+def test_linear_pipeline_runs_inline_on_the_loop_thread() -> None:
+    import threading
+
+    class Where(Node):
+        def process(self, data: Any) -> Any:
+            return threading.current_thread() is threading.main_thread()
+
+    assert Pipeline().add_node(Add(0)).add_node(Where()).run_sync(0) is True

@@ -219,6 +219,7 @@ def test_register_rejects_clashes() -> None:
 
 def test_shipped_schema_is_valid_and_jsonschema_agrees() -> None:
     import jsonschema
+
     jsonschema.Draft202012Validator.check_schema(schema())
     validator = jsonschema.Draft202012Validator(schema())
     good = _manifest()

@@ -257,3 +257,35 @@ def test_cli_validate_subprocess(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "remotemedia", "validate", str(bad)], capture_output=True, text=True)
     assert r.returncode == 1
     assert "nodes[0].node_type: unknown node_type 'Nope'" in r.stderr
+
+
+def test_nodes_with_minimal_constructors_load() -> None:
+    @register_node(name="Plain")
+    class Plain(Node):
+        def __init__(self, offset: int = 0) -> None:
+            super().__init__()
+            self.offset = offset
+
+        def process(self, data: Any) -> Any:
+            return data + self.offset
+
+    try:
+        m = {
+            "version": 1,
+            "nodes": [
+                {
+                    "id": "p",
+                    "node_type": "Plain",
+                    "params": {"offset": 2},
+                    "runtime_hint": "python",
+                    "retry": {"max_retries": 1},
+                }
+            ],
+        }
+        p = Pipeline.from_manifest(m)
+        node = p["p"]
+        assert (node.name, node.runtime_hint, node.retry, node.offset) == ("p", "python", RetryPolicy(max_retries=1), 2)
+        assert p.run_sync(1) == 3
+        assert p.to_manifest()["nodes"][0]["params"] == {"offset": 2}
+    finally:
+        registry.unregister("Plain")

@@ -21,6 +21,7 @@ node's constructor with its params, then the graph (cycles).
 
 from __future__ import annotations
 
+import inspect
 import json
 from functools import lru_cache
 from importlib import resources
@@ -29,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from remotemedia.core import registry
 from remotemedia.core.errors import GraphError, ManifestError
+from remotemedia.core.node import Node
 from remotemedia.core.retry import CircuitBreakerConfig, RetryPolicy
+from remotemedia.core.runtime_select import check_hint
 from remotemedia.core.schema_check import first_error
 
 if TYPE_CHECKING:
@@ -150,11 +153,16 @@ def from_manifest(source: dict[str, Any] | str | Path, cls: type[Pipeline]) -> P
                 )
         retry = _build(RetryPolicy, entry["retry"], f"{where}.retry") if "retry" in entry else None
         try:
-            node = node_cls(name=entry["id"], runtime_hint=entry.get("runtime_hint", "auto"), retry=retry, **kwargs)
+            node = _construct(node_cls, entry["id"], kwargs)
         except (TypeError, ValueError) as exc:
             raise ManifestError(
                 f"{where}.params", f"{entry['node_type']} (id {entry['id']!r}) rejected them: {exc}"
             ) from exc
+        try:
+            node.runtime_hint = check_hint(entry.get("runtime_hint", "auto"))
+        except ValueError as exc:  # the schema already checks; kept for manifests built by hand
+            raise ManifestError(f"{where}.runtime_hint", str(exc)) from exc
+        node.retry = retry
         pipeline.graph.add(node)
         pipeline._last = node.name
     try:
@@ -166,6 +174,21 @@ def from_manifest(source: dict[str, Any] | str | Path, cls: type[Pipeline]) -> P
     except GraphError as exc:
         raise ManifestError("connections", str(exc)) from exc
     return pipeline
+
+
+def _construct(node_cls: type[Node], node_id: str, params: dict[str, Any]) -> Node:
+    """Build a node from its params; the id, hint and retry policy are set on it afterwards.
+
+    Nodes whose constructor takes ``name`` get it there; the others get it
+    assigned, so any Node subclass can be loaded.
+    """
+    sig = inspect.signature(node_cls)
+    takes_name = "name" in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    node = node_cls(name=node_id, **params) if takes_name else node_cls(**params)
+    node.name = node_id
+    node._auto_named = False
+    node._kernels = None
+    return node
 
 
 def _build(kind: Any, d: dict[str, Any], where: str) -> Any:

@@ -104,3 +104,20 @@ def fresh_runtime(monkeypatch: pytest.MonkeyPatch):
     runtime._reset_for_tests()
     kernels._cache.clear()
     _settle_probe()
+
+
+@pytest.fixture(params=AVAILABLE)
+def runtime_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Force REMOTEMEDIA_RUNTIME to each available runtime in turn (pipeline-level tests).
+
+    Yields ``(kernel set name, binding)`` that ``auto`` nodes must then use:
+    ``("python", None)``, ``("rust", "cython")`` or ``("rust", "ctypes")``.
+    """
+    runtime._reset_for_tests()
+    kernels._cache.clear()
+    monkeypatch.setenv("REMOTEMEDIA_RUNTIME", request.param)
+    yield ("python", None) if request.param == "python" else ("rust", request.param)
+    monkeypatch.undo()
+    runtime._reset_for_tests()
+    kernels._cache.clear()
+    _settle_probe()

@@ -11,6 +11,16 @@ from typing import Any
 import numpy as np
 
 from remotemedia._version import __version__
+from remotemedia.core import (
+    AudioBuffer,
+    CircuitBreakerConfig,
+    Node,
+    NodeError,
+    Pipeline,
+    RetryPolicy,
+    TransientError,
+)
+from remotemedia.core.registry import register as register_node
 from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
 from remotemedia.runtime import (
     get_runtime_info,
@@ -20,14 +30,22 @@ from remotemedia.runtime import (
 )
 
 __all__ = [
+    "AudioBuffer",
+    "CircuitBreakerConfig",
     "NativeKernelError",
+    "Node",
+    "NodeError",
+    "Pipeline",
     "RemoteMediaError",
+    "RetryPolicy",
     "RuntimeUnavailableError",
+    "TransientError",
     "__version__",
     "convert",
     "get_runtime_info",
     "get_rust_runtime",
     "is_rust_runtime_available",
+    "register_node",
     "try_load_rust_runtime",
 ]
 

@@ -36,6 +36,20 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from remotemedia.core.errors import ManifestError
+    from remotemedia.core.manifest import validate
+
+    try:
+        manifest = validate(args.file)
+    except ManifestError as exc:
+        print(f"{args.file}: INVALID: {exc}", file=sys.stderr)
+        return 1
+    n, c = len(manifest["nodes"]), len(manifest.get("connections", []))
+    print(f"{args.file}: OK (manifest version {manifest['version']}, {n} nodes, {c} connections)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -46,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show the version and which runtime is in use, and why")
     info.add_argument("--json", action="store_true", help="print the same facts as JSON")
     info.set_defaults(func=_cmd_info)
+    validate = sub.add_parser("validate", help="check a pipeline manifest (JSON) without running it")
+    validate.add_argument("file", help="path to the manifest JSON file")
+    validate.set_defaults(func=_cmd_validate)
     from remotemedia.batch import command as run_command
 
     run_command.add_parser(sub)

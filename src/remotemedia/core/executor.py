@@ -1,0 +1,222 @@
+"""Runs a planned graph: inline when only one node is ready, concurrently otherwise.
+
+The scheduler receives its executor: synchronous nodes that run beside
+others go to ``pool`` (a ``concurrent.futures.Executor``; None means the
+event loop's default thread pool), so independent branches overlap
+(native kernels release the GIL). A node that is the only one ready runs
+inline on the event loop thread: a linear pipeline pays no thread hops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections import deque
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from remotemedia.core.errors import CircuitOpenError, node_error
+from remotemedia.core.graph import Topology
+from remotemedia.core.metrics import MemoryProbe, Metrics, NodeStats
+from remotemedia.core.node import Node
+from remotemedia.core.retry import CircuitBreaker, RetryPolicy
+from remotemedia.errors import NativeKernelError
+from remotemedia.kernels import KernelSet
+
+logger = logging.getLogger("remotemedia.pipeline")
+
+
+@dataclass
+class NodePlan:
+    """How one node runs in a planned run."""
+
+    node: Node
+    name: str
+    node_type: str
+    kernels: KernelSet | None
+    python: KernelSet | None
+    is_async: bool
+    retry: RetryPolicy
+    breaker: CircuitBreaker
+    stats: NodeStats | None
+
+
+@dataclass
+class Plan:
+    """A checked topology with every node's kernel set chosen."""
+
+    topology: Topology
+    nodes: dict[str, NodePlan]
+
+
+def _invoke_sync(p: NodePlan, data: Any, pipeline: str, memory: bool) -> Any:
+    """One attempt of a synchronous node, timed, with the native -> Python re-run."""
+    stats = p.stats
+    if stats is not None:
+        base = MemoryProbe.begin() if memory else 0
+        t0 = time.perf_counter_ns()
+    ks = used = p.kernels
+    if ks is None:
+        out = p.node.process(data)
+    elif ks.name == "rust":
+        try:
+            out = p.node.process_with(data, ks)
+        except NativeKernelError as exc:
+            logger.warning(
+                "pipeline %r: native kernel of node %r (%s) failed internally (%s); re-running this step in Python",
+                pipeline,
+                p.name,
+                p.node_type,
+                exc,
+            )
+            used = p.python
+            assert used is not None
+            out = p.node.process_with(data, used)
+            if stats is not None:
+                stats.fallbacks += 1
+    else:
+        out = p.node.process_with(data, ks)
+    if stats is not None:
+        stats.add(time.perf_counter_ns() - t0)
+        if used is not None:
+            stats.runtime, stats.binding = used.name, used.binding
+        if memory:
+            peak = MemoryProbe.end(base)
+            if stats.peak is None or peak > stats.peak:
+                stats.peak = peak
+    return out
+
+
+async def _invoke_async(p: NodePlan, data: Any, memory: bool) -> Any:
+    stats = p.stats
+    if stats is not None:
+        base = MemoryProbe.begin() if memory else 0
+        t0 = time.perf_counter_ns()
+    out = p.node.process(data)
+    if inspect.isawaitable(out):
+        out = await out
+    if stats is not None:
+        stats.add(time.perf_counter_ns() - t0)
+        if memory:
+            peak = MemoryProbe.end(base)
+            if stats.peak is None or peak > stats.peak:
+                stats.peak = peak
+    return out
+
+
+async def call_node(p: NodePlan, data: Any, pipeline: str, inline: bool, pool: Executor | None, memory: bool) -> Any:
+    """Run one node with its breaker and retry policy; raise a NodeError on failure."""
+    try:
+        p.breaker.before_call()
+    except CircuitOpenError as exc:
+        if p.stats is not None:
+            p.stats.errors += 1
+        raise node_error(pipeline, p.name, p.node_type, "process", 0, exc) from exc
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            if p.is_async:
+                out = await _invoke_async(p, data, memory)
+            elif inline:
+                out = _invoke_sync(p, data, pipeline, memory)
+            else:
+                loop = asyncio.get_running_loop()
+                out = await loop.run_in_executor(pool, _invoke_sync, p, data, pipeline, memory)
+        except Exception as exc:
+            if p.stats is not None:
+                p.stats.errors += 1
+            if RetryPolicy.is_transient(exc) and attempt <= p.retry.max_retries:
+                if p.stats is not None:
+                    p.stats.retries += 1
+                delay = p.retry.delay_s(attempt)
+                logger.info(
+                    "pipeline %r: node %r failed transiently (%s); retry %d/%d in %.0f ms",
+                    pipeline,
+                    p.name,
+                    exc,
+                    attempt,
+                    p.retry.max_retries,
+                    delay * 1e3,
+                )
+                await asyncio.sleep(delay)
+                continue
+            p.breaker.record_failure(exc)
+            raise node_error(pipeline, p.name, p.node_type, "process", attempt, exc) from exc
+        p.breaker.record_success()
+        return out
+
+
+async def execute(
+    plan: Plan, data: Any, pipeline: str, metrics: Metrics | None, pool: Executor | None = None
+) -> dict[str, Any]:
+    """Run every node once; return the outputs of the sinks by node id.
+
+    Sources get ``data``; a node with one upstream gets its output (the
+    same object for every downstream node: fan-out never copies); a node
+    with several gets a dict ``{upstream id: output}``.
+    """
+    topo = plan.topology
+    memory = metrics is not None and metrics.track_memory
+    t_run = time.perf_counter_ns() if metrics is not None else 0
+    if topo.chain:  # a linear pipeline: no scheduling bookkeeping
+        out = data
+        for name in topo.order:
+            out = await call_node(plan.nodes[name], out, pipeline, True, pool, memory)
+        if metrics is not None:
+            metrics.add_run(time.perf_counter_ns() - t_run, list(topo.order))
+        return {topo.order[-1]: out}
+    preds, succs = topo.preds, topo.succs
+    results: dict[str, Any] = {}
+    waiting = {n: len(preds[n]) for n in topo.order}
+    consumers = {n: len(succs[n]) for n in topo.order}
+    sinks = set(topo.sinks)
+    order: list[str] = []
+    ready = deque(n for n in topo.order if not preds[n])
+    running: dict[asyncio.Task[Any], str] = {}
+
+    def input_of(name: str) -> Any:
+        ps = preds[name]
+        if not ps:
+            return data
+        if len(ps) == 1:
+            return results[ps[0]]
+        return {p: results[p] for p in ps}
+
+    def finish(name: str, out: Any) -> None:
+        results[name] = out
+        order.append(name)
+        for p in preds[name]:
+            consumers[p] -= 1
+            if not consumers[p] and p not in sinks:
+                del results[p]  # nobody needs it any more: free big buffers early
+        for s in succs[name]:
+            waiting[s] -= 1
+            if not waiting[s]:
+                ready.append(s)
+
+    try:
+        while ready or running:
+            if len(ready) == 1 and not running:
+                name = ready.popleft()
+                finish(name, await call_node(plan.nodes[name], input_of(name), pipeline, True, pool, memory))
+                continue
+            while ready:
+                name = ready.popleft()
+                coro = call_node(plan.nodes[name], input_of(name), pipeline, False, pool, memory)
+                running[asyncio.ensure_future(coro)] = name
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                name = running.pop(task)
+                finish(name, task.result())
+    finally:
+        if running:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+    if metrics is not None:
+        metrics.add_run(time.perf_counter_ns() - t_run, order)
+    return {n: results[n] for n in topo.sinks}

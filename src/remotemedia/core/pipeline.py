@@ -1,0 +1,311 @@
+"""Pipeline: nodes, connections, runs, metrics and manifests."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+from remotemedia import kernels
+from remotemedia.core.errors import node_error
+from remotemedia.core.executor import NodePlan, Plan, execute
+from remotemedia.core.graph import Graph
+from remotemedia.core.metrics import MemoryProbe, Metrics, NodeStats
+from remotemedia.core.node import Node
+from remotemedia.core.retry import CircuitBreaker, CircuitBreakerConfig, RetryPolicy
+from remotemedia.core.runtime_select import select_kernels
+
+
+class Pipeline:
+    """A graph of nodes run as one unit.
+
+    Parameters
+    ----------
+    name : str, optional
+        Shown in errors, logs and metrics (default "pipeline").
+    enable_metrics : bool
+        Record per-node timings and counters (see :meth:`get_metrics`).
+    retry : RetryPolicy, optional
+        Default retry policy of every node (default: 3 retries after 100,
+        200, 400 ms). A node's own ``retry`` wins.
+    circuit_breaker : CircuitBreakerConfig, optional
+        Per-node circuit breaker settings (default: open after 5
+        consecutive failures, half-open after 30 s).
+    track_memory : bool
+        With metrics, measure peak memory per node with tracemalloc (slow;
+        see :mod:`remotemedia.core.metrics`).
+    executor : concurrent.futures.Executor, optional
+        Where synchronous nodes of concurrent branches run (default: the
+        event loop's thread pool).
+
+    Examples
+    --------
+    >>> p = Pipeline("speech").add_node(AudioResampleNode(target_rate=16000)).add_node(VADNode())
+    >>> out = p.run_sync((audio, 48000))                       # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        enable_metrics: bool = False,
+        *,
+        retry: RetryPolicy | None = None,
+        circuit_breaker: CircuitBreakerConfig | None = None,
+        track_memory: bool = False,
+        executor: Executor | None = None,
+    ) -> None:
+        self.name = name or "pipeline"
+        self.graph = Graph()
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.circuit_breaker = circuit_breaker if circuit_breaker is not None else CircuitBreakerConfig()
+        self.executor = executor
+        self.track_memory = track_memory
+        self._metrics = Metrics(self.name, track_memory) if enable_metrics or track_memory else None
+        self._last: str | None = None
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._plans: dict[bool, tuple[int, Plan]] = {}
+        self._initialized: set[str] = set()
+        self._entered = False
+
+    # building ---------------------------------------------------------------
+
+    def add_node(self, node: Node) -> Pipeline:
+        """Append ``node`` and connect it from the previously added node; returns the pipeline."""
+        self.graph.add(node)
+        if self._last is not None and self._last in self.graph.nodes:
+            self.graph.connect(self._last, node.name)
+        self._last = node.name
+        return self
+
+    def connect(self, a: Node | str, b: Node | str) -> Pipeline:
+        """Connect ``a -> b`` (Nodes not yet in the pipeline are added); returns the pipeline."""
+        self.graph.connect(a, b)
+        return self
+
+    def set_outputs(self, *ids: str) -> Pipeline:
+        """Return only these nodes' outputs from :meth:`run` (default: every sink)."""
+        self.graph.set_outputs(ids)
+        return self
+
+    @property
+    def enable_metrics(self) -> bool:
+        """Whether metrics are recorded."""
+        return self._metrics is not None
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The nodes, in insertion order."""
+        return list(self.graph.nodes.values())
+
+    def __getitem__(self, node_id: str) -> Node:
+        return self.graph.nodes[self.graph.resolve(node_id, "pipeline[...]")]
+
+    def __len__(self) -> int:
+        return len(self.graph.nodes)
+
+    # planning ---------------------------------------------------------------
+
+    def plan(self, use_rust: bool = True) -> Plan:
+        """Check the graph and choose every node's kernel set (cached until the graph changes).
+
+        Raises
+        ------
+        GraphError, CycleError
+            The graph is invalid.
+        RuntimeContradictionError, RuntimeUnavailableError
+            A node's runtime hint cannot be honoured; nothing has run.
+        """
+        cached = self._plans.get(use_rust)
+        if cached is not None and cached[0] == self.graph.version:
+            return cached[1]
+        topo = self.graph.topology()
+        nodes: dict[str, NodePlan] = {}
+        for name in topo.order:
+            node = self.graph.nodes[name]
+            ks = select_kernels(node.runtime_hint, use_rust, node.describe()) if node.uses_kernels else None
+            stats = self._metrics.node(name, node.type_name()) if self._metrics is not None else None
+            breaker = self._breakers.get(name)
+            if breaker is None or breaker.config != self.circuit_breaker:
+                breaker = self._breakers[name] = CircuitBreaker(self.circuit_breaker)
+            nodes[name] = NodePlan(
+                node=node,
+                name=name,
+                node_type=node.type_name(),
+                kernels=ks,
+                python=kernels.get("python") if ks is not None and ks.name == "rust" else None,
+                is_async=inspect.iscoroutinefunction(node.process) and not node.uses_kernels,
+                retry=node.retry if node.retry is not None else self.retry,
+                breaker=breaker,
+                stats=stats,
+            )
+        plan = Plan(topo, nodes)
+        self._plans[use_rust] = (self.graph.version, plan)
+        return plan
+
+    def runtime_plan(self, use_rust: bool = True) -> dict[str, dict[str, str | None]]:
+        """Which runtime and binding each node would run with: ``{id: {"runtime", "binding"}}``."""
+        out: dict[str, dict[str, str | None]] = {}
+        for name, p in self.plan(use_rust).nodes.items():
+            ks = p.kernels
+            out[name] = {"runtime": ks.name if ks else "python", "binding": ks.binding if ks else None}
+        return out
+
+    # running ----------------------------------------------------------------
+
+    async def initialize(self) -> None:
+        """Initialize every node not yet initialized (run() does this on demand)."""
+        for name, node in self.graph.nodes.items():
+            if name in self._initialized:
+                continue
+            try:
+                await node.initialize()
+            except Exception as exc:
+                raise node_error(self.name, name, node.type_name(), "initialize", 1, exc) from exc
+            self._initialized.add(name)
+
+    async def cleanup(self) -> None:
+        """Clean up every initialized node (all are attempted; the first failure is raised)."""
+        first: BaseException | None = None
+        for name, node in self.graph.nodes.items():
+            if name not in self._initialized:
+                continue
+            self._initialized.discard(name)
+            try:
+                await node.cleanup()
+            except Exception as exc:
+                if first is None:
+                    first = node_error(self.name, name, node.type_name(), "cleanup", 1, exc)
+                    first.__cause__ = exc
+        if first is not None:
+            raise first
+
+    async def __aenter__(self) -> Pipeline:
+        await self.initialize()
+        self._entered = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._entered = False
+        await self.cleanup()
+
+    async def run(self, data: Any = None, use_rust: bool = True) -> Any:
+        """Run the pipeline once on ``data``.
+
+        Parameters
+        ----------
+        data : Any
+            Given to every source node (``AudioBuffer`` or ``(ndarray,
+            sample_rate)`` for the audio nodes).
+        use_rust : bool
+            False runs every ``auto`` node in Python.
+
+        Returns
+        -------
+        Any
+            The output of the single sink, or ``{node id: output}`` when there
+            are several.
+
+        Raises
+        ------
+        NodeError
+            A node failed (subclasses NodeValueError / NodeTypeError are also
+            ValueError / TypeError). Names pipeline, node, operation,
+            attempts; the cause is chained.
+        GraphError, RuntimeContradictionError, RuntimeUnavailableError
+            Raised before any node runs.
+        """
+        plan = self.plan(use_rust)
+        if len(self._initialized) != len(self.graph.nodes):
+            await self.initialize()
+        probe = None
+        if self._metrics is not None and self._metrics.track_memory:
+            probe = MemoryProbe()
+            probe.start()
+        try:
+            outs = await execute(plan, data, self.name, self._metrics, self.executor)
+        finally:
+            if probe is not None:
+                probe.stop()
+        if len(outs) == 1:
+            return next(iter(outs.values()))
+        return outs
+
+    def run_sync(self, data: Any = None, use_rust: bool = True) -> Any:
+        """:meth:`run` for scripts without an event loop (cleans up afterwards).
+
+        Raises
+        ------
+        RuntimeError
+            Called from inside a running event loop (use ``await run()``).
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("Pipeline.run_sync() called inside a running event loop; use `await pipeline.run()`")
+
+        async def once() -> Any:
+            try:
+                return await self.run(data, use_rust)
+            finally:
+                if not self._entered:
+                    await self.cleanup()
+
+        return asyncio.run(once())
+
+    # metrics ----------------------------------------------------------------
+
+    def get_metrics(self) -> dict[str, Any]:
+        """JSON-serialisable metrics (see DESIGN section 6 for the fields).
+
+        Raises
+        ------
+        RuntimeError
+            The pipeline was created without ``enable_metrics=True``.
+        """
+        if self._metrics is None:
+            raise RuntimeError(f"pipeline {self.name!r} was created without enable_metrics=True; no metrics to report")
+        return self._metrics.as_dict()
+
+    def export_metrics(self, path: str | Path | None = None) -> str:
+        """The metrics as JSON text, also written to ``path`` if given."""
+        self.get_metrics()
+        assert self._metrics is not None
+        return self._metrics.to_json(path)
+
+    def reset_metrics(self) -> None:
+        """Forget recorded metrics (keeps them enabled)."""
+        if self._metrics is not None:
+            self._metrics = Metrics(self.name, self._metrics.track_memory)
+            self._plans.clear()
+
+    def node_stats(self, node_id: str) -> NodeStats | None:
+        """Raw counters of one node (None without metrics)."""
+        return None if self._metrics is None else self._metrics.nodes.get(node_id)
+
+    # manifests --------------------------------------------------------------
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The pipeline as a manifest dict (see :mod:`remotemedia.core.manifest`)."""
+        from remotemedia.core.manifest import to_manifest
+
+        return to_manifest(self)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any] | str | Path) -> Pipeline:
+        """Build a pipeline from a manifest dict or a JSON file path.
+
+        Raises
+        ------
+        ManifestError
+            The manifest is invalid; the message points at the bad field.
+        """
+        from remotemedia.core.manifest import from_manifest
+
+        return from_manifest(manifest, cls)
+
+    def __repr__(self) -> str:
+        return f"Pipeline(name={self.name!r}, nodes={list(self.graph.nodes)}, connections={self.graph.edges})"

@@ -1,0 +1,9 @@
+"""Built-in nodes: thin adapters that validate, pick a kernel set and call it."""
+
+from __future__ import annotations
+
+from remotemedia.nodes.convert import FormatConverterNode
+from remotemedia.nodes.resample import AudioResampleNode
+from remotemedia.nodes.vad import VADNode
+
+__all__ = ["AudioResampleNode", "FormatConverterNode", "VADNode"]

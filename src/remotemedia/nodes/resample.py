@@ -1,0 +1,102 @@
+"""AudioResampleNode: sample-rate conversion."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from remotemedia.core.audio import AudioBuffer, check_rate
+from remotemedia.core.node import Node
+
+if TYPE_CHECKING:
+    from remotemedia.core.retry import RetryPolicy
+    from remotemedia.kernels import KernelSet
+
+QUALITIES = ("low", "medium", "high", "very_high")
+
+
+class AudioResampleNode(Node):
+    """Resample to ``target_rate`` (kernels ``resample`` and ``Resampler``).
+
+    Output is float32 with the input's channel layout and
+    ``ceil(frames * target_rate / in_rate)`` frames, delay-compensated.
+    Input already at ``target_rate`` passes through unchanged.
+
+    Parameters
+    ----------
+    target_rate : int
+        Output sample rate in Hz.
+    quality : {"low", "medium", "high", "very_high"}
+        Kernel quality preset.
+    runtime_hint, name, retry
+        See :class:`~remotemedia.Node`.
+    target_sample_rate : int, optional
+        Alias of ``target_rate`` (older scripts use it).
+
+    Raises
+    ------
+    ValueError
+        Bad rate or quality, or both ``target_rate`` and a different
+        ``target_sample_rate``.
+    """
+
+    uses_kernels = True
+
+    def __init__(
+        self,
+        target_rate: int | None = None,
+        quality: str = "high",
+        runtime_hint: str = "auto",
+        name: str | None = None,
+        retry: RetryPolicy | None = None,
+        target_sample_rate: int | None = None,
+    ) -> None:
+        super().__init__(name=name, runtime_hint=runtime_hint, retry=retry)
+        if target_rate is not None and target_sample_rate is not None and target_rate != target_sample_rate:
+            raise ValueError(
+                f"AudioResampleNode: target_rate={target_rate} and target_sample_rate={target_sample_rate} "
+                "disagree; pass only target_rate"
+            )
+        rate = target_rate if target_rate is not None else target_sample_rate
+        self.target_rate = check_rate(16000 if rate is None else rate, "AudioResampleNode target_rate")
+        if quality not in QUALITIES:
+            raise ValueError(f"AudioResampleNode: quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+        self.quality = quality
+
+    def params(self) -> dict[str, Any]:
+        """``target_rate`` and ``quality`` (the alias is not stored)."""
+        return {"target_rate": self.target_rate, "quality": self.quality}
+
+    def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
+        """Resample one whole buffer."""
+        buf = AudioBuffer.from_any(data, "AudioResampleNode")
+        if buf.sample_rate == self.target_rate:
+            return buf
+        out = kernels.resample(buf.data, buf.sample_rate, self.target_rate, self.quality)
+        return buf.replace(data=out, sample_rate=self.target_rate)
+
+    def open_state(self, kernels: KernelSet | None) -> dict[str, Any]:
+        """Per-stream state: the streaming Resampler, created on the first chunk."""
+        return {"resampler": None, "rate": None, "channels": None}
+
+    def process_chunk(self, data: Any, state: dict[str, Any], kernels: KernelSet | None) -> AudioBuffer:
+        """Resample one chunk of a stream (output of all chunks + flush == one shot)."""
+        assert kernels is not None
+        buf = AudioBuffer.from_any(data, "AudioResampleNode")
+        if state["rate"] is None:
+            state["rate"], state["channels"] = buf.sample_rate, buf.channels
+            if buf.sample_rate != self.target_rate:
+                state["resampler"] = kernels.Resampler(buf.sample_rate, self.target_rate, buf.channels, self.quality)
+        elif (buf.sample_rate, buf.channels) != (state["rate"], state["channels"]):
+            raise ValueError(
+                f"AudioResampleNode {self.name!r}: stream changed from {state['channels']} ch at {state['rate']} Hz "
+                f"to {buf.channels} ch at {buf.sample_rate} Hz mid-stream; open a new stream"
+            )
+        if state["resampler"] is None:
+            return buf
+        return buf.replace(data=state["resampler"].process(buf.data), sample_rate=self.target_rate)
+
+    def flush(self, state: dict[str, Any], kernels: KernelSet | None) -> AudioBuffer | None:
+        """The resampler's pending tail, or None if nothing was resampled."""
+        if state["resampler"] is None:
+            return None
+        return AudioBuffer(state["resampler"].flush(), self.target_rate)

@@ -1,0 +1,45 @@
+"""Every script in examples/ runs unchanged under every available runtime."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import AVAILABLE
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
+
+
+def run(script: str, runtime: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "REMOTEMEDIA_RUNTIME": runtime, "PYTHONWARNINGS": "error", **env}
+    return subprocess.run(
+        [sys.executable, script], cwd=EXAMPLES, env=full_env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_there_are_at_least_six_examples() -> None:
+    assert len(SCRIPTS) >= 6, SCRIPTS
+
+
+@pytest.mark.parametrize("runtime", AVAILABLE)
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_example_runs(script: str, runtime: str) -> None:
+    result = run(script, runtime)
+    if script == "require_rust.py" and runtime == "python":
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "requires the native core (runtime_hint='rust')" in result.stderr
+        assert "Traceback" not in result.stderr
+        return
+    assert result.returncode == 0, f"{script} under {runtime}:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("runtime", AVAILABLE)
+def test_debug_switch_forces_python(runtime: str) -> None:
+    result = run("debug_switch.py", runtime, DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert "resampler ran on python" in result.stdout

@@ -121,6 +121,8 @@ def _read(path: Path) -> tuple[np.ndarray, int, dict[str, Any]]:
     import soundfile as sf
 
     try:
+        if path.stat().st_size == 0:
+            raise ValueError("the file is empty (0 bytes)")
         with sf.SoundFile(str(path)) as f:
             info = {"format": f.format, "subtype": f.subtype, "channels": f.channels, "sample_rate": f.samplerate}
             data = f.read(dtype="float32", always_2d=True)

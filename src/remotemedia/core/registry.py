@@ -27,6 +27,7 @@ _BUILTINS = {
     "AudioResampleNode": ("remotemedia.nodes.resample", "AudioResampleNode"),
     "VADNode": ("remotemedia.nodes.vad", "VADNode"),
     "FormatConverterNode": ("remotemedia.nodes.convert", "FormatConverterNode"),
+    "DownmixNode": ("remotemedia.nodes.channels", "DownmixNode"),
 }
 
 _lock = threading.Lock()

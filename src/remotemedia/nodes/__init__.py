@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from remotemedia.nodes.channels import DownmixNode
 from remotemedia.nodes.convert import FormatConverterNode
 from remotemedia.nodes.resample import AudioResampleNode
 from remotemedia.nodes.vad import VADNode
 
-__all__ = ["AudioResampleNode", "FormatConverterNode", "VADNode"]
+__all__ = ["AudioResampleNode", "DownmixNode", "FormatConverterNode", "VADNode"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from remotemedia._version import __version__
 from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
+from remotemedia.kernels.resample import Resampler
 from remotemedia.runtime import (
     get_runtime_info,
     get_rust_runtime,
@@ -22,12 +23,14 @@ from remotemedia.runtime import (
 __all__ = [
     "NativeKernelError",
     "RemoteMediaError",
+    "Resampler",
     "RuntimeUnavailableError",
     "__version__",
     "convert",
     "get_runtime_info",
     "get_rust_runtime",
     "is_rust_runtime_available",
+    "resample",
     "try_load_rust_runtime",
 ]
 
@@ -40,3 +43,13 @@ def convert(x: np.ndarray, to: Any) -> np.ndarray:
     from remotemedia import kernels
 
     return kernels.get().convert(x, to)
+
+
+def resample(x: np.ndarray, in_rate: int, out_rate: int, quality: str = "high") -> np.ndarray:
+    """Resample ``x`` from ``in_rate`` to ``out_rate`` Hz with the automatic kernel set.
+
+    See :mod:`remotemedia.kernels.resample` for the presets and rules.
+    """
+    from remotemedia import kernels
+
+    return kernels.get().resample(x, in_rate, out_rate, quality)

@@ -291,24 +291,25 @@ fn run<S: Sample>(simd: bool, plan: &Plan, coef: &[S], hist: &[S], start: i64, k
         ((q - behind - start) as usize, r)
     };
     let n = out.len() as i64;
+    let g = dot::GROUP as i64;
     let mut i = 0i64;
-    // Blocks of 4 L outputs: output j and j + L, j + 2L, j + 3L share a row.
-    while i + 4 * l <= n {
+    // Blocks of GROUP * L outputs: output j, j + L, j + 2L, ... share a row.
+    while i + g * l <= n {
         for j in 0..l {
-            let k = k0 + i + j;
-            let (s0, r) = window(k);
+            let (s0, r) = window(k0 + i + j);
             let row = &coef[r * t..(r + 1) * t];
             let step = m as usize;
-            let y = S::dot4(simd, hist, [s0, s0 + step, s0 + 2 * step, s0 + 3 * step], row);
-            for (g, v) in y.iter().enumerate() {
-                out[(i + j + g as i64 * l) as usize] = v.to_f32();
+            let starts: [usize; dot::GROUP] = std::array::from_fn(|e| s0 + e * step);
+            let y = S::dot(simd, hist, starts, row);
+            for (e, v) in y.iter().enumerate() {
+                out[(i + j + e as i64 * l) as usize] = v.to_f32();
             }
         }
-        i += 4 * l;
+        i += g * l;
     }
     while i < n {
         let (s0, r) = window(k0 + i);
-        out[i as usize] = S::dot1(simd, hist, s0, &coef[r * t..(r + 1) * t]).to_f32();
+        out[i as usize] = S::dot(simd, hist, [s0], &coef[r * t..(r + 1) * t])[0].to_f32();
         i += 1;
     }
 }

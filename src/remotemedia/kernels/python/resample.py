@@ -146,10 +146,19 @@ def _banded(p: Plan, hist: np.ndarray, start: int, k0: int, rows: int, out: np.n
 
 def emit(p: Plan, hist: np.ndarray, start: int, k0: int, n: int) -> np.ndarray:
     """Outputs ``k0 .. k0 + n`` (float64, ``(channels, n)``) from the history."""
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf input: documented to propagate
+        return _emit(p, hist, start, k0, n)
+
+
+def _emit(p: Plan, hist: np.ndarray, start: int, k0: int, n: int) -> np.ndarray:
     s = p.shape
     out = np.empty((hist.shape[0], n))
     lead = min(n, (-k0) % s.l)
-    rows = (n - lead) // p.group if p.band is not None else 0
+    # Non-finite input: gather only, so NaN reaches exactly the outputs whose
+    # `taps`-long window covers it, as in the native body (the banded
+    # product's wider rows would spread it further).
+    banded = p.band is not None and bool(np.isfinite(hist).all())
+    rows = (n - lead) // p.group if banded else 0
     if rows > 0:
         if lead:
             _gather(p, hist, start, np.arange(k0, k0 + lead, dtype=np.int64), out[:, :lead])

@@ -3,7 +3,7 @@ benchmark: every figure is computed the same way for us and for soxr."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def passband_deviation_db(
     Y = np.abs(np.fft.rfft(ys * np.hanning(ny))) ** 2
     res = 1.0 / span  # Hz per bin, the same in both
     top = edge * min(in_rate, out_rate) / 2
-    per = int(round(band_hz / res))
+    per = round(band_hz / res)
     worst = 0.0
     for b0 in range(per, int(top / res) - per + 1, per):
         g = np.sum(Y[b0 : b0 + per]) / np.sum(X[b0 : b0 + per]) * (in_rate / out_rate) ** 2

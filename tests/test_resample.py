@@ -7,9 +7,9 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import kernel_set
 
 import remotemedia
+from conftest import kernel_set
 from remotemedia import kernels
 
 RATIOS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000), (8_000, 16_000), (44_100, 48_000), (22_050, 8_000)]
@@ -265,7 +265,7 @@ def test_threads_give_the_same_results(ks: kernels.KernelSet) -> None:
         t.start()
     for t in threads:
         t.join()
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert g is not None
         if ks.name == "rust":
             assert np.array_equal(g, w)

@@ -190,7 +190,7 @@ class Resampler:
         h = getattr(self, "_h", None)
         if h:
             self._free(h)
-            self._h = None
+            self._h = ctypes.c_void_p()
 
     def _size(self, fn: Any, *args: Any) -> int:
         st = fn(self._h, *args, self._nref)

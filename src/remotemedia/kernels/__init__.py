@@ -55,7 +55,7 @@ class KernelSet:
         """
         return resample_with(self, x, in_rate, out_rate, quality)
 
-    def Resampler(self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high") -> _Resampler:  # noqa: N802 - contract name
+    def Resampler(self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high") -> _Resampler:
         """A streaming :class:`remotemedia.kernels.resample.Resampler` on this body."""
         return _Resampler(in_rate, out_rate, channels, quality, kernels=self)
 

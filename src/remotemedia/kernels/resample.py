@@ -18,7 +18,7 @@ quality       passband  stopband  attenuation  native arithmetic
 "low"         0.80      1.00      80 dB        float32, FMA
 "medium"      0.87      1.00      110 dB       float32, FMA
 "high"        0.91      1.00      140 dB       float32, FMA (default)
-"very_high"   0.92      1.00      175 dB       float64, FMA
+"very_high"   0.91      1.00      175 dB       float64, FMA
 ============  ========  ========  ===========  ===========================
 
 The numpy body computes in float64 for every preset.
@@ -60,7 +60,7 @@ SPECS: dict[str, tuple[float, float, float]] = {
     "low": (0.80, 1.0, 80.0),
     "medium": (0.87, 1.0, 110.0),
     "high": (0.91, 1.0, 140.0),
-    "very_high": (0.92, 1.0, 175.0),
+    "very_high": (0.91, 1.0, 175.0),
 }
 #: quality name -> ABI code (RM_QUALITY_*)
 QUALITY_CODES = {"low": 0, "medium": 1, "high": 2, "very_high": 3}

@@ -49,7 +49,7 @@ impl Quality {
             Quality::Low => (0.80, 1.0, 80.0),
             Quality::Medium => (0.87, 1.0, 110.0),
             Quality::High => (0.91, 1.0, 140.0),
-            Quality::VeryHigh => (0.92, 1.0, 175.0),
+            Quality::VeryHigh => (0.91, 1.0, 175.0),
         }
     }
 

@@ -3,8 +3,9 @@ buffers allocated once at their exact size (the core reports it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

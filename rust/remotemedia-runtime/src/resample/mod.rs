@@ -283,33 +283,45 @@ fn drop_front<T: Copy>(v: &mut Vec<T>, n: usize) {
 fn run<S: Sample>(simd: bool, plan: &Plan, coef: &[S], hist: &[S], start: i64, k0: i64, out: &mut [f32]) {
     let s = plan.shape;
     let (l, m, t) = (s.l as i64, s.m as i64, s.taps);
-    let behind = s.behind as i64;
-    let window = |k: i64| -> (usize, usize) {
-        let pos = k * m;
-        let q = pos / l;
-        let r = (pos - q * l) as usize;
-        ((q - behind - start) as usize, r)
-    };
-    let n = out.len() as i64;
-    let g = dot::GROUP as i64;
-    let mut i = 0i64;
-    // Blocks of GROUP * L outputs: output j, j + L, j + 2L, ... share a row.
-    while i + g * l <= n {
-        for j in 0..l {
-            let (s0, r) = window(k0 + i + j);
-            let row = &coef[r * t..(r + 1) * t];
-            let step = m as usize;
-            let starts: [usize; dot::GROUP] = std::array::from_fn(|e| s0 + e * step);
-            let y = S::dot(simd, hist, starts, row);
-            for (e, v) in y.iter().enumerate() {
-                out[(i + j + e as i64 * l) as usize] = v.to_f32();
-            }
+    // Position of output k0: input frame q (relative to the history) and
+    // filter row r; stepping one output adds M / L with carry.
+    let pos = k0 * m;
+    let mut q = pos / l - s.behind as i64 - start;
+    let mut r = pos % l;
+    let (qstep, rstep) = (m / l, m % l);
+    let mut advance = |q: &mut i64, r: &mut i64| {
+        *q += qstep;
+        *r += rstep;
+        if *r >= l {
+            *r -= l;
+            *q += 1;
         }
-        i += g * l;
+    };
+    let n = out.len();
+    let g = dot::GROUP;
+    let lu = l as usize;
+    let step = m as usize;
+    let mut i = 0usize;
+    // Blocks of GROUP * L outputs: output j, j + L, j + 2L, ... share a row
+    // and their windows are M frames apart.
+    while i + g * lu <= n {
+        for j in 0..lu {
+            let (s0, ri) = (q as usize, r as usize);
+            let starts: [usize; dot::GROUP] = std::array::from_fn(|e| s0 + e * step);
+            let y = S::dot(simd, hist, starts, &coef[ri * t..(ri + 1) * t]);
+            for (e, v) in y.iter().enumerate() {
+                out[i + j + e * lu] = v.to_f32();
+            }
+            advance(&mut q, &mut r);
+        }
+        // Skip the (GROUP - 1) * L outputs just computed: (GROUP - 1) * M frames.
+        q += ((g - 1) * step) as i64;
+        i += g * lu;
     }
     while i < n {
-        let (s0, r) = window(k0 + i);
-        out[i as usize] = S::dot(simd, hist, [s0], &coef[r * t..(r + 1) * t])[0].to_f32();
+        let (s0, ri) = (q as usize, r as usize);
+        out[i] = S::dot(simd, hist, [s0], &coef[ri * t..(ri + 1) * t])[0].to_f32();
+        advance(&mut q, &mut r);
         i += 1;
     }
 }

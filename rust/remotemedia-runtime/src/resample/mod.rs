@@ -289,7 +289,7 @@ fn run<S: Sample>(simd: bool, plan: &Plan, coef: &[S], hist: &[S], start: i64, k
     let mut q = pos / l - s.behind as i64 - start;
     let mut r = pos % l;
     let (qstep, rstep) = (m / l, m % l);
-    let mut advance = |q: &mut i64, r: &mut i64| {
+    let advance = |q: &mut i64, r: &mut i64| {
         *q += qstep;
         *r += rstep;
         if *r >= l {

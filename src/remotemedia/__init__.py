@@ -22,6 +22,7 @@ from remotemedia.core import (
 )
 from remotemedia.core.registry import register as register_node
 from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
+from remotemedia.kernels.resample import Resampler
 from remotemedia.runtime import (
     get_runtime_info,
     get_rust_runtime,
@@ -38,6 +39,7 @@ __all__ = [
     "Pipeline",
     "RemoteMediaError",
     "RetryPolicy",
+    "Resampler",
     "RuntimeUnavailableError",
     "TransientError",
     "__version__",
@@ -46,6 +48,7 @@ __all__ = [
     "get_rust_runtime",
     "is_rust_runtime_available",
     "register_node",
+    "resample",
     "try_load_rust_runtime",
 ]
 
@@ -58,3 +61,13 @@ def convert(x: np.ndarray, to: Any) -> np.ndarray:
     from remotemedia import kernels
 
     return kernels.get().convert(x, to)
+
+
+def resample(x: np.ndarray, in_rate: int, out_rate: int, quality: str = "high") -> np.ndarray:
+    """Resample ``x`` from ``in_rate`` to ``out_rate`` Hz with the automatic kernel set.
+
+    See :mod:`remotemedia.kernels.resample` for the presets and rules.
+    """
+    from remotemedia import kernels
+
+    return kernels.get().resample(x, in_rate, out_rate, quality)

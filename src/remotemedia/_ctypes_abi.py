@@ -9,6 +9,8 @@ from __future__ import annotations
 import ctypes as c
 from typing import Any
 
+_SIZE_P = c.POINTER(c.c_size_t)
+
 # name -> (restype, argtypes)
 SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rm_abi_version": (c.c_uint32, []),
@@ -17,6 +19,22 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rm_last_error": (c.c_char_p, []),
     "rm_debug_panic": (c.c_int32, []),
     "rm_convert": (c.c_int32, [c.c_void_p, c.c_int32, c.c_void_p, c.c_int32, c.c_size_t]),
+    # resampler
+    "rm_resampler_new": (c.c_int32, [c.c_uint32, c.c_uint32, c.c_uint32, c.c_int32, c.POINTER(c.c_void_p)]),
+    "rm_resampler_free": (None, [c.c_void_p]),
+    "rm_resampler_output_frames": (c.c_int32, [c.c_void_p, c.c_size_t, _SIZE_P]),
+    "rm_resampler_flush_frames": (c.c_int32, [c.c_void_p, _SIZE_P]),
+    "rm_resampler_delay": (c.c_int32, [c.c_void_p, _SIZE_P]),
+    "rm_resampler_process": (
+        c.c_int32,
+        [c.c_void_p, c.c_void_p, c.c_size_t, c.c_void_p, c.c_size_t, c.c_size_t, _SIZE_P],
+    ),
+    "rm_resampler_flush": (c.c_int32, [c.c_void_p, c.c_void_p, c.c_size_t, c.c_size_t, _SIZE_P]),
+    "rm_resampler_reset": (c.c_int32, [c.c_void_p]),
+    "rm_resample": (
+        c.c_int32,
+        [c.c_uint32, c.c_uint32, c.c_int32, c.c_uint32, c.c_void_p, c.c_size_t, c.c_void_p, c.c_size_t],
+    ),
 }
 
 

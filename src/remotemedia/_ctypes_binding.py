@@ -127,3 +127,70 @@ for _s in ("i16", "i32", "f32", "f64"):
     for _d in ("i16", "i32", "f32"):
         globals()[f"convert_{_s}_{_d}"] = _make_convert(_s, _d)
 del _s, _d
+
+
+def _ptr2(a: np.ndarray, rows: int, what: str) -> int:
+    # Same checks as the Cython memoryview `float[:, ::1]`.
+    if a.dtype != np.float32 or a.ndim != 2 or not a.flags.c_contiguous or a.shape[0] != rows:
+        raise ValueError(f"{what}: expected a ({rows}, n) C-contiguous float32 array")
+    if what == "out" and not a.flags.writeable:
+        raise ValueError("out: buffer is read-only")
+    return int(a.ctypes.data) if a.size else 0
+
+
+class Resampler:
+    """Streaming resampler handle (rm_resampler); frees itself."""
+
+    def __init__(self, in_rate: int, out_rate: int, channels: int, quality: int) -> None:
+        self._h = ctypes.c_void_p()
+        self._free = _lib.rm_resampler_free
+        st = _lib.rm_resampler_new(in_rate, out_rate, channels, quality, ctypes.byref(self._h))
+        if st:
+            _fail(st)
+        self.channels = channels
+        self._n = ctypes.c_size_t()
+        self._nref = ctypes.byref(self._n)
+
+    def __del__(self) -> None:
+        h = getattr(self, "_h", None)
+        if h:
+            self._free(h)
+            self._h = ctypes.c_void_p()
+
+    def _size(self, fn: Any, *args: Any) -> int:
+        st = fn(self._h, *args, self._nref)
+        if st:
+            _fail(st)
+        return int(self._n.value)
+
+    def output_frames(self, in_frames: int) -> int:
+        return self._size(_lib.rm_resampler_output_frames, in_frames)
+
+    def flush_frames(self) -> int:
+        return self._size(_lib.rm_resampler_flush_frames)
+
+    def delay(self) -> int:
+        return self._size(_lib.rm_resampler_delay)
+
+    def process(self, x: np.ndarray, out: np.ndarray) -> int:
+        xp = _ptr2(x, self.channels, "x")
+        op = _ptr2(out, self.channels, "out")
+        return self._size(_lib.rm_resampler_process, xp, x.shape[1], op, out.size, out.shape[1])
+
+    def flush(self, out: np.ndarray) -> int:
+        op = _ptr2(out, self.channels, "out")
+        return self._size(_lib.rm_resampler_flush, op, out.size, out.shape[1])
+
+    def reset(self) -> None:
+        st = _lib.rm_resampler_reset(self._h)
+        if st:
+            _fail(st)
+
+
+def resample(in_rate: int, out_rate: int, quality: int, x: np.ndarray, out: np.ndarray) -> None:
+    ch = x.shape[0] if x.ndim == 2 else 0
+    xp = _ptr2(x, ch, "x")
+    op = _ptr2(out, ch, "out")
+    st = _lib.rm_resample(in_rate, out_rate, quality, ch, xp, x.shape[1], op, out.shape[1])
+    if st:
+        _fail(st)

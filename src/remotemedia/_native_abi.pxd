@@ -12,6 +12,10 @@ cdef extern from "remotemedia_runtime.h" nogil:
         RM_FORMAT_I32
         RM_FORMAT_F32
         RM_FORMAT_F64
+        RM_QUALITY_LOW
+        RM_QUALITY_MEDIUM
+        RM_QUALITY_HIGH
+        RM_QUALITY_VERY_HIGH
 
     uint32_t rm_abi_version()
     const char *rm_version()
@@ -20,3 +24,15 @@ cdef extern from "remotemedia_runtime.h" nogil:
     int32_t rm_debug_panic()
 
     int32_t rm_convert(const void *src, int32_t src_format, void *dst, int32_t dst_format, size_t n)
+
+    ctypedef struct rm_resampler:
+        pass
+    int32_t rm_resampler_new(uint32_t in_rate, uint32_t out_rate, uint32_t channels, int32_t quality, rm_resampler **out)
+    void rm_resampler_free(rm_resampler *h)
+    int32_t rm_resampler_output_frames(const rm_resampler *h, size_t in_frames, size_t *out_frames)
+    int32_t rm_resampler_flush_frames(const rm_resampler *h, size_t *out_frames)
+    int32_t rm_resampler_delay(const rm_resampler *h, size_t *frames)
+    int32_t rm_resampler_process(rm_resampler *h, const float *input, size_t in_frames, float *out, size_t out_len, size_t out_stride, size_t *out_frames)
+    int32_t rm_resampler_flush(rm_resampler *h, float *out, size_t out_len, size_t out_stride, size_t *out_frames)
+    int32_t rm_resampler_reset(rm_resampler *h)
+    int32_t rm_resample(uint32_t in_rate, uint32_t out_rate, int32_t quality, uint32_t channels, const float *input, size_t in_frames, float *out, size_t out_frames)

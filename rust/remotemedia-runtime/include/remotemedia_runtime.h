@@ -62,6 +62,43 @@ int32_t rm_debug_panic(void);
 int32_t rm_convert(const void *src, int32_t src_format, void *dst,
                    int32_t dst_format, size_t n);
 
+/* ---- resampling -------------------------------------------------------- */
+
+/* Quality presets for the resampler. */
+#define RM_QUALITY_LOW 0
+#define RM_QUALITY_MEDIUM 1
+#define RM_QUALITY_HIGH 2
+#define RM_QUALITY_VERY_HIGH 3
+
+/* Streaming resampler between integer rates 8000..192000 Hz, planar
+ * float32, 1..64 channels. Chunking never changes the result: any
+ * sequence of process calls plus flush equals rm_resample bit for bit. */
+typedef struct RmResampler rm_resampler;
+
+int32_t rm_resampler_new(uint32_t in_rate, uint32_t out_rate, uint32_t channels,
+                         int32_t quality, rm_resampler **out);
+void rm_resampler_free(rm_resampler *h);
+/* Frames per channel the next process call of in_frames frames writes. */
+int32_t rm_resampler_output_frames(const rm_resampler *h, size_t in_frames,
+                                   size_t *out_frames);
+/* Frames per channel flush writes now. */
+int32_t rm_resampler_flush_frames(const rm_resampler *h, size_t *out_frames);
+/* Input frames taken in whose output is still pending. */
+int32_t rm_resampler_delay(const rm_resampler *h, size_t *frames);
+/* input: channels rows of in_frames floats; out: row c at c * out_stride,
+ * out_len floats in all. *out_frames = frames written per channel. */
+int32_t rm_resampler_process(rm_resampler *h, const float *input,
+                             size_t in_frames, float *out, size_t out_len,
+                             size_t out_stride, size_t *out_frames);
+/* Writes the tail (input assumed silent after the end), then resets. */
+int32_t rm_resampler_flush(rm_resampler *h, float *out, size_t out_len,
+                           size_t out_stride, size_t *out_frames);
+int32_t rm_resampler_reset(rm_resampler *h);
+/* One shot; out_frames must be ceil(in_frames * out_rate / in_rate). */
+int32_t rm_resample(uint32_t in_rate, uint32_t out_rate, int32_t quality,
+                    uint32_t channels, const float *input, size_t in_frames,
+                    float *out, size_t out_frames);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,8 @@ import numpy as np
 from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
 from remotemedia.kernels.convert import ConvertFlat, convert_with
+from remotemedia.kernels.resample import Resampler as _Resampler
+from remotemedia.kernels.resample import resample_with
 
 __all__ = ["KernelSet", "available", "get"]
 
@@ -39,10 +41,23 @@ class KernelSet:
     name: str
     binding: str | None
     _convert: ConvertFlat = field(repr=False)
+    _resample_one_shot: Any = field(repr=False, default=None)
+    _resampler_core: Any = field(repr=False, default=None)
 
     def convert(self, x: Any, to: Any) -> np.ndarray:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
         return convert_with(self._convert, x, to)
+
+    def resample(self, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
+        """Resample in one shot (delay-compensated, ``ceil(n * out / in)`` frames).
+
+        See :func:`remotemedia.kernels.resample.resample_with` for parameters and errors.
+        """
+        return resample_with(self, x, in_rate, out_rate, quality)
+
+    def Resampler(self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high") -> _Resampler:
+        """A streaming :class:`remotemedia.kernels.resample.Resampler` on this body."""
+        return _Resampler(in_rate, out_rate, channels, quality, kernels=self)
 
 
 _lock = threading.Lock()
@@ -50,15 +65,16 @@ _cache: dict[str | None, KernelSet] = {}
 
 
 def _python_set() -> KernelSet:
-    from remotemedia.kernels.python import convert
+    from remotemedia.kernels.python import convert, resample
 
-    return KernelSet("python", None, convert.convert_flat)
+    return KernelSet("python", None, convert.convert_flat, resample.resample_one_shot, resample.ResamplerCore)
 
 
 def _native_set(binding: ModuleType) -> KernelSet:
-    from remotemedia.kernels.native import convert
+    from remotemedia.kernels.native import convert, resample
 
-    return KernelSet("rust", binding.BINDING, convert.make_convert_flat(binding))
+    one_shot, core = resample.make_resample(binding)
+    return KernelSet("rust", binding.BINDING, convert.make_convert_flat(binding), one_shot, core)
 
 
 def get(name: str | None = None, binding: str | None = None) -> KernelSet:

@@ -1,0 +1,219 @@
+"""Resampler benchmark: remotemedia (native and numpy) against soxr,
+libsamplerate (python-samplerate) and scipy.signal.resample_poly.
+
+    python benchmarks/resample.py            # 60 s of audio, 5 runs each
+    python benchmarks/resample.py --quick    # 5 s of audio, 3 runs each
+
+Prints, per conversion and layout, the median over repeated runs in ms per
+second of audio, times real time, and the ratio to soxr "HQ" measured in
+the same run; then a two-thread run (GIL released), the streaming cost per
+10 ms / 20 ms chunk, and the cost of creating a Resampler. Single core
+figures: run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from remotemedia import kernels
+from remotemedia.runtime import BINDINGS, load_binding
+
+try:
+    import soxr
+except ImportError:  # pragma: no cover - soxr is in the test extra
+    soxr = None
+try:
+    import samplerate
+except ImportError:  # pragma: no cover
+    samplerate = None
+try:
+    from scipy.signal import resample_poly
+except ImportError:  # pragma: no cover
+    resample_poly = None
+
+CONVERSIONS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000)]
+QUALITIES = ["low", "medium", "high", "very_high"]
+
+
+def median_time(fn: Callable[[], object], reps: int, budget_s: float) -> float:
+    """Median wall time of ``fn`` over ``reps`` runs (fewer when one run is slower than the budget allows)."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    runs = max(1, min(reps, int(budget_s / max(first, 1e-9))))
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def native_sets() -> list[kernels.KernelSet]:
+    out = []
+    for b in BINDINGS:
+        if load_binding(b)[0] is not None:
+            out.append(kernels.get("rust", binding=b))
+    return out
+
+
+def contenders(i: int, o: int, planar: np.ndarray, interleaved: np.ndarray) -> list[tuple[str, Callable[[], object]]]:
+    """(label, zero-argument call) for every resampler, each fed its own layout."""
+    runs: list[tuple[str, Callable[[], object]]] = []
+    native = native_sets()
+    if native:
+        ks = native[0]
+        for q in QUALITIES:
+            runs.append((f"remotemedia {ks.binding} {q}", lambda q=q, ks=ks: ks.resample(planar, i, o, q)))
+    py = kernels.get("python")
+    for q in QUALITIES:
+        runs.append((f"remotemedia numpy {q}", lambda q=q: py.resample(planar, i, o, q)))
+    if soxr is not None:
+        for q in ("LQ", "MQ", "HQ", "VHQ"):
+            runs.append((f"soxr {q}", lambda q=q: soxr.resample(interleaved, i, o, quality=q)))
+    if samplerate is not None:
+        for c in ("sinc_fastest", "sinc_medium", "sinc_best"):
+            runs.append((f"samplerate {c}", lambda c=c: samplerate.resample(interleaved, o / i, c)))
+    if resample_poly is not None:
+        g = math.gcd(i, o)
+        runs.append(("scipy resample_poly", lambda: resample_poly(planar, o // g, i // g, axis=-1)))
+    return runs
+
+
+def one_shot_tables(seconds: float, reps: int, budget: float) -> None:
+    rng = np.random.default_rng(0)
+    for channels in (1, 2):
+        for i, o in CONVERSIONS:
+            n = int(seconds * i)
+            planar = rng.uniform(-0.5, 0.5, (channels, n)).astype(np.float32)
+            if channels == 1:
+                planar = planar[0]
+            interleaved = np.ascontiguousarray(planar.T)
+            rows = []
+            for label, fn in contenders(i, o, planar, interleaved):
+                rows.append((label, median_time(fn, reps, budget) / seconds * 1e3))
+            hq = dict(rows).get("soxr HQ", float("nan"))
+            layout = "mono" if channels == 1 else "stereo"
+            print(f"\n{i} -> {o} Hz, {layout}, {seconds:g} s of audio (median of up to {reps} runs)")
+            print(f"  {'resampler':34s} {'ms per s':>10s} {'x real time':>12s} {'vs soxr HQ':>11s}")
+            for label, ms in rows:
+                print(f"  {label:34s} {ms:10.3f} {1e3 / ms:12.0f} {ms / hq:11.2f}")
+
+
+def thread_table(seconds: float, reps: int, budget: float) -> None:
+    native = native_sets()
+    if not native:
+        return
+    ks = native[0]
+    rng = np.random.default_rng(1)
+    xs = [rng.uniform(-0.5, 0.5, int(seconds * 48_000)).astype(np.float32) for _ in range(2)]
+
+    def sequential(fn: Callable[[np.ndarray], object]) -> Callable[[], None]:
+        def run() -> None:
+            for x in xs:
+                fn(x)
+
+        return run
+
+    def parallel(fn: Callable[[np.ndarray], object]) -> Callable[[], None]:
+        def run() -> None:
+            ts = [threading.Thread(target=fn, args=(x,)) for x in xs]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+
+        return run
+
+    print(f"\nTwo streams of {seconds:g} s, 48000 -> 16000 Hz mono: sequential vs two threads")
+    print(f"  {'resampler':34s} {'sequential ms':>14s} {'2 threads ms':>13s} {'speed-up':>9s}")
+    cases: list[tuple[str, Callable[[np.ndarray], object]]] = [
+        (f"remotemedia {ks.binding} high", lambda x: ks.resample(x, 48_000, 16_000, "high")),
+    ]
+    if soxr is not None:
+        cases.append(("soxr HQ", lambda x: soxr.resample(x, 48_000, 16_000, quality="HQ")))
+    for label, fn in cases:
+        s = median_time(sequential(fn), reps, budget) * 1e3
+        p = median_time(parallel(fn), reps, budget) * 1e3
+        print(f"  {label:34s} {s:14.1f} {p:13.1f} {s / p:9.2f}")
+
+
+def stream_table(seconds: float) -> None:
+    rng = np.random.default_rng(2)
+    print(f"\nStreaming, {seconds:g} s through a Resampler in fixed chunks: cost per chunk (median µs)")
+    print(f"  {'conversion':16s} {'chunk':>6s} {'resampler':34s} {'µs/chunk':>9s} {'vs soxr stream':>15s}")
+    for i, o in ((48_000, 16_000), (44_100, 16_000), (16_000, 48_000)):
+        for ms in (10, 20):
+            size = i * ms // 1000
+            chunks = [c for c in rng.uniform(-0.5, 0.5, (int(seconds * 1000 / ms), size)).astype(np.float32)]
+            rows = []
+            if soxr is not None:
+                st = soxr.ResampleStream(i, o, 1, dtype="float32", quality="HQ")
+                rows.append(("soxr ResampleStream HQ", per_chunk(st.resample_chunk, chunks)))
+            for ks in [*native_sets(), kernels.get("python")]:
+                r = ks.Resampler(i, o, 1, "high")
+                label = f"remotemedia {ks.binding or 'numpy'} high"
+                rows.append((label, per_chunk(r.process, chunks)))
+            ref = rows[0][1] if soxr is not None else float("nan")
+            for label, us in rows:
+                print(f"  {f'{i}->{o}':16s} {f'{ms} ms':>6s} {label:34s} {us:9.1f} {us / ref:15.2f}")
+
+
+def per_chunk(fn: Callable[[np.ndarray], object], chunks: list[np.ndarray]) -> float:
+    times = []
+    for c in chunks:
+        t0 = time.perf_counter()
+        fn(c)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e6
+
+
+def construction_table() -> None:
+    print("\nCreating a Resampler (filter cached after the first use of a ratio), median µs")
+    for ks in [*native_sets(), kernels.get("python")]:
+        label = f"remotemedia {ks.binding or 'numpy'}"
+        ks.Resampler(48_000, 16_000)
+        times = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            ks.Resampler(48_000, 16_000)
+            times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ks.Resampler(44_100, 47_999, quality="medium")  # a ratio seen for the first time
+        first = (time.perf_counter() - t0) * 1e3
+        print(
+            f"  {label:34s} cached 48000->16000: {statistics.median(times) * 1e6:8.1f} µs;"
+            f"  first 44100->47999: {first:8.1f} ms"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="5 s of audio and 3 runs (a smoke run)")
+    ap.add_argument("--seconds", type=float, default=None, help="seconds of audio per run (default 60)")
+    ap.add_argument("--reps", type=int, default=None, help="runs per contender (default 5)")
+    ap.add_argument("--budget", type=float, default=None, help="max seconds spent per contender (default 20)")
+    args = ap.parse_args()
+    seconds = args.seconds or (5.0 if args.quick else 60.0)
+    reps = args.reps or (3 if args.quick else 5)
+    budget = args.budget or (3.0 if args.quick else 20.0)
+    native = native_sets()
+    print(
+        f"remotemedia native bindings: {[k.binding for k in native] or 'none'}; "
+        f"soxr {getattr(soxr, '__version__', 'missing')}; samplerate {getattr(samplerate, '__version__', 'missing')}"
+    )
+    one_shot_tables(seconds, reps, budget)
+    thread_table(seconds, reps, budget)
+    stream_table(min(seconds, 10.0))
+    construction_table()
+
+
+if __name__ == "__main__":
+    main()

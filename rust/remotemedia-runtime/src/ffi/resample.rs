@@ -1,0 +1,178 @@
+//! Resampler across the ABI: an opaque handle for streaming, and a
+//! one-shot call. Output goes into caller-provided buffers whose size the
+//! caller gets from `rm_resampler_output_frames` / `rm_resampler_flush_frames`.
+
+use super::{guard, slice_in, slice_out, write_out};
+use crate::error::Error;
+use crate::resample::{self, Quality, Resampler};
+
+/// Opaque streaming resampler (`rm_resampler` in the header).
+pub struct RmResampler(Resampler);
+
+unsafe fn handle<'a>(h: *const RmResampler) -> Result<&'a RmResampler, Error> {
+    h.as_ref().ok_or(Error::NullPointer("resampler handle"))
+}
+
+unsafe fn handle_mut<'a>(h: *mut RmResampler) -> Result<&'a mut RmResampler, Error> {
+    h.as_mut().ok_or(Error::NullPointer("resampler handle"))
+}
+
+/// Creates a resampler; `*out` receives the handle (free it with
+/// `rm_resampler_free`).
+///
+/// # Safety
+/// `out` must be a valid pointer to a handle slot.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_new(
+    in_rate: u32,
+    out_rate: u32,
+    channels: u32,
+    quality: i32,
+    out: *mut *mut RmResampler,
+) -> i32 {
+    guard("rm_resampler_new", || {
+        let q = Quality::from_code(quality)?;
+        let r = Resampler::new(in_rate, out_rate, channels as usize, q)?;
+        write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
+    })
+}
+
+/// Frees a handle from `rm_resampler_new` (null is ignored).
+///
+/// # Safety
+/// `h` must come from `rm_resampler_new` and not be used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_free(h: *mut RmResampler) {
+    if !h.is_null() {
+        drop(Box::from_raw(h));
+    }
+}
+
+/// Frames per channel the next `rm_resampler_process` of `in_frames` frames
+/// writes.
+///
+/// # Safety
+/// `h` a live handle; `out_frames` a valid pointer.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_output_frames(
+    h: *const RmResampler,
+    in_frames: usize,
+    out_frames: *mut usize,
+) -> i32 {
+    guard("rm_resampler_output_frames", || {
+        write_out(out_frames, handle(h)?.0.output_frames(in_frames), "out_frames")
+    })
+}
+
+/// Frames per channel `rm_resampler_flush` writes now.
+///
+/// # Safety
+/// `h` a live handle; `out_frames` a valid pointer.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_frames: *mut usize) -> i32 {
+    guard("rm_resampler_flush_frames", || {
+        write_out(out_frames, handle(h)?.0.flush_frames(), "out_frames")
+    })
+}
+
+/// Input frames whose output is still pending.
+///
+/// # Safety
+/// `h` a live handle; `frames` a valid pointer.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_delay(h: *const RmResampler, frames: *mut usize) -> i32 {
+    guard("rm_resampler_delay", || {
+        write_out(frames, handle(h)?.0.delay(), "frames")
+    })
+}
+
+/// Resamples `in_frames` frames per channel of planar float32 input
+/// (`channels` rows of `in_frames`) into `out` (row `c` at `c * out_stride`,
+/// `out_len` floats in all). `*out_frames` receives the frames written per
+/// channel.
+///
+/// # Safety
+/// Pointers valid for the given lengths; `h` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_process(
+    h: *mut RmResampler,
+    input: *const f32,
+    in_frames: usize,
+    out: *mut f32,
+    out_len: usize,
+    out_stride: usize,
+    out_frames: *mut usize,
+) -> i32 {
+    guard("rm_resampler_process", || {
+        let r = &mut handle_mut(h)?.0;
+        let x = slice_in(input, in_frames * r.channels(), "input")?;
+        let y = slice_out(out, out_len, "out")?;
+        let n = r.process(x, in_frames, y, out_stride)?;
+        write_out(out_frames, n, "out_frames")
+    })
+}
+
+/// Writes the remaining output (input assumed silent after the end) and
+/// resets the resampler. Layout as in `rm_resampler_process`.
+///
+/// # Safety
+/// Pointers valid for the given lengths; `h` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_flush(
+    h: *mut RmResampler,
+    out: *mut f32,
+    out_len: usize,
+    out_stride: usize,
+    out_frames: *mut usize,
+) -> i32 {
+    guard("rm_resampler_flush", || {
+        let r = &mut handle_mut(h)?.0;
+        let y = slice_out(out, out_len, "out")?;
+        let n = r.flush(y, out_stride)?;
+        write_out(out_frames, n, "out_frames")
+    })
+}
+
+/// Clears the history, as if newly created.
+///
+/// # Safety
+/// `h` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_reset(h: *mut RmResampler) -> i32 {
+    guard("rm_resampler_reset", || {
+        handle_mut(h)?.0.reset();
+        Ok(())
+    })
+}
+
+/// One-shot: `channels x in_frames` planar float32 in, `channels x
+/// out_frames` out, where `out_frames` must equal
+/// `ceil(in_frames * out_rate / in_rate)`.
+///
+/// # Safety
+/// Pointers valid for the given lengths.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resample(
+    in_rate: u32,
+    out_rate: u32,
+    quality: i32,
+    channels: u32,
+    input: *const f32,
+    in_frames: usize,
+    out: *mut f32,
+    out_frames: usize,
+) -> i32 {
+    guard("rm_resample", || {
+        let q = Quality::from_code(quality)?;
+        let ch = channels as usize;
+        let x = slice_in(input, in_frames * ch, "input")?;
+        let y = slice_out(out, out_frames * ch, "out")?;
+        let want = resample::one_shot_frames(in_rate, out_rate, in_frames);
+        if out_frames != want {
+            return Err(Error::InvalidArgument(format!(
+                "out_frames is {out_frames}, the result has {want}"
+            )));
+        }
+        resample::resample(in_rate, out_rate, q, ch, x, in_frames, y).map(|_| ())
+    })
+}

@@ -1,0 +1,261 @@
+//! Filter design for the polyphase resampler, and the process-wide cache.
+//!
+//! The prototype is a Kaiser-windowed sinc at the "upsampled" rate
+//! `F = L * in_rate` (`L / M = out_rate / in_rate` in lowest terms). It is
+//! zero-phase (centred), so the output is delay-compensated. The same
+//! formulas, in the same order, live in the numpy body
+//! (`remotemedia/kernels/python/resample_design.py`): both bodies build the
+//! same filter from the same float64 arithmetic.
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Largest coefficient table (phases x taps) a plan may hold. 2^23 float64
+/// coefficients = 64 MiB; a ratio that needs more (e.g. 191999 -> 192000 Hz)
+/// is refused with a clear message instead of exhausting memory.
+pub const MAX_COEFFICIENTS: u64 = 1 << 23;
+
+/// Taps per phase are padded to a multiple of this (the SIMD block).
+pub const TAP_BLOCK: usize = 32;
+
+/// A quality preset: filter shape and the arithmetic the kernel uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Quality {
+    Low = 0,
+    Medium = 1,
+    High = 2,
+    VeryHigh = 3,
+}
+
+impl Quality {
+    /// The preset for an ABI code (0 = low .. 3 = very high).
+    pub fn from_code(code: i32) -> Result<Quality> {
+        match code {
+            0 => Ok(Quality::Low),
+            1 => Ok(Quality::Medium),
+            2 => Ok(Quality::High),
+            3 => Ok(Quality::VeryHigh),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown quality code {other}; expected 0 (low), 1 (medium), 2 (high) or 3 (very_high)"
+            ))),
+        }
+    }
+
+    /// (passband end, stopband start) as fractions of the lower Nyquist
+    /// frequency, and the stopband attenuation in dB.
+    pub fn spec(self) -> (f64, f64, f64) {
+        match self {
+            Quality::Low => (0.80, 1.0, 80.0),
+            Quality::Medium => (0.87, 1.0, 110.0),
+            Quality::High => (0.91, 1.0, 140.0),
+            Quality::VeryHigh => (0.91, 1.0, 175.0),
+        }
+    }
+
+    /// True when the kernel accumulates in float64 (float32 otherwise).
+    pub fn wide(self) -> bool {
+        matches!(self, Quality::VeryHigh)
+    }
+}
+
+/// Greatest common divisor.
+pub fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
+}
+
+/// Modified Bessel function of the first kind, order 0 (power series).
+pub fn bessel_i0(x: f64) -> f64 {
+    let q = x * x / 4.0;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    let mut k = 1.0;
+    while k < 500.0 {
+        term *= q / (k * k);
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+        k += 1.0;
+    }
+    sum
+}
+
+/// The sizes of a design; cheap to compute, no coefficients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Interpolation factor (output rate / gcd).
+    pub l: u64,
+    /// Decimation factor (input rate / gcd).
+    pub m: u64,
+    /// Half-length of the prototype, in upsampled samples.
+    pub half: u64,
+    /// Taps per output (per phase), a multiple of [`TAP_BLOCK`].
+    pub taps: usize,
+    /// Input frames the filter reaches ahead of an output's position.
+    pub ahead: u64,
+    /// Input frames the filter window starts before an output's position.
+    pub behind: u64,
+}
+
+impl Shape {
+    /// Sizes of the filter for `in_rate -> out_rate` at `quality`.
+    pub fn new(in_rate: u32, out_rate: u32, quality: Quality) -> Shape {
+        let g = gcd(in_rate as u64, out_rate as u64);
+        let l = out_rate as u64 / g;
+        let m = in_rate as u64 / g;
+        let (pb, sb, atten) = quality.spec();
+        let lmax = l.max(m) as f64;
+        let width = std::f64::consts::PI * (sb - pb) / lmax;
+        let length = (atten - 7.95) / (2.285 * width);
+        let half = (length / 2.0).ceil() as u64;
+        let ahead = half.div_ceil(l);
+        let back = half / l;
+        let raw = (ahead + back + 1) as usize;
+        let taps = raw.div_ceil(TAP_BLOCK) * TAP_BLOCK;
+        let behind = taps as u64 - 1 - ahead;
+        Shape {
+            l,
+            m,
+            half,
+            taps,
+            ahead,
+            behind,
+        }
+    }
+
+    /// Number of coefficients in the table (phases x taps).
+    pub fn coefficients(&self) -> u64 {
+        self.l * self.taps as u64
+    }
+}
+
+/// A designed filter: `phases x taps` coefficients, row `r` for the outputs
+/// whose position `k * M` is `r` modulo `L`.
+pub struct Plan {
+    pub shape: Shape,
+    pub quality: Quality,
+    /// float64 design (used by the float64 kernel, and for checks).
+    pub coef64: Vec<f64>,
+    /// The same coefficients rounded to float32 (float32 kernel).
+    pub coef32: Vec<f32>,
+}
+
+fn design(shape: Shape, quality: Quality) -> Result<Plan> {
+    let n = shape.coefficients();
+    if n > MAX_COEFFICIENTS {
+        return Err(Error::InvalidArgument(format!(
+            "the filter for ratio {}:{} needs {n} coefficients, more than the limit of {MAX_COEFFICIENTS}; \
+             use rates with a larger common divisor or a lower quality",
+            shape.m, shape.l
+        )));
+    }
+    let (pb, sb, atten) = quality.spec();
+    let lmax = shape.l.max(shape.m) as f64;
+    let fc = (pb + sb) / (4.0 * lmax);
+    let beta = 0.1102 * (atten - 8.7);
+    let half = shape.half;
+    let i0_beta = bessel_i0(beta);
+    let gain = shape.l as f64;
+    // One half of the symmetric prototype, at distances 0..=half.
+    let mut proto = Vec::new();
+    proto
+        .try_reserve_exact(half as usize + 1)
+        .map_err(|_| Error::Allocation {
+            bytes: (half as usize + 1) * 8,
+        })?;
+    for d in 0..=half {
+        let df = d as f64;
+        let arg = 2.0 * fc * df;
+        let sinc = if d == 0 {
+            1.0
+        } else {
+            (std::f64::consts::PI * arg).sin() / (std::f64::consts::PI * arg)
+        };
+        let ratio = df / half as f64;
+        let w = bessel_i0(beta * (1.0 - ratio * ratio).max(0.0).sqrt()) / i0_beta;
+        proto.push(gain * 2.0 * fc * sinc * w);
+    }
+    let taps = shape.taps;
+    let mut coef64 = Vec::new();
+    coef64
+        .try_reserve_exact(n as usize)
+        .map_err(|_| Error::Allocation { bytes: n as usize * 12 })?;
+    let (l, behind) = (shape.l as i64, shape.behind as i64);
+    for r in 0..l {
+        for mi in 0..taps as i64 {
+            let d = (r + (behind - mi) * l).unsigned_abs();
+            coef64.push(if d <= half { proto[d as usize] } else { 0.0 });
+        }
+    }
+    let coef32 = coef64.iter().map(|&c| c as f32).collect();
+    Ok(Plan {
+        shape,
+        quality,
+        coef64,
+        coef32,
+    })
+}
+
+type Key = (u64, u64, Quality);
+
+fn cache() -> &'static Mutex<HashMap<Key, Arc<Plan>>> {
+    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Plan>>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The plan for a ratio and quality, designed on first use and cached for
+/// the life of the process (a plan depends only on `L`, `M` and quality).
+pub fn plan(in_rate: u32, out_rate: u32, quality: Quality) -> Result<Arc<Plan>> {
+    let shape = Shape::new(in_rate, out_rate, quality);
+    let key = (shape.l, shape.m, quality);
+    if let Some(p) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(Arc::clone(p));
+    }
+    // Design outside the lock: other ratios stay available meanwhile.
+    let built = Arc::new(design(shape, quality)?);
+    let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
+    Ok(Arc::clone(map.entry(key).or_insert(built)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bessel_matches_known_values() {
+        assert_eq!(bessel_i0(0.0), 1.0);
+        assert!((bessel_i0(1.0) - 1.266_065_877_752_008_4).abs() < 1e-15);
+        assert!((bessel_i0(10.0) - 2_815.716_628_466_254).abs() < 1e-9);
+    }
+
+    #[test]
+    fn dc_gain_is_one_per_phase() {
+        for &(i, o) in &[(48_000, 16_000), (16_000, 48_000), (44_100, 16_000), (8_000, 11_025)] {
+            let p = plan(i, o, Quality::High).unwrap();
+            let t = p.shape.taps;
+            for row in p.coef64.chunks(t) {
+                let s: f64 = row.iter().sum();
+                assert!((s - 1.0).abs() < 1e-6, "{i}->{o}: phase sum {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn huge_ratio_is_refused() {
+        let err = plan(191_999, 192_000, Quality::High).err().unwrap();
+        assert!(matches!(err, Error::InvalidArgument(_)));
+    }
+
+    #[test]
+    fn plans_are_shared() {
+        let a = plan(48_000, 16_000, Quality::Medium).unwrap();
+        let b = plan(96_000, 32_000, Quality::Medium).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+}

@@ -1,0 +1,122 @@
+use super::*;
+
+fn signal(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn one_shot(i: u32, o: u32, q: Quality, ch: usize, x: &[f32]) -> Vec<f32> {
+    let frames = x.len() / ch;
+    let mut out = vec![0.0; one_shot_frames(i, o, frames) * ch];
+    resample(i, o, q, ch, x, frames, &mut out).unwrap();
+    out
+}
+
+fn streamed(i: u32, o: u32, q: Quality, ch: usize, x: &[f32], sizes: &[usize]) -> Vec<Vec<f32>> {
+    let frames = x.len() / ch;
+    let mut r = Resampler::new(i, o, ch, q).unwrap();
+    let mut rows = vec![Vec::new(); ch];
+    let mut pos = 0;
+    let mut si = 0;
+    while pos < frames {
+        let n = sizes[si % sizes.len()].min(frames - pos);
+        si += 1;
+        let chunk: Vec<f32> = (0..ch)
+            .flat_map(|c| x[c * frames + pos..c * frames + pos + n].to_vec())
+            .collect();
+        let k = r.output_frames(n);
+        let mut out = vec![0.0; k * ch];
+        assert_eq!(r.process(&chunk, n, &mut out, k).unwrap(), k);
+        for c in 0..ch {
+            rows[c].extend_from_slice(&out[c * k..(c + 1) * k]);
+        }
+        pos += n;
+    }
+    let k = r.flush_frames();
+    let mut out = vec![0.0; k * ch];
+    r.flush(&mut out, k).unwrap();
+    for c in 0..ch {
+        rows[c].extend_from_slice(&out[c * k..(c + 1) * k]);
+    }
+    rows
+}
+
+#[test]
+fn chunking_is_bit_identical() {
+    let cases = [
+        (48_000, 16_000),
+        (44_100, 16_000),
+        (16_000, 48_000),
+        (8_000, 16_000),
+        (44_100, 48_000),
+    ];
+    for q in [Quality::Low, Quality::High, Quality::VeryHigh] {
+        for &(i, o) in &cases {
+            let ch = 2;
+            let x = signal(5_000 * ch, 7);
+            let want = one_shot(i, o, q, ch, &x);
+            let total = want.len() / ch;
+            assert_eq!(total, one_shot_frames(i, o, 5_000));
+            for sizes in [&[1usize][..], &[7, 1, 300], &[160], &[4999, 2]] {
+                let got = streamed(i, o, q, ch, &x, sizes);
+                for c in 0..ch {
+                    assert_eq!(got[c].len(), total);
+                    for (a, b) in got[c].iter().zip(&want[c * total..(c + 1) * total]) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{i}->{o} {q:?} {sizes:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn click_lands_in_place() {
+    for &(i, o) in &[(48_000u32, 16_000u32), (16_000, 48_000), (8_000, 16_000)] {
+        let n = 12_000;
+        let at = 1_200 * (i as usize / 8_000);
+        let mut x = vec![0.0f32; n];
+        // A band-limited click: a short raised cosine.
+        for d in -40i64..=40 {
+            let w = 0.5 + 0.5 * (std::f64::consts::PI * d as f64 / 41.0).cos();
+            x[(at as i64 + d) as usize] = w as f32;
+        }
+        let y = one_shot(i, o, Quality::High, 1, &x);
+        let peak = y.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let expect = at as f64 * o as f64 / i as f64;
+        assert!(
+            (peak as f64 - expect).abs() <= 0.5,
+            "{i}->{o}: peak {peak}, expected {expect}"
+        );
+    }
+}
+
+#[test]
+fn delay_counts_pending_input() {
+    let mut r = Resampler::new(48_000, 16_000, 1, Quality::High).unwrap();
+    let x = signal(4_800, 3);
+    let k = r.output_frames(x.len());
+    let mut out = vec![0.0; k];
+    r.process(&x, x.len(), &mut out, k).unwrap();
+    let d = r.delay();
+    assert!(d > 0 && d <= r.shape().ahead as usize + 3, "delay {d}");
+    assert_eq!(r.flush_frames(), (d * 16_000).div_ceil(48_000));
+}
+
+#[test]
+fn bad_arguments() {
+    assert!(Resampler::new(0, 16_000, 1, Quality::High).is_err());
+    assert!(Resampler::new(48_000, 200_000, 1, Quality::High).is_err());
+    assert!(Resampler::new(48_000, 16_000, 0, Quality::High).is_err());
+    let mut r = Resampler::new(48_000, 16_000, 1, Quality::High).unwrap();
+    let mut small = vec![0.0; 1];
+    assert!(matches!(
+        r.process(&[0.0; 3000], 3000, &mut small, 1),
+        Err(Error::BufferTooSmall { .. })
+    ));
+}

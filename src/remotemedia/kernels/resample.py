@@ -1,0 +1,327 @@
+"""Sample-rate conversion: the public face shared by every body.
+
+The resampler is a polyphase FIR with a Kaiser-windowed sinc prototype,
+designed in float64 with the same formulas in the Rust core and in numpy.
+With ``L / M = out_rate / in_rate`` in lowest terms, output ``k`` is the
+dot product of filter row ``(k M) mod L`` with the input around
+``floor(k M / L)``. The filter is zero-phase: the one-shot result is
+delay-compensated (a click at time t comes out at time t) and has
+``ceil(n * out_rate / in_rate)`` frames.
+
+Presets (passband end and stopband start as fractions of the lower
+Nyquist frequency; attenuation of the stopband; see docs/resampler.md for
+measured figures):
+
+============  ========  ========  ===========  ===========================
+quality       passband  stopband  attenuation  native arithmetic
+============  ========  ========  ===========  ===========================
+"low"         0.80      1.00      80 dB        float32, FMA
+"medium"      0.87      1.00      110 dB       float32, FMA
+"high"        0.91      1.00      140 dB       float32, FMA (default)
+"very_high"   0.91      1.00      175 dB       float64, FMA
+============  ========  ========  ===========  ===========================
+
+The numpy body computes in float64 for every preset.
+
+Rules shared by every body:
+
+- rates are integers from 8000 to 192000 Hz; equal rates return a copy;
+- input is 1-D (mono) or 2-D ``(channels, frames)``; int16, int32 and
+  float64 are converted to float32 on the way in (int16 / 2**15, int32 /
+  2**31); the output is float32 with the same number of dimensions;
+- an empty input gives an empty output (no error);
+- NaN or Inf in the input makes NaN (or Inf) every output whose filter
+  window covers it; outputs further away are unaffected, nothing crashes;
+- ``Resampler.flush()`` returns the tail (the input is taken as silent
+  after its end) and resets the resampler for a new stream.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+
+from remotemedia.kernels._validate import MAX_CHANNELS, planar
+
+MIN_RATE = 8_000
+MAX_RATE = 192_000
+# Largest filter table (phases x taps): 2**23 float64 coefficients = 64 MiB.
+MAX_COEFFICIENTS = 1 << 23
+# Taps per phase are padded to a multiple of the native SIMD block.
+TAP_BLOCK = 32
+
+#: quality name -> (passband end, stopband start, attenuation dB)
+SPECS: dict[str, tuple[float, float, float]] = {
+    "low": (0.80, 1.0, 80.0),
+    "medium": (0.87, 1.0, 110.0),
+    "high": (0.91, 1.0, 140.0),
+    "very_high": (0.91, 1.0, 175.0),
+}
+#: quality name -> ABI code (RM_QUALITY_*)
+QUALITY_CODES = {"low": 0, "medium": 1, "high": 2, "very_high": 3}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Sizes of a filter design (no coefficients).
+
+    Attributes
+    ----------
+    l, m : int
+        Interpolation and decimation factors (``out/in`` in lowest terms).
+    half : int
+        Half-length of the prototype, in upsampled samples.
+    taps : int
+        Taps per output, a multiple of 32.
+    ahead, behind : int
+        Input frames the window reaches after / before an output's position.
+    """
+
+    l: int  # noqa: E741 - the usual name of the interpolation factor
+    m: int
+    half: int
+    taps: int
+    ahead: int
+    behind: int
+
+
+@lru_cache(maxsize=256)
+def filter_shape(in_rate: int, out_rate: int, quality: str) -> Shape:
+    """Sizes of the filter for a ratio (same arithmetic as the Rust core)."""
+    g = math.gcd(in_rate, out_rate)
+    l, m = out_rate // g, in_rate // g  # noqa: E741
+    pb, sb, atten = SPECS[quality]
+    lmax = float(max(l, m))
+    width = math.pi * (sb - pb) / lmax
+    length = (atten - 7.95) / (2.285 * width)
+    half = math.ceil(length / 2.0)
+    ahead = -(-half // l)
+    back = half // l
+    taps = -(-(ahead + back + 1) // TAP_BLOCK) * TAP_BLOCK
+    return Shape(l, m, half, taps, ahead, taps - 1 - ahead)
+
+
+def check_rate(rate: Any, what: str, op: str) -> int:
+    """Return ``rate`` as an int, or raise if it is not an allowed rate."""
+    if isinstance(rate, bool):
+        raise TypeError(f"{op}: {what} must be an integer in Hz, got {rate!r}")
+    try:
+        value = operator.index(rate)
+    except TypeError:
+        if isinstance(rate, float) and rate.is_integer():
+            value = int(rate)
+        else:
+            raise TypeError(f"{op}: {what} must be an integer in Hz, got {rate!r}") from None
+    if not MIN_RATE <= value <= MAX_RATE:
+        raise ValueError(f"{op}: {what} {value} Hz is outside the supported range {MIN_RATE}..{MAX_RATE} Hz")
+    return value
+
+
+def check_quality(quality: Any, op: str) -> str:
+    """Return a valid quality name or raise ValueError naming the choices."""
+    if not isinstance(quality, str) or quality not in SPECS:
+        raise ValueError(f"{op}: unknown quality {quality!r}; expected one of 'low', 'medium', 'high', 'very_high'")
+    return quality
+
+
+def check_plan(in_rate: int, out_rate: int, quality: str, op: str) -> Shape:
+    """The filter shape, or ValueError when its table would be too large."""
+    shape = filter_shape(in_rate, out_rate, quality)
+    n = shape.l * shape.taps
+    if in_rate != out_rate and n > MAX_COEFFICIENTS:
+        raise ValueError(
+            f"{op}: the filter for {in_rate} Hz -> {out_rate} Hz (ratio {shape.m}:{shape.l}) at quality "
+            f"{quality!r} needs {n} coefficients ({n * 8 / 2**20:.0f} MiB), more than the limit of "
+            f"{MAX_COEFFICIENTS}; use rates with a larger common divisor or a lower quality"
+        )
+    return shape
+
+
+def check_channels(channels: Any, op: str) -> int:
+    """Return a channel count 1..MAX_CHANNELS or raise ValueError."""
+    try:
+        value = operator.index(channels)
+    except TypeError:
+        raise TypeError(f"{op}: channels must be an integer, got {channels!r}") from None
+    if not 1 <= value <= MAX_CHANNELS:
+        raise ValueError(f"{op}: channels must be 1..{MAX_CHANNELS}, got {value}")
+    return value
+
+
+def as_float32(x: Any, op: str) -> np.ndarray:
+    """Validate planar audio and return it as C-contiguous float32 (same ndim)."""
+    a = planar(x, op)
+    if a.ndim == 2 and a.shape[0] == 0:
+        raise ValueError(f"{op}: 2-D audio has 0 channels (shape {a.shape}); expected (channels, frames)")
+    if a.dtype == np.int16:
+        return a.astype(np.float32) * np.float32(1.0 / 32768.0)
+    if a.dtype == np.int32:
+        return a.astype(np.float32) * np.float32(2.0**-31)
+    if a.dtype == np.float64:
+        return a.astype(np.float32)
+    return a
+
+
+class Core(Protocol):
+    """What a body provides: streaming over validated (channels, n) float32."""
+
+    def process(self, x: np.ndarray) -> np.ndarray: ...
+    def flush(self) -> np.ndarray: ...
+    def reset(self) -> None: ...
+    def delay(self) -> int: ...
+
+
+class _Identity:
+    """Equal rates: every chunk comes straight back (as a copy)."""
+
+    def __init__(self, channels: int) -> None:
+        self._channels = channels
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    def flush(self) -> np.ndarray:
+        return np.zeros((self._channels, 0), np.float32)
+
+    def reset(self) -> None:
+        pass
+
+    def delay(self) -> int:
+        return 0
+
+
+def resample_with(kernels: Any, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
+    """Validate, then resample ``x`` in one shot with a kernel set's body.
+
+    Parameters
+    ----------
+    kernels : KernelSet
+        The body that computes.
+    x : ndarray
+        1-D (mono) or 2-D ``(channels, frames)`` int16, int32, float32 or
+        float64 samples.
+    in_rate, out_rate : int
+        Rates in Hz, 8000..192000.
+    quality : {"low", "medium", "high", "very_high"}
+        Filter preset.
+
+    Returns
+    -------
+    ndarray
+        float32, same number of dimensions, ``ceil(frames * out_rate /
+        in_rate)`` frames, delay-compensated.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not an ndarray of a supported dtype, or a rate is not an integer.
+    ValueError
+        Bad layout, rate out of range, unknown quality, or a ratio whose
+        filter would exceed the memory limit.
+    """
+    op = "resample"
+    a = as_float32(x, op)
+    i = check_rate(in_rate, "in_rate", op)
+    o = check_rate(out_rate, "out_rate", op)
+    q = check_quality(quality, op)
+    check_plan(i, o, q, op)
+    if i == o:
+        return a.copy()
+    x2 = a.reshape(1, -1) if a.ndim == 1 else a
+    y = kernels._resample_one_shot(x2, i, o, q)
+    return y.reshape(-1) if a.ndim == 1 else y
+
+
+class Resampler:
+    """Streaming resampler; chunking never changes the result.
+
+    Parameters
+    ----------
+    in_rate, out_rate : int
+        Rates in Hz, 8000..192000.
+    channels : int
+        Number of channels, 1..64. Mono chunks may be 1-D.
+    quality : {"low", "medium", "high", "very_high"}
+        Filter preset (see :mod:`remotemedia.kernels.resample`).
+    kernels : KernelSet, optional
+        The body to run on; default the automatic choice.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`resample_with`, and for a bad channel count.
+    """
+
+    def __init__(
+        self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high", *, kernels: Any = None
+    ) -> None:
+        op = "Resampler"
+        self.in_rate = check_rate(in_rate, "in_rate", op)
+        self.out_rate = check_rate(out_rate, "out_rate", op)
+        self.quality = check_quality(quality, op)
+        self.channels = check_channels(channels, op)
+        check_plan(self.in_rate, self.out_rate, self.quality, op)
+        if kernels is None:
+            from remotemedia import kernels as _k
+
+            kernels = _k.get()
+        self.kernels = kernels
+        if self.in_rate == self.out_rate:
+            self._core: Core = _Identity(self.channels)
+        else:
+            self._core = kernels._resampler_core(self.in_rate, self.out_rate, self.channels, self.quality)
+        self._mono = self.channels == 1
+
+    def __repr__(self) -> str:
+        return (
+            f"Resampler({self.in_rate}, {self.out_rate}, channels={self.channels}, "
+            f"quality={self.quality!r}, body={self.kernels.name!r})"
+        )
+
+    def process(self, chunk: Any) -> np.ndarray:
+        """Resample the next chunk; return the output frames now complete.
+
+        Parameters
+        ----------
+        chunk : ndarray
+            ``(channels, frames)``, or 1-D for mono; any accepted dtype.
+
+        Returns
+        -------
+        ndarray
+            float32, 1-D for 1-D input, else ``(channels, k)``.
+
+        Raises
+        ------
+        ValueError
+            The chunk's channel count differs from ``channels``.
+        """
+        a = as_float32(chunk, "Resampler.process")
+        got = 1 if a.ndim == 1 else a.shape[0]
+        if got != self.channels:
+            raise ValueError(
+                f"Resampler.process: chunk has {got} channel(s) (shape {a.shape}) but this resampler was "
+                f"created for {self.channels}; the channel count cannot change mid-stream (make a new Resampler)"
+            )
+        self._mono = a.ndim == 1
+        y = self._core.process(a.reshape(1, -1) if self._mono else a)
+        return y.reshape(-1) if self._mono else y
+
+    def flush(self) -> np.ndarray:
+        """Return the remaining output (silence assumed after the end) and reset."""
+        y = self._core.flush()
+        return y.reshape(-1) if self._mono else y
+
+    def reset(self) -> None:
+        """Forget all input; the next chunk starts a new stream."""
+        self._core.reset()
+
+    @property
+    def delay(self) -> int:
+        """Input frames taken in whose output is still pending (what flush releases)."""
+        return self._core.delay()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .batch_helpers import make_collection, outputs, run_cli, temporaries
+from batch_helpers import make_collection, outputs, run_cli, temporaries
 
 
 def test_default_run_processes_the_embedded_sample(tmp_path: Path) -> None:

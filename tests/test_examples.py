@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import AVAILABLE
+from conftest import AVAILABLE
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))

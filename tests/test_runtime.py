@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 
 import remotemedia
+from conftest import LOADABLE, NATIVE
 from remotemedia import kernels, runtime
 from remotemedia.errors import RuntimeUnavailableError
-
-from .conftest import LOADABLE, NATIVE
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from remotemedia._version import __version__
+from remotemedia.kernels.vad import VAD, speech_segments
 from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
 from remotemedia.runtime import (
     get_runtime_info,
@@ -23,11 +24,13 @@ __all__ = [
     "NativeKernelError",
     "RemoteMediaError",
     "RuntimeUnavailableError",
+    "VAD",
     "__version__",
     "convert",
     "get_runtime_info",
     "get_rust_runtime",
     "is_rust_runtime_available",
+    "speech_segments",
     "try_load_rust_runtime",
 ]
 

@@ -41,3 +41,4 @@ def debug_panic():
 
 
 include "_native_convert.pxi"
+include "_native_vad.pxi"

@@ -15,6 +15,7 @@ pub mod convert;
 pub mod cpu;
 pub mod error;
 pub mod ffi;
+pub mod vad;
 
 pub use error::{Error, Status};
 

@@ -18,6 +18,7 @@ import numpy as np
 from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
 from remotemedia.kernels.convert import ConvertFlat, convert_with
+from remotemedia.kernels.vad import VAD, VadFactory, speech_segments
 
 __all__ = ["KernelSet", "get", "available"]
 
@@ -39,10 +40,19 @@ class KernelSet:
     name: str
     binding: str | None
     _convert: ConvertFlat = field(repr=False)
+    _vad: VadFactory | None = field(default=None, repr=False)
 
     def convert(self, x: Any, to: Any) -> np.ndarray:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
         return convert_with(self._convert, x, to)
+
+    def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2) -> VAD:  # noqa: N802
+        """A streaming voice activity detector on this body; see kernels.vad.VAD."""
+        return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self)
+
+    def speech_segments(self, x: Any, sample_rate: int, *args: Any, **kwargs: Any) -> list[tuple[float, float]]:
+        """Speech segments ``(start_s, end_s)`` on this body; see kernels.vad.speech_segments."""
+        return speech_segments(x, sample_rate, *args, kernel_set=self, **kwargs)
 
 
 _lock = threading.Lock()
@@ -51,14 +61,16 @@ _cache: dict[str | None, KernelSet] = {}
 
 def _python_set() -> KernelSet:
     from remotemedia.kernels.python import convert
+    from remotemedia.kernels.python.vad import VadStream
 
-    return KernelSet("python", None, convert.convert_flat)
+    return KernelSet("python", None, convert.convert_flat, _vad=VadStream)
 
 
 def _native_set(binding: ModuleType) -> KernelSet:
     from remotemedia.kernels.native import convert
+    from remotemedia.kernels.native.vad import make_vad
 
-    return KernelSet("rust", binding.BINDING, convert.make_convert_flat(binding))
+    return KernelSet("rust", binding.BINDING, convert.make_convert_flat(binding), _vad=make_vad(binding))
 
 
 def get(name: str | None = None, binding: str | None = None) -> KernelSet:

@@ -3,6 +3,7 @@
 //! it checks pointers, builds slices and calls the safe kernels.
 
 mod convert;
+mod vad;
 
 use crate::error::{Error, Status};
 use std::cell::RefCell;

@@ -164,7 +164,17 @@ mod tests {
 
     #[test]
     fn float_to_i16_rounds_half_to_even_and_clips() {
-        let src = [0.5 / 32768.0, 1.5 / 32768.0, -0.5 / 32768.0, 1.0, -1.0, 2.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        let src = [
+            0.5 / 32768.0,
+            1.5 / 32768.0,
+            -0.5 / 32768.0,
+            1.0,
+            -1.0,
+            2.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ];
         let mut dst = [7i16; 9];
         convert(Src::F32(&src), Dst::I16(&mut dst)).unwrap();
         assert_eq!(dst, [0, 2, 0, 32767, -32768, 32767, 0, 32767, -32768]);

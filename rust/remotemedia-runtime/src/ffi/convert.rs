@@ -16,7 +16,13 @@ const RM_FORMAT_F64: i32 = 4;
 /// # Safety
 /// `src` and `dst` must point to at least `n` samples of their formats.
 #[no_mangle]
-pub unsafe extern "C" fn rm_convert(src: *const c_void, src_format: i32, dst: *mut c_void, dst_format: i32, n: usize) -> i32 {
+pub unsafe extern "C" fn rm_convert(
+    src: *const c_void,
+    src_format: i32,
+    dst: *mut c_void,
+    dst_format: i32,
+    n: usize,
+) -> i32 {
     guard("rm_convert", || {
         let s = match src_format {
             RM_FORMAT_I16 => Src::I16(slice_in(src.cast(), n, "src")?),

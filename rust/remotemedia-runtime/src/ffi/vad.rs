@@ -90,7 +90,11 @@ pub unsafe extern "C" fn rm_vad_process(
             RM_FORMAT_I16 => Samples::I16(slice_in(x.cast(), n, "x")?),
             RM_FORMAT_F32 => Samples::F32(slice_in(x.cast(), n, "x")?),
             RM_FORMAT_F64 => Samples::F64(slice_in(x.cast(), n, "x")?),
-            other => return Err(Error::InvalidArgument(format!("VAD input format code {other} is not i16, f32 or f64"))),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "VAD input format code {other} is not i16, f32 or f64"
+                )))
+            }
         };
         let out = slice_out(flags, cap, "flags")?;
         let k = v.process(s, out)?;

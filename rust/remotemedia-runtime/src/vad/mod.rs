@@ -54,30 +54,31 @@ impl Samples<'_> {
 const ROUND_F32: f32 = 12_582_912.0;
 const ROUND_F64: f64 = 6_755_399_441_055_744.0;
 
+// Clip (NaN passes the comparisons), round half to even by the add/subtract
+// trick, then NaN to 0: the int16 value, as a float, without an integer
+// conversion (which would not vectorise).
 #[inline(always)]
-fn q_f32(x: f32) -> i32 {
+fn q_f32(x: f32) -> f64 {
     let v = x * 32768.0;
-    let v = if v < -32768.0 {
-        -32768.0
-    } else if v > 32767.0 {
-        32767.0
+    let v = v.clamp(-32768.0, 32767.0); // NaN stays NaN
+    let r = (v + ROUND_F32) - ROUND_F32;
+    if !r.is_nan() {
+        r as f64
     } else {
-        v
-    };
-    ((v + ROUND_F32) - ROUND_F32) as i32
+        0.0
+    }
 }
 
 #[inline(always)]
-fn q_f64(x: f64) -> i32 {
+fn q_f64(x: f64) -> f64 {
     let v = x * 32768.0;
-    let v = if v < -32768.0 {
-        -32768.0
-    } else if v > 32767.0 {
-        32767.0
+    let v = v.clamp(-32768.0, 32767.0); // NaN stays NaN
+    let r = (v + ROUND_F64) - ROUND_F64;
+    if !r.is_nan() {
+        r
     } else {
-        v
-    };
-    ((v + ROUND_F64) - ROUND_F64) as i32
+        0.0
+    }
 }
 
 /// Streaming detector: feed samples in chunks of any size, get one flag per
@@ -88,7 +89,7 @@ pub struct Vad {
     n: usize,
     k: usize,
     taps: Vec<f64>,
-    weights: [[f64; LAGS + 1]; MAX_BANDS],
+    weights_t: [[f64; MAX_BANDS]; LAGS + 1], // band weights, transposed
     a: f64,
     b: f64,
     c: f64,
@@ -103,7 +104,8 @@ pub struct Vad {
     qbuf: Vec<f64>, // 2D-2 samples of history, then the frame being filled
     fill: usize,
     y_prev: f64,
-    z: Vec<f64>, // LAGS samples of history, then the frame's n samples
+    ybuf: Vec<f64>, // scratch: the decimated frame, after the previous sample
+    z: Vec<f64>,    // LAGS samples of history, then the frame's n samples
     started: bool,
     smooth: [f64; MAX_BANDS],
     cur_min: [f64; MAX_BANDS],
@@ -129,15 +131,25 @@ impl Vad {
             }
         };
         if !spec::FRAME_MS.contains(&frame_ms) {
-            return Err(Error::InvalidArgument(format!("VAD frame duration {frame_ms} ms is not supported; use 10, 20 or 30")));
+            return Err(Error::InvalidArgument(format!(
+                "VAD frame duration {frame_ms} ms is not supported; use 10, 20 or 30"
+            )));
         }
         if aggressiveness > 3 {
-            return Err(Error::InvalidArgument(format!("VAD aggressiveness {aggressiveness} is out of range; use 0 to 3")));
+            return Err(Error::InvalidArgument(format!(
+                "VAD aggressiveness {aggressiveness} is out of range; use 0 to 3"
+            )));
         }
         let frame = sample_rate as usize * frame_ms as usize / 1000;
         let n = frame / d;
         let mut weights = [[0.0; LAGS + 1]; MAX_BANDS];
         let k = spec::band_weights(sample_rate as usize / d, &mut weights);
+        let mut weights_t = [[0.0; MAX_BANDS]; LAGS + 1];
+        for (b, row) in weights.iter().enumerate() {
+            for (l, &w) in row.iter().enumerate() {
+                weights_t[l][b] = w;
+            }
+        }
         let taps = (0..2 * d - 1).map(|i| (i + 1).min(2 * d - 1 - i) as f64).collect();
         let a = spec::per_frame(spec::SMOOTH_10MS, frame_ms);
         let c = spec::per_frame(spec::NOISE_10MS, frame_ms);
@@ -148,7 +160,7 @@ impl Vad {
             n,
             k,
             taps,
-            weights,
+            weights_t,
             a,
             b: 1.0 - a,
             c,
@@ -162,6 +174,7 @@ impl Vad {
             qbuf: vec![0.0; 2 * d - 2 + frame],
             fill: 0,
             y_prev: 0.0,
+            ybuf: vec![0.0; n + 1],
             z: vec![0.0; LAGS + n],
             started: false,
             smooth: [0.0; MAX_BANDS],
@@ -210,25 +223,29 @@ impl Vad {
     pub fn process(&mut self, x: Samples<'_>, flags: &mut [u8]) -> Result<usize> {
         let need = self.flags_for(x.len());
         if flags.len() < need {
-            return Err(Error::BufferTooSmall { needed: need, given: flags.len() });
+            return Err(Error::BufferTooSmall {
+                needed: need,
+                given: flags.len(),
+            });
         }
         match x {
             Samples::I16(s) => self.run(s, |v| v as f64, flags),
-            Samples::F32(s) => self.run(s, |v| q_f32(v) as f64, flags),
-            Samples::F64(s) => self.run(s, |v| q_f64(v) as f64, flags),
+            Samples::F32(s) => self.run(s, q_f32, flags),
+            Samples::F64(s) => self.run(s, q_f64, flags),
         }
         Ok(need)
     }
 
-    fn run<T: Copy>(&mut self, mut src: &[T], q: impl Fn(T) -> f64, flags: &mut [u8]) {
+    fn run<T: Copy>(&mut self, mut src: &[T], q: impl Fn(T) -> f64 + Copy, flags: &mut [u8]) {
         let hist = 2 * self.d - 2;
         let mut written = 0;
         while !src.is_empty() {
             let take = (self.frame - self.fill).min(src.len());
-            let dst = &mut self.qbuf[hist + self.fill..hist + self.fill + take];
-            for (o, &v) in dst.iter_mut().zip(&src[..take]) {
-                *o = q(v);
-            }
+            features::quantise_into(
+                &mut self.qbuf[hist + self.fill..hist + self.fill + take],
+                &src[..take],
+                q,
+            );
             self.fill += take;
             src = &src[take..];
             if self.fill == self.frame {
@@ -244,17 +261,22 @@ impl Vad {
     fn frame_done(&mut self) -> u8 {
         let mut r = [0.0f64; LAGS + 1];
         features::frame_features(self, &mut r);
+        // Lags outer, bands inner: each band still sums its lags in order
+        // 0..=LAGS (the numpy body's order), and the bands vectorise.
         let mut e = [0.0f64; MAX_BANDS];
-        for (ek, w) in e.iter_mut().zip(&self.weights[..self.k]) {
-            let mut acc = r[0] * w[0];
-            for l in 1..=LAGS {
-                acc += r[l] * w[l];
+        for (ek, w) in e.iter_mut().zip(&self.weights_t[0]) {
+            *ek = r[0] * w;
+        }
+        for (rl, wl) in r.iter().zip(&self.weights_t).skip(1) {
+            for (ek, w) in e.iter_mut().zip(wl) {
+                *ek += rl * w;
             }
-            *ek = acc;
         }
         self.decide(&e)
     }
 
+    // Indexed loops: several per-band arrays advance together.
+    #[allow(clippy::needless_range_loop)]
     fn decide(&mut self, e_raw: &[f64; MAX_BANDS]) -> u8 {
         let k = self.k;
         let mut e = [0.0f64; MAX_BANDS];

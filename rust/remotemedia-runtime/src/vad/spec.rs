@@ -29,8 +29,10 @@ pub const KAPPA: f64 = 1.0;
 pub const THRESHOLD: [f64; 4] = [0.08, 0.15, 0.3, 1.0];
 pub const HANGOVER_MS: [u32; 4] = [200, 150, 120, 60];
 
-const LN2: f64 = 0.6931471805599453;
-const SQRT_HALF: f64 = 0.7071067811865476;
+// The same doubles as the numpy body's literals 0.6931471805599453 and
+// 0.7071067811865476.
+const LN2: f64 = std::f64::consts::LN_2;
+const SQRT_HALF: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
 /// cos(pi q / GRID) for q in 0..2*GRID, by half angles from cos(pi) then rotation.
 pub fn cos_table() -> [f64; 2 * GRID] {
@@ -61,8 +63,9 @@ pub fn band_weights(rate_internal: usize, w: &mut [[f64; LAGS + 1]; MAX_BANDS]) 
     let cos = cos_table();
     let mut k = 0;
     for &(lo, hi) in BANDS_HZ.iter() {
-        let ms: Vec<usize> =
-            (0..=GRID).filter(|&m| lo * 2 * GRID <= m * rate_internal && m * rate_internal < hi * 2 * GRID).collect();
+        let ms: Vec<usize> = (0..=GRID)
+            .filter(|&m| lo * 2 * GRID <= m * rate_internal && m * rate_internal < hi * 2 * GRID)
+            .collect();
         if ms.is_empty() {
             continue;
         }
@@ -119,7 +122,10 @@ mod tests {
     #[test]
     fn ln_is_close_to_std() {
         for &x in &[1.0, 1.5, 2.0, 10.0, 1e-3, 123456.789, 1e12] {
-            assert!((ln_approx(x) - f64::ln(x)).abs() < 1e-7 * (1.0 + f64::ln(x).abs()), "{x}");
+            assert!(
+                (ln_approx(x) - f64::ln(x)).abs() < 1e-7 * (1.0 + f64::ln(x).abs()),
+                "{x}"
+            );
         }
     }
 

@@ -44,7 +44,10 @@ fn detects_bursts_in_noise_at_every_rate() {
             let per_s = 1000 / ms as usize;
             // second 3..4 is a burst, 4.3..5 is noise (after the hangover)
             let on = flags[3 * per_s + 2..4 * per_s].iter().filter(|&&f| f == 1).count();
-            let off = flags[4 * per_s + 3 * per_s / 10..5 * per_s].iter().filter(|&&f| f == 1).count();
+            let off = flags[4 * per_s + 3 * per_s / 10..5 * per_s]
+                .iter()
+                .filter(|&&f| f == 1)
+                .count();
             assert!(on > (per_s - 2) * 9 / 10, "{sr} {ms}: {on}");
             assert_eq!(off, 0, "{sr} {ms}");
         }
@@ -76,5 +79,8 @@ fn small_output_buffer_is_an_error() {
     let mut v = Vad::new(8000, 10, 0).unwrap();
     let x = vec![0i16; 800];
     let mut f = [0u8; 3];
-    assert!(matches!(v.process(Samples::I16(&x), &mut f), Err(Error::BufferTooSmall { needed: 10, given: 3 })));
+    assert!(matches!(
+        v.process(Samples::I16(&x), &mut f),
+        Err(Error::BufferTooSmall { needed: 10, given: 3 })
+    ));
 }

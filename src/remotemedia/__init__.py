@@ -23,6 +23,7 @@ from remotemedia.core import (
 from remotemedia.core.registry import register as register_node
 from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
 from remotemedia.kernels.resample import Resampler
+from remotemedia.kernels.vad import VAD, speech_segments
 from remotemedia.runtime import (
     get_runtime_info,
     get_rust_runtime,
@@ -31,6 +32,7 @@ from remotemedia.runtime import (
 )
 
 __all__ = [
+    "VAD",
     "AudioBuffer",
     "CircuitBreakerConfig",
     "NativeKernelError",
@@ -38,8 +40,8 @@ __all__ = [
     "NodeError",
     "Pipeline",
     "RemoteMediaError",
-    "RetryPolicy",
     "Resampler",
+    "RetryPolicy",
     "RuntimeUnavailableError",
     "TransientError",
     "__version__",
@@ -49,6 +51,7 @@ __all__ = [
     "is_rust_runtime_available",
     "register_node",
     "resample",
+    "speech_segments",
     "try_load_rust_runtime",
 ]
 

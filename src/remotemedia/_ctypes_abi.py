@@ -35,6 +35,13 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         c.c_int32,
         [c.c_uint32, c.c_uint32, c.c_int32, c.c_uint32, c.c_void_p, c.c_size_t, c.c_void_p, c.c_size_t],
     ),
+    # voice activity detection
+    "rm_vad_new": (c.c_int32, [c.c_uint32, c.c_uint32, c.c_uint32, c.POINTER(c.c_void_p)]),
+    "rm_vad_free": (None, [c.c_void_p]),
+    "rm_vad_reset": (c.c_int32, [c.c_void_p]),
+    "rm_vad_frame_length": (c.c_int32, [c.c_void_p, _SIZE_P]),
+    "rm_vad_buffered": (c.c_int32, [c.c_void_p, _SIZE_P]),
+    "rm_vad_process": (c.c_int32, [c.c_void_p, c.c_void_p, c.c_int32, c.c_size_t, c.c_void_p, c.c_size_t, _SIZE_P]),
 }
 
 

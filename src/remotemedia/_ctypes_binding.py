@@ -194,3 +194,57 @@ def resample(in_rate: int, out_rate: int, quality: int, x: np.ndarray, out: np.n
     st = _lib.rm_resample(in_rate, out_rate, quality, ch, xp, x.shape[1], op, out.shape[1])
     if st:
         _fail(st)
+
+
+class Vad:
+    """Native streaming VAD (rm_vad_*); arguments validated by the caller."""
+
+    def __init__(self, sample_rate: int, frame_ms: int, aggressiveness: int) -> None:
+        self._h = None
+        h = ctypes.c_void_p()
+        st = _lib.rm_vad_new(sample_rate, frame_ms, aggressiveness, ctypes.byref(h))
+        if st:
+            _fail(st)
+        self._h = h
+        n = ctypes.c_size_t()
+        st = _lib.rm_vad_frame_length(h, ctypes.byref(n))
+        if st:
+            _fail(st)
+        self.frame_length = n.value
+        self._k = ctypes.c_size_t()
+
+    def __del__(self) -> None:
+        if self._h is not None:
+            _lib.rm_vad_free(self._h)
+            self._h = None
+
+    def reset(self) -> None:
+        st = _lib.rm_vad_reset(self._h)
+        if st:
+            _fail(st)
+
+    @property
+    def buffered(self) -> int:
+        n = ctypes.c_size_t()
+        st = _lib.rm_vad_buffered(self._h, ctypes.byref(n))
+        if st:
+            _fail(st)
+        return n.value
+
+    def _process(self, x: np.ndarray, dtype: Any, code: int, out: np.ndarray) -> int:
+        n = x.shape[0]
+        xp = _ptr(x, dtype, "x") if n else None
+        op = _ptr(out, np.uint8, "out") if out.shape[0] else None
+        st = _lib.rm_vad_process(self._h, xp, code, n, op, out.shape[0], ctypes.byref(self._k))
+        if st:
+            _fail(st)
+        return self._k.value
+
+    def process_i16(self, x: np.ndarray, out: np.ndarray) -> int:
+        return self._process(x, np.int16, 1, out)
+
+    def process_f32(self, x: np.ndarray, out: np.ndarray) -> int:
+        return self._process(x, np.float32, 3, out)
+
+    def process_f64(self, x: np.ndarray, out: np.ndarray) -> int:
+        return self._process(x, np.float64, 4, out)

@@ -42,3 +42,4 @@ def debug_panic():
 
 include "_native_convert.pxi"
 include "_native_resample.pxi"
+include "_native_vad.pxi"

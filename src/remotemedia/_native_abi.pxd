@@ -1,6 +1,6 @@
 # Declarations of include/remotemedia_runtime.h for Cython. Keep in step
 # with the header; tests/test_abi.py checks both against the library.
-from libc.stdint cimport int16_t, int32_t, uint32_t
+from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t
 
 
 cdef extern from "remotemedia_runtime.h" nogil:
@@ -36,3 +36,11 @@ cdef extern from "remotemedia_runtime.h" nogil:
     int32_t rm_resampler_flush(rm_resampler *h, float *out, size_t out_len, size_t out_stride, size_t *out_frames)
     int32_t rm_resampler_reset(rm_resampler *h)
     int32_t rm_resample(uint32_t in_rate, uint32_t out_rate, int32_t quality, uint32_t channels, const float *input, size_t in_frames, float *out, size_t out_frames)
+    ctypedef struct rm_vad:
+        pass
+    int32_t rm_vad_new(uint32_t sample_rate, uint32_t frame_ms, uint32_t aggressiveness, rm_vad **out)
+    void rm_vad_free(rm_vad *h)
+    int32_t rm_vad_reset(rm_vad *h)
+    int32_t rm_vad_frame_length(rm_vad *h, size_t *out)
+    int32_t rm_vad_buffered(rm_vad *h, size_t *out)
+    int32_t rm_vad_process(rm_vad *h, const void *x, int32_t format, size_t n, uint8_t *flags, size_t cap, size_t *n_flags)

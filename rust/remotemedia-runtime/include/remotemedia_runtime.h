@@ -99,6 +99,30 @@ int32_t rm_resample(uint32_t in_rate, uint32_t out_rate, int32_t quality,
                     uint32_t channels, const float *input, size_t in_frames,
                     float *out, size_t out_frames);
 
+/* ---- voice activity detection ---------------------------------------- */
+
+/* Opaque streaming detector. */
+typedef struct rm_vad rm_vad;
+
+/* Creates a detector for sample_rate Hz (8000, 16000, 32000, 44100, 48000),
+ * frames of frame_ms (10, 20, 30) and aggressiveness 0..3; *out owns it. */
+int32_t rm_vad_new(uint32_t sample_rate, uint32_t frame_ms,
+                   uint32_t aggressiveness, rm_vad **out);
+/* Frees a detector; NULL is ignored. */
+void rm_vad_free(rm_vad *h);
+/* Forgets buffered samples, noise estimates and hangover. */
+int32_t rm_vad_reset(rm_vad *h);
+/* Input samples per frame. */
+int32_t rm_vad_frame_length(rm_vad *h, size_t *out);
+/* Samples held back until their frame completes. */
+int32_t rm_vad_buffered(rm_vad *h, size_t *out);
+/* Feeds n mono samples of format (RM_FORMAT_I16, F32 or F64; floats are
+ * quantised like rm_convert to I16). Writes one flag (0/1) per completed
+ * frame to flags (capacity cap >= (buffered + n) / frame_length) and the
+ * count to *n_flags. */
+int32_t rm_vad_process(rm_vad *h, const void *x, int32_t format, size_t n,
+                       uint8_t *flags, size_t cap, size_t *n_flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@ pub mod cpu;
 pub mod error;
 pub mod ffi;
 pub mod resample;
+pub mod vad;
 
 pub use error::{Error, Status};
 

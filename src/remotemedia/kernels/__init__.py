@@ -20,6 +20,7 @@ from remotemedia.errors import RuntimeUnavailableError
 from remotemedia.kernels.convert import ConvertFlat, convert_with
 from remotemedia.kernels.resample import Resampler as _Resampler
 from remotemedia.kernels.resample import resample_with
+from remotemedia.kernels.vad import VAD, VadFactory, speech_segments
 
 __all__ = ["KernelSet", "available", "get"]
 
@@ -43,6 +44,7 @@ class KernelSet:
     _convert: ConvertFlat = field(repr=False)
     _resample_one_shot: Any = field(repr=False, default=None)
     _resampler_core: Any = field(repr=False, default=None)
+    _vad: VadFactory | None = field(default=None, repr=False)
 
     def convert(self, x: Any, to: Any) -> np.ndarray:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
@@ -59,6 +61,14 @@ class KernelSet:
         """A streaming :class:`remotemedia.kernels.resample.Resampler` on this body."""
         return _Resampler(in_rate, out_rate, channels, quality, kernels=self)
 
+    def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2) -> VAD:
+        """A streaming voice activity detector on this body; see kernels.vad.VAD."""
+        return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self)
+
+    def speech_segments(self, x: Any, sample_rate: int, *args: Any, **kwargs: Any) -> list[tuple[float, float]]:
+        """Speech segments ``(start_s, end_s)`` on this body; see kernels.vad.speech_segments."""
+        return speech_segments(x, sample_rate, *args, kernel_set=self, **kwargs)
+
 
 _lock = threading.Lock()
 _cache: dict[str | None, KernelSet] = {}
@@ -66,15 +76,21 @@ _cache: dict[str | None, KernelSet] = {}
 
 def _python_set() -> KernelSet:
     from remotemedia.kernels.python import convert, resample
+    from remotemedia.kernels.python.vad import VadStream
 
-    return KernelSet("python", None, convert.convert_flat, resample.resample_one_shot, resample.ResamplerCore)
+    return KernelSet(
+        "python", None, convert.convert_flat, resample.resample_one_shot, resample.ResamplerCore, _vad=VadStream
+    )
 
 
 def _native_set(binding: ModuleType) -> KernelSet:
     from remotemedia.kernels.native import convert, resample
+    from remotemedia.kernels.native.vad import make_vad
 
     one_shot, core = resample.make_resample(binding)
-    return KernelSet("rust", binding.BINDING, convert.make_convert_flat(binding), one_shot, core)
+    return KernelSet(
+        "rust", binding.BINDING, convert.make_convert_flat(binding), one_shot, core, _vad=make_vad(binding)
+    )
 
 
 def get(name: str | None = None, binding: str | None = None) -> KernelSet:

@@ -4,6 +4,7 @@
 
 mod convert;
 mod resample;
+mod vad;
 
 use crate::error::{Error, Status};
 use std::cell::RefCell;

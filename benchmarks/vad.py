@@ -1,0 +1,201 @@
+"""VAD benchmark: frame F1 per condition and cost per 30 ms frame, side by side.
+
+Compares remotemedia's VAD (each aggressiveness; flags are identical in
+every body), webrtcvad (package webrtcvad-wheels, each mode) and, when
+onnxruntime and the silero-vad package are installed, silero-vad (its ONNX
+model as shipped in the package, driven directly with onnxruntime).
+
+Run from the repository root:
+
+    python benchmarks/vad.py            # full corpus, every condition
+    python benchmarks/vad.py --quick    # 5 and 0 dB only, shorter timing
+
+The corpus comes from tests/vad_corpus.py (espeak-ng speech and CMU ARCTIC
+read speech, with white, pink, babble and real kitchen noise). Costs are
+medians of repeated runs on 20 s of noisy speech, in microseconds per
+30 ms frame; "block" feeds the whole signal in one call, "per call" feeds
+one 30 ms frame per call (Python call overhead included, as for webrtcvad).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import vad_corpus as vc  # noqa: E402
+
+from remotemedia import kernels  # noqa: E402
+
+SR = vc.SR
+
+
+# ---- silero-vad (optional) ---------------------------------------------------
+
+
+class Silero:
+    """silero-vad v5 ONNX model at 16 kHz: 512-sample windows with 64 samples of context."""
+
+    def __init__(self) -> None:
+        import importlib.util
+
+        import onnxruntime as ort
+
+        spec = importlib.util.find_spec("silero_vad")
+        if spec is None or spec.origin is None:
+            raise ImportError("silero_vad is not installed")
+        path = Path(spec.origin).parent / "data" / "silero_vad.onnx"
+        opts = ort.SessionOptions()
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        state = np.zeros((2, 1, 128), np.float32)
+        ctx = np.zeros((1, 64), np.float32)
+        sr = np.array(SR, np.int64)
+        out = []
+        for i in range(0, x.size - 511, 512):
+            chunk = np.concatenate([ctx, x[None, i : i + 512].astype(np.float32)], axis=1)
+            p, state = self.session.run(None, {"input": chunk, "state": state, "sr": sr})
+            ctx = chunk[:, -64:]
+            out.append(float(p[0, 0]))
+        return np.array(out)
+
+    def flags(self, x: np.ndarray, frame_ms: int = 30) -> np.ndarray:
+        p = self.probs(x)
+        n = SR * frame_ms // 1000
+        centres = (np.arange(x.size // n) * n + n // 2) // 512
+        return (p[np.minimum(centres, p.size - 1)] >= 0.5).astype(np.uint8)
+
+
+def load_silero() -> tuple[Silero | None, str]:
+    try:
+        return Silero(), "silero-vad (onnxruntime)"
+    except ImportError as exc:
+        return None, f"silero-vad not available: {exc}"
+
+
+# ---- quality -------------------------------------------------------------------
+
+
+def quality(conds: list[vc.Condition], ks: kernels.KernelSet, silero: Silero | None) -> list[dict[str, Any]]:
+    rows = []
+    for c in conds:
+        lab = c.labels(30)
+        row: dict[str, Any] = {"name": c.name}
+        for a in range(4):
+            row[f"ours{a}"] = vc.f1_score(ks.VAD(SR, 30, a).process(c.audio), lab)
+        for m in range(4):
+            row[f"webrtc{m}"] = vc.f1_score(vc.webrtc_flags(c.audio, m), lab)
+        if silero is not None:
+            row["silero"] = vc.f1_score(silero.flags(c.audio), lab)
+        rows.append(row)
+    return rows
+
+
+def print_quality(rows: list[dict[str, Any]]) -> None:
+    cols = [k for k in rows[0] if k != "name"]
+    print("\nFrame F1 (30 ms frames); best of ours vs best webrtcvad mode in the last columns")
+    print(f"{'condition':22s} " + " ".join(f"{c:>8s}" for c in cols) + "  ours*  webrtc*  margin")
+    wins = 0
+    for r in rows:
+        ours = max(r[f"ours{a}"][2] for a in range(4))
+        web = max(r[f"webrtc{m}"][2] for m in range(4))
+        wins += ours >= web
+        print(
+            f"{r['name']:22s} "
+            + " ".join(f"{r[c][2]:8.3f}" for c in cols)
+            + f"  {ours:5.3f}  {web:7.3f}  {ours - web:+6.3f}"
+        )
+    print(f"ours (best aggressiveness) >= webrtcvad (best mode) in {wins} of {len(rows)} conditions")
+    print("\nPrecision/recall per condition")
+    print(f"{'condition':22s} " + " ".join(f"{c:>9s}" for c in cols))
+    for r in rows:
+        print(f"{r['name']:22s} " + " ".join(f"{r[c][0]:.2f}/{r[c][1]:.2f}" for c in cols))
+
+
+# ---- cost ------------------------------------------------------------------------
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def cost(quick: bool, silero: Silero | None) -> None:
+    import webrtcvad
+    from scipy.signal import resample_poly
+
+    speech = vc.conditions("synth", noises=("white",), snrs=(10,))[1].audio[: SR * (8 if quick else 20)]
+    repeats = 5 if quick else 15
+    sets = {ks.binding or "numpy": ks for ks in kernels.available()}
+    print("\nCost per 30 ms frame (microseconds, median of", repeats, "runs; ratio = ours / webrtcvad)")
+    header = f"{'rate':>6s} {'webrtc':>8s}"
+    for name in sets:
+        if name != "numpy":
+            header += f" {name + ' block':>13s} {name + ' call':>12s} {'ratio':>6s}"
+    header += f" {'numpy':>8s}"
+    if silero is not None:
+        header += f" {'silero':>8s}"
+    print(header)
+    for sr in (8000, 16000, 48000):
+        g = np.gcd(sr, SR)
+        x = resample_poly(speech.astype(np.float64), sr // g, SR // g).astype(np.float32)
+        xi = np.clip(np.rint(x * 32768), -32768, 32767).astype(np.int16)
+        n = sr * 30 // 1000
+        nf = x.size // n
+        frames_b = [xi[i * n : (i + 1) * n].tobytes() for i in range(nf)]
+        frames_i = [xi[i * n : (i + 1) * n] for i in range(nf)]
+        w = webrtcvad.Vad(2)
+        t_web = median_time(lambda: [w.is_speech(f, sr) for f in frames_b], repeats) / nf * 1e6
+        line = f"{sr:6d} {t_web:8.2f}"
+        for name, ks in sets.items():
+            if name == "numpy":
+                continue
+            t_block = median_time(lambda ks=ks: ks.VAD(sr, 30, 2).process(xi), repeats) / nf * 1e6
+            v = ks.VAD(sr, 30, 2)
+            t_call = median_time(lambda v=v: [v.process(f) for f in frames_i], repeats) / nf * 1e6
+            line += f" {t_block:13.2f} {t_call:12.2f} {t_block / t_web:6.2f}"
+        short = xi[: n * (100 if quick else 300)]
+        t_np = median_time(lambda: sets["numpy"].VAD(sr, 30, 2).process(short), 3) / (short.size // n) * 1e6
+        line += f" {t_np:8.1f}"
+        if silero is not None:
+            if sr == SR:
+                seg = x[: SR * 3]
+                t_sil = median_time(lambda: silero.probs(seg), 3) / (seg.size / 512) * 1e6 * 30 / 32
+                line += f" {t_sil:8.1f}"
+            else:
+                line += f" {'-':>8s}"
+        print(line)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="5 and 0 dB only, fewer timing runs")
+    p.add_argument("--no-silero", action="store_true", help="leave silero-vad out even if installed")
+    p.add_argument("--no-quality", action="store_true", help="timing only")
+    args = p.parse_args(argv)
+    ks = kernels.get()
+    silero, note = (None, "silero-vad left out (--no-silero)") if args.no_silero else load_silero()
+    print(f"remotemedia kernel set for quality: {ks.name}/{ks.binding}; {note}")
+    if not args.no_quality:
+        snrs = (5, 0) if args.quick else vc.SNRS
+        conds = vc.conditions("synth", snrs=snrs) + vc.conditions("arctic", snrs=snrs)
+        print_quality(quality(conds, ks, silero))
+    cost(args.quick, silero)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+//! `rm_vad_*`: the voice activity detector across the ABI. The handle is
+//! an opaque `Box<Vad>`; one handle is used from one thread at a time.
+
+use super::{guard, slice_in, slice_out, write_out};
+use crate::error::Error;
+use crate::vad::{Samples, Vad};
+use std::ffi::c_void;
+
+const RM_FORMAT_I16: i32 = 1;
+const RM_FORMAT_F32: i32 = 3;
+const RM_FORMAT_F64: i32 = 4;
+
+unsafe fn handle<'a>(h: *mut Vad) -> Result<&'a mut Vad, Error> {
+    h.as_mut().ok_or(Error::NullPointer("vad handle"))
+}
+
+/// Creates a detector; see `Vad::new`. On success `*out` owns it: free it
+/// with `rm_vad_free`.
+///
+/// # Safety
+/// `out` must be a valid pointer to write a handle to.
+#[no_mangle]
+pub unsafe extern "C" fn rm_vad_new(sample_rate: u32, frame_ms: u32, aggressiveness: u32, out: *mut *mut Vad) -> i32 {
+    guard("rm_vad_new", || {
+        let v = Vad::new(sample_rate, frame_ms, aggressiveness)?;
+        write_out(out, Box::into_raw(Box::new(v)), "out")
+    })
+}
+
+/// Frees a detector (null is allowed and ignored).
+///
+/// # Safety
+/// `h` must come from `rm_vad_new` and not be used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn rm_vad_free(h: *mut Vad) {
+    if !h.is_null() {
+        drop(Box::from_raw(h));
+    }
+}
+
+/// Forgets the stream state (buffered samples, noise estimates, hangover).
+///
+/// # Safety
+/// `h` must be a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_vad_reset(h: *mut Vad) -> i32 {
+    guard("rm_vad_reset", || {
+        handle(h)?.reset();
+        Ok(())
+    })
+}
+
+/// Input samples per frame (`*out`).
+///
+/// # Safety
+/// `h` must be a live handle, `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rm_vad_frame_length(h: *mut Vad, out: *mut usize) -> i32 {
+    guard("rm_vad_frame_length", || write_out(out, handle(h)?.frame_len(), "out"))
+}
+
+/// Samples buffered, waiting for the rest of their frame (`*out`).
+///
+/// # Safety
+/// `h` must be a live handle, `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rm_vad_buffered(h: *mut Vad, out: *mut usize) -> i32 {
+    guard("rm_vad_buffered", || write_out(out, handle(h)?.buffered(), "out"))
+}
+
+/// Feeds `n` samples of `format` (RM_FORMAT_I16, F32 or F64); writes one
+/// flag per completed frame into `flags` (capacity `cap`, at least
+/// `(buffered + n) / frame_length`) and their count into `*n_flags`.
+///
+/// # Safety
+/// `x` must hold `n` samples of `format`, `flags` `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rm_vad_process(
+    h: *mut Vad,
+    x: *const c_void,
+    format: i32,
+    n: usize,
+    flags: *mut u8,
+    cap: usize,
+    n_flags: *mut usize,
+) -> i32 {
+    guard("rm_vad_process", || {
+        let v = handle(h)?;
+        let s = match format {
+            RM_FORMAT_I16 => Samples::I16(slice_in(x.cast(), n, "x")?),
+            RM_FORMAT_F32 => Samples::F32(slice_in(x.cast(), n, "x")?),
+            RM_FORMAT_F64 => Samples::F64(slice_in(x.cast(), n, "x")?),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "VAD input format code {other} is not i16, f32 or f64"
+                )))
+            }
+        };
+        let out = slice_out(flags, cap, "flags")?;
+        let k = v.process(s, out)?;
+        write_out(n_flags, k, "n_flags")
+    })
+}

@@ -1,0 +1,86 @@
+use super::*;
+
+fn noise(n: usize, seed: u64, amp: f64) -> Vec<f64> {
+    // xorshift: deterministic, no dependency
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0 * amp
+        })
+        .collect()
+}
+
+fn tone_bursts(sr: u32, secs: f64) -> Vec<f64> {
+    let n = (sr as f64 * secs) as usize;
+    let mut x = noise(n, 7, 0.01);
+    for (i, v) in x.iter_mut().enumerate() {
+        let t = i as f64 / sr as f64;
+        if (t % 2.0) > 1.0 {
+            *v += 0.3 * (2.0 * std::f64::consts::PI * 440.0 * t).sin();
+        }
+    }
+    x
+}
+
+#[test]
+fn rejects_bad_settings() {
+    assert!(matches!(Vad::new(22050, 30, 2), Err(Error::InvalidArgument(_))));
+    assert!(matches!(Vad::new(16000, 25, 2), Err(Error::InvalidArgument(_))));
+    assert!(matches!(Vad::new(16000, 30, 4), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn detects_bursts_in_noise_at_every_rate() {
+    for &(sr, _) in spec::DECIMATION.iter() {
+        for &ms in spec::FRAME_MS.iter() {
+            let x = tone_bursts(sr, 6.0);
+            let mut v = Vad::new(sr, ms, 2).unwrap();
+            let mut flags = vec![0u8; v.flags_for(x.len())];
+            let nf = v.process(Samples::F64(&x), &mut flags).unwrap();
+            assert_eq!(nf, x.len() / v.frame_len());
+            let per_s = 1000 / ms as usize;
+            // second 3..4 is a burst, 4.3..5 is noise (after the hangover)
+            let on = flags[3 * per_s + 2..4 * per_s].iter().filter(|&&f| f == 1).count();
+            let off = flags[4 * per_s + 3 * per_s / 10..5 * per_s]
+                .iter()
+                .filter(|&&f| f == 1)
+                .count();
+            assert!(on > (per_s - 2) * 9 / 10, "{sr} {ms}: {on}");
+            assert_eq!(off, 0, "{sr} {ms}");
+        }
+    }
+}
+
+#[test]
+fn chunking_does_not_change_flags() {
+    let x = tone_bursts(16000, 4.0);
+    let mut one = Vad::new(16000, 30, 1).unwrap();
+    let mut all = vec![0u8; one.flags_for(x.len())];
+    one.process(Samples::F64(&x), &mut all).unwrap();
+    let mut v = Vad::new(16000, 30, 1).unwrap();
+    let mut got = Vec::new();
+    for chunk in x.chunks(333) {
+        let mut f = vec![0u8; v.flags_for(chunk.len())];
+        let k = v.process(Samples::F64(chunk), &mut f).unwrap();
+        got.extend_from_slice(&f[..k]);
+    }
+    assert_eq!(got, all);
+    v.reset();
+    let mut again = vec![0u8; v.flags_for(x.len())];
+    v.process(Samples::F64(&x), &mut again).unwrap();
+    assert_eq!(again, all);
+}
+
+#[test]
+fn small_output_buffer_is_an_error() {
+    let mut v = Vad::new(8000, 10, 0).unwrap();
+    let x = vec![0i16; 800];
+    let mut f = [0u8; 3];
+    assert!(matches!(
+        v.process(Samples::I16(&x), &mut f),
+        Err(Error::BufferTooSmall { needed: 10, given: 3 })
+    ));
+}

@@ -1,0 +1,222 @@
+"""VAD contract: settings, input rules, streaming, and identical flags in every body."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import remotemedia
+import vad_corpus as vc
+from conftest import kernel_set
+from remotemedia import kernels
+from remotemedia.kernels.vad import VAD
+
+SR = 16000
+
+
+def bursts(sr: int = SR, seconds: float = 6.0, seed: int = 3) -> np.ndarray:
+    """Noise at -46 dBFS with 1 s vowel-like bursts every other second."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.005 * rng.standard_normal(t.size)
+    voiced = sum(np.sin(2 * np.pi * 140 * h * t) / h for h in range(1, 12))
+    x += 0.2 * voiced * ((t % 2.0) >= 1.0)
+    return x.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[vc.Condition]:
+    conds = vc.conditions("synth", snrs=(5,))
+    return conds + vc.conditions("arctic", noises=("kitchen",), snrs=(0,))[1:]
+
+
+# ---- identical flags --------------------------------------------------------
+
+
+@pytest.mark.parametrize("frame_ms", [10, 30])
+def test_flags_identical_across_bodies_on_corpus(native_ks, corpus, frame_ms):
+    py = kernels.get("python")
+    for cond in corpus:
+        for agg in range(4):
+            want = py.VAD(SR, frame_ms, agg).process(cond.audio)
+            got = native_ks.VAD(SR, frame_ms, agg).process(cond.audio)
+            assert want.size == cond.audio.size // (SR * frame_ms // 1000)
+            np.testing.assert_array_equal(got, want, err_msg=f"{cond.name} agg={agg}")
+
+
+@pytest.mark.parametrize("sr", [8000, 16000, 32000, 44100, 48000])
+@pytest.mark.parametrize("frame_ms", [10, 20, 30])
+def test_flags_identical_at_every_rate_and_dtype(native_ks, corpus, sr, frame_ms):
+    from scipy.signal import resample_poly
+
+    x16 = corpus[1].audio[: SR * 20]  # white noise at 5 dB
+    g = np.gcd(sr, SR)
+    x = resample_poly(x16.astype(np.float64), sr // g, SR // g)
+    py = kernels.get("python")
+    want = py.VAD(sr, frame_ms, 2).process(x)
+    assert 0.2 < want.mean() < 0.9  # the signal has both speech and noise
+    for arr in (x, x.astype(np.float32), np.clip(np.rint(x * 32768), -32768, 32767).astype(np.int16)):
+        np.testing.assert_array_equal(native_ks.VAD(sr, frame_ms, 2).process(arr), py.VAD(sr, frame_ms, 2).process(arr))
+    np.testing.assert_array_equal(native_ks.VAD(sr, frame_ms, 2).process(x), want)
+
+
+# ---- streaming ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunks", ["frame-1", "frame", "frame+1", "random", "single-samples"])
+def test_any_chunking_equals_one_shot(ks, chunks):
+    x = bursts(seconds=3.0 if chunks == "single-samples" else 6.0)
+    v = ks.VAD(SR, 30, 2)
+    want = v.process(x)
+    v = ks.VAD(SR, 30, 2)
+    frame = v.frame_length
+    if chunks == "random":
+        cuts = np.sort(np.random.default_rng(5).integers(0, x.size, 60))
+    elif chunks == "single-samples":
+        cuts = np.arange(1, x.size)
+    else:
+        step = frame + {"frame-1": -1, "frame": 0, "frame+1": 1}[chunks]
+        cuts = np.arange(step, x.size, step)
+    got = np.concatenate([v.process(c) for c in np.split(x, cuts)])
+    np.testing.assert_array_equal(got, want)
+    assert want.sum() > 0
+
+
+def test_reset_starts_a_new_stream(ks):
+    x = bursts()
+    v = ks.VAD(SR, 20, 1)
+    first = v.process(x)
+    v.process(x[:1234])
+    v.reset()
+    np.testing.assert_array_equal(v.process(x), first)
+
+
+def test_streams_are_independent(ks):
+    x, y = bursts(seed=1), bursts(seed=2)[::-1].copy()
+    a, b = ks.VAD(SR, 10, 2), ks.VAD(SR, 10, 2)
+    fa, fb = [], []
+    for i in range(0, x.size, 1600):
+        fa.append(a.process(x[i : i + 1600]))
+        fb.append(b.process(y[i : i + 1600]))
+    np.testing.assert_array_equal(np.concatenate(fa), ks.VAD(SR, 10, 2).process(x))
+    np.testing.assert_array_equal(np.concatenate(fb), ks.VAD(SR, 10, 2).process(y))
+
+
+def test_detects_bursts_at_every_rate_and_frame(ks):
+    for sr in (8000, 16000, 32000, 44100, 48000):
+        x = bursts(sr)
+        for ms in (10, 20, 30):
+            f = ks.VAD(sr, ms, 2).process(x)
+            per_s = 1000 // ms
+            assert f[3 * per_s + 3 : 4 * per_s].mean() > 0.95, (sr, ms)
+            assert f[int(4.3 * per_s) : 5 * per_s].sum() == 0, (sr, ms)
+
+
+# ---- settings and input rules ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((22050,), r"sample rate 22050 Hz is not supported; use one of 8000, 16000, 32000, 44100, 48000 Hz"),
+        ((16000.0,), r"sample rate 16000.0 Hz is not supported"),
+        ((16000, 25), r"frame duration 25 ms is not supported; use 10, 20 or 30 ms"),
+        ((16000, 30, 4), r"aggressiveness 4 is out of range; use 0, 1, 2 or 3"),
+        ((16000, 30, -1), r"aggressiveness -1 is out of range"),
+        ((16000, 30, True), r"aggressiveness True is out of range"),
+    ],
+)
+def test_bad_settings_raise_value_error(ks, args, match):
+    with pytest.raises(ValueError, match=match):
+        ks.VAD(*args)
+    with pytest.raises(ValueError, match=match):
+        ks.speech_segments(np.zeros(16000, np.float32), *args)
+
+
+def test_bad_input_types_and_shapes(ks):
+    v = ks.VAD(SR)
+    with pytest.raises(
+        TypeError, match=r"VAD.process: unsupported dtype int32; expected one of int16, float32, float64"
+    ):
+        v.process(np.zeros(480, np.int32))
+    with pytest.raises(TypeError, match=r"VAD.process: expected a numpy array, got list"):
+        v.process([0.0] * 480)
+    with pytest.raises(ValueError, match=r"expected 1-D \(mono\) or 2-D"):
+        v.process(np.zeros((1, 2, 480), np.float32))
+    with pytest.raises(ValueError, match=r"looks like \(frames, channels\): pass x.T"):
+        v.process(np.zeros((4800, 2), np.float32))
+
+
+def test_empty_input_gives_no_flags_and_keeps_state(ks):
+    x = bursts()
+    v = ks.VAD(SR)
+    a = v.process(x[:1000])
+    out = v.process(np.zeros(0, np.float32))
+    assert out.dtype == np.uint8 and out.size == 0
+    b = v.process(x[1000:])
+    np.testing.assert_array_equal(np.concatenate([a, b]), ks.VAD(SR).process(x))
+    assert ks.speech_segments(np.zeros(0, np.float32), SR) == []
+
+
+def test_exact_zeros_are_silence(ks):
+    assert ks.VAD(SR).process(np.zeros(SR * 3, np.float32)).sum() == 0
+    assert ks.VAD(SR).process(np.zeros(SR * 3, np.int16)).sum() == 0
+    # digital silence, then speech-like bursts: still detected
+    x = np.concatenate([np.zeros(SR * 2, np.float32), bursts()])
+    f = ks.VAD(SR).process(x)
+    assert f[: 2 * 33].sum() == 0 and f[(2 + 3) * 33 + 3 : (2 + 4) * 33].mean() > 0.95
+
+
+def test_nan_counts_as_zero_and_inf_clips(ks):
+    x = bursts()
+    y = x.copy()
+    y[5000:9000] = np.nan
+    z = x.copy()
+    z[5000:9000] = 0.0
+    np.testing.assert_array_equal(ks.VAD(SR).process(y), ks.VAD(SR).process(z))
+    y[5000:9000:2] = np.inf
+    y[5001:9000:2] = -np.inf
+    z[5000:9000:2] = 1.0
+    z[5001:9000:2] = -1.0
+    np.testing.assert_array_equal(ks.VAD(SR).process(y), ks.VAD(SR).process(z))
+
+
+def test_dc_offset_does_not_change_flags(ks):
+    x = bursts().astype(np.float64)
+    f = ks.VAD(SR).process(x)
+    g = ks.VAD(SR).process(x + 0.25)
+    # The pre-emphasis removes a constant exactly; only the very first
+    # sample sees the step from the zero history.
+    np.testing.assert_array_equal(g[1:], f[1:])
+
+
+def test_clipped_input_is_handled(ks):
+    x = bursts() * 40.0  # far beyond full scale: hard clipping
+    f = ks.VAD(SR).process(x)
+    np.testing.assert_array_equal(f, ks.VAD(SR).process(np.clip(x, -1.0, 1.0)))
+    assert f[3 * 33 + 3 : 4 * 33].mean() > 0.95
+
+
+def test_multichannel_is_the_channel_mean(ks):
+    x = bursts().astype(np.float64)
+    n = np.random.default_rng(9).standard_normal(x.size) * 0.01
+    stereo = np.stack([x + n, x - n])
+    np.testing.assert_array_equal(ks.VAD(SR).process(stereo), ks.VAD(SR).process((x + n + (x - n)) / 2.0))
+    i16 = np.clip(np.rint(stereo * 32768), -32768, 32767).astype(np.int16)
+    mean = (i16[0].astype(np.float64) / 32768 + i16[1].astype(np.float64) / 32768) / 2.0
+    np.testing.assert_array_equal(ks.VAD(SR).process(i16), ks.VAD(SR).process(mean))
+    np.testing.assert_array_equal(ks.VAD(SR).process(i16[:1]), ks.VAD(SR).process(i16[0]))
+
+
+def test_top_level_names_use_the_automatic_choice():
+    assert remotemedia.VAD is VAD
+    v = remotemedia.VAD(SR)
+    assert v.kernel_set_name == kernels.get().name
+    assert "VAD(sample_rate=16000, frame_duration_ms=30, aggressiveness=2" in repr(v)
+    segs = remotemedia.speech_segments(bursts(), SR)
+    assert [round(s) for s, _ in segs] == [1, 3, 5]
+
+
+def test_kernel_set_argument_selects_the_body():
+    py = kernel_set("python")
+    assert VAD(SR, kernel_set=py).kernel_set_name == "python"

@@ -1,0 +1,110 @@
+"""Segment rules: the SegmentTracker state machine and speech_segments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from remotemedia.kernels.vad_segments import SegmentEvent, SegmentTracker, pair_events
+
+SR = 16000
+FRAME = 480  # 30 ms
+
+
+def run(flags: str, chunk: int | None = None, total: int | None = None, **kw) -> list[tuple[int, int]]:
+    """Segments in samples for a flag string like "0011100"."""
+    t = SegmentTracker(SR, FRAME, **kw)
+    f = [int(c) for c in flags]
+    events: list[SegmentEvent] = []
+    if chunk is None:
+        events += t.push(f)
+    else:
+        for i in range(0, len(f), chunk):
+            events += t.push(f[i : i + chunk])
+    events += t.finish(len(f) * FRAME if total is None else total)
+    return [(round(a * SR), round(b * SR)) for a, b in pair_events(events, SR)]
+
+
+NONE = {"padding_ms": 0, "hangover_ms": 0, "min_speech_ms": 0, "min_silence_ms": 0, "max_segment_s": None}
+
+
+def test_plain_segments_have_frame_edges():
+    assert run("0011100011", **NONE) == [(2 * FRAME, 5 * FRAME), (8 * FRAME, 10 * FRAME)]
+
+
+def test_padding_is_pre_roll_clamped_to_zero_and_previous_end():
+    kw = {**NONE, "padding_ms": 60}
+    assert run("0001100", **kw) == [(3 * FRAME - 960, 5 * FRAME)]
+    assert run("1100", **kw) == [(0, 2 * FRAME)]
+    kw = {**NONE, "padding_ms": 90, "hangover_ms": 60, "min_silence_ms": 30}
+    assert run("110000110", **kw) == [(0, 2 * FRAME + 960), (2 * FRAME + 960, 9 * FRAME)]
+
+
+def test_hangover_extends_the_end_and_is_clipped_at_the_input_end():
+    kw = {**NONE, "hangover_ms": 45}
+    assert run("0110000", **kw) == [(FRAME, 3 * FRAME + 720)]
+    assert run("0011", **kw) == [(2 * FRAME, 4 * FRAME)]
+    assert run("0011", total=4 * FRAME + 100, **kw) == [(2 * FRAME, 4 * FRAME + 100)]
+
+
+def test_short_speech_is_dropped():
+    kw = {**NONE, "min_speech_ms": 90, "min_silence_ms": 60}
+    assert run("0110000111000", **kw) == [(7 * FRAME, 10 * FRAME)]
+    # speech frames of a candidate count across short gaps
+    assert run("0101010000", **kw) == [(FRAME, 6 * FRAME)]
+
+
+def test_short_silence_is_bridged():
+    kw = {**NONE, "min_silence_ms": 90}
+    assert run("1100110001100", **kw) == [(0, 6 * FRAME), (9 * FRAME, 11 * FRAME)]
+
+
+def test_long_segments_are_cut():
+    kw = {**NONE, "max_segment_s": 0.1}  # 1600 samples = 3.33 frames
+    assert run("111111111", **kw) == [(0, 1600), (1600, 3200), (3200, 4320)]
+
+
+def test_streaming_in_any_chunks_equals_offline():
+    rng = np.random.default_rng(0)
+    flags = "".join("1" if v else "0" for v in (np.convolve(rng.random(3000) < 0.3, np.ones(5), "same") > 1))
+    kw = {"padding_ms": 90, "hangover_ms": 120, "min_speech_ms": 60, "min_silence_ms": 210, "max_segment_s": 2.0}
+    want = run(flags, **kw)
+    assert len(want) > 20
+    for chunk in (1, 7, 100):
+        assert run(flags, chunk=chunk, **kw) == want
+    # segments are ordered, not overlapping, and no longer than the limit
+    for (a, b), (c, _) in zip(want, want[1:]):
+        assert a < b <= c
+    assert max(b - a for a, b in want) <= 2 * SR
+
+
+@pytest.mark.parametrize("name", ["padding_ms", "hangover_ms", "min_speech_ms", "min_silence_ms", "max_segment_s"])
+@pytest.mark.parametrize("value", [-1, float("nan"), "10"])
+def test_bad_durations_raise(name, value):
+    with pytest.raises(ValueError, match=rf"speech segments: {name} must be a finite number >= 0"):
+        SegmentTracker(SR, FRAME, **{name: value})
+
+
+def test_zero_max_segment_raises():
+    with pytest.raises(ValueError, match=r"max_segment_s must be > 0 or None"):
+        SegmentTracker(SR, FRAME, max_segment_s=0)
+
+
+def test_speech_segments_edges_are_sample_accurate(ks):
+    rng = np.random.default_rng(1)
+    t = np.arange(SR * 8) / SR
+    x = 0.003 * rng.standard_normal(t.size)
+    on = (t >= 2.0) & (t < 3.5) | (t >= 5.0) & (t < 6.2)
+    x += on * 0.3 * sum(np.sin(2 * np.pi * 150 * h * t) / h for h in range(1, 10))
+    segs = ks.speech_segments(x, SR, padding_ms=0, hangover_ms=0, min_speech_ms=60, min_silence_ms=300)
+    assert len(segs) == 2
+    for (a, b), (ta, tb) in zip(segs, [(2.0, 3.5), (5.0, 6.2)]):
+        assert abs(a - ta) <= 0.03 and 0 <= b - tb <= 0.15  # the detector's own hangover
+        assert (a * SR) % FRAME == 0 and (b * SR) % FRAME == 0
+    padded = ks.speech_segments(x, SR, padding_ms=100, hangover_ms=50, min_speech_ms=60, min_silence_ms=300)
+    for (a, b), (pa, pb) in zip(segs, padded):
+        assert round((a - pa) * SR) == 1600 and round((pb - b) * SR) == 800
+    cut = ks.speech_segments(x, SR, padding_ms=0, hangover_ms=0, max_segment_s=0.5)
+    assert all(b - a <= 0.5 + 1e-12 for a, b in cut) and len(cut) >= 6
+    stereo = np.stack([x, x]).astype(np.float32)
+    assert ks.speech_segments(stereo, SR) == ks.speech_segments(x.astype(np.float32), SR)

@@ -41,16 +41,26 @@ class Identity(Node):
 
 
 def make_input(minutes: float) -> np.ndarray:
-    """Speech-like int16 stereo: harmonic bursts with silences and a little noise."""
+    """Speech-like int16 stereo: harmonic bursts with silences and a little noise.
+
+    Built one minute at a time so the float64 temporaries stay small.
+    """
     n = int(minutes * 60 * RATE_IN)
-    t = np.arange(n, dtype=np.float64) / RATE_IN
-    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.7 * t)) / RATE_IN
-    tone = np.zeros(n)
-    for k in range(1, 12):
-        tone += np.sin(k * phase) / k
-    envelope = np.sqrt(np.clip(np.sin(2 * np.pi * 3 * t), 0, None)) * ((t % 2.0) > 0.6)
-    mono = 0.3 * tone * envelope + 0.003 * np.random.default_rng(0).standard_normal(n)
-    return (np.stack([mono, 0.8 * mono]) * 32767).astype(np.int16)
+    out = np.empty((2, n), np.int16)
+    rng = np.random.default_rng(0)
+    block = 60 * RATE_IN
+    for start in range(0, n, block):
+        t = np.arange(start, min(n, start + block), dtype=np.float64) / RATE_IN
+        f0 = 120 + 20 * np.sin(2 * np.pi * 0.7 * t)
+        phase = 2 * np.pi * (np.cumsum(f0) / RATE_IN + 120 * start / RATE_IN)
+        tone = np.zeros(t.size)
+        for k in range(1, 12):
+            tone += np.sin(k * phase) / k
+        envelope = np.sqrt(np.clip(np.sin(2 * np.pi * 3 * t), 0, None)) * ((t % 2.0) > 0.6)
+        mono = (0.3 * tone * envelope + 0.003 * rng.standard_normal(t.size)) * 32767
+        out[0, start : start + t.size] = mono
+        out[1, start : start + t.size] = 0.8 * mono
+    return out
 
 
 def speech_pipeline(name: str) -> Pipeline:

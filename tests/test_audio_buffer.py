@@ -53,3 +53,13 @@ def test_from_any() -> None:
     assert AudioBuffer.from_any(buf) is buf
     with pytest.raises(TypeError, match=r"a bare array carries no sample rate: pass \(array, sample_rate\)"):
         AudioBuffer.from_any(x)
+
+
+def test_derive_keeps_the_kernel_output_and_copies_metadata() -> None:
+    buf = AudioBuffer(np.zeros(4, np.int16), 16000, {"a": 1})
+    y = np.ones(2, np.float32)
+    out = buf.derive(y, 8000, b=2)
+    assert out.data is y and out.sample_rate == 8000
+    assert out.metadata == {"a": 1, "b": 2} and buf.metadata == {"a": 1}
+    same_rate = buf.derive(y)
+    assert same_rate.sample_rate == 16000 and same_rate.metadata is not buf.metadata

@@ -131,7 +131,7 @@ def test_async_branches_run_concurrently() -> None:
     assert time.perf_counter() - t0 < 0.5
 
 
-def test_fan_out_shares_the_same_object() -> None:
+def test_fan_out_shares_the_same_object(runtime_env: tuple[str, str | None]) -> None:
     left, right = Record(name="left"), Record(name="right")
     p = Pipeline().add_node(FormatConverterNode("f32", name="conv"))
     p.connect("conv", left).connect("conv", right)

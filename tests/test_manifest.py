@@ -289,3 +289,11 @@ def test_nodes_with_minimal_constructors_load() -> None:
         assert p.to_manifest()["nodes"][0]["params"] == {"offset": 2}
     finally:
         registry.unregister("Plain")
+
+
+def test_shipped_example_manifest_validates_and_loads() -> None:
+    path = Path(__file__).resolve().parents[1] / "examples" / "speech_pipeline.json"
+    assert main(["validate", str(path)]) == 0
+    p = Pipeline.from_manifest(path)
+    assert [type(n).__name__ for n in p.nodes] == ["FormatConverterNode", "AudioResampleNode", "VADNode"]
+    assert p.to_manifest() == json.loads(path.read_text())

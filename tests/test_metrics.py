@@ -92,7 +92,7 @@ def test_peak_memory_with_tracemalloc() -> None:
     assert nodes["small"]["peak_memory_bytes"] < 100_000
 
 
-def test_json_export(tmp_path: Path) -> None:
+def test_json_export(tmp_path: Path, runtime_env: tuple[str, str | None]) -> None:
     p = _pipeline()
     p.run_sync((np.zeros(480, np.int16), 48000))
     path = tmp_path / "metrics.json"

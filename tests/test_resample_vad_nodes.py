@@ -147,3 +147,14 @@ def test_convert_resample_vad_pipeline_same_on_every_runtime(runtime_env: tuple[
     assert out.sample_rate == 16000 and out.data.shape == (2, 64000)
     np.testing.assert_allclose(out.data, reference.data, atol=1e-5)
     np.testing.assert_array_equal(out.metadata["vad_flags"], reference.metadata["vad_flags"])
+
+
+def test_vad_node_streaming_protocol_equals_one_shot_flags(ks: KernelSet) -> None:
+    x = voiced(3.0, 16000, seed=2)
+    node = VADNode(frame_duration_ms=20)
+    state = node.open_state(ks)
+    flags = [node.process_chunk((c, 16000), state, ks).metadata["vad_flags"] for c in np.array_split(x, 7)]
+    assert node.flush(state, ks) is None
+    np.testing.assert_array_equal(np.concatenate(flags), ks.VAD(16000, 20, 2).process(x))
+    with pytest.raises(ValueError, match="sample rate changed from 16000 to 8000 Hz mid-stream"):
+        node.process_chunk((x[:10], 8000), state, ks)

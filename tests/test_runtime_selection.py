@@ -76,7 +76,10 @@ def test_rust_hint_uses_rust_or_fails_naming_the_node(runtime_env: tuple[str, st
     if name == "rust":
         assert p.runtime_plan() == {"conv": {"runtime": "rust", "binding": binding}}
         return
-    with pytest.raises(RuntimeUnavailableError, match=r"node 'conv' \(FormatConverterNode\) requires the native core"):
+    with pytest.raises(
+        RuntimeUnavailableError,
+        match=r"node 'conv' \(FormatConverterNode\) in pipeline 'hinted' requires the native core",
+    ):
         p.run_sync(_audio())
 
 
@@ -95,7 +98,9 @@ def test_rust_hint_with_use_rust_false_is_a_contradiction_raised_before_anything
             return data
 
     p = Pipeline("c").add_node(Spy(name="first")).add_node(FormatConverterNode("i16", runtime_hint="rust", name="x"))
-    with pytest.raises(RuntimeContradictionError, match=r"node 'x' \(FormatConverterNode\) has runtime_hint='rust'"):
+    with pytest.raises(
+        RuntimeContradictionError, match=r"node 'x' \(FormatConverterNode\) in pipeline 'c' has runtime_hint='rust'"
+    ):
         p.run_sync(_audio(), use_rust=False)
     assert calls == []
 
@@ -118,7 +123,10 @@ def test_planned_fallback_warns_once_and_logs_info(
         pytest.warns(UserWarning, match="native core unavailable, running pure Python"),
     ):
         out = p.run_sync(_audio())
-    assert any("'conv' (FormatConverterNode) falls back to Python (planned)" in r.message for r in caplog.records)
+    assert any(
+        "'conv' (FormatConverterNode) in pipeline 'portable' falls back to Python (planned)" in r.message
+        for r in caplog.records
+    )
     assert all(r.levelno == logging.INFO for r in caplog.records)
     assert p.get_metrics()["nodes"]["conv"]["runtime"] == "python"
     np.testing.assert_array_equal(out.data, kernels.get("python").convert(_audio()[0], "i16"))

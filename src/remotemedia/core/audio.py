@@ -94,6 +94,18 @@ class AudioBuffer:
         out.metadata = {**self.metadata, **metadata}
         return out
 
+    def derive(self, data: np.ndarray, sample_rate: int | None = None, **metadata: Any) -> AudioBuffer:
+        """Like :meth:`replace` for arrays a kernel returned, skipping the layout checks.
+
+        Kernels return planar, C-contiguous arrays by contract; re-checking
+        them would cost a few hundred nanoseconds per node call.
+        """
+        out = AudioBuffer.__new__(AudioBuffer)
+        out.data = data
+        out.sample_rate = self.sample_rate if sample_rate is None else sample_rate
+        out.metadata = {**self.metadata, **metadata} if metadata else self.metadata.copy()
+        return out
+
     @property
     def channels(self) -> int:
         """Number of channels."""

@@ -107,18 +107,34 @@ async def _invoke_async(p: NodePlan, data: Any, memory: bool) -> Any:
     return out
 
 
-async def call_node(p: NodePlan, data: Any, pipeline: str, inline: bool, pool: Executor | None, memory: bool) -> Any:
-    """Run one node with its breaker and retry policy; raise a NodeError on failure."""
-    try:
-        p.breaker.before_call()
-    except CircuitOpenError as exc:
-        if p.stats is not None:
-            p.stats.errors += 1
-        raise node_error(pipeline, p.name, p.node_type, "process", 0, exc) from exc
+async def call_node(
+    p: NodePlan,
+    data: Any,
+    pipeline: str,
+    inline: bool,
+    pool: Executor | None,
+    memory: bool,
+    failed: Exception | None = None,
+) -> Any:
+    """Run one node with its breaker and retry policy; raise a NodeError on failure.
+
+    ``failed``: the exception of a first attempt already made by the
+    caller's fast path (it counts as attempt 1).
+    """
+    if failed is None:
+        try:
+            p.breaker.before_call()
+        except CircuitOpenError as exc:
+            if p.stats is not None:
+                p.stats.errors += 1
+            raise node_error(pipeline, p.name, p.node_type, "process", 0, exc) from exc
     attempt = 0
     while True:
         attempt += 1
         try:
+            if failed is not None:
+                exc, failed = failed, None
+                raise exc
             if p.is_async:
                 out = await _invoke_async(p, data, memory)
             elif inline:
@@ -165,7 +181,18 @@ async def execute(
     if topo.chain:  # a linear pipeline: no scheduling bookkeeping
         out = data
         for name in topo.order:
-            out = await call_node(plan.nodes[name], out, pipeline, True, pool, memory)
+            p = plan.nodes[name]
+            if p.is_async or p.breaker.state != "closed":
+                out = await call_node(p, out, pipeline, True, pool, memory)
+                continue
+            try:  # fast path: one attempt inline, the full policy only on failure
+                result = _invoke_sync(p, out, pipeline, memory)
+            except Exception as exc:
+                out = await call_node(p, out, pipeline, True, pool, memory, failed=exc)
+                continue
+            if p.breaker.failures:
+                p.breaker.record_success()
+            out = result
         if metrics is not None:
             metrics.add_run(time.perf_counter_ns() - t_run, list(topo.order))
         return {topo.order[-1]: out}

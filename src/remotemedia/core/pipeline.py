@@ -124,7 +124,11 @@ class Pipeline:
         nodes: dict[str, NodePlan] = {}
         for name in topo.order:
             node = self.graph.nodes[name]
-            ks = select_kernels(node.runtime_hint, use_rust, node.describe()) if node.uses_kernels else None
+            ks = (
+                select_kernels(node.runtime_hint, use_rust, f"{node.describe()} in pipeline {self.name!r}")
+                if node.uses_kernels
+                else None
+            )
             stats = self._metrics.node(name, node.type_name()) if self._metrics is not None else None
             breaker = self._breakers.get(name)
             if breaker is None or breaker.config != self.circuit_breaker:

@@ -49,6 +49,7 @@ def select_kernels(hint: str, use_rust: bool = True, node: str = "<node>") -> ke
     Parameters
     ----------
     hint : {"auto", "rust", "python"}
+        The node's runtime hint.
     use_rust : bool
         False runs ``auto`` nodes in Python.
     node : str

@@ -45,7 +45,7 @@ class FormatConverterNode(Node):
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Return ``data`` converted to the target format (same shape, metadata kept)."""
         buf = AudioBuffer.from_any(data, "FormatConverterNode")
-        return buf.replace(data=kernels.convert(buf.data, self.target_format))
+        return buf.derive(kernels.convert(buf.data, self.target_format))
 
 
 def target_format_of(value: Any) -> str:

@@ -72,7 +72,7 @@ class AudioResampleNode(Node):
         if buf.sample_rate == self.target_rate:
             return buf
         out = kernels.resample(buf.data, buf.sample_rate, self.target_rate, self.quality)
-        return buf.replace(data=out, sample_rate=self.target_rate)
+        return buf.derive(out, self.target_rate)
 
     def open_state(self, kernels: KernelSet | None) -> dict[str, Any]:
         """Per-stream state: the streaming Resampler, created on the first chunk."""
@@ -93,7 +93,7 @@ class AudioResampleNode(Node):
             )
         if state["resampler"] is None:
             return buf
-        return buf.replace(data=state["resampler"].process(buf.data), sample_rate=self.target_rate)
+        return buf.derive(state["resampler"].process(buf.data), self.target_rate)
 
     def flush(self, state: dict[str, Any], kernels: KernelSet | None) -> AudioBuffer | None:
         """The resampler's pending tail, or None if nothing was resampled."""

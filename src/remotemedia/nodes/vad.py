@@ -84,7 +84,7 @@ class VADNode(Node):
         meta = {"vad_flags": flags, "vad_segments": segments, "vad_frame_duration_ms": self.frame_duration_ms}
         if self.mode == "annotate":
             return buf.replace(**meta)
-        return buf.replace(data=keep_segments(buf.data, buf.sample_rate, segments), **meta)
+        return buf.derive(keep_segments(buf.data, buf.sample_rate, segments), **meta)
 
     def open_state(self, kernels: KernelSet | None) -> dict[str, Any]:
         """Per-stream state: the streaming VAD, created on the first chunk."""

@@ -23,16 +23,16 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import vad_corpus as vc  # noqa: E402
-
-from remotemedia import kernels  # noqa: E402
+import vad_corpus as vc
+from remotemedia import kernels
 
 SR = vc.SR
 

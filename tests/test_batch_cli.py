@@ -60,11 +60,12 @@ def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
 
 
 def test_on_error_stop_stops_at_the_first_failure(tmp_path: Path) -> None:
-    make_collection(tmp_path / "in", n_good=2)
-    done = run_cli("in/broken/empty.wav", "in/set0", "-o", "out", "--workers", "1", "--on-error", "stop", cwd=tmp_path)
+    make_collection(tmp_path / "in", n_good=2)  # "broken/..." sorts first
+    done = run_cli("in", "-o", "out", "--workers", "1", "--on-error", "stop", cwd=tmp_path)
     assert done.returncode == 1
     summary = json.loads((tmp_path / "out" / "_remotemedia_summary.json").read_text())
-    assert summary["failed"] == 1 and summary["not_run"] == 1 and summary["ok"] == 0
+    assert (summary["failed"], summary["ok"], summary["not_run"]) == (1, 0, summary["files"] - 1)
+    assert summary["files"] == 6
 
 
 def test_unsupported_rate_is_a_recorded_failure(tmp_path: Path) -> None:
@@ -128,6 +129,7 @@ def test_kill_9_then_resume_completes_everything_once(tmp_path: Path) -> None:
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    proc.stderr.close()
     partial = outputs(tmp_path / "out")
     assert 3 <= len(partial) < len(good)
 

@@ -64,7 +64,7 @@ def add_parser(sub: Any) -> None:
 
 def embedded_sample() -> Path:
     """Path of the sample recording shipped in the package."""
-    return Path(str(resources.files("remotemedia").joinpath("data", "sample.ogg")))
+    return Path(str(resources.files("remotemedia") / "data" / "sample.ogg"))
 
 
 def _split(args: list[str]) -> tuple[str, list[str]]:
@@ -109,7 +109,8 @@ def main(ns: argparse.Namespace) -> int:
     if ns.workers is not None and ns.workers < 1:
         print("remotemedia run: --workers must be at least 1", file=sys.stderr)
         return 2
-    executor, closers = (None, [])
+    executor: Any = None
+    closers: list[Any] = []
     if ns.dask:
         executor, closers = _dask_executor(ns.dask, ns.workers, ns.max_attempts)
     try:

@@ -133,8 +133,8 @@ async def call_node(
         attempt += 1
         try:
             if failed is not None:
-                exc, failed = failed, None
-                raise exc
+                first_failure, failed = failed, None
+                raise first_failure
             if p.is_async:
                 out = await _invoke_async(p, data, memory)
             elif inline:

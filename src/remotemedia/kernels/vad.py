@@ -136,6 +136,7 @@ class VAD:
         self.aggressiveness = ag
         self.frame_length = sr * ms // 1000
         self.kernel_set_name = ks.name
+        assert ks._vad is not None, f"kernel set {ks.name} has no VAD body"
         self._stream = ks._vad(sr, ms, ag)
 
     def process(self, x: np.ndarray) -> np.ndarray:

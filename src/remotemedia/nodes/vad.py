@@ -81,7 +81,11 @@ class VADNode(Node):
                 aggressiveness=self.aggressiveness,
             )
         ]
-        meta = {"vad_flags": flags, "vad_segments": segments, "vad_frame_duration_ms": self.frame_duration_ms}
+        meta: dict[str, Any] = {
+            "vad_flags": flags,
+            "vad_segments": segments,
+            "vad_frame_duration_ms": self.frame_duration_ms,
+        }
         if self.mode == "annotate":
             return buf.replace(**meta)
         return buf.derive(keep_segments(buf.data, buf.sample_rate, segments), **meta)

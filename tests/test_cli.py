@@ -49,3 +49,16 @@ def test_no_command_prints_help_and_fails() -> None:
     done = run_cli()
     assert done.returncode == 2
     assert "info" in done.stdout
+
+
+def test_bench_times_every_available_body() -> None:
+    done = run_cli("bench", "--seconds", "1", "--repeat", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    expected = {ks.binding or "numpy" for ks in remotemedia.kernels.available()}
+    for task in ("convert i16->f32 (stereo 48k)", "resample 48k->16k high (mono)", "VAD 30 ms frames (16k)"):
+        assert expected <= {r["body"] for r in rows if r["task"] == task}
+    assert {r["task"] for r in rows} >= {"speech-16k pipeline"}
+    assert all(r["seconds"] > 0 and r["x_real_time"] > 0 for r in rows)
+    text = run_cli("bench", "--seconds", "1", "--repeat", "1")
+    assert text.returncode == 0 and "vs numpy" in text.stdout

@@ -50,6 +50,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from remotemedia import bench
+    from remotemedia.runtime import get_runtime_info
+
+    rows = bench.run(args.seconds, args.repeat)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    info = get_runtime_info()
+    print(
+        f"remotemedia {info['version']}, native core: {info['binding'] or 'none'}; {args.seconds:g} s of 48 kHz stereo"
+    )
+    print(bench.report(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -63,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a pipeline manifest (JSON) without running it")
     validate.add_argument("file", help="path to the manifest JSON file")
     validate.set_defaults(func=_cmd_validate)
+    bench = sub.add_parser(
+        "bench",
+        help="time conversion, resampling, VAD and speech-16k on every runtime here (and soxr/webrtcvad if installed)",
+        description="Times each kernel and the speech-16k pipeline under every runtime available on this machine, "
+        "side by side in one run (medians), with soxr and webrtcvad for reference when they are installed. "
+        "Shows what the native core buys you before you choose a deployment.",
+    )
+    bench.add_argument("--seconds", type=float, default=10.0, help="length of the test recording (default 10 s)")
+    bench.add_argument("--repeat", type=int, default=5, help="repeats per measurement; the median is shown")
+    bench.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    bench.set_defaults(func=_cmd_bench)
     from remotemedia.batch import command as run_command
 
     run_command.add_parser(sub)

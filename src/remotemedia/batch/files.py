@@ -21,17 +21,18 @@ def temp_path_for(final: Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary path; on success fsync and rename it onto ``final``.
+    """Yield a temporary path; on success rename it onto ``final``.
 
     On error the temporary file is removed and ``final`` is untouched: a
-    reader sees the old complete file or the new complete file, never part.
+    reader sees the old complete file or the new complete file, never part,
+    whenever the process is killed. There is no fsync (it cost a fifth of
+    the batch job's time): after a power loss an output may be short, and
+    ``--resume`` redoes it because its size no longer matches the sidecar.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(final)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
         os.replace(tmp, final)
     finally:
         with contextlib.suppress(FileNotFoundError):

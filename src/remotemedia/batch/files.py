@@ -45,7 +45,7 @@ def write_json_atomic(final: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def write_atomic(final: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(final: Path, write: Callable[[Path], object]) -> None:
     """Let ``write`` fill a temporary path, then move it onto ``final``."""
     with atomic_path(final) as tmp:
         write(tmp)

@@ -135,16 +135,18 @@ def _read(path: Path) -> tuple[np.ndarray, int, dict[str, Any]]:
 
 
 def _write_audio(task: FileTask, audio: np.ndarray, rate: int) -> int:
+    import io
+
     import soundfile as sf
 
     fmt, subtype = FORMATS[task.output_format]
     frames_first = audio.T if audio.ndim == 2 else audio
-
-    def write(tmp: Path) -> None:
-        sf.write(str(tmp), frames_first, rate, format=fmt, subtype=subtype)
-
+    # Encode in memory, then write the bytes ourselves: libsndfile fsyncs a
+    # real file on close, which cost more than the encoding.
+    buffer = io.BytesIO()
     try:
-        write_atomic(task.output, write)
+        sf.write(buffer, frames_first, rate, format=fmt, subtype=subtype)
+        write_atomic(task.output, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
     except Exception as exc:
         raise StageError("write", exc) from exc
     return task.output.stat().st_size

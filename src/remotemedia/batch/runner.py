@@ -91,6 +91,7 @@ class _OwnPool:
         # Workers never inherit this process's threads or native state:
         # forkserver where there is one (its server imports the heavy modules
         # once, so each worker starts in milliseconds), spawn elsewhere.
+        ctx: Any
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["numpy", "soundfile", "remotemedia.batch.job", "remotemedia.nodes"])

@@ -40,8 +40,11 @@ SNOISE_10MS = 0.97  # average score of non-speech frames: smoothing per 10 ms
 KAPPA = 1.0  # threshold = THRESHOLD[aggressiveness] + KAPPA * that average
 # Per aggressiveness: threshold on the mean band log-likelihood ratio, and
 # hangover in ms (flags stay up this long after the last speech frame).
-THRESHOLD = (0.08, 0.15, 0.3, 1.0)
-HANGOVER_MS = (200, 150, 120, 60)
+THRESHOLD = (0.08, 0.15, 0.3, 1.2)
+HANGOVER_MS = (200, 150, 120, 90)
+HANGOVER_SHORT_MS = (200, 150, 120, 30)
+LONG_RUN_MS = 90
+BAND_WEIGHT = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5)
 
 LN2 = 0.6931471805599453
 SQRT_HALF = 0.7071067811865476

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import vad_corpus as vc
-from conftest import kernel_set
 
 import remotemedia
+import vad_corpus as vc
+from conftest import kernel_set
 from remotemedia import kernels
 from remotemedia.kernels.vad import VAD
 
@@ -135,7 +135,9 @@ def test_bad_settings_raise_value_error(ks, args, match):
 
 def test_bad_input_types_and_shapes(ks):
     v = ks.VAD(SR)
-    with pytest.raises(TypeError, match=r"VAD.process: unsupported dtype int32; expected one of int16, float32, float64"):
+    with pytest.raises(
+        TypeError, match=r"VAD.process: unsupported dtype int32; expected one of int16, float32, float64"
+    ):
         v.process(np.zeros(480, np.int32))
     with pytest.raises(TypeError, match=r"VAD.process: expected a numpy array, got list"):
         v.process([0.0] * 480)

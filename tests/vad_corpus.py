@@ -133,7 +133,9 @@ def synth(text: str, voice: str, speed: int) -> np.ndarray:
     return _resample_to_sr(x, sr)
 
 
-def frame_labels(clean: np.ndarray, sr: int, frame_ms: int = 30, rel_db: float = 40.0, fill_ms: int = 120) -> np.ndarray:
+def frame_labels(
+    clean: np.ndarray, sr: int, frame_ms: int = 30, rel_db: float = 40.0, fill_ms: int = 120
+) -> np.ndarray:
     """Speech labels per frame from clean speech.
 
     A frame is speech when its energy is within ``rel_db`` dB of the track's
@@ -155,7 +157,7 @@ def frame_labels(clean: np.ndarray, sr: int, frame_ms: int = 30, rel_db: float =
             j = i
             while j < m and not lab[j]:
                 j += 1
-            if 0 < i and j < m and j - i <= fill:
+            if i > 0 and j < m and j - i <= fill:
                 lab[i:j] = True
             i = j
         else:
@@ -269,7 +271,9 @@ def mix(clean: np.ndarray, nz: np.ndarray, snr_db: float) -> np.ndarray:
     return y, clean
 
 
-def conditions(source: str = "synth", noises: tuple[str, ...] = NOISES, snrs: tuple[int, ...] = SNRS) -> list[Condition]:
+def conditions(
+    source: str = "synth", noises: tuple[str, ...] = NOISES, snrs: tuple[int, ...] = SNRS
+) -> list[Condition]:
     """Every (noise, SNR) condition on one speech track, plus the clean track.
 
     ``source`` is "synth" (espeak-ng speech) or "arctic" (real read speech).

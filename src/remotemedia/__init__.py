@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from remotemedia._version import __version__
-from remotemedia.kernels.vad import VAD, speech_segments
 from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
+from remotemedia.kernels.vad import VAD, speech_segments
 from remotemedia.runtime import (
     get_runtime_info,
     get_rust_runtime,
@@ -21,10 +21,10 @@ from remotemedia.runtime import (
 )
 
 __all__ = [
+    "VAD",
     "NativeKernelError",
     "RemoteMediaError",
     "RuntimeUnavailableError",
-    "VAD",
     "__version__",
     "convert",
     "get_runtime_info",

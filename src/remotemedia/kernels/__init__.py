@@ -20,7 +20,7 @@ from remotemedia.errors import RuntimeUnavailableError
 from remotemedia.kernels.convert import ConvertFlat, convert_with
 from remotemedia.kernels.vad import VAD, VadFactory, speech_segments
 
-__all__ = ["KernelSet", "get", "available"]
+__all__ = ["KernelSet", "available", "get"]
 
 NAMES = ("rust", "python")
 
@@ -46,7 +46,7 @@ class KernelSet:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
         return convert_with(self._convert, x, to)
 
-    def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2) -> VAD:  # noqa: N802
+    def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2) -> VAD:
         """A streaming voice activity detector on this body; see kernels.vad.VAD."""
         return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self)
 

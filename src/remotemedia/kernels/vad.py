@@ -25,7 +25,8 @@ Input rules (the same for every body):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -135,6 +136,8 @@ class VAD:
         self.aggressiveness = ag
         self.frame_length = sr * ms // 1000
         self.kernel_set_name = ks.name
+        if ks._vad is None:
+            raise NotImplementedError(f"VAD: kernel set {ks.name!r} has no voice activity detector")
         self._stream = ks._vad(sr, ms, ag)
 
     def process(self, x: np.ndarray) -> np.ndarray:

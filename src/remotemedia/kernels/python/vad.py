@@ -132,7 +132,7 @@ class VadStream:
         g1 = np.maximum(g, 1.0)
         llr = g1 - 1.0 - ln_approx(g1)
         s = 0.0
-        for v, w in zip(llr, spec.BAND_WEIGHT):
+        for v, w in zip(llr, spec.BAND_WEIGHT[: self.k], strict=True):
             s = s + float(v) * w
         s = s / self.wsum
         if s > self.threshold + spec.KAPPA * self.s_noise:

@@ -163,6 +163,10 @@ class VAD:
         ValueError
             ``x`` is not 1-D or ``(channels, frames)``.
         """
+        # Fast path for the common case (mono, contiguous, accepted dtype):
+        # the same checks as mono(), done inline to keep per-call cost low.
+        if type(x) is np.ndarray and x.ndim == 1 and x.dtype in _DTYPES and x.flags.c_contiguous:
+            return self._stream.process(x)
         return self._stream.process(mono(x, "VAD.process"))
 
     def reset(self) -> None:

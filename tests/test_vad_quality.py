@@ -6,9 +6,10 @@ of our best aggressiveness must
 - reach the floor stated in FLOORS (about 0.01 below what it measured
   when the floors were set), and
 - be at least webrtcvad's best mode, measured here on the same signals
-  (package webrtcvad-wheels). In the one condition of PARITY our
-  detector is level with webrtcvad rather than ahead (measured margin
-  -0.002): there it must stay within PARITY_MARGIN.
+  (package webrtcvad-wheels). In the six conditions of PARITY the two
+  were level when measured (margins -0.002 to +0.004): there ours must
+  stay within PARITY_MARGIN of webrtcvad. Everywhere else ours was ahead
+  by 0.007 to 0.25 and must not fall behind.
 
 Flags are identical in every body (tests/test_vad.py), so the automatic
 kernel set stands for all of them. The real recordings come from
@@ -60,7 +61,14 @@ FLOORS = {
     "arctic/kitchen/5dB": 0.88,
     "arctic/kitchen/0dB": 0.81,
 }
-PARITY = {"synth/kitchen/20dB"}
+PARITY = {
+    "synth/clean",
+    "synth/babble/20dB",
+    "synth/kitchen/20dB",
+    "arctic/clean",
+    "arctic/babble/0dB",
+    "arctic/kitchen/20dB",
+}
 PARITY_MARGIN = 0.005
 
 

@@ -159,22 +159,40 @@ def cost(quick: bool, silero: Silero | None) -> None:
         frames_b = [xi[i * n : (i + 1) * n].tobytes() for i in range(nf)]
         frames_i = [xi[i * n : (i + 1) * n] for i in range(nf)]
         w = webrtcvad.Vad(2)
-        t_web = median_time(lambda: [w.is_speech(f, sr) for f in frames_b], repeats) / nf * 1e6
+
+        def run_webrtc(w: Any = w, frames: list[bytes] = frames_b, sr: int = sr) -> None:
+            for f in frames:
+                w.is_speech(f, sr)
+
+        t_web = median_time(run_webrtc, repeats) / nf * 1e6
         line = f"{sr:6d} {t_web:8.2f}"
         for name, ks in sets.items():
             if name == "numpy":
                 continue
-            t_block = median_time(lambda ks=ks: ks.VAD(sr, 30, 2).process(xi), repeats) / nf * 1e6
-            v = ks.VAD(sr, 30, 2)
-            t_call = median_time(lambda v=v: [v.process(f) for f in frames_i], repeats) / nf * 1e6
+
+            def run_block(ks: kernels.KernelSet = ks, sr: int = sr, x: np.ndarray = xi) -> None:
+                ks.VAD(sr, 30, 2).process(x)
+
+            stream = ks.VAD(sr, 30, 2)
+
+            def run_calls(v: Any = stream, frames: list[np.ndarray] = frames_i) -> None:
+                for f in frames:
+                    v.process(f)
+
+            t_block = median_time(run_block, repeats) / nf * 1e6
+            t_call = median_time(run_calls, repeats) / nf * 1e6
             line += f" {t_block:13.2f} {t_call:12.2f} {t_block / t_web:6.2f}"
         short = xi[: n * (100 if quick else 300)]
-        t_np = median_time(lambda: sets["numpy"].VAD(sr, 30, 2).process(short), 3) / (short.size // n) * 1e6
+
+        def run_numpy(sr: int = sr, x: np.ndarray = short) -> None:
+            sets["numpy"].VAD(sr, 30, 2).process(x)
+
+        t_np = median_time(run_numpy, 3) / (short.size // n) * 1e6
         line += f" {t_np:8.1f}"
         if silero is not None:
             if sr == SR:
                 seg = x[: SR * 3]
-                t_sil = median_time(lambda: silero.probs(seg), 3) / (seg.size / 512) * 1e6 * 30 / 32
+                t_sil = median_time(lambda seg=seg: silero.probs(seg), 3) / (seg.size / 512) * 1e6 * 30 / 32
                 line += f" {t_sil:8.1f}"
             else:
                 line += f" {'-':>8s}"

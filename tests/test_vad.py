@@ -220,3 +220,19 @@ def test_top_level_names_use_the_automatic_choice():
 def test_kernel_set_argument_selects_the_body():
     py = kernel_set("python")
     assert VAD(SR, kernel_set=py).kernel_set_name == "python"
+
+
+def test_streams_in_threads_match_sequential(ks):
+    from concurrent.futures import ThreadPoolExecutor
+
+    signals = [bursts(seed=s) for s in range(4)]
+    want = [ks.VAD(SR, 30, 2).process(x) for x in signals]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        v = ks.VAD(SR, 30, 2)
+        return np.concatenate([v.process(x[i : i + 4000]) for i in range(0, x.size, 4000)])
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(run, signals))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

@@ -100,11 +100,11 @@ def test_speech_segments_edges_are_sample_accurate(ks):
     x += on * 0.3 * sum(np.sin(2 * np.pi * 150 * h * t) / h for h in range(1, 10))
     segs = ks.speech_segments(x, SR, padding_ms=0, hangover_ms=0, min_speech_ms=60, min_silence_ms=300)
     assert len(segs) == 2
-    for (a, b), (ta, tb) in zip(segs, [(2.0, 3.5), (5.0, 6.2)], strict=False):
+    for (a, b), (ta, tb) in zip(segs, [(2.0, 3.5), (5.0, 6.2)], strict=True):
         assert abs(a - ta) <= 0.03 and 0 <= b - tb <= 0.15  # the detector's own hangover
         assert (a * SR) % FRAME == 0 and (b * SR) % FRAME == 0
     padded = ks.speech_segments(x, SR, padding_ms=100, hangover_ms=50, min_speech_ms=60, min_silence_ms=300)
-    for (a, b), (pa, pb) in zip(segs, padded, strict=False):
+    for (a, b), (pa, pb) in zip(segs, padded, strict=True):
         assert round((a - pa) * SR) == 1600 and round((pb - b) * SR) == 800
     cut = ks.speech_segments(x, SR, padding_ms=0, hangover_ms=0, max_segment_s=0.5)
     assert all(b - a <= 0.5 + 1e-12 for a, b in cut) and len(cut) >= 6

@@ -256,8 +256,11 @@ class Condition:
         return frame_labels(self.clean, SR, frame_ms)
 
 
-def mix(clean: np.ndarray, nz: np.ndarray, snr_db: float) -> np.ndarray:
-    """Add noise at ``snr_db`` relative to the active speech level (30 ms frames)."""
+def mix(clean: np.ndarray, nz: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy and clean signals: noise added at ``snr_db`` below the active speech level.
+
+    Both are scaled down together if the mix would exceed 0.99 of full scale.
+    """
     lab = frame_labels(clean, SR, 30).astype(bool)
     n = SR * 30 // 1000
     frames = clean[: lab.size * n].reshape(-1, n)

@@ -35,13 +35,16 @@ SUBWINDOW_MS = 300  # minimum statistics: sub-window length
 SUBWINDOWS = 8  # ... and count: the noise floor looks back 2.4 s
 SMOOTH_10MS = 0.7  # energy smoothing factor per 10 ms
 FLOOR_BIAS = 1.5  # noise >= FLOOR_BIAS * minimum of the smoothed energy
-NOISE_10MS = 0.99  # noise average: smoothing per 10 ms over non-speech frames
+NOISE_10MS = 0.995  # noise average: smoothing per 10 ms over non-speech frames
 SNOISE_10MS = 0.97  # average score of non-speech frames: smoothing per 10 ms
 KAPPA = 1.0  # threshold = THRESHOLD[aggressiveness] + KAPPA * that average
 # Per aggressiveness: threshold on the mean band log-likelihood ratio, and
 # hangover in ms (flags stay up this long after the last speech frame).
-THRESHOLD = (0.08, 0.15, 0.3, 1.0)
-HANGOVER_MS = (200, 150, 120, 60)
+THRESHOLD = (0.08, 0.15, 0.3, 1.2)
+HANGOVER_MS = (200, 150, 120, 90)
+HANGOVER_SHORT_MS = (200, 150, 120, 30)
+LONG_RUN_MS = 120
+BAND_WEIGHT = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5)
 
 LN2 = 0.6931471805599453
 SQRT_HALF = 0.7071067811865476

@@ -136,7 +136,8 @@ class VAD:
         self.aggressiveness = ag
         self.frame_length = sr * ms // 1000
         self.kernel_set_name = ks.name
-        assert ks._vad is not None, f"kernel set {ks.name} has no VAD body"
+        if ks._vad is None:
+            raise NotImplementedError(f"VAD: kernel set {ks.name!r} has no voice activity detector")
         self._stream = ks._vad(sr, ms, ag)
 
     def process(self, x: np.ndarray) -> np.ndarray:
@@ -162,6 +163,10 @@ class VAD:
         ValueError
             ``x`` is not 1-D or ``(channels, frames)``.
         """
+        # Fast path for the common case (mono, contiguous, accepted dtype):
+        # the same checks as mono(), done inline to keep per-call cost low.
+        if type(x) is np.ndarray and x.ndim == 1 and x.dtype in _DTYPES and x.flags.c_contiguous:
+            return self._stream.process(x)
         return self._stream.process(mono(x, "VAD.process"))
 
     def reset(self) -> None:

@@ -99,6 +99,9 @@ pub struct Vad {
     sub_len: u32,
     threshold: f64,
     hang_frames: u32,
+    hang_short: u32,
+    long_run: u32,
+    wsum: f64,
     floor: f64,
     // streaming state
     qbuf: Vec<f64>, // 2D-2 samples of history, then the frame being filled
@@ -113,6 +116,7 @@ pub struct Vad {
     sub_count: u32,
     ring_pos: usize,
     hang: u32,
+    run: u32,
     noise_avg: [f64; MAX_BANDS],
     s_noise: f64,
 }
@@ -170,6 +174,9 @@ impl Vad {
             sub_len: spec::SUBWINDOW_MS / frame_ms,
             threshold: spec::THRESHOLD[aggressiveness as usize],
             hang_frames: spec::HANGOVER_MS[aggressiveness as usize] / frame_ms,
+            hang_short: spec::HANGOVER_SHORT_MS[aggressiveness as usize] / frame_ms,
+            long_run: spec::LONG_RUN_MS.div_ceil(frame_ms),
+            wsum: spec::BAND_WEIGHT[..k].iter().fold(0.0, |a, &w| a + w),
             floor: (n * d * d * d * d) as f64,
             qbuf: vec![0.0; 2 * d - 2 + frame],
             fill: 0,
@@ -183,6 +190,7 @@ impl Vad {
             sub_count: 0,
             ring_pos: 0,
             hang: 0,
+            run: 0,
             noise_avg: [0.0; MAX_BANDS],
             s_noise: 0.0,
         };
@@ -215,6 +223,7 @@ impl Vad {
         self.sub_count = 0;
         self.ring_pos = 0;
         self.hang = 0;
+        self.run = 0;
         self.s_noise = 0.0;
     }
 
@@ -306,7 +315,7 @@ impl Vad {
             let noise = if fb > self.noise_avg[i] { fb } else { self.noise_avg[i] };
             let g = e[i] / noise;
             let g1 = if g > 1.0 { g } else { 1.0 };
-            s += g1 - 1.0 - spec::ln_approx(g1);
+            s += (g1 - 1.0 - spec::ln_approx(g1)) * spec::BAND_WEIGHT[i];
         }
         if self.sub_count == self.sub_len {
             self.ring[self.ring_pos] = self.cur_min;
@@ -314,11 +323,19 @@ impl Vad {
             self.cur_min = self.smooth;
             self.sub_count = 0;
         }
-        s /= k as f64;
+        s /= self.wsum;
         if s > self.threshold + spec::KAPPA * self.s_noise {
-            self.hang = self.hang_frames;
+            // Long speech runs earn the full hangover; short bursts (clicks,
+            // clatter) only a short one.
+            self.run += 1;
+            self.hang = if self.run >= self.long_run {
+                self.hang_frames
+            } else {
+                self.hang_short
+            };
             return 1;
         }
+        self.run = 0;
         self.s_noise = self.c2 * self.s_noise + self.c2_rest * s;
         if self.hang > 0 {
             self.hang -= 1;

@@ -23,11 +23,14 @@ pub const SUBWINDOW_MS: u32 = 300;
 pub const SUBWINDOWS: usize = 8;
 pub const SMOOTH_10MS: f64 = 0.7;
 pub const FLOOR_BIAS: f64 = 1.5;
-pub const NOISE_10MS: f64 = 0.99;
+pub const NOISE_10MS: f64 = 0.995;
 pub const SNOISE_10MS: f64 = 0.97;
 pub const KAPPA: f64 = 1.0;
-pub const THRESHOLD: [f64; 4] = [0.08, 0.15, 0.3, 1.0];
-pub const HANGOVER_MS: [u32; 4] = [200, 150, 120, 60];
+pub const THRESHOLD: [f64; 4] = [0.08, 0.15, 0.3, 1.2];
+pub const HANGOVER_MS: [u32; 4] = [200, 150, 120, 90];
+pub const HANGOVER_SHORT_MS: [u32; 4] = [200, 150, 120, 30];
+pub const LONG_RUN_MS: u32 = 120;
+pub const BAND_WEIGHT: [f64; MAX_BANDS] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5];
 
 // The same doubles as the numpy body's literals 0.6931471805599453 and
 // 0.7071067811865476.

@@ -50,6 +50,9 @@ class VadStream:
         self.taps = np.array([min(k + 1, 2 * self.d - 1 - k) for k in range(2 * self.d - 1)], np.int64)
         self.weights = np.array(spec.band_weights(sample_rate // self.d), np.float64)  # (K, L+1)
         self.k = self.weights.shape[0]
+        self.wsum = 0.0
+        for w in spec.BAND_WEIGHT[: self.k]:
+            self.wsum = self.wsum + w
         a = spec.per_frame(spec.SMOOTH_10MS, frame_ms)
         self.a = a
         self.b = 1.0 - a
@@ -58,6 +61,8 @@ class VadStream:
         self.sub_len = spec.SUBWINDOW_MS // frame_ms
         self.threshold = spec.THRESHOLD[aggressiveness]
         self.hang_frames = spec.HANGOVER_MS[aggressiveness] // frame_ms
+        self.hang_short = spec.HANGOVER_SHORT_MS[aggressiveness] // frame_ms
+        self.long_run = -(-spec.LONG_RUN_MS // frame_ms)
         self.floor = float(self.n * self.d**4)
         self.reset()
 
@@ -74,6 +79,7 @@ class VadStream:
         self.sub_count = 0
         self.ring_pos = 0
         self.hang = 0
+        self.run = 0
         self.noise_avg = np.zeros(self.k)
         self.s_noise = 0.0
 
@@ -126,12 +132,14 @@ class VadStream:
         g1 = np.maximum(g, 1.0)
         llr = g1 - 1.0 - ln_approx(g1)
         s = 0.0
-        for v in llr:
-            s = s + float(v)
-        s = s / self.k
+        for v, w in zip(llr, spec.BAND_WEIGHT[: self.k], strict=True):
+            s = s + float(v) * w
+        s = s / self.wsum
         if s > self.threshold + spec.KAPPA * self.s_noise:
-            self.hang = self.hang_frames
+            self.run += 1
+            self.hang = self.hang_frames if self.run >= self.long_run else self.hang_short
             return 1
+        self.run = 0
         self.s_noise = self.c2 * self.s_noise + (1.0 - self.c2) * s
         if self.hang > 0:
             self.hang -= 1

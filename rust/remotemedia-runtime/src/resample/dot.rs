@@ -16,6 +16,7 @@ pub const GROUP: usize = 3;
 
 /// A sample type the kernel accumulates in (f32 or f64).
 pub trait Sample: Copy + Default + Send + Sync + 'static {
+    fn from_f32(x: f32) -> Self;
     fn to_f32(self) -> f32;
     /// Coefficients of a plan in this precision.
     fn coefficients(plan: &super::design::Plan) -> &[Self];
@@ -63,6 +64,10 @@ scalar_dot!(scalar_f64, f64, 4);
 
 impl Sample for f32 {
     #[inline]
+    fn from_f32(x: f32) -> Self {
+        x
+    }
+    #[inline]
     fn to_f32(self) -> f32 {
         self
     }
@@ -84,6 +89,10 @@ impl Sample for f32 {
 }
 
 impl Sample for f64 {
+    #[inline]
+    fn from_f32(x: f32) -> Self {
+        x as f64
+    }
     #[inline]
     fn to_f32(self) -> f32 {
         self as f32

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from remotemedia.kernels.resample import SPECS, Shape, Spec, filter_stages, reduced
 
@@ -117,15 +117,17 @@ def _gather(p: Plan, hist: np.ndarray, start: int, ks: np.ndarray, out: np.ndarr
     """Outputs ``ks`` by gathering their windows (short runs, any phase)."""
     s = p.shape
     t = s.taps
-    taps = np.arange(t, dtype=np.int64)
+    windows = sliding_window_view(hist, t, axis=1)
     step = max(1, _BLOCK // (t * hist.shape[0]))
     for b in range(0, len(ks), step):
         k = ks[b : b + step]
         pos = k * s.m
         q = pos // s.l
-        r = pos - q * s.l
-        idx = (q - s.behind - start)[:, None] + taps[None, :]
-        out[:, b : b + len(k)] = np.einsum("cnt,nt->cn", hist[:, idx], p.coef[r])
+        x = windows[:, q - s.behind - start]
+        if s.l == 1:
+            out[:, b : b + len(k)] = x @ p.coef[0]
+        else:
+            out[:, b : b + len(k)] = np.einsum("cnt,nt->cn", x, p.coef[pos - q * s.l])
 
 
 def _banded(p: Plan, hist: np.ndarray, start: int, k0: int, rows: int, out: np.ndarray) -> None:

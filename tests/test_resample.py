@@ -284,3 +284,14 @@ def test_top_level_uses_automatic_choice() -> None:
 
 def test_kernel_set_ids_cover_bodies() -> None:
     assert kernel_set("python").name == "python"
+
+
+def test_concurrent_use_of_one_resampler_is_refused(ks: kernels.KernelSet) -> None:
+    r = ks.Resampler(48_000, 16_000)
+    r._busy.acquire()  # as if another thread were inside process()
+    try:
+        with pytest.raises(RuntimeError, match="another thread"):
+            r.process(noise((480,)))
+    finally:
+        r._busy.release()
+    assert len(r.process(noise((4_800,)))) > 0

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -319,6 +320,14 @@ class Resampler:
         else:
             self._core = kernels._resampler_core(self.in_rate, self.out_rate, self.channels, self.quality)
         self._mono = self.channels == 1
+        # One stream, one thread at a time: the native state must never be
+        # entered twice at once (with the GIL released that would be a data
+        # race), so a second concurrent call fails loudly instead.
+        self._busy = threading.Lock()
+
+    def _enter(self, op: str) -> None:
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(f"Resampler.{op}: already running in another thread; use one Resampler per thread")
 
     def __repr__(self) -> str:
         return (
@@ -343,6 +352,8 @@ class Resampler:
         ------
         ValueError
             The chunk's channel count differs from ``channels``.
+        RuntimeError
+            Another thread is inside this resampler right now.
         """
         a = as_float32(chunk, "Resampler.process")
         got = 1 if a.ndim == 1 else a.shape[0]
@@ -351,18 +362,30 @@ class Resampler:
                 f"Resampler.process: chunk has {got} channel(s) (shape {a.shape}) but this resampler was "
                 f"created for {self.channels}; the channel count cannot change mid-stream (make a new Resampler)"
             )
-        self._mono = a.ndim == 1
-        y = self._core.process(a.reshape(1, -1) if self._mono else a)
+        self._enter("process")
+        try:
+            self._mono = a.ndim == 1
+            y = self._core.process(a.reshape(1, -1) if self._mono else a)
+        finally:
+            self._busy.release()
         return y.reshape(-1) if self._mono else y
 
     def flush(self) -> np.ndarray:
         """Return the remaining output (silence assumed after the end) and reset."""
-        y = self._core.flush()
+        self._enter("flush")
+        try:
+            y = self._core.flush()
+        finally:
+            self._busy.release()
         return y.reshape(-1) if self._mono else y
 
     def reset(self) -> None:
         """Forget all input; the next chunk starts a new stream."""
-        self._core.reset()
+        self._enter("reset")
+        try:
+            self._core.reset()
+        finally:
+            self._busy.release()
 
     @property
     def delay(self) -> int:

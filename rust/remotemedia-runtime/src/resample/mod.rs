@@ -159,6 +159,12 @@ impl Resampler {
         })
     }
 
+    /// Forces the portable scalar kernel (tests compare it with SIMD).
+    #[cfg(test)]
+    pub(crate) fn force_scalar(&mut self) {
+        self.simd = false;
+    }
+
     /// Sizes of each stage's filter.
     pub fn shapes(&self) -> Vec<Shape> {
         self.cascade.stages.iter().map(|p| p.shape).collect()

@@ -4,7 +4,9 @@
 //! `k` sits at position `k * M` of the `L`-times upsampled input and is the
 //! dot product of filter row `(k * M) mod L` with the input frames around
 //! `floor(k * M / L)`. The filter is zero-phase, so a click at time `t`
-//! comes out at time `t`. Streaming keeps a short history per channel and
+//! comes out at time `t`. Conversions by a factor of 2.5 or more run in two
+//! stages (see [`design::specs`]): the sharp filter works at the lower rate.
+//! Streaming keeps a short history per stage and channel and
 //! emits an output as soon as the input it needs has arrived; `flush`
 //! pads with zeros and emits the rest, so any chunking plus `flush` equals
 //! the one-shot result, bit for bit.

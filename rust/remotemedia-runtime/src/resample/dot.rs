@@ -141,6 +141,7 @@ mod avx {
     /// # Safety
     /// AVX2+FMA present; `x + s[j]` valid for `h.len()` reads for every `j`;
     /// `h.len() % 32 == 0`.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot_f32<const N: usize>(x: *const f32, s: [usize; N], h: &[f32]) -> [f32; N] {
         let hp = h.as_ptr();
@@ -165,6 +166,7 @@ mod avx {
 
     /// # Safety
     /// As [`dot_f32`], with `h.len() % 16 == 0`.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot_f64<const N: usize>(x: *const f64, s: [usize; N], h: &[f64]) -> [f64; N] {
         let hp = h.as_ptr();

@@ -146,6 +146,45 @@ fn run<S: Sample, O>(
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
+        return unsafe { run_avx(plan, coef, hist, start, k0, out, put) };
+    }
+    run_loop(simd, plan, coef, hist, start, k0, out, put)
+}
+
+/// The loop compiled for AVX2+FMA, so the dot products inline into it.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_avx<S: Sample, O>(
+    plan: &Plan,
+    coef: &[S],
+    hist: &[S],
+    start: i64,
+    k0: i64,
+    out: &mut [O],
+    put: impl Fn(S) -> O,
+) {
+    run_loop(true, plan, coef, hist, start, k0, out, put)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn run_loop<S: Sample, O>(
+    simd: bool,
+    plan: &Plan,
+    coef: &[S],
+    hist: &[S],
+    start: i64,
+    k0: i64,
+    out: &mut [O],
+    put: impl Fn(S) -> O,
+) {
     let s = plan.shape;
     let (l, m, t) = (s.l as i64, s.m as i64, s.taps);
     // Position of output k0: input frame q (relative to the history) and

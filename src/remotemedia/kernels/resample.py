@@ -56,7 +56,7 @@ MAX_RATE = 192_000
 # Largest filter table (phases x taps): 2**23 float64 coefficients = 64 MiB.
 MAX_COEFFICIENTS = 1 << 23
 # Taps per phase are padded to a multiple of the native SIMD block.
-TAP_BLOCK = 32
+TAP_BLOCK = 8
 
 #: quality name -> (passband end, stopband start, attenuation dB)
 SPECS: dict[str, tuple[float, float, float]] = {
@@ -91,7 +91,7 @@ class Shape:
     half : int
         Half-length of the prototype, in upsampled samples.
     taps : int
-        Taps per output, a multiple of 32.
+        Taps per output, a multiple of 8.
     ahead, behind : int
         Input frames the window reaches after / before an output's position.
     """

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub const MAX_COEFFICIENTS: u64 = 1 << 23;
 
 /// Taps per phase are padded to a multiple of this (the SIMD block).
-pub const TAP_BLOCK: usize = 32;
+pub const TAP_BLOCK: usize = 8;
 
 /// A quality preset: filter shape and the arithmetic the kernel uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -67,14 +67,26 @@ _cache: dict[str | None, KernelSet] = {}
 def _python_set() -> KernelSet:
     from remotemedia.kernels.python import convert, resample
 
-    return KernelSet("python", None, convert.convert_flat, resample.resample_one_shot, resample.ResamplerCore)
+    return KernelSet(
+        "python",
+        None,
+        convert.convert_flat,
+        _resample_one_shot=resample.resample_one_shot,
+        _resampler_core=resample.ResamplerCore,
+    )
 
 
 def _native_set(binding: ModuleType) -> KernelSet:
     from remotemedia.kernels.native import convert, resample
 
     one_shot, core = resample.make_resample(binding)
-    return KernelSet("rust", binding.BINDING, convert.make_convert_flat(binding), one_shot, core)
+    return KernelSet(
+        "rust",
+        binding.BINDING,
+        convert.make_convert_flat(binding),
+        _resample_one_shot=one_shot,
+        _resampler_core=core,
+    )
 
 
 def get(name: str | None = None, binding: str | None = None) -> KernelSet:

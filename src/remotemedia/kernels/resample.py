@@ -65,6 +65,7 @@ SPECS: dict[str, tuple[float, float, float]] = {
     "high": (0.91, 1.0, 140.0),
     "very_high": (0.91, 1.0, 175.0),
 }
+_F32 = np.dtype(np.float32)
 #: quality name -> ABI code (RM_QUALITY_*)
 QUALITY_CODES = {"low": 0, "medium": 1, "high": 2, "very_high": 3}
 
@@ -355,7 +356,10 @@ class Resampler:
         RuntimeError
             Another thread is inside this resampler right now.
         """
-        a = as_float32(chunk, "Resampler.process")
+        if type(chunk) is np.ndarray and chunk.dtype is _F32 and chunk.ndim == 1 and chunk.flags.c_contiguous:
+            a = chunk  # the common real-time case: nothing to check or convert
+        else:
+            a = as_float32(chunk, "Resampler.process")
         got = 1 if a.ndim == 1 else a.shape[0]
         if got != self.channels:
             raise ValueError(

@@ -157,6 +157,42 @@ def thread_table(seconds: float, reps: int, budget: float) -> None:
         print(f"  {label:34s} {s:14.1f} {p:13.1f} {s / p:9.2f}")
 
 
+def gil_table(seconds: float) -> None:
+    """Longest pause of a pure-Python thread while another thread resamples.
+
+    With the GIL held for the whole native call, the Python thread would
+    stop for about the length of the call; with it released, only the OS
+    scheduler pauses it. This holds even when no second core is free.
+    """
+    native = native_sets()
+    if not native:
+        return
+    x = np.random.default_rng(3).uniform(-0.5, 0.5, int(seconds * 48_000)).astype(np.float32)
+    print(f"\nGIL check: a Python thread spins while another resamples {seconds:g} s (48000 -> 16000 Hz, high)")
+    print(f"  {'binding':34s} {'call ms':>9s} {'longest Python pause ms':>24s}")
+    for ks in native:
+        ks.resample(x, 48_000, 16_000)
+        done = threading.Event()
+        gaps: list[float] = []
+
+        def spin(done: threading.Event = done, gaps: list[float] = gaps) -> None:
+            last = time.perf_counter()
+            while not done.is_set():
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        t = threading.Thread(target=spin)
+        t.start()
+        time.sleep(0.01)
+        t0 = time.perf_counter()
+        ks.resample(x, 48_000, 16_000)
+        call = time.perf_counter() - t0
+        done.set()
+        t.join()
+        print(f"  {ks.binding:34s} {call * 1e3:9.1f} {max(gaps) * 1e3:24.2f}")
+
+
 def stream_table(seconds: float) -> None:
     rng = np.random.default_rng(2)
     print(f"\nStreaming, {seconds:g} s through a Resampler in fixed chunks: cost per chunk (median µs)")
@@ -223,6 +259,7 @@ def main() -> None:
     )
     one_shot_tables(seconds, reps, budget)
     thread_table(seconds, reps, budget)
+    gil_table(seconds)
     stream_table(min(seconds, 10.0))
     construction_table()
 

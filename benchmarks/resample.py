@@ -7,23 +7,29 @@ libsamplerate (python-samplerate) and scipy.signal.resample_poly.
 Prints, per conversion and layout, the median over repeated runs in ms per
 second of audio, times real time, and the ratio to soxr "HQ" measured in
 the same run; then a two-thread run (GIL released), the streaming cost per
-10 ms / 20 ms chunk, and the cost of creating a Resampler. Single core
-figures: run it on an otherwise idle machine.
+10 ms / 20 ms chunk, and the cost of creating a Resampler. Contenders run
+in interleaved rounds so that load changes hit them alike; still, run it on
+an otherwise idle machine. BLAS is limited to one thread (as every other
+contender runs on one core) unless OPENBLAS_NUM_THREADS etc. are set.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import threading
 import time
 from collections.abc import Callable
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from remotemedia import kernels
-from remotemedia.runtime import BINDINGS, load_binding
+import numpy as np  # noqa: E402
+
+from remotemedia import kernels  # noqa: E402
+from remotemedia.runtime import BINDINGS, load_binding  # noqa: E402
 
 try:
     import soxr
@@ -40,20 +46,6 @@ except ImportError:  # pragma: no cover
 
 CONVERSIONS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000)]
 QUALITIES = ["low", "medium", "high", "very_high"]
-
-
-def median_time(fn: Callable[[], object], reps: int, budget_s: float) -> float:
-    """Median wall time of ``fn`` over ``reps`` runs (fewer when one run is slower than the budget allows)."""
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    runs = max(1, min(reps, int(budget_s / max(first, 1e-9))))
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def native_sets() -> list[kernels.KernelSet]:
@@ -87,6 +79,23 @@ def contenders(i: int, o: int, planar: np.ndarray, interleaved: np.ndarray) -> l
     return runs
 
 
+def interleaved(runs: list[tuple[str, Callable[[], object]]], reps: int, budget_s: float) -> dict[str, float]:
+    """Median wall time per contender, measured in rounds (every contender once
+    per round) so that a change of machine load hits all of them alike. A
+    contender stops once it has used ``budget_s`` (it always runs once)."""
+    times: dict[str, list[float]] = {label: [] for label, _ in runs}
+    for fn in (fn for _, fn in runs):
+        fn()  # warm-up: caches, first-use filter design, page faults
+    for _ in range(reps):
+        for label, fn in runs:
+            if times[label] and sum(times[label]) > budget_s:
+                continue
+            t0 = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - t0)
+    return {label: statistics.median(ts) for label, ts in times.items()}
+
+
 def one_shot_tables(seconds: float, reps: int, budget: float) -> None:
     rng = np.random.default_rng(0)
     for channels in (1, 2):
@@ -95,13 +104,13 @@ def one_shot_tables(seconds: float, reps: int, budget: float) -> None:
             planar = rng.uniform(-0.5, 0.5, (channels, n)).astype(np.float32)
             if channels == 1:
                 planar = planar[0]
-            interleaved = np.ascontiguousarray(planar.T)
-            rows = []
-            for label, fn in contenders(i, o, planar, interleaved):
-                rows.append((label, median_time(fn, reps, budget) / seconds * 1e3))
+            interleaved_x = np.ascontiguousarray(planar.T)
+            runs = contenders(i, o, planar, interleaved_x)
+            med = interleaved(runs, reps, budget)
+            rows = [(label, med[label] / seconds * 1e3) for label, _ in runs]
             hq = dict(rows).get("soxr HQ", float("nan"))
             layout = "mono" if channels == 1 else "stereo"
-            print(f"\n{i} -> {o} Hz, {layout}, {seconds:g} s of audio (median of up to {reps} runs)")
+            print(f"\n{i} -> {o} Hz, {layout}, {seconds:g} s of audio (median of up to {reps} interleaved runs)")
             print(f"  {'resampler':34s} {'ms per s':>10s} {'x real time':>12s} {'vs soxr HQ':>11s}")
             for label, ms in rows:
                 print(f"  {label:34s} {ms:10.3f} {1e3 / ms:12.0f} {ms / hq:11.2f}")
@@ -139,10 +148,49 @@ def thread_table(seconds: float, reps: int, budget: float) -> None:
     ]
     if soxr is not None:
         cases.append(("soxr HQ", lambda x: soxr.resample(x, 48_000, 16_000, quality="HQ")))
+    runs = []
     for label, fn in cases:
-        s = median_time(sequential(fn), reps, budget) * 1e3
-        p = median_time(parallel(fn), reps, budget) * 1e3
+        runs += [(f"{label} seq", sequential(fn)), (f"{label} par", parallel(fn))]
+    med = interleaved(runs, reps, budget)
+    for label, _ in cases:
+        s, p = med[f"{label} seq"] * 1e3, med[f"{label} par"] * 1e3
         print(f"  {label:34s} {s:14.1f} {p:13.1f} {s / p:9.2f}")
+
+
+def gil_table(seconds: float) -> None:
+    """Longest pause of a pure-Python thread while another thread resamples.
+
+    With the GIL held for the whole native call, the Python thread would
+    stop for about the length of the call; with it released, only the OS
+    scheduler pauses it. This holds even when no second core is free.
+    """
+    native = native_sets()
+    if not native:
+        return
+    x = np.random.default_rng(3).uniform(-0.5, 0.5, int(seconds * 48_000)).astype(np.float32)
+    print(f"\nGIL check: a Python thread spins while another resamples {seconds:g} s (48000 -> 16000 Hz, high)")
+    print(f"  {'binding':34s} {'call ms':>9s} {'longest Python pause ms':>24s}")
+    for ks in native:
+        ks.resample(x, 48_000, 16_000)
+        done = threading.Event()
+        gaps: list[float] = []
+
+        def spin(done: threading.Event = done, gaps: list[float] = gaps) -> None:
+            last = time.perf_counter()
+            while not done.is_set():
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        t = threading.Thread(target=spin)
+        t.start()
+        time.sleep(0.01)
+        t0 = time.perf_counter()
+        ks.resample(x, 48_000, 16_000)
+        call = time.perf_counter() - t0
+        done.set()
+        t.join()
+        print(f"  {ks.binding:34s} {call * 1e3:9.1f} {max(gaps) * 1e3:24.2f}")
 
 
 def stream_table(seconds: float) -> None:
@@ -211,6 +259,7 @@ def main() -> None:
     )
     one_shot_tables(seconds, reps, budget)
     thread_table(seconds, reps, budget)
+    gil_table(seconds)
     stream_table(min(seconds, 10.0))
     construction_table()
 

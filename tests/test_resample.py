@@ -284,3 +284,42 @@ def test_top_level_uses_automatic_choice() -> None:
 
 def test_kernel_set_ids_cover_bodies() -> None:
     assert kernel_set("python").name == "python"
+
+
+def test_concurrent_use_of_one_resampler_is_refused(ks: kernels.KernelSet) -> None:
+    r = ks.Resampler(48_000, 16_000)
+    r._busy.acquire()  # as if another thread were inside process()
+    try:
+        with pytest.raises(RuntimeError, match="another thread"):
+            r.process(noise((480,)))
+    finally:
+        r._busy.release()
+    assert len(r.process(noise((4_800,)))) > 0
+
+
+def _random_pairs() -> list[tuple[int, int]]:
+    rng = np.random.default_rng(2024)
+    common = [8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000, 176_400, 192_000]
+    pairs = [tuple(int(v) for v in rng.choice(common, 2, replace=False)) for _ in range(10)]
+    pairs += [(int(rng.integers(8_000, 192_001)), int(rng.integers(8_000, 192_001))) for _ in range(4)]
+    return [p for p in pairs if p[0] != p[1]]
+
+
+@pytest.mark.parametrize(("i", "o"), _random_pairs())
+def test_random_rate_pairs(ks: kernels.KernelSet, i: int, o: int) -> None:
+    from remotemedia.kernels.resample import MAX_COEFFICIENTS, filter_stages
+
+    if sum(s.l * s.taps for _, s in filter_stages(i, o, "low")) > MAX_COEFFICIENTS:
+        with pytest.raises(ValueError, match="larger common divisor"):
+            ks.resample(noise((10,)), i, o, "low")
+        return
+    x = noise((2, 2_500), seed=i ^ o)
+    want = ks.resample(x, i, o, "low")
+    assert want.shape == (2, -(-2_500 * o // i))
+    got = stream(ks.Resampler(i, o, 2, "low"), x, [1, 333, 17, 1024])
+    if ks.name == "rust":
+        assert np.array_equal(got, want)
+        py = kernels.get("python").resample(x, i, o, "low")
+        assert np.abs(py - want).max() <= 1e-5
+    else:
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)

@@ -129,7 +129,7 @@ for _s in ("i16", "i32", "f32", "f64"):
 del _s, _d
 
 
-def _ptr2(a: np.ndarray, rows: int, what: str) -> int:
+def _resample_ptr(a: np.ndarray, rows: int, what: str) -> int:
     # Same checks as the Cython memoryview `float[:, ::1]`.
     if a.dtype != np.float32 or a.ndim != 2 or not a.flags.c_contiguous or a.shape[0] != rows:
         raise ValueError(f"{what}: expected a ({rows}, n) C-contiguous float32 array")
@@ -173,12 +173,12 @@ class Resampler:
         return self._size(_lib.rm_resampler_delay)
 
     def process(self, x: np.ndarray, out: np.ndarray) -> int:
-        xp = _ptr2(x, self.channels, "x")
-        op = _ptr2(out, self.channels, "out")
+        xp = _resample_ptr(x, self.channels, "x")
+        op = _resample_ptr(out, self.channels, "out")
         return self._size(_lib.rm_resampler_process, xp, x.shape[1], op, out.size, out.shape[1])
 
     def flush(self, out: np.ndarray) -> int:
-        op = _ptr2(out, self.channels, "out")
+        op = _resample_ptr(out, self.channels, "out")
         return self._size(_lib.rm_resampler_flush, op, out.size, out.shape[1])
 
     def reset(self) -> None:
@@ -189,8 +189,8 @@ class Resampler:
 
 def resample(in_rate: int, out_rate: int, quality: int, x: np.ndarray, out: np.ndarray) -> None:
     ch = x.shape[0] if x.ndim == 2 else 0
-    xp = _ptr2(x, ch, "x")
-    op = _ptr2(out, ch, "out")
+    xp = _resample_ptr(x, ch, "x")
+    op = _resample_ptr(out, ch, "out")
     st = _lib.rm_resample(in_rate, out_rate, quality, ch, xp, x.shape[1], op, out.shape[1])
     if st:
         _fail(st)

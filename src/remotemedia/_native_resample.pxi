@@ -2,11 +2,11 @@
 # (channels, frames) C-contiguous float32, validated by the caller.
 
 
-cdef inline const float *_cptr_in(const float[:, ::1] a):
+cdef inline const float *_resample_in_ptr(const float[:, ::1] a):
     return NULL if a.shape[0] == 0 or a.shape[1] == 0 else &a[0, 0]
 
 
-cdef inline float *_cptr_out(float[:, ::1] a):
+cdef inline float *_resample_out_ptr(float[:, ::1] a):
     return NULL if a.shape[0] == 0 or a.shape[1] == 0 else &a[0, 0]
 
 
@@ -56,8 +56,8 @@ cdef class Resampler:
         cdef int32_t st
         if <uint32_t>x.shape[0] != self.channels or <uint32_t>out.shape[0] != self.channels:
             raise ValueError(f"Resampler.process: expected {self.channels} channel rows")
-        cdef const float *xp = _cptr_in(x)
-        cdef float *op = _cptr_out(out)
+        cdef const float *xp = _resample_in_ptr(x)
+        cdef float *op = _resample_out_ptr(out)
         cdef size_t n = <size_t>x.shape[1]
         cdef size_t olen = <size_t>(out.shape[0] * out.shape[1])
         cdef size_t stride = <size_t>out.shape[1]
@@ -70,7 +70,7 @@ cdef class Resampler:
     def flush(self, float[:, ::1] out):
         cdef size_t written = 0
         cdef int32_t st
-        cdef float *op = _cptr_out(out)
+        cdef float *op = _resample_out_ptr(out)
         cdef size_t olen = <size_t>(out.shape[0] * out.shape[1])
         cdef size_t stride = <size_t>out.shape[1]
         with nogil:
@@ -88,8 +88,8 @@ cdef class Resampler:
 def resample(uint32_t in_rate, uint32_t out_rate, int32_t quality, const float[:, ::1] x, float[:, ::1] out):
     cdef int32_t st
     cdef uint32_t ch = <uint32_t>x.shape[0]
-    cdef const float *xp = _cptr_in(x)
-    cdef float *op = _cptr_out(out)
+    cdef const float *xp = _resample_in_ptr(x)
+    cdef float *op = _resample_out_ptr(out)
     cdef size_t n = <size_t>x.shape[1]
     cdef size_t m = <size_t>out.shape[1]
     if out.shape[0] != x.shape[0]:

@@ -79,7 +79,12 @@ def _python_set() -> KernelSet:
     from remotemedia.kernels.python.vad import VadStream
 
     return KernelSet(
-        "python", None, convert.convert_flat, resample.resample_one_shot, resample.ResamplerCore, _vad=VadStream
+        "python",
+        None,
+        convert.convert_flat,
+        _resample_one_shot=resample.resample_one_shot,
+        _resampler_core=resample.ResamplerCore,
+        _vad=VadStream,
     )
 
 
@@ -89,7 +94,12 @@ def _native_set(binding: ModuleType) -> KernelSet:
 
     one_shot, core = resample.make_resample(binding)
     return KernelSet(
-        "rust", binding.BINDING, convert.make_convert_flat(binding), one_shot, core, _vad=make_vad(binding)
+        "rust",
+        binding.BINDING,
+        convert.make_convert_flat(binding),
+        _resample_one_shot=one_shot,
+        _resampler_core=core,
+        _vad=make_vad(binding),
     )
 
 

@@ -2,6 +2,8 @@
 
 The resampler is a polyphase FIR with a Kaiser-windowed sinc prototype,
 designed in float64 with the same formulas in the Rust core and in numpy.
+Conversions by a factor of 2.5 or more run in two stages (a short
+half-band-like stage at the higher rate, the sharp filter at the lower).
 With ``L / M = out_rate / in_rate`` in lowest terms, output ``k`` is the
 dot product of filter row ``(k M) mod L`` with the input around
 ``floor(k M / L)``. The filter is zero-phase: the one-shot result is
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -53,7 +56,7 @@ MAX_RATE = 192_000
 # Largest filter table (phases x taps): 2**23 float64 coefficients = 64 MiB.
 MAX_COEFFICIENTS = 1 << 23
 # Taps per phase are padded to a multiple of the native SIMD block.
-TAP_BLOCK = 32
+TAP_BLOCK = 8
 
 #: quality name -> (passband end, stopband start, attenuation dB)
 SPECS: dict[str, tuple[float, float, float]] = {
@@ -62,27 +65,39 @@ SPECS: dict[str, tuple[float, float, float]] = {
     "high": (0.91, 1.0, 140.0),
     "very_high": (0.91, 1.0, 175.0),
 }
+_F32 = np.dtype(np.float32)
 #: quality name -> ABI code (RM_QUALITY_*)
 QUALITY_CODES = {"low": 0, "medium": 1, "high": 2, "very_high": 3}
 
 
 @dataclass(frozen=True)
+class Spec:
+    """One stage: ratio ``l/m`` and band edges in virtual rate units (see :func:`stage_specs`)."""
+
+    l: int  # noqa: E741 - the usual name of the interpolation factor
+    m: int
+    scale: int
+    fp: float
+    fs: float
+
+
+@dataclass(frozen=True)
 class Shape:
-    """Sizes of a filter design (no coefficients).
+    """Sizes of a stage's filter (no coefficients).
 
     Attributes
     ----------
     l, m : int
-        Interpolation and decimation factors (``out/in`` in lowest terms).
+        Interpolation and decimation factors of the stage.
     half : int
         Half-length of the prototype, in upsampled samples.
     taps : int
-        Taps per output, a multiple of 32.
+        Taps per output, a multiple of 8.
     ahead, behind : int
         Input frames the window reaches after / before an output's position.
     """
 
-    l: int  # noqa: E741 - the usual name of the interpolation factor
+    l: int  # noqa: E741
     m: int
     half: int
     taps: int
@@ -90,20 +105,49 @@ class Shape:
     behind: int
 
 
-@lru_cache(maxsize=256)
-def filter_shape(in_rate: int, out_rate: int, quality: str) -> Shape:
-    """Sizes of the filter for a ratio (same arithmetic as the Rust core)."""
-    g = math.gcd(in_rate, out_rate)
-    l, m = out_rate // g, in_rate // g  # noqa: E741
-    pb, sb, atten = SPECS[quality]
-    lmax = float(max(l, m))
-    width = math.pi * (sb - pb) / lmax
+def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # noqa: E741
+    """Stages for the reduced ratio ``l/m`` (same rules as the Rust core).
+
+    A conversion by 2.5 or more runs in two stages so that the sharp filter
+    works at the lower rate: downward a short half-rate stage first, upward
+    a short doubling stage last. Virtual units: input rate ``2m``, output
+    rate ``2l``; a design thus depends only on the ratio.
+    """
+    lf, mf = float(l), float(m)
+    if 2 * m >= 5 * l:
+        g = math.gcd(2 * l, m)
+        return (Spec(1, 2, 2 * m, pb * lf, mf - sb * lf), Spec(2 * l // g, m // g, m, pb * lf, sb * lf))
+    if 2 * l >= 5 * m:
+        g = math.gcd(l, 2 * m)
+        return (Spec(l // g, 2 * m // g, 2 * m, pb * mf, sb * mf), Spec(2, 1, l, pb * mf, lf - sb * mf))
+    low = float(min(l, m))
+    return (Spec(l, m, 2 * m, pb * low, sb * low),)
+
+
+def stage_shape(spec: Spec, atten: float) -> Shape:
+    """Sizes of the Kaiser design of one stage (same arithmetic as Rust)."""
+    rate = float(spec.l * spec.scale)
+    width = 2.0 * math.pi * (spec.fs - spec.fp) / rate
     length = (atten - 7.95) / (2.285 * width)
     half = math.ceil(length / 2.0)
-    ahead = -(-half // l)
-    back = half // l
+    ahead = -(-half // spec.l)
+    back = half // spec.l
     taps = -(-(ahead + back + 1) // TAP_BLOCK) * TAP_BLOCK
-    return Shape(l, m, half, taps, ahead, taps - 1 - ahead)
+    return Shape(spec.l, spec.m, half, taps, ahead, taps - 1 - ahead)
+
+
+def reduced(in_rate: int, out_rate: int) -> tuple[int, int]:
+    """``(l, m)``: ``out_rate / in_rate`` in lowest terms."""
+    g = math.gcd(in_rate, out_rate)
+    return out_rate // g, in_rate // g
+
+
+@lru_cache(maxsize=256)
+def filter_stages(in_rate: int, out_rate: int, quality: str) -> tuple[tuple[Spec, Shape], ...]:
+    """Every stage of a conversion with its filter sizes."""
+    l, m = reduced(in_rate, out_rate)  # noqa: E741
+    pb, sb, atten = SPECS[quality]
+    return tuple((s, stage_shape(s, atten)) for s in stage_specs(l, m, pb, sb))
 
 
 def check_rate(rate: Any, what: str, op: str) -> int:
@@ -129,17 +173,18 @@ def check_quality(quality: Any, op: str) -> str:
     return quality
 
 
-def check_plan(in_rate: int, out_rate: int, quality: str, op: str) -> Shape:
-    """The filter shape, or ValueError when its table would be too large."""
-    shape = filter_shape(in_rate, out_rate, quality)
-    n = shape.l * shape.taps
-    if in_rate != out_rate and n > MAX_COEFFICIENTS:
+def check_plan(in_rate: int, out_rate: int, quality: str, op: str) -> None:
+    """Raise ValueError when the filter tables of a conversion would be too large."""
+    if in_rate == out_rate:
+        return
+    n = sum(shape.l * shape.taps for _, shape in filter_stages(in_rate, out_rate, quality))
+    if n > MAX_COEFFICIENTS:
+        l, m = reduced(in_rate, out_rate)  # noqa: E741
         raise ValueError(
-            f"{op}: the filter for {in_rate} Hz -> {out_rate} Hz (ratio {shape.m}:{shape.l}) at quality "
+            f"{op}: the filter for {in_rate} Hz -> {out_rate} Hz (ratio {m}:{l}) at quality "
             f"{quality!r} needs {n} coefficients ({n * 8 / 2**20:.0f} MiB), more than the limit of "
             f"{MAX_COEFFICIENTS}; use rates with a larger common divisor or a lower quality"
         )
-    return shape
 
 
 def check_channels(channels: Any, op: str) -> int:
@@ -276,6 +321,14 @@ class Resampler:
         else:
             self._core = kernels._resampler_core(self.in_rate, self.out_rate, self.channels, self.quality)
         self._mono = self.channels == 1
+        # One stream, one thread at a time: the native state must never be
+        # entered twice at once (with the GIL released that would be a data
+        # race), so a second concurrent call fails loudly instead.
+        self._busy = threading.Lock()
+
+    def _enter(self, op: str) -> None:
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(f"Resampler.{op}: already running in another thread; use one Resampler per thread")
 
     def __repr__(self) -> str:
         return (
@@ -300,26 +353,43 @@ class Resampler:
         ------
         ValueError
             The chunk's channel count differs from ``channels``.
+        RuntimeError
+            Another thread is inside this resampler right now.
         """
-        a = as_float32(chunk, "Resampler.process")
+        if type(chunk) is np.ndarray and chunk.dtype is _F32 and chunk.ndim == 1 and chunk.flags.c_contiguous:
+            a = chunk  # the common real-time case: nothing to check or convert
+        else:
+            a = as_float32(chunk, "Resampler.process")
         got = 1 if a.ndim == 1 else a.shape[0]
         if got != self.channels:
             raise ValueError(
                 f"Resampler.process: chunk has {got} channel(s) (shape {a.shape}) but this resampler was "
                 f"created for {self.channels}; the channel count cannot change mid-stream (make a new Resampler)"
             )
-        self._mono = a.ndim == 1
-        y = self._core.process(a.reshape(1, -1) if self._mono else a)
+        self._enter("process")
+        try:
+            self._mono = a.ndim == 1
+            y = self._core.process(a.reshape(1, -1) if self._mono else a)
+        finally:
+            self._busy.release()
         return y.reshape(-1) if self._mono else y
 
     def flush(self) -> np.ndarray:
         """Return the remaining output (silence assumed after the end) and reset."""
-        y = self._core.flush()
+        self._enter("flush")
+        try:
+            y = self._core.flush()
+        finally:
+            self._busy.release()
         return y.reshape(-1) if self._mono else y
 
     def reset(self) -> None:
         """Forget all input; the next chunk starts a new stream."""
-        self._core.reset()
+        self._enter("reset")
+        try:
+            self._core.reset()
+        finally:
+            self._busy.release()
 
     @property
     def delay(self) -> int:

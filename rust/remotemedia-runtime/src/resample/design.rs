@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub const MAX_COEFFICIENTS: u64 = 1 << 23;
 
 /// Taps per phase are padded to a multiple of this (the SIMD block).
-pub const TAP_BLOCK: usize = 32;
+pub const TAP_BLOCK: usize = 8;
 
 /// A quality preset: filter shape and the arithmetic the kernel uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,12 +86,84 @@ pub fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
-/// The sizes of a design; cheap to compute, no coefficients.
+/// One stage of a conversion: ratio `l / m` and band edges `fp`, `fs`, all
+/// in "virtual" rate units derived from the reduced overall ratio (so a
+/// design depends only on the ratio, never on which rates asked first).
+/// `scale` is the stage's input rate in those units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spec {
+    pub l: u64,
+    pub m: u64,
+    pub scale: u64,
+    pub fp: f64,
+    pub fs: f64,
+}
+
+/// The stages for the overall reduced ratio `l / m` (output / input).
+///
+/// A conversion by 2.5 or more runs in two stages: downward, a short
+/// half-rate filter first (its transition band may reach up to where
+/// aliases would land outside the final band), then the sharp filter at
+/// the lower rate; upward, the sharp filter to half the output rate, then
+/// a short doubling stage. Either way the sharp filter runs at the lower
+/// rate, which halves the work. Virtual units: input rate `2m`, output
+/// rate `2l`.
+pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
+    let (lf, mf) = (l as f64, m as f64);
+    if 2 * m >= 5 * l {
+        let g = gcd(2 * l, m);
+        vec![
+            Spec {
+                l: 1,
+                m: 2,
+                scale: 2 * m,
+                fp: pb * lf,
+                fs: mf - sb * lf,
+            },
+            Spec {
+                l: 2 * l / g,
+                m: m / g,
+                scale: m,
+                fp: pb * lf,
+                fs: sb * lf,
+            },
+        ]
+    } else if 2 * l >= 5 * m {
+        let g = gcd(l, 2 * m);
+        vec![
+            Spec {
+                l: l / g,
+                m: 2 * m / g,
+                scale: 2 * m,
+                fp: pb * mf,
+                fs: sb * mf,
+            },
+            Spec {
+                l: 2,
+                m: 1,
+                scale: l,
+                fp: pb * mf,
+                fs: lf - sb * mf,
+            },
+        ]
+    } else {
+        let low = l.min(m) as f64;
+        vec![Spec {
+            l,
+            m,
+            scale: 2 * m,
+            fp: pb * low,
+            fs: sb * low,
+        }]
+    }
+}
+
+/// The sizes of a stage's filter; cheap to compute, no coefficients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
-    /// Interpolation factor (output rate / gcd).
+    /// Interpolation factor of the stage.
     pub l: u64,
-    /// Decimation factor (input rate / gcd).
+    /// Decimation factor of the stage.
     pub m: u64,
     /// Half-length of the prototype, in upsampled samples.
     pub half: u64,
@@ -104,16 +176,13 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// Sizes of the filter for `in_rate -> out_rate` at `quality`.
-    pub fn new(in_rate: u32, out_rate: u32, quality: Quality) -> Shape {
-        let g = gcd(in_rate as u64, out_rate as u64);
-        let l = out_rate as u64 / g;
-        let m = in_rate as u64 / g;
-        let (pb, sb, atten) = quality.spec();
-        let lmax = l.max(m) as f64;
-        let width = std::f64::consts::PI * (sb - pb) / lmax;
+    /// Sizes of the Kaiser design for `spec` with `atten` dB stopband.
+    pub fn new(spec: &Spec, atten: f64) -> Shape {
+        let rate = (spec.l * spec.scale) as f64;
+        let width = 2.0 * std::f64::consts::PI * (spec.fs - spec.fp) / rate;
         let length = (atten - 7.95) / (2.285 * width);
         let half = (length / 2.0).ceil() as u64;
+        let l = spec.l;
         let ahead = half.div_ceil(l);
         let back = half / l;
         let raw = (ahead + back + 1) as usize;
@@ -121,7 +190,7 @@ impl Shape {
         let behind = taps as u64 - 1 - ahead;
         Shape {
             l,
-            m,
+            m: spec.m,
             half,
             taps,
             ahead,
@@ -135,33 +204,34 @@ impl Shape {
     }
 }
 
-/// A designed filter: `phases x taps` coefficients, row `r` for the outputs
+/// A designed stage: `phases x taps` coefficients, row `r` for the outputs
 /// whose position `k * M` is `r` modulo `L`.
 pub struct Plan {
     pub shape: Shape,
-    pub quality: Quality,
-    /// float64 design (used by the float64 kernel, and for checks).
+    pub spec: Spec,
+    /// float64 design (used by the float64 kernel).
     pub coef64: Vec<f64>,
     /// The same coefficients rounded to float32 (float32 kernel).
     pub coef32: Vec<f32>,
 }
 
-fn design(shape: Shape, quality: Quality) -> Result<Plan> {
+/// All stages of a conversion, and the overall reduced ratio.
+pub struct Cascade {
+    pub l: u64,
+    pub m: u64,
+    pub quality: Quality,
+    pub stages: Vec<Plan>,
+}
+
+fn design(spec: Spec, atten: f64) -> Result<Plan> {
+    let shape = Shape::new(&spec, atten);
     let n = shape.coefficients();
-    if n > MAX_COEFFICIENTS {
-        return Err(Error::InvalidArgument(format!(
-            "the filter for ratio {}:{} needs {n} coefficients, more than the limit of {MAX_COEFFICIENTS}; \
-             use rates with a larger common divisor or a lower quality",
-            shape.m, shape.l
-        )));
-    }
-    let (pb, sb, atten) = quality.spec();
-    let lmax = shape.l.max(shape.m) as f64;
-    let fc = (pb + sb) / (4.0 * lmax);
+    let rate = (spec.l * spec.scale) as f64;
+    let fc = (spec.fp + spec.fs) / (2.0 * rate);
     let beta = 0.1102 * (atten - 8.7);
     let half = shape.half;
     let i0_beta = bessel_i0(beta);
-    let gain = shape.l as f64;
+    let gain = spec.l as f64;
     // One half of the symmetric prototype, at distances 0..=half.
     let mut proto = Vec::new();
     proto
@@ -196,29 +266,46 @@ fn design(shape: Shape, quality: Quality) -> Result<Plan> {
     let coef32 = coef64.iter().map(|&c| c as f32).collect();
     Ok(Plan {
         shape,
-        quality,
+        spec,
         coef64,
         coef32,
     })
 }
 
+/// The reduced ratio `(l, m)` = `out_rate / in_rate` in lowest terms.
+pub fn ratio(in_rate: u32, out_rate: u32) -> (u64, u64) {
+    let g = gcd(in_rate as u64, out_rate as u64);
+    (out_rate as u64 / g, in_rate as u64 / g)
+}
+
 type Key = (u64, u64, Quality);
 
-fn cache() -> &'static Mutex<HashMap<Key, Arc<Plan>>> {
-    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Plan>>>> = OnceLock::new();
+fn cache() -> &'static Mutex<HashMap<Key, Arc<Cascade>>> {
+    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Cascade>>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// The plan for a ratio and quality, designed on first use and cached for
-/// the life of the process (a plan depends only on `L`, `M` and quality).
-pub fn plan(in_rate: u32, out_rate: u32, quality: Quality) -> Result<Arc<Plan>> {
-    let shape = Shape::new(in_rate, out_rate, quality);
-    let key = (shape.l, shape.m, quality);
+/// The stages for a ratio and quality, designed on first use and cached for
+/// the life of the process (a design depends only on the reduced ratio and
+/// the quality).
+pub fn plan(in_rate: u32, out_rate: u32, quality: Quality) -> Result<Arc<Cascade>> {
+    let (l, m) = ratio(in_rate, out_rate);
+    let key = (l, m, quality);
     if let Some(p) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(Arc::clone(p));
     }
+    let (pb, sb, atten) = quality.spec();
+    let list = specs(l, m, pb, sb);
+    let total: u64 = list.iter().map(|s| Shape::new(s, atten).coefficients()).sum();
+    if total > MAX_COEFFICIENTS {
+        return Err(Error::InvalidArgument(format!(
+            "the filter for ratio {m}:{l} needs {total} coefficients, more than the limit of {MAX_COEFFICIENTS}; \
+             use rates with a larger common divisor or a lower quality"
+        )));
+    }
     // Design outside the lock: other ratios stay available meanwhile.
-    let built = Arc::new(design(shape, quality)?);
+    let stages = list.into_iter().map(|s| design(s, atten)).collect::<Result<Vec<_>>>()?;
+    let built = Arc::new(Cascade { l, m, quality, stages });
     let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
     Ok(Arc::clone(map.entry(key).or_insert(built)))
 }
@@ -237,11 +324,12 @@ mod tests {
     #[test]
     fn dc_gain_is_one_per_phase() {
         for &(i, o) in &[(48_000, 16_000), (16_000, 48_000), (44_100, 16_000), (8_000, 11_025)] {
-            let p = plan(i, o, Quality::High).unwrap();
-            let t = p.shape.taps;
-            for row in p.coef64.chunks(t) {
-                let s: f64 = row.iter().sum();
-                assert!((s - 1.0).abs() < 1e-6, "{i}->{o}: phase sum {s}");
+            let c = plan(i, o, Quality::High).unwrap();
+            for p in &c.stages {
+                for row in p.coef64.chunks(p.shape.taps) {
+                    let s: f64 = row.iter().sum();
+                    assert!((s - 1.0).abs() < 1e-6, "{i}->{o}: phase sum {s}");
+                }
             }
         }
     }

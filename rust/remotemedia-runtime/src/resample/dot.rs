@@ -1,7 +1,7 @@
 //! Dot products of a filter row with input windows: the hot loop.
 //!
-//! Each output is accumulated in four SIMD accumulators (taps `32j..32j+8`,
-//! `+8..+16`, ... go to accumulator 0, 1, 2, 3), which are then added
+//! Each output is accumulated in four SIMD accumulators (block `b` of 8
+//! float32 taps, or 4 float64 taps, goes to accumulator `b mod 4`), which are then added
 //! pairwise and reduced across lanes in a fixed order. With 8 float32 lanes
 //! that is 32 partial sums per output, which keeps the float32 rounding
 //! error near -150 dB. [`GROUP`] outputs that share a filter row are computed
@@ -16,6 +16,7 @@ pub const GROUP: usize = 3;
 
 /// A sample type the kernel accumulates in (f32 or f64).
 pub trait Sample: Copy + Default + Send + Sync + 'static {
+    fn from_f32(x: f32) -> Self;
     fn to_f32(self) -> f32;
     /// Coefficients of a plan in this precision.
     fn coefficients(plan: &super::design::Plan) -> &[Self];
@@ -36,11 +37,11 @@ macro_rules! scalar_dot {
         /// Same accumulation structure as the SIMD path, one lane at a time.
         fn $name(x: &[$t], h: &[$t]) -> $t {
             let mut acc = [[0.0 as $t; $w]; 4];
-            for (xc, hc) in x.chunks_exact(4 * $w).zip(h.chunks_exact(4 * $w)) {
-                for (j, a) in acc.iter_mut().enumerate() {
-                    for i in 0..$w {
-                        a[i] += xc[j * $w + i] * hc[j * $w + i];
-                    }
+            // Block b of $w taps goes to accumulator b mod 4.
+            for (b, (xc, hc)) in x.chunks_exact($w).zip(h.chunks_exact($w)).enumerate() {
+                let a = &mut acc[b % 4];
+                for i in 0..$w {
+                    a[i] += xc[i] * hc[i];
                 }
             }
             let mut s = [0.0 as $t; $w];
@@ -63,6 +64,10 @@ scalar_dot!(scalar_f64, f64, 4);
 
 impl Sample for f32 {
     #[inline]
+    fn from_f32(x: f32) -> Self {
+        x
+    }
+    #[inline]
     fn to_f32(self) -> f32 {
         self
     }
@@ -84,6 +89,10 @@ impl Sample for f32 {
 }
 
 impl Sample for f64 {
+    #[inline]
+    fn from_f32(x: f32) -> Self {
+        x as f64
+    }
     #[inline]
     fn to_f32(self) -> f32 {
         self as f32
@@ -131,14 +140,15 @@ mod avx {
 
     /// # Safety
     /// AVX2+FMA present; `x + s[j]` valid for `h.len()` reads for every `j`;
-    /// `h.len() % 32 == 0`.
+    /// `h.len() % 8 == 0`.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot_f32<const N: usize>(x: *const f32, s: [usize; N], h: &[f32]) -> [f32; N] {
         let hp = h.as_ptr();
         let xs = s.map(|si| x.add(si));
         let mut acc = [[_mm256_setzero_ps(); 4]; N];
         let mut i = 0;
-        while i < h.len() {
+        while i + 32 <= h.len() {
             for j in 0..4 {
                 let hv = _mm256_loadu_ps(hp.add(i + 8 * j));
                 for o in 0..N {
@@ -146,6 +156,17 @@ mod avx {
                 }
             }
             i += 32;
+        }
+        // Remaining blocks of 8 go on to accumulators 0, 1, 2 (block index mod 4).
+        // Constant accumulator indices keep the accumulators in registers.
+        let rem = (h.len() - i) / 8;
+        for j in 0..3 {
+            if j < rem {
+                let hv = _mm256_loadu_ps(hp.add(i + 8 * j));
+                for o in 0..N {
+                    acc[o][j] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[o].add(i + 8 * j)), hv, acc[o][j]);
+                }
+            }
         }
         let mut out = [0.0f32; N];
         for o in 0..N {
@@ -155,14 +176,15 @@ mod avx {
     }
 
     /// # Safety
-    /// As [`dot_f32`], with `h.len() % 16 == 0`.
+    /// As [`dot_f32`], with `h.len() % 4 == 0`.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot_f64<const N: usize>(x: *const f64, s: [usize; N], h: &[f64]) -> [f64; N] {
         let hp = h.as_ptr();
         let xs = s.map(|si| x.add(si));
         let mut acc = [[_mm256_setzero_pd(); 4]; N];
         let mut i = 0;
-        while i < h.len() {
+        while i + 16 <= h.len() {
             for j in 0..4 {
                 let hv = _mm256_loadu_pd(hp.add(i + 4 * j));
                 for o in 0..N {
@@ -170,6 +192,15 @@ mod avx {
                 }
             }
             i += 16;
+        }
+        let rem = (h.len() - i) / 4;
+        for j in 0..3 {
+            if j < rem {
+                let hv = _mm256_loadu_pd(hp.add(i + 4 * j));
+                for o in 0..N {
+                    acc[o][j] = _mm256_fmadd_pd(_mm256_loadu_pd(xs[o].add(i + 4 * j)), hv, acc[o][j]);
+                }
+            }
         }
         let mut out = [0.0f64; N];
         for o in 0..N {

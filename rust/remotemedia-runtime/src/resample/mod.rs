@@ -4,16 +4,20 @@
 //! `k` sits at position `k * M` of the `L`-times upsampled input and is the
 //! dot product of filter row `(k * M) mod L` with the input frames around
 //! `floor(k * M / L)`. The filter is zero-phase, so a click at time `t`
-//! comes out at time `t`. Streaming keeps a short history per channel and
+//! comes out at time `t`. Conversions by a factor of 2.5 or more run in two
+//! stages (see [`design::specs`]): the sharp filter works at the lower rate.
+//! Streaming keeps a short history per stage and channel and
 //! emits an output as soon as the input it needs has arrived; `flush`
 //! pads with zeros and emits the rest, so any chunking plus `flush` equals
 //! the one-shot result, bit for bit.
 
 pub mod design;
 mod dot;
+mod stage;
 
-pub use design::{plan, Plan, Quality, Shape};
+pub use design::{plan, Cascade, Plan, Quality, Shape};
 use dot::Sample;
+use stage::Stage;
 
 use crate::error::{Error, Result};
 use std::sync::Arc;
@@ -21,6 +25,8 @@ use std::sync::Arc;
 /// Lowest and highest accepted rate, in Hz.
 pub const MIN_RATE: u32 = 8_000;
 pub const MAX_RATE: u32 = 192_000;
+/// Input frames per block in one-shot resampling.
+const ONE_SHOT_BLOCK: usize = 16_384;
 /// Most channels a resampler accepts (see the Python-side cap).
 pub const MAX_CHANNELS: usize = 64;
 
@@ -34,24 +40,98 @@ pub fn check_rate(rate: u32, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Per-channel history in the precision of the kernel.
-enum History {
-    Narrow(Vec<Vec<f32>>),
-    Wide(Vec<Vec<f64>>),
+/// The stages of a conversion in one precision, and their buffers.
+struct Chain<S> {
+    stages: Vec<Stage<S>>,
+    /// Output of stage 1 (planar), reused between calls.
+    tmp: Vec<S>,
+}
+
+enum Engine {
+    Narrow(Chain<f32>),
+    Wide(Chain<f64>),
 }
 
 /// A streaming resampler for a fixed number of planar channels.
 pub struct Resampler {
-    plan: Arc<Plan>,
+    cascade: Arc<Cascade>,
     channels: usize,
     simd: bool,
-    history: History,
-    /// Index of the next output, counted from the current origin.
-    next: i64,
-    /// Input frames received, counted from the current origin.
-    received: i64,
-    /// Input index of `history[c][0]` (negative before the first frames).
-    start: i64,
+    engine: Engine,
+    /// Input frames received and output frames emitted since the start.
+    received: u64,
+    emitted: u64,
+}
+
+impl<S: Sample> Chain<S> {
+    fn new(c: &Cascade, channels: usize) -> Chain<S> {
+        Chain {
+            stages: c.stages.iter().map(|p| Stage::new(p, channels)).collect(),
+            tmp: Vec::new(),
+        }
+    }
+
+    fn output_frames(&self, c: &Cascade, n: usize) -> usize {
+        self.stages
+            .iter()
+            .zip(&c.stages)
+            .fold(n, |k, (st, p)| st.output_frames(p, k))
+    }
+
+    /// Runs `n` input frames through every stage; the last writes `n_out`
+    /// frames per channel into `out`. `flushing`: pad each stage with zeros
+    /// and emit all it has (the caller resets afterwards).
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        c: &Cascade,
+        simd: bool,
+        input: (&[f32], usize),
+        n: usize,
+        out: &mut [f32],
+        stride: usize,
+        n_out: usize,
+        flushing: bool,
+    ) {
+        let (input, in_stride) = input;
+        let channels = self.stages[0].channels();
+        let last = self.stages.len() - 1;
+        let mut frames = n;
+        for (idx, (st, p)) in self.stages.iter_mut().zip(&c.stages).enumerate() {
+            if idx == 0 {
+                st.push(frames, |ch| &input[ch * in_stride..][..n], S::from_f32);
+            } else {
+                let tmp = &self.tmp;
+                st.push(frames, |ch| &tmp[ch * frames..(ch + 1) * frames], |v| v);
+            }
+            let k = if flushing {
+                st.flush_frames(p)
+            } else {
+                st.output_frames(p, 0)
+            };
+            if flushing {
+                st.pad(p);
+            }
+            if idx == last {
+                // The final stage may hold one frame past ceil(n L / M)
+                // after padding; emit only what the conversion owes.
+                st.emit(p, simd, k.min(n_out), out, stride, S::to_f32);
+            } else {
+                let mut buf = std::mem::take(&mut self.tmp);
+                buf.clear();
+                buf.resize(k * channels, S::default());
+                st.emit(p, simd, k, &mut buf, k, |v| v);
+                self.tmp = buf;
+                frames = k;
+            }
+        }
+    }
+
+    fn reset(&mut self, c: &Cascade) {
+        for (st, p) in self.stages.iter_mut().zip(&c.stages) {
+            st.reset(p);
+        }
+    }
 }
 
 impl Resampler {
@@ -64,28 +144,32 @@ impl Resampler {
                 "channels must be 1..{MAX_CHANNELS}, got {channels}"
             )));
         }
-        let plan = design::plan(in_rate, out_rate, quality)?;
-        let history = if quality.wide() {
-            History::Wide(vec![Vec::new(); channels])
+        let cascade = design::plan(in_rate, out_rate, quality)?;
+        let engine = if quality.wide() {
+            Engine::Wide(Chain::new(&cascade, channels))
         } else {
-            History::Narrow(vec![Vec::new(); channels])
+            Engine::Narrow(Chain::new(&cascade, channels))
         };
-        let mut r = Resampler {
-            plan,
+        let simd = crate::cpu::has_avx2_fma();
+        Ok(Resampler {
+            cascade,
             channels,
-            simd: crate::cpu::has_avx2_fma(),
-            history,
-            next: 0,
+            simd,
+            engine,
             received: 0,
-            start: 0,
-        };
-        r.reset();
-        Ok(r)
+            emitted: 0,
+        })
     }
 
-    /// Sizes of the filter in use.
-    pub fn shape(&self) -> Shape {
-        self.plan.shape
+    /// Forces the portable scalar kernel (tests compare it with SIMD).
+    #[cfg(test)]
+    pub(crate) fn force_scalar(&mut self) {
+        self.simd = false;
+    }
+
+    /// Sizes of each stage's filter.
+    pub fn shapes(&self) -> Vec<Shape> {
+        self.cascade.stages.iter().map(|p| p.shape).collect()
     }
 
     pub fn channels(&self) -> usize {
@@ -94,58 +178,36 @@ impl Resampler {
 
     /// Back to the state of a new resampler (history zeroed).
     pub fn reset(&mut self) {
-        let behind = self.plan.shape.behind as usize;
-        match &mut self.history {
-            History::Narrow(h) => h.iter_mut().for_each(|c| {
-                c.clear();
-                c.resize(behind, 0.0)
-            }),
-            History::Wide(h) => h.iter_mut().for_each(|c| {
-                c.clear();
-                c.resize(behind, 0.0)
-            }),
+        match &mut self.engine {
+            Engine::Narrow(ch) => ch.reset(&self.cascade),
+            Engine::Wide(ch) => ch.reset(&self.cascade),
         }
-        self.next = 0;
         self.received = 0;
-        self.start = -(behind as i64);
-    }
-
-    /// Number of outputs `k` (from 0) whose position `floor(k M / L)` is at
-    /// most `a`.
-    fn outputs_up_to(&self, a: i64) -> i64 {
-        let (l, m) = (self.plan.shape.l as i64, self.plan.shape.m as i64);
-        if a < 0 {
-            return 0;
-        }
-        ((a + 1) * l - 1) / m + 1
-    }
-
-    fn ready_after(&self, received: i64) -> i64 {
-        let ahead = self.plan.shape.ahead as i64;
-        self.outputs_up_to(received - ahead - 1).max(self.next)
+        self.emitted = 0;
     }
 
     /// Frames per channel that `process` of `n` more input frames returns.
     pub fn output_frames(&self, n: usize) -> usize {
-        (self.ready_after(self.received + n as i64) - self.next) as usize
+        match &self.engine {
+            Engine::Narrow(ch) => ch.output_frames(&self.cascade, n),
+            Engine::Wide(ch) => ch.output_frames(&self.cascade, n),
+        }
     }
 
-    /// Frames per channel that `flush` returns now.
+    /// Frames per channel that `flush` returns now: the rest of
+    /// `ceil(received * out_rate / in_rate)`.
     pub fn flush_frames(&self) -> usize {
-        (self.total_outputs() - self.next).max(0) as usize
+        let (l, m) = (self.cascade.l as u128, self.cascade.m as u128);
+        let total = (self.received as u128 * l).div_ceil(m) as u64;
+        (total - self.emitted) as usize
     }
 
-    fn total_outputs(&self) -> i64 {
-        let (l, m) = (self.plan.shape.l as i64, self.plan.shape.m as i64);
-        (self.received * l + m - 1) / m
-    }
-
-    /// Input frames taken in whose output is still pending (what `flush`
-    /// would release, counted in input frames).
+    /// Input frames taken in whose output is still pending: those at or
+    /// after the position of the first output not yet emitted.
     pub fn delay(&self) -> usize {
-        let (l, m) = (self.plan.shape.l as i64, self.plan.shape.m as i64);
-        let covered = (self.next * m + l - 1) / l;
-        (self.received - covered).max(0) as usize
+        let (l, m) = (self.cascade.l as u128, self.cascade.m as u128);
+        let covered = (self.emitted as u128 * m).div_ceil(l) as u64;
+        self.received.saturating_sub(covered) as usize
     }
 
     /// Resamples `frames` frames per channel of planar input (`input[c *
@@ -159,11 +221,34 @@ impl Resampler {
                 self.channels
             )));
         }
+        self.process_rows(input, frames, frames, out, stride)
+    }
+
+    /// `process` for input rows `in_stride` apart (`input[c * in_stride ..][..frames]`).
+    pub fn process_rows(
+        &mut self,
+        input: &[f32],
+        in_stride: usize,
+        frames: usize,
+        out: &mut [f32],
+        stride: usize,
+    ) -> Result<usize> {
+        let needed = if frames == 0 {
+            0
+        } else {
+            (self.channels - 1) * in_stride + frames
+        };
+        if in_stride < frames || input.len() < needed {
+            return Err(Error::InvalidArgument(format!(
+                "input rows of {frames} frames, {in_stride} apart, exceed {} samples",
+                input.len()
+            )));
+        }
         let n_out = self.output_frames(frames);
         self.check_out(out, stride, n_out)?;
-        self.append(|c| &input[c * frames..(c + 1) * frames]);
-        self.received += frames as i64;
-        self.emit(n_out, out, stride);
+        self.run((input, in_stride), frames, out, stride, n_out, false);
+        self.received += frames as u64;
+        self.emitted += n_out as u64;
         Ok(n_out)
     }
 
@@ -173,16 +258,18 @@ impl Resampler {
         let n_out = self.flush_frames();
         self.check_out(out, stride, n_out)?;
         if n_out > 0 {
-            let s = self.plan.shape;
-            let (l, m) = (s.l as i64, s.m as i64);
-            let last = self.next + n_out as i64 - 1;
-            let need = (last * m) / l + s.ahead as i64 + 1 - self.received;
-            let zeros = vec![0.0f32; need.max(0) as usize];
-            self.append(|_| &zeros);
-            self.emit(n_out, out, stride);
+            self.run((&[], 0), 0, out, stride, n_out, true);
         }
         self.reset();
         Ok(n_out)
+    }
+
+    fn run(&mut self, input: (&[f32], usize), n: usize, out: &mut [f32], stride: usize, n_out: usize, flushing: bool) {
+        let (c, simd) = (&self.cascade, self.simd);
+        match &mut self.engine {
+            Engine::Narrow(ch) => ch.run(c, simd, input, n, out, stride, n_out, flushing),
+            Engine::Wide(ch) => ch.run(c, simd, input, n, out, stride, n_out, flushing),
+        }
     }
 
     fn check_out(&self, out: &[f32], stride: usize, n_out: usize) -> Result<()> {
@@ -205,125 +292,6 @@ impl Resampler {
         }
         Ok(())
     }
-
-    fn append<'a>(&mut self, rows: impl Fn(usize) -> &'a [f32]) {
-        match &mut self.history {
-            History::Narrow(h) => h.iter_mut().enumerate().for_each(|(c, v)| v.extend_from_slice(rows(c))),
-            History::Wide(h) => h
-                .iter_mut()
-                .enumerate()
-                .for_each(|(c, v)| v.extend(rows(c).iter().map(|&x| x as f64))),
-        }
-    }
-
-    /// Computes outputs `next .. next + n` into `out`, trims the history and
-    /// moves the origin forward so indices stay small.
-    fn emit(&mut self, n: usize, out: &mut [f32], stride: usize) {
-        let shape = self.plan.shape;
-        let (next, start, simd) = (self.next, self.start, self.simd);
-        match &mut self.history {
-            History::Narrow(h) => {
-                for (c, hist) in h.iter().enumerate() {
-                    run(
-                        simd,
-                        &self.plan,
-                        f32::coefficients(&self.plan),
-                        hist,
-                        start,
-                        next,
-                        &mut out[c * stride..][..n],
-                    );
-                }
-            }
-            History::Wide(h) => {
-                for (c, hist) in h.iter().enumerate() {
-                    run(
-                        simd,
-                        &self.plan,
-                        f64::coefficients(&self.plan),
-                        hist,
-                        start,
-                        next,
-                        &mut out[c * stride..][..n],
-                    );
-                }
-            }
-        }
-        self.next += n as i64;
-        let (l, m) = (shape.l as i64, shape.m as i64);
-        // Keep the history from the first frame the next output needs.
-        let keep_from = (self.next * m) / l - shape.behind as i64;
-        let held = match &self.history {
-            History::Narrow(h) => h[0].len(),
-            History::Wide(h) => h[0].len(),
-        } as i64;
-        let drop = (keep_from - self.start).clamp(0, held) as usize;
-        match &mut self.history {
-            History::Narrow(h) => h.iter_mut().for_each(|v| drop_front(v, drop)),
-            History::Wide(h) => h.iter_mut().for_each(|v| drop_front(v, drop)),
-        }
-        self.start += drop as i64;
-        // Rebase: L outputs span exactly M inputs.
-        let periods = self.next / l;
-        self.next -= periods * l;
-        self.received -= periods * m;
-        self.start -= periods * m;
-    }
-}
-
-fn drop_front<T: Copy>(v: &mut Vec<T>, n: usize) {
-    if n > 0 {
-        v.drain(..n.min(v.len()));
-    }
-}
-
-/// Outputs `k0 .. k0 + out.len()` of one channel. Outputs sharing a filter
-/// row are computed four at a time (`dot4`); the rest one by one (`dot1`),
-/// with identical per-output arithmetic.
-fn run<S: Sample>(simd: bool, plan: &Plan, coef: &[S], hist: &[S], start: i64, k0: i64, out: &mut [f32]) {
-    let s = plan.shape;
-    let (l, m, t) = (s.l as i64, s.m as i64, s.taps);
-    // Position of output k0: input frame q (relative to the history) and
-    // filter row r; stepping one output adds M / L with carry.
-    let pos = k0 * m;
-    let mut q = pos / l - s.behind as i64 - start;
-    let mut r = pos % l;
-    let (qstep, rstep) = (m / l, m % l);
-    let advance = |q: &mut i64, r: &mut i64| {
-        *q += qstep;
-        *r += rstep;
-        if *r >= l {
-            *r -= l;
-            *q += 1;
-        }
-    };
-    let n = out.len();
-    let g = dot::GROUP;
-    let lu = l as usize;
-    let step = m as usize;
-    let mut i = 0usize;
-    // Blocks of GROUP * L outputs: output j, j + L, j + 2L, ... share a row
-    // and their windows are M frames apart.
-    while i + g * lu <= n {
-        for j in 0..lu {
-            let (s0, ri) = (q as usize, r as usize);
-            let starts: [usize; dot::GROUP] = std::array::from_fn(|e| s0 + e * step);
-            let y = S::dot(simd, hist, starts, &coef[ri * t..(ri + 1) * t]);
-            for (e, v) in y.iter().enumerate() {
-                out[i + j + e * lu] = v.to_f32();
-            }
-            advance(&mut q, &mut r);
-        }
-        // Skip the (GROUP - 1) * L outputs just computed: (GROUP - 1) * M frames.
-        q += ((g - 1) * step) as i64;
-        i += g * lu;
-    }
-    while i < n {
-        let (s0, ri) = (q as usize, r as usize);
-        out[i] = S::dot(simd, hist, [s0], &coef[ri * t..(ri + 1) * t])[0].to_f32();
-        advance(&mut q, &mut r);
-        i += 1;
-    }
 }
 
 /// One-shot resampling of planar `input` (`channels x frames`) into `out`
@@ -345,10 +313,16 @@ pub fn resample(
             given: out.len(),
         });
     }
-    let a = r.output_frames(frames);
-    // Process into the front of each row, flush into the rest.
-    r.process(input, frames, out, total)?;
-    r.flush(&mut out[a..], total)?;
+    // Blocks keep the histories short (in cache) and never copy the whole
+    // input; chunking does not change the result.
+    let mut pos = 0;
+    let mut done = 0;
+    while pos < frames {
+        let n = ONE_SHOT_BLOCK.min(frames - pos);
+        done += r.process_rows(&input[pos..], frames, n, &mut out[done..], total)?;
+        pos += n;
+    }
+    r.flush(&mut out[done..], total)?;
     Ok(total)
 }
 

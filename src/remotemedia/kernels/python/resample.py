@@ -15,9 +15,9 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from remotemedia.kernels.resample import SPECS, Shape, filter_shape
+from remotemedia.kernels.resample import SPECS, Shape, Spec, filter_stages, reduced
 
 # Work arrays are cut into blocks of about this many float64 elements.
 _BLOCK = 1 << 20
@@ -52,15 +52,14 @@ class Plan:
     group: int
 
 
-def design(shape: Shape, quality: str) -> np.ndarray:
-    """The (L, taps) float64 coefficient table (same formulas as Rust)."""
-    pb, sb, atten = SPECS[quality]
-    lmax = float(max(shape.l, shape.m))
-    fc = (pb + sb) / (4.0 * lmax)
+def design(spec: Spec, shape: Shape, atten: float) -> np.ndarray:
+    """The (L, taps) float64 coefficient table of a stage (same formulas as Rust)."""
+    rate = float(spec.l * spec.scale)
+    fc = (spec.fp + spec.fs) / (2.0 * rate)
     beta = 0.1102 * (atten - 8.7)
     half = shape.half
     i0_beta = bessel_i0(np.float64(beta))
-    gain = float(shape.l)
+    gain = float(spec.l)
     d = np.arange(half + 1, dtype=np.float64)
     arg = 2.0 * fc * d
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -93,21 +92,24 @@ def _band(shape: Shape, coef: np.ndarray) -> tuple[np.ndarray | None, int]:
 
 
 _lock = threading.Lock()
-_plans: dict[tuple[int, int, str], Plan] = {}
+_plans: dict[tuple[int, int, str], tuple[Plan, ...]] = {}
 
 
-def plan(in_rate: int, out_rate: int, quality: str) -> Plan:
-    """The plan for a ratio, designed once per process and cached."""
-    shape = filter_shape(in_rate, out_rate, quality)
-    key = (shape.l, shape.m, quality)
+def plan(in_rate: int, out_rate: int, quality: str) -> tuple[Plan, ...]:
+    """The stages of a conversion, designed once per process and cached."""
+    l, m = reduced(in_rate, out_rate)  # noqa: E741
+    key = (l, m, quality)
     with _lock:
         p = _plans.get(key)
     if p is None:
-        coef = design(shape, quality)
-        band, group = _band(shape, coef)
-        p = Plan(shape, coef, band, group)
+        atten = SPECS[quality][2]
+        stages = []
+        for spec, shape in filter_stages(in_rate, out_rate, quality):
+            coef = design(spec, shape, atten)
+            band, group = _band(shape, coef)
+            stages.append(Plan(shape, coef, band, group))
         with _lock:
-            p = _plans.setdefault(key, p)
+            p = _plans.setdefault(key, tuple(stages))
     return p
 
 
@@ -115,15 +117,17 @@ def _gather(p: Plan, hist: np.ndarray, start: int, ks: np.ndarray, out: np.ndarr
     """Outputs ``ks`` by gathering their windows (short runs, any phase)."""
     s = p.shape
     t = s.taps
-    taps = np.arange(t, dtype=np.int64)
+    windows = sliding_window_view(hist, t, axis=1)
     step = max(1, _BLOCK // (t * hist.shape[0]))
     for b in range(0, len(ks), step):
         k = ks[b : b + step]
         pos = k * s.m
         q = pos // s.l
-        r = pos - q * s.l
-        idx = (q - s.behind - start)[:, None] + taps[None, :]
-        out[:, b : b + len(k)] = np.einsum("cnt,nt->cn", hist[:, idx], p.coef[r])
+        x = windows[:, q - s.behind - start]
+        if s.l == 1:
+            out[:, b : b + len(k)] = x @ p.coef[0]
+        else:
+            out[:, b : b + len(k)] = np.einsum("cnt,nt->cn", x, p.coef[pos - q * s.l])
 
 
 def _banded(p: Plan, hist: np.ndarray, start: int, k0: int, rows: int, out: np.ndarray) -> None:
@@ -171,69 +175,107 @@ def _emit(p: Plan, hist: np.ndarray, start: int, k0: int, n: int) -> np.ndarray:
     return out
 
 
+class _Stage:
+    """Streaming state of one stage; the same bookkeeping as Rust's ``Stage``."""
+
+    def __init__(self, p: Plan, channels: int) -> None:
+        self.plan = p
+        self.channels = channels
+        self.reset()
+
+    def reset(self) -> None:
+        s = self.plan.shape
+        self.hist = np.zeros((self.channels, s.behind))
+        self.next = 0
+        self.received = 0
+        self.start = -s.behind
+
+    def output_frames(self, n: int) -> int:
+        s = self.plan.shape
+        a = self.received + n - s.ahead - 1
+        ready = 0 if a < 0 else ((a + 1) * s.l - 1) // s.m + 1
+        return max(ready, self.next) - self.next
+
+    def flush_frames(self) -> int:
+        s = self.plan.shape
+        return max(0, -(-self.received * s.l // s.m) - self.next)
+
+    def push(self, x: np.ndarray) -> None:
+        self.hist = np.concatenate([self.hist, x], axis=1)
+        self.received += x.shape[1]
+
+    def pad(self) -> None:
+        s = self.plan.shape
+        n = self.flush_frames()
+        if n:
+            need = max(0, (self.next + n - 1) * s.m // s.l + s.ahead + 1 - self.received)
+            self.push(np.zeros((self.channels, need)))
+
+    def emit(self, n: int) -> np.ndarray:
+        s = self.plan.shape
+        y = emit(self.plan, self.hist, self.start, self.next, n)
+        self.next += n
+        keep_from = self.next * s.m // s.l - s.behind
+        drop = min(max(keep_from - self.start, 0), self.hist.shape[1])
+        if drop:
+            self.hist = self.hist[:, drop:]
+            self.start += drop
+        periods = self.next // s.l
+        self.next -= periods * s.l
+        self.received -= periods * s.m
+        self.start -= periods * s.m
+        return y
+
+
 class ResamplerCore:
-    """Streaming state; the same bookkeeping as the Rust ``Resampler``."""
+    """Streaming over validated ``(channels, n)`` float32; mirrors the Rust ``Resampler``."""
 
     def __init__(self, in_rate: int, out_rate: int, channels: int, quality: str) -> None:
-        self._plan = plan(in_rate, out_rate, quality)
+        self._stages = [_Stage(p, channels) for p in plan(in_rate, out_rate, quality)]
+        self._l, self._m = reduced(in_rate, out_rate)
         self._channels = channels
         self.reset()
 
     def reset(self) -> None:
-        s = self._plan.shape
-        self._hist = np.zeros((self._channels, s.behind))
-        self._next = 0
+        for st in self._stages:
+            st.reset()
         self._received = 0
-        self._start = -s.behind
-
-    def _outputs_up_to(self, a: int) -> int:
-        s = self._plan.shape
-        return 0 if a < 0 else ((a + 1) * s.l - 1) // s.m + 1
+        self._emitted = 0
 
     def output_frames(self, n: int) -> int:
-        s = self._plan.shape
-        ready = max(self._outputs_up_to(self._received + n - s.ahead - 1), self._next)
-        return ready - self._next
+        for st in self._stages:
+            n = st.output_frames(n)
+        return n
 
     def flush_frames(self) -> int:
-        s = self._plan.shape
-        return max(0, -(-self._received * s.l // s.m) - self._next)
+        return -(-self._received * self._l // self._m) - self._emitted
 
     def delay(self) -> int:
-        s = self._plan.shape
-        covered = -(-self._next * s.m // s.l)
+        covered = -(-self._emitted * self._m // self._l)
         return max(0, self._received - covered)
 
-    def _emit(self, n: int) -> np.ndarray:
-        s = self._plan.shape
-        y = emit(self._plan, self._hist, self._start, self._next, n)
-        self._next += n
-        keep_from = self._next * s.m // s.l - s.behind
-        drop = min(max(keep_from - self._start, 0), self._hist.shape[1])
-        if drop:
-            self._hist = self._hist[:, drop:]
-            self._start += drop
-        periods = self._next // s.l
-        self._next -= periods * s.l
-        self._received -= periods * s.m
-        self._start -= periods * s.m
-        return y.astype(np.float32)
+    def _run(self, x: np.ndarray, n_out: int, flushing: bool) -> np.ndarray:
+        for st in self._stages:
+            st.push(x)
+            k = st.flush_frames() if flushing else st.output_frames(0)
+            if flushing:
+                st.pad()
+            x = st.emit(k)
+        # After padding the last stage may hold one frame past ceil(n L / M).
+        return x[:, :n_out].astype(np.float32)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         n_out = self.output_frames(x.shape[1])
-        self._hist = np.concatenate([self._hist, x.astype(np.float64)], axis=1)
+        y = self._run(x.astype(np.float64), n_out, False)
         self._received += x.shape[1]
-        return self._emit(n_out)
+        self._emitted += n_out
+        return y
 
     def flush(self) -> np.ndarray:
-        s = self._plan.shape
         n_out = self.flush_frames()
         y = np.zeros((self._channels, 0), np.float32)
         if n_out:
-            last = self._next + n_out - 1
-            need = max(0, last * s.m // s.l + s.ahead + 1 - self._received)
-            self._hist = np.concatenate([self._hist, np.zeros((self._channels, need))], axis=1)
-            y = self._emit(n_out)
+            y = self._run(np.zeros((self._channels, 0)), n_out, True)
         self.reset()
         return y
 
@@ -241,12 +283,7 @@ class ResamplerCore:
 def resample_one_shot(x: np.ndarray, in_rate: int, out_rate: int, quality: str) -> np.ndarray:
     """One shot over validated ``(channels, frames)`` float32."""
     core = ResamplerCore(in_rate, out_rate, x.shape[0], quality)
-    head = core.process(x)
-    tail = core.flush()
-    total = -(-x.shape[1] * out_rate // in_rate)
-    y = np.concatenate([head, tail], axis=1)
-    assert y.shape[1] == total, (y.shape, total)
-    return y
+    return np.concatenate([core.process(x), core.flush()], axis=1)
 
 
 __all__ = ["ResamplerCore", "bessel_i0", "design", "plan", "resample_one_shot"]

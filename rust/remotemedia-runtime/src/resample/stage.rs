@@ -1,0 +1,231 @@
+//! One polyphase stage with its per-channel history: the streaming core.
+
+use super::design::Plan;
+use super::dot::{self, Sample};
+
+/// Streaming state of one stage for all channels. Indices count from an
+/// origin that moves forward (by `M` inputs = `L` outputs) as output is
+/// emitted, so they stay small however long the stream.
+pub(crate) struct Stage<S> {
+    hist: Vec<Vec<S>>,
+    /// Index of the next output.
+    next: i64,
+    /// Input frames received.
+    received: i64,
+    /// Input index of `hist[c][0]` (negative before the first frames).
+    start: i64,
+}
+
+impl<S: Sample> Stage<S> {
+    pub fn new(plan: &Plan, channels: usize) -> Stage<S> {
+        let mut s = Stage {
+            hist: vec![Vec::new(); channels],
+            next: 0,
+            received: 0,
+            start: 0,
+        };
+        s.reset(plan);
+        s
+    }
+
+    pub fn channels(&self) -> usize {
+        self.hist.len()
+    }
+
+    pub fn reset(&mut self, plan: &Plan) {
+        let behind = plan.shape.behind as usize;
+        for c in &mut self.hist {
+            c.clear();
+            c.resize(behind, S::default());
+        }
+        self.next = 0;
+        self.received = 0;
+        self.start = -(behind as i64);
+    }
+
+    /// Outputs `k` (from 0) whose position `floor(k M / L)` is at most `a`.
+    fn outputs_up_to(plan: &Plan, a: i64) -> i64 {
+        let (l, m) = (plan.shape.l as i64, plan.shape.m as i64);
+        if a < 0 {
+            return 0;
+        }
+        ((a + 1) * l - 1) / m + 1
+    }
+
+    /// Outputs the next `emit` may produce once `n` more frames arrive.
+    pub fn output_frames(&self, plan: &Plan, n: usize) -> usize {
+        let ahead = plan.shape.ahead as i64;
+        let ready = Self::outputs_up_to(plan, self.received + n as i64 - ahead - 1).max(self.next);
+        (ready - self.next) as usize
+    }
+
+    /// Outputs left until `ceil(received * L / M)`.
+    pub fn flush_frames(&self, plan: &Plan) -> usize {
+        let (l, m) = (plan.shape.l as i64, plan.shape.m as i64);
+        ((self.received * l + m - 1) / m - self.next).max(0) as usize
+    }
+
+    /// Appends `n` frames per channel; `row(c)` gives channel `c`.
+    pub fn push<'a, T: Copy + 'a>(&mut self, n: usize, row: impl Fn(usize) -> &'a [T], conv: impl Fn(T) -> S) {
+        for (c, h) in self.hist.iter_mut().enumerate() {
+            h.extend(row(c).iter().map(|&v| conv(v)));
+        }
+        self.received += n as i64;
+    }
+
+    /// Appends the zeros `flush` needs to emit every remaining output (take
+    /// `flush_frames` before: padding counts as received input).
+    pub fn pad(&mut self, plan: &Plan) {
+        let n = self.flush_frames(plan) as i64;
+        if n == 0 {
+            return;
+        }
+        let s = plan.shape;
+        let last = self.next + n - 1;
+        let need = ((last * s.m as i64) / s.l as i64 + s.ahead as i64 + 1 - self.received).max(0) as usize;
+        for h in &mut self.hist {
+            h.resize(h.len() + need, S::default());
+        }
+        self.received += need as i64;
+    }
+
+    /// Computes outputs `next .. next + n` (row `c` into `out[c * stride..]`),
+    /// then trims the history and moves the origin.
+    pub fn emit<O>(
+        &mut self,
+        plan: &Plan,
+        simd: bool,
+        n: usize,
+        out: &mut [O],
+        stride: usize,
+        put: impl Fn(S) -> O + Copy,
+    ) {
+        let shape = plan.shape;
+        for (c, hist) in self.hist.iter().enumerate() {
+            run(
+                simd,
+                plan,
+                S::coefficients(plan),
+                hist,
+                self.start,
+                self.next,
+                &mut out[c * stride..][..n],
+                put,
+            );
+        }
+        self.next += n as i64;
+        let (l, m) = (shape.l as i64, shape.m as i64);
+        // Keep the history from the first frame the next output needs.
+        let keep_from = (self.next * m) / l - shape.behind as i64;
+        let held = self.hist[0].len() as i64;
+        let drop = (keep_from - self.start).clamp(0, held) as usize;
+        if drop > 0 {
+            for h in &mut self.hist {
+                h.drain(..drop);
+            }
+        }
+        self.start += drop as i64;
+        let periods = self.next / l;
+        self.next -= periods * l;
+        self.received -= periods * m;
+        self.start -= periods * m;
+    }
+}
+
+/// Outputs `k0 .. k0 + out.len()` of one channel. Outputs sharing a filter
+/// row are computed [`dot::GROUP`] at a time; the rest one by one, with
+/// identical per-output arithmetic.
+#[allow(clippy::too_many_arguments)]
+fn run<S: Sample, O>(
+    simd: bool,
+    plan: &Plan,
+    coef: &[S],
+    hist: &[S],
+    start: i64,
+    k0: i64,
+    out: &mut [O],
+    put: impl Fn(S) -> O,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
+        return unsafe { run_avx(plan, coef, hist, start, k0, out, put) };
+    }
+    run_loop(simd, plan, coef, hist, start, k0, out, put)
+}
+
+/// The loop compiled for AVX2+FMA, so the dot products inline into it.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_avx<S: Sample, O>(
+    plan: &Plan,
+    coef: &[S],
+    hist: &[S],
+    start: i64,
+    k0: i64,
+    out: &mut [O],
+    put: impl Fn(S) -> O,
+) {
+    run_loop(true, plan, coef, hist, start, k0, out, put)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn run_loop<S: Sample, O>(
+    simd: bool,
+    plan: &Plan,
+    coef: &[S],
+    hist: &[S],
+    start: i64,
+    k0: i64,
+    out: &mut [O],
+    put: impl Fn(S) -> O,
+) {
+    let s = plan.shape;
+    let (l, m, t) = (s.l as i64, s.m as i64, s.taps);
+    // Position of output k0: input frame q (relative to the history) and
+    // filter row r; stepping one output adds M / L with carry.
+    let pos = k0 * m;
+    let mut q = pos / l - s.behind as i64 - start;
+    let mut r = pos % l;
+    let (qstep, rstep) = (m / l, m % l);
+    let advance = |q: &mut i64, r: &mut i64| {
+        *q += qstep;
+        *r += rstep;
+        if *r >= l {
+            *r -= l;
+            *q += 1;
+        }
+    };
+    let n = out.len();
+    let g = dot::GROUP;
+    let lu = l as usize;
+    let step = m as usize;
+    let mut i = 0usize;
+    // Blocks of GROUP * L outputs: output j, j + L, j + 2L, ... share a row
+    // and their windows are M frames apart.
+    while i + g * lu <= n {
+        for j in 0..lu {
+            let (s0, ri) = (q as usize, r as usize);
+            let starts: [usize; dot::GROUP] = std::array::from_fn(|e| s0 + e * step);
+            let y = S::dot(simd, hist, starts, &coef[ri * t..(ri + 1) * t]);
+            for (e, v) in y.into_iter().enumerate() {
+                out[i + j + e * lu] = put(v);
+            }
+            advance(&mut q, &mut r);
+        }
+        // Skip the (GROUP - 1) * L outputs just computed: (GROUP - 1) * M frames.
+        q += ((g - 1) * step) as i64;
+        i += g * lu;
+    }
+    while i < n {
+        let (s0, ri) = (q as usize, r as usize);
+        out[i] = put(S::dot(simd, hist, [s0], &coef[ri * t..(ri + 1) * t])[0]);
+        advance(&mut q, &mut r);
+        i += 1;
+    }
+}

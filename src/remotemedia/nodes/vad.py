@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from remotemedia.kernels import KernelSet
 
 MODES = ("annotate", "filter")
+_DEFAULTS: dict[str, Any] = {
+    "padding_ms": 60.0,
+    "hangover_ms": 60.0,
+    "min_speech_ms": 90.0,
+    "min_silence_ms": 300.0,
+    "max_segment_s": 30.0,
+    "pre_roll_audio": False,
+}
 FRAME_DURATIONS_MS = (10, 20, 30)
 
 
@@ -96,6 +104,17 @@ class VADNode(Node):
         self.max_segment_s = max_segment_s
         SegmentTracker(16000, 480, **self.segment_settings())  # validates the settings now
         self.pre_roll_audio = bool(pre_roll_audio)
+
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments; segment rules and ``pre_roll_audio`` only when not at their defaults."""
+        out: dict[str, Any] = {
+            "frame_duration_ms": self.frame_duration_ms,
+            "aggressiveness": self.aggressiveness,
+            "mode": self.mode,
+        }
+        extra = {**self.segment_settings(), "pre_roll_audio": self.pre_roll_audio}
+        out.update({k: v for k, v in extra.items() if v != _DEFAULTS[k]})
+        return out
 
     def segment_settings(self) -> dict[str, Any]:
         """The segment rules as keyword arguments of ``speech_segments`` / ``SegmentTracker``."""

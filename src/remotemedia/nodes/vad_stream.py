@@ -77,7 +77,12 @@ class VadStreamState:
         self.tracker = SegmentTracker(buf.sample_rate, self.vad.frame_length, **node.segment_settings())
 
     def _check(self, buf: AudioBuffer) -> None:
-        if buf.sample_rate != self.rate or buf.channels != self.channels:
+        if buf.sample_rate != self.rate:
+            raise ValueError(
+                f"VADNode {self.node.name!r}: sample rate changed from {self.rate} to {buf.sample_rate} Hz "
+                "mid-stream; open a new stream"
+            )
+        if buf.channels != self.channels:
             raise ValueError(
                 f"VADNode {self.node.name!r}: stream changed from {self.channels} ch at {self.rate} Hz to "
                 f"{buf.channels} ch at {buf.sample_rate} Hz mid-stream; open a new stream"
@@ -177,11 +182,13 @@ class VadStreamState:
         return out
 
     def flush(self) -> AudioBuffer | None:
-        """End of stream: close an open segment (clipped to the stream's length)."""
+        """End of stream: close an open segment (clipped to the stream's length); None if none was open."""
         if self.vad is None or self.tracker is None:
             return None
         pieces: list[tuple[int, int]] = []
         events = self._events(self.tracker.finish(self.received), pieces)
+        if not events:
+            return None
         empty = AudioBuffer(self.template, self.rate)
         out = self._output(empty, np.zeros(0, np.uint8), events, pieces)
         self.hist.clear()

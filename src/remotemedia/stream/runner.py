@@ -22,12 +22,11 @@ cancels every task; states are closed (files deleted, handles freed).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-
-import asyncio
 
 import numpy as np
 
@@ -205,9 +204,7 @@ class _Run:
             await self.out.put(_Failure(err), control=True)
 
 
-async def run_stream(
-    pipeline: Any, chunks: Any, use_rust: bool, queue_size: int, overflow: str
-) -> AsyncIterator[Any]:
+async def run_stream(pipeline: Any, chunks: Any, use_rust: bool, queue_size: int, overflow: str) -> AsyncIterator[Any]:
     """The body of :meth:`Pipeline.stream` (an async generator; see there)."""
     if overflow not in POLICIES:
         raise ValueError(f"stream(): overflow must be 'block' or 'drop_oldest', got {overflow!r}")

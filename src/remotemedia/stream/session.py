@@ -95,7 +95,7 @@ class StreamSession:
             The session is closed or flushed.
         """
         if self._closed or self._flushed:
-            raise RuntimeError(f"stream of pipeline {self._name!r} is {'closed' if self._closed else 'flushed'}")
+            raise self._ended()
         pos = self.position
         index = pos.chunks
         if self._chain and not self._timed:
@@ -128,7 +128,7 @@ class StreamSession:
             A node failed while flushing (names node and stream position).
         """
         if self._closed or self._flushed:
-            raise RuntimeError(f"stream of pipeline {self._name!r} is {'closed' if self._closed else 'flushed'}")
+            raise self._ended()
         self._flushed = True
         where = self.position.describe(None)
         pieces: dict[str, list[Any]] = {s: [] for s in self._sinks}
@@ -160,6 +160,10 @@ class StreamSession:
             close_stages(self._stages)
 
     # machinery --------------------------------------------------------------
+
+    def _ended(self) -> RuntimeError:
+        state = "is flushed" if self._flushed else "is closed"
+        return RuntimeError(f"stream of pipeline {self._name!r} {state}; open a new one with pipeline.open_stream()")
 
     def _fail(self, st: Stage, operation: str, where: str, exc: BaseException) -> NodeError:
         if st.stats is not None:

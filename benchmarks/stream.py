@@ -107,11 +107,11 @@ def part_frames(n_frames: int) -> None:
     rows = []
     if native:
         binding = kernels.get().binding
-        rows.append((f"session, native ({binding}): convert>downmix>resample>VAD", time_session(pipeline(), frames,
-                                                                                                True, 100)))  # fmt: skip
+        label = f"session, native ({binding}): convert>downmix>resample>VAD"
+        rows.append((label, time_session(pipeline(), frames, True, 100)))
         rows.append(("kernels called directly, native (floor)", time_kernels(kernels.get(), frames, 100)))
-        rows.append(("session, native, no downmix (stereo resample)", time_session(pipeline(False), frames, True,
-                                                                                    100)))  # fmt: skip
+        label = "session, native, no downmix (stereo resample)"
+        rows.append((label, time_session(pipeline(False), frames, True, 100)))
     few = frames[: max(200, n_frames // 10)]
     rows.append(("session, Python (numpy kernels)", time_session(pipeline(), few, False, 20)))
     rows.append(("kernels called directly, Python", time_kernels(kernels.get("python"), few, 20)))

@@ -77,9 +77,14 @@ async def test_stream_equals_run_for_random_chunkings(runtime_env: tuple[str, An
     assert p.get_metrics()["nodes"]["resample"]["runtime"] == runtime_env[0]
 
 
-def test_session_equals_run_for_random_chunkings(runtime_env: tuple[str, Any]) -> None:
+@pytest.mark.parametrize("metrics", [False, True])
+def test_session_equals_run_for_random_chunkings(runtime_env: tuple[str, Any], metrics: bool) -> None:
     x, rate = speech(4.0)
     p = speech_pipeline()
+    if not metrics:  # the linear fast path (no timing)
+        p = Pipeline("plain")
+        for node in speech_pipeline().nodes:
+            p.add_node(node)
     whole = p.run_sync((x, rate))
     with p.open_stream() as s:
         outs = [s.push(c) for c in random_chunks(x, rate, 7)]
@@ -87,6 +92,9 @@ def test_session_equals_run_for_random_chunkings(runtime_env: tuple[str, Any]) -
     got = collect(outs)
     assert_same_audio(got, whole, runtime_env[0] == "rust")
     assert got.metadata["vad_segments"] == whole.metadata["vad_segments"]
+    if metrics:
+        pushes = len(outs) - 1
+        assert p.get_metrics()["nodes"]["vad"]["calls"] == 1 + pushes + 1  # run(), every push, the flushed tail
 
 
 def test_vad_filter_stream_equals_run(runtime_env: tuple[str, Any]) -> None:
@@ -297,6 +305,19 @@ async def test_drop_oldest_policy_drops_and_counts() -> None:
     dropped = sum(v["stream"]["dropped"] for v in p.get_metrics()["nodes"].values())
     assert dropped > 0
     assert n < 101 and n + dropped >= 100  # every chunk was either output or counted as dropped
+
+
+async def test_input_iterable_errors_reach_the_consumer_unchanged() -> None:
+    x, rate = speech(0.2)
+
+    def broken() -> Iterator[tuple[np.ndarray, int]]:
+        yield x, rate
+        raise OSError("microphone gone")
+
+    p = speech_pipeline()
+    with pytest.raises(OSError, match="microphone gone"):
+        await consume(p.stream(broken()))
+    assert collect(await consume(p.stream([(x, rate)]))).frames == (await p.run((x, rate))).frames
 
 
 async def test_stream_argument_errors() -> None:

@@ -115,6 +115,17 @@ def test_file_node_arguments_and_manifest_round_trip(tmp_path: Path) -> None:
         p.open_stream()
 
 
+async def test_source_pipelines_take_no_input(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.wav", tone(0.2, 8000), 8000)
+    p = Pipeline("src").add_node(AudioFileSource(path)).add_node(FormatConverterNode("i16"))
+    with pytest.raises(TypeError, match="reads its own input; call stream\\(\\) without chunks"):
+        async for _ in p.stream([(np.zeros(4, np.int16), 8000)]):
+            pass
+    with pytest.raises(TypeError, match="takes no input"):
+        await p.run((np.zeros(4, np.int16), 8000))
+    np.testing.assert_array_equal((await p.run()).data, tone(0.2, 8000))
+
+
 def _stream_file_peak(tmp_path: Path, seconds: int) -> tuple[int, int]:
     """Traced peak bytes while a generated file streams through the whole pipeline; and the file size."""
     rate = 48000

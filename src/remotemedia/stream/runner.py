@@ -219,6 +219,11 @@ async def run_stream(pipeline: Any, chunks: Any, use_rust: bool, queue_size: int
         )
     if chunks is not None:
         check_chunks(chunks, pipeline.name)
+        if all(plan.nodes[n].node.is_source for n in plan.topology.sources):
+            raise TypeError(
+                f"pipeline {pipeline.name!r} starts with source node(s) and reads its own input; "
+                "call stream() without chunks"
+            )
     if len(pipeline._initialized) != len(pipeline.graph.nodes):
         await pipeline.initialize()
     topo, stages = open_stages(pipeline, use_rust)

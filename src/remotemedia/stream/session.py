@@ -159,6 +159,11 @@ class StreamSession:
             self._closed = True
             close_stages(self._stages)
 
+    def __del__(self) -> None:
+        # A session dropped without close(): release the states (temporary files...).
+        if not getattr(self, "_closed", True):
+            self.close()
+
     # machinery --------------------------------------------------------------
 
     def _ended(self) -> RuntimeError:

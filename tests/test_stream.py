@@ -97,9 +97,14 @@ def test_session_equals_run_for_random_chunkings(runtime_env: tuple[str, Any], m
         assert p.get_metrics()["nodes"]["vad"]["calls"] == 1 + pushes + 1  # run(), every push, the flushed tail
 
 
-def test_vad_filter_stream_equals_run(runtime_env: tuple[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "rules",
+    [{}, {"max_segment_s": 0.7, "min_silence_ms": 100.0, "padding_ms": 250.0, "hangover_ms": 20.0}],
+    ids=["defaults", "short-segments"],
+)
+def test_vad_filter_stream_equals_run(runtime_env: tuple[str, Any], rules: dict[str, float]) -> None:
     x, rate = speech()
-    p = speech_pipeline(mode="filter")
+    p = speech_pipeline(mode="filter", **rules)
     whole = p.run_sync((x, rate))
     with p.open_stream() as s:
         outs = [s.push(c) for c in random_chunks(x, rate, 3)]
@@ -110,6 +115,9 @@ def test_vad_filter_stream_equals_run(runtime_env: tuple[str, Any]) -> None:
     # the source spans say where each piece came from, in the VAD's input timeline
     spans = got.metadata["vad_source_spans"]
     assert sum(n for _, n in spans) == got.frames
+    assert got.metadata["vad_segments"] == whole.metadata["vad_segments"]
+    if rules:
+        assert len(whole.metadata["vad_segments"]) > 6  # the cut at max_segment_s happened
     segs = [(round(a * 16000), round(b * 16000)) for a, b in whole.metadata["vad_segments"]]
     merged: list[list[int]] = []
     for a, n in spans:
@@ -117,7 +125,13 @@ def test_vad_filter_stream_equals_run(runtime_env: tuple[str, Any]) -> None:
             merged[-1][1] = a + n
         else:
             merged.append([a, a + n])
-    assert [tuple(m) for m in merged] == segs
+    joined: list[list[int]] = []
+    for a, b in segs:  # segments cut at max_segment_s touch: join them like the spans
+        if joined and joined[-1][1] == a:
+            joined[-1][1] = b
+        else:
+            joined.append([a, b])
+    assert merged == joined
 
 
 def test_timestamps_follow_each_output_timeline() -> None:
@@ -232,6 +246,7 @@ async def test_node_failure_names_node_and_position_and_pipeline_is_reusable(run
                        r"\(input sample 11026, 0\.500 s\).*RuntimeError: sensor unplugged") as info:  # fmt: skip
         await consume(p.stream(chunks))
     assert isinstance(info.value.__cause__, RuntimeError)
+    assert asyncio.all_tasks() == {asyncio.current_task()}  # the failed stream stopped all its tasks
     assert info.value.stream_position.startswith("stream chunk 2")
     p["flaky"].armed = False
     again = collect(await consume(p.stream(chunks)))

@@ -18,7 +18,7 @@ is held back until the segment goes on or ends (at most the hangover).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ class SpeechEvent:
     kind: str
     sample: int
     time_s: float
-    audio: np.ndarray | None = None
+    audio: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class VadStreamState:

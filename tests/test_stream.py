@@ -97,6 +97,26 @@ def test_session_equals_run_for_random_chunkings(runtime_env: tuple[str, Any], m
         assert p.get_metrics()["nodes"]["vad"]["calls"] == 1 + pushes + 1  # run(), every push, the flushed tail
 
 
+def test_session_runs_in_a_callback_thread_without_an_event_loop() -> None:
+    x, rate = speech(1.0)
+    p = speech_pipeline()
+    whole = p.run_sync((x, rate))
+    frames = [(x[:, i : i + 441], rate) for i in range(0, x.shape[1], 441)]  # 20 ms frames
+    outs: list[Any] = []
+    s = p.open_stream()
+
+    def callback_loop() -> None:  # what an audio driver's thread would do
+        with pytest.raises(RuntimeError, match="no running event loop"):
+            asyncio.get_running_loop()
+        outs.extend(s.push(f) for f in frames)
+        outs.append(s.flush())
+
+    t = threading.Thread(target=callback_loop)
+    t.start()
+    t.join()
+    assert collect(outs).frames == whole.frames
+
+
 @pytest.mark.parametrize(
     "rules",
     [{}, {"max_segment_s": 0.7, "min_silence_ms": 100.0, "padding_ms": 250.0, "hangover_ms": 20.0}],

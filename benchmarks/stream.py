@@ -5,7 +5,9 @@ FormatConverterNode("f32") -> DownmixNode -> AudioResampleNode(16000) ->
 VADNode() with ``pipeline.open_stream()`` / ``s.push(frame)``: time per
 push (median, 99th percentile, mean) in microseconds, native and Python,
 beside the same kernels called directly (the floor the node layer adds
-to). Also the pipeline without the downmix (stereo resampling).
+to). Also the pipeline without the downmix (stereo resampling), and the
+throughput of ``async for out in pipeline.stream(frames)`` (tasks and
+bounded queues included).
 
 Part 2 (``--big``): a WAV file of ``--gb`` GB (default 2; 48 kHz stereo
 int16) is generated in a temp dir and streamed through AudioFileSource ->
@@ -22,6 +24,7 @@ process during the run (Linux: VmHWM after resetting it through
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import tempfile
 import time
@@ -82,6 +85,18 @@ def time_session(p: Pipeline, frames: list[AudioBuffer], use_rust: bool, warmup:
     return stats_us(ns[warmup:])
 
 
+def time_stream(p: Pipeline, frames: list[AudioBuffer], use_rust: bool) -> float:
+    """Mean µs per chunk of ``async for out in p.stream(frames)`` (throughput; tasks and queues included)."""
+
+    async def run() -> float:
+        t0 = time.perf_counter_ns()
+        async for _ in p.stream(frames, use_rust):
+            pass
+        return (time.perf_counter_ns() - t0) / 1e3 / len(frames)
+
+    return asyncio.run(run())
+
+
 def time_kernels(ks: Any, frames: list[AudioBuffer], warmup: int) -> tuple[float, float, float]:
     """The same work as kernel calls, no nodes: convert, channel mean, Resampler, VAD."""
     rs = ks.Resampler(RATE, 16000, 1, "high")
@@ -117,6 +132,8 @@ def part_frames(n_frames: int) -> None:
     rows.append(("kernels called directly, Python", time_kernels(kernels.get("python"), few, 20)))
     for name, (med, p99, mean) in rows:
         print(f"{name:<52}{med:9.1f}{p99:9.1f}{mean:9.1f}")
+    if native:
+        print(f"{'async stream(), native, mean per chunk':<52}{'':9}{'':9}{time_stream(pipeline(), frames, True):9.1f}")
 
 
 def peak_rss_reset() -> bool:

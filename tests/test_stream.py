@@ -419,3 +419,19 @@ async def test_fan_out_and_fan_in_stream_like_run(runtime_env: tuple[str, Any]) 
         pushed = [s.push(c) for c in random_chunks(x, rate, 4)]
         tail = s.flush()
     assert_same_audio(collect([*pushed, tail]), whole["r16"], runtime_env[0] == "rust")
+
+
+def test_close_state_failures_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    class LeakyClose(Node):
+        def process(self, data: Any) -> Any:
+            return AudioBuffer.from_any(data)
+
+        def close_state(self, state: Any, kernels: Any) -> None:
+            raise OSError("device busy")
+
+    p = Pipeline("close").add_node(LeakyClose(name="leaky"))
+    with p.open_stream() as s:
+        out = s.push((np.ones(3, np.float32), 8000))
+        assert s.flush() is None
+    assert out.frames == 3
+    assert "node 'leaky' (LeakyClose): close_state failed: OSError: device busy" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,19 @@ def test_memory_stays_bounded_by_the_block_size(tmp_path: Path) -> None:
     assert large < 1.25 * small, (small, large)
     if native:  # the numpy resampler's temporaries alone are a few MB per 250 ms block
         assert large < size / 4, (large, size)
+
+
+async def test_cancelled_stream_deletes_the_temporary_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.wav"
+    p = Pipeline("tap")
+    p.connect(FormatConverterNode("f32", name="conv"), AudioFileSink(out, name="sink"))
+    p.connect("conv", AudioResampleNode(16000, name="monitor"))
+    x = tone(2.0, 48000, channels=1)[0]
+    chunks = [(c, 48000) for c in np.array_split(x, 20)]
+    async for sink, _ in p.stream(chunks, queue_size=2):
+        assert sink == "monitor"
+        assert [f.suffix for f in tmp_path.iterdir()] == [".part"]  # blocks are going to the temporary file
+        break
+    for _ in range(5):  # let the finalizer of the abandoned stream run
+        await asyncio.sleep(0)
+    assert list(tmp_path.iterdir()) == []

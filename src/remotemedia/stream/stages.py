@@ -8,6 +8,7 @@ chunk afterwards.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from remotemedia.core.errors import NodeError, node_error
 from remotemedia.core.graph import Topology
 from remotemedia.core.metrics import NodeStats
 
+logger = logging.getLogger("remotemedia.pipeline")
+
 #: Metadata keys of the stream time stamps on every output chunk.
 START_SAMPLE = "start_sample"
 START_S = "start_s"
@@ -26,7 +29,7 @@ START_S = "start_s"
 class Stage:
     """One node bound into one stream."""
 
-    __slots__ = ("fn", "kernels", "name", "node", "node_type", "preds", "process", "state", "stats", "succs")
+    __slots__ = ("fn", "kernels", "name", "node", "node_type", "preds", "state", "stats", "succs")
 
     def __init__(self, node: Any, name: str, kernels: Any, stats: NodeStats | None, topo: Topology) -> None:
         self.node = node
@@ -68,7 +71,7 @@ class Position:
             self.rate = chunk.sample_rate
         elif isinstance(chunk, (tuple, list)) and len(chunk) == 2 and isinstance(chunk[0], np.ndarray):
             self.samples += chunk[0].shape[-1] if chunk[0].ndim else 0
-            self.rate = chunk[1] if isinstance(chunk[1], int) else self.rate
+            self.rate = int(chunk[1]) if isinstance(chunk[1], (int, np.integer)) else self.rate
 
     def describe(self, chunk: int | None, sample: int | None = None) -> str:
         """``stream chunk 3 (input sample 1440, 0.030 s)`` or ``end of stream (...)``.
@@ -110,9 +113,16 @@ def open_stages(pipeline: Any, use_rust: bool) -> tuple[Topology, list[Stage]]:
 
 
 def close_stages(stages: list[Stage]) -> None:
-    """Close every stage's state (all are attempted; failures are not raised over a pending error)."""
+    """Close every stage's state; all are attempted.
+
+    A failing ``close_state`` is logged (WARNING on ``remotemedia.pipeline``)
+    rather than raised: closing runs in ``finally`` blocks, where raising
+    would hide the error that ended the stream.
+    """
     for st in stages:
-        st.close()
+        exc = st.close()
+        if exc is not None:
+            logger.warning("node %r (%s): close_state failed: %s: %s", st.name, st.node_type, type(exc).__name__, exc)
 
 
 def stream_error(pipeline: str, st: Stage, operation: str, where: str, exc: BaseException) -> NodeError:

@@ -11,7 +11,7 @@ bounded queues included).
 
 Part 2 (``--big``): a WAV file of ``--gb`` GB (default 2; 48 kHz stereo
 int16) is generated in a temp dir and streamed through AudioFileSource ->
-convert -> downmix -> resample -> VAD -> AudioFileSink (16 kHz PCM_16 WAV)
+convert -> resample -> VAD -> AudioFileSink (16 kHz stereo PCM_16 WAV)
 with ``run()``; reports the time and the peak resident memory of the
 process during the run (Linux: VmHWM after resetting it through
 /proc/self/clear_refs), then deletes the files.
@@ -169,7 +169,7 @@ def part_big(gb: float, block_ms: float) -> None:
               f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
         out = Path(tmp) / "out.wav"
         p = Pipeline("big").add_node(AudioFileSource(src, block_duration_ms=block_ms))
-        p.add_node(FormatConverterNode("f32")).add_node(DownmixNode()).add_node(AudioResampleNode(16000))
+        p.add_node(FormatConverterNode("f32")).add_node(AudioResampleNode(16000))
         p.add_node(VADNode()).add_node(AudioFileSink(out, subtype="PCM_16"))
         base = rss_kib("VmRSS")
         reset = peak_rss_reset()
@@ -178,7 +178,7 @@ def part_big(gb: float, block_ms: float) -> None:
         elapsed = time.perf_counter() - t0
         peak = rss_kib("VmHWM")
         audio_s = n_writes * seconds_per_write
-        print(f"source -> convert -> downmix -> resample -> VAD -> sink, {block_ms:.0f} ms blocks, "
+        print(f"source -> convert -> resample -> VAD -> sink (stereo), {block_ms:.0f} ms blocks, "
               f"runtime {kernels.get().name}:")  # fmt: skip
         print(f"  {elapsed:.1f} s for {audio_s / 3600:.2f} h of audio ({audio_s / elapsed:.0f}x real time); "
               f"output {summary['frames']} frames, {out.stat().st_size / 1e6:.0f} MB")  # fmt: skip

@@ -70,8 +70,8 @@ class Channel:
                 return
 
     def _append(self, item: Any) -> None:
-        self._items.append((item, time.perf_counter_ns()))
         s = self._stats
+        self._items.append((item, time.perf_counter_ns() if s is not None else 0))
         if s is not None:
             s.depth = len(self._items)
             if s.depth > s.max_depth:

@@ -177,6 +177,8 @@ async def test_cancelled_stream_deletes_the_temporary_file(tmp_path: Path) -> No
         assert sink == "monitor"
         assert [f.suffix for f in tmp_path.iterdir()] == [".part"]  # blocks are going to the temporary file
         break
-    for _ in range(5):  # let the finalizer of the abandoned stream run
+    for _ in range(100):  # let the finalizer of the abandoned stream run
+        if not any(tmp_path.iterdir()):
+            break
         await asyncio.sleep(0)
     assert list(tmp_path.iterdir()) == []

@@ -30,7 +30,14 @@ def test_top_level_names() -> None:
 
 
 def test_nodes_names() -> None:
-    assert sorted(remotemedia.nodes.__all__) == ["AudioResampleNode", "DownmixNode", "FormatConverterNode", "VADNode"]
+    assert sorted(remotemedia.nodes.__all__) == [
+        "AudioFileSink",
+        "AudioFileSource",
+        "AudioResampleNode",
+        "DownmixNode",
+        "FormatConverterNode",
+        "VADNode",
+    ]
     for cls in (AudioResampleNode, FormatConverterNode, VADNode):
         assert issubclass(cls, Node) and cls.uses_kernels
 

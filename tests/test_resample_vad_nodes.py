@@ -154,7 +154,8 @@ def test_vad_node_streaming_protocol_equals_one_shot_flags(ks: KernelSet) -> Non
     node = VADNode(frame_duration_ms=20)
     state = node.open_state(ks)
     flags = [node.process_chunk((c, 16000), state, ks).metadata["vad_flags"] for c in np.array_split(x, 7)]
-    assert node.flush(state, ks) is None
+    tail = node.flush(state, ks)  # the signal ends inside speech: flush closes the segment
+    assert tail.frames == 0 and [e.kind for e in tail.metadata["vad_events"]] == ["end"]
     np.testing.assert_array_equal(np.concatenate(flags), ks.VAD(16000, 20, 2).process(x))
     with pytest.raises(ValueError, match="sample rate changed from 16000 to 8000 Hz mid-stream"):
         node.process_chunk((x[:10], 8000), state, ks)

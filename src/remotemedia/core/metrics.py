@@ -34,6 +34,7 @@ class NodeStats:
         "peak",
         "retries",
         "runtime",
+        "stream",
         "total_ns",
     )
 
@@ -49,6 +50,7 @@ class NodeStats:
         self.retries = 0
         self.fallbacks = 0
         self.peak: int | None = None
+        self.stream: Any = None  # queue counters of the last Pipeline.stream() (stream.channel.QueueStats)
 
     def add(self, ns: int) -> None:
         """Record one successful call that took ``ns`` nanoseconds."""
@@ -62,7 +64,7 @@ class NodeStats:
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (microseconds)."""
         n = self.calls
-        return {
+        out = {
             "node_type": self.node_type,
             "runtime": self.runtime,
             "binding": self.binding,
@@ -76,6 +78,9 @@ class NodeStats:
             "fallbacks": self.fallbacks,
             "peak_memory_bytes": self.peak,
         }
+        if self.stream is not None:
+            out["stream"] = self.stream.as_dict()
+        return out
 
 
 class Metrics:

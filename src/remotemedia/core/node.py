@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from remotemedia.core.runtime_select import check_hint, select_kernels
@@ -33,6 +34,9 @@ class Node:
     :meth:`open_state` creates it, :meth:`process_chunk` processes one chunk
     with it and :meth:`flush` releases what it still holds at end of stream.
     Stateless nodes need none of them: the defaults call :meth:`process`.
+    :meth:`close_state` runs when a stream ends, normally or not (release
+    files and the like there). Source nodes (``is_source = True``) produce
+    the stream themselves through :meth:`blocks`.
 
     Parameters
     ----------
@@ -54,6 +58,8 @@ class Node:
     node_type: ClassVar[str | None] = None
     #: True for nodes that compute through a kernel set (see process_with).
     uses_kernels: ClassVar[bool] = False
+    #: True for nodes that produce a stream themselves (see blocks()).
+    is_source: ClassVar[bool] = False
 
     def __init__(self, name: str | None = None, runtime_hint: str = "auto", retry: RetryPolicy | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name):
@@ -113,6 +119,13 @@ class Node:
     def flush(self, state: Any, kernels: KernelSet | None) -> Any:
         """Return what the state still holds at end of stream, or None (default)."""
         return None
+
+    def close_state(self, state: Any, kernels: KernelSet | None) -> None:
+        """Release the stream's resources; called once per stream, after flush or on failure (default: nothing)."""
+
+    def blocks(self) -> Iterator[Any]:
+        """A source node's chunks, in order (source nodes override this)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a source node (is_source is False)")
 
     def params(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this node (for manifests).

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from remotemedia import kernels
 from remotemedia.core.errors import node_error
@@ -16,6 +17,9 @@ from remotemedia.core.metrics import MemoryProbe, Metrics, NodeStats
 from remotemedia.core.node import Node
 from remotemedia.core.retry import CircuitBreaker, CircuitBreakerConfig, RetryPolicy
 from remotemedia.core.runtime_select import select_kernels
+
+if TYPE_CHECKING:
+    from remotemedia.stream.session import StreamSession
 
 
 class Pipeline:
@@ -197,6 +201,12 @@ class Pipeline:
     async def run(self, data: Any = None, use_rust: bool = True) -> Any:
         """Run the pipeline once on ``data``.
 
+        A pipeline that starts with a source node (``AudioFileSource``)
+        and gets no ``data`` streams from it to the end instead (memory
+        bounded by the block size): each sink's output chunks are joined
+        (:func:`remotemedia.stream.collect`; a file sink returns its
+        summary), so end such pipelines with a sink for big inputs.
+
         Parameters
         ----------
         data : Any
@@ -221,6 +231,10 @@ class Pipeline:
             Raised before any node runs.
         """
         plan = self.plan(use_rust)
+        if data is None and any(plan.nodes[n].node.is_source for n in plan.topology.sources):
+            from remotemedia.stream.runner import run_to_end
+
+            return await run_to_end(self, use_rust)
         if len(self._initialized) != len(self.graph.nodes):
             await self.initialize()
         probe = None
@@ -259,6 +273,73 @@ class Pipeline:
                     await self.cleanup()
 
         return asyncio.run(once())
+
+    # streaming --------------------------------------------------------------
+
+    def stream(
+        self, chunks: Any = None, use_rust: bool = True, *, queue_size: int = 8, overflow: str = "block"
+    ) -> AsyncIterator[Any]:
+        """Stream chunks through the pipeline: ``async for out in pipeline.stream(chunks)``.
+
+        Every node keeps its streaming state (resampler history, VAD
+        frames and segments); the concatenated outputs equal ``run()`` on
+        the concatenated input, whatever the chunking. At the end every node
+        flushes in order, its flush output going through the nodes
+        downstream first. See docs/streaming.md.
+
+        Parameters
+        ----------
+        chunks : iterable or async iterable, optional
+            ``AudioBuffer`` or ``(ndarray, sample_rate)`` chunks. Omit it
+            when the pipeline starts with a source node (AudioFileSource).
+        use_rust : bool
+            As in :meth:`run`.
+        queue_size : int
+            Capacity (chunks) of each queue between nodes.
+        overflow : {"block", "drop_oldest"}
+            Full-queue policy: wait (default, nothing lost) or drop the
+            oldest chunk (real time; counted in the metrics under each
+            node's ``stream``, with queue depth and lag).
+
+        Yields
+        ------
+        AudioBuffer or (str, Any)
+            Output chunks with ``start_sample`` and ``start_s`` (their start
+            in the output's own timeline) in the metadata; with several
+            sinks, ``(sink id, chunk)`` pairs.
+
+        Raises
+        ------
+        NodeError
+            A node failed: names the node, the operation and the stream
+            position (chunk index, input sample and seconds). The stream
+            stops; the pipeline can stream or run again.
+        TypeError
+            ``chunks`` is a single buffer, not an iterable, or missing
+            without a source node.
+        """
+        from remotemedia.stream.runner import run_stream
+
+        return run_stream(self, chunks, use_rust, queue_size, overflow)
+
+    def open_stream(self, use_rust: bool = True) -> StreamSession:
+        """A synchronous per-frame stream: ``with pipeline.open_stream() as s: out = s.push(frame)``.
+
+        No event loop, task or thread: for audio callbacks. Planning, kernel
+        selection and node states happen once here; ``push`` calls each
+        node's bound ``process_chunk``; ``flush()`` ends the stream. See
+        :class:`~remotemedia.stream.session.StreamSession`.
+
+        Raises
+        ------
+        TypeError
+            The pipeline starts with a source node, or has an async node.
+        GraphError, RuntimeContradictionError, RuntimeUnavailableError
+            As for :meth:`run`.
+        """
+        from remotemedia.stream.session import StreamSession
+
+        return StreamSession(self, use_rust)
 
     # metrics ----------------------------------------------------------------
 

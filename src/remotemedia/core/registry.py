@@ -28,6 +28,8 @@ _BUILTINS = {
     "VADNode": ("remotemedia.nodes.vad", "VADNode"),
     "FormatConverterNode": ("remotemedia.nodes.convert", "FormatConverterNode"),
     "DownmixNode": ("remotemedia.nodes.channels", "DownmixNode"),
+    "AudioFileSource": ("remotemedia.nodes.files", "AudioFileSource"),
+    "AudioFileSink": ("remotemedia.nodes.files", "AudioFileSink"),
 }
 
 _lock = threading.Lock()

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from remotemedia.nodes.channels import DownmixNode
 from remotemedia.nodes.convert import FormatConverterNode
+from remotemedia.nodes.files import AudioFileSink, AudioFileSource
 from remotemedia.nodes.resample import AudioResampleNode
 from remotemedia.nodes.vad import VADNode
 
-__all__ = ["AudioResampleNode", "DownmixNode", "FormatConverterNode", "VADNode"]
+__all__ = [
+    "AudioFileSink",
+    "AudioFileSource",
+    "AudioResampleNode",
+    "DownmixNode",
+    "FormatConverterNode",
+    "VADNode",
+]

@@ -29,7 +29,15 @@ class DownmixNode(Node):
         x = buf.data
         if x.ndim == 1:
             return buf
-        mean = x.mean(axis=0, dtype=np.float64)
+        if x.shape[0] == 0:
+            raise ValueError("DownmixNode: audio has 0 channels; expected (channels, frames) with channels >= 1")
+        # The channel mean in float64, summed in channel order then divided:
+        # the same bits as x.mean(axis=0, dtype=float64), without the
+        # generic reduction's overhead (this runs per frame in streams).
+        mean = np.add(x[0], x[1], dtype=np.float64) if x.shape[0] > 1 else x[0].astype(np.float64)
+        for c in range(2, x.shape[0]):
+            np.add(mean, x[c], out=mean)
+        mean /= x.shape[0]
         if x.dtype.kind in "iu":
             mean = np.rint(mean)
-        return buf.replace(data=mean.astype(x.dtype))
+        return buf.derive(mean.astype(x.dtype))

@@ -8,12 +8,22 @@ import numpy as np
 
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.node import Node
+from remotemedia.kernels.vad_segments import SegmentTracker
+from remotemedia.nodes.vad_stream import VadStreamState
 
 if TYPE_CHECKING:
     from remotemedia.core.retry import RetryPolicy
     from remotemedia.kernels import KernelSet
 
 MODES = ("annotate", "filter")
+_DEFAULTS: dict[str, Any] = {
+    "padding_ms": 60.0,
+    "hangover_ms": 60.0,
+    "min_speech_ms": 90.0,
+    "min_silence_ms": 300.0,
+    "max_segment_s": 30.0,
+    "pre_roll_audio": False,
+}
 FRAME_DURATIONS_MS = (10, 20, 30)
 
 
@@ -27,6 +37,14 @@ class VADNode(Node):
       seconds from the start of this node's input;
     - ``vad_frame_duration_ms``: the frame length of the flags.
 
+    In a stream (``Pipeline.stream()`` / ``open_stream()``) each output
+    chunk carries the flags of the frames it completed and ``vad_events``,
+    the :class:`~remotemedia.nodes.vad_stream.SpeechEvent` list (speech
+    start / end, sample-accurate) its flags decided; the segments these
+    events pair into are the ``vad_segments`` of a whole-buffer run. In
+    "filter" mode stream chunks also carry ``vad_source_spans``: ``(start
+    sample in the node's input, frames)`` of each piece they hold.
+
     Parameters
     ----------
     frame_duration_ms : {10, 20, 30}
@@ -36,13 +54,20 @@ class VADNode(Node):
     mode : {"annotate", "filter"}
         "annotate" passes the audio through unchanged; "filter" keeps only
         the speech segments, concatenated.
+    padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s
+        Segment rules, as for :func:`remotemedia.speech_segments` (same
+        defaults; the same settings give the same segments offline and in
+        streams).
+    pre_roll_audio : bool
+        In streams, attach to each start event the audio from the segment
+        start (pre-roll included) to the end of the deciding chunk.
     runtime_hint, name, retry
         See :class:`~remotemedia.Node`.
 
     Raises
     ------
     ValueError
-        Bad frame length, aggressiveness or mode.
+        Bad frame length, aggressiveness, mode or segment setting.
     """
 
     uses_kernels = True
@@ -55,6 +80,12 @@ class VADNode(Node):
         runtime_hint: str = "auto",
         name: str | None = None,
         retry: RetryPolicy | None = None,
+        padding_ms: float = 60.0,
+        hangover_ms: float = 60.0,
+        min_speech_ms: float = 90.0,
+        min_silence_ms: float = 300.0,
+        max_segment_s: float | None = 30.0,
+        pre_roll_audio: bool = False,
     ) -> None:
         super().__init__(name=name, runtime_hint=runtime_hint, retry=retry)
         if frame_duration_ms not in FRAME_DURATIONS_MS or isinstance(frame_duration_ms, bool):
@@ -66,6 +97,34 @@ class VADNode(Node):
         self.frame_duration_ms = int(frame_duration_ms)
         self.aggressiveness = int(aggressiveness)
         self.mode = mode
+        self.padding_ms = padding_ms
+        self.hangover_ms = hangover_ms
+        self.min_speech_ms = min_speech_ms
+        self.min_silence_ms = min_silence_ms
+        self.max_segment_s = max_segment_s
+        SegmentTracker(16000, 480, **self.segment_settings())  # validates the settings now
+        self.pre_roll_audio = bool(pre_roll_audio)
+
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments; segment rules and ``pre_roll_audio`` only when not at their defaults."""
+        out: dict[str, Any] = {
+            "frame_duration_ms": self.frame_duration_ms,
+            "aggressiveness": self.aggressiveness,
+            "mode": self.mode,
+        }
+        extra = {**self.segment_settings(), "pre_roll_audio": self.pre_roll_audio}
+        out.update({k: v for k, v in extra.items() if v != _DEFAULTS[k]})
+        return out
+
+    def segment_settings(self) -> dict[str, Any]:
+        """The segment rules as keyword arguments of ``speech_segments`` / ``SegmentTracker``."""
+        return {
+            "padding_ms": self.padding_ms,
+            "hangover_ms": self.hangover_ms,
+            "min_speech_ms": self.min_speech_ms,
+            "min_silence_ms": self.min_silence_ms,
+            "max_segment_s": self.max_segment_s,
+        }
 
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Annotate (or filter) one whole buffer."""
@@ -79,6 +138,7 @@ class VADNode(Node):
                 buf.sample_rate,
                 frame_duration_ms=self.frame_duration_ms,
                 aggressiveness=self.aggressiveness,
+                **self.segment_settings(),
             )
         ]
         meta: dict[str, Any] = {
@@ -90,27 +150,21 @@ class VADNode(Node):
             return buf.replace(**meta)
         return buf.derive(keep_segments(buf.data, buf.sample_rate, segments), **meta)
 
-    def open_state(self, kernels: KernelSet | None) -> dict[str, Any]:
-        """Per-stream state: the streaming VAD, created on the first chunk."""
-        return {"vad": None, "rate": None}
+    def open_state(self, kernels: KernelSet | None) -> VadStreamState:
+        """Per-stream state: VAD, segment tracker (and history for pre-roll / filter)."""
+        return VadStreamState(self, kernels)
 
-    def process_chunk(self, data: Any, state: dict[str, Any], kernels: KernelSet | None) -> AudioBuffer:
+    def process_chunk(self, data: Any, state: VadStreamState, kernels: KernelSet | None) -> AudioBuffer:
         """Flag the complete frames of one chunk (leftover samples wait for the next chunk).
 
-        Streaming adds only ``vad_flags``; speech start/end events are the
-        stream layer's job.
+        Adds ``vad_flags`` and ``vad_events`` (see the class docstring); in
+        "filter" mode the output holds the speech audio known so far.
         """
-        assert kernels is not None
-        buf = AudioBuffer.from_any(data, "VADNode")
-        if state["vad"] is None:
-            state["vad"] = kernels.VAD(buf.sample_rate, self.frame_duration_ms, self.aggressiveness)
-            state["rate"] = buf.sample_rate
-        elif buf.sample_rate != state["rate"]:
-            raise ValueError(
-                f"VADNode {self.name!r}: sample rate changed from {state['rate']} to {buf.sample_rate} Hz "
-                "mid-stream; open a new stream"
-            )
-        return buf.replace(vad_flags=state["vad"].process(buf.data), vad_frame_duration_ms=self.frame_duration_ms)
+        return state.process(AudioBuffer.from_any(data, "VADNode"))
+
+    def flush(self, state: VadStreamState, kernels: KernelSet | None) -> AudioBuffer | None:
+        """End of stream: the closing event of an open segment (and its audio in "filter" mode)."""
+        return state.flush()
 
 
 def keep_segments(x: np.ndarray, sample_rate: int, segments: list[tuple[float, float]]) -> np.ndarray:

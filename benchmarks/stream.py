@@ -1,0 +1,204 @@
+"""Streaming benchmark: per-frame sessions, and a file bigger than memory budgets.
+
+Part 1: 20 ms frames of 48 kHz stereo int16 (960 frames) through
+FormatConverterNode("f32") -> DownmixNode -> AudioResampleNode(16000) ->
+VADNode() with ``pipeline.open_stream()`` / ``s.push(frame)``: time per
+push (median, 99th percentile, mean) in microseconds, native and Python,
+beside the same kernels called directly (the floor the node layer adds
+to). Also the pipeline without the downmix (stereo resampling), and the
+throughput of ``async for out in pipeline.stream(frames)`` (tasks and
+bounded queues included).
+
+Part 2 (``--big``): a WAV file of ``--gb`` GB (default 2; 48 kHz stereo
+int16) is generated in a temp dir and streamed through AudioFileSource ->
+convert -> resample -> VAD -> AudioFileSink (16 kHz stereo PCM_16 WAV)
+with ``run()``; reports the time and the peak resident memory of the
+process during the run (Linux: VmHWM after resetting it through
+/proc/self/clear_refs), then deletes the files.
+
+    python benchmarks/stream.py                 # part 1
+    python benchmarks/stream.py --frames 5000   # more frames
+    python benchmarks/stream.py --big           # part 2 as well (2 GB on disk, a few minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from remotemedia import Pipeline, kernels
+from remotemedia.core.audio import AudioBuffer
+from remotemedia.nodes import (
+    AudioFileSink,
+    AudioFileSource,
+    AudioResampleNode,
+    DownmixNode,
+    FormatConverterNode,
+    VADNode,
+)
+
+RATE = 48000
+FRAME = 960  # 20 ms
+
+
+def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
+    """Stereo int16: harmonic bursts with syllable-like envelopes, pauses and a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    f0 = 120 + 20 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    tone = sum(np.sin(k * phase) / k for k in range(1, 12))
+    env = np.sqrt(np.clip(np.sin(2 * np.pi * 3 * t), 0, None)) * ((t % 2.0) > 0.6)
+    x = (0.3 * tone * env + 0.003 * rng.standard_normal(t.size)) * 32767
+    return np.stack([x, 0.8 * x]).astype(np.int16)
+
+
+def pipeline(downmix: bool = True) -> Pipeline:
+    p = Pipeline("frames").add_node(FormatConverterNode("f32"))
+    if downmix:
+        p.add_node(DownmixNode())
+    return p.add_node(AudioResampleNode(16000)).add_node(VADNode())
+
+
+def stats_us(ns: list[int]) -> tuple[float, float, float]:
+    a = np.asarray(ns, np.float64) / 1e3
+    return float(np.median(a)), float(np.percentile(a, 99)), float(a.mean())
+
+
+def time_session(p: Pipeline, frames: list[AudioBuffer], use_rust: bool, warmup: int) -> tuple[float, float, float]:
+    clock = time.perf_counter_ns
+    ns = []
+    with p.open_stream(use_rust=use_rust) as s:
+        push = s.push
+        for f in frames:
+            t0 = clock()
+            push(f)
+            ns.append(clock() - t0)
+        s.flush()
+    return stats_us(ns[warmup:])
+
+
+def time_stream(p: Pipeline, frames: list[AudioBuffer], use_rust: bool) -> float:
+    """Mean µs per chunk of ``async for out in p.stream(frames)`` (throughput; tasks and queues included)."""
+
+    async def run() -> float:
+        t0 = time.perf_counter_ns()
+        async for _ in p.stream(frames, use_rust):
+            pass
+        return (time.perf_counter_ns() - t0) / 1e3 / len(frames)
+
+    return asyncio.run(run())
+
+
+def time_kernels(ks: Any, frames: list[AudioBuffer], warmup: int) -> tuple[float, float, float]:
+    """The same work as kernel calls, no nodes: convert, channel mean, Resampler, VAD."""
+    rs = ks.Resampler(RATE, 16000, 1, "high")
+    vad = ks.VAD(16000, 30, 2)
+    clock = time.perf_counter_ns
+    ns = []
+    for f in frames:
+        t0 = clock()
+        y = ks.convert(f.data, "f32")
+        m = np.add(y[0], y[1], dtype=np.float64)
+        m /= 2
+        vad.process(rs.process(m.astype(np.float32)))
+        ns.append(clock() - t0)
+    return stats_us(ns[warmup:])
+
+
+def part_frames(n_frames: int) -> None:
+    x = speech_like(n_frames * FRAME / RATE + 0.1)
+    frames = [AudioBuffer(np.ascontiguousarray(x[:, i : i + FRAME]), RATE) for i in range(0, n_frames * FRAME, FRAME)]
+    native = kernels.get().name == "rust"
+    print(f"20 ms frames (48 kHz stereo int16 -> 16 kHz mono), {n_frames} frames; times per push in µs")
+    print(f"{'path':<52}{'median':>9}{'p99':>9}{'mean':>9}")
+    rows = []
+    if native:
+        binding = kernels.get().binding
+        label = f"session, native ({binding}): convert>downmix>resample>VAD"
+        rows.append((label, time_session(pipeline(), frames, True, 100)))
+        rows.append(("kernels called directly, native (floor)", time_kernels(kernels.get(), frames, 100)))
+        label = "session, native, no downmix (stereo resample)"
+        rows.append((label, time_session(pipeline(False), frames, True, 100)))
+    few = frames[: max(200, n_frames // 10)]
+    rows.append(("session, Python (numpy kernels)", time_session(pipeline(), few, False, 20)))
+    rows.append(("kernels called directly, Python", time_kernels(kernels.get("python"), few, 20)))
+    for name, (med, p99, mean) in rows:
+        print(f"{name:<52}{med:9.1f}{p99:9.1f}{mean:9.1f}")
+    if native:
+        print(f"{'async stream(), native, mean per chunk':<52}{'':9}{'':9}{time_stream(pipeline(), frames, True):9.1f}")
+
+
+def peak_rss_reset() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return -1
+
+
+def part_big(gb: float, block_ms: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="rm-stream-bench-") as tmp:
+        src = Path(tmp) / "big.wav"
+        seconds_per_write = 60
+        block = speech_like(seconds_per_write, seed=1).T.copy()
+        n_writes = max(1, round(gb * 1e9 / block.nbytes))
+        t0 = time.perf_counter()
+        import soundfile as sf
+
+        with sf.SoundFile(src, "w", RATE, 2, format="WAV", subtype="PCM_16") as f:
+            for _ in range(n_writes):
+                f.write(block)
+        del block
+        size = src.stat().st_size
+        print(f"\nbig file: {size / 1e9:.2f} GB ({n_writes} min of 48 kHz stereo int16), written in "
+              f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+        out = Path(tmp) / "out.wav"
+        p = Pipeline("big").add_node(AudioFileSource(src, block_duration_ms=block_ms))
+        p.add_node(FormatConverterNode("f32")).add_node(AudioResampleNode(16000))
+        p.add_node(VADNode()).add_node(AudioFileSink(out, subtype="PCM_16"))
+        base = rss_kib("VmRSS")
+        reset = peak_rss_reset()
+        t0 = time.perf_counter()
+        summary = p.run_sync()
+        elapsed = time.perf_counter() - t0
+        peak = rss_kib("VmHWM")
+        audio_s = n_writes * seconds_per_write
+        print(f"source -> convert -> resample -> VAD -> sink (stereo), {block_ms:.0f} ms blocks, "
+              f"runtime {kernels.get().name}:")  # fmt: skip
+        print(f"  {elapsed:.1f} s for {audio_s / 3600:.2f} h of audio ({audio_s / elapsed:.0f}x real time); "
+              f"output {summary['frames']} frames, {out.stat().st_size / 1e6:.0f} MB")  # fmt: skip
+        what = "peak RSS during the run" if reset else "peak RSS of the process (could not reset VmHWM)"
+        print(f"  {what}: {peak / 1024:.1f} MiB (RSS before: {base / 1024:.1f} MiB, "
+              f"growth {(peak - base) / 1024:.1f} MiB)")  # fmt: skip
+        os.unlink(src)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=3000, help="20 ms frames to time (default 3000 = 60 s)")
+    ap.add_argument("--big", action="store_true", help="also stream a big generated WAV file")
+    ap.add_argument("--gb", type=float, default=2.0, help="size of the big file in GB (default 2)")
+    ap.add_argument("--block-ms", type=float, default=1000.0, help="source block length (default 1000 ms)")
+    args = ap.parse_args()
+    part_frames(args.frames)
+    if args.big:
+        part_big(args.gb, args.block_ms)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""StreamSession: a synchronous per-frame stream, for callback-driven real time.
+
+``with pipeline.open_stream() as s: out = s.push(frame)``: no event loop,
+no task, no thread. Opening plans the pipeline once and binds every node's
+kernel set, state and ``process_chunk`` method; ``push`` then calls the
+bound methods in order (for a linear pipeline, a plain loop over them).
+Native kernels release the GIL while they compute, so a session can run in
+an audio callback thread while Python work goes on elsewhere.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any
+
+from remotemedia.core.errors import NodeError
+from remotemedia.core.node import Node
+from remotemedia.stream.stages import Position, Stage, Stamper, close_stages, join_outputs, open_stages, stream_error
+
+
+class StreamSession:
+    """A synchronous stream through a pipeline (see :meth:`Pipeline.open_stream`).
+
+    Not thread-safe: push from one thread at a time.
+
+    Raises
+    ------
+    TypeError
+        The pipeline starts with a source node (iterate it with
+        ``Pipeline.stream()`` instead).
+    """
+
+    def __init__(self, pipeline: Any, use_rust: bool = True) -> None:
+        self.pipeline = pipeline
+        self._name = pipeline.name
+        topo, stages = open_stages(pipeline, use_rust)
+        self._stages = stages
+        self._closed = False
+        self._flushed = False
+        src = [st.name for st in stages if st.node.is_source]
+        if src:
+            close_stages(stages)
+            self._closed = True
+            raise TypeError(
+                f"pipeline {self._name!r} starts with source node(s) {', '.join(map(repr, src))}: it produces "
+                "its own stream; iterate `pipeline.stream()` or call `pipeline.run()` instead of open_stream()"
+            )
+        for st in stages:
+            node = st.node
+            if inspect.iscoroutinefunction(node.process) and type(node).process_chunk is Node.process_chunk:
+                self.close()
+                raise TypeError(
+                    f"node {node.describe()} is async: a synchronous stream cannot await it; "
+                    "use `async for out in pipeline.stream(...)`"
+                )
+        self._chain = topo.chain
+        self._sinks = topo.sinks
+        self._sources = set(topo.sources)
+        self._stamps = {s: Stamper() for s in topo.sinks}
+        self._timed = any(st.stats is not None for st in stages)
+        self.position = Position()
+        self._metrics = getattr(pipeline, "_metrics", None)
+        self._t0 = time.perf_counter_ns()
+
+    # protocol ---------------------------------------------------------------
+
+    def __enter__(self) -> StreamSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def push(self, chunk: Any) -> Any:
+        """Process one chunk; return the output it completes.
+
+        Parameters
+        ----------
+        chunk : AudioBuffer or (ndarray, sample_rate)
+            The next piece of the stream.
+
+        Returns
+        -------
+        AudioBuffer, dict or None
+            The sink's output chunk (with ``start_sample`` / ``start_s``
+            metadata), ``{sink id: chunk}`` for several sinks, or None when
+            nothing came out.
+
+        Raises
+        ------
+        NodeError
+            A node failed; names the node and the stream position. The
+            session is then closed (open a new one; the pipeline is fine).
+        RuntimeError
+            The session is closed or flushed.
+        """
+        if self._closed or self._flushed:
+            raise self._ended()
+        pos = self.position
+        index = pos.chunks
+        if self._chain and not self._timed:
+            x = chunk
+            for st in self._stages:
+                try:
+                    x = st.fn(x, st.state, st.kernels)
+                except Exception as exc:
+                    raise self._fail(st, "process_chunk", pos.describe(index), exc) from exc
+                if x is None:
+                    pos.advance(chunk)
+                    return None
+            pos.advance(chunk)
+            return self._stamps[self._sinks[0]](x)
+        outs = self._run({s: chunk for s in self._sources}, 0, pos.describe(index))
+        pos.advance(chunk)
+        return self._result(outs)
+
+    def flush(self) -> Any:
+        """End the stream: flush every node in order; return what comes out.
+
+        A node's flush output goes through the nodes downstream of it before
+        they flush in turn. The outputs are joined with :func:`collect`
+        (one AudioBuffer, or ``{sink id: AudioBuffer}`` for several sinks;
+        None when nothing came out). The session is closed afterwards.
+
+        Raises
+        ------
+        NodeError
+            A node failed while flushing (names node and stream position).
+        """
+        if self._closed or self._flushed:
+            raise self._ended()
+        self._flushed = True
+        where = self.position.describe(None)
+        pieces: dict[str, list[Any]] = {s: [] for s in self._sinks}
+        try:
+            for i, st in enumerate(self._stages):
+                try:
+                    out = st.flush()
+                except Exception as exc:
+                    raise self._fail(st, "flush", where, exc) from exc
+                if out is None:
+                    continue
+                done = {st.name: out}
+                if st.succs:
+                    done = self._run(done, i + 1, where, seeded=True)
+                for sink, value in done.items():
+                    if sink in pieces:
+                        pieces[sink].append(self._stamps[sink](value))
+        finally:
+            self.close()
+        if self._metrics is not None:
+            self._metrics.add_run(time.perf_counter_ns() - self._t0, [st.name for st in self._stages])
+        joined = {s: join_outputs(v) for s, v in pieces.items()}
+        return joined[self._sinks[0]] if len(self._sinks) == 1 else joined
+
+    def close(self) -> None:
+        """Release every node's stream state (idempotent; no flush)."""
+        if not self._closed:
+            self._closed = True
+            close_stages(self._stages)
+
+    def __del__(self) -> None:
+        # A session dropped without close(): release the states (temporary files...).
+        if not getattr(self, "_closed", True):
+            self.close()
+
+    # machinery --------------------------------------------------------------
+
+    def _ended(self) -> RuntimeError:
+        state = "is flushed" if self._flushed else "is closed"
+        return RuntimeError(f"stream of pipeline {self._name!r} {state}; open a new one with pipeline.open_stream()")
+
+    def _fail(self, st: Stage, operation: str, where: str, exc: BaseException) -> NodeError:
+        if st.stats is not None:
+            st.stats.errors += 1
+        self.close()
+        return stream_error(self._name, st, operation, where, exc)
+
+    def _run(self, results: dict[str, Any], start: int, where: str, seeded: bool = False) -> dict[str, Any]:
+        """Evaluate stages from index ``start`` in order; sources take ``results`` as input (or, seeded, as output)."""
+        inputs = {} if seeded else results
+        done: dict[str, Any] = dict(results) if seeded else {}
+        for st in self._stages[start:]:
+            if st.name in inputs:
+                x = inputs[st.name]
+            else:
+                got = [(p, done[p]) for p in st.preds if done.get(p) is not None]
+                if not got:
+                    continue
+                x = got[0][1] if len(st.preds) == 1 else dict(got)
+            stats = st.stats
+            t0 = time.perf_counter_ns() if stats is not None else 0
+            try:
+                out = st.fn(x, st.state, st.kernels)
+            except Exception as exc:
+                raise self._fail(st, "process_chunk", where, exc) from exc
+            if stats is not None:
+                stats.add(time.perf_counter_ns() - t0)
+                if st.kernels is not None:
+                    stats.runtime, stats.binding = st.kernels.name, st.kernels.binding
+            done[st.name] = out
+        return {s: done[s] for s in self._sinks if done.get(s) is not None}
+
+    def _result(self, outs: dict[str, Any]) -> Any:
+        if len(self._sinks) == 1:
+            out = outs.get(self._sinks[0])
+            return None if out is None else self._stamps[self._sinks[0]](out)
+        return {s: self._stamps[s](v) for s, v in outs.items()}

@@ -112,3 +112,25 @@ def test_bad_arguments_raise_before_any_work(
     with pytest.raises(exc, match=match):
         run_batch([collection], args.pop("pipeline"), tmp_path / "o", progress="none", **args)
     assert not (tmp_path / "o").exists()
+
+
+def test_memory_is_bounded_by_the_block_not_the_file(tmp_path: Path) -> None:
+    import tracemalloc
+
+    import soundfile as sf
+
+    peaks = {}
+    rng = np.random.default_rng(0)
+    for seconds in (30, 120):
+        path = tmp_path / f"long{seconds}.wav"
+        sf.write(path, (rng.standard_normal((48000 * seconds, 2)) * 3000).astype(np.int16), 48000)
+        tracemalloc.start()
+        try:
+            summary = run_batch([path], "speech-16k", tmp_path / f"out{seconds}", workers=1, progress="none")
+            peaks[seconds] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert summary.ok == 1
+    # four times the audio, (nearly) the same peak; and less than the file itself
+    assert peaks[120] < 1.3 * peaks[30], peaks
+    assert peaks[120] < (tmp_path / "long120.wav").stat().st_size, peaks

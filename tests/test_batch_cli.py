@@ -43,7 +43,8 @@ def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     assert sorted(found) == sorted(str(Path(g).with_suffix(".wav")) for g in good)
     for audio, rate, sidecar in found.values():
         assert rate == 16000 and audio.ndim == 1 and audio.dtype == np.float32
-        assert sidecar["speech_segments"] and sidecar["metrics"]["nodes"]["vad"]["calls"] == 1
+        vad = sidecar["metrics"]["nodes"]["vad"]
+        assert sidecar["speech_segments"] and vad["calls"] >= 1 and vad["runtime"] in ("rust", "python")
     failures = [json.loads(line) for line in (out / "_remotemedia_failures.jsonl").read_text().splitlines()]
     assert sorted(f["relpath"] for f in failures) == [
         "broken/corrupt.flac",

@@ -1,5 +1,8 @@
 """One file through one pipeline: the unit of work a worker runs.
 
+The file is streamed in blocks (see streamfile.py): memory is bounded by
+the block size, whatever the file's length.
+
 Everything here is plain data in and out (paths, the manifest as a dict),
 so a task can go to a thread, a process or a Dask worker: no native handle
 ever crosses a process boundary.
@@ -16,10 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from remotemedia._version import __version__
-from remotemedia.batch.files import fingerprint, quick_fingerprint_matches, write_atomic, write_json_atomic
+from remotemedia.batch.files import fingerprint, quick_fingerprint_matches, write_json_atomic
+from remotemedia.batch.streamfile import StageError, stream_file
 
 SIDECAR_SUFFIX = ".json"
 # Output format per extension: soundfile format and subtype. Float output
@@ -75,15 +77,6 @@ class FileResult:
         return asdict(self)
 
 
-class StageError(Exception):
-    """A failure outside the pipeline's nodes (reading, writing), with its stage name."""
-
-    def __init__(self, stage: str, cause: BaseException) -> None:
-        super().__init__(f"{stage}: {type(cause).__name__}: {cause}")
-        self.stage = stage
-        self.cause = cause
-
-
 def pipeline_hash(manifest: dict[str, Any], output_format: str) -> str:
     """Identity of the work done to a file: manifest, output format, package version."""
     canonical = json.dumps({"m": manifest, "f": output_format, "v": __version__}, sort_keys=True)
@@ -117,48 +110,13 @@ def _pipeline_for(manifest_json: str) -> Any:
     return Pipeline.from_manifest(json.loads(manifest_json))
 
 
-def _read(path: Path) -> tuple[np.ndarray, int, dict[str, Any]]:
-    import soundfile as sf
-
-    try:
-        if path.stat().st_size == 0:
-            raise ValueError("the file is empty (0 bytes)")
-        with sf.SoundFile(str(path)) as f:
-            info = {"format": f.format, "subtype": f.subtype, "channels": f.channels, "sample_rate": f.samplerate}
-            data = f.read(dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile raises LibsndfileError, RuntimeError, TypeError...
-        raise StageError("read", exc) from exc
-    if data.shape[0] == 0:
-        raise StageError("read", ValueError("the file holds no audio frames"))
-    planar = np.ascontiguousarray(data.T)
-    return (planar[0] if planar.shape[0] == 1 else planar), int(info["sample_rate"]), info
-
-
-def _write_audio(task: FileTask, audio: np.ndarray, rate: int) -> int:
-    import io
-
-    import soundfile as sf
-
-    fmt, subtype = FORMATS[task.output_format]
-    frames_first = audio.T if audio.ndim == 2 else audio
-    # Encode in memory, then write the bytes ourselves: libsndfile fsyncs a
-    # real file on close, which cost more than the encoding.
-    buffer = io.BytesIO()
-    try:
-        sf.write(buffer, frames_first, rate, format=fmt, subtype=subtype)
-        write_atomic(task.output, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
-    except Exception as exc:
-        raise StageError("write", exc) from exc
-    return task.output.stat().st_size
-
-
 def process_file(task: FileTask) -> FileResult:
     """Decode, run the pipeline, write output then sidecar; never raises.
 
     Any failure comes back as a ``FileResult`` with status "failed", the
     node or stage that failed, the error and the attempts made.
     """
-    from remotemedia import AudioBuffer, get_runtime_info
+    from remotemedia import get_runtime_info
     from remotemedia.core.errors import NodeError
 
     start = time.perf_counter()
@@ -171,24 +129,24 @@ def process_file(task: FileTask) -> FileResult:
             print_ = fingerprint(source)
         except OSError as exc:
             raise StageError("read", exc) from exc
-        audio, rate, file_info = _read(source)
-        result.duration_s = audio.shape[-1] / rate
         pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True))
         pipeline.reset_metrics()
-        out = pipeline.run_sync(AudioBuffer(audio, rate))
-        size = _write_audio(task, out.data, out.sample_rate)
+        fmt, subtype = FORMATS[task.output_format]
+        out = stream_file(source, task.output, fmt, subtype, pipeline)
+        rate = out.input_info["sample_rate"]
+        result.duration_s = out.input_frames / rate
         sidecar = {
             "pipeline": task.manifest.get("name"),
             "pipeline_hash": task.pipeline_hash,
-            "input": {"path": str(source), **print_, **file_info, "duration_s": result.duration_s},
+            "input": {"path": str(source), **print_, **out.input_info, "duration_s": result.duration_s},
             "output": {
                 "path": str(task.output),
-                "size": size,
-                "sample_rate": out.sample_rate,
-                "channels": 1 if out.data.ndim == 1 else out.data.shape[0],
-                "duration_s": out.data.shape[-1] / out.sample_rate,
+                "size": out.output_size,
+                "sample_rate": out.output_rate,
+                "channels": out.output_channels,
+                "duration_s": out.output_frames / out.output_rate if out.output_rate else 0.0,
             },
-            "speech_segments": [list(seg) for seg in out.metadata.get("vad_segments", [])],
+            "speech_segments": [list(seg) for seg in out.segments],
             "metrics": pipeline.get_metrics(),
             "runtime": result.runtime,
             "remotemedia": __version__,

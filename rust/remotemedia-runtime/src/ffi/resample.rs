@@ -43,9 +43,13 @@ pub unsafe extern "C" fn rm_resampler_new(
 /// `h` must come from `rm_resampler_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_free(h: *mut RmResampler) {
-    if !h.is_null() {
-        drop(Box::from_raw(h));
-    }
+    // Nothing to report to the caller, but a panic must still not unwind into C.
+    let _ = guard("rm_resampler_free", || {
+        if !h.is_null() {
+            drop(Box::from_raw(h));
+        }
+        Ok(())
+    });
 }
 
 /// Frames per channel the next `rm_resampler_process` of `in_frames` frames

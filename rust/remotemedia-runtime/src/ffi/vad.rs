@@ -33,9 +33,13 @@ pub unsafe extern "C" fn rm_vad_new(sample_rate: u32, frame_ms: u32, aggressiven
 /// `h` must come from `rm_vad_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rm_vad_free(h: *mut Vad) {
-    if !h.is_null() {
-        drop(Box::from_raw(h));
-    }
+    // Nothing to report to the caller, but a panic must still not unwind into C.
+    let _ = guard("rm_vad_free", || {
+        if !h.is_null() {
+            drop(Box::from_raw(h));
+        }
+        Ok(())
+    });
 }
 
 /// Forgets the stream state (buffered samples, noise estimates, hangover).

@@ -93,6 +93,17 @@ pub(crate) unsafe fn slice_out<'a, T>(ptr: *mut T, len: usize, what: &'static st
     Ok(std::slice::from_raw_parts_mut(ptr, len))
 }
 
+/// Frees a handle made by `Box::into_raw` (null is ignored), inside
+/// [`guard`]: a free has nothing to report, but a panic must not unwind into C.
+pub(crate) unsafe fn free_handle<T>(func: &str, h: *mut T) {
+    let _ = guard(func, || {
+        if !h.is_null() {
+            drop(Box::from_raw(h));
+        }
+        Ok(())
+    });
+}
+
 /// Writes a value through an out-pointer that must not be null.
 #[allow(dead_code)] // used by the stateful kernels (out-pointers for handles and lengths)
 pub(crate) unsafe fn write_out<T>(ptr: *mut T, value: T, what: &'static str) -> Result<(), Error> {

@@ -2,7 +2,7 @@
 //! one-shot call. Output goes into caller-provided buffers whose size the
 //! caller gets from `rm_resampler_output_frames` / `rm_resampler_flush_frames`.
 
-use super::{guard, slice_in, slice_out, write_out};
+use super::{free_handle, guard, slice_in, slice_out, write_out};
 use crate::error::Error;
 use crate::resample::{self, Quality, Resampler};
 
@@ -43,13 +43,7 @@ pub unsafe extern "C" fn rm_resampler_new(
 /// `h` must come from `rm_resampler_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_free(h: *mut RmResampler) {
-    // Nothing to report to the caller, but a panic must still not unwind into C.
-    let _ = guard("rm_resampler_free", || {
-        if !h.is_null() {
-            drop(Box::from_raw(h));
-        }
-        Ok(())
-    });
+    free_handle("rm_resampler_free", h)
 }
 
 /// Frames per channel the next `rm_resampler_process` of `in_frames` frames

@@ -1,7 +1,7 @@
 //! `rm_vad_*`: the voice activity detector across the ABI. The handle is
 //! an opaque `Box<Vad>`; one handle is used from one thread at a time.
 
-use super::{guard, slice_in, slice_out, write_out};
+use super::{free_handle, guard, slice_in, slice_out, write_out};
 use crate::error::Error;
 use crate::vad::{Samples, Vad};
 use std::ffi::c_void;
@@ -33,13 +33,7 @@ pub unsafe extern "C" fn rm_vad_new(sample_rate: u32, frame_ms: u32, aggressiven
 /// `h` must come from `rm_vad_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rm_vad_free(h: *mut Vad) {
-    // Nothing to report to the caller, but a panic must still not unwind into C.
-    let _ = guard("rm_vad_free", || {
-        if !h.is_null() {
-            drop(Box::from_raw(h));
-        }
-        Ok(())
-    });
+    free_handle("rm_vad_free", h)
 }
 
 /// Forgets the stream state (buffered samples, noise estimates, hangover).

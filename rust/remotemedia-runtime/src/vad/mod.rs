@@ -98,6 +98,8 @@ pub struct Vad {
     c2_rest: f64,
     sub_len: u32,
     threshold: f64,
+    low_threshold: f64,
+    band_weight: [f64; MAX_BANDS],
     hang_frames: u32,
     hang_short: u32,
     hang_clear: u32,
@@ -176,11 +178,15 @@ impl Vad {
             c2_rest: 1.0 - c2,
             sub_len: spec::SUBWINDOW_MS / frame_ms,
             threshold: spec::THRESHOLD[aggressiveness as usize],
+            low_threshold: spec::LOW_BAND_THRESHOLD[aggressiveness as usize],
+            band_weight: spec::BAND_WEIGHT[aggressiveness as usize],
             hang_frames: spec::HANGOVER_MS[aggressiveness as usize] / frame_ms,
             hang_short: spec::HANGOVER_SHORT_MS[aggressiveness as usize] / frame_ms,
             hang_clear: spec::HANGOVER_CLEAR_MS[aggressiveness as usize] / frame_ms,
             long_run: spec::LONG_RUN_MS.div_ceil(frame_ms),
-            wsum: spec::BAND_WEIGHT[..k].iter().fold(0.0, |a, &w| a + w),
+            wsum: spec::BAND_WEIGHT[aggressiveness as usize][..k]
+                .iter()
+                .fold(0.0, |a, &w| a + w),
             floor: (n * d * d * d * d) as f64,
             qbuf: vec![0.0; 2 * d - 2 + frame],
             fill: 0,
@@ -324,6 +330,7 @@ impl Vad {
         }
         self.sub_count += 1;
         let mut s = 0.0f64;
+        let mut llr0 = 0.0f64;
         for i in 0..k {
             let mut m = self.cur_min[i];
             for ring in &self.ring {
@@ -333,7 +340,11 @@ impl Vad {
             let noise = if fb > self.noise_avg[i] { fb } else { self.noise_avg[i] };
             let g = e[i] / noise;
             let g1 = if g > 1.0 { g } else { 1.0 };
-            s += (g1 - 1.0 - spec::ln_approx(g1)) * spec::BAND_WEIGHT[i];
+            let llr = g1 - 1.0 - spec::ln_approx(g1);
+            if i == 0 {
+                llr0 = llr;
+            }
+            s += llr * self.band_weight[i];
         }
         if self.sub_count == self.sub_len {
             self.ring[self.ring_pos] = self.cur_min;
@@ -342,9 +353,10 @@ impl Vad {
             self.sub_count = 0;
         }
         s /= self.wsum;
+        let fluct = spec::KAPPA * self.s_noise;
         if silent {
             self.hang = 0;
-        } else if s > self.threshold + spec::KAPPA * self.s_noise {
+        } else if s > self.threshold + fluct || llr0 > self.low_threshold + fluct {
             // Long speech runs earn the full hangover, or a shorter one when
             // the run rose well above the noise (its weak tail is heard
             // directly); short bursts (clicks, clatter) only a short one.

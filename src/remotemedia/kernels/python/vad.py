@@ -50,9 +50,11 @@ class VadStream:
         self.taps = np.array([min(k + 1, 2 * self.d - 1 - k) for k in range(2 * self.d - 1)], np.int64)
         self.weights = np.array(spec.band_weights(sample_rate // self.d), np.float64)  # (K, L+1)
         self.k = self.weights.shape[0]
+        self.band_weight = spec.BAND_WEIGHT[aggressiveness][: self.k]
         self.wsum = 0.0
-        for w in spec.BAND_WEIGHT[: self.k]:
+        for w in self.band_weight:
             self.wsum = self.wsum + w
+        self.low_threshold = spec.LOW_BAND_THRESHOLD[aggressiveness]
         a = spec.per_frame(spec.SMOOTH_10MS, frame_ms)
         self.a = a
         self.b = 1.0 - a
@@ -136,12 +138,13 @@ class VadStream:
         g1 = np.maximum(g, 1.0)
         llr = g1 - 1.0 - ln_approx(g1)
         s = 0.0
-        for v, w in zip(llr, spec.BAND_WEIGHT[: self.k], strict=True):
+        for v, w in zip(llr, self.band_weight, strict=True):
             s = s + float(v) * w
         s = s / self.wsum
+        fluct = spec.KAPPA * self.s_noise
         if silent:
             self.hang = 0
-        elif s > self.threshold + spec.KAPPA * self.s_noise:
+        elif s > self.threshold + fluct or float(llr[0]) > self.low_threshold + fluct:
             if self.run == 0 or s > self.peak:
                 self.peak = s
             self.run += 1

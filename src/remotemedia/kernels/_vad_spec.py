@@ -45,7 +45,7 @@ KAPPA = 1.0  # threshold = THRESHOLD[aggressiveness] + KAPPA * that average
 # the noise: its weak tail is heard directly, so less hangover is needed).
 THRESHOLD = (0.08, 0.15, 0.3, 4.0)
 HANGOVER_MS = (240, 150, 240, 180)
-HANGOVER_SHORT_MS = (240, 150, 120, 90)
+HANGOVER_SHORT_MS = (240, 150, 150, 90)
 HANGOVER_CLEAR_MS = (120, 150, 90, 180)
 LONG_RUN_MS = 120
 CLEAR_PEAK = 40.0

@@ -30,7 +30,7 @@ pub const THRESHOLD: [f64; 4] = [0.08, 0.15, 0.3, 4.0];
 /// Hangover after a run of at least `LONG_RUN_MS` of speech.
 pub const HANGOVER_MS: [u32; 4] = [240, 150, 240, 180];
 /// Hangover after a shorter burst.
-pub const HANGOVER_SHORT_MS: [u32; 4] = [240, 150, 120, 90];
+pub const HANGOVER_SHORT_MS: [u32; 4] = [240, 150, 150, 90];
 /// Hangover after a long run whose peak score reached `CLEAR_PEAK`.
 pub const HANGOVER_CLEAR_MS: [u32; 4] = [120, 150, 90, 180];
 pub const LONG_RUN_MS: u32 = 120;

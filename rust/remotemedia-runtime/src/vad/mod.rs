@@ -15,7 +15,9 @@
 //!    maximum-likelihood SNR, `g - 1 - ln g` (g = energy / noise, g >= 1),
 //!    is compared with a threshold that grows with the score's average
 //!    over non-speech frames (fluctuating noise raises it);
-//! 5. a hangover keeps the flag up for a while after speech.
+//! 5. a hangover keeps the flag up for a while after speech: longer at low
+//!    SNR (modes 0 and 2), shorter after short bursts; a frame of digital
+//!    silence is never speech and ends it.
 //!
 //! Steps 1 and 2 run on integers held in f64 with every partial sum below
 //! 2^53, so they are exact in any summation order; the rest uses only

@@ -9,18 +9,19 @@ import remotemedia
 import vad_corpus as vc
 from conftest import kernel_set
 from remotemedia import kernels
+from remotemedia.kernels import _vad_spec
 from remotemedia.kernels.vad import VAD
 
 SR = 16000
 
 
-def bursts(sr: int = SR, seconds: float = 6.0, seed: int = 3) -> np.ndarray:
-    """Noise at -46 dBFS with 1 s vowel-like bursts every other second."""
+def bursts(sr: int = SR, seconds: float = 6.0, seed: int = 3, amp: float = 0.2) -> np.ndarray:
+    """Noise at -46 dBFS with 1 s vowel-like bursts (peak about 3 * amp) every other second."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(sr * seconds)) / sr
     x = 0.005 * rng.standard_normal(t.size)
     voiced = sum(np.sin(2 * np.pi * 140 * h * t) / h for h in range(1, 12))
-    x += 0.2 * voiced * ((t % 2.0) >= 1.0)
+    x += amp * voiced * ((t % 2.0) >= 1.0)
     return x.astype(np.float32)
 
 
@@ -185,9 +186,31 @@ def test_dc_offset_does_not_change_flags(ks):
     x = bursts().astype(np.float64)
     f = ks.VAD(SR).process(x)
     g = ks.VAD(SR).process(x + 0.25)
-    # The pre-emphasis removes a constant exactly; only the very first
-    # sample sees the step from the zero history.
-    np.testing.assert_array_equal(g[1:], f[1:])
+    # The pre-emphasis removes a constant exactly, and the history before
+    # the first sample is that sample repeated: no step anywhere.
+    np.testing.assert_array_equal(g, f)
+
+
+@pytest.mark.parametrize("aggressiveness", [0, 1, 2, 3])
+def test_digital_silence_ends_the_hangover(ks, aggressiveness):
+    # The first burst ends at 2.0 s, inside frame 66; frame 67 starts after it.
+    x = bursts()
+    noisy = ks.VAD(SR, 30, aggressiveness).process(x)
+    assert noisy[66] == 1 and noisy[67] == 1  # hangover over the noise
+    x[32000:48000] = 0.0
+    silent = ks.VAD(SR, 30, aggressiveness).process(x)
+    assert silent[66] == 1
+    assert not silent[67:100].any()  # exact zeros: never speech, no hangover
+
+
+def test_hangover_is_shorter_after_speech_well_above_the_noise(ks):
+    tails = []
+    for amp in (0.2, 0.02):  # about 38 dB and 18 dB above the noise
+        f = ks.VAD(SR, 30, 2).process(bursts(amp=amp))
+        assert f[40:67].all()
+        tail = f[67:100]
+        tails.append(int(np.argmin(tail)) if not tail.all() else tail.size)
+    assert tails == [_vad_spec.HANGOVER_CLEAR_MS[2] // 30, _vad_spec.HANGOVER_MS[2] // 30]
 
 
 def test_clipped_input_is_handled(ks):

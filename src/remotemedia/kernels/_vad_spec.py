@@ -39,12 +39,32 @@ NOISE_10MS = 0.995  # noise average: smoothing per 10 ms over non-speech frames
 SNOISE_10MS = 0.97  # average score of non-speech frames: smoothing per 10 ms
 KAPPA = 1.0  # threshold = THRESHOLD[aggressiveness] + KAPPA * that average
 # Per aggressiveness: threshold on the mean band log-likelihood ratio, and
-# hangover in ms (flags stay up this long after the last speech frame).
-THRESHOLD = (0.08, 0.15, 0.3, 1.2)
-HANGOVER_MS = (200, 150, 120, 90)
-HANGOVER_SHORT_MS = (200, 150, 120, 30)
+# hangover in ms (flags stay up this long after the last speech frame):
+# after a run of at least LONG_RUN_MS of speech, after a shorter burst, and
+# after a long run whose peak score reached CLEAR_PEAK (speech well above
+# the noise: its weak tail is heard directly, so less hangover is needed).
+THRESHOLD = (0.08, 0.15, 0.3, 4.0)
+HANGOVER_MS = (240, 150, 240, 180)
+HANGOVER_SHORT_MS = (240, 150, 150, 90)
+HANGOVER_CLEAR_MS = (120, 150, 90, 180)
 LONG_RUN_MS = 120
-BAND_WEIGHT = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5)
+CLEAR_PEAK = 40.0
+# A frame whose every band energy is at most the floor (about 1 LSB rms:
+# digital silence) is non-speech and ends any hangover.
+# Per aggressiveness: weights of the bands in the mean score. Mode 3 leans on
+# the bands below 1 kHz, where voiced speech has most of its energy and
+# clatter, hiss and hum the least.
+BAND_WEIGHT = (
+    (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5),
+    (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5),
+    (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5),
+    (4.0, 2.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25),
+)
+# Per aggressiveness: a frame is also speech when the lowest band (150-400 Hz,
+# voicing) alone has a log-likelihood ratio above this (plus the same
+# fluctuation term): catches the onsets of voiced speech early. Off (inf) in
+# modes 0-2, whose mean threshold is low enough already.
+LOW_BAND_THRESHOLD = (math.inf, math.inf, math.inf, 3.0)
 
 LN2 = 0.6931471805599453
 SQRT_HALF = 0.7071067811865476

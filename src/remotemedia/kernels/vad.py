@@ -18,9 +18,9 @@ Input rules (the same for every body):
   ``(channels, frames)``: channels are averaged (summed in float64 in
   channel order, then divided by the channel count);
 - floats are quantised like ``convert(x, "i16")``: values beyond full
-  scale clip, +-Inf clip to full scale, NaN counts as 0 (silence). A run
-  of exact zeros is silence and never speech; a DC offset is removed by
-  the pre-emphasis and does not matter.
+  scale clip, +-Inf clip to full scale, NaN counts as 0 (silence). A frame
+  of exact zeros (digital silence) is never speech and ends any hangover;
+  a DC offset is removed by the pre-emphasis and does not matter.
 """
 
 from __future__ import annotations

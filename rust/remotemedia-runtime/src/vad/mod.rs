@@ -15,7 +15,9 @@
 //!    maximum-likelihood SNR, `g - 1 - ln g` (g = energy / noise, g >= 1),
 //!    is compared with a threshold that grows with the score's average
 //!    over non-speech frames (fluctuating noise raises it);
-//! 5. a hangover keeps the flag up for a while after speech.
+//! 5. a hangover keeps the flag up for a while after speech: longer at low
+//!    SNR (modes 0 and 2), shorter after short bursts; a frame of digital
+//!    silence is never speech and ends it.
 //!
 //! Steps 1 and 2 run on integers held in f64 with every partial sum below
 //! 2^53, so they are exact in any summation order; the rest uses only
@@ -98,8 +100,11 @@ pub struct Vad {
     c2_rest: f64,
     sub_len: u32,
     threshold: f64,
+    low_threshold: f64,
+    band_weight: [f64; MAX_BANDS],
     hang_frames: u32,
     hang_short: u32,
+    hang_clear: u32,
     long_run: u32,
     wsum: f64,
     floor: f64,
@@ -107,6 +112,7 @@ pub struct Vad {
     qbuf: Vec<f64>, // 2D-2 samples of history, then the frame being filled
     fill: usize,
     y_prev: f64,
+    primed: bool,   // history seeded from the stream's first sample
     ybuf: Vec<f64>, // scratch: the decimated frame, after the previous sample
     z: Vec<f64>,    // LAGS samples of history, then the frame's n samples
     started: bool,
@@ -117,6 +123,7 @@ pub struct Vad {
     ring_pos: usize,
     hang: u32,
     run: u32,
+    peak: f64,
     noise_avg: [f64; MAX_BANDS],
     s_noise: f64,
 }
@@ -173,14 +180,20 @@ impl Vad {
             c2_rest: 1.0 - c2,
             sub_len: spec::SUBWINDOW_MS / frame_ms,
             threshold: spec::THRESHOLD[aggressiveness as usize],
+            low_threshold: spec::LOW_BAND_THRESHOLD[aggressiveness as usize],
+            band_weight: spec::BAND_WEIGHT[aggressiveness as usize],
             hang_frames: spec::HANGOVER_MS[aggressiveness as usize] / frame_ms,
             hang_short: spec::HANGOVER_SHORT_MS[aggressiveness as usize] / frame_ms,
+            hang_clear: spec::HANGOVER_CLEAR_MS[aggressiveness as usize] / frame_ms,
             long_run: spec::LONG_RUN_MS.div_ceil(frame_ms),
-            wsum: spec::BAND_WEIGHT[..k].iter().fold(0.0, |a, &w| a + w),
+            wsum: spec::BAND_WEIGHT[aggressiveness as usize][..k]
+                .iter()
+                .fold(0.0, |a, &w| a + w),
             floor: (n * d * d * d * d) as f64,
             qbuf: vec![0.0; 2 * d - 2 + frame],
             fill: 0,
             y_prev: 0.0,
+            primed: false,
             ybuf: vec![0.0; n + 1],
             z: vec![0.0; LAGS + n],
             started: false,
@@ -191,6 +204,7 @@ impl Vad {
             ring_pos: 0,
             hang: 0,
             run: 0,
+            peak: 0.0,
             noise_avg: [0.0; MAX_BANDS],
             s_noise: 0.0,
         };
@@ -218,12 +232,14 @@ impl Vad {
         self.qbuf.iter_mut().for_each(|v| *v = 0.0);
         self.fill = 0;
         self.y_prev = 0.0;
+        self.primed = false;
         self.z.iter_mut().for_each(|v| *v = 0.0);
         self.started = false;
         self.sub_count = 0;
         self.ring_pos = 0;
         self.hang = 0;
         self.run = 0;
+        self.peak = 0.0;
         self.s_noise = 0.0;
     }
 
@@ -248,6 +264,14 @@ impl Vad {
     fn run<T: Copy>(&mut self, mut src: &[T], q: impl Fn(T) -> f64 + Copy, flags: &mut [u8]) {
         let hist = 2 * self.d - 2;
         let mut written = 0;
+        if !self.primed && !src.is_empty() {
+            // The stream's history is its first sample repeated: a DC offset
+            // is then invisible from the very first frame.
+            let v = q(src[0]);
+            self.qbuf[..hist].iter_mut().for_each(|h| *h = v);
+            self.y_prev = v * (self.d * self.d) as f64;
+            self.primed = true;
+        }
         while !src.is_empty() {
             let take = (self.frame - self.fill).min(src.len());
             features::quantise_into(
@@ -288,6 +312,8 @@ impl Vad {
     #[allow(clippy::needless_range_loop)]
     fn decide(&mut self, e_raw: &[f64; MAX_BANDS]) -> u8 {
         let k = self.k;
+        // Digital silence (every band at most the floor) is never speech.
+        let silent = e_raw[..k].iter().all(|&v| v <= self.floor);
         let mut e = [0.0f64; MAX_BANDS];
         for (o, &v) in e[..k].iter_mut().zip(&e_raw[..k]) {
             *o = (if v > 0.0 { v } else { 0.0 }) + self.floor;
@@ -306,6 +332,7 @@ impl Vad {
         }
         self.sub_count += 1;
         let mut s = 0.0f64;
+        let mut llr0 = 0.0f64;
         for i in 0..k {
             let mut m = self.cur_min[i];
             for ring in &self.ring {
@@ -315,7 +342,11 @@ impl Vad {
             let noise = if fb > self.noise_avg[i] { fb } else { self.noise_avg[i] };
             let g = e[i] / noise;
             let g1 = if g > 1.0 { g } else { 1.0 };
-            s += (g1 - 1.0 - spec::ln_approx(g1)) * spec::BAND_WEIGHT[i];
+            let llr = g1 - 1.0 - spec::ln_approx(g1);
+            if i == 0 {
+                llr0 = llr;
+            }
+            s += llr * self.band_weight[i];
         }
         if self.sub_count == self.sub_len {
             self.ring[self.ring_pos] = self.cur_min;
@@ -324,14 +355,23 @@ impl Vad {
             self.sub_count = 0;
         }
         s /= self.wsum;
-        if s > self.threshold + spec::KAPPA * self.s_noise {
-            // Long speech runs earn the full hangover; short bursts (clicks,
-            // clatter) only a short one.
+        let fluct = spec::KAPPA * self.s_noise;
+        if silent {
+            self.hang = 0;
+        } else if s > self.threshold + fluct || llr0 > self.low_threshold + fluct {
+            // Long speech runs earn the full hangover, or a shorter one when
+            // the run rose well above the noise (its weak tail is heard
+            // directly); short bursts (clicks, clatter) only a short one.
+            if self.run == 0 || s > self.peak {
+                self.peak = s;
+            }
             self.run += 1;
-            self.hang = if self.run >= self.long_run {
-                self.hang_frames
-            } else {
+            self.hang = if self.run < self.long_run {
                 self.hang_short
+            } else if self.peak >= spec::CLEAR_PEAK {
+                self.hang_clear
+            } else {
+                self.hang_frames
             };
             return 1;
         }

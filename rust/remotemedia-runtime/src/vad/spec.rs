@@ -26,11 +26,26 @@ pub const FLOOR_BIAS: f64 = 1.5;
 pub const NOISE_10MS: f64 = 0.995;
 pub const SNOISE_10MS: f64 = 0.97;
 pub const KAPPA: f64 = 1.0;
-pub const THRESHOLD: [f64; 4] = [0.08, 0.15, 0.3, 1.2];
-pub const HANGOVER_MS: [u32; 4] = [200, 150, 120, 90];
-pub const HANGOVER_SHORT_MS: [u32; 4] = [200, 150, 120, 30];
+pub const THRESHOLD: [f64; 4] = [0.08, 0.15, 0.3, 4.0];
+/// Hangover after a run of at least `LONG_RUN_MS` of speech.
+pub const HANGOVER_MS: [u32; 4] = [240, 150, 240, 180];
+/// Hangover after a shorter burst.
+pub const HANGOVER_SHORT_MS: [u32; 4] = [240, 150, 150, 90];
+/// Hangover after a long run whose peak score reached `CLEAR_PEAK`.
+pub const HANGOVER_CLEAR_MS: [u32; 4] = [120, 150, 90, 180];
 pub const LONG_RUN_MS: u32 = 120;
-pub const BAND_WEIGHT: [f64; MAX_BANDS] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5];
+pub const CLEAR_PEAK: f64 = 40.0;
+/// Per aggressiveness: weights of the bands in the mean score (mode 3 leans
+/// on the bands below 1 kHz).
+pub const BAND_WEIGHT: [[f64; MAX_BANDS]; 4] = [
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5],
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5],
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5],
+    [4.0, 2.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25],
+];
+/// Per aggressiveness: threshold on the lowest band's log-likelihood ratio
+/// alone (voicing onsets); infinite = off.
+pub const LOW_BAND_THRESHOLD: [f64; 4] = [f64::INFINITY, f64::INFINITY, f64::INFINITY, 3.0];
 
 // The same doubles as the numpy body's literals 0.6931471805599453 and
 // 0.7071067811865476.

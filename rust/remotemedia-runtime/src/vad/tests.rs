@@ -84,3 +84,26 @@ fn small_output_buffer_is_an_error() {
         Err(Error::BufferTooSmall { needed: 10, given: 3 })
     ));
 }
+
+#[test]
+fn digital_silence_ends_the_hangover_and_dc_is_invisible() {
+    // A burst from 1 s to 2 s, then exact zeros: the first frame wholly in
+    // the zeros is non-speech in every mode, with no hangover.
+    let mut x = tone_bursts(16000, 3.0);
+    for v in &mut x[32000..] {
+        *v = 0.0;
+    }
+    for a in 0..4 {
+        let mut v = Vad::new(16000, 30, a).unwrap();
+        let mut flags = vec![0u8; v.flags_for(x.len())];
+        v.process(Samples::F64(&x), &mut flags).unwrap();
+        assert_eq!(flags[60], 1, "mode {a}");
+        assert!(flags[67..].iter().all(|&f| f == 0), "mode {a}");
+        // The same signal on a DC offset gives the same flags, first frame included.
+        let y: Vec<f64> = x.iter().map(|v| v + 0.25).collect();
+        let mut w = Vad::new(16000, 30, a).unwrap();
+        let mut g = vec![0u8; flags.len()];
+        w.process(Samples::F64(&y), &mut g).unwrap();
+        assert_eq!(g, flags, "mode {a}");
+    }
+}

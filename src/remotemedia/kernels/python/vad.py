@@ -50,9 +50,11 @@ class VadStream:
         self.taps = np.array([min(k + 1, 2 * self.d - 1 - k) for k in range(2 * self.d - 1)], np.int64)
         self.weights = np.array(spec.band_weights(sample_rate // self.d), np.float64)  # (K, L+1)
         self.k = self.weights.shape[0]
+        self.band_weight = spec.BAND_WEIGHT[aggressiveness][: self.k]
         self.wsum = 0.0
-        for w in spec.BAND_WEIGHT[: self.k]:
+        for w in self.band_weight:
             self.wsum = self.wsum + w
+        self.low_threshold = spec.LOW_BAND_THRESHOLD[aggressiveness]
         a = spec.per_frame(spec.SMOOTH_10MS, frame_ms)
         self.a = a
         self.b = 1.0 - a
@@ -62,6 +64,7 @@ class VadStream:
         self.threshold = spec.THRESHOLD[aggressiveness]
         self.hang_frames = spec.HANGOVER_MS[aggressiveness] // frame_ms
         self.hang_short = spec.HANGOVER_SHORT_MS[aggressiveness] // frame_ms
+        self.hang_clear = spec.HANGOVER_CLEAR_MS[aggressiveness] // frame_ms
         self.long_run = -(-spec.LONG_RUN_MS // frame_ms)
         self.floor = float(self.n * self.d**4)
         self.reset()
@@ -72,6 +75,7 @@ class VadStream:
         self.qhist = np.zeros(2 * self.d - 2, np.int64)  # last input samples (decimator)
         self.zhist = np.zeros(spec.LAGS, np.float64)  # last pre-emphasised samples
         self.yprev = 0  # last decimated sample (pre-emphasis)
+        self.primed = False  # history seeded from the first sample
         self.started = False
         self.smooth = np.zeros(self.k)
         self.cur_min = np.zeros(self.k)
@@ -80,6 +84,7 @@ class VadStream:
         self.ring_pos = 0
         self.hang = 0
         self.run = 0
+        self.peak = 0.0
         self.noise_avg = np.zeros(self.k)
         self.s_noise = 0.0
 
@@ -108,6 +113,7 @@ class VadStream:
 
     def decide(self, e: np.ndarray) -> int:
         """Run the per-frame decision on one frame's band energies."""
+        silent = bool(np.all(e <= self.floor))  # digital silence: never speech
         e = np.maximum(e, 0.0) + self.floor
         if not self.started:
             self.started = True
@@ -132,12 +138,22 @@ class VadStream:
         g1 = np.maximum(g, 1.0)
         llr = g1 - 1.0 - ln_approx(g1)
         s = 0.0
-        for v, w in zip(llr, spec.BAND_WEIGHT[: self.k], strict=True):
+        for v, w in zip(llr, self.band_weight, strict=True):
             s = s + float(v) * w
         s = s / self.wsum
-        if s > self.threshold + spec.KAPPA * self.s_noise:
+        fluct = spec.KAPPA * self.s_noise
+        if silent:
+            self.hang = 0
+        elif s > self.threshold + fluct or float(llr[0]) > self.low_threshold + fluct:
+            if self.run == 0 or s > self.peak:
+                self.peak = s
             self.run += 1
-            self.hang = self.hang_frames if self.run >= self.long_run else self.hang_short
+            if self.run < self.long_run:
+                self.hang = self.hang_short
+            elif self.peak >= spec.CLEAR_PEAK:
+                self.hang = self.hang_clear
+            else:
+                self.hang = self.hang_frames
             return 1
         self.run = 0
         self.s_noise = self.c2 * self.s_noise + (1.0 - self.c2) * s
@@ -150,6 +166,12 @@ class VadStream:
     def process(self, x: np.ndarray) -> np.ndarray:
         """Flags (uint8) for every frame completed by mono samples ``x``."""
         q = convert_flat(x, "i16").astype(np.int64) if x.dtype != np.int16 else x.astype(np.int64)
+        if not self.primed and q.size:
+            # The stream's history is its first sample repeated: a DC offset
+            # is then invisible from the very first frame.
+            self.qhist[:] = q[0]
+            self.yprev = int(q[0]) * self.d * self.d
+            self.primed = True
         q = np.concatenate([self.pending, q])
         nf = q.size // self.frame
         out = np.zeros(nf, np.uint8)

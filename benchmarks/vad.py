@@ -20,16 +20,16 @@ one 30 ms frame per call (Python call overhead included, as for webrtcvad).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import median_seconds
 
 import vad_corpus as vc
 from remotemedia import kernels
@@ -125,15 +125,6 @@ def print_quality(rows: list[dict[str, Any]]) -> None:
 # ---- cost ------------------------------------------------------------------------
 
 
-def median_time(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def cost(quick: bool, silero: Silero | None) -> None:
     import webrtcvad
     from scipy.signal import resample_poly
@@ -164,7 +155,7 @@ def cost(quick: bool, silero: Silero | None) -> None:
             for f in frames:
                 w.is_speech(f, sr)
 
-        t_web = median_time(run_webrtc, repeats) / nf * 1e6
+        t_web = median_seconds(run_webrtc, repeat=repeats, warmup=0) / nf * 1e6
         line = f"{sr:6d} {t_web:8.2f}"
         for name, ks in sets.items():
             if name == "numpy":
@@ -179,20 +170,26 @@ def cost(quick: bool, silero: Silero | None) -> None:
                 for f in frames:
                     v.process(f)
 
-            t_block = median_time(run_block, repeats) / nf * 1e6
-            t_call = median_time(run_calls, repeats) / nf * 1e6
+            t_block = median_seconds(run_block, repeat=repeats, warmup=0) / nf * 1e6
+            t_call = median_seconds(run_calls, repeat=repeats, warmup=0) / nf * 1e6
             line += f" {t_block:13.2f} {t_call:12.2f} {t_block / t_web:6.2f}"
         short = xi[: n * (100 if quick else 300)]
 
         def run_numpy(sr: int = sr, x: np.ndarray = short) -> None:
             sets["numpy"].VAD(sr, 30, 2).process(x)
 
-        t_np = median_time(run_numpy, 3) / (short.size // n) * 1e6
+        t_np = median_seconds(run_numpy, repeat=3, warmup=0) / (short.size // n) * 1e6
         line += f" {t_np:8.1f}"
         if silero is not None:
             if sr == SR:
                 seg = x[: SR * 3]
-                t_sil = median_time(lambda seg=seg: silero.probs(seg), 3) / (seg.size / 512) * 1e6 * 30 / 32
+                t_sil = (
+                    median_seconds(lambda seg=seg: silero.probs(seg), repeat=3, warmup=0)
+                    / (seg.size / 512)
+                    * 1e6
+                    * 30
+                    / 32
+                )
                 line += f" {t_sil:8.1f}"
             else:
                 line += f" {'-':>8s}"

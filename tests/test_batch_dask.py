@@ -44,7 +44,7 @@ def test_killed_dask_worker_is_retried_and_no_file_is_lost(tmp_path: Path) -> No
     assert reference.ok == len(good)
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
         client.register_plugin(dask_helpers.RegisterSlowNode())

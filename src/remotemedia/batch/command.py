@@ -83,7 +83,7 @@ def _dask_executor(address: str, workers: int | None, max_attempts: int) -> tupl
     closers: list[Any] = []
     if address == "local":
         cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         closers.append(cluster)
         client = Client(cluster)

@@ -213,6 +213,9 @@ pub struct Plan {
     pub coef64: Vec<f64>,
     /// The same coefficients rounded to float32 (float32 kernel).
     pub coef32: Vec<f32>,
+    /// The float32 table reordered for the output-parallel kernel, for
+    /// stages with few phases.
+    pub lanes: Option<super::lanes::Lanes>,
 }
 
 /// All stages of a conversion, and the overall reduced ratio.
@@ -264,11 +267,13 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
         }
     }
     let coef32 = coef64.iter().map(|&c| c as f32).collect();
+    let lanes = super::lanes::Lanes::new(&shape, &coef64);
     Ok(Plan {
         shape,
         spec,
         coef64,
         coef32,
+        lanes,
     })
 }
 

@@ -13,6 +13,7 @@
 
 pub mod design;
 mod dot;
+mod lanes;
 mod stage;
 
 pub use design::{plan, Cascade, Plan, Quality, Shape};

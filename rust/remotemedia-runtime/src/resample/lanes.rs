@@ -113,12 +113,20 @@ pub fn run<O>(
     d.clear();
     d.resize(lanes.m * len, 0.0);
     for s in 0..lanes.m {
-        let row = &mut d[s * len..(s + 1) * len];
-        for (i, v) in row.iter_mut().enumerate() {
-            let h = base + i as i64 * m + s as i64;
-            if h >= 0 && (h as usize) < hist.len() {
-                *v = hist[h as usize];
-            }
+        // Indices i with 0 <= base + i * M + s < hist.len().
+        let first = base + s as i64;
+        let lo = if first >= 0 { 0 } else { (-first + m - 1) / m };
+        let hi = ((hist.len() as i64 - first + m - 1).div_euclid(m)).clamp(lo, len as i64);
+        if hi <= lo {
+            continue;
+        }
+        let row = &mut d[s * len..][lo as usize..hi as usize];
+        let src = &hist[(first + lo * m) as usize..];
+        match lanes.m {
+            1 => row.copy_from_slice(&src[..row.len()]),
+            2 => row.iter_mut().zip(src.chunks(2)).for_each(|(v, c)| *v = c[0]),
+            3 => row.iter_mut().zip(src.chunks(3)).for_each(|(v, c)| *v = c[0]),
+            _ => row.iter_mut().zip(src.iter().step_by(lanes.m)).for_each(|(v, &h)| *v = h),
         }
     }
     scratch.offsets.clear();
@@ -131,10 +139,15 @@ pub fn run<O>(
     vals.resize(lanes.l * vectors * LANES, 0.0);
     compute(simd, lanes, d, &scratch.offsets, vectors, vals);
     let stride = vectors * LANES;
-    for (j, o) in out.iter_mut().enumerate() {
-        let k = k0 + j as i64;
-        let (p, e) = ((k.div_euclid(l) - p0) as usize, k.rem_euclid(l) as usize);
-        *o = put(vals[e * stride + p]);
+    // Output j is phase (e0 + j) mod L of period (e0 + j) div L.
+    let e0 = (k0 - p0 * l) as usize;
+    for e in 0..lanes.l {
+        let j0 = (e + lanes.l - e0) % lanes.l;
+        let p_first = (e0 + j0) / lanes.l;
+        let src = &vals[e * stride + p_first..];
+        for (o, &v) in out.iter_mut().skip(j0).step_by(lanes.l).zip(src) {
+            *o = put(v);
+        }
     }
 }
 

@@ -48,7 +48,7 @@ impl Quality {
         match self {
             Quality::Low => (0.80, 1.0, 80.0),
             Quality::Medium => (0.87, 1.0, 110.0),
-            Quality::High => (0.91, 1.0, 140.0),
+            Quality::High => (0.91, 1.0, 139.0),
             Quality::VeryHigh => (0.91, 1.0, 175.0),
         }
     }
@@ -117,7 +117,7 @@ pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
                 l: 1,
                 m: 2,
                 scale: 2 * m,
-                fp: pb * lf,
+                fp: sb * lf,
                 fs: mf - sb * lf,
             },
             Spec {
@@ -245,8 +245,11 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
     for d in 0..=half {
         let df = d as f64;
         let arg = 2.0 * fc * df;
+        // A zero of the sinc is exactly zero (half-band stages skip those taps).
         let sinc = if d == 0 {
             1.0
+        } else if arg == arg.round() {
+            0.0
         } else {
             (std::f64::consts::PI * arg).sin() / (std::f64::consts::PI * arg)
         };

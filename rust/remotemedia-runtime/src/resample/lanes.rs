@@ -33,6 +33,13 @@ pub struct Lanes {
     pub steps: Vec<usize>,
     /// `coef[t * l + e]`: coefficient of phase `e` at step `t`.
     pub coef: Vec<f32>,
+    /// Every offset of the union in the same outside-in order, zeros
+    /// included, with its coefficients (`dense_coef[t * l + e]`), and the
+    /// window start of each phase (for non-finite input, below).
+    pub dense: Vec<usize>,
+    pub dense_coef: Vec<f32>,
+    pub starts: Vec<usize>,
+    pub taps: usize,
 }
 
 impl Lanes {
@@ -55,9 +62,13 @@ impl Lanes {
         };
         let mut steps = Vec::new();
         let mut coef = Vec::new();
+        let mut dense = Vec::new();
+        let mut dense_coef = Vec::new();
         // Outside in: 0, U-1, 1, U-2, ...
         for t in 0..union {
             let u = if t % 2 == 0 { t / 2 } else { union - 1 - t / 2 };
+            dense.push(u);
+            dense_coef.extend((0..l).map(|e| at(u, e)));
             if (0..l).all(|e| at(u, e) == 0.0) {
                 continue;
             }
@@ -70,6 +81,10 @@ impl Lanes {
             behind: shape.behind as usize,
             steps,
             coef,
+            dense,
+            dense_coef,
+            starts: d,
+            taps,
         })
     }
 
@@ -137,7 +152,17 @@ pub fn run<O>(
     let vals = &mut scratch.vals;
     vals.clear();
     vals.resize(lanes.l * vectors * LANES, 0.0);
-    compute(simd, lanes, d, &scratch.offsets, vectors, vals);
+    // Non-finite input: each output takes every tap of its own window
+    // (zeros included), so NaN reaches exactly the outputs whose window
+    // covers it, however the input was chunked (and as in the numpy body).
+    // Adding a zero product leaves a finite running sum's bits unchanged,
+    // so finite outputs are the same as on the fast path.
+    let bad = d.iter().fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) == 0x7f80_0000) as u32);
+    if bad != 0 {
+        dense(lanes, d, len, vectors, vals);
+    } else {
+        compute(simd, lanes, d, &scratch.offsets, vectors, vals);
+    }
     let stride = vectors * LANES;
     // Output j is phase (e0 + j) mod L of period (e0 + j) div L.
     let e0 = (k0 - p0 * l) as usize;
@@ -147,6 +172,23 @@ pub fn run<O>(
         let src = &vals[e * stride + p_first..];
         for (o, &v) in out.iter_mut().skip(j0).step_by(lanes.l).zip(src) {
             *o = put(v);
+        }
+    }
+}
+
+fn dense(lanes: &Lanes, d: &[f32], len: usize, vectors: usize, vals: &mut [f32]) {
+    let (l, stride) = (lanes.l, vectors * LANES);
+    for e in 0..l {
+        let own = lanes.starts[e]..lanes.starts[e] + lanes.taps;
+        for i in 0..stride {
+            let mut acc = 0.0f32;
+            for (t, &u) in lanes.dense.iter().enumerate() {
+                if own.contains(&u) {
+                    let x = d[(u % lanes.m) * len + u / lanes.m + i];
+                    acc = lanes.dense_coef[t * l + e].mul_add(x, acc);
+                }
+            }
+            vals[e * stride + i] = acc;
         }
     }
 }

@@ -65,6 +65,7 @@ def design(spec: Spec, shape: Shape, atten: float) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         sinc = np.sin(np.pi * arg) / (np.pi * arg)
     sinc[0] = 1.0
+    sinc[1:][arg[1:] == np.round(arg[1:])] = 0.0  # exact zeros (half-band stages)
     ratio = d / float(half)
     w = bessel_i0(beta * np.sqrt(np.maximum(1.0 - ratio * ratio, 0.0))) / i0_beta
     proto = gain * 2.0 * fc * sinc * w

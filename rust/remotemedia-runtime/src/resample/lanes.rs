@@ -139,9 +139,14 @@ pub fn run<O>(
         let src = &hist[(first + lo * m) as usize..];
         match lanes.m {
             1 => row.copy_from_slice(&src[..row.len()]),
-            2 => row.iter_mut().zip(src.chunks(2)).for_each(|(v, c)| *v = c[0]),
-            3 => row.iter_mut().zip(src.chunks(3)).for_each(|(v, c)| *v = c[0]),
-            _ => row.iter_mut().zip(src.iter().step_by(lanes.m)).for_each(|(v, &h)| *v = h),
+            2 => deinterleave::<2>(row, src),
+            3 => deinterleave::<3>(row, src),
+            4 => deinterleave::<4>(row, src),
+            step => {
+                for (v, &h) in row.iter_mut().zip(src.iter().step_by(step)) {
+                    *v = h;
+                }
+            }
         }
     }
     scratch.offsets.clear();
@@ -157,22 +162,42 @@ pub fn run<O>(
     // covers it, however the input was chunked (and as in the numpy body).
     // Adding a zero product leaves a finite running sum's bits unchanged,
     // so finite outputs are the same as on the fast path.
-    let bad = d.iter().fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) == 0x7f80_0000) as u32);
-    if bad != 0 {
+    // An all-ones exponent carries into the top bit.
+    let flags = d.iter().fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) + 0x0080_0000));
+    if flags & 0x8000_0000 != 0 {
         dense(lanes, d, len, vectors, vals);
     } else {
         compute(simd, lanes, d, &scratch.offsets, vectors, vals);
     }
     let stride = vectors * LANES;
     // Output j is phase (e0 + j) mod L of period (e0 + j) div L.
-    let e0 = (k0 - p0 * l) as usize;
-    for e in 0..lanes.l {
-        let j0 = (e + lanes.l - e0) % lanes.l;
-        let p_first = (e0 + j0) / lanes.l;
-        let src = &vals[e * stride + p_first..];
-        for (o, &v) in out.iter_mut().skip(j0).step_by(lanes.l).zip(src) {
+    let (l, e0) = (lanes.l, (k0 - p0 * l) as usize);
+    let head = ((l - e0) % l).min(n);
+    for (j, o) in out[..head].iter_mut().enumerate() {
+        *o = put(vals[(e0 + j) * stride]);
+    }
+    let p1 = usize::from(head > 0 || e0 > 0);
+    if l == 1 {
+        for (o, &v) in out.iter_mut().zip(&vals[p1..]) {
             *o = put(v);
         }
+        return;
+    }
+    for (p, chunk) in out[head..].chunks_mut(l).enumerate() {
+        for (e, o) in chunk.iter_mut().enumerate() {
+            *o = put(vals[e * stride + p1 + p]);
+        }
+    }
+}
+
+/// `row[i] = src[i * M]` (`src` holds at least `(row.len() - 1) * M + 1` values).
+fn deinterleave<const M: usize>(row: &mut [f32], src: &[f32]) {
+    let full = (src.len() / M).min(row.len());
+    for (v, c) in row[..full].iter_mut().zip(src.chunks_exact(M)) {
+        *v = c[0];
+    }
+    if full < row.len() {
+        row[full] = src[full * M];
     }
 }
 

@@ -22,5 +22,10 @@ fn main() {
         t.push(t0.elapsed().as_secs_f64());
     }
     t.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!("{i}->{o} q{}: median {:.4} ms per s, min {:.4}", a[2], t[reps / 2] * 100.0, t[0] * 100.0);
+    println!(
+        "{i}->{o} q{}: median {:.4} ms per s, min {:.4}",
+        a[2],
+        t[reps / 2] * 100.0,
+        t[0] * 100.0
+    );
 }

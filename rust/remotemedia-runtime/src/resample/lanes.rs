@@ -103,6 +103,7 @@ pub struct Scratch {
 
 /// Outputs `k0 .. k0 + out.len()` of one channel whose history `hist`
 /// starts at input index `start`.
+#[allow(clippy::too_many_arguments)]
 pub fn run<O>(
     simd: bool,
     lanes: &Lanes,
@@ -163,7 +164,9 @@ pub fn run<O>(
     // Adding a zero product leaves a finite running sum's bits unchanged,
     // so finite outputs are the same as on the fast path.
     // An all-ones exponent carries into the top bit.
-    let flags = d.iter().fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) + 0x0080_0000));
+    let flags = d
+        .iter()
+        .fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) + 0x0080_0000));
     if flags & 0x8000_0000 != 0 {
         dense(lanes, d, len, vectors, vals);
     } else {

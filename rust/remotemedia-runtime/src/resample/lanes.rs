@@ -50,9 +50,12 @@ impl Lanes {
         if l > MAX_PHASES {
             return None;
         }
+        // A single-phase stage runs as two phases with the same row over a
+        // doubled period, so each input load feeds two outputs.
+        let (l, m, rows) = if l == 1 { (2, 2 * m, 1) } else { (l, m, l) };
         // Phase e = output k mod L: window start d_e = floor(e M / L), row (e M) mod L.
         let d: Vec<usize> = (0..l).map(|e| e * m / l).collect();
-        let row: Vec<usize> = (0..l).map(|e| e * m % l).collect();
+        let row: Vec<usize> = (0..l).map(|e| e * m % l % rows).collect();
         let union = d[l - 1] + taps;
         let at = |u: usize, e: usize| -> f32 {
             match u.checked_sub(d[e]) {

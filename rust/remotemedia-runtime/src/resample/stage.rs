@@ -124,10 +124,17 @@ impl<S: Sample> Stage<S> {
             }
         }
         self.start += drop as i64;
-        let periods = self.next / l;
-        self.next -= periods * l;
-        self.received -= periods * m;
-        self.start -= periods * m;
+        // Move the origin by whole periods of the kernel (the lanes kernel
+        // may run a single-phase stage over a doubled period: an output's
+        // arithmetic depends on its index modulo that period).
+        let (pl, pm) = match &plan.lanes {
+            Some(lanes) => (lanes.l as i64, lanes.m as i64),
+            None => (l, m),
+        };
+        let periods = self.next / pl;
+        self.next -= periods * pl;
+        self.received -= periods * pm;
+        self.start -= periods * pm;
     }
 }
 

@@ -56,7 +56,7 @@ def design(spec: Spec, shape: Shape, atten: float) -> np.ndarray:
     """The (L, taps) float64 coefficient table of a stage (same formulas as Rust)."""
     rate = float(spec.l * spec.scale)
     fc = (spec.fp + spec.fs) / (2.0 * rate)
-    beta = 0.1102 * (atten - 8.7)
+    beta = 0.1102 * (atten + spec.extra - 8.7)
     half = shape.half
     i0_beta = bessel_i0(np.float64(beta))
     gain = float(spec.l)

@@ -157,7 +157,7 @@ pub fn run<O>(
     scratch
         .offsets
         .extend(lanes.steps.iter().map(|&u| (u % lanes.m) * len + u / lanes.m));
-    // vals[e * vectors * 8 + i]: phase e of period p0 + i.
+    // vals[i * L + e]: phase e of period p0 + i, i.e. in output order.
     let vals = &mut scratch.vals;
     vals.clear();
     vals.resize(lanes.l * vectors * LANES, 0.0);
@@ -175,24 +175,10 @@ pub fn run<O>(
     } else {
         compute(simd, lanes, d, &scratch.offsets, vectors, vals);
     }
-    let stride = vectors * LANES;
-    // Output j is phase (e0 + j) mod L of period (e0 + j) div L.
-    let (l, e0) = (lanes.l, (k0 - p0 * l) as usize);
-    let head = ((l - e0) % l).min(n);
-    for (j, o) in out[..head].iter_mut().enumerate() {
-        *o = put(vals[(e0 + j) * stride]);
-    }
-    let p1 = usize::from(head > 0 || e0 > 0);
-    if l == 1 {
-        for (o, &v) in out.iter_mut().zip(&vals[p1..]) {
-            *o = put(v);
-        }
-        return;
-    }
-    for (p, chunk) in out[head..].chunks_mut(l).enumerate() {
-        for (e, o) in chunk.iter_mut().enumerate() {
-            *o = put(vals[e * stride + p1 + p]);
-        }
+    // Output k0 + j is vals[e0 + j].
+    let e0 = (k0 - p0 * l) as usize;
+    for (o, &v) in out.iter_mut().zip(&vals[e0..]) {
+        *o = put(v);
     }
 }
 
@@ -219,7 +205,7 @@ fn dense(lanes: &Lanes, d: &[f32], len: usize, vectors: usize, vals: &mut [f32])
                     acc = lanes.dense_coef[t * l + e].mul_add(x, acc);
                 }
             }
-            vals[e * stride + i] = acc;
+            vals[i * l + e] = acc;
         }
     }
 }
@@ -247,7 +233,7 @@ fn compute(simd: bool, lanes: &Lanes, d: &[f32], offs: &[usize], vectors: usize,
             for (t, &off) in offs.iter().enumerate() {
                 acc = lanes.coef[t * l + e].mul_add(d[off + i], acc);
             }
-            vals[e * stride + i] = acc;
+            vals[i * l + e] = acc;
         }
     }
 }
@@ -273,11 +259,11 @@ mod avx {
     ) {
         let mut v0 = 0;
         while v0 + V <= vectors {
-            block::<L, V>(lanes, d, offs, v0, vectors, vals);
+            block::<L, V>(lanes, d, offs, v0, vals);
             v0 += V;
         }
         while v0 < vectors {
-            block::<L, 1>(lanes, d, offs, v0, vectors, vals);
+            block::<L, 1>(lanes, d, offs, v0, vals);
             v0 += 1;
         }
     }
@@ -289,7 +275,6 @@ mod avx {
         d: &[f32],
         offs: &[usize],
         v0: usize,
-        vectors: usize,
         vals: &mut [f32],
     ) {
         let dp = d.as_ptr().add(v0 * LANES);
@@ -308,10 +293,24 @@ mod avx {
                 }
             }
         }
-        let stride = vectors * LANES;
-        for e in 0..L {
-            for v in 0..V {
-                _mm256_storeu_ps(vals.as_mut_ptr().add(e * stride + (v0 + v) * LANES), acc[e][v]);
+        // Interleave the phases into output order.
+        for v in 0..V {
+            let dst = vals.as_mut_ptr().add((v0 + v) * LANES * L);
+            if L == 2 {
+                let lo = _mm256_unpacklo_ps(acc[0][v], acc[1][v]);
+                let hi = _mm256_unpackhi_ps(acc[0][v], acc[1][v]);
+                _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
+                _mm256_storeu_ps(dst.add(LANES), _mm256_permute2f128_ps(lo, hi, 0x31));
+            } else {
+                let mut t = [[0.0f32; LANES]; L];
+                for e in 0..L {
+                    _mm256_storeu_ps(t[e].as_mut_ptr(), acc[e][v]);
+                }
+                for i in 0..LANES {
+                    for e in 0..L {
+                        *dst.add(i * L + e) = t[e][i];
+                    }
+                }
             }
         }
     }

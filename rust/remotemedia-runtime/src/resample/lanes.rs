@@ -128,19 +128,26 @@ pub fn run<O>(
     let len = vectors * LANES + lanes.span().div_ceil(lanes.m) + 1;
     // Streams: D[s][i] = x[base + i * M + s], zero outside the history.
     let base = p0 * m - lanes.behind as i64 - start;
+    // Reused without clearing: every element is written below.
     let d = &mut scratch.streams;
-    d.clear();
-    d.resize(lanes.m * len, 0.0);
+    if d.len() < lanes.m * len {
+        d.resize(lanes.m * len, 0.0);
+    }
+    let d = &mut d[..lanes.m * len];
     for s in 0..lanes.m {
         // Indices i with 0 <= base + i * M + s < hist.len().
         let first = base + s as i64;
         let lo = if first >= 0 { 0 } else { (-first + m - 1) / m };
         let hi = ((hist.len() as i64 - first + m - 1).div_euclid(m)).clamp(lo, len as i64);
-        if hi <= lo {
+        let whole = &mut d[s * len..(s + 1) * len];
+        let (lo, hi) = (lo as usize, hi.max(lo) as usize);
+        whole[..lo].fill(0.0);
+        whole[hi..].fill(0.0);
+        if hi == lo {
             continue;
         }
-        let row = &mut d[s * len..][lo as usize..hi as usize];
-        let src = &hist[(first + lo * m) as usize..];
+        let row = &mut whole[lo..hi];
+        let src = &hist[(first + lo as i64 * m) as usize..];
         match lanes.m {
             1 => row.copy_from_slice(&src[..row.len()]),
             2 => deinterleave::<2>(row, src),
@@ -158,9 +165,11 @@ pub fn run<O>(
         .offsets
         .extend(lanes.steps.iter().map(|&u| (u % lanes.m) * len + u / lanes.m));
     // vals[i * L + e]: phase e of period p0 + i, i.e. in output order.
-    let vals = &mut scratch.vals;
-    vals.clear();
-    vals.resize(lanes.l * vectors * LANES, 0.0);
+    let need = lanes.l * vectors * LANES;
+    if scratch.vals.len() < need {
+        scratch.vals.resize(need, 0.0);
+    }
+    let vals = &mut scratch.vals[..need];
     // Non-finite input: each output takes every tap of its own window
     // (zeros included), so NaN reaches exactly the outputs whose window
     // covers it, however the input was chunked (and as in the numpy body).

@@ -119,8 +119,10 @@ impl<S: Sample> Chain<S> {
                 st.emit(p, simd, k.min(n_out), out, stride, S::to_f32);
             } else {
                 let mut buf = std::mem::take(&mut self.tmp);
-                buf.clear();
-                buf.resize(k * channels, S::default());
+                // Every element the next stage reads is written by emit.
+                if buf.len() < k * channels {
+                    buf.resize(k * channels, S::default());
+                }
                 st.emit(p, simd, k, &mut buf, k, |v| v);
                 self.tmp = buf;
                 frames = k;

@@ -8,6 +8,9 @@
 //! each SIMD lane is one output. One input load feeds every phase and one
 //! coefficient broadcast feeds several vectors of outputs, so a
 //! multiply-add needs under one load (the tap-parallel kernel needs 1.33).
+//! A single-phase stage runs as two phases with the same row over a
+//! doubled period (the stage then moves its origin by whole doubled
+//! periods, so an output's phase never depends on chunking).
 //!
 //! Each output is one sequential chain of fused multiply-adds over the
 //! taps, taken from both ends of the window towards its centre: the

@@ -119,9 +119,9 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
     never works at the higher rate. When the sharp filter at half the higher
     rate has at most ``PHASE_LIMIT`` phases (48k -> 16k): downward a
     half-band stage first, upward a short doubling stage last. Otherwise
-    (44.1k -> 16k): downward a short polyphase stage to twice the output
-    rate, then a sharp 2:1 decimator; upward a sharp doubling stage, then a
-    short polyphase stage. Virtual units: input rate ``2m``, output rate
+    (44.1k -> 16k): downward a short polyphase stage to 1.5 times the output
+    rate, then a sharp 3:2 stage; upward a sharp 2:3 stage to 1.5 times the
+    input rate, then a short polyphase stage. Virtual units: input rate ``2m``, output rate
     ``2l``; a design thus depends only on the ratio.
     """
     lf, mf = float(l), float(m)
@@ -132,9 +132,10 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
                 Spec(1, 2, 2 * m, sb * lf, mf - sb * lf, SHORT_EXTRA_DB),
                 Spec(2 * l // g, m // g, m, pb * lf, sb * lf),
             )
+        g = math.gcd(3 * l, 2 * m)
         return (
-            Spec(2 * l // g, m // g, 2 * m, pb * lf, 4.0 * lf - sb * lf, SHORT_EXTRA_DB),
-            Spec(1, 2, 4 * l, pb * lf, sb * lf),
+            Spec(3 * l // g, 2 * m // g, 2 * m, pb * lf, 3.0 * lf - sb * lf, SHORT_EXTRA_DB),
+            Spec(2, 3, 3 * l, pb * lf, sb * lf),
         )
     if 2 * l >= 5 * m:
         g = math.gcd(l, 2 * m)
@@ -143,9 +144,10 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
                 Spec(l // g, 2 * m // g, 2 * m, pb * mf, sb * mf),
                 Spec(2, 1, l, pb * mf, lf - sb * mf, SHORT_EXTRA_DB),
             )
+        g = math.gcd(2 * l, 3 * m)
         return (
-            Spec(2, 1, 2 * m, pb * mf, sb * mf),
-            Spec(l // g, 2 * m // g, 4 * m, pb * mf, 4.0 * mf - sb * mf, SHORT_EXTRA_DB),
+            Spec(3, 2, 2 * m, pb * mf, sb * mf),
+            Spec(2 * l // g, 3 * m // g, 3 * m, pb * mf, 3.0 * mf - sb * mf, SHORT_EXTRA_DB),
         )
     low = float(min(l, m))
     return (Spec(l, m, 2 * m, pb * low, sb * low),)

@@ -118,11 +118,12 @@ pub struct Spec {
 /// [`PHASE_LIMIT`] phases (48k -> 16k: 2): a half-band filter halves the
 /// rate first (passband to the final Nyquist frequency, stopband from where
 /// aliases would reach it; every other tap is zero and skipped), then the
-/// sharp filter. Otherwise (44.1k -> 16k): a short polyphase stage to twice
-/// the output rate (its stopband only has to start where images would land
-/// in the final band), then a sharp 2:1 decimator. Upward mirrors this:
-/// the sharp filter to half the output rate then a short doubling stage,
-/// or a sharp doubling stage then a short polyphase stage. Virtual units:
+/// sharp filter. Otherwise (44.1k -> 16k): a short polyphase stage to 1.5
+/// times the output rate (its stopband only has to start where images
+/// would land in the final band), then a sharp 3:2 stage (2 phases).
+/// Upward mirrors this: the sharp filter to half the output rate then a
+/// short doubling stage, or a sharp 2:3 stage (3 phases) to 1.5 times the
+/// input rate then a short polyphase stage. Virtual units:
 /// input rate `2m`, output rate `2l`.
 pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
     let (lf, mf) = (l as f64, m as f64);
@@ -148,19 +149,20 @@ pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
                 },
             ];
         }
+        let g = gcd(3 * l, 2 * m);
         vec![
             Spec {
-                l: 2 * l / g,
-                m: m / g,
+                l: 3 * l / g,
+                m: 2 * m / g,
                 scale: 2 * m,
                 fp: pb * lf,
-                fs: 4.0 * lf - sb * lf,
+                fs: 3.0 * lf - sb * lf,
                 extra: SHORT_EXTRA_DB,
             },
             Spec {
-                l: 1,
-                m: 2,
-                scale: 4 * l,
+                l: 2,
+                m: 3,
+                scale: 3 * l,
                 fp: pb * lf,
                 fs: sb * lf,
                 extra: 0.0,
@@ -188,21 +190,22 @@ pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
                 },
             ];
         }
+        let g = gcd(2 * l, 3 * m);
         vec![
             Spec {
-                l: 2,
-                m: 1,
+                l: 3,
+                m: 2,
                 scale: 2 * m,
                 fp: pb * mf,
                 fs: sb * mf,
                 extra: 0.0,
             },
             Spec {
-                l: l / g,
-                m: 2 * m / g,
-                scale: 4 * m,
+                l: 2 * l / g,
+                m: 3 * m / g,
+                scale: 3 * m,
                 fp: pb * mf,
-                fs: 4.0 * mf - sb * mf,
+                fs: 3.0 * mf - sb * mf,
                 extra: SHORT_EXTRA_DB,
             },
         ]

@@ -27,7 +27,7 @@ use std::sync::Arc;
 pub const MIN_RATE: u32 = 8_000;
 pub const MAX_RATE: u32 = 192_000;
 /// Input frames per block in one-shot resampling.
-const ONE_SHOT_BLOCK: usize = 16_384;
+const ONE_SHOT_BLOCK: usize = 4096;
 /// Most channels a resampler accepts (see the Python-side cap).
 pub const MAX_CHANNELS: usize = 64;
 

@@ -19,7 +19,7 @@ quality       passband  stopband  attenuation  native arithmetic
 ============  ========  ========  ===========  ===========================
 "low"         0.80      1.00      80 dB        float32, FMA
 "medium"      0.87      1.00      110 dB       float32, FMA
-"high"        0.91      1.00      140 dB       float32, FMA (default)
+"high"        0.91      1.00      139 dB       float32, FMA (default)
 "very_high"   0.91      1.00      175 dB       float64, FMA
 ============  ========  ========  ===========  ===========================
 
@@ -55,6 +55,12 @@ MIN_RATE = 8_000
 MAX_RATE = 192_000
 # Largest filter table (phases x taps): 2**23 float64 coefficients = 64 MiB.
 MAX_COEFFICIENTS = 1 << 23
+# Sharp stages with at most this many phases (the native output-parallel
+# kernel) come first; see stage_specs.
+PHASE_LIMIT = 4
+# Attenuation added to the short stage of a two-stage conversion (its
+# residue lands in the passband; extra dB cost few taps there).
+SHORT_EXTRA_DB = 10.0
 # Taps per phase are padded to a multiple of the native SIMD block.
 TAP_BLOCK = 8
 
@@ -62,7 +68,7 @@ TAP_BLOCK = 8
 SPECS: dict[str, tuple[float, float, float]] = {
     "low": (0.80, 1.0, 80.0),
     "medium": (0.87, 1.0, 110.0),
-    "high": (0.91, 1.0, 140.0),
+    "high": (0.91, 1.0, 139.0),
     "very_high": (0.91, 1.0, 175.0),
 }
 _F32 = np.dtype(np.float32)
@@ -79,6 +85,7 @@ class Spec:
     scale: int
     fp: float
     fs: float
+    extra: float = 0.0  # dB added to the preset's attenuation (short stages)
 
 
 @dataclass(frozen=True)
@@ -109,23 +116,46 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
     """Stages for the reduced ratio ``l/m`` (same rules as the Rust core).
 
     A conversion by 2.5 or more runs in two stages so that the sharp filter
-    works at the lower rate: downward a short half-rate stage first, upward
-    a short doubling stage last. Virtual units: input rate ``2m``, output
-    rate ``2l``; a design thus depends only on the ratio.
+    never works at the higher rate. When the sharp filter at half the higher
+    rate has at most ``PHASE_LIMIT`` phases (48k -> 16k): downward a
+    half-band stage first, upward a short doubling stage last. Otherwise
+    (44.1k -> 16k): downward a short polyphase stage to 1.5 times the output
+    rate, then a sharp 3:2 stage; upward a sharp 2:3 stage to 1.5 times the
+    input rate, then a short polyphase stage. Virtual units: input rate ``2m``, output rate
+    ``2l``; a design thus depends only on the ratio.
     """
     lf, mf = float(l), float(m)
     if 2 * m >= 5 * l:
         g = math.gcd(2 * l, m)
-        return (Spec(1, 2, 2 * m, pb * lf, mf - sb * lf), Spec(2 * l // g, m // g, m, pb * lf, sb * lf))
+        if 2 * l // g <= PHASE_LIMIT:
+            return (
+                Spec(1, 2, 2 * m, sb * lf, mf - sb * lf, SHORT_EXTRA_DB),
+                Spec(2 * l // g, m // g, m, pb * lf, sb * lf),
+            )
+        g = math.gcd(3 * l, 2 * m)
+        return (
+            Spec(3 * l // g, 2 * m // g, 2 * m, pb * lf, 3.0 * lf - sb * lf, SHORT_EXTRA_DB),
+            Spec(2, 3, 3 * l, pb * lf, sb * lf),
+        )
     if 2 * l >= 5 * m:
         g = math.gcd(l, 2 * m)
-        return (Spec(l // g, 2 * m // g, 2 * m, pb * mf, sb * mf), Spec(2, 1, l, pb * mf, lf - sb * mf))
+        if l // g <= PHASE_LIMIT:
+            return (
+                Spec(l // g, 2 * m // g, 2 * m, pb * mf, sb * mf),
+                Spec(2, 1, l, pb * mf, lf - sb * mf, SHORT_EXTRA_DB),
+            )
+        g = math.gcd(2 * l, 3 * m)
+        return (
+            Spec(3, 2, 2 * m, pb * mf, sb * mf),
+            Spec(2 * l // g, 3 * m // g, 3 * m, pb * mf, 3.0 * mf - sb * mf, SHORT_EXTRA_DB),
+        )
     low = float(min(l, m))
     return (Spec(l, m, 2 * m, pb * low, sb * low),)
 
 
 def stage_shape(spec: Spec, atten: float) -> Shape:
     """Sizes of the Kaiser design of one stage (same arithmetic as Rust)."""
+    atten = atten + spec.extra
     rate = float(spec.l * spec.scale)
     width = 2.0 * math.pi * (spec.fs - spec.fp) / rate
     length = (atten - 7.95) / (2.285 * width)

@@ -16,6 +16,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// is refused with a clear message instead of exhausting memory.
 pub const MAX_COEFFICIENTS: u64 = 1 << 23;
 
+/// Attenuation added to the short stage of a two-stage conversion: its
+/// residue lands in the passband (an alias or image of a tone), and extra
+/// decibels cost few taps on its wide transition band.
+pub const SHORT_EXTRA_DB: f64 = 10.0;
+
+/// Most phases of a sharp stage run by the output-parallel kernel.
+pub const PHASE_LIMIT: u64 = super::lanes::MAX_PHASES as u64;
+
 /// Taps per phase are padded to a multiple of this (the SIMD block).
 pub const TAP_BLOCK: usize = 8;
 
@@ -48,7 +56,7 @@ impl Quality {
         match self {
             Quality::Low => (0.80, 1.0, 80.0),
             Quality::Medium => (0.87, 1.0, 110.0),
-            Quality::High => (0.91, 1.0, 140.0),
+            Quality::High => (0.91, 1.0, 139.0),
             Quality::VeryHigh => (0.91, 1.0, 175.0),
         }
     }
@@ -97,53 +105,108 @@ pub struct Spec {
     pub scale: u64,
     pub fp: f64,
     pub fs: f64,
+    /// dB of stopband attenuation added to the preset's (short stages).
+    pub extra: f64,
 }
 
 /// The stages for the overall reduced ratio `l / m` (output / input).
 ///
-/// A conversion by 2.5 or more runs in two stages: downward, a short
-/// half-rate filter first (its transition band may reach up to where
-/// aliases would land outside the final band), then the sharp filter at
-/// the lower rate; upward, the sharp filter to half the output rate, then
-/// a short doubling stage. Either way the sharp filter runs at the lower
-/// rate, which halves the work. Virtual units: input rate `2m`, output
-/// rate `2l`.
+/// A conversion by 2.5 or more runs in two stages so that the sharp filter
+/// never runs at the higher rate, and runs with few phases (the
+/// output-parallel kernel, [`super::lanes`]) wherever the ratio allows.
+/// Downward, when the sharp stage at half the input rate has at most
+/// [`PHASE_LIMIT`] phases (48k -> 16k: 2): a half-band filter halves the
+/// rate first (passband to the final Nyquist frequency, stopband from where
+/// aliases would reach it; every other tap is zero and skipped), then the
+/// sharp filter. Otherwise (44.1k -> 16k): a short polyphase stage to 1.5
+/// times the output rate (its stopband only has to start where images
+/// would land in the final band), then a sharp 3:2 stage (2 phases).
+/// Upward mirrors this: the sharp filter to half the output rate then a
+/// short doubling stage, or a sharp 2:3 stage (3 phases) to 1.5 times the
+/// input rate then a short polyphase stage. Virtual units:
+/// input rate `2m`, output rate `2l`.
 pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
     let (lf, mf) = (l as f64, m as f64);
     if 2 * m >= 5 * l {
         let g = gcd(2 * l, m);
+        if 2 * l / g <= PHASE_LIMIT {
+            return vec![
+                Spec {
+                    l: 1,
+                    m: 2,
+                    scale: 2 * m,
+                    fp: sb * lf,
+                    fs: mf - sb * lf,
+                    extra: SHORT_EXTRA_DB,
+                },
+                Spec {
+                    l: 2 * l / g,
+                    m: m / g,
+                    scale: m,
+                    fp: pb * lf,
+                    fs: sb * lf,
+                    extra: 0.0,
+                },
+            ];
+        }
+        let g = gcd(3 * l, 2 * m);
         vec![
             Spec {
-                l: 1,
-                m: 2,
+                l: 3 * l / g,
+                m: 2 * m / g,
                 scale: 2 * m,
                 fp: pb * lf,
-                fs: mf - sb * lf,
+                fs: 3.0 * lf - sb * lf,
+                extra: SHORT_EXTRA_DB,
             },
             Spec {
-                l: 2 * l / g,
-                m: m / g,
-                scale: m,
+                l: 2,
+                m: 3,
+                scale: 3 * l,
                 fp: pb * lf,
                 fs: sb * lf,
+                extra: 0.0,
             },
         ]
     } else if 2 * l >= 5 * m {
         let g = gcd(l, 2 * m);
+        if l / g <= PHASE_LIMIT {
+            return vec![
+                Spec {
+                    l: l / g,
+                    m: 2 * m / g,
+                    scale: 2 * m,
+                    fp: pb * mf,
+                    fs: sb * mf,
+                    extra: 0.0,
+                },
+                Spec {
+                    l: 2,
+                    m: 1,
+                    scale: l,
+                    fp: pb * mf,
+                    fs: lf - sb * mf,
+                    extra: SHORT_EXTRA_DB,
+                },
+            ];
+        }
+        let g = gcd(2 * l, 3 * m);
         vec![
             Spec {
-                l: l / g,
-                m: 2 * m / g,
+                l: 3,
+                m: 2,
                 scale: 2 * m,
                 fp: pb * mf,
                 fs: sb * mf,
+                extra: 0.0,
             },
             Spec {
-                l: 2,
-                m: 1,
-                scale: l,
+                l: 2 * l / g,
+                m: 3 * m / g,
+                scale: 3 * m,
                 fp: pb * mf,
-                fs: lf - sb * mf,
+                fs: 3.0 * mf - sb * mf,
+                extra: SHORT_EXTRA_DB,
             },
         ]
     } else {
@@ -154,6 +217,7 @@ pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
             scale: 2 * m,
             fp: pb * low,
             fs: sb * low,
+            extra: 0.0,
         }]
     }
 }
@@ -178,6 +242,7 @@ pub struct Shape {
 impl Shape {
     /// Sizes of the Kaiser design for `spec` with `atten` dB stopband.
     pub fn new(spec: &Spec, atten: f64) -> Shape {
+        let atten = atten + spec.extra;
         let rate = (spec.l * spec.scale) as f64;
         let width = 2.0 * std::f64::consts::PI * (spec.fs - spec.fp) / rate;
         let length = (atten - 7.95) / (2.285 * width);
@@ -213,6 +278,9 @@ pub struct Plan {
     pub coef64: Vec<f64>,
     /// The same coefficients rounded to float32 (float32 kernel).
     pub coef32: Vec<f32>,
+    /// The float32 table reordered for the output-parallel kernel, for
+    /// stages with few phases.
+    pub lanes: Option<super::lanes::Lanes>,
 }
 
 /// All stages of a conversion, and the overall reduced ratio.
@@ -228,7 +296,7 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
     let n = shape.coefficients();
     let rate = (spec.l * spec.scale) as f64;
     let fc = (spec.fp + spec.fs) / (2.0 * rate);
-    let beta = 0.1102 * (atten - 8.7);
+    let beta = 0.1102 * (atten + spec.extra - 8.7);
     let half = shape.half;
     let i0_beta = bessel_i0(beta);
     let gain = spec.l as f64;
@@ -242,8 +310,11 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
     for d in 0..=half {
         let df = d as f64;
         let arg = 2.0 * fc * df;
+        // A zero of the sinc is exactly zero (half-band stages skip those taps).
         let sinc = if d == 0 {
             1.0
+        } else if arg == arg.round() {
+            0.0
         } else {
             (std::f64::consts::PI * arg).sin() / (std::f64::consts::PI * arg)
         };
@@ -264,11 +335,13 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
         }
     }
     let coef32 = coef64.iter().map(|&c| c as f32).collect();
+    let lanes = super::lanes::Lanes::new(&shape, &coef64);
     Ok(Plan {
         shape,
         spec,
         coef64,
         coef32,
+        lanes,
     })
 }
 

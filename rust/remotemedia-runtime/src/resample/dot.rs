@@ -22,6 +22,21 @@ pub trait Sample: Copy + Default + Send + Sync + 'static {
     fn coefficients(plan: &super::design::Plan) -> &[Self];
     /// `dot(x[s[j]..s[j] + h.len()], h)` for each `j`.
     fn dot<const N: usize>(simd: bool, x: &[Self], s: [usize; N], h: &[Self]) -> [Self; N];
+    /// Runs the output-parallel kernel when the plan has one for this
+    /// precision (see [`super::lanes`]); false otherwise.
+    #[allow(clippy::too_many_arguments)]
+    fn run_lanes<O>(
+        _simd: bool,
+        _plan: &super::design::Plan,
+        _scratch: &mut super::lanes::Scratch,
+        _hist: &[Self],
+        _start: i64,
+        _k0: i64,
+        _out: &mut [O],
+        _put: impl Fn(Self) -> O,
+    ) -> bool {
+        false
+    }
 }
 
 #[inline]
@@ -85,6 +100,24 @@ impl Sample for f32 {
         }
         let _ = simd;
         s.map(|si| scalar_f32(&x[si..si + h.len()], h))
+    }
+    fn run_lanes<O>(
+        simd: bool,
+        plan: &super::design::Plan,
+        scratch: &mut super::lanes::Scratch,
+        hist: &[f32],
+        start: i64,
+        k0: i64,
+        out: &mut [O],
+        put: impl Fn(f32) -> O,
+    ) -> bool {
+        match &plan.lanes {
+            Some(lanes) => {
+                super::lanes::run(simd, lanes, scratch, hist, start, k0, out, put);
+                true
+            }
+            None => false,
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod design;
 mod dot;
+mod lanes;
 mod stage;
 
 pub use design::{plan, Cascade, Plan, Quality, Shape};
@@ -26,7 +27,7 @@ use std::sync::Arc;
 pub const MIN_RATE: u32 = 8_000;
 pub const MAX_RATE: u32 = 192_000;
 /// Input frames per block in one-shot resampling.
-const ONE_SHOT_BLOCK: usize = 16_384;
+const ONE_SHOT_BLOCK: usize = 4096;
 /// Most channels a resampler accepts (see the Python-side cap).
 pub const MAX_CHANNELS: usize = 64;
 
@@ -118,8 +119,10 @@ impl<S: Sample> Chain<S> {
                 st.emit(p, simd, k.min(n_out), out, stride, S::to_f32);
             } else {
                 let mut buf = std::mem::take(&mut self.tmp);
-                buf.clear();
-                buf.resize(k * channels, S::default());
+                // Every element the next stage reads is written by emit.
+                if buf.len() < k * channels {
+                    buf.resize(k * channels, S::default());
+                }
                 st.emit(p, simd, k, &mut buf, k, |v| v);
                 self.tmp = buf;
                 frames = k;

@@ -2,6 +2,7 @@
 
 use super::design::Plan;
 use super::dot::{self, Sample};
+use super::lanes::Scratch;
 
 /// Streaming state of one stage for all channels. Indices count from an
 /// origin that moves forward (by `M` inputs = `L` outputs) as output is
@@ -14,6 +15,8 @@ pub(crate) struct Stage<S> {
     received: i64,
     /// Input index of `hist[c][0]` (negative before the first frames).
     start: i64,
+    /// Work buffers of the output-parallel kernel.
+    scratch: Scratch,
 }
 
 impl<S: Sample> Stage<S> {
@@ -23,6 +26,7 @@ impl<S: Sample> Stage<S> {
             next: 0,
             received: 0,
             start: 0,
+            scratch: Scratch::default(),
         };
         s.reset(plan);
         s
@@ -102,16 +106,11 @@ impl<S: Sample> Stage<S> {
     ) {
         let shape = plan.shape;
         for (c, hist) in self.hist.iter().enumerate() {
-            run(
-                simd,
-                plan,
-                S::coefficients(plan),
-                hist,
-                self.start,
-                self.next,
-                &mut out[c * stride..][..n],
-                put,
-            );
+            let o = &mut out[c * stride..][..n];
+            if S::run_lanes(simd, plan, &mut self.scratch, hist, self.start, self.next, o, put) {
+                continue;
+            }
+            run(simd, plan, S::coefficients(plan), hist, self.start, self.next, o, put);
         }
         self.next += n as i64;
         let (l, m) = (shape.l as i64, shape.m as i64);
@@ -125,10 +124,17 @@ impl<S: Sample> Stage<S> {
             }
         }
         self.start += drop as i64;
-        let periods = self.next / l;
-        self.next -= periods * l;
-        self.received -= periods * m;
-        self.start -= periods * m;
+        // Move the origin by whole periods of the kernel (the lanes kernel
+        // may run a single-phase stage over a doubled period: an output's
+        // arithmetic depends on its index modulo that period).
+        let (pl, pm) = match &plan.lanes {
+            Some(lanes) => (lanes.l as i64, lanes.m as i64),
+            None => (l, m),
+        };
+        let periods = self.next / pl;
+        self.next -= periods * pl;
+        self.received -= periods * pm;
+        self.start -= periods * pm;
     }
 }
 

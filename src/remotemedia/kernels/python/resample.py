@@ -56,7 +56,7 @@ def design(spec: Spec, shape: Shape, atten: float) -> np.ndarray:
     """The (L, taps) float64 coefficient table of a stage (same formulas as Rust)."""
     rate = float(spec.l * spec.scale)
     fc = (spec.fp + spec.fs) / (2.0 * rate)
-    beta = 0.1102 * (atten - 8.7)
+    beta = 0.1102 * (atten + spec.extra - 8.7)
     half = shape.half
     i0_beta = bessel_i0(np.float64(beta))
     gain = float(spec.l)
@@ -65,6 +65,7 @@ def design(spec: Spec, shape: Shape, atten: float) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         sinc = np.sin(np.pi * arg) / (np.pi * arg)
     sinc[0] = 1.0
+    sinc[1:][arg[1:] == np.round(arg[1:])] = 0.0  # exact zeros (half-band stages)
     ratio = d / float(half)
     w = bessel_i0(beta * np.sqrt(np.maximum(1.0 - ratio * ratio, 0.0))) / i0_beta
     proto = gain * 2.0 * fc * sinc * w

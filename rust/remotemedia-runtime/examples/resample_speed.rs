@@ -1,0 +1,31 @@
+//! Times one-shot resampling of 10 s of noise: `cargo run --release --example resample_speed -- 48000 16000 2`.
+use remotemedia_runtime::resample::{one_shot_frames, resample, Quality};
+use std::time::Instant;
+
+fn main() {
+    let a: Vec<u32> = std::env::args().skip(1).map(|s| s.parse().unwrap()).collect();
+    let (i, o, q) = (a[0], a[1], Quality::from_code(a[2] as i32).unwrap());
+    let reps = a.get(3).copied().unwrap_or(20) as usize;
+    let n = 10 * i as usize;
+    let mut s = 1u64;
+    let x: Vec<f32> = (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    let mut out = vec![0.0; one_shot_frames(i, o, n)];
+    let mut t = Vec::new();
+    for _ in 0..reps {
+        let t0 = Instant::now();
+        resample(i, o, q, 1, &x, n, &mut out).unwrap();
+        t.push(t0.elapsed().as_secs_f64());
+    }
+    t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "{i}->{o} q{}: median {:.4} ms per s, min {:.4}",
+        a[2],
+        t[reps / 2] * 100.0,
+        t[0] * 100.0
+    );
+}

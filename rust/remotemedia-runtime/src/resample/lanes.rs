@@ -1,0 +1,329 @@
+//! Output-parallel kernel for float32 stages with few phases (`L <= 4`).
+//!
+//! Output `k = p * L + e` (period `p`, phase `e`) is
+//! `sum_u C[u][e] * x[p * M - behind + u]` over the union `u` of the phase
+//! windows. Eight consecutive periods of one phase read inputs exactly `M`
+//! frames apart, so with the input split into `M` interleaved streams
+//! (`D[s][n] = x[base + n * M + s]`) they are one contiguous 8-lane load:
+//! each SIMD lane is one output. One input load feeds every phase and one
+//! coefficient broadcast feeds several vectors of outputs, so a
+//! multiply-add needs under one load (the tap-parallel kernel needs 1.33).
+//! A single-phase stage runs as two phases with the same row over a
+//! doubled period (the stage then moves its origin by whole doubled
+//! periods, so an output's phase never depends on chunking).
+//!
+//! Each output is one sequential chain of fused multiply-adds over the
+//! taps, taken from both ends of the window towards its centre: the
+//! running sum stays as small as the filter's tails until the last few
+//! taps, which keeps float32 rounding near -146 dB. Taps whose
+//! coefficients are zero in every phase (half-band stages) are skipped.
+//! The chain is the same whichever lane, group or call computes an output,
+//! and the scalar path uses the same fused operations (`f32::mul_add`), so
+//! results are bit-identical across chunkings and across the two paths.
+
+use super::design::Shape;
+
+/// Phases up to which a float32 stage uses this kernel.
+pub const MAX_PHASES: usize = 4;
+const LANES: usize = 8;
+
+/// The coefficient table in the order the kernel reads it.
+pub struct Lanes {
+    pub l: usize,
+    pub m: usize,
+    pub behind: usize,
+    /// Offset `u` (from the window start of phase 0) of each step.
+    pub steps: Vec<usize>,
+    /// `coef[t * l + e]`: coefficient of phase `e` at step `t`.
+    pub coef: Vec<f32>,
+    /// Every offset of the union in the same outside-in order, zeros
+    /// included, with its coefficients (`dense_coef[t * l + e]`), and the
+    /// window start of each phase (for non-finite input, below).
+    pub dense: Vec<usize>,
+    pub dense_coef: Vec<f32>,
+    pub starts: Vec<usize>,
+    pub taps: usize,
+}
+
+impl Lanes {
+    /// Reorders a `(phases x taps)` float64 table (row `r` for outputs at
+    /// `k * M = r mod L`); `None` when the stage has too many phases.
+    pub fn new(shape: &Shape, coef64: &[f64]) -> Option<Lanes> {
+        let (l, m, taps) = (shape.l as usize, shape.m as usize, shape.taps);
+        if l > MAX_PHASES {
+            return None;
+        }
+        // A single-phase stage runs as two phases with the same row over a
+        // doubled period, so each input load feeds two outputs.
+        let (l, m, rows) = if l == 1 { (2, 2 * m, 1) } else { (l, m, l) };
+        // Phase e = output k mod L: window start d_e = floor(e M / L), row (e M) mod L.
+        let d: Vec<usize> = (0..l).map(|e| e * m / l).collect();
+        let row: Vec<usize> = (0..l).map(|e| e * m % l % rows).collect();
+        let union = d[l - 1] + taps;
+        let at = |u: usize, e: usize| -> f32 {
+            match u.checked_sub(d[e]) {
+                Some(mi) if mi < taps => coef64[row[e] * taps + mi] as f32,
+                _ => 0.0,
+            }
+        };
+        let mut steps = Vec::new();
+        let mut coef = Vec::new();
+        let mut dense = Vec::new();
+        let mut dense_coef = Vec::new();
+        // Outside in: 0, U-1, 1, U-2, ...
+        for t in 0..union {
+            let u = if t % 2 == 0 { t / 2 } else { union - 1 - t / 2 };
+            dense.push(u);
+            dense_coef.extend((0..l).map(|e| at(u, e)));
+            if (0..l).all(|e| at(u, e) == 0.0) {
+                continue;
+            }
+            steps.push(u);
+            coef.extend((0..l).map(|e| at(u, e)));
+        }
+        Some(Lanes {
+            l,
+            m,
+            behind: shape.behind as usize,
+            steps,
+            coef,
+            dense,
+            dense_coef,
+            starts: d,
+            taps,
+        })
+    }
+
+    fn span(&self) -> usize {
+        self.steps.iter().copied().max().unwrap_or(0) + 1
+    }
+}
+
+/// Scratch buffers reused between calls (no allocation once warm).
+#[derive(Default)]
+pub struct Scratch {
+    streams: Vec<f32>,
+    offsets: Vec<usize>,
+    vals: Vec<f32>,
+}
+
+/// Outputs `k0 .. k0 + out.len()` of one channel whose history `hist`
+/// starts at input index `start`.
+#[allow(clippy::too_many_arguments)]
+pub fn run<O>(
+    simd: bool,
+    lanes: &Lanes,
+    scratch: &mut Scratch,
+    hist: &[f32],
+    start: i64,
+    k0: i64,
+    out: &mut [O],
+    put: impl Fn(f32) -> O,
+) {
+    let n = out.len();
+    if n == 0 {
+        return;
+    }
+    let (l, m) = (lanes.l as i64, lanes.m as i64);
+    let p0 = k0.div_euclid(l);
+    let periods = ((k0 + n as i64 - 1).div_euclid(l) - p0 + 1) as usize;
+    let vectors = periods.div_ceil(LANES);
+    let len = vectors * LANES + lanes.span().div_ceil(lanes.m) + 1;
+    // Streams: D[s][i] = x[base + i * M + s], zero outside the history.
+    let base = p0 * m - lanes.behind as i64 - start;
+    // Reused without clearing: every element is written below.
+    let d = &mut scratch.streams;
+    if d.len() < lanes.m * len {
+        d.resize(lanes.m * len, 0.0);
+    }
+    let d = &mut d[..lanes.m * len];
+    for s in 0..lanes.m {
+        // Indices i with 0 <= base + i * M + s < hist.len().
+        let first = base + s as i64;
+        let lo = if first >= 0 { 0 } else { (-first + m - 1) / m };
+        let hi = ((hist.len() as i64 - first + m - 1).div_euclid(m)).clamp(lo, len as i64);
+        let whole = &mut d[s * len..(s + 1) * len];
+        let (lo, hi) = (lo as usize, hi.max(lo) as usize);
+        whole[..lo].fill(0.0);
+        whole[hi..].fill(0.0);
+        if hi == lo {
+            continue;
+        }
+        let row = &mut whole[lo..hi];
+        let src = &hist[(first + lo as i64 * m) as usize..];
+        match lanes.m {
+            1 => row.copy_from_slice(&src[..row.len()]),
+            2 => deinterleave::<2>(row, src),
+            3 => deinterleave::<3>(row, src),
+            4 => deinterleave::<4>(row, src),
+            step => {
+                for (v, &h) in row.iter_mut().zip(src.iter().step_by(step)) {
+                    *v = h;
+                }
+            }
+        }
+    }
+    scratch.offsets.clear();
+    scratch
+        .offsets
+        .extend(lanes.steps.iter().map(|&u| (u % lanes.m) * len + u / lanes.m));
+    // vals[i * L + e]: phase e of period p0 + i, i.e. in output order.
+    let need = lanes.l * vectors * LANES;
+    if scratch.vals.len() < need {
+        scratch.vals.resize(need, 0.0);
+    }
+    let vals = &mut scratch.vals[..need];
+    // Non-finite input: each output takes every tap of its own window
+    // (zeros included), so NaN reaches exactly the outputs whose window
+    // covers it, however the input was chunked (and as in the numpy body).
+    // Adding a zero product leaves a finite running sum's bits unchanged,
+    // so finite outputs are the same as on the fast path.
+    // An all-ones exponent carries into the top bit.
+    let flags = d
+        .iter()
+        .fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) + 0x0080_0000));
+    if flags & 0x8000_0000 != 0 {
+        dense(lanes, d, len, vectors, vals);
+    } else {
+        compute(simd, lanes, d, &scratch.offsets, vectors, vals);
+    }
+    // Output k0 + j is vals[e0 + j].
+    let e0 = (k0 - p0 * l) as usize;
+    for (o, &v) in out.iter_mut().zip(&vals[e0..]) {
+        *o = put(v);
+    }
+}
+
+/// `row[i] = src[i * M]` (`src` holds at least `(row.len() - 1) * M + 1` values).
+fn deinterleave<const M: usize>(row: &mut [f32], src: &[f32]) {
+    let full = (src.len() / M).min(row.len());
+    for (v, c) in row[..full].iter_mut().zip(src.chunks_exact(M)) {
+        *v = c[0];
+    }
+    if full < row.len() {
+        row[full] = src[full * M];
+    }
+}
+
+fn dense(lanes: &Lanes, d: &[f32], len: usize, vectors: usize, vals: &mut [f32]) {
+    let (l, stride) = (lanes.l, vectors * LANES);
+    for e in 0..l {
+        let own = lanes.starts[e]..lanes.starts[e] + lanes.taps;
+        for i in 0..stride {
+            let mut acc = 0.0f32;
+            for (t, &u) in lanes.dense.iter().enumerate() {
+                if own.contains(&u) {
+                    let x = d[(u % lanes.m) * len + u / lanes.m + i];
+                    acc = lanes.dense_coef[t * l + e].mul_add(x, acc);
+                }
+            }
+            vals[i * l + e] = acc;
+        }
+    }
+}
+
+fn compute(simd: bool, lanes: &Lanes, d: &[f32], offs: &[usize], vectors: usize, vals: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is true only when AVX2 and FMA were detected; every
+        // offset plus `vectors * 8` lies within `d` (see `run`).
+        unsafe {
+            match lanes.l {
+                1 => avx::compute::<1, 6>(lanes, d, offs, vectors, vals),
+                2 => avx::compute::<2, 4>(lanes, d, offs, vectors, vals),
+                3 => avx::compute::<3, 3>(lanes, d, offs, vectors, vals),
+                _ => avx::compute::<4, 2>(lanes, d, offs, vectors, vals),
+            }
+        }
+        return;
+    }
+    let _ = simd;
+    let (l, stride) = (lanes.l, vectors * LANES);
+    for e in 0..l {
+        for i in 0..stride {
+            let mut acc = 0.0f32;
+            for (t, &off) in offs.iter().enumerate() {
+                acc = lanes.coef[t * l + e].mul_add(d[off + i], acc);
+            }
+            vals[i * l + e] = acc;
+        }
+    }
+}
+
+#[allow(clippy::needless_range_loop)]
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use super::{Lanes, LANES};
+    use std::arch::x86_64::*;
+
+    /// `V` vectors of 8 periods at a time for every phase, then one vector at a time.
+    ///
+    /// # Safety
+    /// AVX2+FMA present; `offs[t] + vectors * 8 <= d.len()` for every `t`;
+    /// `vals.len() >= L * vectors * 8`; `lanes.l == L`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn compute<const L: usize, const V: usize>(
+        lanes: &Lanes,
+        d: &[f32],
+        offs: &[usize],
+        vectors: usize,
+        vals: &mut [f32],
+    ) {
+        let mut v0 = 0;
+        while v0 + V <= vectors {
+            block::<L, V>(lanes, d, offs, v0, vals);
+            v0 += V;
+        }
+        while v0 < vectors {
+            block::<L, 1>(lanes, d, offs, v0, vals);
+            v0 += 1;
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block<const L: usize, const V: usize>(
+        lanes: &Lanes,
+        d: &[f32],
+        offs: &[usize],
+        v0: usize,
+        vals: &mut [f32],
+    ) {
+        let dp = d.as_ptr().add(v0 * LANES);
+        let cp = lanes.coef.as_ptr();
+        let mut acc = [[_mm256_setzero_ps(); V]; L];
+        for (t, &off) in offs.iter().enumerate() {
+            let p = dp.add(off);
+            let mut x = [_mm256_setzero_ps(); V];
+            for v in 0..V {
+                x[v] = _mm256_loadu_ps(p.add(v * LANES));
+            }
+            for e in 0..L {
+                let h = _mm256_broadcast_ss(&*cp.add(t * L + e));
+                for v in 0..V {
+                    acc[e][v] = _mm256_fmadd_ps(x[v], h, acc[e][v]);
+                }
+            }
+        }
+        // Interleave the phases into output order.
+        for v in 0..V {
+            let dst = vals.as_mut_ptr().add((v0 + v) * LANES * L);
+            if L == 2 {
+                let lo = _mm256_unpacklo_ps(acc[0][v], acc[1][v]);
+                let hi = _mm256_unpackhi_ps(acc[0][v], acc[1][v]);
+                _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
+                _mm256_storeu_ps(dst.add(LANES), _mm256_permute2f128_ps(lo, hi, 0x31));
+            } else {
+                let mut t = [[0.0f32; LANES]; L];
+                for e in 0..L {
+                    _mm256_storeu_ps(t[e].as_mut_ptr(), acc[e][v]);
+                }
+                for i in 0..LANES {
+                    for e in 0..L {
+                        *dst.add(i * L + e) = t[e][i];
+                    }
+                }
+            }
+        }
+    }
+}

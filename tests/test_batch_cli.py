@@ -20,6 +20,7 @@ def test_default_run_processes_the_embedded_sample(tmp_path: Path) -> None:
     done = run_cli(cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "embedded sample" in done.stdout and "ok 1, failed 0" in done.stdout
+    assert "s of speech at 16000 Hz in" in done.stdout
     found = outputs(tmp_path / "remotemedia-out")
     assert list(found) == ["sample.wav"]
     audio, rate, sidecar = found["sample.wav"]

@@ -94,6 +94,22 @@ def _dask_executor(address: str, workers: int | None, max_attempts: int) -> tupl
     return client.get_executor(pure=False, retries=max(0, max_attempts - 1)), closers
 
 
+def _describe_sample_output(outdir: Path, fmt: str) -> None:
+    sidecar = outdir / f"sample.{fmt}.json"
+    try:
+        record = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return
+    segments = record.get("speech_segments", [])
+    kept = record["output"]["duration_s"]
+    print(
+        f"  {record['input']['duration_s']:.1f} s at {record['input']['sample_rate']} Hz -> {kept:.1f} s of speech "
+        f"at {record['output']['sample_rate']} Hz in {len(segments)} segments: {record['output']['path']}"
+    )
+    for start, end in segments:
+        print(f"    speech {start:6.2f} s .. {end:6.2f} s")
+
+
 def main(ns: argparse.Namespace) -> int:
     """Entry point of `remotemedia run`."""
     from remotemedia.batch.runner import run_batch
@@ -137,6 +153,7 @@ def main(ns: argparse.Namespace) -> int:
     elif not ns.quiet:
         if used_sample:
             print(f"no INPUT given: processed the embedded sample {inputs[0]}")
+            _describe_sample_output(Path(ns.outdir), ns.format)
         print(summary.describe())
         print(f"  summary: {Path(ns.outdir) / SUMMARY_FILE}")
     return 1 if summary.failed else 0

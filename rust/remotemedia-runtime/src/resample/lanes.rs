@@ -107,14 +107,16 @@ pub struct Scratch {
     vals: Vec<f32>,
 }
 
-/// Outputs `k0 .. k0 + out.len()` of one channel whose history `hist`
-/// starts at input index `start`.
+/// Outputs `k0 .. k0 + out.len()` of one channel whose input is `hist`
+/// followed by `new` (read in place: no copy into the history first),
+/// starting at input index `start`.
 #[allow(clippy::too_many_arguments)]
 pub fn run<O>(
     simd: bool,
     lanes: &Lanes,
     scratch: &mut Scratch,
     hist: &[f32],
+    new: &[f32],
     start: i64,
     k0: i64,
     out: &mut [O],
@@ -141,26 +143,20 @@ pub fn run<O>(
         // Indices i with 0 <= base + i * M + s < hist.len().
         let first = base + s as i64;
         let lo = if first >= 0 { 0 } else { (-first + m - 1) / m };
-        let hi = ((hist.len() as i64 - first + m - 1).div_euclid(m)).clamp(lo, len as i64);
+        let total = (hist.len() + new.len()) as i64;
+        let hi = ((total - first + m - 1).div_euclid(m)).clamp(lo, len as i64);
+        // Indices from `mid` on read `new`.
+        let mid = ((hist.len() as i64 - first + m - 1).div_euclid(m)).clamp(lo, hi);
         let whole = &mut d[s * len..(s + 1) * len];
-        let (lo, hi) = (lo as usize, hi.max(lo) as usize);
+        let (lo, mid, hi) = (lo as usize, mid as usize, hi as usize);
         whole[..lo].fill(0.0);
         whole[hi..].fill(0.0);
-        if hi == lo {
-            continue;
+        if mid > lo {
+            gather(lanes.m, &mut whole[lo..mid], &hist[(first + lo as i64 * m) as usize..]);
         }
-        let row = &mut whole[lo..hi];
-        let src = &hist[(first + lo as i64 * m) as usize..];
-        match lanes.m {
-            1 => row.copy_from_slice(&src[..row.len()]),
-            2 => deinterleave::<2>(row, src),
-            3 => deinterleave::<3>(row, src),
-            4 => deinterleave::<4>(row, src),
-            step => {
-                for (v, &h) in row.iter_mut().zip(src.iter().step_by(step)) {
-                    *v = h;
-                }
-            }
+        if hi > mid {
+            let at = (first + mid as i64 * m) as usize - hist.len();
+            gather(lanes.m, &mut whole[mid..hi], &new[at..]);
         }
     }
     scratch.offsets.clear();
@@ -191,6 +187,21 @@ pub fn run<O>(
     let e0 = (k0 - p0 * l) as usize;
     for (o, &v) in out.iter_mut().zip(&vals[e0..]) {
         *o = put(v);
+    }
+}
+
+/// `row[i] = src[i * step]`.
+fn gather(step: usize, row: &mut [f32], src: &[f32]) {
+    match step {
+        1 => row.copy_from_slice(&src[..row.len()]),
+        2 => deinterleave::<2>(row, src),
+        3 => deinterleave::<3>(row, src),
+        4 => deinterleave::<4>(row, src),
+        step => {
+            for (v, &h) in row.iter_mut().zip(src.iter().step_by(step)) {
+                *v = h;
+            }
+        }
     }
 }
 

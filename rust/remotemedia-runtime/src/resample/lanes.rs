@@ -139,6 +139,8 @@ pub fn run<O>(
         d.resize(lanes.m * len, 0.0);
     }
     let d = &mut d[..lanes.m * len];
+    // Non-finite input seen while gathering (see `finite_flag`).
+    let mut flags = 0u32;
     for s in 0..lanes.m {
         // Indices i with 0 <= base + i * M + s < hist.len().
         let first = base + s as i64;
@@ -152,11 +154,11 @@ pub fn run<O>(
         whole[..lo].fill(0.0);
         whole[hi..].fill(0.0);
         if mid > lo {
-            gather(lanes.m, &mut whole[lo..mid], &hist[(first + lo as i64 * m) as usize..]);
+            flags |= gather(lanes.m, &mut whole[lo..mid], &hist[(first + lo as i64 * m) as usize..]);
         }
         if hi > mid {
             let at = (first + mid as i64 * m) as usize - hist.len();
-            gather(lanes.m, &mut whole[mid..hi], &new[at..]);
+            flags |= gather(lanes.m, &mut whole[mid..hi], &new[at..]);
         }
     }
     scratch.offsets.clear();
@@ -174,10 +176,6 @@ pub fn run<O>(
     // covers it, however the input was chunked (and as in the numpy body).
     // Adding a zero product leaves a finite running sum's bits unchanged,
     // so finite outputs are the same as on the fast path.
-    // An all-ones exponent carries into the top bit.
-    let flags = d
-        .iter()
-        .fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) + 0x0080_0000));
     if flags & 0x8000_0000 != 0 {
         dense(lanes, d, len, vectors, vals);
     } else {
@@ -190,30 +188,45 @@ pub fn run<O>(
     }
 }
 
-/// `row[i] = src[i * step]`.
-fn gather(step: usize, row: &mut [f32], src: &[f32]) {
+/// Top bit set when `v` is infinite or NaN: an all-ones exponent carries
+/// into it.
+#[inline(always)]
+fn finite_flag(v: f32) -> u32 {
+    (v.to_bits() & 0x7f80_0000) + 0x0080_0000
+}
+
+/// `row[i] = src[i * step]`; returns the OR of the values' [`finite_flag`]s.
+fn gather(step: usize, row: &mut [f32], src: &[f32]) -> u32 {
     match step {
-        1 => row.copy_from_slice(&src[..row.len()]),
+        1 => deinterleave::<1>(row, src),
         2 => deinterleave::<2>(row, src),
         3 => deinterleave::<3>(row, src),
         4 => deinterleave::<4>(row, src),
         step => {
+            let mut f = 0;
             for (v, &h) in row.iter_mut().zip(src.iter().step_by(step)) {
                 *v = h;
+                f |= finite_flag(h);
             }
+            f
         }
     }
 }
 
-/// `row[i] = src[i * M]` (`src` holds at least `(row.len() - 1) * M + 1` values).
-fn deinterleave<const M: usize>(row: &mut [f32], src: &[f32]) {
+/// `row[i] = src[i * M]` (`src` holds at least `(row.len() - 1) * M + 1`
+/// values); returns the OR of their [`finite_flag`]s.
+fn deinterleave<const M: usize>(row: &mut [f32], src: &[f32]) -> u32 {
     let full = (src.len() / M).min(row.len());
+    let mut f = 0;
     for (v, c) in row[..full].iter_mut().zip(src.chunks_exact(M)) {
         *v = c[0];
+        f |= finite_flag(c[0]);
     }
     if full < row.len() {
         row[full] = src[full * M];
+        f |= finite_flag(row[full]);
     }
+    f
 }
 
 fn dense(lanes: &Lanes, d: &[f32], len: usize, vectors: usize, vals: &mut [f32]) {

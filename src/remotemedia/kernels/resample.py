@@ -61,6 +61,9 @@ PHASE_LIMIT = 4
 # Attenuation added to the short stage of a two-stage conversion (its
 # residue lands in the passband; extra dB cost few taps there).
 SHORT_EXTRA_DB = 10.0
+# The same for the many-phase short stage of a downward conversion (it runs
+# at the input rate on the tap-parallel kernel): 44.1k -> 16k fits 48 taps.
+MANY_PHASE_EXTRA_DB = 3.0
 # Taps per phase are padded to a multiple of the native SIMD block.
 TAP_BLOCK = 8
 
@@ -134,7 +137,7 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
             )
         g = math.gcd(3 * l, 2 * m)
         return (
-            Spec(3 * l // g, 2 * m // g, 2 * m, pb * lf, 3.0 * lf - sb * lf, SHORT_EXTRA_DB),
+            Spec(3 * l // g, 2 * m // g, 2 * m, pb * lf, 3.0 * lf - sb * lf, MANY_PHASE_EXTRA_DB),
             Spec(2, 3, 3 * l, pb * lf, sb * lf),
         )
     if 2 * l >= 5 * m:

@@ -21,6 +21,12 @@ pub const MAX_COEFFICIENTS: u64 = 1 << 23;
 /// decibels cost few taps on its wide transition band.
 pub const SHORT_EXTRA_DB: f64 = 10.0;
 
+/// The same for the many-phase short stage of a downward conversion: it
+/// runs at the input rate on the tap-parallel kernel, so every tap counts;
+/// 3 dB (still above the preset) keeps 44.1k -> 16k "high" at 48 taps
+/// instead of 56 (8% faster overall).
+pub const MANY_PHASE_EXTRA_DB: f64 = 3.0;
+
 /// Most phases of a sharp stage run by the output-parallel kernel.
 pub const PHASE_LIMIT: u64 = super::lanes::MAX_PHASES as u64;
 
@@ -157,7 +163,7 @@ pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
                 scale: 2 * m,
                 fp: pb * lf,
                 fs: 3.0 * lf - sb * lf,
-                extra: SHORT_EXTRA_DB,
+                extra: MANY_PHASE_EXTRA_DB,
             },
             Spec {
                 l: 2,

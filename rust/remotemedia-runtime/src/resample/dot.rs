@@ -22,6 +22,14 @@ pub trait Sample: Copy + Default + Send + Sync + 'static {
     fn coefficients(plan: &super::design::Plan) -> &[Self];
     /// `dot(x[s[j]..s[j] + h.len()], h)` for each `j`.
     fn dot<const N: usize>(simd: bool, x: &[Self], s: [usize; N], h: &[Self]) -> [Self; N];
+    /// Whether [`Sample::run_lanes`] runs for this plan.
+    fn has_lanes(_plan: &super::design::Plan) -> bool {
+        false
+    }
+    /// `x` itself when `Self` is f32 (input the kernel can read in place).
+    fn borrow_f32(_x: &[f32]) -> Option<&[Self]> {
+        None
+    }
     /// Runs the output-parallel kernel when the plan has one for this
     /// precision (see [`super::lanes`]); false otherwise.
     #[allow(clippy::too_many_arguments)]
@@ -30,6 +38,7 @@ pub trait Sample: Copy + Default + Send + Sync + 'static {
         _plan: &super::design::Plan,
         _scratch: &mut super::lanes::Scratch,
         _hist: &[Self],
+        _new: &[Self],
         _start: i64,
         _k0: i64,
         _out: &mut [O],
@@ -101,11 +110,18 @@ impl Sample for f32 {
         let _ = simd;
         s.map(|si| scalar_f32(&x[si..si + h.len()], h))
     }
+    fn has_lanes(plan: &super::design::Plan) -> bool {
+        plan.lanes.is_some()
+    }
+    fn borrow_f32(x: &[f32]) -> Option<&[f32]> {
+        Some(x)
+    }
     fn run_lanes<O>(
         simd: bool,
         plan: &super::design::Plan,
         scratch: &mut super::lanes::Scratch,
         hist: &[f32],
+        new: &[f32],
         start: i64,
         k0: i64,
         out: &mut [O],
@@ -113,7 +129,7 @@ impl Sample for f32 {
     ) -> bool {
         match &plan.lanes {
             Some(lanes) => {
-                super::lanes::run(simd, lanes, scratch, hist, start, k0, out, put);
+                super::lanes::run(simd, lanes, scratch, hist, new, start, k0, out, put);
                 true
             }
             None => false,

@@ -34,6 +34,8 @@ pub struct Lanes {
     pub behind: usize,
     /// Offset `u` (from the window start of phase 0) of each step.
     pub steps: Vec<usize>,
+    /// Each step's stream and index in it: `(u % m, u / m)` (no division per call).
+    pub split: Vec<(usize, usize)>,
     /// `coef[t * l + e]`: coefficient of phase `e` at step `t`.
     pub coef: Vec<f32>,
     /// Every offset of the union in the same outside-in order, zeros
@@ -85,6 +87,7 @@ impl Lanes {
             l,
             m,
             behind: shape.behind as usize,
+            split: steps.iter().map(|&u| (u % m, u / m)).collect(),
             steps,
             coef,
             dense,
@@ -107,14 +110,16 @@ pub struct Scratch {
     vals: Vec<f32>,
 }
 
-/// Outputs `k0 .. k0 + out.len()` of one channel whose history `hist`
-/// starts at input index `start`.
+/// Outputs `k0 .. k0 + out.len()` of one channel whose input is `hist`
+/// followed by `new` (read in place: no copy into the history first),
+/// starting at input index `start`.
 #[allow(clippy::too_many_arguments)]
 pub fn run<O>(
     simd: bool,
     lanes: &Lanes,
     scratch: &mut Scratch,
     hist: &[f32],
+    new: &[f32],
     start: i64,
     k0: i64,
     out: &mut [O],
@@ -137,36 +142,35 @@ pub fn run<O>(
         d.resize(lanes.m * len, 0.0);
     }
     let d = &mut d[..lanes.m * len];
+    // Non-finite input seen while gathering (see `finite_flag`).
+    let mut flags = 0u32;
     for s in 0..lanes.m {
         // Indices i with 0 <= base + i * M + s < hist.len().
         let first = base + s as i64;
         let lo = if first >= 0 { 0 } else { (-first + m - 1) / m };
-        let hi = ((hist.len() as i64 - first + m - 1).div_euclid(m)).clamp(lo, len as i64);
+        let total = (hist.len() + new.len()) as i64;
+        let hi = ((total - first + m - 1).div_euclid(m)).clamp(lo, len as i64);
+        // Indices from `mid` on read `new`.
+        let mid = ((hist.len() as i64 - first + m - 1).div_euclid(m)).clamp(lo, hi);
         let whole = &mut d[s * len..(s + 1) * len];
-        let (lo, hi) = (lo as usize, hi.max(lo) as usize);
+        let (lo, mid, hi) = (lo as usize, mid as usize, hi as usize);
         whole[..lo].fill(0.0);
         whole[hi..].fill(0.0);
-        if hi == lo {
-            continue;
+        if mid > lo {
+            flags |= gather(
+                simd,
+                lanes.m,
+                &mut whole[lo..mid],
+                &hist[(first + lo as i64 * m) as usize..],
+            );
         }
-        let row = &mut whole[lo..hi];
-        let src = &hist[(first + lo as i64 * m) as usize..];
-        match lanes.m {
-            1 => row.copy_from_slice(&src[..row.len()]),
-            2 => deinterleave::<2>(row, src),
-            3 => deinterleave::<3>(row, src),
-            4 => deinterleave::<4>(row, src),
-            step => {
-                for (v, &h) in row.iter_mut().zip(src.iter().step_by(step)) {
-                    *v = h;
-                }
-            }
+        if hi > mid {
+            let at = (first + mid as i64 * m) as usize - hist.len();
+            flags |= gather(simd, lanes.m, &mut whole[mid..hi], &new[at..]);
         }
     }
     scratch.offsets.clear();
-    scratch
-        .offsets
-        .extend(lanes.steps.iter().map(|&u| (u % lanes.m) * len + u / lanes.m));
+    scratch.offsets.extend(lanes.split.iter().map(|&(s, i)| s * len + i));
     // vals[i * L + e]: phase e of period p0 + i, i.e. in output order.
     let need = lanes.l * vectors * LANES;
     if scratch.vals.len() < need {
@@ -178,10 +182,6 @@ pub fn run<O>(
     // covers it, however the input was chunked (and as in the numpy body).
     // Adding a zero product leaves a finite running sum's bits unchanged,
     // so finite outputs are the same as on the fast path.
-    // An all-ones exponent carries into the top bit.
-    let flags = d
-        .iter()
-        .fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) + 0x0080_0000));
     if flags & 0x8000_0000 != 0 {
         dense(lanes, d, len, vectors, vals);
     } else {
@@ -194,15 +194,52 @@ pub fn run<O>(
     }
 }
 
-/// `row[i] = src[i * M]` (`src` holds at least `(row.len() - 1) * M + 1` values).
-fn deinterleave<const M: usize>(row: &mut [f32], src: &[f32]) {
+/// Top bit set when `v` is infinite or NaN: an all-ones exponent carries
+/// into it.
+#[inline(always)]
+fn finite_flag(v: f32) -> u32 {
+    (v.to_bits() & 0x7f80_0000) + 0x0080_0000
+}
+
+/// `row[i] = src[i * step]`; returns the OR of the values' [`finite_flag`]s.
+fn gather(simd: bool, step: usize, row: &mut [f32], src: &[f32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if simd && (2..=4).contains(&step) {
+        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
+        let (done, f) = unsafe { avx::deinterleave(step, row, src) };
+        return f | gather(false, step, &mut row[done..], &src[done * step..]);
+    }
+    let _ = simd;
+    match step {
+        1 => deinterleave::<1>(row, src),
+        2 => deinterleave::<2>(row, src),
+        3 => deinterleave::<3>(row, src),
+        4 => deinterleave::<4>(row, src),
+        step => {
+            let mut f = 0;
+            for (v, &h) in row.iter_mut().zip(src.iter().step_by(step)) {
+                *v = h;
+                f |= finite_flag(h);
+            }
+            f
+        }
+    }
+}
+
+/// `row[i] = src[i * M]` (`src` holds at least `(row.len() - 1) * M + 1`
+/// values); returns the OR of their [`finite_flag`]s.
+fn deinterleave<const M: usize>(row: &mut [f32], src: &[f32]) -> u32 {
     let full = (src.len() / M).min(row.len());
+    let mut f = 0;
     for (v, c) in row[..full].iter_mut().zip(src.chunks_exact(M)) {
         *v = c[0];
+        f |= finite_flag(c[0]);
     }
     if full < row.len() {
         row[full] = src[full * M];
+        f |= finite_flag(row[full]);
     }
+    f
 }
 
 fn dense(lanes: &Lanes, d: &[f32], len: usize, vectors: usize, vals: &mut [f32]) {
@@ -255,6 +292,58 @@ fn compute(simd: bool, lanes: &Lanes, d: &[f32], offs: &[usize], vectors: usize,
 mod avx {
     use super::{Lanes, LANES};
     use std::arch::x86_64::*;
+
+    /// `row[i] = src[i * step]` (`step` 2, 3 or 4) for the leading whole
+    /// vectors of 8 that `src` covers; returns how many were written and
+    /// the OR of their [`super::finite_flag`]s.
+    ///
+    /// # Safety
+    /// AVX2 present.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn deinterleave(step: usize, row: &mut [f32], src: &[f32]) -> (usize, u32) {
+        let n = (row.len() / LANES).min(src.len() / (LANES * step)) * LANES;
+        let (sp, rp) = (src.as_ptr(), row.as_mut_ptr());
+        let mask = _mm256_set1_epi32(0x7f80_0000);
+        let carry = _mm256_set1_epi32(0x0080_0000);
+        let mut flags = _mm256_setzero_si256();
+        let mut i = 0;
+        while i < n {
+            let p = sp.add(i * step);
+            let v = match step {
+                2 => {
+                    let (a, b) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+                    // [a0 a2 b0 b2 | a4 a6 b4 b6] -> [a0 a2 a4 a6 b0 b2 b4 b6]
+                    let t = _mm256_shuffle_ps(a, b, 0x88);
+                    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xd8))
+                }
+                3 => {
+                    let a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p), _mm256_setr_epi32(0, 3, 6, 0, 0, 0, 0, 0));
+                    let b =
+                        _mm256_permutevar8x32_ps(_mm256_loadu_ps(p.add(8)), _mm256_setr_epi32(0, 0, 0, 1, 4, 7, 0, 0));
+                    let c =
+                        _mm256_permutevar8x32_ps(_mm256_loadu_ps(p.add(16)), _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 2, 5));
+                    _mm256_blend_ps(_mm256_blend_ps(a, b, 0b0011_1000), c, 0b1100_0000)
+                }
+                _ => {
+                    let (a, b) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+                    let (c, d) = (_mm256_loadu_ps(p.add(16)), _mm256_loadu_ps(p.add(24)));
+                    // [a0 a2 b0 b2 | a4 a6 b4 b6], [c0 c2 d0 d2 | c4 c6 d4 d6]
+                    let x = _mm256_shuffle_ps(a, b, 0x88);
+                    let y = _mm256_shuffle_ps(c, d, 0x88);
+                    // [a0 b0 c0 d0 | a4 b4 c4 d4] -> [a0 a4 b0 b4 c0 c4 d0 d4]
+                    let z = _mm256_shuffle_ps(x, y, 0x88);
+                    _mm256_permutevar8x32_ps(z, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+                }
+            };
+            _mm256_storeu_ps(rp.add(i), v);
+            let bits = _mm256_and_si256(_mm256_castps_si256(v), mask);
+            flags = _mm256_or_si256(flags, _mm256_add_epi32(bits, carry));
+            i += LANES;
+        }
+        let mut lanes = [0u32; LANES];
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, flags);
+        (n, lanes.iter().fold(0, |a, &b| a | b))
+    }
 
     /// `V` vectors of 8 periods at a time for every phase, then one vector at a time.
     ///
@@ -323,6 +412,36 @@ mod avx {
                         *dst.add(i * L + e) = t[e][i];
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gather;
+
+    #[test]
+    fn simd_gather_matches_scalar_and_flags_non_finite() {
+        let src: Vec<f32> = (0..200).map(|i| i as f32 * 0.5 - 7.0).collect();
+        let simd = crate::cpu::has_avx2_fma();
+        for step in 1..=5 {
+            for n in [0, 1, 7, 8, 9, 16, 23, 33] {
+                let want: Vec<f32> = (0..n).map(|i| src[i * step]).collect();
+                for path in [false, simd] {
+                    let mut row = vec![f32::NAN; n];
+                    let f = gather(path, step, &mut row, &src[..(n.max(1) - 1) * step + 1]);
+                    assert_eq!(row, want, "step {step}, {n} frames, simd {path}");
+                    assert_eq!(f & 0x8000_0000, 0);
+                }
+            }
+            for path in [false, simd] {
+                let mut bad = src.clone();
+                bad[12 * step] = f32::INFINITY;
+                let mut row = vec![0.0; 20];
+                assert_ne!(gather(path, step, &mut row, &bad) & 0x8000_0000, 0, "step {step}");
+                bad[12 * step] = f32::NAN;
+                assert_ne!(gather(path, step, &mut row, &bad) & 0x8000_0000, 0, "step {step}");
             }
         }
     }

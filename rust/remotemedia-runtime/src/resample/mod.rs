@@ -44,8 +44,11 @@ pub fn check_rate(rate: u32, what: &str) -> Result<()> {
 /// The stages of a conversion in one precision, and their buffers.
 struct Chain<S> {
     stages: Vec<Stage<S>>,
-    /// Output of stage 1 (planar), reused between calls.
+    /// Output of the previous stage (planar), and a second buffer for the
+    /// next stage's output (stages read their input in place), reused
+    /// between calls.
     tmp: Vec<S>,
+    spare: Vec<S>,
 }
 
 enum Engine {
@@ -69,6 +72,7 @@ impl<S: Sample> Chain<S> {
         Chain {
             stages: c.stages.iter().map(|p| Stage::new(p, channels)).collect(),
             tmp: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -99,12 +103,29 @@ impl<S: Sample> Chain<S> {
         let last = self.stages.len() - 1;
         let mut frames = n;
         for (idx, (st, p)) in self.stages.iter_mut().zip(&c.stages).enumerate() {
-            if idx == 0 {
+            // The output-parallel kernel reads new frames in place (from the
+            // caller's input or the previous stage's output) and the stage
+            // keeps only their tail; padding for a flush goes through the
+            // history.
+            let first = if idx == 0 { S::borrow_f32(input) } else { None };
+            let direct = !flushing && S::has_lanes(p) && (idx > 0 || first.is_some());
+            let tmp = std::mem::take(&mut self.tmp);
+            if direct {
+                st.take(frames);
+            } else if idx == 0 {
                 st.push(frames, |ch| &input[ch * in_stride..][..n], S::from_f32);
             } else {
-                let tmp = &self.tmp;
                 st.push(frames, |ch| &tmp[ch * frames..(ch + 1) * frames], |v| v);
             }
+            let rows = |ch: usize| -> &[S] {
+                if !direct {
+                    &[]
+                } else if let Some(x) = first {
+                    &x[ch * in_stride..][..n]
+                } else {
+                    &tmp[ch * frames..(ch + 1) * frames]
+                }
+            };
             let k = if flushing {
                 st.flush_frames(p)
             } else {
@@ -116,15 +137,17 @@ impl<S: Sample> Chain<S> {
             if idx == last {
                 // The final stage may hold one frame past ceil(n L / M)
                 // after padding; emit only what the conversion owes.
-                st.emit(p, simd, k.min(n_out), out, stride, S::to_f32);
+                st.emit_rows(p, simd, k.min(n_out), rows, out, stride, S::to_f32);
+                self.tmp = tmp;
             } else {
-                let mut buf = std::mem::take(&mut self.tmp);
+                let mut buf = std::mem::take(&mut self.spare);
                 // Every element the next stage reads is written by emit.
                 if buf.len() < k * channels {
                     buf.resize(k * channels, S::default());
                 }
-                st.emit(p, simd, k, &mut buf, k, |v| v);
+                st.emit_rows(p, simd, k, rows, &mut buf, k, |v| v);
                 self.tmp = buf;
+                self.spare = tmp;
                 frames = k;
             }
         }

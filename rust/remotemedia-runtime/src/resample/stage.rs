@@ -93,37 +93,69 @@ impl<S: Sample> Stage<S> {
         self.received += need as i64;
     }
 
-    /// Computes outputs `next .. next + n` (row `c` into `out[c * stride..]`),
-    /// then trims the history and moves the origin.
-    pub fn emit<O>(
+    /// Counts `n` frames per channel as received without copying them: the
+    /// next [`Stage::emit_rows`] reads them in place and keeps only the tail
+    /// later outputs need.
+    pub fn take(&mut self, n: usize) {
+        self.received += n as i64;
+    }
+
+    /// Computes outputs `next .. next + n` (row `c` into `out[c * stride..]`)
+    /// from the history of channel `c` followed by `new(c)` (frames counted
+    /// by [`Stage::take`]; empty after [`Stage::push`]), then trims the
+    /// history and moves the origin.
+    #[allow(clippy::too_many_arguments)]
+    pub fn emit_rows<'a, O>(
         &mut self,
         plan: &Plan,
         simd: bool,
         n: usize,
+        new: impl Fn(usize) -> &'a [S],
         out: &mut [O],
         stride: usize,
         put: impl Fn(S) -> O + Copy,
-    ) {
+    ) where
+        S: 'a,
+    {
         let shape = plan.shape;
-        for (c, hist) in self.hist.iter().enumerate() {
-            let o = &mut out[c * stride..][..n];
-            if S::run_lanes(simd, plan, &mut self.scratch, hist, self.start, self.next, o, put) {
-                continue;
-            }
-            run(simd, plan, S::coefficients(plan), hist, self.start, self.next, o, put);
-        }
-        self.next += n as i64;
         let (l, m) = (shape.l as i64, shape.m as i64);
         // Keep the history from the first frame the next output needs.
-        let keep_from = (self.next * m) / l - shape.behind as i64;
-        let held = self.hist[0].len() as i64;
-        let drop = (keep_from - self.start).clamp(0, held) as usize;
-        if drop > 0 {
-            for h in &mut self.hist {
-                h.drain(..drop);
+        let keep_from = ((self.next + n as i64) * m) / l - shape.behind as i64;
+        for (c, hist) in self.hist.iter_mut().enumerate() {
+            let mut fresh = new(c);
+            if !fresh.is_empty() && !S::has_lanes(plan) {
+                // Only the output-parallel kernel reads two pieces.
+                hist.extend_from_slice(fresh);
+                fresh = &[];
+            }
+            let o = &mut out[c * stride..][..n];
+            if !S::run_lanes(
+                simd,
+                plan,
+                &mut self.scratch,
+                hist,
+                fresh,
+                self.start,
+                self.next,
+                o,
+                put,
+            ) {
+                run(simd, plan, S::coefficients(plan), hist, self.start, self.next, o, put);
+            }
+            let held = (hist.len() + fresh.len()) as i64;
+            let drop = (keep_from - self.start).clamp(0, held) as usize;
+            if drop <= hist.len() {
+                hist.drain(..drop);
+                hist.extend_from_slice(fresh);
+            } else {
+                let skip = drop - hist.len();
+                hist.clear();
+                hist.extend_from_slice(&fresh[skip..]);
             }
         }
-        self.start += drop as i64;
+        let held = self.received - self.start;
+        self.start += (keep_from - self.start).clamp(0, held);
+        self.next += n as i64;
         // Move the origin by whole periods of the kernel (the lanes kernel
         // may run a single-phase stage over a doubled period: an output's
         // arithmetic depends on its index modulo that period).

@@ -72,6 +72,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"REMOTEMEDIA_EXPECT_BINDINGS wants {missing}, not loadable: {reasons}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that need the labelled VAD corpus (espeak-ng and ../shared recordings)."""
+    for item in items:
+        if item.path.name == "test_vad_quality.py" or "corpus" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.corpus)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     info = remotemedia.get_runtime_info()
     return [

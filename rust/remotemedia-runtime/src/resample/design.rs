@@ -287,6 +287,9 @@ pub struct Plan {
     /// The float32 table reordered for the output-parallel kernel, for
     /// stages with few phases.
     pub lanes: Option<super::lanes::Lanes>,
+    /// Fast-convolution tables, for long filters with few phases (used
+    /// instead of the direct kernels, in both precisions).
+    pub blocks: Option<super::blocks::Blocks>,
 }
 
 /// All stages of a conversion, and the overall reduced ratio.
@@ -341,13 +344,19 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
         }
     }
     let coef32 = coef64.iter().map(|&c| c as f32).collect();
-    let lanes = super::lanes::Lanes::new(&shape, &coef64);
+    let blocks = super::blocks::Blocks::new(shape.l, shape.m, shape.behind, shape.taps, &coef64);
+    let lanes = if blocks.is_some() {
+        None
+    } else {
+        super::lanes::Lanes::new(&shape, &coef64)
+    };
     Ok(Plan {
         shape,
         spec,
         coef64,
         coef32,
         lanes,
+        blocks,
     })
 }
 

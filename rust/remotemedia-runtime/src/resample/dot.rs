@@ -18,6 +18,8 @@ pub const GROUP: usize = 3;
 pub trait Sample: Copy + Default + Send + Sync + 'static {
     fn from_f32(x: f32) -> Self;
     fn to_f32(self) -> f32;
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
     /// Coefficients of a plan in this precision.
     fn coefficients(plan: &super::design::Plan) -> &[Self];
     /// `dot(x[s[j]..s[j] + h.len()], h)` for each `j`.
@@ -95,6 +97,14 @@ impl Sample for f32 {
     fn to_f32(self) -> f32 {
         self
     }
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
     fn coefficients(plan: &super::design::Plan) -> &[f32] {
         &plan.coef32
     }
@@ -145,6 +155,14 @@ impl Sample for f64 {
     #[inline]
     fn to_f32(self) -> f32 {
         self as f32
+    }
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
     }
     fn coefficients(plan: &super::design::Plan) -> &[f64] {
         &plan.coef64

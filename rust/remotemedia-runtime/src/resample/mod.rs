@@ -11,8 +11,10 @@
 //! pads with zeros and emits the rest, so any chunking plus `flush` equals
 //! the one-shot result, bit for bit.
 
+mod blocks;
 pub mod design;
 mod dot;
+mod fft;
 mod lanes;
 mod stage;
 
@@ -108,7 +110,7 @@ impl<S: Sample> Chain<S> {
             // keeps only their tail; padding for a flush goes through the
             // history.
             let first = if idx == 0 { S::borrow_f32(input) } else { None };
-            let direct = !flushing && S::has_lanes(p) && (idx > 0 || first.is_some());
+            let direct = !flushing && stage::reads_in_place::<S>(p) && (idx > 0 || first.is_some());
             let tmp = std::mem::take(&mut self.tmp);
             if direct {
                 st.take(frames);

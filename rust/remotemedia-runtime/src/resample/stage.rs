@@ -3,6 +3,7 @@
 use super::design::Plan;
 use super::dot::{self, Sample};
 use super::lanes::Scratch;
+use super::blocks;
 
 /// Streaming state of one stage for all channels. Indices count from an
 /// origin that moves forward (by `M` inputs = `L` outputs) as output is
@@ -17,6 +18,14 @@ pub(crate) struct Stage<S> {
     start: i64,
     /// Work buffers of the output-parallel kernel.
     scratch: Scratch,
+    /// Work buffers of the fast-convolution kernel.
+    fft: blocks::Scratch,
+}
+
+/// Whether a stage's kernel reads new frames where they are (the
+/// output-parallel and fast-convolution kernels) instead of from the history.
+pub(crate) fn reads_in_place<S: Sample>(plan: &Plan) -> bool {
+    S::has_lanes(plan) || plan.blocks.is_some()
 }
 
 impl<S: Sample> Stage<S> {
@@ -27,6 +36,7 @@ impl<S: Sample> Stage<S> {
             received: 0,
             start: 0,
             scratch: Scratch::default(),
+            fft: blocks::Scratch::default(),
         };
         s.reset(plan);
         s
@@ -59,8 +69,13 @@ impl<S: Sample> Stage<S> {
     /// Outputs the next `emit` may produce once `n` more frames arrive.
     pub fn output_frames(&self, plan: &Plan, n: usize) -> usize {
         let ahead = plan.shape.ahead as i64;
-        let ready = Self::outputs_up_to(plan, self.received + n as i64 - ahead - 1).max(self.next);
-        (ready - self.next) as usize
+        let mut ready = Self::outputs_up_to(plan, self.received + n as i64 - ahead - 1);
+        if let Some(b) = &plan.blocks {
+            // Whole blocks only (the origin sits on a block boundary).
+            let unit = (b.b * b.l) as i64;
+            ready = ready / unit * unit;
+        }
+        (ready.max(self.next) - self.next) as usize
     }
 
     /// Outputs left until `ceil(received * L / M)`.
@@ -123,13 +138,15 @@ impl<S: Sample> Stage<S> {
         let keep_from = ((self.next + n as i64) * m) / l - shape.behind as i64;
         for (c, hist) in self.hist.iter_mut().enumerate() {
             let mut fresh = new(c);
-            if !fresh.is_empty() && !S::has_lanes(plan) {
-                // Only the output-parallel kernel reads two pieces.
+            if !fresh.is_empty() && !reads_in_place::<S>(plan) {
+                // Only the output-parallel and block kernels read two pieces.
                 hist.extend_from_slice(fresh);
                 fresh = &[];
             }
             let o = &mut out[c * stride..][..n];
-            if !S::run_lanes(
+            if let Some(b) = &plan.blocks {
+                blocks::run(simd, b, &mut self.fft, hist, fresh, self.start, self.next, o, put);
+            } else if !S::run_lanes(
                 simd,
                 plan,
                 &mut self.scratch,
@@ -159,9 +176,11 @@ impl<S: Sample> Stage<S> {
         // Move the origin by whole periods of the kernel (the lanes kernel
         // may run a single-phase stage over a doubled period: an output's
         // arithmetic depends on its index modulo that period).
-        let (pl, pm) = match &plan.lanes {
-            Some(lanes) => (lanes.l as i64, lanes.m as i64),
-            None => (l, m),
+        // The block kernel's grid moves by whole blocks.
+        let (pl, pm) = match (&plan.blocks, &plan.lanes) {
+            (Some(b), _) => ((b.b * b.l) as i64, (b.b * b.m) as i64),
+            (None, Some(lanes)) => (lanes.l as i64, lanes.m as i64),
+            (None, None) => (l, m),
         };
         let periods = self.next / pl;
         self.next -= periods * pl;

@@ -25,19 +25,31 @@
 //! window, in float64), so a non-finite value reaches exactly the outputs
 //! whose window covers it.
 
+use super::design::Shape;
 use super::dot::Sample;
 use super::fft::Fft;
 
-/// Fewest taps per output for which a stage uses this kernel.
-pub const MIN_TAPS: usize = 128;
+/// Fewest taps per output for which a stage uses this kernel: the
+/// transforms cost about the same whatever the length of the filter, the
+/// direct kernels cost in proportion to it ("medium", 168 taps for a
+/// 2:3 stage, is faster direct; "high", 312, through blocks).
+pub const MIN_TAPS: usize = 240;
 /// Most phases, and most streams (`M`), of a stage using this kernel.
 pub const MAX_FACTOR: u64 = 4;
 
-/// Transform size for correlations of `q` taps: the block then yields
-/// `n - q + 1` periods. Short transforms keep latency low; long ones waste
-/// less of each transform on the overlap.
-pub fn transform_size(q: usize) -> usize {
-    (4 * q).next_power_of_two().clamp(256, 4096)
+/// Periods per block for a stage of `l` phases, decimation `m` and `taps`
+/// taps per output, or 0 when the stage suits the direct kernels. The
+/// transform size is the power of two from 4 times the correlation length
+/// (so most of each transform yields output), within 256..4096; the block
+/// is what a transform of that size yields.
+pub fn block_periods(l: u64, m: u64, taps: usize) -> usize {
+    if taps < MIN_TAPS || l > MAX_FACTOR || m > MAX_FACTOR {
+        return 0;
+    }
+    let (l, m) = (l as usize, m as usize);
+    let q = ((l - 1) * m / l + taps).div_ceil(m);
+    let n = (4 * q).next_power_of_two().clamp(256, 4096);
+    n - q + 1
 }
 
 /// The tables of a stage run by this kernel.
@@ -45,9 +57,6 @@ pub struct Blocks {
     pub l: usize,
     pub m: usize,
     pub behind: usize,
-    pub taps: usize,
-    /// Correlation length (union of the windows, in periods).
-    pub q: usize,
     /// Periods per block.
     pub b: usize,
     /// Union of the phase windows, in input frames.
@@ -63,14 +72,15 @@ pub struct Blocks {
 }
 
 impl Blocks {
-    /// Tables for a stage of `l` phases, decimation `m` and the float64
-    /// `(phases x taps)` table `coef64` (row `r` for outputs at
-    /// `k * M = r mod L`); `None` when the stage suits the direct kernels.
-    pub fn new(l: u64, m: u64, behind: u64, taps: usize, coef64: &[f64]) -> Option<Blocks> {
-        if taps < MIN_TAPS || l > MAX_FACTOR || m > MAX_FACTOR {
+    /// Tables for a stage with the float64 `(phases x taps)` table
+    /// `coef64` (row `r` for outputs at `k * M = r mod L`); `None` when
+    /// the stage runs on the direct kernels (`shape.block == 0`).
+    pub fn new(shape: &Shape, coef64: &[f64]) -> Option<Blocks> {
+        if shape.block == 0 {
             return None;
         }
-        let (l, m) = (l as usize, m as usize);
+        let (l, m, taps) = (shape.l as usize, shape.m as usize, shape.taps);
+        let behind = shape.behind;
         let starts: Vec<usize> = (0..l).map(|e| e * m / l).collect();
         let rows: Vec<Vec<f64>> = (0..l)
             .map(|e| {
@@ -80,7 +90,7 @@ impl Blocks {
             .collect();
         let union = starts[l - 1] + taps;
         let q = union.div_ceil(m);
-        let n = transform_size(q);
+        let n = shape.block + q - 1;
         let fft = Fft::new(n);
         let (pin, pout) = (m.div_ceil(2), l.div_ceil(2));
         // Spectra H_es = conj(FFT(g_es)), bit-reversed, for every phase and stream.
@@ -138,9 +148,7 @@ impl Blocks {
             l,
             m,
             behind: behind as usize,
-            taps,
-            q,
-            b: n - q + 1,
+            b: shape.block,
             union,
             fft,
             starts,
@@ -441,7 +449,11 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
     };
     let mut j = 0;
     while j < n {
-        let lo = if j < 4 { 0 } else { 1usize << (usize::BITS - 1 - j.leading_zeros()) };
+        let lo = if j < 4 {
+            0
+        } else {
+            1usize << (usize::BITS - 1 - j.leading_zeros())
+        };
         let mut ar = [0.0f64; 4];
         let mut ai = [0.0f64; 4];
         for i in 0..pin {
@@ -456,7 +468,10 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
                 let (u, v) = if lo == 0 {
                     // Positions 0 and 1 are their own partners, 2 and 3 each other's.
                     let b = i * n;
-                    ([zr[b], zr[b + 1], zr[b + 3], zr[b + 2]], [zi[b], zi[b + 1], zi[b + 3], zi[b + 2]])
+                    (
+                        [zr[b], zr[b + 1], zr[b + 3], zr[b + 2]],
+                        [zi[b], zi[b + 1], zi[b + 3], zi[b + 2]],
+                    )
                 } else {
                     (rev(zr, i, lo, j), rev(zi, i, lo, j))
                 };
@@ -503,13 +518,23 @@ mod tests {
     #[test]
     fn blocks_match_direct_convolution() {
         for (l, m) in [(2u64, 3u64), (3, 2), (1, 3), (2, 1), (4, 3), (3, 4)] {
-            let taps = 200;
-            let behind = 100u64;
+            let taps = 256;
+            let shape = Shape {
+                l,
+                m,
+                half: 0,
+                taps,
+                ahead: 127,
+                behind: 128,
+                block: block_periods(l, m, taps),
+            };
             let coef: Vec<f64> = (0..l as usize * taps)
                 .map(|i| ((i * 37 % 101) as f64 - 50.0) / 500.0)
                 .collect();
-            let bl = Blocks::new(l, m, behind, taps, &coef).unwrap();
-            let x: Vec<f64> = (0..5000).map(|i| ((i as f64) * 0.013).sin() + ((i * 7 % 5) as f64 - 2.0) * 0.1).collect();
+            let bl = Blocks::new(&shape, &coef).unwrap();
+            let x: Vec<f64> = (0..5000)
+                .map(|i| ((i as f64) * 0.013).sin() + ((i * 7 % 5) as f64 - 2.0) * 0.1)
+                .collect();
             let count = 5000 * l as usize / m as usize;
             let want = direct(&bl, &x, count);
             for simd in [false, crate::cpu::has_avx2_fma()] {
@@ -517,7 +542,12 @@ mod tests {
                 let mut sc = Scratch::default();
                 run(simd, &bl, &mut sc, &x[..], &[], 0, 0, &mut got, |v| v);
                 for k in 0..count {
-                    assert!((got[k] - want[k]).abs() < 1e-12, "{l}/{m} output {k}: {} vs {}", got[k], want[k]);
+                    assert!(
+                        (got[k] - want[k]).abs() < 1e-12,
+                        "{l}/{m} output {k}: {} vs {}",
+                        got[k],
+                        want[k]
+                    );
                 }
             }
         }

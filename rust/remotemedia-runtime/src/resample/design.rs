@@ -243,6 +243,10 @@ pub struct Shape {
     pub ahead: u64,
     /// Input frames the filter window starts before an output's position.
     pub behind: u64,
+    /// Periods (`L` outputs each) per block of the fast-convolution
+    /// kernel, or 0 when the stage runs on a direct kernel (see
+    /// [`super::blocks::block_periods`]).
+    pub block: usize,
 }
 
 impl Shape {
@@ -266,6 +270,7 @@ impl Shape {
             taps,
             ahead,
             behind,
+            block: super::blocks::block_periods(l, spec.m, taps),
         }
     }
 
@@ -344,7 +349,7 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
         }
     }
     let coef32 = coef64.iter().map(|&c| c as f32).collect();
-    let blocks = super::blocks::Blocks::new(shape.l, shape.m, shape.behind, shape.taps, &coef64);
+    let blocks = super::blocks::Blocks::new(&shape, &coef64);
     let lanes = if blocks.is_some() {
         None
     } else {

@@ -70,7 +70,7 @@ impl Fft {
 /// Position of the conjugate partner (bin `n - k`) of bit-reversed
 /// position `j`: positions `[2^m, 2^(m+1))` hold a set of bins closed under
 /// negation, in reverse order of their partners.
-#[inline]
+#[cfg(test)]
 pub fn partner(j: usize) -> usize {
     if j < 2 {
         j
@@ -125,9 +125,24 @@ fn forward_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
             let (c2a, c2b, s2a, s2b) = (&c2[..q], &c2[q..], &s2[..q], &s2[q..]);
             for j in (0..q).step_by(4) {
                 let w = j..j + 4;
-                let (a_r, a_i, b_r, b_i) = (v4(&ar[w.clone()]), v4(&ai[w.clone()]), v4(&br[w.clone()]), v4(&bi[w.clone()]));
-                let (c_r, c_i, d_r, d_i) = (v4(&cr[w.clone()]), v4(&ci[w.clone()]), v4(&dr[w.clone()]), v4(&di[w.clone()]));
-                let (ca, sa, cb, sb) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]), v4(&c2b[w.clone()]), v4(&s2b[w.clone()]));
+                let (a_r, a_i, b_r, b_i) = (
+                    v4(&ar[w.clone()]),
+                    v4(&ai[w.clone()]),
+                    v4(&br[w.clone()]),
+                    v4(&bi[w.clone()]),
+                );
+                let (c_r, c_i, d_r, d_i) = (
+                    v4(&cr[w.clone()]),
+                    v4(&ci[w.clone()]),
+                    v4(&dr[w.clone()]),
+                    v4(&di[w.clone()]),
+                );
+                let (ca, sa, cb, sb) = (
+                    v4(&c2a[w.clone()]),
+                    v4(&s2a[w.clone()]),
+                    v4(&c2b[w.clone()]),
+                    v4(&s2b[w.clone()]),
+                );
                 let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
                 let mut o = [[0.0f64; 4]; 8];
                 for t in 0..4 {
@@ -169,7 +184,12 @@ fn forward_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
             let (ai, bi) = gi.split_at_mut(s);
             for j in (0..s).step_by(4) {
                 let w = j..j + 4;
-                let (xr, xi, yr, yi) = (v4(&ar[w.clone()]), v4(&ai[w.clone()]), v4(&br[w.clone()]), v4(&bi[w.clone()]));
+                let (xr, xi, yr, yi) = (
+                    v4(&ar[w.clone()]),
+                    v4(&ai[w.clone()]),
+                    v4(&br[w.clone()]),
+                    v4(&bi[w.clone()]),
+                );
                 let (k, t) = (v4(&c[w.clone()]), v4(&sn[w.clone()]));
                 let mut o = [[0.0f64; 4]; 4];
                 for u in 0..4 {
@@ -238,9 +258,24 @@ fn inverse_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
             let (c2a, c2b, s2a, s2b) = (&c2[..q], &c2[q..], &s2[..q], &s2[q..]);
             for j in (0..q).step_by(4) {
                 let w = j..j + 4;
-                let (a_r, a_i, b_r, b_i) = (v4(&ar[w.clone()]), v4(&ai[w.clone()]), v4(&br[w.clone()]), v4(&bi[w.clone()]));
-                let (c_r, c_i, d_r, d_i) = (v4(&cr[w.clone()]), v4(&ci[w.clone()]), v4(&dr[w.clone()]), v4(&di[w.clone()]));
-                let (ca, sa, cb, sb) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]), v4(&c2b[w.clone()]), v4(&s2b[w.clone()]));
+                let (a_r, a_i, b_r, b_i) = (
+                    v4(&ar[w.clone()]),
+                    v4(&ai[w.clone()]),
+                    v4(&br[w.clone()]),
+                    v4(&bi[w.clone()]),
+                );
+                let (c_r, c_i, d_r, d_i) = (
+                    v4(&cr[w.clone()]),
+                    v4(&ci[w.clone()]),
+                    v4(&dr[w.clone()]),
+                    v4(&di[w.clone()]),
+                );
+                let (ca, sa, cb, sb) = (
+                    v4(&c2a[w.clone()]),
+                    v4(&s2a[w.clone()]),
+                    v4(&c2b[w.clone()]),
+                    v4(&s2b[w.clone()]),
+                );
                 let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
                 let mut o = [[0.0f64; 4]; 8];
                 for t in 0..4 {
@@ -282,7 +317,12 @@ fn inverse_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
             let (ai, bi) = gi.split_at_mut(s);
             for j in (0..s).step_by(4) {
                 let w = j..j + 4;
-                let (xr, xi, zr, zi) = (v4(&ar[w.clone()]), v4(&ai[w.clone()]), v4(&br[w.clone()]), v4(&bi[w.clone()]));
+                let (xr, xi, zr, zi) = (
+                    v4(&ar[w.clone()]),
+                    v4(&ai[w.clone()]),
+                    v4(&br[w.clone()]),
+                    v4(&bi[w.clone()]),
+                );
                 let (k, t) = (v4(&c[w.clone()]), v4(&sn[w.clone()]));
                 let mut o = [[0.0f64; 4]; 4];
                 for u in 0..4 {
@@ -357,32 +397,5 @@ mod tests {
         f.inverse(crate::cpu::has_avx2_fma(), &mut c, &mut d);
         assert_eq!(a, c);
         assert_eq!(b, d);
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    #[test]
-    #[ignore]
-    fn time_fft() {
-        for n in [256usize, 512, 1024] {
-            let f = super::Fft::new(n);
-            let mut r: Vec<f64> = (0..n).map(|j| (j as f64 * 0.37).sin()).collect();
-            let mut i: Vec<f64> = (0..n).map(|j| (j as f64 * 0.11).cos()).collect();
-            let simd = crate::cpu::has_avx2_fma();
-            let reps = 200_000 * 512 / n;
-            let mut best = f64::MAX;
-            for _ in 0..5 {
-                let t = std::time::Instant::now();
-                for _ in 0..reps {
-                    f.forward(simd, &mut r, &mut i);
-                    f.inverse(simd, &mut r, &mut i);
-                    r[0] *= 1.0 / n as f64;
-                }
-                best = best.min(t.elapsed().as_secs_f64() / reps as f64 / 2.0);
-            }
-            let flops = 5.0 * n as f64 * (n as f64).log2();
-            println!("n {n}: {:.0} ns per FFT, {:.2} GFlop/s", best * 1e9, flops / best / 1e9);
-        }
     }
 }

@@ -1,9 +1,9 @@
 //! One polyphase stage with its per-channel history: the streaming core.
 
+use super::blocks;
 use super::design::Plan;
 use super::dot::{self, Sample};
 use super::lanes::Scratch;
-use super::blocks;
 
 /// Streaming state of one stage for all channels. Indices count from an
 /// origin that moves forward (by `M` inputs = `L` outputs) as output is

@@ -104,7 +104,15 @@ fn delay_counts_pending_input() {
     let mut out = vec![0.0; k];
     r.process(&x, x.len(), &mut out, k).unwrap();
     let d = r.delay();
-    assert!(d > 0 && d < 480, "delay {d}");
+    // At most one block of the fast-convolution stage (408 periods of 3
+    // frames at 24 kHz: 51 ms) plus the filters' reach: under 60 ms.
+    assert!(d > 0 && d < 2_880, "delay {d}");
+    let mut m = Resampler::new(48_000, 16_000, 1, Quality::Medium).unwrap();
+    let k = m.output_frames(x.len());
+    let mut out = vec![0.0; k];
+    m.process(&x, x.len(), &mut out, k).unwrap();
+    // Direct kernels: an output as soon as its window has arrived (< 10 ms).
+    assert!(m.delay() > 0 && m.delay() < 480, "delay {}", m.delay());
     assert_eq!(r.flush_frames(), (d * 16_000).div_ceil(48_000));
 }
 
@@ -195,10 +203,12 @@ fn non_finite_input_is_chunk_invariant() {
 }
 
 #[test]
-fn lanes_kernel_scalar_path_is_bit_identical_to_simd() {
+fn few_phase_kernels_scalar_path_is_bit_identical_to_simd() {
     // Stages with at most 4 phases use the output-parallel kernel, whose
-    // scalar path performs the same fused multiply-adds in the same order.
-    for q in [Quality::Low, Quality::Medium, Quality::High] {
+    // scalar path performs the same fused multiply-adds in the same order,
+    // or (long filters) the block kernel, whose two builds run the same
+    // additions and multiplications.
+    for q in [Quality::Low, Quality::Medium, Quality::High, Quality::VeryHigh] {
         for &(i, o) in &[
             (48_000u32, 16_000u32),
             (16_000, 48_000),
@@ -208,7 +218,17 @@ fn lanes_kernel_scalar_path_is_bit_identical_to_simd() {
             let x = signal(5_000, 21);
             let run = |scalar: bool| -> Vec<f32> {
                 let mut r = Resampler::new(i, o, 1, q).unwrap();
-                assert!(r.cascade.stages.iter().all(|p| p.lanes.is_some()), "{i}->{o}");
+                let wide = q == Quality::VeryHigh;
+                assert!(
+                    r.cascade
+                        .stages
+                        .iter()
+                        .all(|p| p.lanes.is_some() || p.blocks.is_some() || wide),
+                    "{i}->{o}"
+                );
+                if matches!(q, Quality::High | Quality::VeryHigh) && (i, o) == (48_000, 16_000) {
+                    assert!(r.cascade.stages.iter().any(|p| p.blocks.is_some()), "{i}->{o} {q:?}");
+                }
                 if scalar {
                     r.force_scalar();
                 }

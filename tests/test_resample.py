@@ -11,6 +11,7 @@ import pytest
 import remotemedia
 from conftest import kernel_set
 from remotemedia import kernels
+from remotemedia.kernels.resample import filter_stages
 
 RATIOS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000), (8_000, 16_000), (44_100, 48_000), (22_050, 8_000)]
 QUALITIES = ["low", "medium", "high", "very_high"]
@@ -156,7 +157,10 @@ def test_delay_is_pending_input(ks: kernels.KernelSet, i: int, o: int) -> None:
     d = r.delay
     # Pending input: the frames at or after the position of the first output not yet emitted.
     assert d == received - -(-total_out * i // o)
-    assert 0 < d < i // 50  # under 20 ms of input at "high"
+    # Under 20 ms of input on the direct kernels; a fast-convolution stage
+    # emits whole blocks, adding up to one block (about 51 ms at 48k -> 16k).
+    blocks = any(shape.block for _, shape in filter_stages(i, o, "high"))
+    assert 0 < d < i * (60 if blocks else 20) // 1000
     tail = r.flush()
     assert total_out + len(tail) == -(-received * o // i)
     assert r.delay == 0

@@ -66,6 +66,11 @@ SHORT_EXTRA_DB = 10.0
 MANY_PHASE_EXTRA_DB = 3.0
 # Taps per phase are padded to a multiple of the native SIMD block.
 TAP_BLOCK = 8
+# Stages with at least this many taps and at most BLOCK_FACTOR phases and
+# streams run on the Rust core's fast-convolution (FFT) kernel, which emits
+# whole blocks of output; both bodies follow the same block grid.
+BLOCK_MIN_TAPS = 240
+BLOCK_FACTOR = 4
 
 #: quality name -> (passband end, stopband start, attenuation dB)
 SPECS: dict[str, tuple[float, float, float]] = {
@@ -105,6 +110,10 @@ class Shape:
         Taps per output, a multiple of 8.
     ahead, behind : int
         Input frames the window reaches after / before an output's position.
+    block : int
+        Periods (``l`` outputs each) per block of the fast-convolution
+        kernel, 0 for a direct stage: a block stage emits whole blocks only
+        (``flush`` releases the last partial one).
     """
 
     l: int  # noqa: E741
@@ -113,6 +122,7 @@ class Shape:
     taps: int
     ahead: int
     behind: int
+    block: int = 0
 
 
 def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # noqa: E741
@@ -166,7 +176,21 @@ def stage_shape(spec: Spec, atten: float) -> Shape:
     ahead = -(-half // spec.l)
     back = half // spec.l
     taps = -(-(ahead + back + 1) // TAP_BLOCK) * TAP_BLOCK
-    return Shape(spec.l, spec.m, half, taps, ahead, taps - 1 - ahead)
+    return Shape(spec.l, spec.m, half, taps, ahead, taps - 1 - ahead, block_periods(spec.l, spec.m, taps))
+
+
+def block_periods(l: int, m: int, taps: int) -> int:  # noqa: E741
+    """Periods per block of the fast-convolution kernel, 0 for a direct stage.
+
+    The transform size is the power of two from twice the correlation
+    length ``q`` (the union of the phase windows in periods), within
+    256..4096; a block is what one transform yields, ``n - q + 1`` periods.
+    """
+    if taps < BLOCK_MIN_TAPS or l > BLOCK_FACTOR or m > BLOCK_FACTOR:
+        return 0
+    q = -(-((l - 1) * m // l + taps) // m)
+    n = min(max(1 << (2 * q - 1).bit_length(), 256), 4096)
+    return n - q + 1
 
 
 def reduced(in_rate: int, out_rate: int) -> tuple[int, int]:

@@ -39,16 +39,17 @@ pub const MAX_FACTOR: u64 = 4;
 
 /// Periods per block for a stage of `l` phases, decimation `m` and `taps`
 /// taps per output, or 0 when the stage suits the direct kernels. The
-/// transform size is the power of two from 4 times the correlation length
-/// (so most of each transform yields output), within 256..4096; the block
-/// is what a transform of that size yields.
+/// transform size is the power of two from twice the correlation length
+/// `q`, within 256..4096; the block is what one transform yields, `n - q + 1`
+/// periods. (Four times `q` wastes less of each transform but ran no
+/// faster, the larger arrays falling out of L1, and doubled the latency.)
 pub fn block_periods(l: u64, m: u64, taps: usize) -> usize {
     if taps < MIN_TAPS || l > MAX_FACTOR || m > MAX_FACTOR {
         return 0;
     }
     let (l, m) = (l as usize, m as usize);
     let q = ((l - 1) * m / l + taps).div_ceil(m);
-    let n = (4 * q).next_power_of_two().clamp(256, 4096);
+    let n = (2 * q).next_power_of_two().clamp(256, 4096);
     n - q + 1
 }
 

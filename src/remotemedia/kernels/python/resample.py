@@ -195,6 +195,10 @@ class _Stage:
         s = self.plan.shape
         a = self.received + n - s.ahead - 1
         ready = 0 if a < 0 else ((a + 1) * s.l - 1) // s.m + 1
+        if s.block:
+            # Whole blocks only (the origin sits on a block boundary).
+            unit = s.block * s.l
+            ready = ready // unit * unit
         return max(ready, self.next) - self.next
 
     def flush_frames(self) -> int:
@@ -221,7 +225,9 @@ class _Stage:
         if drop:
             self.hist = self.hist[:, drop:]
             self.start += drop
-        periods = self.next // s.l
+        # Move the origin by whole periods, or whole blocks on a block grid.
+        step = s.block or 1
+        periods = self.next // (s.l * step) * step
         self.next -= periods * s.l
         self.received -= periods * s.m
         self.start -= periods * s.m

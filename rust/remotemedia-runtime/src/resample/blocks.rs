@@ -442,51 +442,56 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
     let spec = &bl.spec[o * pin * 4 * n..(o + 1) * pin * 4 * n];
     let (wr, wi) = (&mut wr[..n], &mut wi[..n]);
     let (zr, zi) = (&zr[..pin * n], &zi[..pin * n]);
-    // Partner (real, imaginary) of positions j..j + 4 of pair i, for j in
-    // an octave [lo, 2 lo) with lo >= 4.
-    let rev = |z: &[f64], i: usize, lo: usize, j: usize| -> [f64; 4] {
-        let r = i * n + 3 * lo - 4 - j;
-        [z[r + 3], z[r + 2], z[r + 1], z[r]]
-    };
-    let mut j = 0;
-    while j < n {
-        let lo = if j < 4 {
-            0
-        } else {
-            1usize << (usize::BITS - 1 - j.leading_zeros())
-        };
-        let mut ar = [0.0f64; 4];
-        let mut ai = [0.0f64; 4];
+    // Positions 0..4: 0 and 1 are their own partners, 2 and 3 each other's.
+    let mut lo = 0;
+    while lo < n {
+        let hi = if lo == 0 { 4 } else { 2 * lo };
+        let (vr, vi) = (&mut wr[lo..hi], &mut wi[lo..hi]);
         for i in 0..pin {
             let s = &spec[i * 4 * n..(i + 1) * 4 * n];
-            let (x, y) = (&zr[i * n + j..i * n + j + 4], &zi[i * n + j..i * n + j + 4]);
-            let (fr, fi) = (&s[j..j + 4], &s[n + j..n + j + 4]);
-            for t in 0..4 {
-                ar[t] += fr[t] * x[t] - fi[t] * y[t];
-                ai[t] += fr[t] * y[t] + fi[t] * x[t];
+            let (x, y) = (&zr[i * n + lo..i * n + hi], &zi[i * n + lo..i * n + hi]);
+            let (fr, fi) = (&s[lo..hi], &s[n + lo..n + hi]);
+            let first = i == 0;
+            for (c, (((dr, di), (x, y)), (fr, fi))) in vr
+                .chunks_exact_mut(4)
+                .zip(vi.chunks_exact_mut(4))
+                .zip(x.chunks_exact(4).zip(y.chunks_exact(4)))
+                .zip(fr.chunks_exact(4).zip(fi.chunks_exact(4)))
+                .enumerate()
+            {
+                let _ = c;
+                for t in 0..4 {
+                    let (r, m) = if first { (0.0, 0.0) } else { (dr[t], di[t]) };
+                    dr[t] = r + (fr[t] * x[t] - fi[t] * y[t]);
+                    di[t] = m + (fr[t] * y[t] + fi[t] * x[t]);
+                }
             }
             if 2 * i + 1 < M {
-                let (u, v) = if lo == 0 {
-                    // Positions 0 and 1 are their own partners, 2 and 3 each other's.
-                    let b = i * n;
-                    (
-                        [zr[b], zr[b + 1], zr[b + 3], zr[b + 2]],
-                        [zi[b], zi[b + 1], zi[b + 3], zi[b + 2]],
-                    )
-                } else {
-                    (rev(zr, i, lo, j), rev(zi, i, lo, j))
-                };
-                let (gr, gi) = (&s[2 * n + j..2 * n + j + 4], &s[3 * n + j..3 * n + j + 4]);
-                for t in 0..4 {
-                    // B conj(Z[partner]) = (gr + i gi)(u - i v)
-                    ar[t] += gr[t] * u[t] + gi[t] * v[t];
-                    ai[t] += gi[t] * u[t] - gr[t] * v[t];
+                let (gr, gi) = (&s[2 * n + lo..2 * n + hi], &s[3 * n + lo..3 * n + hi]);
+                // Partners of the octave, in reverse order.
+                let (pr, pi) = (x, y);
+                let len = hi - lo;
+                for q in (0..len).step_by(4) {
+                    let (u, v) = if lo == 0 {
+                        ([pr[0], pr[1], pr[3], pr[2]], [pi[0], pi[1], pi[3], pi[2]])
+                    } else {
+                        let r = len - 4 - q;
+                        (
+                            [pr[r + 3], pr[r + 2], pr[r + 1], pr[r]],
+                            [pi[r + 3], pi[r + 2], pi[r + 1], pi[r]],
+                        )
+                    };
+                    let (cr, ci) = (&gr[q..q + 4], &gi[q..q + 4]);
+                    let (dr, di) = (&mut vr[q..q + 4], &mut vi[q..q + 4]);
+                    for t in 0..4 {
+                        // B conj(Z[partner]) = (cr + i ci)(u - i v)
+                        dr[t] += cr[t] * u[t] + ci[t] * v[t];
+                        di[t] += ci[t] * u[t] - cr[t] * v[t];
+                    }
                 }
             }
         }
-        wr[j..j + 4].copy_from_slice(&ar);
-        wi[j..j + 4].copy_from_slice(&ai);
-        j += 4;
+        lo = hi;
     }
 }
 

@@ -122,7 +122,7 @@ fn forward_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
         for (gr, gi) in re.chunks_exact_mut(4 * q).zip(im.chunks_exact_mut(4 * q)) {
             let [ar, br, cr, dr] = quarters(gr, q);
             let [ai, bi, ci, di] = quarters(gi, q);
-            let (c2a, c2b, s2a, s2b) = (&c2[..q], &c2[q..], &s2[..q], &s2[q..]);
+            let (c2a, s2a) = (&c2[..q], &s2[..q]);
             for j in (0..q).step_by(4) {
                 let w = j..j + 4;
                 let (a_r, a_i, b_r, b_i) = (
@@ -137,22 +137,18 @@ fn forward_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
                     v4(&dr[w.clone()]),
                     v4(&di[w.clone()]),
                 );
-                let (ca, sa, cb, sb) = (
-                    v4(&c2a[w.clone()]),
-                    v4(&s2a[w.clone()]),
-                    v4(&c2b[w.clone()]),
-                    v4(&s2b[w.clone()]),
-                );
+                let (ca, sa) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]));
                 let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
                 let mut o = [[0.0f64; 4]; 8];
                 for t in 0..4 {
-                    // Span 2q: (a, c) with twiddle j, (b, d) with twiddle j + q.
+                    // Span 2q: (a, c) with twiddle j, (b, d) with twiddle
+                    // j + q, which is twiddle j times -i.
                     let (pr, pi) = (a_r[t] + c_r[t], a_i[t] + c_i[t]);
                     let (xr, xi) = (a_r[t] - c_r[t], a_i[t] - c_i[t]);
                     let (ur, ui) = (xr * ca[t] + xi * sa[t], xi * ca[t] - xr * sa[t]);
                     let (tr, ti) = (b_r[t] + d_r[t], b_i[t] + d_i[t]);
                     let (yr, yi) = (b_r[t] - d_r[t], b_i[t] - d_i[t]);
-                    let (vr, vi) = (yr * cb[t] + yi * sb[t], yi * cb[t] - yr * sb[t]);
+                    let (vr, vi) = (yi * ca[t] - yr * sa[t], -(yr * ca[t] + yi * sa[t]));
                     // Span q: (a, b) and (c, d), twiddle j.
                     o[0][t] = pr + tr;
                     o[1][t] = pi + ti;
@@ -255,7 +251,7 @@ fn inverse_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
         for (gr, gi) in re.chunks_exact_mut(4 * q).zip(im.chunks_exact_mut(4 * q)) {
             let [ar, br, cr, dr] = quarters(gr, q);
             let [ai, bi, ci, di] = quarters(gi, q);
-            let (c2a, c2b, s2a, s2b) = (&c2[..q], &c2[q..], &s2[..q], &s2[q..]);
+            let (c2a, s2a) = (&c2[..q], &s2[..q]);
             for j in (0..q).step_by(4) {
                 let w = j..j + 4;
                 let (a_r, a_i, b_r, b_i) = (
@@ -270,12 +266,7 @@ fn inverse_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
                     v4(&dr[w.clone()]),
                     v4(&di[w.clone()]),
                 );
-                let (ca, sa, cb, sb) = (
-                    v4(&c2a[w.clone()]),
-                    v4(&s2a[w.clone()]),
-                    v4(&c2b[w.clone()]),
-                    v4(&s2b[w.clone()]),
-                );
+                let (ca, sa) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]));
                 let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
                 let mut o = [[0.0f64; 4]; 8];
                 for t in 0..4 {
@@ -286,13 +277,14 @@ fn inverse_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
                     let (zr, zi) = (d_r[t] * k1[t] - d_i[t] * t1[t], d_i[t] * k1[t] + d_r[t] * t1[t]);
                     let (tr, ti) = (c_r[t] + zr, c_i[t] + zi);
                     let (gr2, gi2) = (c_r[t] - zr, c_i[t] - zi);
-                    // Span 2q: (a, c) with twiddle j, (b, d) with twiddle j + q.
+                    // Span 2q: (a, c) with twiddle j, (b, d) with twiddle
+                    // j + q, which is twiddle j times +i.
                     let (ur, ui) = (tr * ca[t] - ti * sa[t], ti * ca[t] + tr * sa[t]);
                     o[0][t] = pr + ur;
                     o[1][t] = pi + ui;
                     o[4][t] = pr - ur;
                     o[5][t] = pi - ui;
-                    let (vr, vi) = (gr2 * cb[t] - gi2 * sb[t], gi2 * cb[t] + gr2 * sb[t]);
+                    let (vr, vi) = (-(gi2 * ca[t] + gr2 * sa[t]), gr2 * ca[t] - gi2 * sa[t]);
                     o[2][t] = er + vr;
                     o[3][t] = ei + vi;
                     o[6][t] = er - vr;

@@ -470,23 +470,23 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
                 let (gr, gi) = (&s[2 * n + lo..2 * n + hi], &s[3 * n + lo..3 * n + hi]);
                 // Partners of the octave, in reverse order.
                 let (pr, pi) = (x, y);
-                let len = hi - lo;
-                for q in (0..len).step_by(4) {
-                    let (u, v) = if lo == 0 {
-                        ([pr[0], pr[1], pr[3], pr[2]], [pi[0], pi[1], pi[3], pi[2]])
-                    } else {
-                        let r = len - 4 - q;
-                        (
-                            [pr[r + 3], pr[r + 2], pr[r + 1], pr[r]],
-                            [pi[r + 3], pi[r + 2], pi[r + 1], pi[r]],
-                        )
-                    };
-                    let (cr, ci) = (&gr[q..q + 4], &gi[q..q + 4]);
-                    let (dr, di) = (&mut vr[q..q + 4], &mut vi[q..q + 4]);
+                if lo == 0 {
+                    let (u, v) = ([pr[0], pr[1], pr[3], pr[2]], [pi[0], pi[1], pi[3], pi[2]]);
                     for t in 0..4 {
-                        // B conj(Z[partner]) = (cr + i ci)(u - i v)
-                        dr[t] += cr[t] * u[t] + ci[t] * v[t];
-                        di[t] += ci[t] * u[t] - cr[t] * v[t];
+                        // B conj(Z[partner]) = (gr + i gi)(u - i v)
+                        vr[t] += gr[t] * u[t] + gi[t] * v[t];
+                        vi[t] += gi[t] * u[t] - gr[t] * v[t];
+                    }
+                } else {
+                    let fwd = gr.chunks_exact(4).zip(gi.chunks_exact(4));
+                    let out = vr.chunks_exact_mut(4).zip(vi.chunks_exact_mut(4));
+                    let back = pr.rchunks_exact(4).zip(pi.rchunks_exact(4));
+                    for (((cr, ci), (dr, di)), (u, v)) in fwd.zip(out).zip(back) {
+                        let (u, v) = ([u[3], u[2], u[1], u[0]], [v[3], v[2], v[1], v[0]]);
+                        for t in 0..4 {
+                            dr[t] += cr[t] * u[t] + ci[t] * v[t];
+                            di[t] += ci[t] * u[t] - cr[t] * v[t];
+                        }
                     }
                 }
             }

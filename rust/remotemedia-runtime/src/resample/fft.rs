@@ -125,50 +125,62 @@ fn forward_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
             let (c2a, s2a) = (&c2[..q], &s2[..q]);
             for j in (0..q).step_by(4) {
                 let w = j..j + 4;
-                let (a_r, a_i, b_r, b_i) = (
+                let (ca, sa) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]));
+                // Span 2q: (a, c) with twiddle j, (b, d) with twiddle j + q,
+                // which is twiddle j times -i.
+                let (a_r, a_i, c_r, c_i) = (
                     v4(&ar[w.clone()]),
                     v4(&ai[w.clone()]),
-                    v4(&br[w.clone()]),
-                    v4(&bi[w.clone()]),
-                );
-                let (c_r, c_i, d_r, d_i) = (
                     v4(&cr[w.clone()]),
                     v4(&ci[w.clone()]),
+                );
+                let (mut p, mut u) = ([[0.0f64; 4]; 2], [[0.0f64; 4]; 2]);
+                for t in 0..4 {
+                    p[0][t] = a_r[t] + c_r[t];
+                    p[1][t] = a_i[t] + c_i[t];
+                    let (xr, xi) = (a_r[t] - c_r[t], a_i[t] - c_i[t]);
+                    u[0][t] = xr * ca[t] + xi * sa[t];
+                    u[1][t] = xi * ca[t] - xr * sa[t];
+                }
+                let (b_r, b_i, d_r, d_i) = (
+                    v4(&br[w.clone()]),
+                    v4(&bi[w.clone()]),
                     v4(&dr[w.clone()]),
                     v4(&di[w.clone()]),
                 );
-                let (ca, sa) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]));
-                let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
-                let mut o = [[0.0f64; 4]; 8];
+                let (mut tt, mut v) = ([[0.0f64; 4]; 2], [[0.0f64; 4]; 2]);
                 for t in 0..4 {
-                    // Span 2q: (a, c) with twiddle j, (b, d) with twiddle
-                    // j + q, which is twiddle j times -i.
-                    let (pr, pi) = (a_r[t] + c_r[t], a_i[t] + c_i[t]);
-                    let (xr, xi) = (a_r[t] - c_r[t], a_i[t] - c_i[t]);
-                    let (ur, ui) = (xr * ca[t] + xi * sa[t], xi * ca[t] - xr * sa[t]);
-                    let (tr, ti) = (b_r[t] + d_r[t], b_i[t] + d_i[t]);
+                    tt[0][t] = b_r[t] + d_r[t];
+                    tt[1][t] = b_i[t] + d_i[t];
                     let (yr, yi) = (b_r[t] - d_r[t], b_i[t] - d_i[t]);
-                    let (vr, vi) = (yi * ca[t] - yr * sa[t], -(yr * ca[t] + yi * sa[t]));
-                    // Span q: (a, b) and (c, d), twiddle j.
-                    o[0][t] = pr + tr;
-                    o[1][t] = pi + ti;
-                    let (er, ei) = (pr - tr, pi - ti);
+                    v[0][t] = yi * ca[t] - yr * sa[t];
+                    v[1][t] = -(yr * ca[t] + yi * sa[t]);
+                }
+                // Span q: (a, b) and (c, d), twiddle j.
+                let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
+                let mut o = [[0.0f64; 4]; 4];
+                for t in 0..4 {
+                    o[0][t] = p[0][t] + tt[0][t];
+                    o[1][t] = p[1][t] + tt[1][t];
+                    let (er, ei) = (p[0][t] - tt[0][t], p[1][t] - tt[1][t]);
                     o[2][t] = er * k1[t] + ei * t1[t];
                     o[3][t] = ei * k1[t] - er * t1[t];
-                    o[4][t] = ur + vr;
-                    o[5][t] = ui + vi;
-                    let (gr2, gi2) = (ur - vr, ui - vi);
-                    o[6][t] = gr2 * k1[t] + gi2 * t1[t];
-                    o[7][t] = gi2 * k1[t] - gr2 * t1[t];
                 }
                 ar[w.clone()].copy_from_slice(&o[0]);
                 ai[w.clone()].copy_from_slice(&o[1]);
                 br[w.clone()].copy_from_slice(&o[2]);
                 bi[w.clone()].copy_from_slice(&o[3]);
-                cr[w.clone()].copy_from_slice(&o[4]);
-                ci[w.clone()].copy_from_slice(&o[5]);
-                dr[w.clone()].copy_from_slice(&o[6]);
-                di[w].copy_from_slice(&o[7]);
+                for t in 0..4 {
+                    o[0][t] = u[0][t] + v[0][t];
+                    o[1][t] = u[1][t] + v[1][t];
+                    let (gr2, gi2) = (u[0][t] - v[0][t], u[1][t] - v[1][t]);
+                    o[2][t] = gr2 * k1[t] + gi2 * t1[t];
+                    o[3][t] = gi2 * k1[t] - gr2 * t1[t];
+                }
+                cr[w.clone()].copy_from_slice(&o[0]);
+                ci[w.clone()].copy_from_slice(&o[1]);
+                dr[w.clone()].copy_from_slice(&o[2]);
+                di[w].copy_from_slice(&o[3]);
             }
         }
         s /= 4;
@@ -254,50 +266,63 @@ fn inverse_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
             let (c2a, s2a) = (&c2[..q], &s2[..q]);
             for j in (0..q).step_by(4) {
                 let w = j..j + 4;
+                let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
+                // Span q: (a, b) and (c, d), twiddle j.
                 let (a_r, a_i, b_r, b_i) = (
                     v4(&ar[w.clone()]),
                     v4(&ai[w.clone()]),
                     v4(&br[w.clone()]),
                     v4(&bi[w.clone()]),
                 );
+                let (mut p, mut e) = ([[0.0f64; 4]; 2], [[0.0f64; 4]; 2]);
+                for t in 0..4 {
+                    let (yr, yi) = (b_r[t] * k1[t] - b_i[t] * t1[t], b_i[t] * k1[t] + b_r[t] * t1[t]);
+                    p[0][t] = a_r[t] + yr;
+                    p[1][t] = a_i[t] + yi;
+                    e[0][t] = a_r[t] - yr;
+                    e[1][t] = a_i[t] - yi;
+                }
                 let (c_r, c_i, d_r, d_i) = (
                     v4(&cr[w.clone()]),
                     v4(&ci[w.clone()]),
                     v4(&dr[w.clone()]),
                     v4(&di[w.clone()]),
                 );
-                let (ca, sa) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]));
-                let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
-                let mut o = [[0.0f64; 4]; 8];
+                let (mut tt, mut g) = ([[0.0f64; 4]; 2], [[0.0f64; 4]; 2]);
                 for t in 0..4 {
-                    // Span q: (a, b) and (c, d), twiddle j.
-                    let (yr, yi) = (b_r[t] * k1[t] - b_i[t] * t1[t], b_i[t] * k1[t] + b_r[t] * t1[t]);
-                    let (pr, pi) = (a_r[t] + yr, a_i[t] + yi);
-                    let (er, ei) = (a_r[t] - yr, a_i[t] - yi);
                     let (zr, zi) = (d_r[t] * k1[t] - d_i[t] * t1[t], d_i[t] * k1[t] + d_r[t] * t1[t]);
-                    let (tr, ti) = (c_r[t] + zr, c_i[t] + zi);
-                    let (gr2, gi2) = (c_r[t] - zr, c_i[t] - zi);
-                    // Span 2q: (a, c) with twiddle j, (b, d) with twiddle
-                    // j + q, which is twiddle j times +i.
-                    let (ur, ui) = (tr * ca[t] - ti * sa[t], ti * ca[t] + tr * sa[t]);
-                    o[0][t] = pr + ur;
-                    o[1][t] = pi + ui;
-                    o[4][t] = pr - ur;
-                    o[5][t] = pi - ui;
-                    let (vr, vi) = (-(gi2 * ca[t] + gr2 * sa[t]), gr2 * ca[t] - gi2 * sa[t]);
-                    o[2][t] = er + vr;
-                    o[3][t] = ei + vi;
-                    o[6][t] = er - vr;
-                    o[7][t] = ei - vi;
+                    tt[0][t] = c_r[t] + zr;
+                    tt[1][t] = c_i[t] + zi;
+                    g[0][t] = c_r[t] - zr;
+                    g[1][t] = c_i[t] - zi;
+                }
+                // Span 2q: (a, c) with twiddle j, (b, d) with twiddle j + q,
+                // which is twiddle j times +i.
+                let (ca, sa) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]));
+                let mut o = [[0.0f64; 4]; 4];
+                for t in 0..4 {
+                    let (ur, ui) = (tt[0][t] * ca[t] - tt[1][t] * sa[t], tt[1][t] * ca[t] + tt[0][t] * sa[t]);
+                    o[0][t] = p[0][t] + ur;
+                    o[1][t] = p[1][t] + ui;
+                    o[2][t] = p[0][t] - ur;
+                    o[3][t] = p[1][t] - ui;
                 }
                 ar[w.clone()].copy_from_slice(&o[0]);
                 ai[w.clone()].copy_from_slice(&o[1]);
-                br[w.clone()].copy_from_slice(&o[2]);
-                bi[w.clone()].copy_from_slice(&o[3]);
-                cr[w.clone()].copy_from_slice(&o[4]);
-                ci[w.clone()].copy_from_slice(&o[5]);
-                dr[w.clone()].copy_from_slice(&o[6]);
-                di[w].copy_from_slice(&o[7]);
+                cr[w.clone()].copy_from_slice(&o[2]);
+                ci[w.clone()].copy_from_slice(&o[3]);
+                for t in 0..4 {
+                    let (gr2, gi2) = (g[0][t], g[1][t]);
+                    let (vr, vi) = (-(gi2 * ca[t] + gr2 * sa[t]), gr2 * ca[t] - gi2 * sa[t]);
+                    o[0][t] = e[0][t] + vr;
+                    o[1][t] = e[1][t] + vi;
+                    o[2][t] = e[0][t] - vr;
+                    o[3][t] = e[1][t] - vi;
+                }
+                br[w.clone()].copy_from_slice(&o[0]);
+                bi[w.clone()].copy_from_slice(&o[1]);
+                dr[w.clone()].copy_from_slice(&o[2]);
+                di[w].copy_from_slice(&o[3]);
             }
         }
         s *= 4;

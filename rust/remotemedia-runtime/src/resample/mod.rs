@@ -6,8 +6,10 @@
 //! `floor(k * M / L)`. The filter is zero-phase, so a click at time `t`
 //! comes out at time `t`. Conversions by a factor of 2.5 or more run in two
 //! stages (see [`design::specs`]): the sharp filter works at the lower rate.
-//! Streaming keeps a short history per stage and channel and
-//! emits an output as soon as the input it needs has arrived; `flush`
+//! Long filters with few phases run as fast convolution on float64 FFTs
+//! ([`blocks`]); the rest on direct SIMD kernels. Streaming keeps a short
+//! history per stage and channel and emits an output as soon as the input
+//! it needs has arrived (a block stage: its whole block); `flush`
 //! pads with zeros and emits the rest, so any chunking plus `flush` equals
 //! the one-shot result, bit for bit.
 

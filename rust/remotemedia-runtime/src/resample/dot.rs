@@ -13,6 +13,10 @@
 
 /// Outputs computed together when they share a filter row.
 pub const GROUP: usize = 3;
+/// Longest filter (taps) for the short-filter path, and the outputs it
+/// computes together.
+pub const SHORT_TAPS: usize = 64;
+pub const SHORT_GROUP: usize = 8;
 
 /// A sample type the kernel accumulates in (f32 or f64).
 pub trait Sample: Copy + Default + Send + Sync + 'static {
@@ -24,6 +28,15 @@ pub trait Sample: Copy + Default + Send + Sync + 'static {
     fn coefficients(plan: &super::design::Plan) -> &[Self];
     /// `dot(x[s[j]..s[j] + h.len()], h)` for each `j`.
     fn dot<const N: usize>(simd: bool, x: &[Self], s: [usize; N], h: &[Self]) -> [Self; N];
+    /// Whether [`Sample::dot_short`] exists for this precision.
+    const SHORT: bool = false;
+    /// `dot` for short filters (at most [`SHORT_TAPS`] taps): one SIMD
+    /// accumulator per output, reduced by a fixed tree, so that
+    /// [`SHORT_GROUP`] outputs sharing a row reduce together (one
+    /// transposed add tree) with the same bits as one output alone.
+    fn dot_short<const N: usize>(simd: bool, x: &[Self], s: [usize; N], h: &[Self]) -> [Self; N] {
+        Self::dot(simd, x, s, h)
+    }
     /// Whether [`Sample::run_lanes`] runs for this plan.
     fn has_lanes(_plan: &super::design::Plan) -> bool {
         false
@@ -86,6 +99,19 @@ macro_rules! scalar_dot {
     };
 }
 scalar_dot!(scalar_f32, f32, 8);
+
+/// The short-filter arithmetic one lane at a time: lane `i` sums taps
+/// `i, i + 8, ...` with fused multiply-adds, then the lanes are added as
+/// `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`.
+fn scalar_short_f32(x: &[f32], h: &[f32]) -> f32 {
+    let mut a = [0.0f32; 8];
+    for (xc, hc) in x.chunks_exact(8).zip(h.chunks_exact(8)) {
+        for i in 0..8 {
+            a[i] = xc[i].mul_add(hc[i], a[i]);
+        }
+    }
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+}
 scalar_dot!(scalar_f64, f64, 4);
 
 impl Sample for f32 {
@@ -119,6 +145,19 @@ impl Sample for f32 {
         }
         let _ = simd;
         s.map(|si| scalar_f32(&x[si..si + h.len()], h))
+    }
+    const SHORT: bool = true;
+    #[inline(always)]
+    fn dot_short<const N: usize>(simd: bool, x: &[f32], s: [usize; N], h: &[f32]) -> [f32; N] {
+        check(x.len(), &s, h.len());
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: `simd` is true only when AVX2 and FMA were detected;
+            // every window was bounds-checked above.
+            return unsafe { avx::dot_short_f32(x.as_ptr(), s, h) };
+        }
+        let _ = simd;
+        s.map(|si| scalar_short_f32(&x[si..si + h.len()], h))
     }
     fn has_lanes(plan: &super::design::Plan) -> bool {
         plan.lanes.is_some()
@@ -238,6 +277,49 @@ mod avx {
         let mut out = [0.0f32; N];
         for o in 0..N {
             out[o] = hsum_ps(acc[o]);
+        }
+        out
+    }
+
+    /// One accumulator per output; lanes added as `((0+1)+(2+3))+((4+5)+(6+7))`,
+    /// for 8 outputs through one transposed tree of horizontal adds.
+    ///
+    /// # Safety
+    /// As [`dot_f32`].
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_short_f32<const N: usize>(x: *const f32, s: [usize; N], h: &[f32]) -> [f32; N] {
+        let hp = h.as_ptr();
+        let xs = s.map(|si| x.add(si));
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mut i = 0;
+        while i < h.len() {
+            let hv = _mm256_loadu_ps(hp.add(i));
+            for o in 0..N {
+                acc[o] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[o].add(i)), hv, acc[o]);
+            }
+            i += 8;
+        }
+        let mut out = [0.0f32; N];
+        if N == 8 {
+            // [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7], ...
+            let t0 = _mm256_hadd_ps(acc[0], acc[1]);
+            let t1 = _mm256_hadd_ps(acc[2], acc[3]);
+            let t2 = _mm256_hadd_ps(acc[4], acc[5]);
+            let t3 = _mm256_hadd_ps(acc[6], acc[7]);
+            // [A_lo, B_lo, C_lo, D_lo | A_hi, B_hi, C_hi, D_hi]
+            let u0 = _mm256_hadd_ps(t0, t1);
+            let u1 = _mm256_hadd_ps(t2, t3);
+            let lo = _mm256_permute2f128_ps(u0, u1, 0x20);
+            let hi = _mm256_permute2f128_ps(u0, u1, 0x31);
+            _mm256_storeu_ps(out.as_mut_ptr(), _mm256_add_ps(lo, hi));
+        } else {
+            for o in 0..N {
+                let t = _mm256_hadd_ps(acc[o], acc[o]);
+                let u = _mm256_hadd_ps(t, t);
+                let v = _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+                out[o] = _mm_cvtss_f32(v);
+            }
         }
         out
     }

@@ -242,6 +242,28 @@ fn run_loop<S: Sample, O>(
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
+    if S::SHORT && plan.shape.taps <= dot::SHORT_TAPS {
+        run_groups::<S, O, { dot::SHORT_GROUP }>(simd, true, plan, coef, hist, start, k0, out, put)
+    } else {
+        run_groups::<S, O, { dot::GROUP }>(simd, false, plan, coef, hist, start, k0, out, put)
+    }
+}
+
+/// Outputs in groups of `G` sharing a row (`short`: the short-filter
+/// arithmetic for every output, grouped or not).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn run_groups<S: Sample, O, const G: usize>(
+    simd: bool,
+    short: bool,
+    plan: &Plan,
+    coef: &[S],
+    hist: &[S],
+    start: i64,
+    k0: i64,
+    out: &mut [O],
+    put: impl Fn(S) -> O,
+) {
     let s = plan.shape;
     let (l, m, t) = (s.l as i64, s.m as i64, s.taps);
     // Position of output k0: input frame q (relative to the history) and
@@ -259,29 +281,39 @@ fn run_loop<S: Sample, O>(
         }
     };
     let n = out.len();
-    let g = dot::GROUP;
     let lu = l as usize;
     let step = m as usize;
     let mut i = 0usize;
-    // Blocks of GROUP * L outputs: output j, j + L, j + 2L, ... share a row
+    // Blocks of G * L outputs: output j, j + L, j + 2L, ... share a row
     // and their windows are M frames apart.
-    while i + g * lu <= n {
+    while i + G * lu <= n {
         for j in 0..lu {
             let (s0, ri) = (q as usize, r as usize);
-            let starts: [usize; dot::GROUP] = std::array::from_fn(|e| s0 + e * step);
-            let y = S::dot(simd, hist, starts, &coef[ri * t..(ri + 1) * t]);
+            let starts: [usize; G] = std::array::from_fn(|e| s0 + e * step);
+            let row = &coef[ri * t..(ri + 1) * t];
+            let y = if short {
+                S::dot_short(simd, hist, starts, row)
+            } else {
+                S::dot(simd, hist, starts, row)
+            };
             for (e, v) in y.into_iter().enumerate() {
                 out[i + j + e * lu] = put(v);
             }
             advance(&mut q, &mut r);
         }
-        // Skip the (GROUP - 1) * L outputs just computed: (GROUP - 1) * M frames.
-        q += ((g - 1) * step) as i64;
-        i += g * lu;
+        // Skip the (G - 1) * L outputs just computed: (G - 1) * M frames.
+        q += ((G - 1) * step) as i64;
+        i += G * lu;
     }
     while i < n {
         let (s0, ri) = (q as usize, r as usize);
-        out[i] = put(S::dot(simd, hist, [s0], &coef[ri * t..(ri + 1) * t])[0]);
+        let row = &coef[ri * t..(ri + 1) * t];
+        let y = if short {
+            S::dot_short(simd, hist, [s0], row)
+        } else {
+            S::dot(simd, hist, [s0], row)
+        };
+        out[i] = put(y[0]);
         advance(&mut q, &mut r);
         i += 1;
     }

@@ -432,9 +432,11 @@ fn multiply_loop(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut [f64], 
     }
 }
 
-/// One sweep over the bins, every input pair at once. Bit-reversed
-/// positions `[lo, 2 lo)` hold bins closed under negation, the partner of
-/// position `j` being `3 lo - 1 - j` (positions 0 and 1: themselves).
+/// One sweep over the bins, every input pair at once, each chunk of four
+/// bins accumulated in registers and stored once. Bit-reversed positions
+/// `[lo, 2 lo)` hold bins closed under negation, the partner of position
+/// `j` being `3 lo - 1 - j` (positions 0 and 1: themselves; 2 and 3: each
+/// other).
 #[inline(always)]
 fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut [f64], wi: &mut [f64]) {
     let n = bl.n();
@@ -442,57 +444,49 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
     let spec = &bl.spec[o * pin * 4 * n..(o + 1) * pin * 4 * n];
     let (wr, wi) = (&mut wr[..n], &mut wi[..n]);
     let (zr, zi) = (&zr[..pin * n], &zi[..pin * n]);
-    // Positions 0..4: 0 and 1 are their own partners, 2 and 3 each other's.
-    let mut lo = 0;
-    while lo < n {
-        let hi = if lo == 0 { 4 } else { 2 * lo };
-        let (vr, vi) = (&mut wr[lo..hi], &mut wi[lo..hi]);
+    let mut j = 0;
+    while j < n {
+        // Start of the reversed partner chunk (positions p..p+4 read backwards).
+        let p = if j < 4 {
+            0
+        } else {
+            let lo = 1usize << (usize::BITS - 1 - j.leading_zeros());
+            3 * lo - 4 - j
+        };
+        let mut ar = [0.0f64; 4];
+        let mut ai = [0.0f64; 4];
         for i in 0..pin {
             let s = &spec[i * 4 * n..(i + 1) * 4 * n];
-            let (x, y) = (&zr[i * n + lo..i * n + hi], &zi[i * n + lo..i * n + hi]);
-            let (fr, fi) = (&s[lo..hi], &s[n + lo..n + hi]);
-            let first = i == 0;
-            for (c, (((dr, di), (x, y)), (fr, fi))) in vr
-                .chunks_exact_mut(4)
-                .zip(vi.chunks_exact_mut(4))
-                .zip(x.chunks_exact(4).zip(y.chunks_exact(4)))
-                .zip(fr.chunks_exact(4).zip(fi.chunks_exact(4)))
-                .enumerate()
-            {
-                let _ = c;
-                for t in 0..4 {
-                    let (r, m) = if first { (0.0, 0.0) } else { (dr[t], di[t]) };
-                    dr[t] = r + (fr[t] * x[t] - fi[t] * y[t]);
-                    di[t] = m + (fr[t] * y[t] + fi[t] * x[t]);
-                }
+            let (x, y) = (v4(&zr[i * n + j..]), v4(&zi[i * n + j..]));
+            let (fr, fi) = (v4(&s[j..]), v4(&s[n + j..]));
+            for t in 0..4 {
+                ar[t] += fr[t] * x[t] - fi[t] * y[t];
+                ai[t] += fr[t] * y[t] + fi[t] * x[t];
             }
             if 2 * i + 1 < M {
-                let (gr, gi) = (&s[2 * n + lo..2 * n + hi], &s[3 * n + lo..3 * n + hi]);
-                // Partners of the octave, in reverse order.
-                let (pr, pi) = (x, y);
-                if lo == 0 {
-                    let (u, v) = ([pr[0], pr[1], pr[3], pr[2]], [pi[0], pi[1], pi[3], pi[2]]);
-                    for t in 0..4 {
-                        // B conj(Z[partner]) = (gr + i gi)(u - i v)
-                        vr[t] += gr[t] * u[t] + gi[t] * v[t];
-                        vi[t] += gi[t] * u[t] - gr[t] * v[t];
-                    }
+                let (u, v) = if j < 4 {
+                    ([x[0], x[1], x[3], x[2]], [y[0], y[1], y[3], y[2]])
                 } else {
-                    let fwd = gr.chunks_exact(4).zip(gi.chunks_exact(4));
-                    let out = vr.chunks_exact_mut(4).zip(vi.chunks_exact_mut(4));
-                    let back = pr.rchunks_exact(4).zip(pi.rchunks_exact(4));
-                    for (((cr, ci), (dr, di)), (u, v)) in fwd.zip(out).zip(back) {
-                        let (u, v) = ([u[3], u[2], u[1], u[0]], [v[3], v[2], v[1], v[0]]);
-                        for t in 0..4 {
-                            dr[t] += cr[t] * u[t] + ci[t] * v[t];
-                            di[t] += ci[t] * u[t] - cr[t] * v[t];
-                        }
-                    }
+                    let (u, v) = (v4(&zr[i * n + p..]), v4(&zi[i * n + p..]));
+                    ([u[3], u[2], u[1], u[0]], [v[3], v[2], v[1], v[0]])
+                };
+                let (gr, gi) = (v4(&s[2 * n + j..]), v4(&s[3 * n + j..]));
+                for t in 0..4 {
+                    // B conj(Z[partner]) = (gr + i gi)(u - i v)
+                    ar[t] += gr[t] * u[t] + gi[t] * v[t];
+                    ai[t] += gi[t] * u[t] - gr[t] * v[t];
                 }
             }
         }
-        lo = hi;
+        wr[j..j + 4].copy_from_slice(&ar);
+        wi[j..j + 4].copy_from_slice(&ai);
+        j += 4;
     }
+}
+
+#[inline(always)]
+fn v4(x: &[f64]) -> [f64; 4] {
+    [x[0], x[1], x[2], x[3]]
 }
 
 #[cfg(test)]

@@ -66,9 +66,11 @@ pub struct Blocks {
     /// Window start and coefficient row (float64) of each phase.
     starts: Vec<usize>,
     rows: Vec<Vec<f64>>,
-    /// `spec[((o * pairs_in + i) * 4 + part) * n + j]` for output pair `o`
-    /// and input pair `i`: part 0/1 real/imaginary of the factor of `Z[j]`,
-    /// part 2/3 of the factor of `conj(Z[partner(j)])`.
+    /// Per output pair `o`, per chunk of four positions `j..j + 4`, per
+    /// input pair `i`, four parts of four values (read in one sweep):
+    /// part 0/1 real/imaginary of the factor of `Z[j]`, part 2/3 of the
+    /// factor of `conj(Z[partner(j)])`:
+    /// `spec[((o * n / 4 + j / 4) * pairs_in + i) * 16 + part * 4 + j % 4]`.
     spec: Vec<f64>,
 }
 
@@ -116,7 +118,6 @@ impl Blocks {
         let mut spec = vec![0.0; pout * pin * 4 * n];
         for o in 0..pout {
             for i in 0..pin {
-                let at = (o * pin + i) * 4 * n;
                 for j in 0..n {
                     // Factors of Z[j] (a) and conj(Z[partner]) (b) for phase e:
                     // paired streams s, s+1: a = (H_s - i H_s1) / 2, b = (H_s + i H_s1) / 2;
@@ -138,10 +139,11 @@ impl Blocks {
                     } else {
                         (0.0, 0.0, 0.0, 0.0)
                     };
-                    spec[at + j] = (ar - ci) * scale;
-                    spec[at + n + j] = (ai + cr) * scale;
-                    spec[at + 2 * n + j] = (br - di) * scale;
-                    spec[at + 3 * n + j] = (bi + dr) * scale;
+                    let at = ((o * n / 4 + j / 4) * pin + i) * 16 + j % 4;
+                    spec[at] = (ar - ci) * scale;
+                    spec[at + 4] = (ai + cr) * scale;
+                    spec[at + 8] = (br - di) * scale;
+                    spec[at + 12] = (bi + dr) * scale;
                 }
             }
         }
@@ -444,8 +446,13 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
     let spec = &bl.spec[o * pin * 4 * n..(o + 1) * pin * 4 * n];
     let (wr, wi) = (&mut wr[..n], &mut wi[..n]);
     let (zr, zi) = (&zr[..pin * n], &zi[..pin * n]);
-    let mut j = 0;
-    while j < n {
+    for (c, ((sc, dr), di)) in spec
+        .chunks_exact(pin * 16)
+        .zip(wr.chunks_exact_mut(4))
+        .zip(wi.chunks_exact_mut(4))
+        .enumerate()
+    {
+        let j = 4 * c;
         // Start of the reversed partner chunk (positions p..p+4 read backwards).
         let p = if j < 4 {
             0
@@ -455,10 +462,9 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
         };
         let mut ar = [0.0f64; 4];
         let mut ai = [0.0f64; 4];
-        for i in 0..pin {
-            let s = &spec[i * 4 * n..(i + 1) * 4 * n];
+        for (i, f) in sc.chunks_exact(16).enumerate() {
             let (x, y) = (v4(&zr[i * n + j..]), v4(&zi[i * n + j..]));
-            let (fr, fi) = (v4(&s[j..]), v4(&s[n + j..]));
+            let (fr, fi) = (v4(&f[0..]), v4(&f[4..]));
             for t in 0..4 {
                 ar[t] += fr[t] * x[t] - fi[t] * y[t];
                 ai[t] += fr[t] * y[t] + fi[t] * x[t];
@@ -470,7 +476,7 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
                     let (u, v) = (v4(&zr[i * n + p..]), v4(&zi[i * n + p..]));
                     ([u[3], u[2], u[1], u[0]], [v[3], v[2], v[1], v[0]])
                 };
-                let (gr, gi) = (v4(&s[2 * n + j..]), v4(&s[3 * n + j..]));
+                let (gr, gi) = (v4(&f[8..]), v4(&f[12..]));
                 for t in 0..4 {
                     // B conj(Z[partner]) = (gr + i gi)(u - i v)
                     ar[t] += gr[t] * u[t] + gi[t] * v[t];
@@ -478,9 +484,8 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
                 }
             }
         }
-        wr[j..j + 4].copy_from_slice(&ar);
-        wi[j..j + 4].copy_from_slice(&ai);
-        j += 4;
+        dr.copy_from_slice(&ar);
+        di.copy_from_slice(&ai);
     }
 }
 

@@ -26,7 +26,8 @@ quality       passband  stopband  attenuation  native arithmetic
 
 The numpy body computes in float64 for every preset. Stages with long
 filters and few phases (``Shape.block > 0``: the sharp stage of 48k ->
-16k and 44.1k -> 16k at "high", the sharp stages of "very_high") run on
+16k, 44.1k -> 16k, 16k -> 48k, 8k -> 16k at "high", the sharp stages of
+"very_high") run on
 the Rust core's fast-convolution kernel and emit whole blocks of output,
 which adds up to one block of latency (19 ms at 48k -> 16k "high"); both
 bodies follow the same block grid, so ``process`` returns the same number

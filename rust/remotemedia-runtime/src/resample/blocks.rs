@@ -252,8 +252,8 @@ fn run_loop<S: Sample, O>(
     let [zr, zi, wr, wi] = &mut scratch.arrays;
     let zr = place(zr, pin * n, 0);
     let zi = place(zi, pin * n, 1);
-    let wr = place(wr, n, 2);
-    let wi = place(wi, n, 3);
+    let wr = place(wr, pout * n, 2);
+    let wi = place(wi, pout * n, 3);
     // Frames a block reads: up to the last frame of its last output's window.
     let span = (b - 1) * m + bl.union;
     let mut done = 0;
@@ -297,23 +297,51 @@ fn run_loop<S: Sample, O>(
                 bl.fft.forward(simd, zr, zi);
             }
             for o in 0..pout {
+                let (wr, wi) = (&mut wr[o * n..(o + 1) * n], &mut wi[o * n..(o + 1) * n]);
                 multiply(simd, bl, o, zr, zi, wr, wi);
                 bl.fft.inverse(simd, wr, wi);
-                let (wr, wi) = (&wr[..b], &wi[..b]);
-                if l == 2 && want == 2 * b {
-                    for (d, (&u, &v)) in dst.chunks_exact_mut(2).zip(wr.iter().zip(wi)) {
-                        d[0] = put(S::from_f64(u));
-                        d[1] = put(S::from_f64(v));
+            }
+            // Phase 2o is row o of wr, phase 2o + 1 row o of wi.
+            let phase = |e: usize| -> &[f64] {
+                let row = if e % 2 == 0 { &wr[..] } else { &wi[..] };
+                &row[e / 2 * n..e / 2 * n + b]
+            };
+            if want == l * b {
+                match l {
+                    1 => {
+                        for (d, &u) in dst.iter_mut().zip(phase(0)) {
+                            *d = put(S::from_f64(u));
+                        }
                     }
-                    continue;
+                    2 => {
+                        for (d, (&u, &v)) in dst.chunks_exact_mut(2).zip(phase(0).iter().zip(phase(1))) {
+                            d[0] = put(S::from_f64(u));
+                            d[1] = put(S::from_f64(v));
+                        }
+                    }
+                    3 => {
+                        let (p0, p1, p2) = (phase(0), phase(1), phase(2));
+                        for (d, ((&u, &v), &w)) in dst.chunks_exact_mut(3).zip(p0.iter().zip(p1).zip(p2)) {
+                            d[0] = put(S::from_f64(u));
+                            d[1] = put(S::from_f64(v));
+                            d[2] = put(S::from_f64(w));
+                        }
+                    }
+                    _ => {
+                        let (p0, p1, p2, p3) = (phase(0), phase(1), phase(2), phase(3));
+                        let src = p0.iter().zip(p1).zip(p2.iter().zip(p3));
+                        for (d, ((&u, &v), (&w, &x))) in dst.chunks_exact_mut(4).zip(src) {
+                            d[0] = put(S::from_f64(u));
+                            d[1] = put(S::from_f64(v));
+                            d[2] = put(S::from_f64(w));
+                            d[3] = put(S::from_f64(x));
+                        }
+                    }
                 }
-                for (part, src) in [(2 * o, wr), (2 * o + 1, wi)] {
-                    if part >= l {
-                        continue;
-                    }
-                    for (k, &v) in (part..want).step_by(l).zip(src) {
-                        dst[k] = put(S::from_f64(v));
-                    }
+            } else {
+                // The last, partial block of a flush.
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = put(S::from_f64(phase(k % l)[k / l]));
                 }
             }
         } else {

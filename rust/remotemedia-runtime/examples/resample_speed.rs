@@ -6,7 +6,10 @@ fn main() {
     let a: Vec<u32> = std::env::args().skip(1).map(|s| s.parse().unwrap()).collect();
     let (i, o, q) = (a[0], a[1], Quality::from_code(a[2] as i32).unwrap());
     let reps = a.get(3).copied().unwrap_or(20) as usize;
-    let secs: usize = std::env::var("RS_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: usize = std::env::var("RS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let n = secs * i as usize;
     let mut s = 1u64;
     let x: Vec<f32> = (0..n)

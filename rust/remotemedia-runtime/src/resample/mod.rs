@@ -30,7 +30,7 @@ use std::sync::Arc;
 /// Lowest and highest accepted rate, in Hz.
 pub const MIN_RATE: u32 = 8_000;
 pub const MAX_RATE: u32 = 192_000;
-/// Input frames per block in one-shot resampling.
+/// Input frames per block in one-shot resampling (about; see [`one_shot_block`]).
 const ONE_SHOT_BLOCK: usize = 4096;
 /// Most channels a resampler accepts (see the Python-side cap).
 pub const MAX_CHANNELS: usize = 64;
@@ -347,13 +347,32 @@ pub fn resample(
     // input; chunking does not change the result.
     let mut pos = 0;
     let mut done = 0;
+    let block = one_shot_block(&r.cascade);
     while pos < frames {
-        let n = ONE_SHOT_BLOCK.min(frames - pos);
+        let n = block.min(frames - pos);
         done += r.process_rows(&input[pos..], frames, n, &mut out[done..], total)?;
         pos += n;
     }
     r.flush(&mut out[done..], total)?;
     Ok(total)
+}
+
+/// Input frames per one-shot block: [`ONE_SHOT_BLOCK`], or, when the first
+/// stage runs on the tap-parallel kernel with short filters, the nearest
+/// multiple of `M * SHORT_GROUP` frames, so that every call emits whole
+/// groups of outputs sharing a row (no outputs left to the one-by-one
+/// path between calls).
+fn one_shot_block(c: &Cascade) -> usize {
+    let p = &c.stages[0];
+    let s = p.shape;
+    if p.lanes.is_some() || p.blocks.is_some() || c.quality.wide() || s.taps > dot::SHORT_TAPS {
+        return ONE_SHOT_BLOCK;
+    }
+    let unit = s.m as usize * dot::SHORT_GROUP;
+    if unit > ONE_SHOT_BLOCK * 4 {
+        return ONE_SHOT_BLOCK;
+    }
+    unit * ONE_SHOT_BLOCK.div_ceil(unit)
 }
 
 /// `ceil(frames * out_rate / in_rate)`: the length of a one-shot result.

@@ -451,7 +451,77 @@ fn multiply(simd: bool, bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn multiply_avx(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut [f64], wi: &mut [f64]) {
-    multiply_loop(bl, o, zr, zi, wr, wi)
+    match bl.m {
+        1 => avx::multiply::<1>(bl, o, zr, zi, wr, wi),
+        2 => avx::multiply::<2>(bl, o, zr, zi, wr, wi),
+        3 => avx::multiply::<3>(bl, o, zr, zi, wr, wi),
+        _ => avx::multiply::<4>(bl, o, zr, zi, wr, wi),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use super::Blocks;
+    use std::arch::x86_64::*;
+
+    /// [`super::multiply_m`] with AVX2 intrinsics: the same multiplications
+    /// and additions in the same order (same bits), no bounds checks.
+    ///
+    /// # Safety
+    /// AVX2 present; `zr`, `zi` hold `pairs_in * n` values, `wr`, `wi` `n`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn multiply<const M: usize>(
+        bl: &Blocks,
+        o: usize,
+        zr: &[f64],
+        zi: &[f64],
+        wr: &mut [f64],
+        wi: &mut [f64],
+    ) {
+        let n = bl.fft.len();
+        let pin = M.div_ceil(2);
+        assert!(zr.len() >= pin * n && zi.len() >= pin * n && wr.len() >= n && wi.len() >= n);
+        assert!(bl.spec.len() >= (o + 1) * pin * 4 * n);
+        let sp = bl.spec.as_ptr().add(o * pin * 4 * n);
+        let (zrp, zip) = (zr.as_ptr(), zi.as_ptr());
+        let (wrp, wip) = (wr.as_mut_ptr(), wi.as_mut_ptr());
+        let mut j = 0;
+        while j < n {
+            let p = if j < 4 {
+                0
+            } else {
+                let lo = 1usize << (usize::BITS - 1 - j.leading_zeros());
+                3 * lo - 4 - j
+            };
+            let mut ar = _mm256_setzero_pd();
+            let mut ai = _mm256_setzero_pd();
+            let f0 = sp.add(j / 4 * pin * 16);
+            for i in 0..pin {
+                let f = f0.add(16 * i);
+                let (x, y) = (_mm256_loadu_pd(zrp.add(i * n + j)), _mm256_loadu_pd(zip.add(i * n + j)));
+                let (fr, fi) = (_mm256_loadu_pd(f), _mm256_loadu_pd(f.add(4)));
+                ar = _mm256_add_pd(ar, _mm256_sub_pd(_mm256_mul_pd(fr, x), _mm256_mul_pd(fi, y)));
+                ai = _mm256_add_pd(ai, _mm256_add_pd(_mm256_mul_pd(fr, y), _mm256_mul_pd(fi, x)));
+                if 2 * i + 1 < M {
+                    let (u, v) = if j < 4 {
+                        (_mm256_permute4x64_pd(x, 0xB4), _mm256_permute4x64_pd(y, 0xB4))
+                    } else {
+                        (
+                            _mm256_permute4x64_pd(_mm256_loadu_pd(zrp.add(i * n + p)), 0x1B),
+                            _mm256_permute4x64_pd(_mm256_loadu_pd(zip.add(i * n + p)), 0x1B),
+                        )
+                    };
+                    let (gr, gi) = (_mm256_loadu_pd(f.add(8)), _mm256_loadu_pd(f.add(12)));
+                    ar = _mm256_add_pd(ar, _mm256_add_pd(_mm256_mul_pd(gr, u), _mm256_mul_pd(gi, v)));
+                    ai = _mm256_add_pd(ai, _mm256_sub_pd(_mm256_mul_pd(gi, u), _mm256_mul_pd(gr, v)));
+                }
+            }
+            _mm256_storeu_pd(wrp.add(j), ar);
+            _mm256_storeu_pd(wip.add(j), ai);
+            j += 4;
+        }
+    }
 }
 
 #[inline(always)]
@@ -586,5 +656,72 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore]
+    fn time_blocks() {
+        let c = super::super::design::plan(24_000, 16_000, super::super::Quality::High).unwrap();
+        let p = &c.stages[0];
+        let bl = p.blocks.as_ref().unwrap();
+        let n_in = 240_000usize;
+        let x: Vec<f32> = (0..n_in).map(|i| ((i * 7919 % 1000) as f32 / 1000.0) - 0.5).collect();
+        let outs = n_in * 2 / 3 / (bl.b * bl.l) * (bl.b * bl.l);
+        let mut out = vec![0.0f32; outs];
+        let mut sc = super::Scratch::default();
+        let simd = crate::cpu::has_avx2_fma();
+        let mut best = f64::MAX;
+        for _ in 0..20 {
+            let t = std::time::Instant::now();
+            super::run(simd, bl, &mut sc, &x[..], &[], 0, 0, &mut out, |v: f32| v);
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "blocks::run alone: {:.4} ms per s of 24 kHz input ({} outputs)",
+            best * 1e3 / 10.0,
+            outs
+        );
+        // Pieces, per block.
+        let n = bl.n();
+        let (m, b) = (bl.m, bl.b);
+        let span = (b - 1) * m + bl.union;
+        let mut zr = vec![0.0f64; 2 * n];
+        let mut zi = vec![0.0f64; 2 * n];
+        let mut wr = vec![0.0f64; n];
+        let mut wi = vec![0.0f64; n];
+        let blocks = (n_in - span) / (b * m);
+        let mut t = [0.0f64; 4];
+        for _ in 0..5 {
+            for k in 0..blocks {
+                let piece = &x[k * b * m..k * b * m + span];
+                let t0 = std::time::Instant::now();
+                super::split(bl, piece, |v: f32| v as f64, &mut zr, &mut zi);
+                let t1 = std::time::Instant::now();
+                for i in 0..2 {
+                    bl.fft
+                        .forward(simd, &mut zr[i * n..(i + 1) * n], &mut zi[i * n..(i + 1) * n]);
+                }
+                let t2 = std::time::Instant::now();
+                super::multiply(simd, bl, 0, &zr, &zi, &mut wr, &mut wi);
+                let t3 = std::time::Instant::now();
+                bl.fft.inverse(simd, &mut wr, &mut wi);
+                let t4 = std::time::Instant::now();
+                t[0] += (t1 - t0).as_secs_f64();
+                t[1] += (t2 - t1).as_secs_f64();
+                t[2] += (t3 - t2).as_secs_f64();
+                t[3] += (t4 - t3).as_secs_f64();
+            }
+        }
+        let per = (5 * blocks) as f64;
+        println!(
+            "per block ns: split {:.0}, forward x2 {:.0}, multiply {:.0}, inverse {:.0}",
+            t[0] / per * 1e9,
+            t[1] / per * 1e9,
+            t[2] / per * 1e9,
+            t[3] / per * 1e9
+        );
     }
 }

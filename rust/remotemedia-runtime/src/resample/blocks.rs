@@ -27,7 +27,7 @@
 
 use super::design::Shape;
 use super::dot::Sample;
-use super::fft::Fft;
+use super::fft::{partner_chunk, Fft, FIRST_PARTNERS};
 
 /// Fewest taps per output for which a stage uses this kernel: the
 /// transforms cost about the same whatever the length of the filter, the
@@ -461,7 +461,7 @@ unsafe fn multiply_avx(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut [
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::Blocks;
+    use super::{partner_chunk, Blocks, FIRST_PARTNERS};
     use std::arch::x86_64::*;
 
     /// [`super::multiply_m`] with AVX2 intrinsics: the same multiplications
@@ -488,12 +488,8 @@ mod avx {
         let (wrp, wip) = (wr.as_mut_ptr(), wi.as_mut_ptr());
         let mut j = 0;
         while j < n {
-            let p = if j < 4 {
-                0
-            } else {
-                let lo = 1usize << (usize::BITS - 1 - j.leading_zeros());
-                3 * lo - 4 - j
-            };
+            let c = j / 4;
+            let p = if c < 4 { 0 } else { 4 * partner_chunk(c) };
             let mut ar = _mm256_setzero_pd();
             let mut ai = _mm256_setzero_pd();
             let f0 = sp.add(j / 4 * pin * 16);
@@ -504,8 +500,13 @@ mod avx {
                 ar = _mm256_add_pd(ar, _mm256_sub_pd(_mm256_mul_pd(fr, x), _mm256_mul_pd(fi, y)));
                 ai = _mm256_add_pd(ai, _mm256_add_pd(_mm256_mul_pd(fr, y), _mm256_mul_pd(fi, x)));
                 if 2 * i + 1 < M {
-                    let (u, v) = if j < 4 {
-                        (_mm256_permute4x64_pd(x, 0xB4), _mm256_permute4x64_pd(y, 0xB4))
+                    let (u, v) = if c < 4 {
+                        let t = &FIRST_PARTNERS[j..j + 4];
+                        let (zr, zi) = (&zr[i * n..], &zi[i * n..]);
+                        (
+                            _mm256_setr_pd(zr[t[0]], zr[t[1]], zr[t[2]], zr[t[3]]),
+                            _mm256_setr_pd(zi[t[0]], zi[t[1]], zi[t[2]], zi[t[3]]),
+                        )
                     } else {
                         (
                             _mm256_permute4x64_pd(_mm256_loadu_pd(zrp.add(i * n + p)), 0x1B),
@@ -553,13 +554,8 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
         .enumerate()
     {
         let j = 4 * c;
-        // Start of the reversed partner chunk (positions p..p+4 read backwards).
-        let p = if j < 4 {
-            0
-        } else {
-            let lo = 1usize << (usize::BITS - 1 - j.leading_zeros());
-            3 * lo - 4 - j
-        };
+        // The partner chunk, read backwards (the first four chunks by table).
+        let p = if c < 4 { 0 } else { 4 * partner_chunk(c) };
         let mut ar = [0.0f64; 4];
         let mut ai = [0.0f64; 4];
         for (i, f) in sc.chunks_exact(16).enumerate() {
@@ -570,8 +566,13 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
                 ai[t] += fr[t] * y[t] + fi[t] * x[t];
             }
             if 2 * i + 1 < M {
-                let (u, v) = if j < 4 {
-                    ([x[0], x[1], x[3], x[2]], [y[0], y[1], y[3], y[2]])
+                let (u, v) = if c < 4 {
+                    let t = &FIRST_PARTNERS[j..j + 4];
+                    let (zr, zi) = (&zr[i * n..], &zi[i * n..]);
+                    (
+                        [zr[t[0]], zr[t[1]], zr[t[2]], zr[t[3]]],
+                        [zi[t[0]], zi[t[1]], zi[t[2]], zi[t[3]]],
+                    )
                 } else {
                     let (u, v) = (v4(&zr[i * n + p..]), v4(&zi[i * n + p..]));
                     ([u[3], u[2], u[1], u[0]], [v[3], v[2], v[1], v[0]])

@@ -21,9 +21,9 @@ pub struct Fft {
 }
 
 impl Fft {
-    /// Tables for transforms of `n` points (a power of two, at least 4).
+    /// Tables for transforms of `n` points (a power of two, at least 16).
     pub fn new(n: usize) -> Fft {
-        assert!(n.is_power_of_two() && n >= 4);
+        assert!(n.is_power_of_two() && n >= 16);
         let mut cos = vec![0.0; n];
         let mut sin = vec![0.0; n];
         let mut s = 1;
@@ -42,8 +42,11 @@ impl Fft {
         self.n
     }
 
-    /// In place: natural-order input, bit-reversed spectrum
-    /// `X[k] = sum_j x[j] exp(-2 pi i j k / n)`.
+    /// In place: natural-order input, spectrum
+    /// `X[k] = sum_j x[j] exp(-2 pi i j k / n)` in bit-reversed order with
+    /// each run of 16 positions transposed as a 4x4 matrix (bin `k` at
+    /// `position(k)`; the last two levels then need no shuffles). The
+    /// inverse takes that layout.
     pub fn forward(&self, simd: bool, re: &mut [f64], im: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         if simd {
@@ -51,10 +54,10 @@ impl Fft {
             return unsafe { forward_avx(self, re, im) };
         }
         let _ = simd;
-        forward_loop(self, re, im)
+        forward_loop::<false>(self, re, im)
     }
 
-    /// In place: bit-reversed spectrum in, natural-order
+    /// In place: spectrum in the layout of [`Fft::forward`] in, natural-order
     /// `x[j] = sum_k X[k] exp(2 pi i j k / n)` out (not divided by `n`).
     pub fn inverse(&self, simd: bool, re: &mut [f64], im: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
@@ -63,33 +66,42 @@ impl Fft {
             return unsafe { inverse_avx(self, re, im) };
         }
         let _ = simd;
-        inverse_loop(self, re, im)
+        inverse_loop::<false>(self, re, im)
     }
 }
 
-/// Position of the conjugate partner (bin `n - k`) of bit-reversed
-/// position `j`: positions `[2^m, 2^(m+1))` hold a set of bins closed under
-/// negation, in reverse order of their partners.
+/// Where [`Fft::forward`] leaves bin `k` of an `n`-point transform.
 #[cfg(test)]
-pub fn partner(j: usize) -> usize {
-    if j < 2 {
-        j
-    } else {
-        let lo = 1usize << (usize::BITS - 1 - j.leading_zeros());
-        3 * lo - 1 - j
-    }
+pub fn position(k: usize, n: usize) -> usize {
+    let j = k.reverse_bits() >> (usize::BITS - n.trailing_zeros());
+    j / 16 * 16 + j % 4 * 4 + j % 16 / 4
 }
+
+/// The chunk of four positions holding the conjugate partners (bins
+/// `n - k`) of chunk `c` (positions `4c..4c + 4`), in reverse order, for
+/// `c >= 4`. Bit-reversed positions `[lo, 2 lo)` hold bins closed under
+/// negation, the partner of `j` being `3 lo - 1 - j`; the 4x4 transposes
+/// of the layout map that onto whole chunks.
+#[inline(always)]
+pub fn partner_chunk(c: usize) -> usize {
+    let (g, b) = (c / 4, c % 4);
+    let lo = 1usize << (usize::BITS - 1 - (16 * g).leading_zeros());
+    4 * (3 * lo / 16 - 1 - g) + 3 - b
+}
+
+/// Partner positions of the first 16 positions.
+pub const FIRST_PARTNERS: [usize; 16] = [0, 13, 15, 14, 4, 9, 11, 10, 12, 5, 7, 6, 8, 1, 3, 2];
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn forward_avx(f: &Fft, re: &mut [f64], im: &mut [f64]) {
-    forward_loop(f, re, im)
+    forward_loop::<true>(f, re, im)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn inverse_avx(f: &Fft, re: &mut [f64], im: &mut [f64]) {
-    inverse_loop(f, re, im)
+    inverse_loop::<true>(f, re, im)
 }
 
 /// Four equal quarters of a group, real and imaginary.
@@ -109,7 +121,7 @@ fn quarters(g: &mut [f64], s: usize) -> Quarters<'_> {
 }
 
 #[inline(always)]
-fn forward_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
+fn forward_loop<const AVX: bool>(f: &Fft, re: &mut [f64], im: &mut [f64]) {
     let n = f.n;
     let (re, im) = (&mut re[..n], &mut im[..n]);
     let mut s = n / 2;
@@ -216,44 +228,185 @@ fn forward_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
         }
         s /= 2;
     }
-    // Spans 2 and 1 together, per group of four: twiddles 1, -i, then 1.
-    for (r, i) in re.chunks_exact_mut(4).zip(im.chunks_exact_mut(4)) {
-        let (a0r, a0i) = (r[0] + r[2], i[0] + i[2]);
-        let (a1r, a1i) = (r[1] + r[3], i[1] + i[3]);
-        let (b0r, b0i) = (r[0] - r[2], i[0] - i[2]);
-        // (r1 - r3) * -i
-        let (b1r, b1i) = (i[1] - i[3], r[3] - r[1]);
-        r[0] = a0r + a1r;
-        i[0] = a0i + a1i;
-        r[1] = a0r - a1r;
-        i[1] = a0i - a1i;
-        r[2] = b0r + b1r;
-        i[2] = b0i + b1i;
-        r[3] = b0r - b1r;
-        i[3] = b0i - b1i;
+    // Spans 2 and 1 together, per group of four (twiddles 1, -i, then 1),
+    // four groups at a time across vectors; the results stay transposed
+    // (see `Fft::forward`).
+    last_two::<AVX>(re, im);
+}
+
+/// The forward transform's spans 2 and 1 on runs of 16: element `k` of
+/// the four groups of a run into one vector (a 4x4 transpose), the two
+/// levels across vectors, results left in that layout. `AVX`: the AVX2
+/// build, the same additions in registers.
+#[inline(always)]
+fn last_two<const AVX: bool>(re: &mut [f64], im: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if AVX {
+        // SAFETY: `AVX` is set only by the AVX2 builds of the transforms.
+        return unsafe { avx::last_two(re, im) };
+    }
+    for (r, i) in re.chunks_exact_mut(16).zip(im.chunks_exact_mut(16)) {
+        let tr: [[f64; 4]; 4] = std::array::from_fn(|k| [r[k], r[4 + k], r[8 + k], r[12 + k]]);
+        let ti: [[f64; 4]; 4] = std::array::from_fn(|k| [i[k], i[4 + k], i[8 + k], i[12 + k]]);
+        for w in 0..4 {
+            let (a0r, a0i) = (tr[0][w] + tr[2][w], ti[0][w] + ti[2][w]);
+            let (a1r, a1i) = (tr[1][w] + tr[3][w], ti[1][w] + ti[3][w]);
+            let (b0r, b0i) = (tr[0][w] - tr[2][w], ti[0][w] - ti[2][w]);
+            // (r1 - r3) * -i
+            let (b1r, b1i) = (ti[1][w] - ti[3][w], tr[3][w] - tr[1][w]);
+            r[w] = a0r + a1r;
+            i[w] = a0i + a1i;
+            r[4 + w] = a0r - a1r;
+            i[4 + w] = a0i - a1i;
+            r[8 + w] = b0r + b1r;
+            i[8 + w] = b0i + b1i;
+            r[12 + w] = b0r - b1r;
+            i[12 + w] = b0i - b1i;
+        }
+    }
+}
+
+/// The inverse transform's spans 1 and 2 on runs of 16 in the forward
+/// layout, across vectors, then back to natural order (a 4x4 transpose).
+#[inline(always)]
+fn first_two<const AVX: bool>(re: &mut [f64], im: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if AVX {
+        // SAFETY: as for `last_two`.
+        return unsafe { avx::first_two(re, im) };
+    }
+    for (r, i) in re.chunks_exact_mut(16).zip(im.chunks_exact_mut(16)) {
+        let tr: [[f64; 4]; 4] = std::array::from_fn(|k| v4(&r[4 * k..]));
+        let ti: [[f64; 4]; 4] = std::array::from_fn(|k| v4(&i[4 * k..]));
+        for w in 0..4 {
+            let (a0r, a0i) = (tr[0][w] + tr[1][w], ti[0][w] + ti[1][w]);
+            let (a1r, a1i) = (tr[0][w] - tr[1][w], ti[0][w] - ti[1][w]);
+            let (b0r, b0i) = (tr[2][w] + tr[3][w], ti[2][w] + ti[3][w]);
+            // (r2 - r3) * +i
+            let (b1r, b1i) = (ti[3][w] - ti[2][w], tr[2][w] - tr[3][w]);
+            r[4 * w..4 * w + 4].copy_from_slice(&[a0r + b0r, a1r + b1r, a0r - b0r, a1r - b1r]);
+            i[4 * w..4 * w + 4].copy_from_slice(&[a0i + b0i, a1i + b1i, a0i - b0i, a1i - b1i]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use std::arch::x86_64::*;
+
+    /// Rows `a..d` of a 4x4 matrix to its columns.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn transpose(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> [__m256d; 4] {
+        let (t0, t1) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
+        let (t2, t3) = (_mm256_unpacklo_pd(c, d), _mm256_unpackhi_pd(c, d));
+        [
+            _mm256_permute2f128_pd(t0, t2, 0x20),
+            _mm256_permute2f128_pd(t1, t3, 0x20),
+            _mm256_permute2f128_pd(t0, t2, 0x31),
+            _mm256_permute2f128_pd(t1, t3, 0x31),
+        ]
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load4(p: *const f64) -> [__m256d; 4] {
+        [
+            _mm256_loadu_pd(p),
+            _mm256_loadu_pd(p.add(4)),
+            _mm256_loadu_pd(p.add(8)),
+            _mm256_loadu_pd(p.add(12)),
+        ]
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store4(p: *mut f64, v: [__m256d; 4]) {
+        for (k, x) in v.into_iter().enumerate() {
+            _mm256_storeu_pd(p.add(4 * k), x);
+        }
+    }
+
+    /// See [`super::last_two`].
+    ///
+    /// # Safety
+    /// AVX2 present.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn last_two(re: &mut [f64], im: &mut [f64]) {
+        let n = re.len().min(im.len()) / 16 * 16;
+        let (rp, ip) = (re.as_mut_ptr(), im.as_mut_ptr());
+        let mut at = 0;
+        while at < n {
+            let [r0, r1, r2, r3] = load4(rp.add(at));
+            let [i0, i1, i2, i3] = load4(ip.add(at));
+            let [tr0, tr1, tr2, tr3] = transpose(r0, r1, r2, r3);
+            let [ti0, ti1, ti2, ti3] = transpose(i0, i1, i2, i3);
+            let (a0r, a0i) = (_mm256_add_pd(tr0, tr2), _mm256_add_pd(ti0, ti2));
+            let (a1r, a1i) = (_mm256_add_pd(tr1, tr3), _mm256_add_pd(ti1, ti3));
+            let (b0r, b0i) = (_mm256_sub_pd(tr0, tr2), _mm256_sub_pd(ti0, ti2));
+            let (b1r, b1i) = (_mm256_sub_pd(ti1, ti3), _mm256_sub_pd(tr3, tr1));
+            let or = [
+                _mm256_add_pd(a0r, a1r),
+                _mm256_sub_pd(a0r, a1r),
+                _mm256_add_pd(b0r, b1r),
+                _mm256_sub_pd(b0r, b1r),
+            ];
+            let oi = [
+                _mm256_add_pd(a0i, a1i),
+                _mm256_sub_pd(a0i, a1i),
+                _mm256_add_pd(b0i, b1i),
+                _mm256_sub_pd(b0i, b1i),
+            ];
+            store4(rp.add(at), or);
+            store4(ip.add(at), oi);
+            at += 16;
+        }
+    }
+
+    /// See [`super::first_two`].
+    ///
+    /// # Safety
+    /// AVX2 present.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn first_two(re: &mut [f64], im: &mut [f64]) {
+        let n = re.len().min(im.len()) / 16 * 16;
+        let (rp, ip) = (re.as_mut_ptr(), im.as_mut_ptr());
+        let mut at = 0;
+        while at < n {
+            let [t0r, t1r, t2r, t3r] = load4(rp.add(at));
+            let [t0i, t1i, t2i, t3i] = load4(ip.add(at));
+            let (a0r, a0i) = (_mm256_add_pd(t0r, t1r), _mm256_add_pd(t0i, t1i));
+            let (a1r, a1i) = (_mm256_sub_pd(t0r, t1r), _mm256_sub_pd(t0i, t1i));
+            let (b0r, b0i) = (_mm256_add_pd(t2r, t3r), _mm256_add_pd(t2i, t3i));
+            let (b1r, b1i) = (_mm256_sub_pd(t3i, t2i), _mm256_sub_pd(t2r, t3r));
+            let er = transpose(
+                _mm256_add_pd(a0r, b0r),
+                _mm256_add_pd(a1r, b1r),
+                _mm256_sub_pd(a0r, b0r),
+                _mm256_sub_pd(a1r, b1r),
+            );
+            let ei = transpose(
+                _mm256_add_pd(a0i, b0i),
+                _mm256_add_pd(a1i, b1i),
+                _mm256_sub_pd(a0i, b0i),
+                _mm256_sub_pd(a1i, b1i),
+            );
+            store4(rp.add(at), er);
+            store4(ip.add(at), ei);
+            at += 16;
+        }
     }
 }
 
 #[inline(always)]
-fn inverse_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
+fn inverse_loop<const AVX: bool>(f: &Fft, re: &mut [f64], im: &mut [f64]) {
     let n = f.n;
     let (re, im) = (&mut re[..n], &mut im[..n]);
-    // Spans 1 and 2 together, per group of four: twiddles 1, then 1, +i.
-    for (r, i) in re.chunks_exact_mut(4).zip(im.chunks_exact_mut(4)) {
-        let (a0r, a0i) = (r[0] + r[1], i[0] + i[1]);
-        let (a1r, a1i) = (r[0] - r[1], i[0] - i[1]);
-        let (b0r, b0i) = (r[2] + r[3], i[2] + i[3]);
-        // (r2 - r3) * +i
-        let (b1r, b1i) = (i[3] - i[2], r[2] - r[3]);
-        r[0] = a0r + b0r;
-        i[0] = a0i + b0i;
-        r[2] = a0r - b0r;
-        i[2] = a0i - b0i;
-        r[1] = a1r + b1r;
-        i[1] = a1i + b1i;
-        r[3] = a1r - b1r;
-        i[3] = a1i - b1i;
-    }
+    // Spans 1 and 2 together, per group of four (twiddles 1, then 1, +i),
+    // from the forward transform's layout back to natural order.
+    first_two::<AVX>(re, im);
     let mut s = 4;
     // Spans q then 2q per sweep, as two radix-2 passes (same operations).
     while 4 * s <= n {
@@ -365,13 +518,9 @@ fn inverse_loop(f: &Fft, re: &mut [f64], im: &mut [f64]) {
 mod tests {
     use super::*;
 
-    fn bitrev(j: usize, n: usize) -> usize {
-        j.reverse_bits() >> (usize::BITS - n.trailing_zeros())
-    }
-
     #[test]
     fn matches_the_definition_and_inverts() {
-        for n in [4usize, 8, 16, 64, 512] {
+        for n in [16usize, 64, 256, 512] {
             let f = Fft::new(n);
             let xr: Vec<f64> = (0..n).map(|j| ((j * 7 + 3) % 11) as f64 - 5.0).collect();
             let xi: Vec<f64> = (0..n).map(|j| ((j * 5 + 1) % 13) as f64 * 0.5).collect();
@@ -385,9 +534,15 @@ mod tests {
                         sr += xr[j] * a.cos() - xi[j] * a.sin();
                         si += xr[j] * a.sin() + xi[j] * a.cos();
                     }
-                    let p = bitrev(k, n);
+                    let p = position(k, n);
                     assert!((r[p] - sr).abs() < 1e-9 && (i[p] - si).abs() < 1e-9, "n {n} bin {k}");
-                    assert_eq!(bitrev(n - k, n) % n, partner(p) % n, "partner of {p}");
+                    let q = position((n - k) % n, n);
+                    let want = if p < 16 {
+                        FIRST_PARTNERS[p]
+                    } else {
+                        4 * partner_chunk(p / 4) + 3 - p % 4
+                    };
+                    assert_eq!(q, want, "partner of position {p}, n {n}");
                 }
                 f.inverse(simd, &mut r, &mut i);
                 for j in 0..n {

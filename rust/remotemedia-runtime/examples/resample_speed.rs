@@ -1,4 +1,4 @@
-//! Times one-shot resampling of 10 s of noise: `cargo run --release --example resample_speed -- 48000 16000 2`.
+//! Times one-shot resampling of noise (10 s, or `RS_SECONDS`): `cargo run --release --example resample_speed -- 48000 16000 2 [reps]`.
 use remotemedia_runtime::resample::{one_shot_frames, resample, Quality};
 use std::time::Instant;
 

@@ -2,14 +2,18 @@
 //!
 //! Data are split (real parts and imaginary parts in two arrays), so every
 //! butterfly loop with a span of 4 or more runs over contiguous memory and
-//! vectorises without shuffles. The forward transform is decimation in
-//! frequency and leaves the spectrum in bit-reversed order; the inverse is
-//! decimation in time and takes bit-reversed input: a convolution never
-//! needs the permutation, it multiplies spectra position by position.
+//! vectorises without shuffles; the last two levels (spans 2 and 1) run
+//! across vectors after one 4x4 transpose per run of 16 values. The
+//! forward transform is decimation in frequency and leaves the spectrum in
+//! bit-reversed order with each run of 16 transposed; the inverse is
+//! decimation in time and takes that layout: a convolution never needs
+//! the permutation, it multiplies spectra position by position (the
+//! partners `n - k` of a chunk of four positions are another chunk,
+//! reversed: [`partner_chunk`]).
 //!
 //! Only additions and multiplications appear (no fused multiply-add), so
-//! the AVX2 build and the portable build of the same loops round alike and
-//! give the same bits.
+//! the AVX2 build and the portable build round alike and give the same
+//! bits.
 
 /// Twiddles and size of one transform length.
 pub struct Fft {
@@ -44,9 +48,8 @@ impl Fft {
 
     /// In place: natural-order input, spectrum
     /// `X[k] = sum_j x[j] exp(-2 pi i j k / n)` in bit-reversed order with
-    /// each run of 16 positions transposed as a 4x4 matrix (bin `k` at
-    /// `position(k)`; the last two levels then need no shuffles). The
-    /// inverse takes that layout.
+    /// each run of 16 positions transposed as a 4x4 matrix (see the module
+    /// notes). [`Fft::inverse`] takes that layout.
     pub fn forward(&self, simd: bool, re: &mut [f64], im: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         if simd {

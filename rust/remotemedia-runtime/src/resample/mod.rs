@@ -364,11 +364,15 @@ pub fn resample(
 /// path between calls).
 fn one_shot_block(c: &Cascade) -> usize {
     let p = &c.stages[0];
-    let s = p.shape;
-    if p.lanes.is_some() || p.blocks.is_some() || c.quality.wide() || s.taps > dot::SHORT_TAPS {
+    let short = if c.quality.wide() {
+        stage::short_path::<f64>(p)
+    } else {
+        stage::short_path::<f32>(p)
+    };
+    if !short {
         return ONE_SHOT_BLOCK;
     }
-    let unit = s.m as usize * dot::SHORT_GROUP;
+    let unit = p.shape.m as usize * dot::SHORT_GROUP;
     if unit > ONE_SHOT_BLOCK * 4 {
         return ONE_SHOT_BLOCK;
     }

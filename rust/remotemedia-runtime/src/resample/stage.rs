@@ -22,6 +22,13 @@ pub(crate) struct Stage<S> {
     fft: blocks::Scratch,
 }
 
+/// Whether a stage runs on the tap-parallel kernel's short-filter path
+/// (one accumulator per output, [`dot::SHORT_GROUP`] outputs sharing a row
+/// reduced together).
+pub(crate) fn short_path<S: Sample>(plan: &Plan) -> bool {
+    S::SHORT && plan.lanes.is_none() && plan.blocks.is_none() && plan.shape.taps <= dot::SHORT_TAPS
+}
+
 /// Whether a stage's kernel reads new frames where they are (the
 /// output-parallel and fast-convolution kernels) instead of from the history.
 pub(crate) fn reads_in_place<S: Sample>(plan: &Plan) -> bool {
@@ -242,10 +249,20 @@ fn run_loop<S: Sample, O>(
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
-    if S::SHORT && plan.shape.taps <= dot::SHORT_TAPS {
+    if short_path::<S>(plan) {
         run_groups::<S, O, { dot::SHORT_GROUP }>(simd, true, plan, coef, hist, start, k0, out, put)
     } else {
         run_groups::<S, O, { dot::GROUP }>(simd, false, plan, coef, hist, start, k0, out, put)
+    }
+}
+
+/// `N` dot products with one row, on the short-filter path or not.
+#[inline(always)]
+fn dot_row<S: Sample, const N: usize>(simd: bool, short: bool, hist: &[S], starts: [usize; N], row: &[S]) -> [S; N] {
+    if short {
+        S::dot_short(simd, hist, starts, row)
+    } else {
+        S::dot(simd, hist, starts, row)
     }
 }
 
@@ -290,12 +307,7 @@ fn run_groups<S: Sample, O, const G: usize>(
         for j in 0..lu {
             let (s0, ri) = (q as usize, r as usize);
             let starts: [usize; G] = std::array::from_fn(|e| s0 + e * step);
-            let row = &coef[ri * t..(ri + 1) * t];
-            let y = if short {
-                S::dot_short(simd, hist, starts, row)
-            } else {
-                S::dot(simd, hist, starts, row)
-            };
+            let y = dot_row(simd, short, hist, starts, &coef[ri * t..(ri + 1) * t]);
             for (e, v) in y.into_iter().enumerate() {
                 out[i + j + e * lu] = put(v);
             }
@@ -307,13 +319,7 @@ fn run_groups<S: Sample, O, const G: usize>(
     }
     while i < n {
         let (s0, ri) = (q as usize, r as usize);
-        let row = &coef[ri * t..(ri + 1) * t];
-        let y = if short {
-            S::dot_short(simd, hist, [s0], row)
-        } else {
-            S::dot(simd, hist, [s0], row)
-        };
-        out[i] = put(y[0]);
+        out[i] = put(dot_row(simd, short, hist, [s0], &coef[ri * t..(ri + 1) * t])[0]);
         advance(&mut q, &mut r);
         i += 1;
     }

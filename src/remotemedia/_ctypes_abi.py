@@ -21,6 +21,12 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rm_convert": (c.c_int32, [c.c_void_p, c.c_int32, c.c_void_p, c.c_int32, c.c_size_t]),
     # resampler
     "rm_resampler_new": (c.c_int32, [c.c_uint32, c.c_uint32, c.c_uint32, c.c_int32, c.POINTER(c.c_void_p)]),
+    "rm_resampler_new_variable": (
+        c.c_int32,
+        [c.c_uint32, c.c_uint32, c.c_uint32, c.c_int32, c.POINTER(c.c_void_p)],
+    ),
+    "rm_resampler_new_ratio": (c.c_int32, [c.c_double, c.c_uint32, c.c_int32, c.POINTER(c.c_void_p)]),
+    "rm_resampler_set_ratio": (c.c_int32, [c.c_void_p, c.c_double, c.c_uint64]),
     "rm_resampler_free": (None, [c.c_void_p]),
     "rm_resampler_output_frames": (c.c_int32, [c.c_void_p, c.c_size_t, _SIZE_P]),
     "rm_resampler_flush_frames": (c.c_int32, [c.c_void_p, _SIZE_P]),

@@ -141,10 +141,25 @@ def _resample_ptr(a: np.ndarray, rows: int, what: str) -> int:
 class Resampler:
     """Streaming resampler handle (rm_resampler); frees itself."""
 
-    def __init__(self, in_rate: int, out_rate: int, channels: int, quality: int) -> None:
+    def __init__(
+        self,
+        in_rate: int,
+        out_rate: int,
+        channels: int,
+        quality: int,
+        variable: bool = False,
+        ratio: float | None = None,
+    ) -> None:
+        # ratio given: a non-integer ratio out/in (the rates are ignored);
+        # variable: integer rates on the kernel whose ratio may change.
         self._h = ctypes.c_void_p()
         self._free = _lib.rm_resampler_free
-        st = _lib.rm_resampler_new(in_rate, out_rate, channels, quality, ctypes.byref(self._h))
+        if ratio is not None:
+            st = _lib.rm_resampler_new_ratio(ratio, channels, quality, ctypes.byref(self._h))
+        elif variable:
+            st = _lib.rm_resampler_new_variable(in_rate, out_rate, channels, quality, ctypes.byref(self._h))
+        else:
+            st = _lib.rm_resampler_new(in_rate, out_rate, channels, quality, ctypes.byref(self._h))
         if st:
             _fail(st)
         self.channels = channels
@@ -183,6 +198,11 @@ class Resampler:
 
     def reset(self) -> None:
         st = _lib.rm_resampler_reset(self._h)
+        if st:
+            _fail(st)
+
+    def set_ratio(self, ratio: float, ramp_frames: int) -> None:
+        st = _lib.rm_resampler_set_ratio(self._h, ratio, ramp_frames)
         if st:
             _fail(st)
 

@@ -7,7 +7,7 @@ native call and turn a status code into an exception. The ctypes binding
 (_ctypes_binding.py) exports the same names with the same signatures.
 """
 
-from libc.stdint cimport int16_t, int32_t, uint32_t
+from libc.stdint cimport int16_t, int32_t, uint32_t, uint64_t
 from remotemedia._native_abi cimport *
 
 from remotemedia.errors import raise_for_status

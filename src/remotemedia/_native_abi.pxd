@@ -1,6 +1,6 @@
 # Declarations of include/remotemedia_runtime.h for Cython. Keep in step
 # with the header; tests/test_abi.py checks both against the library.
-from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t
+from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t, uint64_t
 
 
 cdef extern from "remotemedia_runtime.h" nogil:
@@ -28,6 +28,9 @@ cdef extern from "remotemedia_runtime.h" nogil:
     ctypedef struct rm_resampler:
         pass
     int32_t rm_resampler_new(uint32_t in_rate, uint32_t out_rate, uint32_t channels, int32_t quality, rm_resampler **out)
+    int32_t rm_resampler_new_variable(uint32_t in_rate, uint32_t out_rate, uint32_t channels, int32_t quality, rm_resampler **out)
+    int32_t rm_resampler_new_ratio(double ratio, uint32_t channels, int32_t quality, rm_resampler **out)
+    int32_t rm_resampler_set_ratio(rm_resampler *h, double ratio, uint64_t ramp_frames)
     void rm_resampler_free(rm_resampler *h)
     int32_t rm_resampler_output_frames(const rm_resampler *h, size_t in_frames, size_t *out_frames)
     int32_t rm_resampler_flush_frames(const rm_resampler *h, size_t *out_frames)

@@ -16,14 +16,29 @@ cdef class Resampler:
     cdef rm_resampler *_h
     cdef readonly uint32_t channels
 
-    def __cinit__(self, uint32_t in_rate, uint32_t out_rate, uint32_t channels, int32_t quality):
+    def __cinit__(self, uint32_t in_rate, uint32_t out_rate, uint32_t channels, int32_t quality,
+                  bint variable=False, ratio=None):
+        # ratio given: a non-integer ratio out/in (the rates are ignored);
+        # variable: integer rates on the kernel whose ratio may change.
         cdef int32_t st
+        cdef double r = 0.0 if ratio is None else ratio
+        cdef bint by_ratio = ratio is not None
         self._h = NULL
         with nogil:
-            st = rm_resampler_new(in_rate, out_rate, channels, quality, &self._h)
+            if by_ratio:
+                st = rm_resampler_new_ratio(r, channels, quality, &self._h)
+            elif variable:
+                st = rm_resampler_new_variable(in_rate, out_rate, channels, quality, &self._h)
+            else:
+                st = rm_resampler_new(in_rate, out_rate, channels, quality, &self._h)
         if st != RM_OK:
             _fail(st)
         self.channels = channels
+
+    def set_ratio(self, double ratio, uint64_t ramp_frames):
+        cdef int32_t st = rm_resampler_set_ratio(self._h, ratio, ramp_frames)
+        if st != RM_OK:
+            _fail(st)
 
     def __dealloc__(self):
         if self._h != NULL:

@@ -70,13 +70,29 @@ int32_t rm_convert(const void *src, int32_t src_format, void *dst,
 #define RM_QUALITY_HIGH 2
 #define RM_QUALITY_VERY_HIGH 3
 
-/* Streaming resampler between integer rates 8000..192000 Hz, planar
- * float32, 1..64 channels. Chunking never changes the result: any
- * sequence of process calls plus flush equals rm_resample bit for bit. */
+/* Streaming resampler between integer rates 1000..768000 Hz (ratio up to
+ * 256:1 either way), planar float32, 1..64 channels. Chunking never
+ * changes the result: any sequence of process calls plus flush equals
+ * rm_resample bit for bit. Rates whose exact polyphase tables would be
+ * large (e.g. 48000 -> 48001) run on the interpolated-phase kernel. */
 typedef struct RmResampler rm_resampler;
 
 int32_t rm_resampler_new(uint32_t in_rate, uint32_t out_rate, uint32_t channels,
                          int32_t quality, rm_resampler **out);
+/* Integer rates on the interpolated-phase kernel (equal rates too), so
+ * that rm_resampler_set_ratio may change the ratio later. */
+int32_t rm_resampler_new_variable(uint32_t in_rate, uint32_t out_rate,
+                                  uint32_t channels, int32_t quality,
+                                  rm_resampler **out);
+/* A non-integer ratio out/in in 1/256..256 (interpolated-phase kernel,
+ * variable). */
+int32_t rm_resampler_new_ratio(double ratio, uint32_t channels,
+                               int32_t quality, rm_resampler **out);
+/* New ratio out/in from the next output frame on, reached linearly over
+ * ramp_frames output frames (0: at once); within 5% of the ratio the
+ * handle was made for. RM_ERR_STATE for a handle from rm_resampler_new. */
+int32_t rm_resampler_set_ratio(rm_resampler *h, double ratio,
+                               uint64_t ramp_frames);
 void rm_resampler_free(rm_resampler *h);
 /* Frames per channel the next process call of in_frames frames writes. */
 int32_t rm_resampler_output_frames(const rm_resampler *h, size_t in_frames,

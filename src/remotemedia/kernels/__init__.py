@@ -57,9 +57,15 @@ class KernelSet:
         """
         return resample_with(self, x, in_rate, out_rate, quality)
 
-    def Resampler(self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high") -> _Resampler:
+    def Resampler(
+        self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high", *, variable: bool = False
+    ) -> _Resampler:
         """A streaming :class:`remotemedia.kernels.resample.Resampler` on this body."""
-        return _Resampler(in_rate, out_rate, channels, quality, kernels=self)
+        return _Resampler(in_rate, out_rate, channels, quality, variable=variable, kernels=self)
+
+    def resampler_from_ratio(self, ratio: Any, channels: Any = 1, quality: Any = "high") -> _Resampler:
+        """A streaming resampler for a non-integer ratio ``out / in`` on this body."""
+        return _Resampler.from_ratio(ratio, channels, quality, kernels=self)
 
     def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2) -> VAD:
         """A streaming voice activity detector on this body; see kernels.vad.VAD."""
@@ -75,15 +81,15 @@ _cache: dict[str | None, KernelSet] = {}
 
 
 def _python_set() -> KernelSet:
-    from remotemedia.kernels.python import convert, resample
+    from remotemedia.kernels.python import convert, resample_interp
     from remotemedia.kernels.python.vad import VadStream
 
     return KernelSet(
         "python",
         None,
         convert.convert_flat,
-        _resample_one_shot=resample.resample_one_shot,
-        _resampler_core=resample.ResamplerCore,
+        _resample_one_shot=resample_interp.resample_one_shot,
+        _resampler_core=resample_interp.make_core,
         _vad=VadStream,
     )
 

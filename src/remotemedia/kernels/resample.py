@@ -35,7 +35,12 @@ of frames in each.
 
 Rules shared by every body:
 
-- rates are integers from 8000 to 192000 Hz; equal rates return a copy;
+- rates are integers from 1000 to 768000 Hz, at most 256:1 either way;
+  equal rates return a copy; rates whose exact polyphase tables would
+  exceed ``EXACT_LIMIT`` coefficients (48000 -> 48001, 44100 -> 44056)
+  run on the interpolated-phase kernel (``remotemedia.kernels.resample_interp``),
+  as does a non-integer ratio (``Resampler.from_ratio``) and a resampler
+  made ``variable=True`` (``Resampler.set_ratio``);
 - input is 1-D (mono) or 2-D ``(channels, frames)``; int16, int32 and
   float64 are converted to float32 on the way in (int16 / 2**15, int32 /
   2**31); the output is float32 with the same number of dimensions;
@@ -58,11 +63,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from remotemedia.kernels._validate import MAX_CHANNELS, planar
+from remotemedia.kernels.resample_interp import VARIABLE_RANGE
 
-MIN_RATE = 8_000
-MAX_RATE = 192_000
-# Largest filter table (phases x taps): 2**23 float64 coefficients = 64 MiB.
-MAX_COEFFICIENTS = 1 << 23
+MIN_RATE = 1_000
+MAX_RATE = 768_000
+# Largest ratio either way.
+MAX_RATIO = 256
+# Exact polyphase tables (all stages) up to this many coefficients are used
+# as they are; a conversion that needs more runs on the interpolated-phase
+# kernel (remotemedia.kernels.resample_interp), whose table does not grow
+# with the ratio's terms.
+EXACT_LIMIT = 1 << 18
 # Sharp stages with at most this many phases (the native output-parallel
 # kernel) come first; see stage_specs.
 PHASE_LIMIT = 4
@@ -238,18 +249,35 @@ def check_quality(quality: Any, op: str) -> str:
     return quality
 
 
-def check_plan(in_rate: int, out_rate: int, quality: str, op: str) -> None:
-    """Raise ValueError when the filter tables of a conversion would be too large."""
+def uses_interp(in_rate: int, out_rate: int, quality: str) -> bool:
+    """True when integer rates run on the interpolated-phase kernel (same rule as Rust).
+
+    That is when the exact tables of every stage would hold more than
+    ``EXACT_LIMIT`` coefficients (ratios with large terms).
+    """
     if in_rate == out_rate:
-        return
-    n = sum(shape.l * shape.taps for _, shape in filter_stages(in_rate, out_rate, quality))
-    if n > MAX_COEFFICIENTS:
-        l, m = reduced(in_rate, out_rate)  # noqa: E741
+        return False
+    return sum(shape.l * shape.taps for _, shape in filter_stages(in_rate, out_rate, quality)) > EXACT_LIMIT
+
+
+def check_pair(in_rate: int, out_rate: int, op: str) -> None:
+    """Raise ValueError when the ratio of two valid rates exceeds ``MAX_RATIO``."""
+    if max(in_rate, out_rate) > MAX_RATIO * min(in_rate, out_rate):
         raise ValueError(
-            f"{op}: the filter for {in_rate} Hz -> {out_rate} Hz (ratio {m}:{l}) at quality "
-            f"{quality!r} needs {n} coefficients ({n * 8 / 2**20:.0f} MiB), more than the limit of "
-            f"{MAX_COEFFICIENTS}; use rates with a larger common divisor or a lower quality"
+            f"{op}: {in_rate} Hz -> {out_rate} Hz is a ratio beyond {MAX_RATIO}:1; convert in two steps"
         )
+
+
+def check_ratio(ratio: Any, op: str) -> float:
+    """Return a ratio ``out / in`` as a float within ``1/MAX_RATIO .. MAX_RATIO`` or raise."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: ratio must be a number (output rate / input rate), got {ratio!r}")
+    value = float(ratio)
+    if not (math.isfinite(value) and 1.0 / MAX_RATIO <= value <= MAX_RATIO):
+        raise ValueError(
+            f"{op}: ratio {value!r} (output rate / input rate) is outside the supported range 1/{MAX_RATIO}..{MAX_RATIO}"
+        )
+    return value
 
 
 def check_channels(channels: Any, op: str) -> int:
@@ -316,7 +344,7 @@ def resample_with(kernels: Any, x: Any, in_rate: Any, out_rate: Any, quality: An
         1-D (mono) or 2-D ``(channels, frames)`` int16, int32, float32 or
         float64 samples.
     in_rate, out_rate : int
-        Rates in Hz, 8000..192000.
+        Rates in Hz, 1000..768000, at most 256:1 either way.
     quality : {"low", "medium", "high", "very_high"}
         Filter preset.
 
@@ -331,15 +359,14 @@ def resample_with(kernels: Any, x: Any, in_rate: Any, out_rate: Any, quality: An
     TypeError
         ``x`` is not an ndarray of a supported dtype, or a rate is not an integer.
     ValueError
-        Bad layout, rate out of range, unknown quality, or a ratio whose
-        filter would exceed the memory limit.
+        Bad layout, rate out of range, ratio beyond 256:1, or unknown quality.
     """
     op = "resample"
     a = as_float32(x, op)
     i = check_rate(in_rate, "in_rate", op)
     o = check_rate(out_rate, "out_rate", op)
     q = check_quality(quality, op)
-    check_plan(i, o, q, op)
+    check_pair(i, o, op)
     if i == o:
         return a.copy()
     x2 = a.reshape(1, -1) if a.ndim == 1 else a
@@ -353,13 +380,22 @@ class Resampler:
     Parameters
     ----------
     in_rate, out_rate : int
-        Rates in Hz, 8000..192000.
+        Rates in Hz, 1000..768000, at most 256:1 either way.
     channels : int
         Number of channels, 1..64. Mono chunks may be 1-D.
     quality : {"low", "medium", "high", "very_high"}
         Filter preset (see :mod:`remotemedia.kernels.resample`).
+    variable : bool
+        Run on the interpolated-phase kernel so that :meth:`set_ratio` may
+        change the ratio while streaming (drift correction); equal rates
+        then resample too instead of copying.
     kernels : KernelSet, optional
         The body to run on; default the automatic choice.
+
+    Attributes
+    ----------
+    ratio : float
+        The ratio ``out / in`` now asked for (the last :meth:`set_ratio`).
 
     Raises
     ------
@@ -367,29 +403,119 @@ class Resampler:
         As for :func:`resample_with`, and for a bad channel count.
     """
 
+    in_rate: int | None
+    out_rate: int | None
+
     def __init__(
-        self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high", *, kernels: Any = None
+        self,
+        in_rate: Any,
+        out_rate: Any,
+        channels: Any = 1,
+        quality: Any = "high",
+        *,
+        variable: bool = False,
+        kernels: Any = None,
     ) -> None:
         op = "Resampler"
-        self.in_rate = check_rate(in_rate, "in_rate", op)
-        self.out_rate = check_rate(out_rate, "out_rate", op)
+        i = check_rate(in_rate, "in_rate", op)
+        o = check_rate(out_rate, "out_rate", op)
+        check_pair(i, o, op)
+        self._setup(i, o, o / i, channels, quality, kernels, variable=bool(variable), by_ratio=False)
+
+    @classmethod
+    def from_ratio(cls, ratio: Any, channels: Any = 1, quality: Any = "high", *, kernels: Any = None) -> Resampler:
+        """A resampler for a non-integer ratio ``out / in`` (1/256..256); variable.
+
+        The output has ``ceil(n * ratio)`` frames for ``n`` input frames, up
+        to the 2**-52 resolution the ratio is held in (see
+        :mod:`remotemedia.kernels.resample_interp`). ``in_rate`` and
+        ``out_rate`` are None.
+        """
+        r = cls.__new__(cls)
+        value = check_ratio(ratio, "Resampler.from_ratio")
+        r._setup(None, None, value, channels, quality, kernels, variable=True, by_ratio=True)
+        return r
+
+    def _setup(
+        self,
+        i: int | None,
+        o: int | None,
+        ratio: float,
+        channels: Any,
+        quality: Any,
+        kernels: Any,
+        *,
+        variable: bool,
+        by_ratio: bool,
+    ) -> None:
+        op = "Resampler"
+        self.in_rate, self.out_rate = i, o
         self.quality = check_quality(quality, op)
         self.channels = check_channels(channels, op)
-        check_plan(self.in_rate, self.out_rate, self.quality, op)
+        self.variable = variable
+        self.ratio = ratio
+        self._design_ratio = ratio
         if kernels is None:
             from remotemedia import kernels as _k
 
             kernels = _k.get()
         self.kernels = kernels
-        if self.in_rate == self.out_rate:
-            self._core: Core = _Identity(self.channels)
+        if by_ratio:
+            self._core: Core = kernels._resampler_core(0, 0, self.channels, self.quality, ratio=ratio)
+        elif i == o and not variable:
+            self._core = _Identity(self.channels)
         else:
-            self._core = kernels._resampler_core(self.in_rate, self.out_rate, self.channels, self.quality)
+            self._core = kernels._resampler_core(i, o, self.channels, self.quality, variable=variable)
         self._mono = self.channels == 1
         # One stream, one thread at a time: the native state must never be
         # entered twice at once (with the GIL released that would be a data
         # race), so a second concurrent call fails loudly instead.
         self._busy = threading.Lock()
+
+    def set_ratio(self, ratio: Any, ramp_frames: Any = 0) -> None:
+        """Change the ratio ``out / in`` of a running stream (drift correction).
+
+        The new ratio applies from the next output frame not yet emitted and
+        is reached linearly over ``ramp_frames`` output frames (0: at once):
+        output positions advance by a step that moves smoothly, so there is
+        no discontinuity, and the output length follows the integral of the
+        ratio over the input. Only for a resampler made with
+        ``variable=True`` or :meth:`from_ratio`, and within 5% of the ratio
+        it was made for (its filter's cutoff is that ratio's).
+        ``reset``/``flush`` return to the first ratio.
+
+        Raises
+        ------
+        ValueError
+            Fixed-ratio resampler, ratio out of range, or a negative ramp.
+        TypeError
+            ``ratio`` is not a number or ``ramp_frames`` not an integer.
+        """
+        op = "Resampler.set_ratio"
+        value = check_ratio(ratio, op)
+        try:
+            ramp = operator.index(ramp_frames)
+        except TypeError:
+            raise TypeError(f"{op}: ramp_frames must be an integer (output frames), got {ramp_frames!r}") from None
+        if ramp < 0:
+            raise ValueError(f"{op}: ramp_frames must be >= 0, got {ramp}")
+        if not self.variable:
+            raise ValueError(
+                f"{op}: this resampler has a fixed ratio; create it with Resampler(..., variable=True) "
+                "or Resampler.from_ratio to change its ratio while streaming"
+            )
+        lo, hi = self._design_ratio / VARIABLE_RANGE, self._design_ratio * VARIABLE_RANGE
+        if not lo <= value <= hi:
+            raise ValueError(
+                f"{op}: ratio {value!r} is more than 5% away from {self._design_ratio!r} (the ratio this "
+                "resampler's filter was made for); make a new Resampler for that conversion"
+            )
+        self._enter("set_ratio")
+        try:
+            self._core.set_ratio(value, ramp)  # type: ignore[attr-defined]
+            self.ratio = value
+        finally:
+            self._busy.release()
 
     def _enter(self, op: str) -> None:
         if not self._busy.acquire(blocking=False):
@@ -398,7 +524,7 @@ class Resampler:
     def __repr__(self) -> str:
         return (
             f"Resampler({self.in_rate}, {self.out_rate}, channels={self.channels}, "
-            f"quality={self.quality!r}, body={self.kernels.name!r})"
+            f"quality={self.quality!r}, ratio={self.ratio!r}, body={self.kernels.name!r})"
         )
 
     def process(self, chunk: Any) -> np.ndarray:
@@ -444,15 +570,17 @@ class Resampler:
         self._enter("flush")
         try:
             y = self._core.flush()
+            self.ratio = self._design_ratio
         finally:
             self._busy.release()
         return y.reshape(-1) if self._mono else y
 
     def reset(self) -> None:
-        """Forget all input; the next chunk starts a new stream."""
+        """Forget all input; the next chunk starts a new stream (at the first ratio)."""
         self._enter("reset")
         try:
             self._core.reset()
+            self.ratio = self._design_ratio
         finally:
             self._busy.release()
 

@@ -4,10 +4,10 @@
 
 use super::{free_handle, guard, slice_in, slice_out, write_out};
 use crate::error::Error;
-use crate::resample::{self, Quality, Resampler};
+use crate::resample::{self, AnyResampler, Quality};
 
 /// Opaque streaming resampler (`rm_resampler` in the header).
-pub struct RmResampler(Resampler);
+pub struct RmResampler(AnyResampler);
 
 unsafe fn handle<'a>(h: *const RmResampler) -> Result<&'a RmResampler, Error> {
     h.as_ref().ok_or(Error::NullPointer("resampler handle"))
@@ -32,9 +32,61 @@ pub unsafe extern "C" fn rm_resampler_new(
 ) -> i32 {
     guard("rm_resampler_new", || {
         let q = Quality::from_code(quality)?;
-        let r = Resampler::new(in_rate, out_rate, channels as usize, q)?;
+        let r = AnyResampler::new(in_rate, out_rate, channels as usize, q)?;
         write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
     })
+}
+
+/// Creates a resampler whose ratio may change later
+/// (`rm_resampler_set_ratio`): integer rates on the interpolated-phase
+/// kernel, equal rates included.
+///
+/// # Safety
+/// `out` must be a valid pointer to a handle slot.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_new_variable(
+    in_rate: u32,
+    out_rate: u32,
+    channels: u32,
+    quality: i32,
+    out: *mut *mut RmResampler,
+) -> i32 {
+    guard("rm_resampler_new_variable", || {
+        let q = Quality::from_code(quality)?;
+        let r = AnyResampler::variable(in_rate, out_rate, channels as usize, q)?;
+        write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
+    })
+}
+
+/// Creates a resampler for a non-integer ratio `out / in` (1/256..256);
+/// its ratio may change later.
+///
+/// # Safety
+/// `out` must be a valid pointer to a handle slot.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_new_ratio(
+    ratio: f64,
+    channels: u32,
+    quality: i32,
+    out: *mut *mut RmResampler,
+) -> i32 {
+    guard("rm_resampler_new_ratio", || {
+        let q = Quality::from_code(quality)?;
+        let r = AnyResampler::from_ratio(ratio, channels as usize, q)?;
+        write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
+    })
+}
+
+/// Sets a new ratio `out / in` from the next output on, reached linearly
+/// over `ramp_frames` output frames (0: at once). Only for handles from
+/// `rm_resampler_new_variable` / `rm_resampler_new_ratio` (else
+/// `RM_ERR_STATE`), within 5% of the ratio they were made for.
+///
+/// # Safety
+/// `h` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_resampler_set_ratio(h: *mut RmResampler, ratio: f64, ramp_frames: u64) -> i32 {
+    guard("rm_resampler_set_ratio", || handle_mut(h)?.0.set_ratio(ratio, ramp_frames))
 }
 
 /// Frees a handle from `rm_resampler_new` (null is ignored).
@@ -163,6 +215,7 @@ pub unsafe extern "C" fn rm_resample(
     guard("rm_resample", || {
         let q = Quality::from_code(quality)?;
         let ch = channels as usize;
+        resample::any::check_rates(in_rate, out_rate)?;
         let x = slice_in(input, in_frames * ch, "input")?;
         let y = slice_out(out, out_frames * ch, "out")?;
         let want = resample::one_shot_frames(in_rate, out_rate, in_frames);
@@ -171,6 +224,6 @@ pub unsafe extern "C" fn rm_resample(
                 "out_frames is {out_frames}, the result has {want}"
             )));
         }
-        resample::resample(in_rate, out_rate, q, ch, x, in_frames, y).map(|_| ())
+        resample::resample_any(in_rate, out_rate, q, ch, x, in_frames, y).map(|_| ())
     })
 }

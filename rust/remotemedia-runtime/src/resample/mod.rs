@@ -13,13 +13,16 @@
 //! pads with zeros and emits the rest, so any chunking plus `flush` equals
 //! the one-shot result, bit for bit.
 
+pub mod any;
 mod blocks;
 pub mod design;
 mod dot;
 mod fft;
+pub mod interp;
 mod lanes;
 mod stage;
 
+pub use any::{resample_any, AnyResampler};
 pub use design::{plan, Cascade, Plan, Quality, Shape};
 use dot::Sample;
 use stage::Stage;
@@ -28,8 +31,8 @@ use crate::error::{Error, Result};
 use std::sync::Arc;
 
 /// Lowest and highest accepted rate, in Hz.
-pub const MIN_RATE: u32 = 8_000;
-pub const MAX_RATE: u32 = 192_000;
+pub const MIN_RATE: u32 = 1_000;
+pub const MAX_RATE: u32 = 768_000;
 /// Input frames per block in one-shot resampling (about; see [`one_shot_block`]).
 const ONE_SHOT_BLOCK: usize = 4096;
 /// Most channels a resampler accepts (see the Python-side cap).

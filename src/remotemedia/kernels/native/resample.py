@@ -15,9 +15,21 @@ from remotemedia.kernels.resample import QUALITY_CODES
 class ResamplerCore:
     """Streaming over validated ``(channels, n)`` float32 via a binding handle."""
 
-    def __init__(self, binding: ModuleType, in_rate: int, out_rate: int, channels: int, quality: str) -> None:
-        self._h = binding.Resampler(in_rate, out_rate, channels, QUALITY_CODES[quality])
+    def __init__(
+        self,
+        binding: ModuleType,
+        in_rate: int,
+        out_rate: int,
+        channels: int,
+        quality: str,
+        variable: bool = False,
+        ratio: float | None = None,
+    ) -> None:
+        self._h = binding.Resampler(in_rate, out_rate, channels, QUALITY_CODES[quality], variable, ratio)
         self._channels = channels
+
+    def set_ratio(self, ratio: float, ramp_frames: int) -> None:
+        self._h.set_ratio(ratio, ramp_frames)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         h = self._h
@@ -47,7 +59,9 @@ def make_resample(binding: ModuleType) -> tuple[Callable[..., np.ndarray], Calla
         native(in_rate, out_rate, QUALITY_CODES[quality], x, out)
         return out
 
-    def core(in_rate: int, out_rate: int, channels: int, quality: str) -> ResamplerCore:
-        return ResamplerCore(binding, in_rate, out_rate, channels, quality)
+    def core(
+        in_rate: int, out_rate: int, channels: int, quality: str, variable: bool = False, ratio: float | None = None
+    ) -> ResamplerCore:
+        return ResamplerCore(binding, in_rate, out_rate, channels, quality, variable, ratio)
 
     return one_shot, core

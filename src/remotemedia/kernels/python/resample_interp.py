@@ -1,0 +1,287 @@
+"""numpy body of the interpolated-phase resampler (any ratio, variable ratio).
+
+The twin of ``rust/remotemedia-runtime/src/resample/interp.rs``: the same
+design formulas (float64), the same integer positions and step schedule,
+the same per-output arithmetic (four dot products, one per power of the
+in-segment position ``alpha``, combined by Horner's rule), in float64; the
+sizes and position units are in :mod:`remotemedia.kernels.resample_interp`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from remotemedia.kernels.python.resample import ResamplerCore, bessel_i0
+from remotemedia.kernels.resample import SPECS, uses_interp
+from remotemedia.kernels.resample_interp import (
+    InterpShape,
+    interp_shape,
+    rate_units,
+    ratio_step,
+    ratio_units,
+)
+
+# Outputs per vectorised batch: keeps ``r0 + k * step`` inside int64 and the
+# gathered windows near _BLOCK float64 elements.
+_BATCH = 1024
+_BLOCK = 1 << 20
+
+
+def design(s: InterpShape) -> np.ndarray:
+    """The ``(q, taps, 4)`` table: cubic coefficients (powers of alpha) per segment and tap.
+
+    The prototype is a Kaiser-windowed sinc in input frames, evaluated at
+    four equally spaced points of each segment (both ends included, so the
+    pieces join); the cubic through them comes from Newton's forward
+    differences.
+    """
+    q, t, half3 = s.q, s.taps, 3 * s.half_q
+    j = np.arange(q, dtype=np.int64)[:, None, None]
+    u = np.arange(t, dtype=np.int64)[None, :, None]
+    i = np.arange(4, dtype=np.int64)[None, None, :]
+    num = 3 * q * (s.behind - u) + 3 * j + i  # t = num / (3 q) input frames
+    tt = num.astype(np.float64) / float(3 * q)
+    a = s.fc * tt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sinc = np.where(num == 0, 1.0, np.sin(np.pi * a) / (np.pi * a))
+    r = np.abs(num).astype(np.float64) / float(half3)
+    inside = np.abs(num) <= half3
+    w = bessel_i0(s.beta * np.sqrt(np.maximum(1.0 - r * r, 0.0))) / bessel_i0(np.float64(s.beta))
+    f = np.where(inside, s.fc * sinc * w, 0.0)
+    f0, f1, f2, f3 = f[..., 0], f[..., 1], f[..., 2], f[..., 3]
+    d1 = f1 - f0
+    d2 = (f2 - f1) - d1
+    d3 = ((f3 - f2) - (f2 - f1)) - d2
+    c1 = (d1 - d2 / 2.0 + d3 / 3.0) * 3.0
+    c2 = (d2 / 2.0 - d3 / 2.0) * 9.0
+    c3 = d3 * 4.5
+    return np.stack([f0, c1, c2, c3], axis=-1)
+
+
+_lock = threading.Lock()
+_tables: dict[InterpShape, np.ndarray] = {}
+
+
+def table(s: InterpShape) -> np.ndarray:
+    """The design of a shape, built once per process and cached."""
+    with _lock:
+        c = _tables.get(s)
+    if c is None:
+        c = design(s)
+        with _lock:
+            c = _tables.setdefault(s, c)
+    return c
+
+
+class Clock:
+    """Positions of successive outputs: integers in units of ``1 / den``.
+
+    ``pos`` is the position of the next output; each output advances it by
+    the current step. A ramp moves the step linearly from ``ramp_from`` to
+    ``target`` over ``ramp_len`` outputs (step ``j`` of the ramp is
+    ``ramp_from + floor((target - ramp_from) * j / ramp_len)``).
+    """
+
+    def __init__(self, den: int, step: int) -> None:
+        self.den = den
+        self.initial = step
+        self.reset()
+
+    def reset(self) -> None:
+        self.pos = 0
+        self.step = self.initial
+        self.target = self.initial
+        self.ramp_from = self.initial
+        self.ramp_len = 0
+        self.ramp_done = 0
+
+    def current_step(self) -> int:
+        """The step applied last (during a ramp) or next (otherwise)."""
+        if self.ramp_done < self.ramp_len:
+            return self.ramp_from + (self.target - self.ramp_from) * self.ramp_done // self.ramp_len
+        return self.step
+
+    def set_step(self, target: int, ramp: int) -> None:
+        start = self.current_step()
+        if ramp <= 0 or target == start:
+            self.step = self.target = self.ramp_from = target
+            self.ramp_len = self.ramp_done = 0
+        else:
+            self.ramp_from, self.target, self.ramp_len, self.ramp_done = start, target, ramp, 0
+            self.step = target
+
+    def _next_step(self) -> int:
+        if self.ramp_done < self.ramp_len:
+            self.ramp_done += 1
+            s = self.ramp_from + (self.target - self.ramp_from) * self.ramp_done // self.ramp_len
+            if self.ramp_done == self.ramp_len:
+                self.ramp_len = self.ramp_done = 0
+            return s
+        return self.step
+
+    def count_below(self, limit: int) -> int:
+        """Outputs from the next one whose position is below ``limit`` (no state change)."""
+        pos, n = self.pos, 0
+        done, length = self.ramp_done, self.ramp_len
+        while done < length and pos < limit:
+            n += 1
+            done += 1
+            pos += self.ramp_from + (self.target - self.ramp_from) * done // length
+        if pos >= limit:
+            return n
+        return n + -(-(limit - pos) // self.step)
+
+    def take(self, n: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """The next ``n`` outputs as runs of ``(frame base, frame offsets, remainders)``; advances.
+
+        Output position = ``(base + offset) * den + remainder``.
+        """
+        runs: list[tuple[int, np.ndarray, np.ndarray]] = []
+        den = self.den
+        zero = np.zeros(1, dtype=np.int64)
+        while n > 0 and self.ramp_done < self.ramp_len:
+            base, r0 = divmod(self.pos, den)
+            runs.append((base, zero, np.array([r0], dtype=np.int64)))
+            self.pos += self._next_step()
+            n -= 1
+        while n > 0:
+            k = min(n, _BATCH)
+            base, r0 = divmod(self.pos, den)
+            sq, sr = divmod(self.step, den)
+            idx = np.arange(k, dtype=np.int64)
+            # r0 < den <= 2**52 and sr < den: r0 + k * sr stays inside int64.
+            tot = r0 + idx * sr
+            runs.append((base, idx * sq + tot // den, tot % den))
+            self.pos += k * self.step
+            n -= k
+        return runs
+
+
+def _outputs(
+    c: np.ndarray, s: InterpShape, den: int, hist: np.ndarray, start: int, run: tuple[int, np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Outputs of one run of positions (see :meth:`Clock.take`) from ``hist`` (input index ``start`` first)."""
+    base, frames, rem = run
+    rq = rem * s.q
+    seg = rq // den
+    alpha = (rq - seg * den).astype(np.float64) / float(den)
+    first = base + frames - s.behind - start
+    windows = sliding_window_view(hist, s.taps, axis=1)
+    out = np.empty((hist.shape[0], len(rem)))
+    step = max(1, _BLOCK // (4 * s.taps * hist.shape[0]))
+    for b in range(0, len(rem), step):
+        sl = slice(b, b + step)
+        x = windows[:, first[sl]]  # (channels, n, taps)
+        c3 = c[seg[sl]]  # (n, taps, 4)
+        al = alpha[sl, None]
+        coef = c3[..., 0] + al * (c3[..., 1] + al * (c3[..., 2] + al * c3[..., 3]))
+        out[:, sl] = np.einsum("cnt,nt->cn", x, coef)
+    return out
+
+
+class InterpCore:
+    """Streaming over validated ``(channels, n)`` float32; mirrors the Rust interpolated stage."""
+
+    def __init__(self, shape: InterpShape, den: int, step: int, channels: int, ratio: float) -> None:
+        self._shape = shape
+        self._coef = table(shape)
+        self._clock = Clock(den, step)
+        self._channels = channels
+        self._ratio = ratio
+        self.reset()
+
+    def reset(self) -> None:
+        s = self._shape
+        self._hist = np.zeros((self._channels, s.behind))
+        self._start = -s.behind
+        self._received = 0
+        self._clock.reset()
+
+    def set_ratio(self, ratio: float, ramp: int) -> None:
+        """New ``out / in`` ratio from the next output on, reached after ``ramp`` outputs."""
+        self._clock.set_step(ratio_step(self._clock.den, ratio), ramp)
+
+    def output_frames(self, n: int) -> int:
+        s = self._shape
+        return self._clock.count_below((self._received + n - s.ahead) * self._clock.den)
+
+    def flush_frames(self) -> int:
+        return self._clock.count_below(self._received * self._clock.den)
+
+    def delay(self) -> int:
+        covered = -(-self._clock.pos // self._clock.den)
+        return max(0, self._received - covered)
+
+    def _emit(self, n: int) -> np.ndarray:
+        s, den = self._shape, self._clock.den
+        parts = []
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf input propagates
+            for run in self._clock.take(n):
+                parts.append(_outputs(self._coef, s, den, self._hist, self._start, run))
+        keep_from = self._clock.pos // den - s.behind
+        drop = min(max(keep_from - self._start, 0), self._hist.shape[1])
+        if drop:
+            self._hist = self._hist[:, drop:]
+            self._start += drop
+        if not parts:
+            return np.zeros((self._channels, 0), np.float32)
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        n_out = self.output_frames(x.shape[1])
+        self._hist = np.concatenate([self._hist, x.astype(np.float64)], axis=1)
+        self._received += x.shape[1]
+        return self._emit(n_out)
+
+    def flush(self) -> np.ndarray:
+        s, den = self._shape, self._clock.den
+        n = self.flush_frames()
+        y = np.zeros((self._channels, 0), np.float32)
+        if n:
+            # Position of the last output still owed: pad the input to its window's end.
+            last = self._last_position(n)
+            need = max(0, last // den + s.ahead + 1 - self._received)
+            self._hist = np.concatenate([self._hist, np.zeros((self._channels, need))], axis=1)
+            y = self._emit(n)
+        self.reset()
+        return y
+
+    def _last_position(self, n: int) -> int:
+        """Position of the ``n``-th next output (``n >= 1``), without advancing."""
+        c = self._clock
+        pos, done, length, left = c.pos, c.ramp_done, c.ramp_len, n - 1
+        while left > 0 and done < length:
+            done += 1
+            pos += c.ramp_from + (c.target - c.ramp_from) * done // length
+            left -= 1
+        return pos + left * c.step
+
+
+
+
+def make_core(
+    in_rate: int, out_rate: int, channels: int, quality: str, variable: bool = False, ratio: float | None = None
+) -> Any:
+    """The numpy core for a conversion: exact cascade or interpolated phases (the Rust rule)."""
+    if ratio is None and not variable and not uses_interp(in_rate, out_rate, quality):
+        return ResamplerCore(in_rate, out_rate, channels, quality)
+    if ratio is None:
+        den, step = rate_units(in_rate, out_rate)
+        ratio = out_rate / in_rate
+    else:
+        den, step = ratio_units(ratio)
+    shape = interp_shape(min(1.0, ratio), quality, SPECS[quality])
+    return InterpCore(shape, den, step, channels, ratio)
+
+
+def resample_one_shot(x: np.ndarray, in_rate: int, out_rate: int, quality: str) -> np.ndarray:
+    """One shot over validated ``(channels, frames)`` float32, on either kernel."""
+    core = make_core(in_rate, out_rate, x.shape[0], quality)
+    return np.concatenate([core.process(x), core.flush()], axis=1)
+
+
+__all__ = ["Clock", "InterpCore", "design", "make_core", "resample_one_shot", "table"]

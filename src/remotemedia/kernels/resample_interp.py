@@ -1,0 +1,130 @@
+"""Sizes and position arithmetic of the interpolated-phase resampler (any ratio).
+
+The exact polyphase kernel stores one filter row per phase, ``L`` rows for
+``L / M = out_rate / in_rate`` in lowest terms: 48000 -> 48001 Hz would need
+48001 rows. The interpolated-phase kernel stores a fixed number of phases
+per input frame instead and evaluates the filter between them with a cubic
+polynomial per phase segment (as soxr and libsamplerate interpolate between
+stored phases), so its table depends only on the preset and on
+``min(1, ratio)``, never on the ratio's terms. It is one stage at the input
+rate: output ``k`` sits at input position ``P_k / den`` (integers, exact)
+and is ``sum_u x[i - behind + u] * c_u(alpha)`` with ``i = P_k // den``,
+the phase segment ``j = (P_k mod den) * q // den`` and ``alpha`` the
+position inside that segment; ``c_u`` is the segment's cubic for tap ``u``.
+
+Positions are integers in units of ``1 / den``: for integer rates
+``den = L * 2**32`` and each output steps ``M * 2**32`` (so the positions
+are exact and the stream has ``ceil(n * out / in)`` frames, as on the exact
+path); for a non-integer ratio ``den = 2**52`` and the step is
+``round(2**52 / ratio)``. A new ratio (``set_ratio``) becomes a new step,
+``round(den / ratio)``; a ramp moves the step linearly over the next
+``ramp_frames`` outputs (integer arithmetic). An output's position, and so
+its arithmetic, never depends on how the input was chunked.
+
+The same formulas live in ``rust/remotemedia-runtime/src/resample/interp.rs``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+#: Stored phase segments per input frame at ratio >= 1, per preset (cubic
+#: interpolation error below the preset's stopband by 25 dB or more).
+PHASES: dict[str, int] = {"low": 32, "medium": 32, "high": 64, "very_high": 128}
+#: Taps are padded to a multiple of this.
+TAP_BLOCK = 8
+#: Fixed-point units of a position for integer rates (times L) and for a
+#: non-integer ratio.
+RATE_SHIFT = 32
+RATIO_DEN = 1 << 52
+#: Largest ratio either way.
+MAX_RATIO = 256.0
+#: ``set_ratio`` stays within this factor of the ratio the filter was designed for.
+VARIABLE_RANGE = 1.05
+
+
+@dataclass(frozen=True)
+class InterpShape:
+    """Sizes of an interpolated-phase filter.
+
+    Attributes
+    ----------
+    low : float
+        ``min(1, ratio)``: the cutoff scale relative to the input Nyquist.
+    q : int
+        Phase segments per input frame.
+    half_q : int
+        Half-length of the window in segments (the window is ``half_q / q``
+        input frames either side of the output position).
+    taps : int
+        Input frames per output, a multiple of ``TAP_BLOCK``.
+    behind, ahead : int
+        Frames the window reaches before / after the output's frame.
+    fc : float
+        Cutoff (middle of the transition band), fraction of the input Nyquist.
+    beta : float
+        Kaiser window parameter.
+    """
+
+    low: float
+    q: int
+    half_q: int
+    taps: int
+    behind: int
+    ahead: int
+    fc: float
+    beta: float
+
+
+@lru_cache(maxsize=256)
+def interp_shape(low: float, quality: str, spec: tuple[float, float, float]) -> InterpShape:
+    """Filter sizes for cutoff scale ``low`` (``min(1, out/in)``) at a preset.
+
+    ``spec``: the preset's (passband end, stopband start, attenuation dB).
+    """
+    pb, sb, atten = spec
+    fp, fs = pb * low, sb * low
+    width = math.pi * (fs - fp)
+    length = (atten - 7.95) / (2.285 * width)
+    q = max(1, math.ceil(PHASES[quality] * low))
+    half_q = math.ceil(length / 2.0 * q)
+    behind = -(-half_q // q)
+    taps = -(-(2 * behind + 1) // TAP_BLOCK) * TAP_BLOCK
+    beta = 0.1102 * (atten - 8.7)
+    return InterpShape(low, q, half_q, taps, behind, taps - 1 - behind, (fp + fs) / 2.0, beta)
+
+
+def round_half_up(x: float) -> int:
+    """``floor(x + 0.5)`` as an int (the same rounding as the Rust core)."""
+    return math.floor(x + 0.5)
+
+
+def rate_units(in_rate: int, out_rate: int) -> tuple[int, int]:
+    """``(den, step)`` of exact positions for integer rates."""
+    g = math.gcd(in_rate, out_rate)
+    return (out_rate // g) << RATE_SHIFT, (in_rate // g) << RATE_SHIFT
+
+
+def ratio_units(ratio: float) -> tuple[int, int]:
+    """``(den, step)`` for a non-integer ratio ``out / in``."""
+    return RATIO_DEN, round_half_up(float(RATIO_DEN) / ratio)
+
+
+def ratio_step(den: int, ratio: float) -> int:
+    """The step of a new ratio in a stream's units."""
+    return round_half_up(float(den) / ratio)
+
+
+__all__ = [
+    "MAX_RATIO",
+    "PHASES",
+    "RATIO_DEN",
+    "VARIABLE_RANGE",
+    "InterpShape",
+    "interp_shape",
+    "rate_units",
+    "ratio_step",
+    "ratio_units",
+]

@@ -214,13 +214,18 @@ pub fn check_ratio(ratio: f64) -> Result<()> {
 
 /// Positions of successive outputs, in units of `1 / den`, and the step
 /// schedule (a ramp moves the step linearly: step `j` of a ramp of `len`
-/// is `from + floor((target - from) * j / len)`).
+/// is `from + floor((target - from) * j / len)`). The next position is held
+/// as a frame and a remainder below `den` (`den < 2^53`), so advancing by a
+/// constant step needs no wide division.
 #[derive(Clone, Debug)]
 struct Clock {
     den: u128,
     initial: u128,
-    pos: u128,
+    frame: u64,
+    rem: u64,
     step: u128,
+    /// `step` split as `(step / den, step % den)`.
+    split: (u64, u64),
     target: u128,
     ramp_from: u128,
     ramp_len: u64,
@@ -232,8 +237,10 @@ impl Clock {
         Clock {
             den,
             initial: step,
-            pos: 0,
+            frame: 0,
+            rem: 0,
             step,
+            split: ((step / den) as u64, (step % den) as u64),
             target: step,
             ramp_from: step,
             ramp_len: 0,
@@ -243,6 +250,11 @@ impl Clock {
 
     fn reset(&mut self) {
         *self = Clock::new(self.den, self.initial);
+    }
+
+    /// Position of the next output.
+    fn pos(&self) -> u128 {
+        self.frame as u128 * self.den + self.rem as u128
     }
 
     fn ramp_step(&self, done: u64) -> u128 {
@@ -261,6 +273,7 @@ impl Clock {
     fn set_step(&mut self, target: u128, ramp: u64) {
         let start = self.current_step();
         self.step = target;
+        self.split = ((target / self.den) as u64, (target % self.den) as u64);
         self.target = target;
         if ramp == 0 || target == start {
             self.ramp_from = target;
@@ -273,22 +286,30 @@ impl Clock {
     }
 
     /// Moves to the next output's position.
+    #[inline]
     fn advance(&mut self) {
-        if self.ramp_done < self.ramp_len {
+        let (q, r) = if self.ramp_done < self.ramp_len {
             self.ramp_done += 1;
-            self.pos += self.ramp_step(self.ramp_done);
+            let s = self.ramp_step(self.ramp_done);
             if self.ramp_done == self.ramp_len {
                 self.ramp_len = 0;
                 self.ramp_done = 0;
             }
+            ((s / self.den) as u64, (s % self.den) as u64)
         } else {
-            self.pos += self.step;
+            self.split
+        };
+        self.frame += q;
+        self.rem += r;
+        if self.rem as u128 >= self.den {
+            self.rem -= self.den as u64;
+            self.frame += 1;
         }
     }
 
     /// Outputs from the next one whose position is below `limit`.
     fn count_below(&self, limit: u128) -> usize {
-        let (mut pos, mut done, mut n) = (self.pos, self.ramp_done, 0u128);
+        let (mut pos, mut done, mut n) = (self.pos(), self.ramp_done, 0u128);
         while done < self.ramp_len && pos < limit {
             n += 1;
             done += 1;
@@ -302,7 +323,7 @@ impl Clock {
 
     /// Position of the `n`-th next output (`n >= 1`).
     fn position_of(&self, n: usize) -> u128 {
-        let (mut pos, mut done, mut left) = (self.pos, self.ramp_done, n as u128 - 1);
+        let (mut pos, mut done, mut left) = (self.pos(), self.ramp_done, n as u128 - 1);
         while left > 0 && done < self.ramp_len {
             done += 1;
             pos += self.ramp_step(done);
@@ -422,7 +443,7 @@ impl Interp {
 
     /// Input frames taken in whose output is still pending.
     pub fn delay(&self) -> usize {
-        let covered = self.clock.pos.div_ceil(self.clock.den) as i64;
+        let covered = self.clock.pos().div_ceil(self.clock.den) as i64;
         (self.received - covered).max(0) as usize
     }
 
@@ -480,11 +501,11 @@ impl Interp {
     fn emit(&mut self, n: usize, out: &mut [f32], stride: usize) {
         let t = &*self.table;
         let s = t.shape;
-        let den = self.clock.den;
+        let den = self.clock.den as u64;
         for k in 0..n {
-            let pos = self.clock.pos;
-            let frame = (pos / den) as i64;
-            let rq = (pos % den) * s.q as u128;
+            let frame = self.clock.frame as i64;
+            // rem < den < 2^53 and q <= 128: rem * q fits in 64 bits.
+            let rq = self.clock.rem * s.q as u64;
             let seg = (rq / den) as usize;
             let alpha = (rq % den) as f64 / den as f64;
             let first = (frame - s.behind as i64 - self.start) as usize;
@@ -496,7 +517,7 @@ impl Interp {
             self.clock.advance();
         }
         // Keep the history from the first frame the next output needs.
-        let keep_from = (self.clock.pos / den) as i64 - s.behind as i64;
+        let keep_from = self.clock.frame as i64 - s.behind as i64;
         let drop = (keep_from - self.start).clamp(0, self.received - self.start) as usize;
         if drop > 0 {
             for h in &mut self.hist {

@@ -11,7 +11,7 @@ import pytest
 import remotemedia
 from conftest import kernel_set
 from remotemedia import kernels
-from remotemedia.kernels.resample import filter_stages
+from remotemedia.kernels.python.resample_design import filter_stages
 
 RATIOS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000), (8_000, 16_000), (44_100, 48_000), (22_050, 8_000)]
 QUALITIES = ["low", "medium", "high", "very_high"]
@@ -210,13 +210,13 @@ def _message(fn, *args, **kw) -> tuple[type, str]:  # type: ignore[no-untyped-de
 
 
 BAD_CALLS = [
-    ("rate 0", lambda k: k.resample(noise((10,)), 0, 16_000), ValueError, "8000..192000"),
-    ("negative", lambda k: k.resample(noise((10,)), 48_000, -16_000), ValueError, "8000..192000"),
-    ("too low", lambda k: k.resample(noise((10,)), 7_999, 16_000), ValueError, "in_rate 7999 Hz"),
+    ("rate 0", lambda k: k.resample(noise((10,)), 0, 16_000), ValueError, "1000..768000"),
+    ("negative", lambda k: k.resample(noise((10,)), 48_000, -16_000), ValueError, "1000..768000"),
+    ("too low", lambda k: k.resample(noise((10,)), 999, 16_000), ValueError, "in_rate 999 Hz"),
     ("absurd", lambda k: k.resample(noise((10,)), 48_000, 10**12), ValueError, "outside the supported range"),
     ("float rate", lambda k: k.resample(noise((10,)), 48_000.5, 16_000), TypeError, "integer"),
     ("quality", lambda k: k.resample(noise((10,)), 48_000, 16_000, "ultra"), ValueError, "very_high"),
-    ("huge ratio", lambda k: k.resample(noise((10,)), 191_999, 192_000), ValueError, "limit"),
+    ("ratio 384:1", lambda k: k.resample(noise((10,)), 384_000, 1_000), ValueError, "beyond 256:1"),
     ("frames x channels", lambda k: k.resample(noise((1000, 2)), 48_000, 16_000), ValueError, r"pass x\.T"),
     ("3-D", lambda k: k.resample(noise((2, 2, 2)), 48_000, 16_000), ValueError, "3-D"),
     ("no channels", lambda k: k.resample(noise((0, 10)), 48_000, 16_000), ValueError, "0 channels"),
@@ -224,8 +224,8 @@ BAD_CALLS = [
     ("list", lambda k: k.resample([0.0, 1.0], 48_000, 16_000), TypeError, "numpy array"),
     ("channels 0", lambda k: k.Resampler(48_000, 16_000, 0), ValueError, "1..64"),
     ("channels 65", lambda k: k.Resampler(48_000, 16_000, 65), ValueError, "1..64"),
-    ("stream rate", lambda k: k.Resampler(48_000, 250_000), ValueError, "out_rate 250000 Hz"),
-    ("stream ratio", lambda k: k.Resampler(191_999, 192_000, quality="low"), ValueError, "larger common divisor"),
+    ("stream rate", lambda k: k.Resampler(48_000, 800_000), ValueError, "out_rate 800000 Hz"),
+    ("stream ratio", lambda k: k.Resampler(1_000, 300_000, quality="low"), ValueError, "beyond 256:1"),
     ("mono to stereo", lambda k: k.Resampler(48_000, 16_000, 2).process(noise((100,))), ValueError, "mid-stream"),
     ("stereo to 3", lambda k: k.Resampler(48_000, 16_000, 2).process(noise((3, 100))), ValueError, "mid-stream"),
 ]
@@ -311,12 +311,7 @@ def _random_pairs() -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize(("i", "o"), _random_pairs())
 def test_random_rate_pairs(ks: kernels.KernelSet, i: int, o: int) -> None:
-    from remotemedia.kernels.resample import MAX_COEFFICIENTS, filter_stages
-
-    if sum(s.l * s.taps for _, s in filter_stages(i, o, "low")) > MAX_COEFFICIENTS:
-        with pytest.raises(ValueError, match="larger common divisor"):
-            ks.resample(noise((10,)), i, o, "low")
-        return
+    # Random pairs mostly have large terms: those run on the interpolated-phase kernel.
     x = noise((2, 2_500), seed=i ^ o)
     want = ks.resample(x, i, o, "low")
     assert want.shape == (2, -(-2_500 * o // i))

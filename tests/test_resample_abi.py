@@ -15,7 +15,7 @@ from remotemedia import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ROOT / "rust" / "remotemedia-runtime" / "include" / "remotemedia_runtime.h"
-PXD = ROOT / "src" / "remotemedia" / "_native_abi.pxd"
+PXD = ROOT / "src" / "remotemedia" / "_bindings" / "cython_abi.pxd"
 FUNC = re.compile(r"\b(rm_resample\w*)\s*\(")
 
 
@@ -61,5 +61,16 @@ def test_binding_checks_buffers(binding: str) -> None:
         module.resample(48_000, 16_000, 2, x, np.zeros((2, 1_599), np.float32))
     with pytest.raises(ValueError, match="quality code"):
         module.Resampler(48_000, 16_000, 1, 7)
-    with pytest.raises(ValueError, match=r"8000\.\.192000"):
-        module.Resampler(4_000, 16_000, 1, 2)
+    with pytest.raises(ValueError, match=r"1000\.\.768000"):
+        module.Resampler(400, 16_000, 1, 2)
+    # The variable-ratio entries: a fixed-ratio handle refuses set_ratio,
+    # a variable one refuses a ratio far from its own and bad ratios.
+    with pytest.raises(ValueError, match="fixed ratio"):
+        module.Resampler(48_000, 16_000, 1, 2).set_ratio(0.34, 0)
+    v = module.Resampler(48_000, 48_000, 1, 2, True)
+    v.set_ratio(1.0001, 100)
+    with pytest.raises(ValueError, match="5%"):
+        v.set_ratio(1.2, 0)
+    for bad in (0.0, float("nan"), 1e9):
+        with pytest.raises(ValueError, match="ratio"):
+            module.Resampler(0, 0, 1, 2, False, bad)

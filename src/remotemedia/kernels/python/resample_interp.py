@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from remotemedia.kernels.python.resample import ResamplerCore, bessel_i0
-from remotemedia.kernels.resample import SPECS, uses_interp
+from remotemedia.kernels.python.resample import ResamplerCore
+from remotemedia.kernels.python.resample_design import SPECS, bessel_i0
+from remotemedia.kernels.resample import uses_interp
 from remotemedia.kernels.resample_interp import (
     InterpShape,
     interp_shape,

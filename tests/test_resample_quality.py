@@ -26,7 +26,7 @@ import soxr  # in the test extra: compared live, never skipped
 from remotemedia import kernels
 from resample_metrics import alias_db, passband_deviation_db, sine_snr_db
 
-PAIRS = [("high", "HQ"), ("very_high", "VHQ")]
+PAIRS = [("low", "LQ"), ("medium", "MQ"), ("high", "HQ"), ("very_high", "VHQ")]
 # The passband estimator resolves about 1e-4 dB; below that two flat
 # responses cannot be ordered, so "as good" allows this much.
 FLATNESS_RESOLUTION_DB = 2e-5

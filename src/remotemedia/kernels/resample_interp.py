@@ -32,7 +32,7 @@ from functools import lru_cache
 
 #: Stored phase segments per input frame at ratio >= 1, per preset (cubic
 #: interpolation error below the preset's stopband by 25 dB or more).
-PHASES: dict[str, int] = {"low": 32, "medium": 32, "high": 64, "very_high": 128}
+PHASES: dict[str, int] = {"low": 32, "medium": 64, "high": 64, "very_high": 128}
 #: Taps are padded to a multiple of this.
 TAP_BLOCK = 8
 #: Fixed-point units of a position for integer rates (times L) and for a

@@ -60,8 +60,8 @@ impl Quality {
     /// frequency, and the stopband attenuation in dB.
     pub fn spec(self) -> (f64, f64, f64) {
         match self {
-            Quality::Low => (0.80, 1.0, 80.0),
-            Quality::Medium => (0.87, 1.0, 110.0),
+            Quality::Low => (0.70, 1.0, 125.0),
+            Quality::Medium => (0.90, 1.0, 137.0),
             Quality::High => (0.91, 1.0, 139.0),
             Quality::VeryHigh => (0.91, 1.0, 175.0),
         }

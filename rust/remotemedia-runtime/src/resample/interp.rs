@@ -50,8 +50,8 @@ const CACHE_LIMIT: usize = 32;
 /// stays 25 dB or more under the preset's stopband.
 pub fn phases(quality: Quality) -> usize {
     match quality {
-        Quality::Low | Quality::Medium => 32,
-        Quality::High => 64,
+        Quality::Low => 32,
+        Quality::Medium | Quality::High => 64,
         Quality::VeryHigh => 128,
     }
 }

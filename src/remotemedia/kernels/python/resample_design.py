@@ -36,8 +36,8 @@ BLOCK_FACTOR = 4
 
 #: quality name -> (passband end, stopband start, attenuation dB)
 SPECS: dict[str, tuple[float, float, float]] = {
-    "low": (0.80, 1.0, 80.0),
-    "medium": (0.87, 1.0, 110.0),
+    "low": (0.70, 1.0, 125.0),
+    "medium": (0.90, 1.0, 137.0),
     "high": (0.91, 1.0, 139.0),
     "very_high": (0.91, 1.0, 175.0),
 }

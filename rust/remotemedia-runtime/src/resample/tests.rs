@@ -107,7 +107,7 @@ fn delay_counts_pending_input() {
     // At most one block of the fast-convolution stage (152 periods of 3
     // frames at 24 kHz: 19 ms) plus the filters' reach: under 30 ms.
     assert!(d > 0 && d < 1_440, "delay {d}");
-    let mut m = Resampler::new(48_000, 16_000, 1, Quality::Medium).unwrap();
+    let mut m = Resampler::new(48_000, 16_000, 1, Quality::Low).unwrap();
     let k = m.output_frames(x.len());
     let mut out = vec![0.0; k];
     m.process(&x, x.len(), &mut out, k).unwrap();
@@ -119,7 +119,7 @@ fn delay_counts_pending_input() {
 #[test]
 fn bad_arguments() {
     assert!(Resampler::new(0, 16_000, 1, Quality::High).is_err());
-    assert!(Resampler::new(48_000, 200_000, 1, Quality::High).is_err());
+    assert!(Resampler::new(48_000, 800_000, 1, Quality::High).is_err());
     assert!(Resampler::new(48_000, 16_000, 0, Quality::High).is_err());
     let mut r = Resampler::new(48_000, 16_000, 1, Quality::High).unwrap();
     let mut small = vec![0.0; 1];

@@ -19,7 +19,14 @@ class AudioResampleNode(Node):
 
     Output is float32 with the input's channel layout and
     ``ceil(frames * target_rate / in_rate)`` frames, delay-compensated.
-    Input already at ``target_rate`` passes through unchanged.
+    Input already at ``target_rate`` passes through unchanged, unless the
+    node is ``variable``.
+
+    Drift correction: made with ``variable=True``, a stream's resampler runs
+    on the interpolated-phase kernel (equal rates too) and
+    ``StreamSession.set_ratio(node_name, ratio, ramp_frames)`` changes its
+    ratio ``out / in`` while streaming (see
+    :meth:`remotemedia.Resampler.set_ratio`).
 
     Parameters
     ----------
@@ -31,6 +38,8 @@ class AudioResampleNode(Node):
         See :class:`~remotemedia.Node`.
     target_sample_rate : int, optional
         Alias of ``target_rate`` (older scripts use it).
+    variable : bool
+        Streams may change their ratio (``set_ratio``); default False.
 
     Raises
     ------
@@ -49,6 +58,7 @@ class AudioResampleNode(Node):
         name: str | None = None,
         retry: RetryPolicy | None = None,
         target_sample_rate: int | None = None,
+        variable: bool = False,
     ) -> None:
         super().__init__(name=name, runtime_hint=runtime_hint, retry=retry)
         if target_rate is not None and target_sample_rate is not None and target_rate != target_sample_rate:
@@ -61,10 +71,14 @@ class AudioResampleNode(Node):
         if quality not in QUALITIES:
             raise ValueError(f"AudioResampleNode: quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
         self.quality = quality
+        self.variable = bool(variable)
 
     def params(self) -> dict[str, Any]:
-        """``target_rate`` and ``quality`` (the alias is not stored)."""
-        return {"target_rate": self.target_rate, "quality": self.quality}
+        """``target_rate`` and ``quality`` (the alias is not stored); ``variable`` when set."""
+        p: dict[str, Any] = {"target_rate": self.target_rate, "quality": self.quality}
+        if self.variable:
+            p["variable"] = True
+        return p
 
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Resample one whole buffer."""
@@ -76,7 +90,29 @@ class AudioResampleNode(Node):
 
     def open_state(self, kernels: KernelSet | None) -> dict[str, Any]:
         """Per-stream state: the streaming Resampler, created on the first chunk."""
-        return {"resampler": None, "rate": None, "channels": None}
+        return {"resampler": None, "rate": None, "channels": None, "ratio": None}
+
+    def set_ratio(self, state: dict[str, Any], ratio: float, ramp_frames: int = 0) -> None:
+        """Change the ratio ``out / in`` of one stream (``StreamSession.set_ratio`` calls this).
+
+        Before the first chunk the ratio is kept and applied when the
+        stream's resampler is made.
+
+        Raises
+        ------
+        ValueError
+            The node is not ``variable``, or the ratio is refused by
+            :meth:`remotemedia.Resampler.set_ratio`.
+        """
+        if not self.variable:
+            raise ValueError(
+                f"AudioResampleNode {self.name!r}: set_ratio needs a variable node; "
+                "create it with AudioResampleNode(..., variable=True)"
+            )
+        if state["resampler"] is None:
+            state["ratio"] = (ratio, ramp_frames)
+            return
+        state["resampler"].set_ratio(ratio, ramp_frames)
 
     def process_chunk(self, data: Any, state: dict[str, Any], kernels: KernelSet | None) -> AudioBuffer:
         """Resample one chunk of a stream (output of all chunks + flush == one shot)."""
@@ -84,8 +120,12 @@ class AudioResampleNode(Node):
         buf = AudioBuffer.from_any(data, "AudioResampleNode")
         if state["rate"] is None:
             state["rate"], state["channels"] = buf.sample_rate, buf.channels
-            if buf.sample_rate != self.target_rate:
-                state["resampler"] = kernels.Resampler(buf.sample_rate, self.target_rate, buf.channels, self.quality)
+            if buf.sample_rate != self.target_rate or self.variable:
+                state["resampler"] = kernels.Resampler(
+                    buf.sample_rate, self.target_rate, buf.channels, self.quality, variable=self.variable
+                )
+                if state["ratio"] is not None:
+                    state["resampler"].set_ratio(*state["ratio"])
         elif (buf.sample_rate, buf.channels) != (state["rate"], state["channels"]):
             raise ValueError(
                 f"AudioResampleNode {self.name!r}: stream changed from {state['channels']} ch at {state['rate']} Hz "

@@ -153,6 +153,26 @@ class StreamSession:
         joined = {s: join_outputs(v) for s, v in pieces.items()}
         return joined[self._sinks[0]] if len(self._sinks) == 1 else joined
 
+    def set_ratio(self, node: str, ratio: float, ramp_frames: int = 0) -> None:
+        """Change the resampling ratio of this stream at node ``node`` (drift correction).
+
+        The node must support it (``AudioResampleNode(..., variable=True)``);
+        see :meth:`remotemedia.Resampler.set_ratio` for the ratio and ramp.
+
+        Raises
+        ------
+        ValueError
+            No node of that name, or it cannot change its ratio.
+        """
+        for st in self._stages:
+            if st.name == node:
+                fn = getattr(st.node, "set_ratio", None)
+                if fn is None:
+                    raise ValueError(f"stream of pipeline {self._name!r}: node {node!r} has no ratio to set")
+                fn(st.state, ratio, ramp_frames)
+                return
+        raise ValueError(f"stream of pipeline {self._name!r}: no node named {node!r}")
+
     def close(self) -> None:
         """Release every node's stream state (idempotent; no flush)."""
         if not self._closed:

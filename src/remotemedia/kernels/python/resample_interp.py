@@ -29,6 +29,8 @@ from remotemedia.kernels.resample_interp import (
 # Outputs per vectorised batch: keeps ``r0 + k * step`` inside int64 and the
 # gathered windows near _BLOCK float64 elements.
 _BATCH = 1024
+# Ramp outputs per batch: k steps of at most 2**52 * 1.05 stay inside int64.
+_RAMP_BATCH = 512
 _BLOCK = 1 << 20
 
 
@@ -115,23 +117,29 @@ class Clock:
             self.ramp_from, self.target, self.ramp_len, self.ramp_done = start, target, ramp, 0
             self.step = target
 
-    def _next_step(self) -> int:
-        if self.ramp_done < self.ramp_len:
-            self.ramp_done += 1
-            s = self.ramp_from + (self.target - self.ramp_from) * self.ramp_done // self.ramp_len
-            if self.ramp_done == self.ramp_len:
-                self.ramp_len = self.ramp_done = 0
-            return s
-        return self.step
+    def _ramp_steps(self, k: int, done: int | None = None) -> np.ndarray:
+        """Steps of ramp outputs ``done + 1 .. done + k`` (int64; default the current ``done``)."""
+        first = self.ramp_done if done is None else done
+        j = range(first + 1, first + k + 1)
+        delta, length = self.target - self.ramp_from, self.ramp_len
+        if abs(delta) * length < 1 << 62:
+            jj = np.arange(j.start, j.stop, dtype=np.int64)
+            return self.ramp_from + (delta * jj) // length
+        return np.array([self.ramp_from + delta * i // length for i in j], dtype=np.int64)
 
     def count_below(self, limit: int) -> int:
         """Outputs from the next one whose position is below ``limit`` (no state change)."""
-        pos, n = self.pos, 0
-        done, length = self.ramp_done, self.ramp_len
-        while done < length and pos < limit:
-            n += 1
-            done += 1
-            pos += self.ramp_from + (self.target - self.ramp_from) * done // length
+        pos, n, done = self.pos, 0, self.ramp_done
+        while done < self.ramp_len and pos < limit:
+            k = min(self.ramp_len - done, _RAMP_BATCH)
+            cum = np.cumsum(self._ramp_steps(k, done))
+            room = limit - pos  # outputs at pos + [0, cum[0], ..., cum[k - 2]]
+            if room > int(cum[-2] if k > 1 else 0):
+                n += k
+                pos += int(cum[-1])
+                done += k
+                continue
+            return n + 1 + int(np.searchsorted(cum[:-1], room, side="left"))
         if pos >= limit:
             return n
         return n + -(-(limit - pos) // self.step)
@@ -145,10 +153,17 @@ class Clock:
         den = self.den
         zero = np.zeros(1, dtype=np.int64)
         while n > 0 and self.ramp_done < self.ramp_len:
+            k = min(n, self.ramp_len - self.ramp_done, _RAMP_BATCH)
+            steps = self._ramp_steps(k)
             base, r0 = divmod(self.pos, den)
-            runs.append((base, zero, np.array([r0], dtype=np.int64)))
-            self.pos += self._next_step()
-            n -= 1
+            # r0 < den <= 2**52 and k * step < 2**62: the offsets stay in int64.
+            offs = r0 + np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(steps[:-1])])
+            runs.append((base, offs // den, offs % den))
+            self.pos += int(steps.sum())
+            self.ramp_done += k
+            if self.ramp_done == self.ramp_len:
+                self.ramp_len = self.ramp_done = 0
+            n -= k
         while n > 0:
             k = min(n, _BATCH)
             base, r0 = divmod(self.pos, den)

@@ -117,9 +117,7 @@ def uses_interp(in_rate: int, out_rate: int, quality: str) -> bool:
 def check_pair(in_rate: int, out_rate: int, op: str) -> None:
     """Raise ValueError when the ratio of two valid rates exceeds ``MAX_RATIO``."""
     if max(in_rate, out_rate) > MAX_RATIO * min(in_rate, out_rate):
-        raise ValueError(
-            f"{op}: {in_rate} Hz -> {out_rate} Hz is a ratio beyond {MAX_RATIO}:1; convert in two steps"
-        )
+        raise ValueError(f"{op}: {in_rate} Hz -> {out_rate} Hz is a ratio beyond {MAX_RATIO}:1; convert in two steps")
 
 
 def check_ratio(ratio: Any, op: str) -> float:
@@ -129,7 +127,8 @@ def check_ratio(ratio: Any, op: str) -> float:
     value = float(ratio)
     if not (math.isfinite(value) and 1.0 / MAX_RATIO <= value <= MAX_RATIO):
         raise ValueError(
-            f"{op}: ratio {value!r} (output rate / input rate) is outside the supported range 1/{MAX_RATIO}..{MAX_RATIO}"
+            f"{op}: ratio {value!r} (output rate / input rate) is outside the supported range "
+            f"1/{MAX_RATIO}..{MAX_RATIO}"
         )
     return value
 

@@ -86,7 +86,9 @@ pub unsafe extern "C" fn rm_resampler_new_ratio(
 /// `h` a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_set_ratio(h: *mut RmResampler, ratio: f64, ramp_frames: u64) -> i32 {
-    guard("rm_resampler_set_ratio", || handle_mut(h)?.0.set_ratio(ratio, ramp_frames))
+    guard("rm_resampler_set_ratio", || {
+        handle_mut(h)?.0.set_ratio(ratio, ramp_frames)
+    })
 }
 
 /// Frees a handle from `rm_resampler_new` (null is ignored).

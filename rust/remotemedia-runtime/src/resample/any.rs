@@ -38,7 +38,9 @@ impl AnyResampler {
                 in_rate, out_rate, channels, quality,
             )?)));
         }
-        Ok(AnyResampler::Exact(Resampler::new(in_rate, out_rate, channels, quality)?))
+        Ok(AnyResampler::Exact(Resampler::new(
+            in_rate, out_rate, channels, quality,
+        )?))
     }
 
     /// Integer rates on the interpolated-phase kernel, so that
@@ -52,7 +54,9 @@ impl AnyResampler {
 
     /// A non-integer ratio `out / in` (interpolated-phase kernel; variable).
     pub fn from_ratio(ratio: f64, channels: usize, quality: Quality) -> Result<AnyResampler> {
-        Ok(AnyResampler::Interp(Box::new(Interp::from_ratio(ratio, channels, quality)?)))
+        Ok(AnyResampler::Interp(Box::new(Interp::from_ratio(
+            ratio, channels, quality,
+        )?)))
     }
 
     /// A new ratio from the next output on, reached over `ramp` outputs.

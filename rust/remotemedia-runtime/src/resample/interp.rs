@@ -116,7 +116,8 @@ pub struct Table {
 fn design(s: &InterpShape) -> Result<Table> {
     let n = s.coefficients();
     let mut coef = Vec::new();
-    coef.try_reserve_exact(n).map_err(|_| Error::Allocation { bytes: n * 8 })?;
+    coef.try_reserve_exact(n)
+        .map_err(|_| Error::Allocation { bytes: n * 8 })?;
     coef.resize(n, 0.0);
     let (q, half3) = (s.q as i64, 3 * s.half_q as i64);
     let i0_beta = bessel_i0(s.beta);
@@ -351,7 +352,13 @@ impl Interp {
     pub fn from_rates(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<Interp> {
         let ratio = out_rate as f64 / in_rate as f64;
         let (l, m) = super::design::ratio(in_rate, out_rate);
-        Self::build(ratio, (l as u128) << RATE_SHIFT, (m as u128) << RATE_SHIFT, channels, quality)
+        Self::build(
+            ratio,
+            (l as u128) << RATE_SHIFT,
+            (m as u128) << RATE_SHIFT,
+            channels,
+            quality,
+        )
     }
 
     /// A non-integer ratio `out / in` (`den = 2^52`).
@@ -535,11 +542,7 @@ fn check_out(out: &[f32], stride: usize, n_out: usize, channels: usize) -> Resul
             given: stride,
         });
     }
-    let needed = if n_out == 0 {
-        0
-    } else {
-        (channels - 1) * stride + n_out
-    };
+    let needed = if n_out == 0 { 0 } else { (channels - 1) * stride + n_out };
     if out.len() < needed {
         return Err(Error::BufferTooSmall {
             needed,
@@ -663,7 +666,12 @@ mod tests {
     #[test]
     fn length_rule_and_chunk_invariance() {
         let x = noise(20_000, 3);
-        for &(i, o) in &[(48_000u32, 48_001u32), (44_100, 44_056), (100_000, 78_901), (8_000, 11_025)] {
+        for &(i, o) in &[
+            (48_000u32, 48_001u32),
+            (44_100, 44_056),
+            (100_000, 78_901),
+            (8_000, 11_025),
+        ] {
             let mut r = Interp::from_rates(i, o, 1, Quality::High).unwrap();
             let whole = run(&mut r, &x, &[x.len()]);
             assert_eq!(whole.len() as u64, (x.len() as u64 * o as u64).div_ceil(i as u64));

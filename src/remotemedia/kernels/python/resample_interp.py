@@ -151,7 +151,6 @@ class Clock:
         """
         runs: list[tuple[int, np.ndarray, np.ndarray]] = []
         den = self.den
-        zero = np.zeros(1, dtype=np.int64)
         while n > 0 and self.ramp_done < self.ramp_len:
             k = min(n, self.ramp_len - self.ramp_done, _RAMP_BATCH)
             steps = self._ramp_steps(k)
@@ -275,8 +274,6 @@ class InterpCore:
             pos += c.ramp_from + (c.target - c.ramp_from) * done // length
             left -= 1
         return pos + left * c.step
-
-
 
 
 def make_core(

@@ -29,6 +29,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from remotemedia import kernels  # noqa: E402
+from remotemedia.kernels.resample import uses_interp  # noqa: E402
 from remotemedia.runtime import BINDINGS, load_binding  # noqa: E402
 
 try:
@@ -46,6 +47,19 @@ except ImportError:  # pragma: no cover
 
 CONVERSIONS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000)]
 QUALITIES = ["low", "medium", "high", "very_high"]
+# Pairs the exact polyphase kernel cannot hold or that lie outside 8..192 kHz
+# (issue 15); the first four run on the interpolated-phase kernel.
+AWKWARD = [
+    (48_000, 48_001),
+    (44_100, 44_056),
+    (100_000, 78_901),
+    (11_025, 96_001),
+    (6_000, 16_000),
+    (384_000, 48_000),
+    (8_000, 384_000),
+]
+# Each preset and its soxr counterpart.
+PRESET_PAIRS = [("low", "LQ"), ("medium", "MQ"), ("high", "HQ"), ("very_high", "VHQ")]
 
 
 def native_sets() -> list[kernels.KernelSet]:
@@ -114,6 +128,31 @@ def one_shot_tables(seconds: float, reps: int, budget: float) -> None:
             print(f"  {'resampler':34s} {'ms per s':>10s} {'x real time':>12s} {'vs soxr HQ':>11s}")
             for label, ms in rows:
                 print(f"  {label:34s} {ms:10.3f} {1e3 / ms:12.0f} {ms / hq:11.2f}")
+
+
+def preset_table(conversions: list[tuple[int, int]], seconds: float, reps: int, budget: float) -> None:
+    """Each preset against its soxr counterpart, mono, interleaved rounds per conversion."""
+    native = native_sets()
+    if not native or soxr is None:
+        print("\npreset table: needs the native core and soxr")
+        return
+    ks = native[0]
+    rng = np.random.default_rng(1)
+    print(f"\nPresets against soxr, mono, {seconds:g} s of audio, ms per s of audio (median of up to {reps} rounds)")
+    print(f"  {'conversion':18s} {'kernel':7s}" + "".join(f" {q + ' / ' + sq:>26s}" for q, sq in PRESET_PAIRS))
+    for i, o in conversions:
+        x = rng.uniform(-0.5, 0.5, int(seconds * i)).astype(np.float32)
+        runs: list[tuple[str, Callable[[], object]]] = []
+        for q, sq in PRESET_PAIRS:
+            runs.append((q, lambda q=q: ks.resample(x, i, o, q)))
+            runs.append((sq, lambda sq=sq: soxr.resample(x, i, o, quality=sq)))
+        med = interleaved(runs, reps, budget)
+        kernel = "interp" if uses_interp(i, o, "high") else "exact"
+        cells = "".join(
+            f" {med[q] / seconds * 1e3:7.3f} / {med[sq] / seconds * 1e3:7.3f} ({med[q] / med[sq]:4.2f})"
+            for q, sq in PRESET_PAIRS
+        )
+        print(f"  {f'{i} -> {o}':18s} {kernel:7s}{cells}")
 
 
 def thread_table(seconds: float, reps: int, budget: float) -> None:
@@ -248,6 +287,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="seconds of audio per run (default 60)")
     ap.add_argument("--reps", type=int, default=None, help="runs per contender (default 5)")
     ap.add_argument("--budget", type=float, default=None, help="max seconds spent per contender (default 20)")
+    ap.add_argument(
+        "--presets", action="store_true", help="only the preset-against-soxr table (common and awkward pairs)"
+    )
     args = ap.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 60.0)
     reps = args.reps or (3 if args.quick else 5)
@@ -257,7 +299,11 @@ def main() -> None:
         f"remotemedia native bindings: {[k.binding for k in native] or 'none'}; "
         f"soxr {getattr(soxr, '__version__', 'missing')}; samplerate {getattr(samplerate, '__version__', 'missing')}"
     )
+    if args.presets:
+        preset_table(CONVERSIONS + AWKWARD, min(seconds, 10.0), reps, budget)
+        return
     one_shot_tables(seconds, reps, budget)
+    preset_table(CONVERSIONS + AWKWARD, min(seconds, 10.0), reps, budget)
     thread_table(seconds, reps, budget)
     gil_table(seconds)
     stream_table(min(seconds, 10.0))

@@ -35,7 +35,7 @@ use super::fft::{partner_chunk, Fft, FIRST_PARTNERS};
 /// and 1:2 stages, 312 for 2:3) runs 6-25% faster through blocks;
 /// "medium" (112-168 taps) is no faster, and keeps the direct kernels'
 /// low latency.
-pub const MIN_TAPS: usize = 200;
+pub const MIN_TAPS: usize = 176;
 /// Most phases, and most streams (`M`), of a stage using this kernel.
 pub const MAX_FACTOR: u64 = 4;
 

@@ -31,7 +31,7 @@ TAP_BLOCK = 8
 # Stages with at least this many taps and at most BLOCK_FACTOR phases and
 # streams run on the Rust core's fast-convolution (FFT) kernel, which emits
 # whole blocks of output; both bodies follow the same block grid.
-BLOCK_MIN_TAPS = 200
+BLOCK_MIN_TAPS = 176
 BLOCK_FACTOR = 4
 
 #: quality name -> (passband end, stopband start, attenuation dB)

@@ -22,7 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from remotemedia import kernels
-from remotemedia.kernels.resample import SPECS
+from remotemedia.kernels.python.resample_design import SPECS
+from remotemedia.kernels.resample import uses_interp
 from resample_metrics import alias_db, passband_deviation_db, sine_snr_db
 
 try:
@@ -81,12 +82,54 @@ def latency_ms(ks: kernels.KernelSet, i: int, o: int, q: str) -> float:
     return worst / i * 1e3
 
 
+# Pairs the exact kernel cannot hold or outside 8..192 kHz (issue 15).
+AWKWARD = [
+    (48_000, 48_001),
+    (44_100, 44_056),
+    (100_000, 78_901),
+    (11_025, 96_001),
+    (6_000, 16_000),
+    (384_000, 48_000),
+    (8_000, 384_000),
+]
+PRESET_PAIRS = [("low", "LQ"), ("medium", "MQ"), ("high", "HQ"), ("very_high", "VHQ")]
+
+
+def awkward_table(ks: kernels.KernelSet, tones: int) -> None:
+    """Each preset next to its soxr counterpart on the awkward pairs.
+
+    SNR of a sine at min(1 kHz, 0.15 x the lower rate); stopband: down, the
+    largest alias of tones between the output and input Nyquist; up, the
+    residual beside passband tones; ripple to the preset's own edge (0.91
+    for soxr). float32 in and out.
+    """
+    print("\nAwkward pairs: ripple dB / stopband dB / SNR dB, ours against soxr")
+    for i, o in AWKWARD:
+        kernel = "interp" if uses_interp(i, o, "high") else "exact"
+        print(f"\n{i} -> {o} Hz ({kernel})")
+        for q, p in PRESET_PAIRS:
+            cells = []
+            for label, fn, edge in (
+                (q, lambda x, a, b, q=q: ks.resample(x, a, b, q), SPECS[q][0]),
+                (f"soxr {p}", lambda x, a, b, p=p: soxr.resample(x, a, b, quality=p), EDGE),
+            ):
+                ripple, stop = ripple_and_stopband(fn, i, o, tones, edge)
+                snr = sine_snr_db(fn, i, o, freq=min(1_000.0, 0.15 * min(i, o)), seconds=0.6)
+                cells.append(f"{label:14s} {ripple:8.1e} {stop:7.1f} {snr:6.1f}")
+            print("  " + "   ".join(cells))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tones", type=int, default=40, help="tones per band for ripple and attenuation")
+    ap.add_argument("--awkward", action="store_true", help="only the awkward-pair table")
     args = ap.parse_args()
     ks = kernels.get()
     print(f"body: {ks.name} ({ks.binding}); soxr {getattr(soxr, '__version__', 'missing')}")
+    if soxr is not None:
+        awkward_table(ks, max(8, args.tones // 4))
+    if args.awkward:
+        return
     rows: list[tuple[str, str]] = [(f"ours {q}", q) for q in SPECS]
     if soxr is not None:
         rows += [(f"soxr {p}", p) for p in ("LQ", "MQ", "HQ", "VHQ")]

@@ -18,7 +18,8 @@ measured figures):
 quality       passband  stopband  attenuation  native arithmetic
 ============  ========  ========  ===========  ===========================
 "low"         0.70      1.00      125 dB       float32, FMA
-"medium"      0.90      1.00      137 dB       float32, FMA
+"medium"      0.90      1.00      137 dB       float64 FFT sharp stage,
+                                               float32 FMA
 "high"        0.91      1.00      139 dB       float64 FFT sharp stage,
                                                float32 FMA (default)
 "very_high"   0.91      1.00      175 dB       float64 FFT and FMA

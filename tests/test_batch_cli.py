@@ -74,11 +74,11 @@ def test_unsupported_rate_is_a_recorded_failure(tmp_path: Path) -> None:
     import soundfile as sf
 
     (tmp_path / "in").mkdir()
-    sf.write(tmp_path / "in" / "low.wav", np.zeros(4000, np.float32), 4000)
+    sf.write(tmp_path / "in" / "low.wav", np.zeros(800, np.float32), 800)  # below the 1 kHz minimum
     done = run_cli("in", "-o", "out", "--workers", "1", cwd=tmp_path)
     assert done.returncode == 1
     (failure,) = [json.loads(x) for x in (tmp_path / "out" / "_remotemedia_failures.jsonl").read_text().splitlines()]
-    assert failure["node"] == "resample" and "4000" in failure["error"]
+    assert failure["node"] == "resample" and "800" in failure["error"]
 
 
 def test_resume_skips_complete_outputs_and_redoes_changed_ones(tmp_path: Path) -> None:

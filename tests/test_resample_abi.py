@@ -74,3 +74,32 @@ def test_binding_checks_buffers(binding: str) -> None:
     for bad in (0.0, float("nan"), 1e9):
         with pytest.raises(ValueError, match="ratio"):
             module.Resampler(0, 0, 1, 2, False, bad)
+
+
+def test_ratio_entries_refuse_bad_handles_without_crashing() -> None:
+    # The variable-ratio entries are guarded like every other: a null handle
+    # or output slot and a bad ratio come back as status codes, never a panic.
+    import ctypes
+
+    module, reason = runtime.load_binding("ctypes")
+    if module is None:
+        pytest.skip(f"no cdylib in this install: {reason}")
+    lib = module._lib
+    null_pointer, invalid, state = 2, 1, 5
+    assert lib.rm_resampler_set_ratio(None, 1.0, 0) == null_pointer
+    assert lib.rm_resampler_new_ratio(1.01, 1, 2, None) == null_pointer
+    assert lib.rm_resampler_new_variable(48_000, 48_000, 1, 2, None) == null_pointer
+    h = ctypes.c_void_p()
+    for bad in (float("nan"), float("inf"), -1.0, 0.0, 1e6):
+        assert lib.rm_resampler_new_ratio(bad, 1, 2, ctypes.byref(h)) == invalid
+    assert lib.rm_resampler_new(48_000, 16_000, 1, 2, ctypes.byref(h)) == 0
+    try:
+        assert lib.rm_resampler_set_ratio(h, 0.34, 10) == state
+    finally:
+        lib.rm_resampler_free(h)
+    assert lib.rm_resampler_new_ratio(0.7317, 2, 1, ctypes.byref(h)) == 0
+    try:
+        assert lib.rm_resampler_set_ratio(h, 0.74, 2**63) == 0
+        assert lib.rm_resampler_set_ratio(h, float("nan"), 0) == invalid
+    finally:
+        lib.rm_resampler_free(h)

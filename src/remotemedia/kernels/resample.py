@@ -342,8 +342,8 @@ class Resampler:
             ramp = operator.index(ramp_frames)
         except TypeError:
             raise TypeError(f"{op}: ramp_frames must be an integer (output frames), got {ramp_frames!r}") from None
-        if ramp < 0:
-            raise ValueError(f"{op}: ramp_frames must be >= 0, got {ramp}")
+        if not 0 <= ramp <= 1 << 62:
+            raise ValueError(f"{op}: ramp_frames must be >= 0 and at most 2**62, got {ramp}")
         if not self.variable:
             raise ValueError(
                 f"{op}: this resampler has a fixed ratio; create it with Resampler(..., variable=True) "

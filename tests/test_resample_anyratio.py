@@ -162,3 +162,15 @@ def test_non_integer_ratio_errors(ks: kernels.KernelSet) -> None:
     for bad, exc in ((0.0, ValueError), (300.0, ValueError), (float("nan"), ValueError), ("2", TypeError)):
         with pytest.raises(exc, match="ratio"):
             ks.resampler_from_ratio(bad)
+
+
+@pytest.mark.parametrize(("i", "o"), INTERP)
+def test_delay_is_pending_input(ks: kernels.KernelSet, i: int, o: int) -> None:
+    r = ks.Resampler(i, o, quality="high")
+    out = sum(len(r.process(noise((n,), seed=n))) for n in (1, 100, 4_000, 37))
+    received = 4_138
+    assert r.delay == received - -(-out * i // o)
+    # The filter's reach: its taps ahead of an output, and up to one frame more.
+    assert 0 < r.delay <= interp_shape(min(1.0, o / i), "high", SPECS["high"]).ahead + 1
+    assert out + len(r.flush()) == -(-received * o // i)
+    assert r.delay == 0

@@ -345,6 +345,8 @@ pub struct Interp {
     /// The ratio the filter was designed for (`set_ratio` stays near it).
     ratio: f64,
     simd: bool,
+    /// One output's coefficients, shared by every channel (2+ channels).
+    coef: Vec<f64>,
 }
 
 impl Interp {
@@ -385,6 +387,7 @@ impl Interp {
             clock: Clock::new(den, step),
             ratio,
             simd: crate::cpu::has_avx2_fma(),
+            coef: Vec::new(),
         };
         r.reset();
         Ok(r)
@@ -517,9 +520,16 @@ impl Interp {
             let alpha = (rq % den) as f64 / den as f64;
             let first = (frame - s.behind as i64 - self.start) as usize;
             let row = &t.coef[seg * s.taps * 4..][..s.taps * 4];
-            for (c, h) in self.hist.iter().enumerate() {
-                let x = &h[first..first + s.taps];
-                out[c * stride + k] = output(self.simd, x, row, alpha) as f32;
+            if self.hist.len() == 1 {
+                out[k] = output(self.simd, &self.hist[0][first..first + s.taps], row, alpha) as f32;
+            } else {
+                // Several channels: the coefficients once, then a dot product
+                // per channel (the same operations as `output`, so the same bits).
+                self.coef.resize(s.taps, 0.0);
+                coefficients(self.simd, row, alpha, &mut self.coef);
+                for (c, h) in self.hist.iter().enumerate() {
+                    out[c * stride + k] = dot(self.simd, &h[first..first + s.taps], &self.coef) as f32;
+                }
             }
             self.clock.advance();
         }
@@ -585,6 +595,94 @@ fn output_scalar(x: &[f64], row: &[f64], alpha: f64) -> f64 {
         }
     }
     let v: [f64; 4] = std::array::from_fn(|lane| acc[0][lane] + acc[1][lane]);
+    (v[0] + v[1]) + (v[2] + v[3])
+}
+
+/// Each tap's coefficient at `alpha` (the first half of [`output`]).
+fn coefficients(simd: bool, row: &[f64], alpha: f64, out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
+        return unsafe { coefficients_avx(row, alpha, out) };
+    }
+    let _ = simd;
+    for (cb, ob) in row.chunks_exact(16).zip(out.chunks_exact_mut(4)) {
+        for lane in 0..4 {
+            ob[lane] = cb[12 + lane]
+                .mul_add(alpha, cb[8 + lane])
+                .mul_add(alpha, cb[4 + lane])
+                .mul_add(alpha, cb[lane]);
+        }
+    }
+}
+
+/// The dot product of [`output`] with precomputed coefficients.
+fn dot(simd: bool, x: &[f64], coef: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
+        return unsafe { dot_avx(x, coef) };
+    }
+    let _ = simd;
+    let mut acc = [[0.0f64; 4]; 2];
+    for (xb, cb) in x.chunks_exact(8).zip(coef.chunks_exact(8)) {
+        for (half, a) in acc.iter_mut().enumerate() {
+            for lane in 0..4 {
+                a[lane] = xb[half * 4 + lane].mul_add(cb[half * 4 + lane], a[lane]);
+            }
+        }
+    }
+    let v: [f64; 4] = std::array::from_fn(|lane| acc[0][lane] + acc[1][lane]);
+    (v[0] + v[1]) + (v[2] + v[3])
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn coefficients_avx(row: &[f64], alpha: f64, out: &mut [f64]) {
+    use std::arch::x86_64::*;
+    let n = out.len() / 4;
+    assert!(row.len() >= n * 16);
+    let a = _mm256_set1_pd(alpha);
+    let (cp, op) = (row.as_ptr(), out.as_mut_ptr());
+    for b in 0..n {
+        // SAFETY: block b reads row[16b..16b + 16] and writes out[4b..4b + 4], in bounds.
+        let c = cp.add(b * 16);
+        let k = _mm256_fmadd_pd(
+            _mm256_fmadd_pd(
+                _mm256_fmadd_pd(_mm256_loadu_pd(c.add(12)), a, _mm256_loadu_pd(c.add(8))),
+                a,
+                _mm256_loadu_pd(c.add(4)),
+            ),
+            a,
+            _mm256_loadu_pd(c),
+        );
+        _mm256_storeu_pd(op.add(b * 4), k);
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx(x: &[f64], coef: &[f64]) -> f64 {
+    use std::arch::x86_64::*;
+    let n = x.len() / 8;
+    assert!(coef.len() >= n * 8);
+    let (mut s0, mut s1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    let (xp, cp) = (x.as_ptr(), coef.as_ptr());
+    for b in 0..n {
+        // SAFETY: block b reads x[8b..8b + 8] and coef[8b..8b + 8], in bounds.
+        s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8)), _mm256_loadu_pd(cp.add(b * 8)), s0);
+        s1 = _mm256_fmadd_pd(
+            _mm256_loadu_pd(xp.add(b * 8 + 4)),
+            _mm256_loadu_pd(cp.add(b * 8 + 4)),
+            s1,
+        );
+    }
+    let mut v = [0.0f64; 4];
+    _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(s0, s1));
     (v[0] + v[1]) + (v[2] + v[3])
 }
 
@@ -679,6 +777,29 @@ mod tests {
             assert_eq!(whole, parts, "{i}->{o}");
             r.force_scalar();
             assert_eq!(whole, run(&mut r, &x, &[999]), "scalar {i}->{o}");
+        }
+    }
+
+    #[test]
+    fn channels_share_coefficients_with_the_same_bits() {
+        let (a, b) = (noise(5_000, 1), noise(5_000, 2));
+        let both: Vec<f32> = a.iter().chain(&b).copied().collect();
+        for simd in [true, false] {
+            let mut st = Interp::from_rates(44_100, 44_056, 2, Quality::High).unwrap();
+            let mut mono = Interp::from_rates(44_100, 44_056, 1, Quality::High).unwrap();
+            if !simd {
+                st.force_scalar();
+                mono.force_scalar();
+            }
+            let n = st.output_frames(5_000);
+            let mut y = vec![0.0; 2 * n];
+            st.process_rows(&both, 5_000, 5_000, &mut y, n).unwrap();
+            for (c, x) in [&a, &b].into_iter().enumerate() {
+                let mut m = vec![0.0; n];
+                mono.reset();
+                mono.process_rows(x, 5_000, 5_000, &mut m, n).unwrap();
+                assert_eq!(&y[c * n..(c + 1) * n], &m[..], "channel {c}, simd {simd}");
+            }
         }
     }
 

@@ -36,8 +36,8 @@ INTERP = [(48_000, 48_001), (44_100, 44_056), (100_000, 78_901), (11_025, 96_001
 # Measured floors with a few dB of margin (docs/resampler.md has the figures).
 # soxr LQ/MQ/HQ/VHQ on the same pairs: SNR 70-120 / 106-130 / 127-134 /
 # 133-154 dB, aliases -110..-150 / -107..-150 / -130..-150 / -153..-172 dB.
-SNR_FLOOR = {"low": 125.0, "medium": 138.0, "high": 140.0, "very_high": 148.0}
-ALIAS_FLOOR = {"low": -125.0, "medium": -132.0, "high": -135.0, "very_high": -150.0}
+SNR_FLOOR = {"low": 120.0, "medium": 138.0, "high": 140.0, "very_high": 148.0}
+ALIAS_FLOOR = {"low": -120.0, "medium": -132.0, "high": -135.0, "very_high": -150.0}
 # A non-integer ratio: 48000.7 Hz -> 48000 Hz.
 RATIO = 48_000 / 48_000.7
 
@@ -170,7 +170,7 @@ def test_delay_is_pending_input(ks: kernels.KernelSet, i: int, o: int) -> None:
     out = sum(len(r.process(noise((n,), seed=n))) for n in (1, 100, 4_000, 37))
     received = 4_138
     assert r.delay == received - -(-out * i // o)
-    # The filter's reach: its taps ahead of an output, and up to one frame more.
-    assert 0 < r.delay <= interp_shape(min(1.0, o / i), "high", SPECS["high"]).ahead + 1
+    # The filters' reach and up to one block of the exact 2x stage: under 20 ms.
+    assert 0 < r.delay < i * 20 // 1000
     assert out + len(r.flush()) == -(-received * o // i)
     assert r.delay == 0

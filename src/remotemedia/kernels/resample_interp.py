@@ -41,6 +41,8 @@ RATE_SHIFT = 32
 RATIO_DEN = 1 << 52
 #: Largest ratio either way.
 MAX_RATIO = 256.0
+#: Attenuation added to the interpolated-phase stage after the exact 2x stage.
+POST_EXTRA_DB = 10.0
 #: ``set_ratio`` stays within this factor of the ratio the filter was designed for.
 VARIABLE_RANGE = 1.05
 
@@ -85,15 +87,44 @@ def interp_shape(low: float, quality: str, spec: tuple[float, float, float]) -> 
     ``spec``: the preset's (passband end, stopband start, attenuation dB).
     """
     pb, sb, atten = spec
-    fp, fs = pb * low, sb * low
+    return interp_band(low, pb * low, sb * low, atten, PHASES[quality])
+
+
+@lru_cache(maxsize=256)
+def interp_band(low: float, fp: float, fs: float, atten: float, per_unit: int) -> InterpShape:
+    """Sizes for a passband to ``fp`` and a stopband from ``fs`` (fractions of the input Nyquist).
+
+    ``fs`` may exceed 1 when the input is oversampled; ``per_unit`` phase
+    segments per frame at ``fs = 1`` (same arithmetic as Rust).
+    """
     width = math.pi * (fs - fp)
     length = (atten - 7.95) / (2.285 * width)
-    q = max(1, math.ceil(PHASES[quality] * low))
+    q = max(1, math.ceil(per_unit * fs))
     half_q = math.ceil(length / 2.0 * q)
     behind = -(-half_q // q)
     taps = -(-(2 * behind + 1) // TAP_BLOCK) * TAP_BLOCK
     beta = 0.1102 * (atten - 8.7)
     return InterpShape(low, q, half_q, taps, behind, taps - 1 - behind, (fp + fs) / 2.0, beta)
+
+
+def oversampled(ratio: float) -> bool:
+    """Whether a ratio ``out / in`` runs as an exact 2x stage then interpolated phases (from 1/2 up)."""
+    return ratio >= 0.5
+
+
+def post_shape(ratio: float, quality: str, spec: tuple[float, float, float]) -> InterpShape:
+    """The interpolated-phase filter after the exact 2x stage.
+
+    The 2x stage leaves nothing above ``sb * min(1, ratio)`` of the input
+    Nyquist, so this filter only rejects the images of the 2x-rate samples:
+    passband to ``pb * low / 2``, stopband from ``2 - sb * low / 2`` of its
+    own input Nyquist (a short filter).
+    """
+    pb, sb, atten = spec
+    low = min(1.0, ratio)
+    # 10 dB more than the preset: its ripple adds to the 2x stage's, and on
+    # this wide transition band the extra decibels cost a few taps.
+    return interp_band(low, pb * low / 2.0, 2.0 - sb * low / 2.0, atten + POST_EXTRA_DB, PHASES[quality])
 
 
 def round_half_up(x: float) -> int:
@@ -123,7 +154,10 @@ __all__ = [
     "RATIO_DEN",
     "VARIABLE_RANGE",
     "InterpShape",
+    "interp_band",
     "interp_shape",
+    "oversampled",
+    "post_shape",
     "rate_units",
     "ratio_step",
     "ratio_units",

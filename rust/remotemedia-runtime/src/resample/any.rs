@@ -5,13 +5,26 @@
 //! change ([`AnyResampler::variable`]).
 
 use super::interp::{self, Interp};
+use super::oversampled::{self, Oversampled};
 use super::{check_rate, Quality, Resampler};
 use crate::error::{Error, Result};
 
 /// The exact cascade or the interpolated-phase kernel.
 pub enum AnyResampler {
     Exact(Resampler),
+    /// Ratios under 1/2: one interpolated-phase stage.
     Interp(Box<Interp>),
+    /// Ratios from 1/2: exact 2x stage, then interpolated phases.
+    Oversampled(Box<Oversampled>),
+}
+
+fn by_rates(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<AnyResampler> {
+    if oversampled::applies(out_rate as f64 / in_rate as f64) {
+        let r = Oversampled::from_rates(in_rate, out_rate, channels, quality)?;
+        return Ok(AnyResampler::Oversampled(Box::new(r)));
+    }
+    let r = Interp::from_rates(in_rate, out_rate, channels, quality)?;
+    Ok(AnyResampler::Interp(Box::new(r)))
 }
 
 /// Checks that `out / in` is at most [`interp::MAX_RATIO`] either way.
@@ -34,9 +47,7 @@ impl AnyResampler {
     pub fn new(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<AnyResampler> {
         check_rates(in_rate, out_rate)?;
         if interp::needs_interp(in_rate, out_rate, quality) {
-            return Ok(AnyResampler::Interp(Box::new(Interp::from_rates(
-                in_rate, out_rate, channels, quality,
-            )?)));
+            return by_rates(in_rate, out_rate, channels, quality);
         }
         Ok(AnyResampler::Exact(Resampler::new(
             in_rate, out_rate, channels, quality,
@@ -47,22 +58,25 @@ impl AnyResampler {
     /// [`AnyResampler::set_ratio`] may change the ratio later (equal rates too).
     pub fn variable(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<AnyResampler> {
         check_rates(in_rate, out_rate)?;
-        Ok(AnyResampler::Interp(Box::new(Interp::from_rates(
-            in_rate, out_rate, channels, quality,
-        )?)))
+        by_rates(in_rate, out_rate, channels, quality)
     }
 
     /// A non-integer ratio `out / in` (interpolated-phase kernel; variable).
     pub fn from_ratio(ratio: f64, channels: usize, quality: Quality) -> Result<AnyResampler> {
-        Ok(AnyResampler::Interp(Box::new(Interp::from_ratio(
-            ratio, channels, quality,
-        )?)))
+        interp::check_ratio(ratio)?;
+        if oversampled::applies(ratio) {
+            let r = Oversampled::from_ratio(ratio, channels, quality)?;
+            return Ok(AnyResampler::Oversampled(Box::new(r)));
+        }
+        let r = Interp::from_ratio(ratio, channels, quality)?;
+        Ok(AnyResampler::Interp(Box::new(r)))
     }
 
     /// A new ratio from the next output on, reached over `ramp` outputs.
     pub fn set_ratio(&mut self, ratio: f64, ramp: u64) -> Result<()> {
         match self {
             AnyResampler::Interp(r) => r.set_ratio(ratio, ramp),
+            AnyResampler::Oversampled(r) => r.set_ratio(ratio, ramp),
             AnyResampler::Exact(_) => Err(Error::State(
                 "this resampler has a fixed ratio; create it as variable to change the ratio".into(),
             )),
@@ -73,6 +87,7 @@ impl AnyResampler {
         match self {
             AnyResampler::Exact(r) => r.channels(),
             AnyResampler::Interp(r) => r.channels(),
+            AnyResampler::Oversampled(r) => r.channels(),
         }
     }
 
@@ -80,6 +95,7 @@ impl AnyResampler {
         match self {
             AnyResampler::Exact(r) => r.output_frames(n),
             AnyResampler::Interp(r) => r.output_frames(n),
+            AnyResampler::Oversampled(r) => r.output_frames(n),
         }
     }
 
@@ -87,6 +103,7 @@ impl AnyResampler {
         match self {
             AnyResampler::Exact(r) => r.flush_frames(),
             AnyResampler::Interp(r) => r.flush_frames(),
+            AnyResampler::Oversampled(r) => r.flush_frames(),
         }
     }
 
@@ -94,6 +111,7 @@ impl AnyResampler {
         match self {
             AnyResampler::Exact(r) => r.delay(),
             AnyResampler::Interp(r) => r.delay(),
+            AnyResampler::Oversampled(r) => r.delay(),
         }
     }
 
@@ -101,6 +119,7 @@ impl AnyResampler {
         match self {
             AnyResampler::Exact(r) => r.reset(),
             AnyResampler::Interp(r) => r.reset(),
+            AnyResampler::Oversampled(r) => r.reset(),
         }
     }
 
@@ -127,6 +146,7 @@ impl AnyResampler {
         match self {
             AnyResampler::Exact(r) => r.process_rows(input, in_stride, frames, out, stride),
             AnyResampler::Interp(r) => r.process_rows(input, in_stride, frames, out, stride),
+            AnyResampler::Oversampled(r) => r.process_rows(input, in_stride, frames, out, stride),
         }
     }
 
@@ -134,6 +154,7 @@ impl AnyResampler {
         match self {
             AnyResampler::Exact(r) => r.flush(out, stride),
             AnyResampler::Interp(r) => r.flush(out, stride),
+            AnyResampler::Oversampled(r) => r.flush(out, stride),
         }
     }
 }
@@ -153,7 +174,7 @@ pub fn resample_any(
     if !interp::needs_interp(in_rate, out_rate, quality) {
         return super::resample(in_rate, out_rate, quality, channels, input, frames, out);
     }
-    let mut r = Interp::from_rates(in_rate, out_rate, channels, quality)?;
+    let mut r = by_rates(in_rate, out_rate, channels, quality)?;
     let total = super::one_shot_frames(in_rate, out_rate, frames);
     if out.len() != total * channels {
         return Err(Error::BufferTooSmall {

@@ -305,7 +305,7 @@ pub struct Cascade {
     pub stages: Vec<Plan>,
 }
 
-fn design(spec: Spec, atten: f64) -> Result<Plan> {
+pub(crate) fn design(spec: Spec, atten: f64) -> Result<Plan> {
     let shape = Shape::new(&spec, atten);
     let n = shape.coefficients();
     let rate = (spec.l * spec.scale) as f64;

@@ -80,10 +80,16 @@ impl InterpShape {
     /// Sizes for cutoff scale `low` at a preset (same arithmetic as numpy).
     pub fn new(low: f64, quality: Quality) -> InterpShape {
         let (pb, sb, atten) = quality.spec();
-        let (fp, fs) = (pb * low, sb * low);
+        Self::band(low, pb * low, sb * low, atten, phases(quality))
+    }
+
+    /// Sizes for a passband to `fp` and a stopband from `fs` (fractions of
+    /// the input Nyquist; `fs` may exceed 1 when the input is oversampled)
+    /// with `per_unit` phase segments per frame at `fs = 1`.
+    pub fn band(low: f64, fp: f64, fs: f64, atten: f64, per_unit: usize) -> InterpShape {
         let width = std::f64::consts::PI * (fs - fp);
         let length = (atten - 7.95) / (2.285 * width);
-        let q = ((phases(quality) as f64 * low).ceil() as usize).max(1);
+        let q = ((per_unit as f64 * fs).ceil() as usize).max(1);
         let half_q = (length / 2.0 * q as f64).ceil() as u64;
         let behind = half_q.div_ceil(q as u64);
         let taps = (2 * behind as usize + 1).div_ceil(TAP_BLOCK) * TAP_BLOCK;
@@ -160,22 +166,22 @@ fn design(s: &InterpShape) -> Result<Table> {
     Ok(Table { shape: *s, coef })
 }
 
-type Key = (u64, Quality);
+type Key = (u64, u64, u64, usize);
 
 fn cache() -> &'static Mutex<HashMap<Key, Arc<Table>>> {
     static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Table>>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// The table for a cutoff scale and preset, designed once and cached (a
-/// bounded cache: cleared when it holds [`CACHE_LIMIT`] designs; handles
-/// keep their own reference).
-pub fn table(low: f64, quality: Quality) -> Result<Arc<Table>> {
-    let key = (low.to_bits(), quality);
+/// The table of a shape, designed once and cached (a bounded cache:
+/// cleared when it holds [`CACHE_LIMIT`] designs; handles keep their own
+/// reference).
+pub fn table(shape: &InterpShape) -> Result<Arc<Table>> {
+    let key = (shape.fc.to_bits(), shape.half_q, shape.beta.to_bits(), shape.q);
     if let Some(t) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(Arc::clone(t));
     }
-    let built = Arc::new(design(&InterpShape::new(low, quality))?);
+    let built = Arc::new(design(shape)?);
     let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
     if map.len() >= CACHE_LIMIT {
         map.clear();
@@ -359,7 +365,7 @@ impl Interp {
             (l as u128) << RATE_SHIFT,
             (m as u128) << RATE_SHIFT,
             channels,
-            quality,
+            InterpShape::new(ratio.min(1.0), quality),
         )
     }
 
@@ -367,10 +373,17 @@ impl Interp {
     pub fn from_ratio(ratio: f64, channels: usize, quality: Quality) -> Result<Interp> {
         check_ratio(ratio)?;
         let step = round_half_up(RATIO_DEN as f64 / ratio);
-        Self::build(ratio, RATIO_DEN, step, channels, quality)
+        Self::build(
+            ratio,
+            RATIO_DEN,
+            step,
+            channels,
+            InterpShape::new(ratio.min(1.0), quality),
+        )
     }
 
-    fn build(ratio: f64, den: u128, step: u128, channels: usize, quality: Quality) -> Result<Interp> {
+    /// A stage of ratio `ratio` with positions `den` / `step` and a given filter.
+    pub(crate) fn build(ratio: f64, den: u128, step: u128, channels: usize, shape: InterpShape) -> Result<Interp> {
         check_ratio(ratio)?;
         if channels == 0 || channels > super::MAX_CHANNELS {
             return Err(Error::InvalidArgument(format!(
@@ -378,7 +391,7 @@ impl Interp {
                 super::MAX_CHANNELS
             )));
         }
-        let table = table(ratio.min(1.0), quality)?;
+        let table = table(&shape)?;
         let mut r = Interp {
             table,
             hist: vec![Vec::new(); channels],
@@ -448,7 +461,19 @@ impl Interp {
 
     /// Frames per channel that `flush` returns now.
     pub fn flush_frames(&self) -> usize {
-        self.clock.count_below(self.received as u128 * self.clock.den)
+        self.flush_frames_after(0)
+    }
+
+    /// What `flush` would return after `n` more input frames.
+    pub fn flush_frames_after(&self, n: usize) -> usize {
+        self.clock
+            .count_below((self.received as u128 + n as u128) * self.clock.den)
+    }
+
+    /// Input frames up to the next output's position (rounded up), in
+    /// units of `per` of this stage's frames.
+    pub(crate) fn covered(&self, per: u128) -> u64 {
+        self.clock.pos().div_ceil(self.clock.den * per) as u64
     }
 
     /// Input frames taken in whose output is still pending.
@@ -545,7 +570,7 @@ impl Interp {
     }
 }
 
-fn check_out(out: &[f32], stride: usize, n_out: usize, channels: usize) -> Result<()> {
+pub(crate) fn check_out(out: &[f32], stride: usize, n_out: usize, channels: usize) -> Result<()> {
     if stride < n_out {
         return Err(Error::BufferTooSmall {
             needed: n_out,

@@ -20,6 +20,7 @@ mod dot;
 mod fft;
 pub mod interp;
 mod lanes;
+mod oversampled;
 mod stage;
 
 pub use any::{resample_any, AnyResampler};
@@ -178,20 +179,25 @@ impl Resampler {
             )));
         }
         let cascade = design::plan(in_rate, out_rate, quality)?;
-        let engine = if quality.wide() {
+        Ok(Self::from_cascade(cascade, channels))
+    }
+
+    /// A resampler running a given cascade (overall ratio `l / m`); the
+    /// interpolated-phase kernel's exact front stage uses this.
+    pub(crate) fn from_cascade(cascade: Arc<Cascade>, channels: usize) -> Resampler {
+        let engine = if cascade.quality.wide() {
             Engine::Wide(Chain::new(&cascade, channels))
         } else {
             Engine::Narrow(Chain::new(&cascade, channels))
         };
-        let simd = crate::cpu::has_avx2_fma();
-        Ok(Resampler {
+        Resampler {
             cascade,
             channels,
-            simd,
+            simd: crate::cpu::has_avx2_fma(),
             engine,
             received: 0,
             emitted: 0,
-        })
+        }
     }
 
     /// Forces the portable scalar kernel (tests compare it with SIMD).

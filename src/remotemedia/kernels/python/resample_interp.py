@@ -15,15 +15,20 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from remotemedia.kernels.python.resample import ResamplerCore
-from remotemedia.kernels.python.resample_design import SPECS, bessel_i0
+from remotemedia.kernels.python.resample import Plan, ResamplerCore, _band, _Stage
+from remotemedia.kernels.python.resample_design import SPECS, Spec, bessel_i0, stage_shape
+from remotemedia.kernels.python.resample_design import design as exact_design
 from remotemedia.kernels.resample import uses_interp
 from remotemedia.kernels.resample_interp import (
+    RATIO_DEN,
     InterpShape,
     interp_shape,
+    oversampled,
+    post_shape,
     rate_units,
     ratio_step,
     ratio_units,
+    round_half_up,
 )
 
 # Outputs per vectorised batch: keeps ``r0 + k * step`` inside int64 and the
@@ -225,7 +230,11 @@ class InterpCore:
         return self._clock.count_below((self._received + n - s.ahead) * self._clock.den)
 
     def flush_frames(self) -> int:
-        return self._clock.count_below(self._received * self._clock.den)
+        return self.flush_frames_after(0)
+
+    def flush_frames_after(self, n: int) -> int:
+        """What ``flush`` would return after ``n`` more input frames."""
+        return self._clock.count_below((self._received + n) * self._clock.den)
 
     def delay(self) -> int:
         covered = -(-self._clock.pos // self._clock.den)
@@ -276,6 +285,58 @@ class InterpCore:
         return pos + left * c.step
 
 
+def _front(ratio: float, channels: int, quality: str) -> ResamplerCore:
+    """The exact 2x stage: passband to ``pb * low``, stopband from ``sb * low`` of the input Nyquist."""
+    pb, sb, atten = SPECS[quality]
+    low = min(1.0, ratio)
+    spec = Spec(2, 1, 2, pb * low, sb * low)
+    shape = stage_shape(spec, atten)
+    coef = exact_design(spec, shape, atten)
+    band, group = _band(shape, coef)
+    core = ResamplerCore.__new__(ResamplerCore)
+    core._stages = [_Stage(Plan(shape, coef, band, group), channels)]
+    core._l, core._m = 2, 1
+    core._channels = channels
+    core.reset()
+    return core
+
+
+class OversampledCore:
+    """Ratios from 1/2: the exact 2x stage, then interpolated phases (mirrors Rust ``Oversampled``)."""
+
+    def __init__(self, ratio: float, den: int, step: int, channels: int, quality: str) -> None:
+        self._pre = _front(ratio, channels, quality)
+        self._post = InterpCore(post_shape(ratio, quality, SPECS[quality]), den, step, channels, ratio / 2.0)
+        self._received = 0
+
+    def set_ratio(self, ratio: float, ramp: int) -> None:
+        self._post.set_ratio(ratio / 2.0, ramp)
+
+    def output_frames(self, n: int) -> int:
+        return self._post.output_frames(self._pre.output_frames(n))
+
+    def flush_frames(self) -> int:
+        return self._post.flush_frames_after(self._pre.flush_frames())
+
+    def delay(self) -> int:
+        c = self._post._clock
+        return max(0, self._received - -(-c.pos // (2 * c.den)))
+
+    def reset(self) -> None:
+        self._pre.reset()
+        self._post.reset()
+        self._received = 0
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        self._received += x.shape[1]
+        return self._post.process(self._pre.process(x))
+
+    def flush(self) -> np.ndarray:
+        y = np.concatenate([self._post.process(self._pre.flush()), self._post.flush()], axis=1)
+        self.reset()
+        return y
+
+
 def make_core(
     in_rate: int, out_rate: int, channels: int, quality: str, variable: bool = False, ratio: float | None = None
 ) -> Any:
@@ -283,12 +344,16 @@ def make_core(
     if ratio is None and not variable and not uses_interp(in_rate, out_rate, quality):
         return ResamplerCore(in_rate, out_rate, channels, quality)
     if ratio is None:
+        r = out_rate / in_rate
+        if oversampled(r):
+            den, step = rate_units(2 * in_rate, out_rate)
+            return OversampledCore(r, den, step, channels, quality)
         den, step = rate_units(in_rate, out_rate)
-        ratio = out_rate / in_rate
-    else:
-        den, step = ratio_units(ratio)
-    shape = interp_shape(min(1.0, ratio), quality, SPECS[quality])
-    return InterpCore(shape, den, step, channels, ratio)
+        return InterpCore(interp_shape(min(1.0, r), quality, SPECS[quality]), den, step, channels, r)
+    if oversampled(ratio):
+        return OversampledCore(ratio, RATIO_DEN, round_half_up(float(RATIO_DEN) / (ratio / 2.0)), channels, quality)
+    den, step = ratio_units(ratio)
+    return InterpCore(interp_shape(min(1.0, ratio), quality, SPECS[quality]), den, step, channels, ratio)
 
 
 def resample_one_shot(x: np.ndarray, in_rate: int, out_rate: int, quality: str) -> np.ndarray:
@@ -297,4 +362,4 @@ def resample_one_shot(x: np.ndarray, in_rate: int, out_rate: int, quality: str) 
     return np.concatenate([core.process(x), core.flush()], axis=1)
 
 
-__all__ = ["Clock", "InterpCore", "design", "make_core", "resample_one_shot", "table"]
+__all__ = ["Clock", "InterpCore", "OversampledCore", "design", "make_core", "resample_one_shot", "table"]

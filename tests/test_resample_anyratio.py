@@ -143,9 +143,10 @@ def test_non_integer_ratio(ks: kernels.KernelSet) -> None:
     r = ks.resampler_from_ratio(RATIO, 2, "high")
     assert r.in_rate is None and r.ratio == RATIO and r.variable
     whole = stream(r, x, [20_000])
-    # ceil(n * ratio), the ratio held as a step of round(2**52 / ratio) units.
-    step = math.floor(RATIO_DEN / RATIO + 0.5)
-    assert whole.shape[1] == -(-20_000 * RATIO_DEN // step)
+    # ceil(n * ratio) with the ratio held in 2**-52 units: after the exact 2x
+    # stage, 2n frames advance by round(2**52 / (ratio / 2)) units per output.
+    step = math.floor(RATIO_DEN / (RATIO / 2) + 0.5)
+    assert whole.shape[1] == -(-2 * 20_000 * RATIO_DEN // step)
     assert abs(whole.shape[1] - 20_000 * RATIO) < 1
     same(ks, stream(r, x, [1, 480, 4_099]), whole)
     if ks.name == "rust":

@@ -273,7 +273,7 @@ class Resampler:
 
         The output has ``ceil(n * ratio)`` frames for ``n`` input frames, up
         to the 2**-52 resolution the ratio is held in (see
-        :mod:`remotemedia.kernels.resample_interp`). ``in_rate`` and
+        docs/resampler.md, Rules). ``in_rate`` and
         ``out_rate`` are None.
         """
         r = cls.__new__(cls)

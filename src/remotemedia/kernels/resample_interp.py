@@ -21,7 +21,13 @@ path); for a non-integer ratio ``den = 2**52`` and the step is
 ``ramp_frames`` outputs (integer arithmetic). An output's position, and so
 its arithmetic, never depends on how the input was chunked.
 
-The same formulas live in ``rust/remotemedia-runtime/src/resample/interp.rs``.
+From a ratio of 1/2 up the stage runs after an exact sharp stage up by 2
+(``oversampled``, ``post_shape``): it then only rejects the images of the
+2x-rate samples, a short filter, and its positions are those of the ratio
+``out / (2 in)``.
+
+The same formulas live in ``rust/remotemedia-runtime/src/resample/interp.rs``
+and ``oversampled.rs``.
 """
 
 from __future__ import annotations

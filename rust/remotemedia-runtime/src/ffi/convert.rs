@@ -23,7 +23,8 @@ pub unsafe extern "C" fn rm_convert(
     dst_format: i32,
     n: usize,
 ) -> i32 {
-    guard("rm_convert", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_convert", || unsafe {
         let s = match src_format {
             RM_FORMAT_I16 => Src::I16(slice_in(src.cast(), n, "src")?),
             RM_FORMAT_I32 => Src::I32(slice_in(src.cast(), n, "src")?),

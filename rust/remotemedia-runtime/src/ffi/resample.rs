@@ -9,12 +9,23 @@ use crate::resample::{self, Quality, Resampler};
 /// Opaque streaming resampler (`rm_resampler` in the header).
 pub struct RmResampler(Resampler);
 
+/// The resampler behind a handle.
+///
+/// # Safety
+/// `h` is null or a live handle from `rm_resampler_new` that no other
+/// thread uses meanwhile; `'a` ends within the exported call.
 unsafe fn handle<'a>(h: *const RmResampler) -> Result<&'a RmResampler, Error> {
-    h.as_ref().ok_or(Error::NullPointer("resampler handle"))
+    // SAFETY: null or live and unshared, per this function's contract.
+    unsafe { h.as_ref() }.ok_or(Error::NullPointer("resampler handle"))
 }
 
+/// The resampler behind a handle, for a call that changes it.
+///
+/// # Safety
+/// As [`handle`].
 unsafe fn handle_mut<'a>(h: *mut RmResampler) -> Result<&'a mut RmResampler, Error> {
-    h.as_mut().ok_or(Error::NullPointer("resampler handle"))
+    // SAFETY: null or live and unshared, per this function's contract.
+    unsafe { h.as_mut() }.ok_or(Error::NullPointer("resampler handle"))
 }
 
 /// Creates a resampler; `*out` receives the handle (free it with
@@ -30,7 +41,8 @@ pub unsafe extern "C" fn rm_resampler_new(
     quality: i32,
     out: *mut *mut RmResampler,
 ) -> i32 {
-    guard("rm_resampler_new", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_new", || unsafe {
         let q = Quality::from_code(quality)?;
         let r = Resampler::new(in_rate, out_rate, channels as usize, q)?;
         write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
@@ -43,7 +55,8 @@ pub unsafe extern "C" fn rm_resampler_new(
 /// `h` must come from `rm_resampler_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_free(h: *mut RmResampler) {
-    free_handle("rm_resampler_free", h)
+    // SAFETY: `h` came from the matching `_new` and is not used again (the contract).
+    unsafe { free_handle("rm_resampler_free", h) }
 }
 
 /// Frames per channel the next `rm_resampler_process` of `in_frames` frames
@@ -57,7 +70,8 @@ pub unsafe extern "C" fn rm_resampler_output_frames(
     in_frames: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_output_frames", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_output_frames", || unsafe {
         write_out(out_frames, handle(h)?.0.output_frames(in_frames), "out_frames")
     })
 }
@@ -68,7 +82,8 @@ pub unsafe extern "C" fn rm_resampler_output_frames(
 /// `h` a live handle; `out_frames` a valid pointer.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_frames: *mut usize) -> i32 {
-    guard("rm_resampler_flush_frames", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_flush_frames", || unsafe {
         write_out(out_frames, handle(h)?.0.flush_frames(), "out_frames")
     })
 }
@@ -79,7 +94,8 @@ pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_fr
 /// `h` a live handle; `frames` a valid pointer.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_delay(h: *const RmResampler, frames: *mut usize) -> i32 {
-    guard("rm_resampler_delay", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_delay", || unsafe {
         write_out(frames, handle(h)?.0.delay(), "frames")
     })
 }
@@ -101,7 +117,8 @@ pub unsafe extern "C" fn rm_resampler_process(
     out_stride: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_process", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_process", || unsafe {
         let r = &mut handle_mut(h)?.0;
         let x = slice_in(input, in_frames * r.channels(), "input")?;
         let y = slice_out(out, out_len, "out")?;
@@ -123,7 +140,8 @@ pub unsafe extern "C" fn rm_resampler_flush(
     out_stride: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_flush", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_flush", || unsafe {
         let r = &mut handle_mut(h)?.0;
         let y = slice_out(out, out_len, "out")?;
         let n = r.flush(y, out_stride)?;
@@ -137,7 +155,8 @@ pub unsafe extern "C" fn rm_resampler_flush(
 /// `h` a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_reset(h: *mut RmResampler) -> i32 {
-    guard("rm_resampler_reset", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_reset", || unsafe {
         handle_mut(h)?.0.reset();
         Ok(())
     })
@@ -160,7 +179,8 @@ pub unsafe extern "C" fn rm_resample(
     out: *mut f32,
     out_frames: usize,
 ) -> i32 {
-    guard("rm_resample", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resample", || unsafe {
         let q = Quality::from_code(quality)?;
         let ch = channels as usize;
         let x = slice_in(input, in_frames * ch, "input")?;

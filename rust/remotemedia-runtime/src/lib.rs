@@ -19,6 +19,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+pub mod abi;
 pub mod convert;
 pub mod cpu;
 pub mod error;
@@ -28,6 +29,5 @@ pub mod vad;
 
 pub use error::{Error, Status};
 
-/// Version of the C ABI. Bump it whenever a declaration in the header
-/// changes meaning; the Python bindings refuse a library whose ABI differs.
-pub const ABI_VERSION: u32 = 1;
+/// Version of the C ABI ([`abi::RM_ABI_VERSION`]).
+pub const ABI_VERSION: u32 = abi::RM_ABI_VERSION;

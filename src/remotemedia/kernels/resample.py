@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
 MIN_RATE = 8_000
 MAX_RATE = 192_000
+#: The preset used when none is given (every entry point takes it from here).
+DEFAULT_QUALITY = "high"
 # Largest filter table (phases x taps): 2**23 float64 coefficients = 64 MiB.
 MAX_COEFFICIENTS = 1 << 23
 _F32 = np.dtype(np.float32)
@@ -87,7 +89,8 @@ def check_rate(rate: Any, what: str, op: str) -> int:
 def check_quality(quality: Any, op: str) -> str:
     """Return a valid quality name or raise ValueError naming the choices."""
     if not isinstance(quality, str) or quality not in SPECS:
-        raise ValueError(f"{op}: unknown quality {quality!r}; expected one of 'low', 'medium', 'high', 'very_high'")
+        choices = ", ".join(repr(q) for q in SPECS)
+        raise ValueError(f"{op}: unknown quality {quality!r}; expected one of {choices}")
     return quality
 
 
@@ -149,7 +152,9 @@ class _Identity:
         return 0
 
 
-def resample_with(kernels: KernelSet, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
+def resample_with(
+    kernels: KernelSet, x: Any, in_rate: Any, out_rate: Any, quality: Any = DEFAULT_QUALITY
+) -> np.ndarray:
     """Validate, then resample ``x`` in one shot with a kernel set's body.
 
     Parameters
@@ -212,7 +217,13 @@ class Resampler:
     """
 
     def __init__(
-        self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high", *, kernels: KernelSet | None = None
+        self,
+        in_rate: Any,
+        out_rate: Any,
+        channels: Any = 1,
+        quality: Any = DEFAULT_QUALITY,
+        *,
+        kernels: KernelSet | None = None,
     ) -> None:
         op = "Resampler"
         self.in_rate = check_rate(in_rate, "in_rate", op)

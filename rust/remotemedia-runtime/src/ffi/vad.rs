@@ -2,13 +2,10 @@
 //! an opaque `Box<Vad>`; one handle is used from one thread at a time.
 
 use super::{free_handle, guard, slice_in, slice_out, write_out};
+use crate::abi::{RM_FORMAT_F32, RM_FORMAT_F64, RM_FORMAT_I16};
 use crate::error::Error;
 use crate::vad::{Samples, Vad};
 use std::ffi::c_void;
-
-const RM_FORMAT_I16: i32 = 1;
-const RM_FORMAT_F32: i32 = 3;
-const RM_FORMAT_F64: i32 = 4;
 
 /// The detector behind a handle.
 ///

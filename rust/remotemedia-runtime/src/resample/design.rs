@@ -48,13 +48,14 @@ pub const BLOCK_MAX_FACTOR: u64 = 4;
 pub const TAP_BLOCK: usize = 8;
 
 /// A quality preset: filter shape and the arithmetic the kernel uses.
-/// The discriminants are the ABI's `RM_QUALITY_*` codes.
+/// The discriminants are the ABI's `RM_QUALITY_*` codes ([`crate::abi`]).
+#[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Quality {
-    Low = 0,
-    Medium = 1,
-    High = 2,
-    VeryHigh = 3,
+    Low = crate::abi::RM_QUALITY_LOW,
+    Medium = crate::abi::RM_QUALITY_MEDIUM,
+    High = crate::abi::RM_QUALITY_HIGH,
+    VeryHigh = crate::abi::RM_QUALITY_VERY_HIGH,
 }
 
 impl Quality {

@@ -112,7 +112,7 @@ def test_native_reports_version_and_features(native_ks: KernelSet) -> None:
     module, _ = runtime.load_binding(native_ks.binding)
     assert module.abi_version() == runtime.EXPECTED_ABI_VERSION
     assert re.fullmatch(r"\d+\.\d+\.\d+", module.version())
-    assert set(module.cpu_features().split(",")) <= {"sse2", "avx2", "fma", "neon", "scalar"}
+    assert set(module.cpu_features().split(",")) <= {"sse2", "avx2", "fma", "scalar"}
 
 
 def test_binding_rejects_mismatched_buffers(native_ks: KernelSet) -> None:

@@ -253,7 +253,7 @@ pub struct Shape {
     pub m: u64,
     /// Half-length of the prototype, in upsampled samples.
     pub half: u64,
-    /// Taps per output (per phase), a multiple of [`TAP_BLOCK`].
+    /// Taps per output (per phase), a multiple of 8 (`TAP_BLOCK`).
     pub taps: usize,
     /// Input frames the filter reaches ahead of an output's position.
     pub ahead: u64,
@@ -261,7 +261,7 @@ pub struct Shape {
     pub behind: u64,
     /// Periods (`L` outputs each) per block of the fast-convolution
     /// kernel, or 0 when the stage runs on a direct kernel (see
-    /// [`block_periods`]).
+    /// `block_periods`).
     pub block: usize,
 }
 

@@ -5,10 +5,10 @@
 //! - `design`: presets, stage layout, filter sizes and float64
 //!   coefficients (a leaf: no kernels, no state);
 //! - arithmetic: `fft` (float64 transforms), `dot` (the precisions, the
-//!   tap-parallel dot products and the [`Window`](dot::Window) /
-//!   [`Dest`](dot::Dest) arguments every kernel takes), `lanes` (the
+//!   tap-parallel dot products and the `Window` /
+//!   `Dest` arguments every kernel takes), `lanes` (the
 //!   output-parallel float32 kernel), `blocks` (fast convolution);
-//! - `plan`: chooses each stage's kernel (one [`Kernel`](plan::Kernel)
+//! - `plan`: chooses each stage's kernel (one `Kernel`
 //!   variant), builds its tables and owns the bounded cache of designs;
 //! - `stage`: one stage's streaming state, running its plan's kernel;
 //! - this module: the [`Resampler`] (stages chained) and one-shot [`resample`].
@@ -18,9 +18,9 @@
 //! dot product of filter row `(k * M) mod L` with the input frames around
 //! `floor(k * M / L)`. The filter is zero-phase, so a click at time `t`
 //! comes out at time `t`. Conversions by a factor of 2.5 or more run in two
-//! stages (see [`design::specs`]): the sharp filter works at the lower rate.
+//! stages (see `design::specs`): the sharp filter works at the lower rate.
 //! Long filters with few phases run as fast convolution on float64 FFTs
-//! ([`blocks`]); the rest on direct SIMD kernels. Streaming keeps a short
+//! (`blocks`); the rest on direct SIMD kernels. Streaming keeps a short
 //! history per stage and channel and emits an output as soon as the input
 //! it needs has arrived (a block stage: its whole block); `flush`
 //! pads with zeros and emits the rest, so any chunking plus `flush` equals

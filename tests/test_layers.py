@@ -12,7 +12,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[1] / "src" / "remotemedia"
+import remotemedia
+
+# The package under test (the source tree in an editable install, the
+# installed files otherwise).
+PKG = Path(remotemedia.__file__).resolve().parent
 
 # Bottom up. A component is the first path element under remotemedia/
 # (a subpackage, or a module without ".py").
@@ -74,7 +78,9 @@ def _is_module(name: str) -> bool:
 
 def upward_imports() -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
-    for path in sorted(PKG.rglob("*.py")):
+    sources = sorted(PKG.rglob("*.py"))
+    assert len(sources) > 40, f"found only {len(sources)} modules under {PKG}"
+    for path in sources:
         mod = ".".join(path.relative_to(PKG.parent).with_suffix("").parts).removesuffix(".__init__")
         src = component(mod)
         assert src in LAYER, f"{mod}: component {src!r} is in no layer; add it to LAYERS (and docs/architecture.md)"

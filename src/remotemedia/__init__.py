@@ -22,7 +22,7 @@ from remotemedia.core import (
 )
 from remotemedia.core.registry import register as register_node
 from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
-from remotemedia.kernels.resample import Resampler
+from remotemedia.kernels.resample import DEFAULT_QUALITY, Resampler
 from remotemedia.kernels.vad import VAD, speech_segments
 from remotemedia.runtime import (
     get_runtime_info,
@@ -66,7 +66,7 @@ def convert(x: np.ndarray, to: Any) -> np.ndarray:
     return kernels.get().convert(x, to)
 
 
-def resample(x: np.ndarray, in_rate: int, out_rate: int, quality: str = "high") -> np.ndarray:
+def resample(x: np.ndarray, in_rate: int, out_rate: int, quality: str = DEFAULT_QUALITY) -> np.ndarray:
     """Resample ``x`` from ``in_rate`` to ``out_rate`` Hz with the automatic kernel set.
 
     See :mod:`remotemedia.kernels.resample` for the presets and rules.

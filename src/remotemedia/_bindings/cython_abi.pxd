@@ -8,6 +8,11 @@ cdef extern from "remotemedia_runtime.h" nogil:
     enum:
         RM_ABI_VERSION
         RM_OK
+        RM_ERR_INVALID_ARGUMENT
+        RM_ERR_NULL_POINTER
+        RM_ERR_BUFFER_TOO_SMALL
+        RM_ERR_ALLOCATION
+        RM_ERR_STATE
         RM_ERR_PANIC
         RM_FORMAT_I16
         RM_FORMAT_I32

@@ -344,7 +344,7 @@ class Pipeline:
     # metrics ----------------------------------------------------------------
 
     def get_metrics(self) -> dict[str, Any]:
-        """JSON-serialisable metrics (see DESIGN section 6 for the fields).
+        """JSON-serialisable metrics (fields: docs/pipelines.md, section "Metrics").
 
         Raises
         ------

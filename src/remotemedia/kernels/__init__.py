@@ -23,8 +23,8 @@ from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
 from remotemedia.kernels.bodies import ConvertFlat, ResampleOneShot, ResamplerCoreFactory, VadStreamFactory
 from remotemedia.kernels.convert import convert_with
+from remotemedia.kernels.resample import DEFAULT_QUALITY, resample_with
 from remotemedia.kernels.resample import Resampler as _Resampler
-from remotemedia.kernels.resample import resample_with
 from remotemedia.kernels.vad import VAD, speech_segments
 
 __all__ = ["KernelSet", "available", "get"]
@@ -56,7 +56,7 @@ class KernelSet:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
         return convert_with(self._convert, x, to)
 
-    def resample(self, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
+    def resample(self, x: Any, in_rate: Any, out_rate: Any, quality: Any = DEFAULT_QUALITY) -> np.ndarray:
         """Resample in one shot (delay-compensated, ``ceil(n * out / in)`` frames).
 
         See :func:`remotemedia.kernels.resample.resample_with` for parameters and errors.
@@ -64,12 +64,18 @@ class KernelSet:
         return resample_with(self, x, in_rate, out_rate, quality)
 
     def Resampler(
-        self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high", *, variable: bool = False
+        self,
+        in_rate: Any,
+        out_rate: Any,
+        channels: Any = 1,
+        quality: Any = DEFAULT_QUALITY,
+        *,
+        variable: bool = False,
     ) -> _Resampler:
         """A streaming :class:`remotemedia.kernels.resample.Resampler` on this body."""
         return _Resampler(in_rate, out_rate, channels, quality, variable=variable, kernels=self)
 
-    def resampler_from_ratio(self, ratio: Any, channels: Any = 1, quality: Any = "high") -> _Resampler:
+    def resampler_from_ratio(self, ratio: Any, channels: Any = 1, quality: Any = DEFAULT_QUALITY) -> _Resampler:
         """A streaming resampler for a non-integer ratio ``out / in`` on this body."""
         return _Resampler.from_ratio(ratio, channels, quality, kernels=self)
 

@@ -71,6 +71,8 @@ if TYPE_CHECKING:
 
 MIN_RATE = 1_000
 MAX_RATE = 768_000
+#: The preset used when none is given (every entry point takes it from here).
+DEFAULT_QUALITY = "high"
 # Largest ratio either way.
 MAX_RATIO = 256
 # Exact polyphase tables (all stages) up to this many coefficients are used
@@ -100,7 +102,8 @@ def check_rate(rate: Any, what: str, op: str) -> int:
 def check_quality(quality: Any, op: str) -> str:
     """Return a valid quality name or raise ValueError naming the choices."""
     if not isinstance(quality, str) or quality not in SPECS:
-        raise ValueError(f"{op}: unknown quality {quality!r}; expected one of 'low', 'medium', 'high', 'very_high'")
+        choices = ", ".join(repr(q) for q in SPECS)
+        raise ValueError(f"{op}: unknown quality {quality!r}; expected one of {choices}")
     return quality
 
 
@@ -178,7 +181,9 @@ class _Identity:
         return 0
 
 
-def resample_with(kernels: KernelSet, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
+def resample_with(
+    kernels: KernelSet, x: Any, in_rate: Any, out_rate: Any, quality: Any = DEFAULT_QUALITY
+) -> np.ndarray:
     """Validate, then resample ``x`` in one shot with a kernel set's body.
 
     Parameters
@@ -256,7 +261,7 @@ class Resampler:
         in_rate: Any,
         out_rate: Any,
         channels: Any = 1,
-        quality: Any = "high",
+        quality: Any = DEFAULT_QUALITY,
         *,
         variable: bool = False,
         kernels: KernelSet | None = None,
@@ -268,7 +273,9 @@ class Resampler:
         self._setup(i, o, o / i, channels, quality, kernels, variable=bool(variable), by_ratio=False)
 
     @classmethod
-    def from_ratio(cls, ratio: Any, channels: Any = 1, quality: Any = "high", *, kernels: Any = None) -> Resampler:
+    def from_ratio(
+        cls, ratio: Any, channels: Any = 1, quality: Any = DEFAULT_QUALITY, *, kernels: Any = None
+    ) -> Resampler:
         """A resampler for a non-integer ratio ``out / in`` (1/256..256); variable.
 
         The output has ``ceil(n * ratio)`` frames for ``n`` input frames, up

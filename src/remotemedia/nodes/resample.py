@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from remotemedia.core.audio import AudioBuffer, check_rate
+from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.node import Node
+from remotemedia.kernels.resample import DEFAULT_QUALITY, check_quality, check_rate
 
 if TYPE_CHECKING:
     from remotemedia.core.retry import RetryPolicy
     from remotemedia.kernels import KernelSet
 
-QUALITIES = ("low", "medium", "high", "very_high")
+#: Output rate when none is given (what speech models expect).
+DEFAULT_TARGET_RATE = 16_000
 
 
 class AudioResampleNode(Node):
@@ -31,9 +33,10 @@ class AudioResampleNode(Node):
     Parameters
     ----------
     target_rate : int
-        Output sample rate in Hz.
+        Output sample rate in Hz, within the kernel's range (1000..768000);
+        default :data:`DEFAULT_TARGET_RATE`.
     quality : {"low", "medium", "high", "very_high"}
-        Kernel quality preset.
+        Kernel quality preset (default: the kernel's, "high").
     runtime_hint, name, retry
         See :class:`~remotemedia.Node`.
     target_sample_rate : int, optional
@@ -43,8 +46,12 @@ class AudioResampleNode(Node):
 
     Raises
     ------
+    TypeError
+        ``target_rate`` is not an integer.
     ValueError
-        Bad rate or quality, or both ``target_rate`` and a different
+        A rate the kernel refuses or an unknown quality (the kernel
+        contract's own checks and messages, so ``remotemedia validate``
+        rejects what a run would), or both ``target_rate`` and a different
         ``target_sample_rate``.
     """
 
@@ -53,7 +60,7 @@ class AudioResampleNode(Node):
     def __init__(
         self,
         target_rate: int | None = None,
-        quality: str = "high",
+        quality: str = DEFAULT_QUALITY,
         runtime_hint: str = "auto",
         name: str | None = None,
         retry: RetryPolicy | None = None,
@@ -67,10 +74,9 @@ class AudioResampleNode(Node):
                 "disagree; pass only target_rate"
             )
         rate = target_rate if target_rate is not None else target_sample_rate
-        self.target_rate = check_rate(16000 if rate is None else rate, "AudioResampleNode target_rate")
-        if quality not in QUALITIES:
-            raise ValueError(f"AudioResampleNode: quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
-        self.quality = quality
+        op = "AudioResampleNode" if name is None else f"AudioResampleNode {name!r}"
+        self.target_rate = check_rate(DEFAULT_TARGET_RATE if rate is None else rate, "target_rate", op)
+        self.quality = check_quality(quality, op)
         self.variable = bool(variable)
 
     def params(self) -> dict[str, Any]:

@@ -4,17 +4,28 @@
 
 use super::{free_handle, guard, slice_in, slice_out, write_out};
 use crate::error::Error;
-use crate::resample::{self, AnyResampler, Quality};
+use crate::resample::{self, Quality, Resampler};
 
 /// Opaque streaming resampler (`rm_resampler` in the header).
-pub struct RmResampler(AnyResampler);
+pub struct RmResampler(Resampler);
 
+/// The resampler behind a handle.
+///
+/// # Safety
+/// `h` is null or a live handle from `rm_resampler_new` that no other
+/// thread uses meanwhile; `'a` ends within the exported call.
 unsafe fn handle<'a>(h: *const RmResampler) -> Result<&'a RmResampler, Error> {
-    h.as_ref().ok_or(Error::NullPointer("resampler handle"))
+    // SAFETY: null or live and unshared, per this function's contract.
+    unsafe { h.as_ref() }.ok_or(Error::NullPointer("resampler handle"))
 }
 
+/// The resampler behind a handle, for a call that changes it.
+///
+/// # Safety
+/// As [`handle`].
 unsafe fn handle_mut<'a>(h: *mut RmResampler) -> Result<&'a mut RmResampler, Error> {
-    h.as_mut().ok_or(Error::NullPointer("resampler handle"))
+    // SAFETY: null or live and unshared, per this function's contract.
+    unsafe { h.as_mut() }.ok_or(Error::NullPointer("resampler handle"))
 }
 
 /// Creates a resampler; `*out` receives the handle (free it with
@@ -30,9 +41,10 @@ pub unsafe extern "C" fn rm_resampler_new(
     quality: i32,
     out: *mut *mut RmResampler,
 ) -> i32 {
-    guard("rm_resampler_new", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_new", || unsafe {
         let q = Quality::from_code(quality)?;
-        let r = AnyResampler::new(in_rate, out_rate, channels as usize, q)?;
+        let r = Resampler::new(in_rate, out_rate, channels as usize, q)?;
         write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
     })
 }
@@ -51,9 +63,10 @@ pub unsafe extern "C" fn rm_resampler_new_variable(
     quality: i32,
     out: *mut *mut RmResampler,
 ) -> i32 {
-    guard("rm_resampler_new_variable", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_new_variable", || unsafe {
         let q = Quality::from_code(quality)?;
-        let r = AnyResampler::variable(in_rate, out_rate, channels as usize, q)?;
+        let r = Resampler::variable(in_rate, out_rate, channels as usize, q)?;
         write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
     })
 }
@@ -70,9 +83,10 @@ pub unsafe extern "C" fn rm_resampler_new_ratio(
     quality: i32,
     out: *mut *mut RmResampler,
 ) -> i32 {
-    guard("rm_resampler_new_ratio", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_new_ratio", || unsafe {
         let q = Quality::from_code(quality)?;
-        let r = AnyResampler::from_ratio(ratio, channels as usize, q)?;
+        let r = Resampler::from_ratio(ratio, channels as usize, q)?;
         write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
     })
 }
@@ -86,7 +100,8 @@ pub unsafe extern "C" fn rm_resampler_new_ratio(
 /// `h` a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_set_ratio(h: *mut RmResampler, ratio: f64, ramp_frames: u64) -> i32 {
-    guard("rm_resampler_set_ratio", || {
+    // SAFETY: `h` is a live handle, per this function's `# Safety` contract.
+    guard("rm_resampler_set_ratio", || unsafe {
         handle_mut(h)?.0.set_ratio(ratio, ramp_frames)
     })
 }
@@ -97,7 +112,8 @@ pub unsafe extern "C" fn rm_resampler_set_ratio(h: *mut RmResampler, ratio: f64,
 /// `h` must come from `rm_resampler_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_free(h: *mut RmResampler) {
-    free_handle("rm_resampler_free", h)
+    // SAFETY: `h` came from the matching `_new` and is not used again (the contract).
+    unsafe { free_handle("rm_resampler_free", h) }
 }
 
 /// Frames per channel the next `rm_resampler_process` of `in_frames` frames
@@ -111,7 +127,8 @@ pub unsafe extern "C" fn rm_resampler_output_frames(
     in_frames: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_output_frames", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_output_frames", || unsafe {
         write_out(out_frames, handle(h)?.0.output_frames(in_frames), "out_frames")
     })
 }
@@ -122,7 +139,8 @@ pub unsafe extern "C" fn rm_resampler_output_frames(
 /// `h` a live handle; `out_frames` a valid pointer.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_frames: *mut usize) -> i32 {
-    guard("rm_resampler_flush_frames", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_flush_frames", || unsafe {
         write_out(out_frames, handle(h)?.0.flush_frames(), "out_frames")
     })
 }
@@ -133,7 +151,8 @@ pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_fr
 /// `h` a live handle; `frames` a valid pointer.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_delay(h: *const RmResampler, frames: *mut usize) -> i32 {
-    guard("rm_resampler_delay", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_delay", || unsafe {
         write_out(frames, handle(h)?.0.delay(), "frames")
     })
 }
@@ -155,7 +174,8 @@ pub unsafe extern "C" fn rm_resampler_process(
     out_stride: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_process", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_process", || unsafe {
         let r = &mut handle_mut(h)?.0;
         let x = slice_in(input, in_frames * r.channels(), "input")?;
         let y = slice_out(out, out_len, "out")?;
@@ -177,7 +197,8 @@ pub unsafe extern "C" fn rm_resampler_flush(
     out_stride: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_flush", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_flush", || unsafe {
         let r = &mut handle_mut(h)?.0;
         let y = slice_out(out, out_len, "out")?;
         let n = r.flush(y, out_stride)?;
@@ -191,7 +212,8 @@ pub unsafe extern "C" fn rm_resampler_flush(
 /// `h` a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_reset(h: *mut RmResampler) -> i32 {
-    guard("rm_resampler_reset", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_reset", || unsafe {
         handle_mut(h)?.0.reset();
         Ok(())
     })
@@ -214,10 +236,11 @@ pub unsafe extern "C" fn rm_resample(
     out: *mut f32,
     out_frames: usize,
 ) -> i32 {
-    guard("rm_resample", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resample", || unsafe {
         let q = Quality::from_code(quality)?;
         let ch = channels as usize;
-        resample::any::check_rates(in_rate, out_rate)?;
+        resample::check_rates(in_rate, out_rate)?;
         let x = slice_in(input, in_frames * ch, "input")?;
         let y = slice_out(out, out_frames * ch, "out")?;
         let want = resample::one_shot_frames(in_rate, out_rate, in_frames);
@@ -226,6 +249,6 @@ pub unsafe extern "C" fn rm_resample(
                 "out_frames is {out_frames}, the result has {want}"
             )));
         }
-        resample::resample_any(in_rate, out_rate, q, ch, x, in_frames, y).map(|_| ())
+        resample::resample(in_rate, out_rate, q, ch, x, in_frames, y).map(|_| ())
     })
 }

@@ -2,16 +2,19 @@
 //! an opaque `Box<Vad>`; one handle is used from one thread at a time.
 
 use super::{free_handle, guard, slice_in, slice_out, write_out};
+use crate::abi::{RM_FORMAT_F32, RM_FORMAT_F64, RM_FORMAT_I16};
 use crate::error::Error;
 use crate::vad::{Samples, Vad};
 use std::ffi::c_void;
 
-const RM_FORMAT_I16: i32 = 1;
-const RM_FORMAT_F32: i32 = 3;
-const RM_FORMAT_F64: i32 = 4;
-
+/// The detector behind a handle.
+///
+/// # Safety
+/// `h` is null or a live handle from `rm_vad_new` that no other thread
+/// uses meanwhile; `'a` ends within the exported call.
 unsafe fn handle<'a>(h: *mut Vad) -> Result<&'a mut Vad, Error> {
-    h.as_mut().ok_or(Error::NullPointer("vad handle"))
+    // SAFETY: null or live and unshared, per this function's contract.
+    unsafe { h.as_mut() }.ok_or(Error::NullPointer("vad handle"))
 }
 
 /// Creates a detector; see `Vad::new`. On success `*out` owns it: free it
@@ -21,7 +24,8 @@ unsafe fn handle<'a>(h: *mut Vad) -> Result<&'a mut Vad, Error> {
 /// `out` must be a valid pointer to write a handle to.
 #[no_mangle]
 pub unsafe extern "C" fn rm_vad_new(sample_rate: u32, frame_ms: u32, aggressiveness: u32, out: *mut *mut Vad) -> i32 {
-    guard("rm_vad_new", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_new", || unsafe {
         let v = Vad::new(sample_rate, frame_ms, aggressiveness)?;
         write_out(out, Box::into_raw(Box::new(v)), "out")
     })
@@ -33,7 +37,8 @@ pub unsafe extern "C" fn rm_vad_new(sample_rate: u32, frame_ms: u32, aggressiven
 /// `h` must come from `rm_vad_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rm_vad_free(h: *mut Vad) {
-    free_handle("rm_vad_free", h)
+    // SAFETY: `h` came from the matching `_new` and is not used again (the contract).
+    unsafe { free_handle("rm_vad_free", h) }
 }
 
 /// Forgets the stream state (buffered samples, noise estimates, hangover).
@@ -42,7 +47,8 @@ pub unsafe extern "C" fn rm_vad_free(h: *mut Vad) {
 /// `h` must be a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn rm_vad_reset(h: *mut Vad) -> i32 {
-    guard("rm_vad_reset", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_reset", || unsafe {
         handle(h)?.reset();
         Ok(())
     })
@@ -54,7 +60,10 @@ pub unsafe extern "C" fn rm_vad_reset(h: *mut Vad) -> i32 {
 /// `h` must be a live handle, `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn rm_vad_frame_length(h: *mut Vad, out: *mut usize) -> i32 {
-    guard("rm_vad_frame_length", || write_out(out, handle(h)?.frame_len(), "out"))
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_frame_length", || unsafe {
+        write_out(out, handle(h)?.frame_len(), "out")
+    })
 }
 
 /// Samples buffered, waiting for the rest of their frame (`*out`).
@@ -63,7 +72,10 @@ pub unsafe extern "C" fn rm_vad_frame_length(h: *mut Vad, out: *mut usize) -> i3
 /// `h` must be a live handle, `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn rm_vad_buffered(h: *mut Vad, out: *mut usize) -> i32 {
-    guard("rm_vad_buffered", || write_out(out, handle(h)?.buffered(), "out"))
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_buffered", || unsafe {
+        write_out(out, handle(h)?.buffered(), "out")
+    })
 }
 
 /// Feeds `n` samples of `format` (RM_FORMAT_I16, F32 or F64); writes one
@@ -82,7 +94,8 @@ pub unsafe extern "C" fn rm_vad_process(
     cap: usize,
     n_flags: *mut usize,
 ) -> i32 {
-    guard("rm_vad_process", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_process", || unsafe {
         let v = handle(h)?;
         let s = match format {
             RM_FORMAT_I16 => Samples::I16(slice_in(x.cast(), n, "x")?),

@@ -22,17 +22,18 @@
 //! outputs. An output's arithmetic depends only on its position and the
 //! input, so any chunking gives the same bits.
 //!
+//! This module holds the table's design, the arithmetic and one stage's
+//! streaming state; which conversions use it, and the cache of tables, are
+//! the plan's (`super::plan`).
+//!
 //! The numpy twin is `remotemedia/kernels/python/resample_interp.py` (sizes
 //! in `remotemedia/kernels/resample_interp.py`).
 
-use super::design::{bessel_i0, Quality, Shape};
+use super::design::{self, bessel_i0, Quality};
+use crate::cpu::{Avx2Fma, Simd};
 use crate::error::{Error, Result};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
-/// Exact polyphase tables up to this many coefficients (all stages) are
-/// used as they are; a conversion that needs more runs on this kernel.
-pub const EXACT_LIMIT: u64 = 1 << 18;
 /// Taps per output are padded to a multiple of this (two SIMD blocks).
 pub const TAP_BLOCK: usize = 8;
 /// Fixed-point shift of positions for integer rates (`den = L << 32`).
@@ -43,8 +44,6 @@ pub const RATIO_DEN: u128 = 1 << 52;
 pub const MAX_RATIO: f64 = 256.0;
 /// `set_ratio` stays within this factor of the ratio the filter was designed for.
 pub const VARIABLE_RANGE: f64 = 1.05;
-/// Designs kept in the process-wide cache (cleared when full).
-const CACHE_LIMIT: usize = 32;
 
 /// Stored phase segments per input frame at ratio >= 1: the cubic's error
 /// stays 25 dB or more under the preset's stopband.
@@ -119,7 +118,9 @@ pub struct Table {
     pub coef: Vec<f64>,
 }
 
-fn design(s: &InterpShape) -> Result<Table> {
+/// Designs the table of a shape (float64 cubic pieces of a Kaiser-windowed
+/// sinc; the plan caches the result).
+pub fn design(s: &InterpShape) -> Result<Table> {
     let n = s.coefficients();
     let mut coef = Vec::new();
     coef.try_reserve_exact(n)
@@ -164,44 +165,6 @@ fn design(s: &InterpShape) -> Result<Table> {
         }
     }
     Ok(Table { shape: *s, coef })
-}
-
-type Key = (u64, u64, u64, usize);
-
-fn cache() -> &'static Mutex<HashMap<Key, Arc<Table>>> {
-    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Table>>>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// The table of a shape, designed once and cached (a bounded cache:
-/// cleared when it holds [`CACHE_LIMIT`] designs; handles keep their own
-/// reference).
-pub fn table(shape: &InterpShape) -> Result<Arc<Table>> {
-    let key = (shape.fc.to_bits(), shape.half_q, shape.beta.to_bits(), shape.q);
-    if let Some(t) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Ok(Arc::clone(t));
-    }
-    let built = Arc::new(design(shape)?);
-    let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
-    if map.len() >= CACHE_LIMIT {
-        map.clear();
-    }
-    Ok(Arc::clone(map.entry(key).or_insert(built)))
-}
-
-/// Whether integer rates run on this kernel: the exact tables would hold
-/// more than [`EXACT_LIMIT`] coefficients.
-pub fn needs_interp(in_rate: u32, out_rate: u32, quality: Quality) -> bool {
-    if in_rate == out_rate {
-        return false;
-    }
-    let (l, m) = super::design::ratio(in_rate, out_rate);
-    let (pb, sb, atten) = quality.spec();
-    let total: u64 = super::design::specs(l, m, pb, sb)
-        .iter()
-        .map(|s| Shape::new(s, atten).coefficients())
-        .sum();
-    total > EXACT_LIMIT
 }
 
 /// `floor(x + 0.5)` (the rounding the numpy body uses too).
@@ -340,6 +303,18 @@ impl Clock {
     }
 }
 
+/// Positions `(den, step)` for integer rates (`den = L << 32`, exact: the
+/// stream has `ceil(n * out / in)` frames).
+pub fn rate_clock(in_rate: u32, out_rate: u32) -> (u128, u128) {
+    let (l, m) = design::ratio(in_rate, out_rate);
+    ((l as u128) << RATE_SHIFT, (m as u128) << RATE_SHIFT)
+}
+
+/// Positions `(den, step)` for a non-integer ratio `out / in` (`den = 2^52`).
+pub fn ratio_clock(ratio: f64) -> (u128, u128) {
+    (RATIO_DEN, round_half_up(RATIO_DEN as f64 / ratio))
+}
+
 /// A streaming interpolated-phase resampler for planar channels.
 pub struct Interp {
     table: Arc<Table>,
@@ -350,48 +325,16 @@ pub struct Interp {
     clock: Clock,
     /// The ratio the filter was designed for (`set_ratio` stays near it).
     ratio: f64,
-    simd: bool,
+    simd: Simd,
     /// One output's coefficients, shared by every channel (2+ channels).
     coef: Vec<f64>,
 }
 
 impl Interp {
-    /// Integer rates, exact positions (`den = L << 32`).
-    pub fn from_rates(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<Interp> {
-        let ratio = out_rate as f64 / in_rate as f64;
-        let (l, m) = super::design::ratio(in_rate, out_rate);
-        Self::build(
-            ratio,
-            (l as u128) << RATE_SHIFT,
-            (m as u128) << RATE_SHIFT,
-            channels,
-            InterpShape::new(ratio.min(1.0), quality),
-        )
-    }
-
-    /// A non-integer ratio `out / in` (`den = 2^52`).
-    pub fn from_ratio(ratio: f64, channels: usize, quality: Quality) -> Result<Interp> {
+    /// A stage of ratio `ratio` (`out / in`) with positions `den` / `step`
+    /// ([`rate_clock`], [`ratio_clock`]) running `table`.
+    pub fn new(ratio: f64, (den, step): (u128, u128), channels: usize, table: Arc<Table>) -> Result<Interp> {
         check_ratio(ratio)?;
-        let step = round_half_up(RATIO_DEN as f64 / ratio);
-        Self::build(
-            ratio,
-            RATIO_DEN,
-            step,
-            channels,
-            InterpShape::new(ratio.min(1.0), quality),
-        )
-    }
-
-    /// A stage of ratio `ratio` with positions `den` / `step` and a given filter.
-    pub(crate) fn build(ratio: f64, den: u128, step: u128, channels: usize, shape: InterpShape) -> Result<Interp> {
-        check_ratio(ratio)?;
-        if channels == 0 || channels > super::MAX_CHANNELS {
-            return Err(Error::InvalidArgument(format!(
-                "channels must be 1..{}, got {channels}",
-                super::MAX_CHANNELS
-            )));
-        }
-        let table = table(&shape)?;
         let mut r = Interp {
             table,
             hist: vec![Vec::new(); channels],
@@ -399,13 +342,14 @@ impl Interp {
             received: 0,
             clock: Clock::new(den, step),
             ratio,
-            simd: crate::cpu::has_avx2_fma(),
+            simd: Avx2Fma::detect(),
             coef: Vec::new(),
         };
         r.reset();
         Ok(r)
     }
 
+    #[cfg(test)]
     pub fn shape(&self) -> InterpShape {
         self.table.shape
     }
@@ -417,7 +361,7 @@ impl Interp {
     /// Forces the portable scalar loop (tests compare it with SIMD).
     #[cfg(test)]
     pub(crate) fn force_scalar(&mut self) {
-        self.simd = false;
+        self.simd = None;
     }
 
     /// Back to the state of a new resampler (history zeroed, first ratio).
@@ -591,11 +535,13 @@ pub(crate) fn check_out(out: &[f32], stride: usize, n_out: usize, channels: usiz
 /// (Horner's rule, fused multiply-adds), and the output the dot product of
 /// those coefficients with the window `x`.
 #[inline]
-fn output(simd: bool, x: &[f64], row: &[f64], alpha: f64) -> f64 {
+fn output(simd: Simd, x: &[f64], row: &[f64], alpha: f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
-        return unsafe { output_avx(x, row, alpha) };
+    if let Some(cpu) = simd {
+        assert!(x.len() % 8 == 0 && row.len() >= x.len() * 4);
+        // SAFETY: the token proves AVX2+FMA; `x` is whole blocks of 8 taps
+        // and `row` holds their 32 coefficients each (asserted above).
+        return unsafe { output_avx(cpu, x, row, alpha) };
     }
     let _ = simd;
     output_scalar(x, row, alpha)
@@ -624,11 +570,13 @@ fn output_scalar(x: &[f64], row: &[f64], alpha: f64) -> f64 {
 }
 
 /// Each tap's coefficient at `alpha` (the first half of [`output`]).
-fn coefficients(simd: bool, row: &[f64], alpha: f64, out: &mut [f64]) {
+fn coefficients(simd: Simd, row: &[f64], alpha: f64, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
-        return unsafe { coefficients_avx(row, alpha, out) };
+    if let Some(cpu) = simd {
+        assert!(out.len() % 4 == 0 && row.len() >= out.len() * 4);
+        // SAFETY: the token proves AVX2+FMA; `row` holds 16 values per
+        // block of 4 outputs (asserted above).
+        return unsafe { coefficients_avx(cpu, row, alpha, out) };
     }
     let _ = simd;
     for (cb, ob) in row.chunks_exact(16).zip(out.chunks_exact_mut(4)) {
@@ -642,11 +590,13 @@ fn coefficients(simd: bool, row: &[f64], alpha: f64, out: &mut [f64]) {
 }
 
 /// The dot product of [`output`] with precomputed coefficients.
-fn dot(simd: bool, x: &[f64], coef: &[f64]) -> f64 {
+fn dot(simd: Simd, x: &[f64], coef: &[f64]) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
-        return unsafe { dot_avx(x, coef) };
+    if let Some(cpu) = simd {
+        assert!(x.len() % 8 == 0 && coef.len() >= x.len());
+        // SAFETY: the token proves AVX2+FMA; whole blocks of 8 in both
+        // slices (asserted above).
+        return unsafe { dot_avx(cpu, x, coef) };
     }
     let _ = simd;
     let mut acc = [[0.0f64; 4]; 2];
@@ -662,62 +612,75 @@ fn dot(simd: bool, x: &[f64], coef: &[f64]) -> f64 {
 }
 
 /// # Safety
-/// The CPU must support AVX2 and FMA.
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
+/// 16 values of `row` per 4 values written to `out` (checked here too).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn coefficients_avx(row: &[f64], alpha: f64, out: &mut [f64]) {
+#[allow(unused_unsafe)]
+unsafe fn coefficients_avx(_cpu: Avx2Fma, row: &[f64], alpha: f64, out: &mut [f64]) {
     use std::arch::x86_64::*;
     let n = out.len() / 4;
     assert!(row.len() >= n * 16);
     let a = _mm256_set1_pd(alpha);
     let (cp, op) = (row.as_ptr(), out.as_mut_ptr());
     for b in 0..n {
-        // SAFETY: block b reads row[16b..16b + 16] and writes out[4b..4b + 4], in bounds.
-        let c = cp.add(b * 16);
-        let k = _mm256_fmadd_pd(
-            _mm256_fmadd_pd(
-                _mm256_fmadd_pd(_mm256_loadu_pd(c.add(12)), a, _mm256_loadu_pd(c.add(8))),
+        // SAFETY: block b reads row[16b..16b + 16] and writes out[4b..4b + 4],
+        // in bounds by the assertion above; AVX2+FMA per the token.
+        unsafe {
+            let c = cp.add(b * 16);
+            let k = _mm256_fmadd_pd(
+                _mm256_fmadd_pd(
+                    _mm256_fmadd_pd(_mm256_loadu_pd(c.add(12)), a, _mm256_loadu_pd(c.add(8))),
+                    a,
+                    _mm256_loadu_pd(c.add(4)),
+                ),
                 a,
-                _mm256_loadu_pd(c.add(4)),
-            ),
-            a,
-            _mm256_loadu_pd(c),
-        );
-        _mm256_storeu_pd(op.add(b * 4), k);
+                _mm256_loadu_pd(c),
+            );
+            _mm256_storeu_pd(op.add(b * 4), k);
+        }
     }
 }
 
 /// # Safety
-/// The CPU must support AVX2 and FMA.
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
+/// whole blocks of 8 of `x` and `coef` (checked here too).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx(x: &[f64], coef: &[f64]) -> f64 {
+#[allow(unused_unsafe)]
+unsafe fn dot_avx(_cpu: Avx2Fma, x: &[f64], coef: &[f64]) -> f64 {
     use std::arch::x86_64::*;
     let n = x.len() / 8;
     assert!(coef.len() >= n * 8);
     let (mut s0, mut s1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
     let (xp, cp) = (x.as_ptr(), coef.as_ptr());
     for b in 0..n {
-        // SAFETY: block b reads x[8b..8b + 8] and coef[8b..8b + 8], in bounds.
-        s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8)), _mm256_loadu_pd(cp.add(b * 8)), s0);
-        s1 = _mm256_fmadd_pd(
-            _mm256_loadu_pd(xp.add(b * 8 + 4)),
-            _mm256_loadu_pd(cp.add(b * 8 + 4)),
-            s1,
-        );
+        // SAFETY: block b reads x[8b..8b + 8] and coef[8b..8b + 8], in
+        // bounds by the assertion above; AVX2+FMA per the token.
+        unsafe {
+            s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8)), _mm256_loadu_pd(cp.add(b * 8)), s0);
+            s1 = _mm256_fmadd_pd(
+                _mm256_loadu_pd(xp.add(b * 8 + 4)),
+                _mm256_loadu_pd(cp.add(b * 8 + 4)),
+                s1,
+            );
+        }
     }
     let mut v = [0.0f64; 4];
-    _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(s0, s1));
+    // SAFETY: stores 4 values into the 4-element array `v`.
+    unsafe { _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(s0, s1)) };
     (v[0] + v[1]) + (v[2] + v[3])
 }
 
 /// AVX2+FMA: one 4-lane vector per block of taps.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
+/// whole blocks of 8 of `x` and 32 of `row` per block (checked here too).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn output_avx(x: &[f64], row: &[f64], alpha: f64) -> f64 {
+#[allow(unused_unsafe)]
+unsafe fn output_avx(_cpu: Avx2Fma, x: &[f64], row: &[f64], alpha: f64) -> f64 {
     use std::arch::x86_64::*;
     let n = x.len() / 8;
     assert!(row.len() >= n * 32);
@@ -725,37 +688,52 @@ unsafe fn output_avx(x: &[f64], row: &[f64], alpha: f64) -> f64 {
     let (mut s0, mut s1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
     let (xp, cp) = (x.as_ptr(), row.as_ptr());
     for b in 0..n {
-        // SAFETY: block b reads x[8b..8b + 8] and row[32b..32b + 32], in bounds.
-        let c = cp.add(b * 32);
-        let k0 = _mm256_fmadd_pd(
-            _mm256_fmadd_pd(
-                _mm256_fmadd_pd(_mm256_loadu_pd(c.add(12)), a, _mm256_loadu_pd(c.add(8))),
+        // SAFETY: block b reads x[8b..8b + 8] and row[32b..32b + 32], in
+        // bounds by the assertion above; AVX2+FMA per the token.
+        unsafe {
+            let c = cp.add(b * 32);
+            let k0 = _mm256_fmadd_pd(
+                _mm256_fmadd_pd(
+                    _mm256_fmadd_pd(_mm256_loadu_pd(c.add(12)), a, _mm256_loadu_pd(c.add(8))),
+                    a,
+                    _mm256_loadu_pd(c.add(4)),
+                ),
                 a,
-                _mm256_loadu_pd(c.add(4)),
-            ),
-            a,
-            _mm256_loadu_pd(c),
-        );
-        let k1 = _mm256_fmadd_pd(
-            _mm256_fmadd_pd(
-                _mm256_fmadd_pd(_mm256_loadu_pd(c.add(28)), a, _mm256_loadu_pd(c.add(24))),
+                _mm256_loadu_pd(c),
+            );
+            let k1 = _mm256_fmadd_pd(
+                _mm256_fmadd_pd(
+                    _mm256_fmadd_pd(_mm256_loadu_pd(c.add(28)), a, _mm256_loadu_pd(c.add(24))),
+                    a,
+                    _mm256_loadu_pd(c.add(20)),
+                ),
                 a,
-                _mm256_loadu_pd(c.add(20)),
-            ),
-            a,
-            _mm256_loadu_pd(c.add(16)),
-        );
-        s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8)), k0, s0);
-        s1 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8 + 4)), k1, s1);
+                _mm256_loadu_pd(c.add(16)),
+            );
+            s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8)), k0, s0);
+            s1 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8 + 4)), k1, s1);
+        }
     }
     let mut v = [0.0f64; 4];
-    _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(s0, s1));
+    // SAFETY: stores 4 values into the 4-element array `v`.
+    unsafe { _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(s0, s1)) };
     (v[0] + v[1]) + (v[2] + v[3])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn from_rates(i: u32, o: u32, channels: usize, q: Quality) -> Result<Interp> {
+        let ratio = o as f64 / i as f64;
+        let table = Arc::new(design(&InterpShape::new(ratio.min(1.0), q))?);
+        Interp::new(ratio, rate_clock(i, o), channels, table)
+    }
+
+    fn from_ratio(ratio: f64, channels: usize, q: Quality) -> Result<Interp> {
+        let table = Arc::new(design(&InterpShape::new(ratio.min(1.0), q))?);
+        Interp::new(ratio, ratio_clock(ratio), channels, table)
+    }
 
     fn noise(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -795,7 +773,7 @@ mod tests {
             (100_000, 78_901),
             (8_000, 11_025),
         ] {
-            let mut r = Interp::from_rates(i, o, 1, Quality::High).unwrap();
+            let mut r = from_rates(i, o, 1, Quality::High).unwrap();
             let whole = run(&mut r, &x, &[x.len()]);
             assert_eq!(whole.len() as u64, (x.len() as u64 * o as u64).div_ceil(i as u64));
             let parts = run(&mut r, &x, &[1, 7, 333, 4096]);
@@ -810,8 +788,8 @@ mod tests {
         let (a, b) = (noise(5_000, 1), noise(5_000, 2));
         let both: Vec<f32> = a.iter().chain(&b).copied().collect();
         for simd in [true, false] {
-            let mut st = Interp::from_rates(44_100, 44_056, 2, Quality::High).unwrap();
-            let mut mono = Interp::from_rates(44_100, 44_056, 1, Quality::High).unwrap();
+            let mut st = from_rates(44_100, 44_056, 2, Quality::High).unwrap();
+            let mut mono = from_rates(44_100, 44_056, 1, Quality::High).unwrap();
             if !simd {
                 st.force_scalar();
                 mono.force_scalar();
@@ -831,7 +809,7 @@ mod tests {
     #[test]
     fn dc_passes_at_unit_gain() {
         let x = vec![0.5f32; 30_000];
-        let mut r = Interp::from_ratio(0.7317, 1, Quality::Medium).unwrap();
+        let mut r = from_ratio(0.7317, 1, Quality::Medium).unwrap();
         let y = run(&mut r, &x, &[1000]);
         for &v in &y[2000..y.len() - 2000] {
             assert!((v - 0.5).abs() < 1e-5, "{v}");
@@ -840,7 +818,7 @@ mod tests {
 
     #[test]
     fn ramp_reaches_its_target_and_counts_match() {
-        let mut r = Interp::from_rates(48_000, 48_000, 1, Quality::Low).unwrap();
+        let mut r = from_rates(48_000, 48_000, 1, Quality::Low).unwrap();
         r.set_ratio(48_000.0 / 48_004.8, 500).unwrap();
         let x = noise(10_000, 1);
         let y = run(&mut r, &x, &[480]);
@@ -854,7 +832,7 @@ mod tests {
     fn table_size_does_not_follow_the_ratio() {
         // 48000 -> 48001 (terms 48000:48001) uses the same table as 1:1, and
         // the largest table (256:1 down, very_high) stays under 3 MiB.
-        let a = Interp::from_rates(48_000, 48_001, 1, Quality::High).unwrap();
+        let a = from_rates(48_000, 48_001, 1, Quality::High).unwrap();
         assert_eq!(a.shape(), InterpShape::new(1.0, Quality::High));
         let b = InterpShape::new(1.0 / 256.0, Quality::VeryHigh);
         assert!(b.coefficients() * 8 < 3 << 20, "{}", b.coefficients());

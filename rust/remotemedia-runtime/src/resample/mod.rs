@@ -1,41 +1,68 @@
-//! Band-limited sample-rate conversion between integer rates.
+//! Band-limited sample-rate conversion: integer rates from 1 kHz to
+//! 768 kHz (up to 256:1 either way), non-integer ratios, and ratios that
+//! change on a running stream.
 //!
-//! Polyphase FIR: with `L / M = out_rate / in_rate` in lowest terms, output
-//! `k` sits at position `k * M` of the `L`-times upsampled input and is the
-//! dot product of filter row `(k * M) mod L` with the input frames around
-//! `floor(k * M / L)`. The filter is zero-phase, so a click at time `t`
-//! comes out at time `t`. Conversions by a factor of 2.5 or more run in two
-//! stages (see [`design::specs`]): the sharp filter works at the lower rate.
-//! Long filters with few phases run as fast convolution on float64 FFTs
-//! ([`blocks`]); the rest on direct SIMD kernels. Streaming keeps a short
+//! Modules, each depending only on those listed before it:
+//!
+//! - `design`: presets, stage layout, filter sizes and float64
+//!   coefficients (a leaf: no kernels, no state);
+//! - arithmetic: `fft` (float64 transforms), `dot` (the precisions, the
+//!   tap-parallel dot products and the `Window` /
+//!   `Dest` arguments every kernel takes), `lanes` (the
+//!   output-parallel float32 kernel), `blocks` (fast convolution),
+//!   `interp` (the interpolated-phase kernel: its table, arithmetic and
+//!   one stage's stream);
+//! - `plan`: the one place that chooses: the structure of a conversion
+//!   (a `Route`: exact, interpolated, or oversampled), each exact stage's
+//!   kernel (one `Kernel` variant), their tables, and the bounded caches
+//!   of designs;
+//! - `stage`: one exact stage's streaming state, running its plan's kernel;
+//! - `exact`: an exact conversion (stages chained, stream counts);
+//! - `oversampled`: an exact 2x front stage, then interpolated phases;
+//! - this module: the [`Resampler`] (whichever route the plan chose,
+//!   behind one type) and one-shot [`resample`].
+//!
+//! Exact route, polyphase FIR: with `L / M = out_rate / in_rate` in lowest
+//! terms, output `k` sits at position `k * M` of the `L`-times upsampled
+//! input and is the dot product of filter row `(k * M) mod L` with the
+//! input frames around `floor(k * M / L)`. The filter is zero-phase, so a
+//! click at time `t` comes out at time `t`. Conversions by a factor of 2.5
+//! or more run in two stages (see `design::specs`): the sharp filter works
+//! at the lower rate. Long filters with few phases run as fast convolution
+//! on float64 FFTs (`blocks`); the rest on direct SIMD kernels. Ratios
+//! whose exact tables would be too large, non-integer ratios and variable
+//! ones run on interpolated phases (`interp`), from a ratio of 1/2 up
+//! behind an exact sharp 2x stage (`oversampled`). Streaming keeps a short
 //! history per stage and channel and emits an output as soon as the input
-//! it needs has arrived (a block stage: its whole block); `flush`
-//! pads with zeros and emits the rest, so any chunking plus `flush` equals
-//! the one-shot result, bit for bit.
+//! it needs has arrived (a block stage: its whole block); `flush` pads with
+//! zeros and emits the rest, so any chunking plus `flush` equals the
+//! one-shot result, bit for bit.
 
-pub mod any;
 mod blocks;
-pub mod design;
+mod design;
 mod dot;
+mod exact;
 mod fft;
-pub mod interp;
+mod interp;
 mod lanes;
 mod oversampled;
+mod plan;
 mod stage;
 
-pub use any::{resample_any, AnyResampler};
-pub use design::{plan, Cascade, Plan, Quality, Shape};
-use dot::Sample;
-use stage::Stage;
+pub use design::{Quality, Shape, MAX_COEFFICIENTS};
+pub use interp::{MAX_RATIO, VARIABLE_RANGE};
+pub use plan::{Route, EXACT_LIMIT, RETAIN_BYTES};
+
+use dot::Dest;
+use exact::{Exact, Input};
+use interp::{check_ratio, Interp, InterpShape};
+use oversampled::Oversampled;
 
 use crate::error::{Error, Result};
-use std::sync::Arc;
 
 /// Lowest and highest accepted rate, in Hz.
 pub const MIN_RATE: u32 = 1_000;
 pub const MAX_RATE: u32 = 768_000;
-/// Input frames per block in one-shot resampling (about; see [`one_shot_block`]).
-const ONE_SHOT_BLOCK: usize = 4096;
 /// Most channels a resampler accepts (see the Python-side cap).
 pub const MAX_CHANNELS: usize = 64;
 
@@ -49,204 +76,183 @@ pub fn check_rate(rate: u32, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The stages of a conversion in one precision, and their buffers.
-struct Chain<S> {
-    stages: Vec<Stage<S>>,
-    /// Output of the previous stage (planar), and a second buffer for the
-    /// next stage's output (stages read their input in place), reused
-    /// between calls.
-    tmp: Vec<S>,
-    spare: Vec<S>,
+/// Checks both rates and that `out / in` is at most [`MAX_RATIO`] either way.
+pub fn check_rates(in_rate: u32, out_rate: u32) -> Result<()> {
+    check_rate(in_rate, "input rate")?;
+    check_rate(out_rate, "output rate")?;
+    let (a, b) = (in_rate.max(out_rate) as f64, in_rate.min(out_rate) as f64);
+    if a / b > MAX_RATIO {
+        return Err(Error::InvalidArgument(format!(
+            "{in_rate} Hz -> {out_rate} Hz is a ratio beyond {MAX_RATIO}:1; convert in two steps"
+        )));
+    }
+    Ok(())
 }
 
+fn check_channels(channels: usize) -> Result<()> {
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(Error::InvalidArgument(format!(
+            "channels must be 1..{MAX_CHANNELS}, got {channels}"
+        )));
+    }
+    Ok(())
+}
+
+/// What runs a resampler: one variant per [`Route`].
 enum Engine {
-    Narrow(Chain<f32>),
-    Wide(Chain<f64>),
+    Exact(Exact),
+    Interp(Box<Interp>),
+    Oversampled(Box<Oversampled>),
 }
 
 /// A streaming resampler for a fixed number of planar channels.
 pub struct Resampler {
-    cascade: Arc<Cascade>,
     channels: usize,
-    simd: bool,
     engine: Engine,
-    /// Input frames received and output frames emitted since the start.
-    received: u64,
-    emitted: u64,
-}
-
-impl<S: Sample> Chain<S> {
-    fn new(c: &Cascade, channels: usize) -> Chain<S> {
-        Chain {
-            stages: c.stages.iter().map(|p| Stage::new(p, channels)).collect(),
-            tmp: Vec::new(),
-            spare: Vec::new(),
-        }
-    }
-
-    fn output_frames(&self, c: &Cascade, n: usize) -> usize {
-        self.stages
-            .iter()
-            .zip(&c.stages)
-            .fold(n, |k, (st, p)| st.output_frames(p, k))
-    }
-
-    /// Runs `n` input frames through every stage; the last writes `n_out`
-    /// frames per channel into `out`. `flushing`: pad each stage with zeros
-    /// and emit all it has (the caller resets afterwards).
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &mut self,
-        c: &Cascade,
-        simd: bool,
-        input: (&[f32], usize),
-        n: usize,
-        out: &mut [f32],
-        stride: usize,
-        n_out: usize,
-        flushing: bool,
-    ) {
-        let (input, in_stride) = input;
-        let channels = self.stages[0].channels();
-        let last = self.stages.len() - 1;
-        let mut frames = n;
-        for (idx, (st, p)) in self.stages.iter_mut().zip(&c.stages).enumerate() {
-            // The output-parallel kernel reads new frames in place (from the
-            // caller's input or the previous stage's output) and the stage
-            // keeps only their tail; padding for a flush goes through the
-            // history.
-            let first = if idx == 0 { S::borrow_f32(input) } else { None };
-            let direct = !flushing && stage::reads_in_place::<S>(p) && (idx > 0 || first.is_some());
-            let tmp = std::mem::take(&mut self.tmp);
-            if direct {
-                st.take(frames);
-            } else if idx == 0 {
-                st.push(frames, |ch| &input[ch * in_stride..][..n], S::from_f32);
-            } else {
-                st.push(frames, |ch| &tmp[ch * frames..(ch + 1) * frames], |v| v);
-            }
-            let rows = |ch: usize| -> &[S] {
-                if !direct {
-                    &[]
-                } else if let Some(x) = first {
-                    &x[ch * in_stride..][..n]
-                } else {
-                    &tmp[ch * frames..(ch + 1) * frames]
-                }
-            };
-            let k = if flushing {
-                st.flush_frames(p)
-            } else {
-                st.output_frames(p, 0)
-            };
-            if flushing {
-                st.pad(p);
-            }
-            if idx == last {
-                // The final stage may hold one frame past ceil(n L / M)
-                // after padding; emit only what the conversion owes.
-                st.emit_rows(p, simd, k.min(n_out), rows, out, stride, S::to_f32);
-                self.tmp = tmp;
-            } else {
-                let mut buf = std::mem::take(&mut self.spare);
-                // Every element the next stage reads is written by emit.
-                if buf.len() < k * channels {
-                    buf.resize(k * channels, S::default());
-                }
-                st.emit_rows(p, simd, k, rows, &mut buf, k, |v| v);
-                self.tmp = buf;
-                self.spare = tmp;
-                frames = k;
-            }
-        }
-    }
-
-    fn reset(&mut self, c: &Cascade) {
-        for (st, p) in self.stages.iter_mut().zip(&c.stages) {
-            st.reset(p);
-        }
-    }
 }
 
 impl Resampler {
-    /// A resampler for `channels` channels from `in_rate` to `out_rate` Hz.
+    /// A resampler for `channels` channels from `in_rate` to `out_rate` Hz:
+    /// the exact cascade where its tables are small (the common rates),
+    /// interpolated phases otherwise ([`plan::route`]).
     pub fn new(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<Resampler> {
-        check_rate(in_rate, "input rate")?;
-        check_rate(out_rate, "output rate")?;
-        if channels == 0 || channels > MAX_CHANNELS {
-            return Err(Error::InvalidArgument(format!(
-                "channels must be 1..{MAX_CHANNELS}, got {channels}"
-            )));
-        }
-        let cascade = design::plan(in_rate, out_rate, quality)?;
-        Ok(Self::from_cascade(cascade, channels))
+        Self::by_rates(in_rate, out_rate, channels, quality, false)
     }
 
-    /// A resampler running a given cascade (overall ratio `l / m`); the
-    /// interpolated-phase kernel's exact front stage uses this.
-    pub(crate) fn from_cascade(cascade: Arc<Cascade>, channels: usize) -> Resampler {
-        let engine = if cascade.quality.wide() {
-            Engine::Wide(Chain::new(&cascade, channels))
-        } else {
-            Engine::Narrow(Chain::new(&cascade, channels))
+    /// Integer rates on interpolated phases, so that
+    /// [`Resampler::set_ratio`] may change the ratio later (equal rates too).
+    pub fn variable(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<Resampler> {
+        Self::by_rates(in_rate, out_rate, channels, quality, true)
+    }
+
+    /// A non-integer ratio `out / in` (interpolated phases; variable).
+    pub fn from_ratio(ratio: f64, channels: usize, quality: Quality) -> Result<Resampler> {
+        check_ratio(ratio)?;
+        check_channels(channels)?;
+        let engine = match plan::route_ratio(ratio) {
+            Route::Oversampled => Engine::Oversampled(Box::new(Oversampled::from_ratio(ratio, channels, quality)?)),
+            _ => {
+                let table = plan::interp_table(&InterpShape::new(ratio.min(1.0), quality))?;
+                let clock = interp::ratio_clock(ratio);
+                Engine::Interp(Box::new(Interp::new(ratio, clock, channels, table)?))
+            }
         };
-        Resampler {
-            cascade,
-            channels,
-            simd: crate::cpu::has_avx2_fma(),
-            engine,
-            received: 0,
-            emitted: 0,
+        Ok(Resampler { channels, engine })
+    }
+
+    fn by_rates(in_rate: u32, out_rate: u32, channels: usize, quality: Quality, variable: bool) -> Result<Resampler> {
+        check_rates(in_rate, out_rate)?;
+        check_channels(channels)?;
+        let engine = match plan::route(in_rate, out_rate, quality, variable) {
+            Route::Exact => Engine::Exact(Exact::new(in_rate, out_rate, channels, quality)?),
+            Route::Oversampled => {
+                Engine::Oversampled(Box::new(Oversampled::from_rates(in_rate, out_rate, channels, quality)?))
+            }
+            Route::Interp => {
+                let ratio = out_rate as f64 / in_rate as f64;
+                let table = plan::interp_table(&InterpShape::new(ratio.min(1.0), quality))?;
+                let clock = interp::rate_clock(in_rate, out_rate);
+                Engine::Interp(Box::new(Interp::new(ratio, clock, channels, table)?))
+            }
+        };
+        Ok(Resampler { channels, engine })
+    }
+
+    /// The route the plan chose for this resampler.
+    pub fn route(&self) -> Route {
+        match &self.engine {
+            Engine::Exact(_) => Route::Exact,
+            Engine::Interp(_) => Route::Interp,
+            Engine::Oversampled(_) => Route::Oversampled,
         }
     }
 
-    /// Forces the portable scalar kernel (tests compare it with SIMD).
+    /// Forces the portable scalar kernels (tests compare them with SIMD).
     #[cfg(test)]
     pub(crate) fn force_scalar(&mut self) {
-        self.simd = false;
+        match &mut self.engine {
+            Engine::Exact(e) => e.force_scalar(),
+            Engine::Interp(r) => r.force_scalar(),
+            Engine::Oversampled(r) => r.force_scalar(),
+        }
     }
 
-    /// Sizes of each stage's filter.
+    /// The kernel that runs each exact stage ("direct", "lanes" or
+    /// "blocks"), then "interp" for an interpolated-phase stage.
+    pub fn kernels(&self) -> Vec<&'static str> {
+        match &self.engine {
+            Engine::Exact(e) => e.kernels(),
+            Engine::Interp(_) => vec!["interp"],
+            Engine::Oversampled(r) => {
+                let mut k = r.front_kernels();
+                k.push("interp");
+                k
+            }
+        }
+    }
+
+    /// Sizes of each exact stage's filter (none on the interpolated route).
     pub fn shapes(&self) -> Vec<Shape> {
-        self.cascade.stages.iter().map(|p| p.shape).collect()
+        match &self.engine {
+            Engine::Exact(e) => e.shapes(),
+            Engine::Interp(_) => Vec::new(),
+            Engine::Oversampled(r) => r.front_shapes(),
+        }
     }
 
     pub fn channels(&self) -> usize {
         self.channels
     }
 
-    /// Back to the state of a new resampler (history zeroed).
+    /// A new ratio `out / in` from the next output on, reached linearly over
+    /// `ramp` outputs; only for resamplers made by [`Resampler::variable`]
+    /// or [`Resampler::from_ratio`].
+    pub fn set_ratio(&mut self, ratio: f64, ramp: u64) -> Result<()> {
+        match &mut self.engine {
+            Engine::Interp(r) => r.set_ratio(ratio, ramp),
+            Engine::Oversampled(r) => r.set_ratio(ratio, ramp),
+            Engine::Exact(_) => Err(Error::State(
+                "this resampler has a fixed ratio; create it as variable to change the ratio".into(),
+            )),
+        }
+    }
+
+    /// Back to the state of a new resampler (history zeroed, first ratio).
     pub fn reset(&mut self) {
         match &mut self.engine {
-            Engine::Narrow(ch) => ch.reset(&self.cascade),
-            Engine::Wide(ch) => ch.reset(&self.cascade),
+            Engine::Exact(e) => e.reset(),
+            Engine::Interp(r) => r.reset(),
+            Engine::Oversampled(r) => r.reset(),
         }
-        self.received = 0;
-        self.emitted = 0;
     }
 
     /// Frames per channel that `process` of `n` more input frames returns.
     pub fn output_frames(&self, n: usize) -> usize {
         match &self.engine {
-            Engine::Narrow(ch) => ch.output_frames(&self.cascade, n),
-            Engine::Wide(ch) => ch.output_frames(&self.cascade, n),
+            Engine::Exact(e) => e.output_frames(n),
+            Engine::Interp(r) => r.output_frames(n),
+            Engine::Oversampled(r) => r.output_frames(n),
         }
     }
 
     /// Frames per channel that `flush` returns now: the rest of
-    /// `ceil(received * out_rate / in_rate)`.
+    /// `ceil(received * out_rate / in_rate)` for integer rates.
     pub fn flush_frames(&self) -> usize {
-        let (l, m) = (self.cascade.l as u128, self.cascade.m as u128);
-        let total = (self.received as u128 * l).div_ceil(m) as u64;
-        (total - self.emitted) as usize
+        match &self.engine {
+            Engine::Exact(e) => e.flush_frames(),
+            Engine::Interp(r) => r.flush_frames(),
+            Engine::Oversampled(r) => r.flush_frames(),
+        }
     }
 
     /// Input frames taken in whose output is still pending: those at or
     /// after the position of the first output not yet emitted.
     pub fn delay(&self) -> usize {
-        let (l, m) = (self.cascade.l as u128, self.cascade.m as u128);
-        let covered = (self.emitted as u128 * m).div_ceil(l) as u64;
-        self.received.saturating_sub(covered) as usize
+        match &self.engine {
+            Engine::Exact(e) => e.delay(),
+            Engine::Interp(r) => r.delay(),
+            Engine::Oversampled(r) => r.delay(),
+        }
     }
 
     /// Resamples `frames` frames per channel of planar input (`input[c *
@@ -285,10 +291,24 @@ impl Resampler {
         }
         let n_out = self.output_frames(frames);
         self.check_out(out, stride, n_out)?;
-        self.run((input, in_stride), frames, out, stride, n_out, false);
-        self.received += frames as u64;
-        self.emitted += n_out as u64;
-        Ok(n_out)
+        match &mut self.engine {
+            Engine::Exact(e) => {
+                let input = Input {
+                    data: input,
+                    stride: in_stride,
+                    frames,
+                };
+                let dest = Dest {
+                    buf: out,
+                    stride,
+                    frames: n_out,
+                };
+                e.process(input, dest);
+                Ok(n_out)
+            }
+            Engine::Interp(r) => r.process_rows(input, in_stride, frames, out, stride),
+            Engine::Oversampled(r) => r.process_rows(input, in_stride, frames, out, stride),
+        }
     }
 
     /// Emits the remaining output (zero input assumed after the end), then
@@ -296,45 +316,36 @@ impl Resampler {
     pub fn flush(&mut self, out: &mut [f32], stride: usize) -> Result<usize> {
         let n_out = self.flush_frames();
         self.check_out(out, stride, n_out)?;
-        if n_out > 0 {
-            self.run((&[], 0), 0, out, stride, n_out, true);
-        }
-        self.reset();
-        Ok(n_out)
-    }
-
-    fn run(&mut self, input: (&[f32], usize), n: usize, out: &mut [f32], stride: usize, n_out: usize, flushing: bool) {
-        let (c, simd) = (&self.cascade, self.simd);
         match &mut self.engine {
-            Engine::Narrow(ch) => ch.run(c, simd, input, n, out, stride, n_out, flushing),
-            Engine::Wide(ch) => ch.run(c, simd, input, n, out, stride, n_out, flushing),
+            Engine::Exact(e) => {
+                e.flush(Dest {
+                    buf: out,
+                    stride,
+                    frames: n_out,
+                });
+                Ok(n_out)
+            }
+            Engine::Interp(r) => r.flush(out, stride),
+            Engine::Oversampled(r) => r.flush(out, stride),
         }
     }
 
     fn check_out(&self, out: &[f32], stride: usize, n_out: usize) -> Result<()> {
-        if stride < n_out {
-            return Err(Error::BufferTooSmall {
-                needed: n_out,
-                given: stride,
-            });
+        interp::check_out(out, stride, n_out, self.channels)
+    }
+
+    /// Input frames per one-shot block (see [`exact::Exact::one_shot_block`]).
+    fn one_shot_block(&self) -> usize {
+        match &self.engine {
+            Engine::Exact(e) => e.one_shot_block(),
+            _ => exact::ONE_SHOT_BLOCK,
         }
-        let needed = if n_out == 0 {
-            0
-        } else {
-            (self.channels - 1) * stride + n_out
-        };
-        if out.len() < needed {
-            return Err(Error::BufferTooSmall {
-                needed,
-                given: out.len(),
-            });
-        }
-        Ok(())
     }
 }
 
 /// One-shot resampling of planar `input` (`channels x frames`) into `out`
-/// (`channels x out_frames(frames)`, contiguous rows).
+/// (`channels x out_frames(frames)`, contiguous rows), on whichever route
+/// the rates need.
 pub fn resample(
     in_rate: u32,
     out_rate: u32,
@@ -356,7 +367,7 @@ pub fn resample(
     // input; chunking does not change the result.
     let mut pos = 0;
     let mut done = 0;
-    let block = one_shot_block(&r.cascade);
+    let block = r.one_shot_block();
     while pos < frames {
         let n = block.min(frames - pos);
         done += r.process_rows(&input[pos..], frames, n, &mut out[done..], total)?;
@@ -364,28 +375,6 @@ pub fn resample(
     }
     r.flush(&mut out[done..], total)?;
     Ok(total)
-}
-
-/// Input frames per one-shot block: [`ONE_SHOT_BLOCK`], or, when the first
-/// stage runs on the tap-parallel kernel with short filters, the nearest
-/// multiple of `M * SHORT_GROUP` frames, so that every call emits whole
-/// groups of outputs sharing a row (no outputs left to the one-by-one
-/// path between calls).
-fn one_shot_block(c: &Cascade) -> usize {
-    let p = &c.stages[0];
-    let short = if c.quality.wide() {
-        stage::short_path::<f64>(p)
-    } else {
-        stage::short_path::<f32>(p)
-    };
-    if !short {
-        return ONE_SHOT_BLOCK;
-    }
-    let unit = p.shape.m as usize * dot::SHORT_GROUP;
-    if unit > ONE_SHOT_BLOCK * 4 {
-        return ONE_SHOT_BLOCK;
-    }
-    unit * ONE_SHOT_BLOCK.div_ceil(unit)
 }
 
 /// `ceil(frames * out_rate / in_rate)`: the length of a one-shot result.

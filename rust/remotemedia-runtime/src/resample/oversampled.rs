@@ -10,26 +10,22 @@
 //! taps instead of 200-260), which is where the time went. The numpy twin
 //! is `OversampledCore` in `remotemedia/kernels/python/resample_interp.py`.
 
-use super::design::{self, Cascade, Quality, Spec};
-use super::interp::{check_ratio, phases, Interp, InterpShape, RATE_SHIFT, RATIO_DEN};
-use super::Resampler;
+use super::design::{self, Quality};
+use super::dot::Dest;
+use super::exact::{Exact, Input};
+use super::interp::{check_ratio, phases, ratio_clock, Interp, InterpShape, RATE_SHIFT};
+use super::plan;
 use crate::error::Result;
-use std::sync::Arc;
 
 /// Attenuation added to the interpolated-phase stage.
 pub const POST_EXTRA_DB: f64 = 10.0;
 
 /// The two stages and the buffer between them.
 pub struct Oversampled {
-    pre: Resampler,
+    pre: Exact,
     post: Interp,
     buf: Vec<f32>,
     received: u64,
-}
-
-/// Whether a ratio `out / in` runs oversampled (from 1/2 up).
-pub fn applies(ratio: f64) -> bool {
-    ratio >= 0.5
 }
 
 /// The interpolated-phase stage's filter for an oversampled input.
@@ -47,53 +43,26 @@ pub fn post_shape(ratio: f64, quality: Quality) -> InterpShape {
     )
 }
 
-fn front(ratio: f64, channels: usize, quality: Quality) -> Result<Resampler> {
-    let (pb, sb, atten) = quality.spec();
-    let low = ratio.min(1.0);
-    let spec = Spec {
-        l: 2,
-        m: 1,
-        scale: 2,
-        fp: pb * low,
-        fs: sb * low,
-        extra: 0.0,
-    };
-    let cascade = Cascade {
-        l: 2,
-        m: 1,
-        quality,
-        stages: vec![design::design(spec, atten)?],
-    };
-    Ok(Resampler::from_cascade(Arc::new(cascade), channels))
-}
-
 impl Oversampled {
     /// Integer rates (exact positions: `den = L' << 32` for `L' / M' = out / (2 in)`).
     pub fn from_rates(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<Oversampled> {
         let ratio = out_rate as f64 / in_rate as f64;
         let (l, m) = design::ratio(2 * in_rate, out_rate);
-        let post = Interp::build(
-            ratio / 2.0,
-            (l as u128) << RATE_SHIFT,
-            (m as u128) << RATE_SHIFT,
-            channels,
-            post_shape(ratio, quality),
-        )?;
-        Self::build(ratio, post, channels, quality)
+        let clock = ((l as u128) << RATE_SHIFT, (m as u128) << RATE_SHIFT);
+        Self::build(ratio, clock, channels, quality)
     }
 
     /// A non-integer ratio `out / in`.
     pub fn from_ratio(ratio: f64, channels: usize, quality: Quality) -> Result<Oversampled> {
         check_ratio(ratio)?;
-        let step = (RATIO_DEN as f64 / (ratio / 2.0) + 0.5).floor() as u128;
-        let post = Interp::build(ratio / 2.0, RATIO_DEN, step, channels, post_shape(ratio, quality))?;
-        Self::build(ratio, post, channels, quality)
+        Self::build(ratio, ratio_clock(ratio / 2.0), channels, quality)
     }
 
-    fn build(ratio: f64, post: Interp, channels: usize, quality: Quality) -> Result<Oversampled> {
+    fn build(ratio: f64, clock: (u128, u128), channels: usize, quality: Quality) -> Result<Oversampled> {
+        let table = plan::interp_table(&post_shape(ratio, quality))?;
         Ok(Oversampled {
-            pre: front(ratio, channels, quality)?,
-            post,
+            pre: Exact::front(ratio, channels, quality)?,
+            post: Interp::new(ratio / 2.0, clock, channels, table)?,
             buf: Vec::new(),
             received: 0,
         })
@@ -101,6 +70,23 @@ impl Oversampled {
 
     pub fn channels(&self) -> usize {
         self.post.channels()
+    }
+
+    /// Forces the portable scalar kernels (tests compare them with SIMD).
+    #[cfg(test)]
+    pub(crate) fn force_scalar(&mut self) {
+        self.pre.force_scalar();
+        self.post.force_scalar();
+    }
+
+    /// The front stage's kernels.
+    pub fn front_kernels(&self) -> Vec<&'static str> {
+        self.pre.kernels()
+    }
+
+    /// The front stage's filter sizes.
+    pub fn front_shapes(&self) -> Vec<super::design::Shape> {
+        self.pre.shapes()
     }
 
     /// A new ratio `out / in` (the second stage's is half of it).
@@ -129,6 +115,8 @@ impl Oversampled {
         self.received = 0;
     }
 
+    /// Input rows `in_stride` apart into `out` (rows `stride` apart, checked
+    /// by the caller to hold `output_frames(frames)`).
     pub fn process_rows(
         &mut self,
         input: &[f32],
@@ -139,21 +127,33 @@ impl Oversampled {
     ) -> Result<usize> {
         let ch = self.channels();
         let k = self.pre.output_frames(frames);
-        let n_out = self.post.output_frames(k);
-        super::interp::check_out(out, stride, n_out, ch)?;
         self.buf.resize(ch * k, 0.0);
-        self.pre.process_rows(input, in_stride, frames, &mut self.buf, k)?;
+        let input = Input {
+            data: input,
+            stride: in_stride,
+            frames,
+        };
+        let dest = Dest {
+            buf: &mut self.buf,
+            stride: k,
+            frames: k,
+        };
+        self.pre.process(input, dest);
         self.received += frames as u64;
         self.post.process_rows(&self.buf, k, k, out, stride)
     }
 
+    /// Emits the rest into `out` (checked by the caller), then resets.
     pub fn flush(&mut self, out: &mut [f32], stride: usize) -> Result<usize> {
         let ch = self.channels();
-        let total = self.flush_frames();
-        super::interp::check_out(out, stride, total, ch)?;
         let k = self.pre.flush_frames();
         self.buf.resize(ch * k, 0.0);
-        self.pre.flush(&mut self.buf, k)?;
+        let dest = Dest {
+            buf: &mut self.buf,
+            stride: k,
+            frames: k,
+        };
+        self.pre.flush(dest);
         let first = self.post.process_rows(&self.buf, k, k, out, stride)?;
         let rest = self.post.flush(&mut out[first..], stride)?;
         self.reset();

@@ -220,14 +220,12 @@ fn few_phase_kernels_scalar_path_is_bit_identical_to_simd() {
                 let mut r = Resampler::new(i, o, 1, q).unwrap();
                 let wide = q == Quality::VeryHigh;
                 assert!(
-                    r.cascade
-                        .stages
-                        .iter()
-                        .all(|p| p.lanes.is_some() || p.blocks.is_some() || wide),
-                    "{i}->{o}"
+                    r.kernels().iter().all(|k| *k != "direct" || wide),
+                    "{i}->{o}: {:?}",
+                    r.kernels()
                 );
                 if matches!(q, Quality::High | Quality::VeryHigh) && (i, o) == (48_000, 16_000) {
-                    assert!(r.cascade.stages.iter().any(|p| p.blocks.is_some()), "{i}->{o} {q:?}");
+                    assert!(r.kernels().contains(&"blocks"), "{i}->{o} {q:?}");
                 }
                 if scalar {
                     r.force_scalar();
@@ -248,5 +246,53 @@ fn few_phase_kernels_scalar_path_is_bit_identical_to_simd() {
                 "{i}->{o} {q:?}"
             );
         }
+    }
+}
+
+#[test]
+fn one_type_for_every_route() {
+    // The plan chooses the route once; the resampler only dispatches on it.
+    let exact = Resampler::new(48_000, 16_000, 1, Quality::High).unwrap();
+    assert_eq!(exact.route(), Route::Exact);
+    let odd = Resampler::new(48_000, 48_001, 1, Quality::High).unwrap();
+    assert_eq!(odd.route(), Route::Oversampled);
+    assert_eq!(*odd.kernels().last().unwrap(), "interp");
+    let down = Resampler::new(96_001, 11_025, 1, Quality::High).unwrap();
+    assert_eq!(down.route(), Route::Interp);
+    assert_eq!(down.kernels(), ["interp"]);
+    let var = Resampler::variable(48_000, 16_000, 1, Quality::High).unwrap();
+    assert_eq!(var.route(), Route::Interp);
+    assert_eq!(
+        Resampler::from_ratio(1.01, 2, Quality::Low).unwrap().route(),
+        Route::Oversampled
+    );
+    // Only a variable resampler changes its ratio.
+    let mut fixed = exact;
+    assert!(matches!(fixed.set_ratio(0.34, 0), Err(Error::State(_))));
+    assert!(Resampler::new(1_000, 384_000, 1, Quality::Low).is_err());
+    assert!(Resampler::new(0, 16_000, 1, Quality::Low).is_err());
+    assert!(Resampler::from_ratio(1.0, 0, Quality::Low).is_err());
+}
+
+#[test]
+fn one_shot_equals_streaming_on_the_interpolated_routes() {
+    let x: Vec<f32> = (0..9_000).map(|i| ((i as f32) * 0.031).sin() * 0.4).collect();
+    for &(i, o) in &[(48_000u32, 48_001u32), (96_001, 11_025)] {
+        let total = one_shot_frames(i, o, x.len());
+        let mut one = vec![0.0; total];
+        resample(i, o, Quality::Medium, 1, &x, x.len(), &mut one).unwrap();
+        let mut r = Resampler::new(i, o, 1, Quality::Medium).unwrap();
+        let mut y = Vec::new();
+        for part in x.chunks(701) {
+            let mut out = vec![0.0; r.output_frames(part.len())];
+            let k = out.len();
+            r.process(part, part.len(), &mut out, k).unwrap();
+            y.extend_from_slice(&out);
+        }
+        let mut out = vec![0.0; r.flush_frames()];
+        let k = out.len();
+        r.flush(&mut out, k).unwrap();
+        y.extend_from_slice(&out);
+        assert_eq!(y, one, "{i}->{o}");
     }
 }

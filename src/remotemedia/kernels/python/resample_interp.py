@@ -10,6 +10,8 @@ sizes and position units are in :mod:`remotemedia.kernels.resample_interp`.
 from __future__ import annotations
 
 import threading
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -70,19 +72,51 @@ def design(s: InterpShape) -> np.ndarray:
     return np.stack([f0, c1, c2, c3], axis=-1)
 
 
+#: Bytes of tables kept for shapes no resampler uses any more (the most
+#: recently used first), as for the exact designs
+#: (:data:`remotemedia.kernels.python.resample.RETAIN_BYTES`); a table in
+#: use is shared through a weak reference and freed with its last user.
+RETAIN_BYTES = 16 << 20
+
 _lock = threading.Lock()
-_tables: dict[InterpShape, np.ndarray] = {}
+_live: weakref.WeakValueDictionary[InterpShape, np.ndarray] = weakref.WeakValueDictionary()
+_recent: OrderedDict[InterpShape, np.ndarray] = OrderedDict()
+
+
+def _touch(s: InterpShape, c: np.ndarray) -> None:
+    """Mark ``c`` most recently used; evict the least recently used beyond the budget (lock held)."""
+    if s in _recent:
+        _recent.move_to_end(s)
+        return
+    if c.nbytes > RETAIN_BYTES:
+        return
+    _recent[s] = c
+    total = sum(v.nbytes for v in _recent.values())
+    while total > RETAIN_BYTES:
+        _, old = _recent.popitem(last=False)
+        total -= old.nbytes
 
 
 def table(s: InterpShape) -> np.ndarray:
-    """The design of a shape, built once per process and cached."""
+    """The design of a shape: shared while in use, then kept within :data:`RETAIN_BYTES`."""
     with _lock:
-        c = _tables.get(s)
-    if c is None:
-        c = design(s)
-        with _lock:
-            c = _tables.setdefault(s, c)
-    return c
+        c = _live.get(s)
+        if c is not None:
+            _touch(s, c)
+            return c
+    built = design(s)
+    with _lock:
+        c = _live.get(s)
+        if c is None:  # else another thread designed it meanwhile: share theirs
+            c = _live[s] = built
+        _touch(s, c)
+        return c
+
+
+def table_cache_stats() -> tuple[int, int]:
+    """``(tables alive, bytes kept for reuse)`` in this process's numpy body."""
+    with _lock:
+        return len(_live), sum(v.nbytes for v in _recent.values())
 
 
 class Clock:
@@ -362,4 +396,14 @@ def resample_one_shot(x: np.ndarray, in_rate: int, out_rate: int, quality: str) 
     return np.concatenate([core.process(x), core.flush()], axis=1)
 
 
-__all__ = ["Clock", "InterpCore", "OversampledCore", "design", "make_core", "resample_one_shot", "table"]
+__all__ = [
+    "RETAIN_BYTES",
+    "Clock",
+    "InterpCore",
+    "OversampledCore",
+    "design",
+    "make_core",
+    "resample_one_shot",
+    "table",
+    "table_cache_stats",
+]

@@ -116,12 +116,22 @@ int32_t rm_vad_reset(rm_vad *h);
 int32_t rm_vad_frame_length(rm_vad *h, size_t *out);
 /* Samples held back until their frame completes. */
 int32_t rm_vad_buffered(rm_vad *h, size_t *out);
-/* Feeds n mono samples of format (RM_FORMAT_I16, F32 or F64; floats are
- * quantised like rm_convert to I16). Writes one flag (0/1) per completed
- * frame to flags (capacity cap >= (buffered + n) / frame_length) and the
- * count to *n_flags. */
+/* Feeds n mono samples of format (RM_FORMAT_I16, I32, F32 or F64; others
+ * are quantised like rm_convert to I16). Writes one flag (0/1) per
+ * completed frame to flags (capacity cap >= (buffered + n) / frame_length)
+ * and the count to *n_flags. */
 int32_t rm_vad_process(rm_vad *h, const void *x, int32_t format, size_t n,
                        uint8_t *flags, size_t cap, size_t *n_flags);
+/* As rm_vad_process, and writes each frame's speech probability in [0, 1]
+ * to scores (capacity cap too). */
+int32_t rm_vad_process_scores(rm_vad *h, const void *x, int32_t format,
+                              size_t n, uint8_t *flags, float *scores,
+                              size_t cap, size_t *n_flags);
+/* Decision rule from the next frame on: speech starts at a score >=
+ * threshold and goes on while >= release (both in units of 1/32768), then
+ * is held for hangover_ms. rm_vad_new sets the aggressiveness preset. */
+int32_t rm_vad_set_decision(rm_vad *h, uint32_t threshold, uint32_t release,
+                            uint32_t hangover_ms);
 
 #ifdef __cplusplus
 }

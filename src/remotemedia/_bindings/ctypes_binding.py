@@ -234,20 +234,32 @@ class Vad:
             _fail(st)
         return n.value
 
-    def _process(self, x: np.ndarray, dtype: Any, code: int, out: np.ndarray) -> int:
+    def set_decision(self, threshold: int, release: int, hangover_ms: int) -> None:
+        st = _lib.rm_vad_set_decision(self._h, threshold, release, hangover_ms)
+        if st:
+            _fail(st)
+
+    def process(self, x: np.ndarray, out: np.ndarray, scores: np.ndarray | None = None) -> int:
+        """Flags (and scores) of mono int16/int32/float32/float64 samples ``x`` into ``out``."""
+        dtype, code = _VAD_FORMATS[x.dtype.char]
         n = x.shape[0]
         xp = _ptr(x, dtype, "x") if n else None
-        op = _ptr(out, np.uint8, "out") if out.shape[0] else None
-        st = _lib.rm_vad_process(self._h, xp, code, n, op, out.shape[0], ctypes.byref(self._k))
+        cap = out.shape[0]
+        op = _ptr(out, np.uint8, "out") if cap else None
+        if scores is None:
+            st = _lib.rm_vad_process(self._h, xp, code, n, op, cap, ctypes.byref(self._k))
+        else:
+            cap = min(cap, scores.shape[0])
+            sp = _ptr(scores, np.float32, "scores") if cap else None
+            st = _lib.rm_vad_process_scores(self._h, xp, code, n, op, sp, cap, ctypes.byref(self._k))
         if st:
             _fail(st)
         return self._k.value
 
-    def process_i16(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.int16, FORMAT_CODES["i16"], out)
 
-    def process_f32(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.float32, FORMAT_CODES["f32"], out)
-
-    def process_f64(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.float64, FORMAT_CODES["f64"], out)
+_VAD_FORMATS = {
+    "h": (np.int16, FORMAT_CODES["i16"]),
+    "i": (np.int32, FORMAT_CODES["i32"]),
+    "f": (np.float32, FORMAT_CODES["f32"]),
+    "d": (np.float64, FORMAT_CODES["f64"]),
+}

@@ -42,6 +42,11 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rm_vad_frame_length": (c.c_int32, [c.c_void_p, _SIZE_P]),
     "rm_vad_buffered": (c.c_int32, [c.c_void_p, _SIZE_P]),
     "rm_vad_process": (c.c_int32, [c.c_void_p, c.c_void_p, c.c_int32, c.c_size_t, c.c_void_p, c.c_size_t, _SIZE_P]),
+    "rm_vad_process_scores": (
+        c.c_int32,
+        [c.c_void_p, c.c_void_p, c.c_int32, c.c_size_t, c.c_void_p, c.c_void_p, c.c_size_t, _SIZE_P],
+    ),
+    "rm_vad_set_decision": (c.c_int32, [c.c_void_p, c.c_uint32, c.c_uint32, c.c_uint32]),
 }
 
 

@@ -45,3 +45,5 @@ cdef extern from "remotemedia_runtime.h" nogil:
     int32_t rm_vad_frame_length(rm_vad *h, size_t *out)
     int32_t rm_vad_buffered(rm_vad *h, size_t *out)
     int32_t rm_vad_process(rm_vad *h, const void *x, int32_t format, size_t n, uint8_t *flags, size_t cap, size_t *n_flags)
+    int32_t rm_vad_process_scores(rm_vad *h, const void *x, int32_t format, size_t n, uint8_t *flags, float *scores, size_t cap, size_t *n_flags)
+    int32_t rm_vad_set_decision(rm_vad *h, uint32_t threshold, uint32_t release, uint32_t hangover_ms)

@@ -67,9 +67,9 @@ class KernelSet:
         """A streaming :class:`remotemedia.kernels.resample.Resampler` on this body."""
         return _Resampler(in_rate, out_rate, channels, quality, kernels=self)
 
-    def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2) -> VAD:
-        """A streaming voice activity detector on this body; see kernels.vad.VAD."""
-        return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self)
+    def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2, **kwargs: Any) -> VAD:
+        """A streaming voice activity detector on this body; see kernels.vad.VAD (same keywords)."""
+        return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self, **kwargs)
 
     def speech_segments(self, x: Any, sample_rate: int, *args: Any, **kwargs: Any) -> list[tuple[float, float]]:
         """Speech segments ``(start_s, end_s)`` on this body; see kernels.vad.speech_segments."""

@@ -73,7 +73,13 @@ class VadStreamState:
         node = self.node
         self.rate, self.channels = buf.sample_rate, buf.channels
         self.template = buf.data[..., :0].copy()
-        self.vad = self.kernels.VAD(buf.sample_rate, node.frame_duration_ms, node.aggressiveness)
+        self.vad = node.make_vad(self.kernels, buf.sample_rate)
+        if self.vad.analysis_rate != buf.sample_rate:
+            raise ValueError(
+                f"VADNode {node.name!r}: streams at {buf.sample_rate} Hz are not supported (the detector would "
+                f"resample to {self.vad.analysis_rate} Hz and events are sample-accurate); put an "
+                "AudioResampleNode to 16000 Hz before it"
+            )
         self.tracker = SegmentTracker(buf.sample_rate, self.vad.frame_length, **node.segment_settings())
 
     def _check(self, buf: AudioBuffer) -> None:

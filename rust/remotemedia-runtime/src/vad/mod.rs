@@ -375,13 +375,13 @@ impl Vad {
         }
         self.track(&ql);
         let m = self.model;
-        let mut x = [0i16; N_INPUTS];
+        let mut x = [0i16; model::N_PAD];
         for (c, &delay) in spec::CONTEXT.iter().enumerate() {
             let slot = (self.fpos + HIST + 1 - delay) % (HIST + 1);
             x[c * BLOCK_FEATURES..(c + 1) * BLOCK_FEATURES].copy_from_slice(&self.fhist[slot]);
         }
         let base = BLOCK_FEATURES * spec::CONTEXT.len();
-        for (o, &a) in x[base..].iter_mut().zip(&self.ra) {
+        for (o, &a) in x[base..N_INPUTS].iter_mut().zip(&self.ra) {
             *o = (a >> spec::FIX) as i16;
         }
         let s = model::score(m, &x);

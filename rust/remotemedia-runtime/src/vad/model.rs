@@ -10,11 +10,15 @@ const FILE: &[u8] = include_bytes!("../../../../src/remotemedia/data/vad_model.b
 const MAGIC: &[u8; 8] = b"RMVAD001";
 const HIDDEN_MAX: i32 = 4095;
 
-/// Weights of the shipped model, parsed once.
+/// Inputs padded to a multiple of the dot product's lane count.
+pub const N_PAD: usize = N_INPUTS.div_ceil(LANES) * LANES;
+const LANES: usize = 16;
+
+/// Weights of the shipped model, parsed once (rows of W1 padded with zeros to `N_PAD`).
 pub struct Model {
     pub h1: usize,
     pub h2: usize,
-    pub w1: Vec<i16>, // h1 rows of N_INPUTS
+    pub w1: Vec<i16>, // h1 rows of N_PAD
     pub b1: Vec<i32>,
     pub w2: Vec<i16>, // h2 rows of h1
     pub b2: Vec<i32>,
@@ -63,7 +67,12 @@ fn parse(data: &[u8]) -> Model {
     let h2 = r.u32() as usize;
     let shifts = [r.u32(), r.u32(), r.u32()];
     let nt = r.u32() as usize;
-    let w1 = r.i16s(h1 * n_in);
+    assert!(h1 <= 64 && h2 <= 64, "VAD model file: hidden layers larger than 64");
+    let raw = r.i16s(h1 * n_in);
+    let mut w1 = vec![0i16; h1 * N_PAD];
+    for (row, src) in w1.chunks_exact_mut(N_PAD).zip(raw.chunks_exact(n_in)) {
+        row[..n_in].copy_from_slice(src);
+    }
     let b1 = r.i32s(h1);
     let w2 = r.i16s(h2 * h1);
     let b2 = r.i32s(h2);
@@ -94,15 +103,28 @@ pub fn get() -> &'static Model {
 #[inline(always)]
 fn dot(w: &[i16], x: &[i16]) -> i32 {
     // |w| <= 2047 and |x| <= 4095: each product below 2^23, a row of at
-    // most 128 of them below 2^30: no overflow, any order.
-    w.iter().zip(x).fold(0i32, |a, (&w, &x)| a + w as i32 * x as i32)
+    // most 128 of them below 2^30: no overflow, any order (LANES
+    // accumulators, so the loop vectorises).
+    let mut acc = [0i32; LANES];
+    let mut wc = w.chunks_exact(LANES);
+    let mut xc = x.chunks_exact(LANES);
+    for (a, b) in (&mut wc).zip(&mut xc) {
+        for i in 0..LANES {
+            acc[i] += a[i] as i32 * b[i] as i32;
+        }
+    }
+    let mut s: i32 = acc.iter().sum();
+    for (&a, &b) in wc.remainder().iter().zip(xc.remainder()) {
+        s += a as i32 * b as i32;
+    }
+    s
 }
 
 #[inline(always)]
-fn eval(m: &Model, x: &[i16; N_INPUTS]) -> u32 {
+fn eval(m: &Model, x: &[i16; N_PAD]) -> u32 {
     let mut h1 = [0i16; 64];
     for (j, o) in h1[..m.h1].iter_mut().enumerate() {
-        let acc = dot(&m.w1[j * N_INPUTS..(j + 1) * N_INPUTS], x) + m.b1[j];
+        let acc = dot(&m.w1[j * N_PAD..(j + 1) * N_PAD], x) + m.b1[j];
         *o = (acc >> m.shifts[0]).clamp(0, HIDDEN_MAX) as i16;
     }
     let mut h2 = [0i16; 64];
@@ -117,12 +139,12 @@ fn eval(m: &Model, x: &[i16; N_INPUTS]) -> u32 {
     s
 }
 
-/// Score (0 ..= SCORE_ONE) of one input row.
-pub fn score(m: &Model, x: &[i16; N_INPUTS]) -> u32 {
+/// Score (0 ..= SCORE_ONE) of one input row (zero-padded to `N_PAD`).
+pub fn score(m: &Model, x: &[i16; N_PAD]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]
-        unsafe fn wide(m: &Model, x: &[i16; N_INPUTS]) -> u32 {
+        unsafe fn wide(m: &Model, x: &[i16; N_PAD]) -> u32 {
             eval(m, x)
         }
         if std::arch::is_x86_feature_detected!("avx2") {

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from remotemedia.kernels import KernelSet
 
 MODES = ("annotate", "filter")
-_SEGMENT_KEYS = tuple(SEGMENT_DEFAULTS)
 
 
 class VADNode(Node):

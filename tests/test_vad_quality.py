@@ -17,8 +17,6 @@ when either is absent.
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -29,13 +27,7 @@ SR = vc.SR
 
 
 def _require_data() -> None:
-    try:
-        vc.shared_data_dir()
-        vc.ami_dir()
-    except FileNotFoundError as exc:
-        pytest.skip(f"../shared/data is not available: {exc}")
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    vc.skip_unless_available(ami=True)
 
 
 @pytest.fixture(scope="module")

@@ -383,3 +383,17 @@ def meetings(names: tuple[str, ...] = AMI_TUNE + AMI_HELD_OUT) -> list[Meeting]:
             x = x[:, 0].copy()
         out.append(Meeting(name, x, turns.get(name, [])))
     return out
+
+
+def skip_unless_available(ami: bool = False) -> None:
+    """In a test: skip, with the reason, when espeak-ng or ../shared/data (and the AMI files) are absent."""
+    import pytest
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng): the VAD corpus needs it")
+    try:
+        shared_data_dir()
+        if ami:
+            ami_dir()
+    except FileNotFoundError as exc:
+        pytest.skip(f"../shared/data is not available: {exc}")

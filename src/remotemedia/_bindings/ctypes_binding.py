@@ -239,6 +239,12 @@ class Vad:
         if st:
             _fail(st)
 
+    def flags(self, x: np.ndarray) -> np.ndarray:
+        """Flags of mono samples ``x`` as a new uint8 array."""
+        out = np.empty((self.buffered + x.shape[0]) // self.frame_length, np.uint8)
+        self.process(x, out)
+        return out
+
     def process(self, x: np.ndarray, out: np.ndarray, scores: np.ndarray | None = None) -> int:
         """Flags (and scores) of mono int16/int32/float32/float64 samples ``x`` into ``out``."""
         dtype, code = _VAD_FORMATS[x.dtype.char]

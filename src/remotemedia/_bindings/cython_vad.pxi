@@ -4,6 +4,8 @@
 
 from libc.stdint cimport uint8_t
 
+from numpy import empty as _np_empty, uint8 as _np_u8
+
 
 cdef class Vad:
     """Native streaming VAD (rm_vad_*); arguments validated by the caller."""
@@ -53,6 +55,19 @@ cdef class Vad:
 
     def process(self, x, uint8_t[::1] out, float[::1] scores=None):
         """Flags (and scores) of mono int16/int32/float32/float64 samples ``x`` into ``out``."""
+        return self._run(x, out, scores)
+
+    def flags(self, x):
+        """Flags of mono samples ``x`` as a new uint8 array: one native call, no Python frame."""
+        cdef size_t buffered = 0
+        cdef int32_t st = rm_vad_buffered(self._h, &buffered)
+        if st != RM_OK:
+            _fail(st)
+        out = _np_empty((buffered + <size_t>x.shape[0]) // self.frame_length, _np_u8)
+        self._run(x, out, None)
+        return out
+
+    cdef size_t _run(self, x, uint8_t[::1] out, float[::1] scores) except? 0:
         cdef const void *p = NULL
         cdef int32_t fmt
         cdef size_t n

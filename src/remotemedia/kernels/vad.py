@@ -211,6 +211,7 @@ class VAD:
             if ks._vad is None:
                 raise NotImplementedError(f"VAD: kernel set {ks.name!r} has no voice activity detector")
             self._stream = ks._vad(*args)
+        self._flags = self._stream.process  # bound once: the per-call path is short
         self._resampler = None if self.analysis_rate == sr else ks.Resampler(sr, self.analysis_rate, 1, "medium")
 
     def _input(self, x: Any, op: str) -> np.ndarray:
@@ -252,8 +253,8 @@ class VAD:
             and x.flags.c_contiguous
             and self._resampler is None
         ):
-            return self._stream.process(x)
-        return self._stream.process(self._input(x, "VAD.process"))
+            return self._flags(x)
+        return self._flags(self._input(x, "VAD.process"))
 
     def scores(self, x: Any) -> np.ndarray:
         """Feed samples; return each completed frame's speech probability (float32 in [0, 1]).

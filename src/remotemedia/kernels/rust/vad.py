@@ -23,7 +23,7 @@ def make_vad(binding: ModuleType) -> Callable[[int, int, int, int, int], Any]:
         ``threshold_units``), ``hangover_ms`` in ms.
         """
 
-        __slots__ = ("_frame", "_h", "_pending", "_run")
+        __slots__ = ("_frame", "_h", "_run", "process")
 
         def __init__(self, sample_rate: int, frame_ms: int, threshold: int, release: int, hangover_ms: int) -> None:
             h = handle_cls(sample_rate, frame_ms, 0)
@@ -31,22 +31,14 @@ def make_vad(binding: ModuleType) -> Callable[[int, int, int, int, int], Any]:
             self._h = h
             self._run = h.process
             self._frame = h.frame_length
-            self._pending = 0
-
-        def process(self, x: np.ndarray) -> np.ndarray:
-            total = self._pending + x.shape[0]
-            out = empty(total // self._frame, u8)
-            self._run(x, out)
-            self._pending = total % self._frame
-            return out
+            # flags of mono samples as a new array: the binding's own call
+            self.process: Callable[[np.ndarray], np.ndarray] = h.flags
 
         def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            total = self._pending + x.shape[0]
-            n = total // self._frame
+            n = (self._h.buffered + x.shape[0]) // self._frame
             out = empty(n, u8)
             scores = empty(n, f32)
             self._run(x, out, scores)
-            self._pending = total % self._frame
             return out, scores
 
         def scores(self, x: np.ndarray) -> np.ndarray:
@@ -57,6 +49,5 @@ def make_vad(binding: ModuleType) -> Callable[[int, int, int, int, int], Any]:
 
         def reset(self) -> None:
             self._h.reset()
-            self._pending = 0
 
     return NativeVadStream

@@ -20,6 +20,15 @@ class NativeKernelError(RemoteMediaError, RuntimeError):
     """
 
 
+class ConcurrentUseError(RemoteMediaError, RuntimeError):
+    """A stateful kernel object (Resampler, VAD) was entered from a second thread.
+
+    One object serves one call at a time, on every body: a call that finds
+    another thread inside raises this instead of corrupting the stream
+    state. Use one object per thread, or serialise the calls with a lock.
+    """
+
+
 # Status codes of the C ABI (include/remotemedia_runtime.h).
 RM_OK = 0
 RM_ERR_INVALID_ARGUMENT = 1

@@ -17,6 +17,7 @@ import numpy as np
 
 from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
+from remotemedia.kernels._exclusive import exclusive_vad
 from remotemedia.kernels.convert import ConvertFlat, convert_with
 from remotemedia.kernels.resample import Resampler as _Resampler
 from remotemedia.kernels.resample import resample_with
@@ -84,7 +85,7 @@ def _python_set() -> KernelSet:
         convert.convert_flat,
         _resample_one_shot=resample.resample_one_shot,
         _resampler_core=resample.ResamplerCore,
-        _vad=VadStream,
+        _vad=exclusive_vad(VadStream),
     )
 
 
@@ -99,7 +100,7 @@ def _native_set(binding: ModuleType) -> KernelSet:
         convert.make_convert_flat(binding),
         _resample_one_shot=one_shot,
         _resampler_core=core,
-        _vad=make_vad(binding),
+        _vad=exclusive_vad(make_vad(binding)),
     )
 
 

@@ -29,7 +29,7 @@ START_S = "start_s"
 class Stage:
     """One node bound into one stream."""
 
-    __slots__ = ("fn", "kernels", "name", "node", "node_type", "preds", "state", "stats", "succs")
+    __slots__ = ("closed", "fn", "kernels", "name", "node", "node_type", "preds", "state", "stats", "succs")
 
     def __init__(self, node: Any, name: str, kernels: Any, stats: NodeStats | None, topo: Topology) -> None:
         self.node = node
@@ -40,6 +40,7 @@ class Stage:
         self.preds = topo.preds[name]
         self.succs = topo.succs[name]
         self.state: Any = None
+        self.closed = False
         self.fn = node.process_chunk  # bound once
 
     def flush(self) -> Any:
@@ -47,7 +48,10 @@ class Stage:
         return self.node.flush(self.state, self.kernels)
 
     def close(self) -> BaseException | None:
-        """Release the stream state; return (not raise) what failed."""
+        """Release the stream state once (later calls do nothing); return (not raise) what failed."""
+        if self.closed:
+            return None
+        self.closed = True
         try:
             self.node.close_state(self.state, self.kernels)
         except Exception as exc:
@@ -120,9 +124,14 @@ def close_stages(stages: list[Stage]) -> None:
     would hide the error that ended the stream.
     """
     for st in stages:
-        exc = st.close()
-        if exc is not None:
-            logger.warning("node %r (%s): close_state failed: %s: %s", st.name, st.node_type, type(exc).__name__, exc)
+        close_stage(st)
+
+
+def close_stage(st: Stage) -> None:
+    """Close one stage's state (idempotent); a failure is logged as in :func:`close_stages`."""
+    exc = st.close()
+    if exc is not None:
+        logger.warning("node %r (%s): close_state failed: %s: %s", st.name, st.node_type, type(exc).__name__, exc)
 
 
 def stream_error(pipeline: str, st: Stage, operation: str, where: str, exc: BaseException) -> NodeError:
@@ -152,6 +161,10 @@ class Stamper:
     def __call__(self, out: Any) -> Any:
         if type(out) is not AudioBuffer:
             return out
+        if not out.sample_rate > 0:
+            raise ValueError(
+                f"the node output a chunk with sample rate {out.sample_rate!r}; output chunks need a rate > 0"
+            )
         n = self.frames
         self.frames = n + out.data.shape[-1]
         meta = out.metadata.copy()

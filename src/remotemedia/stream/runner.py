@@ -89,7 +89,7 @@ class _Run:
         self.position = Position()
         self.out = Channel(size, "block", None)
         self.inbox: dict[str, list[tuple[str | None, Channel]]] = {}
-        metrics = pipeline._metrics
+        metrics = pipeline.metrics
         for st in stages:
             stats = None
             if metrics is not None:
@@ -269,7 +269,7 @@ async def run_stream(pipeline: Any, chunks: Any, use_rust: bool, queue_size: int
                 f"pipeline {pipeline.name!r} starts with source node(s) and reads its own input; "
                 "call stream() without chunks"
             )
-    if len(pipeline._initialized) != len(pipeline.graph.nodes):
+    if not pipeline.initialized:
         await pipeline.initialize()
     topo, stages = open_stages(pipeline, use_rust)
     run = _Run(pipeline, stages, topo.sinks, queue_size, overflow)
@@ -288,8 +288,8 @@ async def run_stream(pipeline: Any, chunks: Any, use_rust: bool, queue_size: int
                 raise item.error
             else:
                 yield item[1] if single else item
-        if pipeline._metrics is not None:
-            pipeline._metrics.add_run(time.perf_counter_ns() - t0, list(topo.order))
+        if pipeline.metrics is not None:
+            pipeline.metrics.add_run(time.perf_counter_ns() - t0, list(topo.order))
     finally:
         run.closing = True
         for t in tasks:

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from remotemedia import runtime
+from remotemedia._bindings.abi import QUALITY_CODES
 from remotemedia.errors import ConcurrentUseError
-from remotemedia.kernels.resample import QUALITY_CODES
 
 ATTEMPTS = 200
 

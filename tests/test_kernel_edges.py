@@ -16,8 +16,8 @@ import pytest
 
 from conftest import AVAILABLE, kernel_set
 from remotemedia import runtime
+from remotemedia._bindings.abi import QUALITY_CODES
 from remotemedia.errors import NativeKernelError
-from remotemedia.kernels.resample import QUALITY_CODES
 
 
 @pytest.mark.parametrize(("in_rate", "out_rate"), [(0, 16000), (16000, 0), (0, 0), (7999, 16000), (48000, 4_000_000)])

@@ -77,3 +77,25 @@ def test_extreme_values_give_the_same_results_on_every_body():
     for set_id, got in results.items():
         for a, b in zip(ref, got, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=set_id)
+
+
+def test_resampling_past_float32_range_saturates_without_a_warning(ks):
+    """Found by the fuzz suite: the numpy body warned when a filtered sum left the float32 range."""
+    x = np.full(64, 3.4e38, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = ks.resample(x, 8000, 11025, "low")
+    assert y.dtype == np.float32 and y.shape == (89,)  # ceil(64 * 11025 / 8000)
+    assert np.isinf(y).any() and not np.isnan(y).any()
+
+
+@pytest.mark.parametrize("empty", [np.zeros(0, np.float32), np.zeros(0, np.int16).reshape(0, 1)[:, 0]])
+def test_raw_convert_refuses_a_wrong_empty_buffer_on_both_bindings(native_ks, empty):
+    """Found by the fuzz suite: the ctypes binding skipped its buffer checks for empty arrays."""
+    module, _ = runtime.load_binding(native_ks.binding)
+    x = empty if empty.dtype != np.int16 else empty.astype(np.int32)  # never the int16 the function takes
+    with pytest.raises(ValueError):
+        module.convert_i16_f32(x, np.zeros(0, np.float32))
+    with pytest.raises(ValueError):
+        module.convert_i16_f32(np.zeros(0, np.int16), np.zeros(0, np.int32))  # wrong output dtype
+    module.convert_i16_f32(np.zeros(0, np.int16), np.zeros(0, np.float32))  # the right empty buffers pass

@@ -113,12 +113,15 @@ def _make_convert(src: str, dst: str) -> Any:
     fn = _lib.rm_convert
 
     def convert(x: np.ndarray, out: np.ndarray) -> None:
+        # Buffers first, as the Cython memoryviews check them: an empty
+        # array of the wrong dtype or layout is refused on both bindings.
+        xp, op = _ptr(x, s_dtype, "x"), _ptr(out, d_dtype, "out")
         n = x.shape[0]
         if out.shape[0] != n:
             raise ValueError(f"convert: output has {out.shape[0]} samples, input {n}")
         if n == 0:
             return
-        st = fn(_ptr(x, s_dtype, "x"), s_code, _ptr(out, d_dtype, "out"), d_code, n)
+        st = fn(xp, s_code, op, d_code, n)
         if st:
             _fail(st)
 

@@ -26,6 +26,14 @@ from remotemedia._bindings.abi import QUALITY_CODES
 from remotemedia.errors import ConcurrentUseError
 
 ATTEMPTS = 200
+# Seconds of audio in the long call: long enough (tens of ms) that the poking
+# thread gets scheduled during it even on a heavily loaded machine.
+NATIVE_S = {"resample": 40.0, "vad": 120.0}
+PYTHON_S = {"resample": 4.0, "vad": 6.0}
+
+
+def _seconds(ks: Any, kernel: str) -> float:
+    return (PYTHON_S if ks.name == "python" else NATIVE_S)[kernel]
 
 
 def _signal(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
@@ -86,7 +94,7 @@ def _until_refused(run_once: Callable[[], list]) -> list:
 
 
 def test_resampler_delay_during_process_is_refused_and_results_are_intact(ks):
-    x = _signal(4.0, 48000)
+    x = _signal(_seconds(ks, "resample"), 48000)
     ref = ks.Resampler(48000, 16000, 1, "high")
     expected = ref.process(x)
     delay_after = ref.delay
@@ -106,7 +114,7 @@ def test_resampler_delay_during_process_is_refused_and_results_are_intact(ks):
 
 
 def test_vad_process_from_two_threads_is_refused_and_flags_are_intact(ks):
-    x = _signal(6.0, 16000, seed=1)
+    x = _signal(_seconds(ks, "vad"), 16000, seed=1)
     small = x[:160].copy()
     expected = ks.VAD(16000, 10, 2).process(x)
 
@@ -123,7 +131,7 @@ def test_vad_process_from_two_threads_is_refused_and_flags_are_intact(ks):
 
 
 def test_vad_reset_during_process_is_refused(ks):
-    x = _signal(6.0, 16000, seed=2)
+    x = _signal(_seconds(ks, "vad"), 16000, seed=2)
     expected = ks.VAD(16000, 30, 3).process(x)
 
     def run_once() -> list:
@@ -146,7 +154,7 @@ def _binding(ks: Any) -> Any:
 def test_native_resampler_handle_refuses_a_second_thread(native_ks):
     """The core's own busy flag: the raw binding handle, no Python guard in between."""
     b = _binding(native_ks)
-    x = _signal(4.0, 48000).reshape(1, -1)
+    x = _signal(NATIVE_S["resample"], 48000).reshape(1, -1)
     ref = b.Resampler(48000, 16000, 1, QUALITY_CODES["high"])
     expected = np.empty((1, ref.output_frames(x.shape[1])), np.float32)
     n_expected = ref.process(x, expected)
@@ -168,7 +176,7 @@ def test_native_resampler_handle_refuses_a_second_thread(native_ks):
 
 def test_native_vad_handle_refuses_a_second_thread(native_ks):
     b = _binding(native_ks)
-    x = _signal(6.0, 16000, seed=3)
+    x = _signal(NATIVE_S["vad"], 16000, seed=3)
     ref = b.Vad(16000, 10, 2)
     expected = np.empty(x.size // ref.frame_length, np.uint8)
     k_expected = ref.process_f32(x, expected)

@@ -21,7 +21,7 @@ from remotemedia.core import (
     TransientError,
 )
 from remotemedia.core.registry import register as register_node
-from remotemedia.errors import NativeKernelError, RemoteMediaError, RuntimeUnavailableError
+from remotemedia.errors import ConcurrentUseError, NativeKernelError, RemoteMediaError, RuntimeUnavailableError
 from remotemedia.kernels.resample import DEFAULT_QUALITY, Resampler
 from remotemedia.kernels.vad import VAD, speech_segments
 from remotemedia.runtime import (
@@ -35,6 +35,7 @@ __all__ = [
     "VAD",
     "AudioBuffer",
     "CircuitBreakerConfig",
+    "ConcurrentUseError",
     "NativeKernelError",
     "Node",
     "NodeError",

@@ -37,8 +37,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from remotemedia.core.build import validate
     from remotemedia.core.errors import ManifestError
-    from remotemedia.core.manifest import validate
 
     try:
         manifest = validate(args.file)

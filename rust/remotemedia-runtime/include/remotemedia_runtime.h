@@ -11,7 +11,10 @@
  * library and reported as RM_ERR_PANIC; it never unwinds into the caller.
  *
  * Threads: functions taking no handle are thread-safe. A handle
- * (resampler, VAD) may be used from one thread at a time.
+ * (resampler, VAD) serves one call at a time: a call made while another
+ * thread is inside the same handle returns RM_ERR_STATE ("used from two
+ * threads at once") without touching its state. Use one handle per thread
+ * or serialise the calls.
  */
 #ifndef REMOTEMEDIA_RUNTIME_H
 #define REMOTEMEDIA_RUNTIME_H

@@ -113,12 +113,15 @@ def _make_convert(src: str, dst: str) -> Any:
     fn = _lib.rm_convert
 
     def convert(x: np.ndarray, out: np.ndarray) -> None:
+        # Buffers first, as the Cython memoryviews check them: an empty
+        # array of the wrong dtype or layout is refused on both bindings.
+        xp, op = _ptr(x, s_dtype, "x"), _ptr(out, d_dtype, "out")
         n = x.shape[0]
         if out.shape[0] != n:
             raise ValueError(f"convert: output has {out.shape[0]} samples, input {n}")
         if n == 0:
             return
-        st = fn(_ptr(x, s_dtype, "x"), s_code, _ptr(out, d_dtype, "out"), d_code, n)
+        st = fn(xp, s_code, op, d_code, n)
         if st:
             _fail(st)
 
@@ -151,8 +154,6 @@ class Resampler:
         if st:
             _fail(st)
         self.channels = channels
-        self._n = ctypes.c_size_t()
-        self._nref = ctypes.byref(self._n)
 
     def __del__(self) -> None:
         h = getattr(self, "_h", None)
@@ -161,10 +162,14 @@ class Resampler:
             self._h = ctypes.c_void_p()
 
     def _size(self, fn: Any, *args: Any) -> int:
-        st = fn(self._h, *args, self._nref)
+        # A size variable per call: one shared by the object would let a
+        # call from another thread (delay() during process()) overwrite the
+        # count this call reads back.
+        n = ctypes.c_size_t()
+        st = fn(self._h, *args, ctypes.byref(n))
         if st:
             _fail(st)
-        return int(self._n.value)
+        return int(n.value)
 
     def output_frames(self, in_frames: int) -> int:
         return self._size(_lib.rm_resampler_output_frames, in_frames)
@@ -214,7 +219,6 @@ class Vad:
         if st:
             _fail(st)
         self.frame_length = n.value
-        self._k = ctypes.c_size_t()
 
     def __del__(self) -> None:
         if self._h is not None:
@@ -238,10 +242,11 @@ class Vad:
         n = x.shape[0]
         xp = _ptr(x, dtype, "x") if n else None
         op = _ptr(out, np.uint8, "out") if out.shape[0] else None
-        st = _lib.rm_vad_process(self._h, xp, code, n, op, out.shape[0], ctypes.byref(self._k))
+        k = ctypes.c_size_t()  # per call, as in Resampler._size
+        st = _lib.rm_vad_process(self._h, xp, code, n, op, out.shape[0], ctypes.byref(k))
         if st:
             _fail(st)
-        return self._k.value
+        return k.value
 
     def process_i16(self, x: np.ndarray, out: np.ndarray) -> int:
         return self._process(x, np.int16, FORMAT_CODES["i16"], out)

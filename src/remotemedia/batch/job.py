@@ -104,10 +104,10 @@ def is_complete(task: FileTask) -> bool:
 
 
 @functools.lru_cache(maxsize=8)
-def _pipeline_for(manifest_json: str) -> Any:
+def _pipeline_for(manifest_json: str, outdir: str) -> Any:
     from remotemedia import Pipeline
 
-    return Pipeline.from_manifest(json.loads(manifest_json))
+    return Pipeline.from_manifest(json.loads(manifest_json), root=outdir)  # manifest paths stay in the output folder
 
 
 def process_file(task: FileTask) -> FileResult:
@@ -129,7 +129,7 @@ def process_file(task: FileTask) -> FileResult:
             print_ = fingerprint(source)
         except OSError as exc:
             raise StageError("read", exc) from exc
-        pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True))
+        pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True), task.outdir)
         pipeline.reset_metrics()
         fmt, subtype = FORMATS[task.output_format]
         out = stream_file(source, task.output, fmt, subtype, pipeline)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +61,9 @@ def load(spec: str | Path) -> dict[str, Any]:
     path = Path(text)
     if not path.is_file():
         raise FileNotFoundError(f"pipeline {text!r} is neither a preset ({', '.join(names())}) nor a manifest file")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"manifest {path}: not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise ValueError(f"manifest {path}: expected a JSON object at the top level")
-    return manifest
+    from remotemedia.core.manifest import load as load_manifest
+
+    return load_manifest(path)  # strict JSON (UTF-8, no duplicate keys, ...); a ManifestError is a ValueError
 
 
 def is_pipeline_spec(arg: str) -> bool:

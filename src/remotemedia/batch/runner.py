@@ -171,8 +171,8 @@ def run_batch(
     if fmt not in FORMATS:
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
-    _check_manifest(manifest)
     out = Path(outdir)
+    _check_manifest(manifest, out)
     tasks = _tasks(inputs, manifest, out, fmt)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
@@ -219,10 +219,12 @@ def run_batch(
     return summary
 
 
-def _check_manifest(manifest: dict[str, Any]) -> None:
+def _check_manifest(manifest: dict[str, Any], out: Path) -> None:
     from remotemedia import Pipeline
 
-    Pipeline.from_manifest(manifest)  # validates schema, node types and graph up front
+    # validates schema, node types and graph up front; file paths in the
+    # manifest must stay inside the output folder (as the workers build it)
+    Pipeline.from_manifest(manifest, root=out)
 
 
 def _record(result: FileResult, summary: BatchSummary, bar: Progress, failures: IO[str]) -> None:

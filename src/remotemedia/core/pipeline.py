@@ -99,6 +99,16 @@ class Pipeline:
         return self._metrics is not None
 
     @property
+    def metrics(self) -> Metrics | None:
+        """The live metrics recorder (None without metrics); runners record into it."""
+        return self._metrics
+
+    @property
+    def initialized(self) -> bool:
+        """True when every node has been initialized (see :meth:`initialize`)."""
+        return len(self._initialized) == len(self.graph.nodes)
+
+    @property
     def nodes(self) -> list[Node]:
         """The nodes, in insertion order."""
         return list(self.graph.nodes.values())
@@ -235,7 +245,7 @@ class Pipeline:
             from remotemedia.stream.runner import run_to_end
 
             return await run_to_end(self, use_rust)
-        if len(self._initialized) != len(self.graph.nodes):
+        if not self.initialized:
             await self.initialize()
         probe = None
         if self._metrics is not None and self._metrics.track_memory:
@@ -380,17 +390,40 @@ class Pipeline:
         return to_manifest(self)
 
     @classmethod
-    def from_manifest(cls, manifest: dict[str, Any] | str | Path) -> Pipeline:
-        """Build a pipeline from a manifest dict or a JSON file path.
+    def from_manifest(cls, manifest: dict[str, Any] | str | Path, *, root: str | Path | None = None) -> Pipeline:
+        """Build a pipeline from a manifest: a dict, JSON text or a JSON file path.
+
+        Parameters
+        ----------
+        manifest : dict, str or Path
+            See :func:`remotemedia.core.manifest.load`.
+        root : str or Path, optional
+            Confine the manifest's file paths (``AudioFileSource.path``,
+            ``AudioFileSink.path``) to this folder: they must be relative,
+            resolve inside it and are read or written there; absolute paths
+            and ``..`` or symbolic-link escapes are refused. Use it for
+            manifests you did not write (``remotemedia run`` confines to the
+            output folder). Without it paths are taken as written.
 
         Raises
         ------
         ManifestError
-            The manifest is invalid; the message points at the bad field.
+            The manifest is invalid; the message points at the bad field
+            (e.g. ``nodes[2].params.path``).
         """
-        from remotemedia.core.manifest import from_manifest
+        from remotemedia.core.build import populate
+        from remotemedia.core.manifest import parse
 
-        return from_manifest(manifest, cls)
+        spec = parse(manifest)
+        pipeline = cls(
+            spec.name,
+            enable_metrics=spec.enable_metrics,
+            retry=spec.retry,
+            circuit_breaker=spec.circuit_breaker,
+            track_memory=spec.track_memory,
+        )
+        pipeline._last = populate(pipeline.graph, spec, root)
+        return pipeline
 
     def __repr__(self) -> str:
         return f"Pipeline(name={self.name!r}, nodes={list(self.graph.nodes)}, connections={self.graph.edges})"

@@ -21,6 +21,7 @@ import numpy as np
 
 from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
+from remotemedia.kernels._exclusive import exclusive_vad
 from remotemedia.kernels.bodies import ConvertFlat, ResampleOneShot, ResamplerCoreFactory, VadStreamFactory
 from remotemedia.kernels.convert import convert_with
 from remotemedia.kernels.resample import DEFAULT_QUALITY, resample_with
@@ -90,7 +91,7 @@ def _python_set() -> KernelSet:
         convert.convert_flat,
         _resample_one_shot=resample.resample_one_shot,
         _resampler_core=resample.ResamplerCore,
-        _vad=VadStream,
+        _vad=exclusive_vad(VadStream),
     )
 
 
@@ -105,7 +106,7 @@ def _rust_set(binding: ModuleType) -> KernelSet:
         convert.make_convert_flat(binding),
         _resample_one_shot=one_shot,
         _resampler_core=core,
-        _vad=make_vad(binding),
+        _vad=exclusive_vad(make_vad(binding)),
     )
 
 

@@ -83,9 +83,10 @@ def mono(x: Any, op: str) -> np.ndarray:
         raise ValueError(f"{op}: audio has 0 channels")
     scale = 1.0 / 32768.0 if x.dtype == np.int16 else 1.0
     acc = x[0].astype(np.float64) * scale
-    for c in range(1, x.shape[0]):
-        acc = acc + x[c].astype(np.float64) * scale
-    return acc / float(x.shape[0])
+    with np.errstate(over="ignore", invalid="ignore"):  # huge floats: inf/NaN clip later, no warning
+        for c in range(1, x.shape[0]):
+            acc = acc + x[c].astype(np.float64) * scale
+        return acc / float(x.shape[0])
 
 
 def _kernel_set(kernel_set: KernelSet | None) -> KernelSet:
@@ -117,8 +118,11 @@ class VAD:
 
     Notes
     -----
-    Streams are independent objects; one stream must not be fed from two
-    threads at once. The native body releases the GIL while it computes.
+    Streams are independent objects. One object serves one call at a time,
+    on every body: ``process`` or ``reset`` made while another thread is
+    inside raises :class:`~remotemedia.errors.ConcurrentUseError` (a
+    RuntimeError) and leaves the stream untouched. The native body releases
+    the GIL while it computes, so separate objects run in parallel.
     """
 
     def __init__(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remotemedia.core.audio import AudioBuffer
+from remotemedia.core.chunks import collect
 from remotemedia.core.node import Node
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class AudioFileSource(Node):
     """
 
     is_source = True
+    path_params = ("path",)
 
     def __init__(
         self,
@@ -128,8 +130,6 @@ class AudioFileSource(Node):
                 f"AudioFileSource {self.name!r} reads {self.path!r} and takes no input; call run() / stream() "
                 "without data"
             )
-        from remotemedia.stream.stages import collect
-
         out = collect(list(self.blocks()))
         if out is None:
             raise ValueError(f"AudioFileSource {self.name!r}: {self.path!r} holds no audio frames")
@@ -177,6 +177,8 @@ class AudioFileSink(Node):
     ValueError
         Unknown extension, or a subtype the format does not support.
     """
+
+    path_params = ("path",)
 
     def __init__(
         self,

@@ -60,7 +60,7 @@ class StreamSession:
         self._stamps = {s: Stamper() for s in topo.sinks}
         self._timed = any(st.stats is not None for st in stages)
         self.position = Position()
-        self._metrics = getattr(pipeline, "_metrics", None)
+        self._metrics = pipeline.metrics
         self._t0 = time.perf_counter_ns()
 
     # protocol ---------------------------------------------------------------

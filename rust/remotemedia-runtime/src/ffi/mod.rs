@@ -3,6 +3,7 @@
 //! it checks pointers, builds slices and calls the safe kernels.
 
 mod convert;
+mod exclusive;
 mod resample;
 mod vad;
 
@@ -11,6 +12,8 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
+
+pub(crate) use exclusive::Exclusive;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());

@@ -46,9 +46,13 @@ class FileTask:
     manifest: dict[str, Any]
     pipeline_hash: str
     output_format: str = "wav"
+    # Output path relative to outdir, with the format's extension (batch/collisions.py); empty: the default.
+    output_name: str = ""
 
     @property
     def output(self) -> Path:
+        if self.output_name:
+            return Path(self.outdir) / self.output_name
         return Path(self.outdir) / Path(self.relpath).with_suffix("." + self.output_format)
 
     @property

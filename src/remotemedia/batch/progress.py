@@ -55,12 +55,17 @@ class Progress:
                 detail = f"[{result.node}] {detail}"
             remaining = self.total - self.done
             eta = f"eta {remaining * elapsed / self.done:.0f}s" if self.done else ""
-            print(
+            self._print(
                 f"[{self.done:>{width}}/{self.total}] {result.status:<7} {result.relpath}  {detail}  "
-                f"({speed:.1f} audio s/s, {eta})",
-                file=self.stream,
-                flush=True,
+                f"({speed:.1f} audio s/s, {eta})"
             )
+
+    def _print(self, line: str) -> None:
+        """Print a progress line; a closed stream (``2>&1 | head``) ends the display, never the run."""
+        try:
+            print(line, file=self.stream, flush=True)
+        except (BrokenPipeError, ValueError, OSError):
+            self.mode = "none"
 
     def close(self) -> None:
         if self._bar is not None:

@@ -180,7 +180,12 @@ def _describe_sample_output(outdir: Path, fmt: str) -> None:
         _print_out(f"    speech {start:6.2f} s .. {end:6.2f} s")
 
 
+_sigterm_seen = False
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    global _sigterm_seen
+    _sigterm_seen = True
     raise _Terminated()
 
 
@@ -205,9 +210,9 @@ def main(ns: argparse.Namespace) -> int:
     except _OperatorError as exc:
         _err(str(exc))
         return exc.code
-    except KeyboardInterrupt as exc:
-        _err("terminated" if isinstance(exc, _Terminated) else "interrupted")
-        return 143 if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        _err("terminated" if _sigterm_seen else "interrupted")
+        return 143 if _sigterm_seen else EXIT_INTERRUPTED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -280,11 +285,11 @@ def _main(ns: argparse.Namespace) -> int:
         if not ns.quiet:
             _print_out(summary.describe())
         _err(
-            f"{'terminated' if isinstance(interrupted, _Terminated) else 'interrupted'}: "
+            f"{'terminated' if _sigterm_seen else 'interrupted'}: "
             f"{summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped, {summary.not_run} not run; "
             f"to finish: {_resume_command(ns)}"
         )
-        return 143 if isinstance(interrupted, _Terminated) else EXIT_INTERRUPTED
+        return 143 if _sigterm_seen else EXIT_INTERRUPTED
     if summary.files == 0:
         _err(f"warning: the inputs hold no audio file ({', '.join(inputs)}); nothing to do")
         return EXIT_EMPTY

@@ -84,7 +84,8 @@ def outputs(outdir: Path) -> dict[str, tuple[np.ndarray, int, dict]]:
         if sidecar.name.startswith("_remotemedia"):
             continue
         audio_path = sidecar.with_name(sidecar.name[: -len(".json")])
-        audio, rate = sf.read(audio_path, dtype="float32")
+        with open(audio_path, "rb") as fh:  # a file object: any file name, UTF-8 or not
+            audio, rate = sf.read(fh, dtype="float32")
         found[audio_path.relative_to(outdir).as_posix()] = (audio, rate, json.loads(sidecar.read_text()))
     return found
 

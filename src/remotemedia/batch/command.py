@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from remotemedia.batch import presets
 from remotemedia.batch.collisions import ON_COLLISION
@@ -86,6 +87,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary (exit status only)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=main)
+    p.error = functools.partial(_one_line_usage_error, p)
+
+
+def _one_line_usage_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """argparse's error, as one line (exit status 2)."""
+    parser.exit(EXIT_USAGE, f"{parser.prog}: {message} (see --help)\n")
 
 
 COLLISION_HELP = (
@@ -231,7 +238,7 @@ def _err(line: str) -> None:
 
 def _main(ns: argparse.Namespace) -> int:
     from remotemedia.batch.lock import OutputLockedError
-    from remotemedia.batch.runner import BatchInterrupted, pure_python_note, run_batch
+    from remotemedia.batch.runner import BatchInterrupted, run_batch
 
     for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print escaped, never crash
         with contextlib.suppress(AttributeError, ValueError):
@@ -246,13 +253,6 @@ def _main(ns: argparse.Namespace) -> int:
         inputs = [str(embedded_sample())]
     if ns.workers is not None and ns.workers < 1:
         raise _OperatorError("--workers must be at least 1")
-    if not ns.quiet:
-        try:
-            note = pure_python_note()
-        except ValueError:  # a bad REMOTEMEDIA_RUNTIME: run_batch says so below, before any file
-            note = None
-        if note:
-            _err(note)
     executor: Any = None
     closers: list[Any] = []
     if ns.dask:

@@ -35,7 +35,9 @@ def atomic_path(final: Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, final)
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        # after a failure the real error is on its way out: a cleanup error (a read-only
+        # file system) must not replace it; a temporary left behind is removed next run
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 

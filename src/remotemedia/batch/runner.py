@@ -9,6 +9,7 @@ Tasks carry paths and the manifest only.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import os
 import sys
@@ -22,7 +23,15 @@ from remotemedia.batch import presets
 from remotemedia.batch.collisions import ON_COLLISION, Planned, describe_renamed, plan_outputs
 from remotemedia.batch.discover import OutputInsideInputsError, Scan, scan
 from remotemedia.batch.files import remove_stale_temporaries, write_json_atomic
-from remotemedia.batch.job import FORMATS, FileResult, FileTask, is_complete, pipeline_hash, process_file
+from remotemedia.batch.job import (
+    FORMATS,
+    FileResult,
+    FileTask,
+    is_complete,
+    pipeline_hash,
+    process_file,
+    settle_runtime_warning,
+)
 from remotemedia.batch.lock import output_lock
 from remotemedia.batch.progress import Progress
 from remotemedia.batch.workers import WorkerPool
@@ -223,9 +232,10 @@ def run_batch(
     _refuse_overwriting_inputs(tasks, found)
     if notify is None:
         stream = progress_stream if progress_stream is not None else sys.stderr
-        notify = (lambda line: None) if progress == "none" else (lambda line: print(line, file=stream, flush=True))
+        notify = (lambda line: None) if progress == "none" else (lambda line: _print_safely(line, stream))
     for line in _notes(found, planned, out):
         notify(line)
+    settle_runtime_warning()  # the note above is the one notice; never the long warning per worker
 
     summary = BatchSummary(str(manifest.get("name", pipeline)), str(out), files=len(tasks))
     if not tasks:
@@ -234,6 +244,12 @@ def run_batch(
         remove_stale_temporaries(out)
         _execute(tasks, summary, out, resume, on_error, workers, executor, max_attempts, progress, progress_stream)
     return summary
+
+
+def _print_safely(line: str, stream: IO[str]) -> None:
+    """Print a note; a closed stream (``2>&1 | head``) never stops the run."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=stream, flush=True)
 
 
 def _notes(found: Scan, planned: list[Planned], out: Path) -> list[str]:
@@ -245,6 +261,9 @@ def _notes(found: Scan, planned: list[Planned], out: Path) -> list[str]:
     renamed = describe_renamed(planned)
     if renamed:
         notes.append(f"note: {renamed}")
+    pure = pure_python_note()
+    if pure:
+        notes.append(pure)
     return notes
 
 

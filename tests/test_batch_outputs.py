@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,31 @@ def test_glob_does_not_follow_symlink_loops(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)
         assert (summary["files"], summary["ok"]) == (2, 2), spec
+
+
+KILLED_SINK = """
+import os, sys
+import numpy as np
+from remotemedia import Pipeline
+from remotemedia.nodes import AudioFileSink
+
+p = Pipeline("sink")
+p.add_node(AudioFileSink(sys.argv[1], name="sink"))
+with p.open_stream() as session:
+    session.push((np.zeros(16000, np.float32), 16000))
+    os._exit(9)  # killed mid-stream: the sink's temporary file stays behind
+"""
+
+
+def test_a_killed_sinks_temporary_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    write(tmp_path / "in" / "a.wav", seed=1)
+    (tmp_path / "out").mkdir()
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_SINK, str(tmp_path / "out" / "kept.wav")], capture_output=True, check=False
+    )
+    assert killed.returncode == 9, killed.stderr
+    left = [p.name for p in (tmp_path / "out").iterdir()]
+    assert len(left) == 1 and left[0].startswith(".kept.wav."), left
+    done = run_cli("in", "-o", "out", "--workers", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_remotemedia_summary.json", "a.wav", "a.wav.json"]

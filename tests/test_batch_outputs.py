@@ -174,3 +174,23 @@ def test_a_killed_sinks_temporary_is_removed_by_the_next_run(tmp_path: Path) -> 
     done = run_cli("in", "-o", "out", "--workers", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_remotemedia_summary.json", "a.wav", "a.wav.json"]
+
+
+def test_globs_match_as_glob_does_without_following_loops(tmp_path: Path) -> None:
+    import glob
+
+    from remotemedia.batch.discover import scan
+
+    names = ["a.wav", "b.flac", "x/c.wav", "x/y/d.wav", "x/y/e1.wav", "x/y/e2.wav", "z/[f].wav", "z/.hidden.wav"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    patterns = ["*.wav", "**/*.wav", "x/**/*.wav", "x/*/*.wav", "*/y/e?.wav", "x/y/e[!1].wav", "**/[[]f].wav", "**"]
+    for pattern in patterns:
+        want = sorted(
+            Path(p).relative_to(tmp_path).as_posix()
+            for p in glob.glob(str(tmp_path / pattern), recursive=True)
+            if Path(p).is_file() and Path(p).suffix in (".wav", ".flac")
+        )
+        got = sorted(s.path.relative_to(tmp_path).as_posix() for s in scan([str(tmp_path / pattern)]).sources)
+        assert got == want, pattern

@@ -282,7 +282,9 @@ def _main(ns: argparse.Namespace) -> int:
         for closer in closers:
             closer.close()
     if interrupted is not None:
-        if not ns.quiet:
+        if ns.json:
+            _print_out(json.dumps(summary.to_dict(), indent=2))
+        elif not ns.quiet:
             _print_out(summary.describe())
         _err(
             f"{'terminated' if _sigterm_seen else 'interrupted'}: "

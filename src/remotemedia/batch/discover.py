@@ -86,9 +86,11 @@ def _segment_regex(part: str) -> str:
         elif ch == "[" and _class_end(part, i) > 0:
             end = _class_end(part, i)
             body = part[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
+            negate = body.startswith("!")
+            body = re.sub(r"([&~|\[\\])", r"\\\1", body[1:] if negate else body)
+            if not negate and body.startswith("^"):
+                body = "\\" + body
+            out.append("[" + ("^" if negate else "") + body + "]")
             i = end
         else:
             out.append(re.escape(ch))

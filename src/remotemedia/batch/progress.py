@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from typing import IO, Any
@@ -44,8 +45,11 @@ class Progress:
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         speed = self.audio_s / elapsed
         if self._bar is not None:
-            self._bar.set_postfix_str(f"{speed:.1f} audio s/s", refresh=False)
-            self._bar.update(1)
+            try:
+                self._bar.set_postfix_str(f"{speed:.1f} audio s/s", refresh=False)
+                self._bar.update(1)
+            except (BrokenPipeError, ValueError, OSError):  # the terminal went away: the run goes on
+                self._bar.disable = True
         elif self.mode == "lines":
             width = len(str(self.total))
             detail = (
@@ -69,4 +73,5 @@ class Progress:
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.close()
+            with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+                self._bar.close()

@@ -363,10 +363,33 @@ def _run_on(
     max_attempts: int,
 ) -> None:
     def submit(task: FileTask) -> cf.Future[FileResult]:
-        return executor.submit(process_file, task)
+        try:
+            return executor.submit(process_file, task)
+        except Exception as exc:  # a broken or shut-down executor: this attempt fails like a dead worker
+            failed: cf.Future[FileResult] = cf.Future()
+            failed.set_exception(exc)
+            return failed
 
     attempts = {id(task): 1 for task in todo}
     pending = {submit(task): task for task in todo}
+    try:
+        _collect(pending, submit, attempts, summary, bar, failures, on_error, max_attempts)
+    except KeyboardInterrupt:
+        for future in pending:
+            future.cancel()
+        raise
+
+
+def _collect(
+    pending: dict[cf.Future[FileResult], FileTask],
+    submit: Callable[[FileTask], cf.Future[FileResult]],
+    attempts: dict[int, int],
+    summary: BatchSummary,
+    bar: Progress,
+    failures: IO[str],
+    on_error: str,
+    max_attempts: int,
+) -> None:
     while pending:
         done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
         for future in done:

@@ -271,6 +271,7 @@ def _main(ns: argparse.Namespace) -> int:
             max_attempts=ns.max_attempts,
             progress="none" if ns.quiet else ns.progress,
             on_collision=ns.on_collision,
+            notify=_quiet if ns.quiet else _note,
         )
     except BatchInterrupted as exc:
         interrupted, summary = exc, exc.summary
@@ -303,6 +304,16 @@ def _main(ns: argparse.Namespace) -> int:
             _describe_sample_output(Path(ns.outdir), ns.format)
         _print_out(summary.describe() + f"\n  summary: {Path(ns.outdir) / SUMMARY_FILE}")
     return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def _note(line: str) -> None:
+    """A note before the work (also with --progress none); never under -q."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def _quiet(line: str) -> None:
+    """-q: notes are dropped."""
 
 
 def _print_out(text: str) -> None:

@@ -211,6 +211,12 @@ def test_read_only_output_folder_reports_the_write_error(small: Path) -> None:
     (failure,) = [json.loads(x) for x in (small / "out" / "_remotemedia_failures.jsonl").read_text().splitlines()]
     assert failure["node"] == "write" and "Read-only file system" in failure["error"]
     assert "Traceback" not in failure["error"]  # the real error, not the cleanup's
+    # a read-only output folder as a whole: one line, before any file
+    (small / "ro").mkdir()
+    cmd = f"mount -t tmpfs -o ro none ro && exec {sys.executable} -m remotemedia run in -o ro --workers 1"
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", cmd], cwd=small, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "cannot write to the output folder ro: Read-only file system" in one_line(done.stderr)
 
 
 # ---- Build 5: the pure-Python notice ----------------------------------------------

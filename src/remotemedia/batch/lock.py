@@ -26,6 +26,20 @@ class OutputLockedError(RuntimeError):
     """Another run holds the output folder."""
 
 
+class OutputNotWritableError(OSError):
+    """The output folder cannot be created or written (read-only, no permission)."""
+
+
+def _open_lock_file(outdir: Path, path: Path) -> IO[str]:
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        return open(path, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise OutputNotWritableError(
+            f"cannot write to the output folder {outdir}: {exc.strerror or exc}; choose another -o"
+        ) from exc
+
+
 def _try_lock(fh: IO[str]) -> bool:
     if sys.platform == "win32":
         import msvcrt
@@ -65,10 +79,9 @@ def output_lock(outdir: Path, command: str | None = None) -> Iterator[Path]:
     OutputLockedError
         Another run holds it; the message names that run.
     """
-    outdir.mkdir(parents=True, exist_ok=True)
     path = outdir / LOCK_FILE
     while True:
-        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (closed below)
+        fh = _open_lock_file(outdir, path)
         if not _try_lock(fh):
             fh.close()
             raise OutputLockedError(

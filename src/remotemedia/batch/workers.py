@@ -15,7 +15,9 @@ Workers never outlive the run (issue 11.3), whatever kills it:
   the kernel closes the pipe), even in the middle of a file;
 - on Linux each worker also asks for SIGKILL when its parent dies
   (``PR_SET_PDEATHSIG``), which covers start methods where the parent is
-  the main process;
+  the main process (fork);
+- any start method works (fork, forkserver, spawn): a worker closes its
+  own copy of the lifeline's write end first thing;
 - workers ignore SIGINT: Ctrl-C reaches the whole process group, and the
   main process alone decides (it stops the workers and writes the summary).
 """
@@ -61,10 +63,19 @@ def _watch_lifeline(lifeline: Connection) -> None:
     os._exit(70)
 
 
-def worker_main(conn: Connection, lifeline: Connection, env: dict[str, str]) -> None:
-    """A worker's loop: receive a task, send its result, until told to stop or orphaned."""
+def worker_main(conn: Connection, lifeline: Connection, lifeline_w: Connection, env: dict[str, str]) -> None:
+    """A worker's loop: receive a task, send its result, until told to stop or orphaned.
+
+    ``lifeline_w`` is this process's copy of the lifeline's write end (a
+    forked worker inherits it; a spawned one gets a duplicate): it is
+    closed first, so that only the main process keeps the lifeline open.
+    """
+    with contextlib.suppress(OSError):
+        lifeline_w.close()
     os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGTERM"):  # a forked worker must not run the main process's handler
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent_linux()
     threading.Thread(target=_watch_lifeline, args=(lifeline,), name="remotemedia-lifeline", daemon=True).start()
     while True:
@@ -85,9 +96,20 @@ class _Worker:
 
 
 def _context() -> Any:
-    # Workers never inherit this process's threads or native state:
-    # forkserver where there is one (its server imports the heavy modules
-    # once, so each worker starts in milliseconds), spawn elsewhere.
+    """The start method for workers: batch/start_method.py's choice where it exists.
+
+    Otherwise a fork server where there is one (its server imports the heavy
+    modules once, so each worker starts in milliseconds), spawn elsewhere.
+    Workers work with any of fork, forkserver and spawn (see the module notes).
+    """
+    import importlib
+
+    try:
+        chooser = importlib.import_module("remotemedia.batch.start_method")
+    except ImportError:
+        pass
+    else:
+        return chooser.worker_context()
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
@@ -102,10 +124,10 @@ class WorkerPool:
     context manager) ends every worker, running or not.
     """
 
-    def __init__(self, workers: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workers: int, env: dict[str, str] | None = None, context: Any = None) -> None:
         self.size = max(1, workers)
         self.env = dict(env or {})
-        self._ctx = _context()
+        self._ctx = context if context is not None else _context()
         self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
         self._workers: list[_Worker] = []
         self.deaths = 0
@@ -119,7 +141,10 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
-            target=worker_main, args=(child, self._lifeline_r, self.env), name="remotemedia-worker", daemon=True
+            target=worker_main,
+            args=(child, self._lifeline_r, self._lifeline_w, self.env),
+            name="remotemedia-worker",
+            daemon=True,
         )
         proc.start()
         child.close()

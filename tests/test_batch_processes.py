@@ -184,3 +184,39 @@ def test_a_second_run_on_the_same_output_folder_is_refused(collection: Path, tmp
     assert first.returncode == 0, stderr  # the first run was not disturbed (temporaries, summary)
     assert len(outputs(cwd / "out")) == N_FILES and not temporaries(cwd / "out")
     assert not (cwd / "out" / "_remotemedia.lock").exists()
+
+
+POOL_SCRIPT = """
+import multiprocessing, sys
+from remotemedia.batch import workers
+from remotemedia.batch.runner import run_batch
+
+if __name__ == "__main__":
+    method = sys.argv[1]
+    workers._context = lambda: multiprocessing.get_context(method)  # this start method, whatever the default
+    run_batch(["in"], "speech-16k", "out", workers=2, progress="lines")
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_workers_end_with_the_run_under_every_start_method(collection: Path, tmp_path: Path, method: str) -> None:
+    import multiprocessing
+
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    cwd = fresh(collection, tmp_path)
+    (cwd / "pool.py").write_text(POOL_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, "pool.py", method], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _started.append(proc)
+    wait_for_progress(proc, 1)
+    os.kill(proc.pid, signal.SIGSTOP)
+    family = descendants(proc.pid)
+    assert family
+    os.kill(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGCONT)
+    read_to_eof(proc)
+    proc.wait(30)
+    assert_all_gone(family)
+    assert len(outputs(cwd / "out")) < N_FILES

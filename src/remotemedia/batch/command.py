@@ -42,8 +42,9 @@ exit status:
   0    every file ok or skipped
   1    some files failed (listed in {FAILURES_FILE})
   2    bad arguments or a refused run (unknown preset, bad manifest, -o that
-       is a file or holds an input, output collisions with --on-collision
-       error, bad REMOTEMEDIA_RUNTIME, unreachable --dask scheduler)
+       is a file, holds an input or cannot be written, output collisions
+       with --on-collision error, bad REMOTEMEDIA_RUNTIME, unreachable
+       --dask scheduler)
   3    nothing to do: the inputs hold no audio file
   4    OUTDIR is in use by another run
   130  interrupted (Ctrl-C); 143: terminated (SIGTERM). The summary says

@@ -119,7 +119,7 @@ _runtime_warned = False
 def settle_runtime_warning() -> None:
     """Consume the native-core probe's long warning in this process, once.
 
-    The run gives its own one-line note, once (``runner.pure_python_note``);
+    The run gives its own one-line note, once (``preflight.pure_python_note``);
     a worker process must not print the long warning again for each worker.
     """
     global _runtime_warned

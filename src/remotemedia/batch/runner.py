@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from remotemedia.batch import presets
-from remotemedia.batch.collisions import ON_COLLISION, Planned, describe_renamed, plan_outputs
-from remotemedia.batch.discover import OutputInsideInputsError, Scan, scan
+from remotemedia.batch import preflight, presets
+from remotemedia.batch.collisions import ON_COLLISION, Planned, plan_outputs
+from remotemedia.batch.discover import scan
 from remotemedia.batch.files import remove_stale_temporaries, write_json_atomic
 from remotemedia.batch.job import (
     FORMATS,
@@ -101,46 +101,6 @@ def _tasks(planned: list[Planned], manifest: dict[str, Any], outdir: Path, fmt: 
     ]
 
 
-def _refuse_overwriting_inputs(tasks: list[FileTask], found: Scan) -> None:
-    """No output (or sidecar) may be an input, nor an existing file in the input tree that is not ours."""
-    inputs = {os.path.realpath(s.path) for s in found.sources}
-    for task in tasks:
-        for target in (task.output, task.sidecar):
-            if os.path.realpath(target) in inputs:
-                raise OutputInsideInputsError(
-                    f"output {target} is the input {task.source}: refusing to write over an input; "
-                    "choose an output folder outside the inputs (-o)"
-                )
-        if found.outdir_inside and task.output.exists() and not task.sidecar.exists():
-            raise OutputInsideInputsError(
-                f"output {task.output} would replace a file in the input tree that no run wrote "
-                "(it has no sidecar); choose an output folder outside the inputs (-o)"
-            )
-
-
-def _check_runtime() -> None:
-    """A bad REMOTEMEDIA_RUNTIME is one error before any file, not one per file."""
-    from remotemedia import runtime
-    from remotemedia.errors import RuntimeUnavailableError
-
-    try:
-        runtime.get_rust_runtime()
-    except (ValueError, RuntimeUnavailableError) as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def pure_python_note() -> str | None:
-    """One short line when the native core is missing and pure Python was not asked for, else None."""
-    from remotemedia import runtime
-
-    if runtime.forced_runtime() == "python" or runtime.try_load_rust_runtime()[0]:
-        return None
-    return (
-        "note: native core unavailable, running pure Python (same results, slower); "
-        "`remotemedia info` says why, REMOTEMEDIA_RUNTIME=python silences this"
-    )
-
-
 class BatchInterrupted(KeyboardInterrupt):
     """The run was interrupted (Ctrl-C, SIGTERM); ``summary`` has what finished."""
 
@@ -205,7 +165,8 @@ def run_batch(
     ------
     FileNotFoundError, ValueError
         Bad inputs, pipeline or options (before any file is processed);
-        among them ``OutputInsideInputsError``, ``OutputCollisionError``.
+        among them ``OutputInsideInputsError``, ``OutputCollisionError``
+        (batch/preflight.py).
     OutputLockedError
         Another run is using ``outdir``.
     BatchInterrupted
@@ -220,7 +181,7 @@ def run_batch(
     fmt = output_format.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
-    _check_runtime()
+    preflight.check_runtime()
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
     _check_manifest(manifest)
     out = Path(outdir)
@@ -229,11 +190,11 @@ def run_batch(
     found = scan(list(inputs), outdir=out)
     planned = plan_outputs(found.sources, fmt, on_collision)
     tasks = _tasks(planned, manifest, out, fmt)
-    _refuse_overwriting_inputs(tasks, found)
+    preflight.refuse_overwriting_inputs(tasks, found)
     if notify is None:
         stream = progress_stream if progress_stream is not None else sys.stderr
         notify = (lambda line: None) if progress == "none" else (lambda line: _print_safely(line, stream))
-    for line in _notes(found, planned, out):
+    for line in preflight.notes(found, planned, out):
         notify(line)
     settle_runtime_warning()  # the note above is the one notice; never the long warning per worker
 
@@ -250,21 +211,6 @@ def _print_safely(line: str, stream: IO[str]) -> None:
     """Print a note; a closed stream (``2>&1 | head``) never stops the run."""
     with contextlib.suppress(OSError, ValueError):
         print(line, file=stream, flush=True)
-
-
-def _notes(found: Scan, planned: list[Planned], out: Path) -> list[str]:
-    notes = []
-    for root in found.outdir_inside:
-        notes.append(f"note: the output folder {out} lies inside the input {root}: it is never an input (left out)")
-    if found.duplicates:
-        notes.append(f"note: {found.duplicates} files were named more than once by the inputs; each is processed once")
-    renamed = describe_renamed(planned)
-    if renamed:
-        notes.append(f"note: {renamed}")
-    pure = pure_python_note()
-    if pure:
-        notes.append(pure)
-    return notes
 
 
 def _execute(

@@ -26,7 +26,7 @@ def bursts(sr: int = SR, seconds: float = 6.0, seed: int = 3, amp: float = 0.2) 
 
 
 @pytest.fixture(scope="module")
-def corpus() -> list[vc.Condition]:
+def corpus(shared_data) -> list[vc.Condition]:  # the arctic conditions read the shared recordings
     conds = vc.conditions("synth", snrs=(5,))
     return conds + vc.conditions("arctic", noises=("kitchen",), snrs=(0,))[1:]
 

@@ -6,17 +6,22 @@ import contextlib
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-TMP_MARK = ".rmtmp"
+from remotemedia.core.tempfiles import TMP_MARK, remove_stale, temp_path_for
 
-
-def temp_path_for(final: Path) -> Path:
-    """A unique temporary name in the same folder (so the rename is atomic)."""
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TMP_MARK}{final.suffix}")
+__all__ = [
+    "TMP_MARK",
+    "atomic_path",
+    "fingerprint",
+    "quick_fingerprint_matches",
+    "remove_stale_temporaries",
+    "temp_path_for",
+    "write_atomic",
+    "write_json_atomic",
+]
 
 
 @contextlib.contextmanager
@@ -35,7 +40,9 @@ def atomic_path(final: Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, final)
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        # after a failure the real error is on its way out: a cleanup error (a read-only
+        # file system) must not replace it; a temporary left behind is removed next run
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 
@@ -52,15 +59,8 @@ def write_atomic(final: Path, write: Callable[[Path], object]) -> None:
 
 
 def remove_stale_temporaries(root: Path) -> int:
-    """Delete temporary files left by a killed run below ``root``; returns the count."""
-    count = 0
-    if root.is_dir():
-        for path in root.rglob(f"*{TMP_MARK}*"):
-            if path.is_file() and path.name.startswith("."):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                    count += 1
-    return count
+    """Delete temporary files left by a killed run (or a killed AudioFileSink) below ``root``."""
+    return remove_stale(root)
 
 
 def fingerprint(path: Path) -> dict[str, Any]:

@@ -10,11 +10,14 @@ ever crosses a process boundary.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+import threading
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +49,13 @@ class FileTask:
     manifest: dict[str, Any]
     pipeline_hash: str
     output_format: str = "wav"
+    # Output path relative to outdir, with the format's extension (batch/collisions.py); empty: the default.
+    output_name: str = ""
 
     @property
     def output(self) -> Path:
+        if self.output_name:
+            return Path(self.outdir) / self.output_name
         return Path(self.outdir) / Path(self.relpath).with_suffix("." + self.output_format)
 
     @property
@@ -97,10 +104,35 @@ def is_complete(task: FileTask) -> bool:
         return False
     if not quick_fingerprint_matches(Path(task.source), record.get("input", {})):
         return False
+    if record.get("output", {}).get("path", "") is None:  # the pipeline ends in its own sink: no output of ours
+        return True
     try:
         return task.output.stat().st_size == record.get("output", {}).get("size")
     except OSError:
         return False
+
+
+_runtime_settled = threading.Lock()
+_runtime_warned = False
+
+
+def settle_runtime_warning() -> None:
+    """Consume the native-core probe's long warning in this process, once.
+
+    The run gives its own one-line note, once (``preflight.pure_python_note``);
+    a worker process must not print the long warning again for each worker.
+    """
+    global _runtime_warned
+    with _runtime_settled:
+        if _runtime_warned:
+            return
+        _runtime_warned = True
+        from remotemedia import runtime
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with contextlib.suppress(Exception):  # a bad REMOTEMEDIA_RUNTIME is reported per file below
+                runtime.is_rust_runtime_available()
 
 
 @functools.lru_cache(maxsize=8)
@@ -119,6 +151,7 @@ def process_file(task: FileTask) -> FileResult:
     from remotemedia import get_runtime_info
     from remotemedia.core.errors import NodeError
 
+    settle_runtime_warning()
     start = time.perf_counter()
     result = FileResult(task.source, task.relpath, "failed")
     info = get_runtime_info()
@@ -140,14 +173,16 @@ def process_file(task: FileTask) -> FileResult:
             "pipeline_hash": task.pipeline_hash,
             "input": {"path": str(source), **print_, **out.input_info, "duration_s": result.duration_s},
             "output": {
-                "path": str(task.output),
+                "path": str(task.output) if out.output_size is not None else None,
                 "size": out.output_size,
                 "sample_rate": out.output_rate,
                 "channels": out.output_channels,
                 "duration_s": out.output_frames / out.output_rate if out.output_rate else 0.0,
             },
             "speech_segments": [list(seg) for seg in out.segments],
-            "metrics": pipeline.get_metrics(),
+            **({"sink_outputs": out.sink_outputs} if out.sink_outputs else {}),
+            # a manifest may leave metrics off (config.enable_metrics): then there are none to report
+            "metrics": pipeline.get_metrics() if pipeline.enable_metrics else None,
             "runtime": result.runtime,
             "remotemedia": __version__,
         }

@@ -1,9 +1,8 @@
-"""Atomic writes, temporary-file cleanup and input fingerprints."""
+"""Atomic writes and temporary-file cleanup (input fingerprints: fingerprint.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import uuid
@@ -61,22 +60,3 @@ def remove_stale_temporaries(root: Path) -> int:
                     path.unlink()
                     count += 1
     return count
-
-
-def fingerprint(path: Path) -> dict[str, Any]:
-    """Size, modification time and a BLAKE2b digest of a file's bytes."""
-    st = path.stat()
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "blake2b": digest.hexdigest()}
-
-
-def quick_fingerprint_matches(path: Path, recorded: dict[str, Any]) -> bool:
-    """True if size and mtime still match a recorded fingerprint (no re-read)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return False
-    return st.st_size == recorded.get("size") and st.st_mtime_ns == recorded.get("mtime_ns")

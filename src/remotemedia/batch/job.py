@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from remotemedia._version import __version__
-from remotemedia.batch.files import fingerprint, quick_fingerprint_matches, write_json_atomic
+from remotemedia.batch import fingerprint
+from remotemedia.batch.files import write_json_atomic
 from remotemedia.batch.streamfile import StageError, stream_file
 
 SIDECAR_SUFFIX = ".json"
@@ -95,7 +96,7 @@ def is_complete(task: FileTask) -> bool:
         return False
     if record.get("pipeline_hash") != task.pipeline_hash:
         return False
-    if not quick_fingerprint_matches(Path(task.source), record.get("input", {})):
+    if not fingerprint.matches(task.source, record.get("input", {})):
         return False
     try:
         return task.output.stat().st_size == record.get("output", {}).get("size")
@@ -126,7 +127,7 @@ def process_file(task: FileTask) -> FileResult:
     try:
         source = Path(task.source)
         try:
-            print_ = fingerprint(source)
+            print_ = fingerprint.fingerprint(source)
         except OSError as exc:
             raise StageError("read", exc) from exc
         pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True))

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,8 @@ def add_parser(sub: Any) -> None:
 
 def embedded_sample() -> Path:
     """Path of the sample recording shipped in the package."""
+    from importlib import resources
+
     return Path(str(resources.files("remotemedia") / "data" / "sample.ogg"))
 
 

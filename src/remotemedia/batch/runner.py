@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Iterable
@@ -91,6 +90,8 @@ class _OwnPool:
         # Workers never inherit this process's threads or native state:
         # forkserver where there is one (its server imports the heavy modules
         # once, so each worker starts in milliseconds), spawn elsewhere.
+        import multiprocessing  # only for several workers
+
         ctx: Any
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")

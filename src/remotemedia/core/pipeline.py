@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from remotemedia import kernels
 from remotemedia.core.errors import node_error
 from remotemedia.core.executor import NodePlan, Plan, execute
 from remotemedia.core.graph import Graph
@@ -142,7 +140,7 @@ class Pipeline:
                 name=name,
                 node_type=node.type_name(),
                 kernels=ks,
-                python=kernels.get("python") if ks is not None and ks.name == "rust" else None,
+                python=None,  # the Python set of a native re-run: loaded on first failure
                 is_async=inspect.iscoroutinefunction(node.process) and not node.uses_kernels,
                 retry=node.retry if node.retry is not None else self.retry,
                 breaker=breaker,
@@ -258,6 +256,8 @@ class Pipeline:
         RuntimeError
             Called from inside a running event loop (use ``await run()``).
         """
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:

@@ -10,7 +10,6 @@ ever crosses a process boundary.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from remotemedia._version import __version__
-from remotemedia.batch import fingerprint
+from remotemedia.batch import fingerprint, worker_plan
 from remotemedia.batch.files import write_json_atomic
 from remotemedia.batch.streamfile import StageError, stream_file
 
@@ -104,13 +103,6 @@ def is_complete(task: FileTask) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=8)
-def _pipeline_for(manifest_json: str) -> Any:
-    from remotemedia import Pipeline
-
-    return Pipeline.from_manifest(json.loads(manifest_json))
-
-
 def process_file(task: FileTask) -> FileResult:
     """Decode, run the pipeline, write output then sidecar; never raises.
 
@@ -130,10 +122,13 @@ def process_file(task: FileTask) -> FileResult:
             print_ = fingerprint.fingerprint(source)
         except OSError as exc:
             raise StageError("read", exc) from exc
-        pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True))
-        pipeline.reset_metrics()
-        fmt, subtype = FORMATS[task.output_format]
-        out = stream_file(source, task.output, fmt, subtype, pipeline)
+        pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest)
+        try:
+            fmt, subtype = FORMATS[task.output_format]
+            out = stream_file(source, task.output, fmt, subtype, pipeline)
+            metrics = pipeline.get_metrics() if pipeline.enable_metrics else None
+        finally:
+            worker_plan.release(task.pipeline_hash, pipeline)
         rate = out.input_info["sample_rate"]
         result.duration_s = out.input_frames / rate
         sidecar = {
@@ -148,7 +143,7 @@ def process_file(task: FileTask) -> FileResult:
                 "duration_s": out.output_frames / out.output_rate if out.output_rate else 0.0,
             },
             "speech_segments": [list(seg) for seg in out.segments],
-            "metrics": pipeline.get_metrics(),
+            "metrics": metrics,
             "runtime": result.runtime,
             "remotemedia": __version__,
         }

@@ -362,10 +362,13 @@ class Pipeline:
         return self._metrics.to_json(path)
 
     def reset_metrics(self) -> None:
-        """Forget recorded metrics (keeps them enabled)."""
+        """Forget recorded metrics (keeps them enabled).
+
+        Counters are zeroed in place, so the plan stays valid and nothing
+        is re-planned (a batch worker resets per file).
+        """
         if self._metrics is not None:
-            self._metrics = Metrics(self.name, self._metrics.track_memory)
-            self._plans.clear()
+            self._metrics.reset()
 
     def node_stats(self, node_id: str) -> NodeStats | None:
         """Raw counters of one node (None without metrics)."""

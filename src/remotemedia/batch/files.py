@@ -38,10 +38,24 @@ def atomic_path(final: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def json_text(data: Any) -> str:
+    """``data`` as JSON text, keys sorted, one top-level entry per line.
+
+    Each entry is encoded by the C encoder (``json.dumps`` without
+    ``indent``); full indentation would fall back to the pure-Python encoder,
+    which cost about a millisecond per sidecar (a tenth of a short file's
+    processing). The result is the same JSON value.
+    """
+    if not isinstance(data, dict) or not data:
+        return json.dumps(data, sort_keys=True) + "\n"
+    rows = [f"  {json.dumps(key)}: {json.dumps(data[key], sort_keys=True)}" for key in sorted(data)]
+    return "{\n" + ",\n".join(rows) + "\n}\n"
+
+
 def write_json_atomic(final: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``final`` atomically."""
+    """Write ``data`` as JSON to ``final`` atomically (see :func:`json_text`)."""
     with atomic_path(final) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json_text(data))
 
 
 def write_atomic(final: Path, write: Callable[[Path], object]) -> None:

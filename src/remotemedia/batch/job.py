@@ -103,19 +103,28 @@ def is_complete(task: FileTask) -> bool:
         return False
 
 
+def _runtime_of_this_process() -> dict[str, Any]:
+    """Binding and availability of the native core here (the probe's cached answer, cheap per file)."""
+    from remotemedia import runtime
+
+    try:
+        ok, module, _ = runtime.try_load_rust_runtime()
+    except ValueError:  # a bad REMOTEMEDIA_RUNTIME: building the pipeline reports it as the file's failure
+        return {"binding": None, "rust_available": False}
+    return {"binding": getattr(module, "BINDING", None), "rust_available": ok}
+
+
 def process_file(task: FileTask) -> FileResult:
     """Decode, run the pipeline, write output then sidecar; never raises.
 
     Any failure comes back as a ``FileResult`` with status "failed", the
     node or stage that failed, the error and the attempts made.
     """
-    from remotemedia import get_runtime_info
     from remotemedia.core.errors import NodeError
 
     start = time.perf_counter()
     result = FileResult(task.source, task.relpath, "failed")
-    info = get_runtime_info()
-    result.runtime = {"binding": info["binding"], "rust_available": info["rust_available"]}
+    result.runtime = _runtime_of_this_process()
     try:
         source = Path(task.source)
         try:

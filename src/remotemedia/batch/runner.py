@@ -95,7 +95,7 @@ class _OwnPool:
         ctx: Any
         if "forkserver" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["numpy", "soundfile", "remotemedia.batch.job", "remotemedia.nodes"])
+            ctx.set_forkserver_preload(["numpy", "soundfile", "remotemedia.batch.warm"])
         else:
             ctx = multiprocessing.get_context("spawn")
         return cf.ProcessPoolExecutor(self.workers, mp_context=ctx)

@@ -21,6 +21,9 @@ order, in a fresh interpreter after ``import numpy, soundfile``, and the
 wall and CPU (process) time of that is measured (median of ``--repeat``);
 on a busy machine the CPU time is the steadier figure.
 
+Bytecode is cached in a temporary folder, as an installed package has it
+(PYTHONDONTWRITEBYTECODE is dropped for the runs), after one warm-up run.
+
 ``--modules`` lists the costliest modules of the last run of each scenario.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -39,6 +43,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import table
 
 PRELUDE = "import numpy, soundfile\n"
+ENV: dict[str, str] = {}
+
+
+def set_env(cache: Path) -> None:
+    """The runs' environment: bytecode cached in ``cache``."""
+    ENV.update({k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+    ENV["PYTHONPYCACHEPREFIX"] = str(cache)
+
+
 LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)")
 
 
@@ -68,6 +81,7 @@ def measure(code: str) -> tuple[float, int, list[tuple[int, str]]]:
         capture_output=True,
         text=True,
         check=True,
+        env=ENV,
     )
     rows = [m for m in map(LINE.match, done.stderr.splitlines()) if m]
     # Everything printed after soundfile's own (top-level) line was imported by remotemedia.
@@ -85,7 +99,7 @@ def modules_added(code: str) -> list[str]:
         + code
         + "\nprint(json.dumps([m for m in sys.modules if m not in before]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=ENV)
     return [m for m in json.loads(done.stdout.strip().splitlines()[-1]) if m != "json" and not m.startswith("json.")]
 
 
@@ -103,7 +117,7 @@ def wall_import_ms(modules: list[str]) -> tuple[float, float]:
         + "for m in mods:\n    try:\n        importlib.import_module(m)\n    except ImportError:\n        pass\n"
         + "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=ENV)
     wall, cpu = done.stdout.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
 
@@ -115,6 +129,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cases = scenarios(Path(tmp))
+        set_env(Path(tmp) / "pycache")
+        for _, code in cases:  # warm-up: bytecode
+            measure(code)
         rows, details = [], []
         for label, code in cases:
             samples = [measure(code) for _ in range(args.repeat)]

@@ -87,18 +87,11 @@ class _OwnPool:
         self.pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
-        # Workers never inherit this process's threads or native state:
-        # forkserver where there is one (its server imports the heavy modules
-        # once, so each worker starts in milliseconds), spawn elsewhere.
-        import multiprocessing  # only for several workers
+        # Forked from this process while it runs one thread, else from a
+        # fork server that preloads the pipeline stack (batch/start_method.py).
+        from remotemedia.batch.start_method import worker_context
 
-        ctx: Any
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["numpy", "soundfile", "remotemedia.batch.warm"])
-        else:
-            ctx = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return cf.ProcessPoolExecutor(self.workers, mp_context=worker_context())
 
     def submit(self, task: FileTask) -> cf.Future[FileResult]:
         try:

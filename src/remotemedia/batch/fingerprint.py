@@ -23,7 +23,6 @@ without ``--resume``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -59,6 +58,8 @@ def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
     OSError
         The file cannot be opened or read.
     """
+    import hashlib  # here: loading OpenSSL is not needed for `run --help`
+
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
         digest = hashlib.blake2b(digest_size=16)

@@ -10,7 +10,6 @@ ever crosses a process boundary.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import traceback
@@ -79,6 +78,8 @@ class FileResult:
 
 def pipeline_hash(manifest: dict[str, Any], output_format: str) -> str:
     """Identity of the work done to a file: manifest, output format, package version."""
+    import hashlib  # here: loading OpenSSL is not needed for `run --help`
+
     canonical = json.dumps({"m": manifest, "f": output_format, "v": __version__}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

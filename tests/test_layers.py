@@ -40,9 +40,6 @@ GENERATED = {"_build_info"}
 ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     ("remotemedia.core.pipeline", "stream"): "Pipeline.stream()/open_stream() call the stream runner "
     "(lazy imports); issue 12 item 6 turns this around (a small public surface for stream/)",
-    ("remotemedia.batch.job", "__init__"): "imports Pipeline and get_runtime_info through the package root "
-    "instead of core.pipeline / runtime (batch/ is being reworked by other branches)",
-    ("remotemedia.batch.runner", "__init__"): "as batch.job",
 }
 
 

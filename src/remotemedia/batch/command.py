@@ -8,7 +8,6 @@ import functools
 import json
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -116,6 +115,8 @@ def _positive_int(text: str) -> int:
 
 def embedded_sample() -> Path:
     """Path of the sample recording shipped in the package."""
+    from importlib import resources
+
     return Path(str(resources.files("remotemedia") / "data" / "sample.ogg"))
 
 

@@ -11,8 +11,6 @@ ever crosses a process boundary.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import json
 import threading
 import time
@@ -23,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from remotemedia._version import __version__
-from remotemedia.batch.files import fingerprint, quick_fingerprint_matches, write_json_atomic
+from remotemedia.batch import fingerprint, worker_plan
+from remotemedia.batch.files import write_json_atomic
 from remotemedia.batch.streamfile import StageError, stream_file
 
 SIDECAR_SUFFIX = ".json"
@@ -86,6 +85,8 @@ class FileResult:
 
 def pipeline_hash(manifest: dict[str, Any], output_format: str) -> str:
     """Identity of the work done to a file: manifest, output format, package version."""
+    import hashlib  # here: loading OpenSSL is not needed for `run --help`
+
     canonical = json.dumps({"m": manifest, "f": output_format, "v": __version__}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
@@ -102,7 +103,7 @@ def is_complete(task: FileTask) -> bool:
         return False
     if record.get("pipeline_hash") != task.pipeline_hash:
         return False
-    if not quick_fingerprint_matches(Path(task.source), record.get("input", {})):
+    if not fingerprint.matches(task.source, record.get("input", {})):
         return False
     if record.get("output", {}).get("path", "") is None:  # the pipeline ends in its own sink: no output of ours
         return True
@@ -135,11 +136,15 @@ def settle_runtime_warning() -> None:
                 runtime.is_rust_runtime_available()
 
 
-@functools.lru_cache(maxsize=8)
-def _pipeline_for(manifest_json: str, outdir: str) -> Any:
-    from remotemedia import Pipeline
+def _runtime_of_this_process() -> dict[str, Any]:
+    """Binding and availability of the native core here (the probe's cached answer, cheap per file)."""
+    from remotemedia import runtime
 
-    return Pipeline.from_manifest(json.loads(manifest_json), root=outdir)  # manifest paths stay in the output folder
+    try:
+        ok, module, _ = runtime.try_load_rust_runtime()
+    except ValueError:  # a bad REMOTEMEDIA_RUNTIME: building the pipeline reports it as the file's failure
+        return {"binding": None, "rust_available": False}
+    return {"binding": getattr(module, "BINDING", None), "rust_available": ok}
 
 
 def process_file(task: FileTask) -> FileResult:
@@ -148,24 +153,26 @@ def process_file(task: FileTask) -> FileResult:
     Any failure comes back as a ``FileResult`` with status "failed", the
     node or stage that failed, the error and the attempts made.
     """
-    from remotemedia import get_runtime_info
     from remotemedia.core.errors import NodeError
 
     settle_runtime_warning()
     start = time.perf_counter()
     result = FileResult(task.source, task.relpath, "failed")
-    info = get_runtime_info()
-    result.runtime = {"binding": info["binding"], "rust_available": info["rust_available"]}
+    result.runtime = _runtime_of_this_process()
     try:
         source = Path(task.source)
         try:
-            print_ = fingerprint(source)
+            print_ = fingerprint.fingerprint(source)
         except OSError as exc:
             raise StageError("read", exc) from exc
-        pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True), task.outdir)
-        pipeline.reset_metrics()
-        fmt, subtype = FORMATS[task.output_format]
-        out = stream_file(source, task.output, fmt, subtype, pipeline)
+        # root: the manifest's file paths stay inside the output folder
+        pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest, root=task.outdir)
+        try:
+            fmt, subtype = FORMATS[task.output_format]
+            out = stream_file(source, task.output, fmt, subtype, pipeline)
+            metrics = pipeline.get_metrics() if pipeline.enable_metrics else None
+        finally:
+            worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir)
         rate = out.input_info["sample_rate"]
         result.duration_s = out.input_frames / rate
         sidecar = {
@@ -182,7 +189,7 @@ def process_file(task: FileTask) -> FileResult:
             "speech_segments": [list(seg) for seg in out.segments],
             **({"sink_outputs": out.sink_outputs} if out.sink_outputs else {}),
             # a manifest may leave metrics off (config.enable_metrics): then there are none to report
-            "metrics": pipeline.get_metrics() if pipeline.enable_metrics else None,
+            "metrics": metrics,
             "runtime": result.runtime,
             "remotemedia": __version__,
         }

@@ -225,7 +225,7 @@ def _execute(
     progress: str,
     progress_stream: IO[str] | None,
 ) -> None:
-    from remotemedia import get_runtime_info
+    from remotemedia.runtime import get_runtime_info
 
     summary.runtime = {k: get_runtime_info()[k] for k in ("binding", "rust_available", "version")}
     todo = []
@@ -269,7 +269,7 @@ def _execute(
 
 
 def _check_manifest(manifest: dict[str, Any], out: Path) -> None:
-    from remotemedia import Pipeline
+    from remotemedia.core.pipeline import Pipeline
 
     # validates schema, node types and graph up front; file paths in the
     # manifest must stay inside the output folder (as the workers build it)

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from remotemedia.batch.decode import first_node_wants, planar_blocks
 from remotemedia.batch.files import temp_path_for
 
 BLOCK_SECONDS = 10
@@ -161,14 +162,15 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _blocks(f: Any, size: int) -> Iterator[np.ndarray]:
+def _blocks(f: Any, size: int, dtype: str) -> Iterator[np.ndarray]:
+    blocks = planar_blocks(f, size, dtype)
     while True:
         try:
-            block = f.read(size, dtype="float32", always_2d=True)
+            block = next(blocks)
+        except StopIteration:
+            return
         except Exception as exc:  # a truncated or corrupt body shows up here, mid-file
             raise StageError("read", exc) from exc
-        if block.shape[0] == 0:
-            return
         yield block
 
 
@@ -219,10 +221,9 @@ def stream_file(source: Path, output: Path, fmt: str, subtype: str, pipeline: An
 
     try:
         with f, pipeline.open_stream() as session:
-            for block in _blocks(f, max(1, BLOCK_SECONDS * rate)):
-                result.input_frames += block.shape[0]
-                planar = np.ascontiguousarray(block.T)
-                take(session.push((planar[0] if planar.shape[0] == 1 else planar, rate)))
+            for block in _blocks(f, max(1, BLOCK_SECONDS * rate), first_node_wants(pipeline, f.subtype)):
+                result.input_frames += block.shape[-1]
+                take(session.push((block, rate)))
             if result.input_frames == 0:
                 raise StageError("read", ValueError("the file holds no audio frames"))
             take(session.flush())

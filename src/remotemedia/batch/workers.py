@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import multiprocessing
 import os
 import signal
 import sys
@@ -36,9 +35,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from remotemedia.batch import start_method
 from remotemedia.batch.job import FileResult, FileTask, process_file
-
-PRELOAD = ["numpy", "soundfile", "remotemedia.batch.job", "remotemedia.nodes"]
 
 
 def _die_with_parent_linux() -> None:
@@ -96,25 +94,11 @@ class _Worker:
 
 
 def _context() -> Any:
-    """The start method for workers: batch/start_method.py's choice where it exists.
+    """The start method for workers (fork when safe, else a fork server; batch/start_method.py).
 
-    Otherwise a fork server where there is one (its server imports the heavy
-    modules once, so each worker starts in milliseconds), spawn elsewhere.
     Workers work with any of fork, forkserver and spawn (see the module notes).
     """
-    import importlib
-
-    try:
-        chooser = importlib.import_module("remotemedia.batch.start_method")
-    except ImportError:
-        pass
-    else:
-        return chooser.worker_context()
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
+    return start_method.worker_context()
 
 
 class WorkerPool:

@@ -9,7 +9,6 @@ inline on the event loop thread: a linear pipeline pays no thread hops.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
@@ -18,6 +17,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
+from remotemedia import kernels
 from remotemedia.core.errors import CircuitOpenError, node_error
 from remotemedia.core.graph import Topology
 from remotemedia.core.metrics import MemoryProbe, Metrics, NodeStats
@@ -37,7 +37,7 @@ class NodePlan:
     name: str
     node_type: str
     kernels: KernelSet | None
-    python: KernelSet | None
+    python: KernelSet | None  # None: kernels.get("python") when a native step fails
     is_async: bool
     retry: RetryPolicy
     breaker: CircuitBreaker
@@ -72,8 +72,7 @@ def _invoke_sync(p: NodePlan, data: Any, pipeline: str, memory: bool) -> Any:
                 p.node_type,
                 exc,
             )
-            used = p.python
-            assert used is not None
+            used = p.python if p.python is not None else kernels.get("python")
             out = p.node.process_with(data, used)
             if stats is not None:
                 stats.fallbacks += 1
@@ -140,6 +139,8 @@ async def call_node(
             elif inline:
                 out = _invoke_sync(p, data, pipeline, memory)
             else:
+                import asyncio
+
                 loop = asyncio.get_running_loop()
                 out = await loop.run_in_executor(pool, _invoke_sync, p, data, pipeline, memory)
         except Exception as exc:
@@ -158,6 +159,8 @@ async def call_node(
                     p.retry.max_retries,
                     delay * 1e3,
                 )
+                import asyncio
+
                 await asyncio.sleep(delay)
                 continue
             p.breaker.record_failure(exc)
@@ -175,6 +178,8 @@ async def execute(
     same object for every downstream node: fan-out never copies); a node
     with several gets a dict ``{upstream id: output}``.
     """
+    import asyncio  # here, not at module level: importing the core stays light (asyncio ~15 ms)
+
     topo = plan.topology
     memory = metrics is not None and metrics.track_memory
     t_run = time.perf_counter_ns() if metrics is not None else 0

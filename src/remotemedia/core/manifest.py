@@ -30,7 +30,6 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +51,11 @@ MAX_INT = 2**63 - 1
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
     """The manifest JSON Schema shipped in the package."""
+    beside = Path(__file__).with_name("manifest.schema.json")
+    if beside.is_file():  # an ordinary install: no need for importlib.resources (it pulls in zipfile)
+        return json.loads(beside.read_text(encoding="utf-8"))
+    from importlib import resources
+
     text = resources.files("remotemedia.core").joinpath("manifest.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
 

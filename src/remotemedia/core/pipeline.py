@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from remotemedia import kernels
 from remotemedia.core.errors import node_error
 from remotemedia.core.executor import NodePlan, Plan, execute
 from remotemedia.core.graph import Graph
@@ -152,7 +150,7 @@ class Pipeline:
                 name=name,
                 node_type=node.type_name(),
                 kernels=ks,
-                python=kernels.get("python") if ks is not None and ks.name == "rust" else None,
+                python=None,  # the Python set of a native re-run: loaded on first failure
                 is_async=inspect.iscoroutinefunction(node.process) and not node.uses_kernels,
                 retry=node.retry if node.retry is not None else self.retry,
                 breaker=breaker,
@@ -268,6 +266,8 @@ class Pipeline:
         RuntimeError
             Called from inside a running event loop (use ``await run()``).
         """
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -372,10 +372,13 @@ class Pipeline:
         return self._metrics.to_json(path)
 
     def reset_metrics(self) -> None:
-        """Forget recorded metrics (keeps them enabled)."""
+        """Forget recorded metrics (keeps them enabled).
+
+        Counters are zeroed in place, so the plan stays valid and nothing
+        is re-planned (a batch worker resets per file).
+        """
         if self._metrics is not None:
-            self._metrics = Metrics(self.name, self._metrics.track_memory)
-            self._plans.clear()
+            self._metrics.reset()
 
     def node_stats(self, node_id: str) -> NodeStats | None:
         """Raw counters of one node (None without metrics)."""

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.node import Node
+from remotemedia.kernels.pool import IdlePool
 from remotemedia.kernels.resample import DEFAULT_QUALITY, check_quality, check_rate
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class AudioResampleNode(Node):
         op = "AudioResampleNode" if name is None else f"AudioResampleNode {name!r}"
         self.target_rate = check_rate(DEFAULT_TARGET_RATE if rate is None else rate, "target_rate", op)
         self.quality = check_quality(quality, op)
+        # Resamplers of ended streams, reset, for the next stream of the same shape.
+        self._resamplers = IdlePool()
 
     def params(self) -> dict[str, Any]:
         """``target_rate`` and ``quality`` (the alias is not stored)."""
@@ -81,7 +84,11 @@ class AudioResampleNode(Node):
         return buf.derive(out, self.target_rate)
 
     def open_state(self, kernels: KernelSet | None) -> dict[str, Any]:
-        """Per-stream state: the streaming Resampler, created on the first chunk."""
+        """Per-stream state: the streaming Resampler, chosen on the first chunk.
+
+        It is built for the first chunk's rate and channel count, or taken
+        (reset) from the resamplers earlier streams of that shape left.
+        """
         return {"resampler": None, "rate": None, "channels": None}
 
     def process_chunk(self, data: Any, state: dict[str, Any], kernels: KernelSet | None) -> AudioBuffer:
@@ -91,7 +98,11 @@ class AudioResampleNode(Node):
         if state["rate"] is None:
             state["rate"], state["channels"] = buf.sample_rate, buf.channels
             if buf.sample_rate != self.target_rate:
-                state["resampler"] = kernels.Resampler(buf.sample_rate, self.target_rate, buf.channels, self.quality)
+                key = (kernels.name, kernels.binding, buf.sample_rate, buf.channels, self.target_rate, self.quality)
+                state["key"] = key
+                state["resampler"] = self._resamplers.take(key) or kernels.Resampler(
+                    buf.sample_rate, self.target_rate, buf.channels, self.quality
+                )
         elif (buf.sample_rate, buf.channels) != (state["rate"], state["channels"]):
             raise ValueError(
                 f"AudioResampleNode {self.name!r}: stream changed from {state['channels']} ch at {state['rate']} Hz "
@@ -106,3 +117,15 @@ class AudioResampleNode(Node):
         if state["resampler"] is None:
             return None
         return AudioBuffer(state["resampler"].flush(), self.target_rate)
+
+    def close_state(self, state: dict[str, Any], kernels: KernelSet | None) -> None:
+        """Reset the stream's resampler and keep it for the next stream of the same shape."""
+        resampler = state.get("resampler")
+        if resampler is None:
+            return
+        state["resampler"] = None
+        try:
+            resampler.reset()
+        except RuntimeError:  # still in use by another thread (an abandoned stream): not reusable
+            return
+        self._resamplers.park(state["key"], resampler)

@@ -46,7 +46,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("args", nargs="*", metavar="[PIPELINE] INPUT", help="pipeline (optional) then inputs")
     p.add_argument("-o", "--outdir", default=DEFAULT_OUTDIR, help=f"output folder (default: ./{DEFAULT_OUTDIR})")
-    p.add_argument("--format", default="wav", choices=sorted(FORMATS), help="output container (default: wav, float32)")
+    p.add_argument(
+        "--format", default="wav", choices=sorted(FORMATS), help="output container (default: wav, 16-bit PCM)"
+    )
     p.add_argument("--resume", action="store_true", help="skip files already complete for the same pipeline and input")
     p.add_argument("--on-error", default="skip", choices=ON_ERROR, help="skip: record and go on (default); stop: stop")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count; 1: in-process)")
@@ -59,6 +61,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--progress", default="auto", choices=["auto", "bar", "lines", "none"], help="progress display")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary (exit status only)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    from remotemedia.dataset.cli import add_arguments
+
+    add_arguments(p)
     p.set_defaults(func=main)
 
 
@@ -119,7 +124,15 @@ def main(ns: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"remotemedia run: {exc}", file=sys.stderr)
         return 2
-    used_sample = not inputs
+    from remotemedia.dataset.cli import listed_inputs, options_from_args
+
+    try:
+        listed = listed_inputs(ns)
+    except (OSError, ValueError) as exc:
+        print(f"remotemedia run: {exc}", file=sys.stderr)
+        return 2
+    dataset = options_from_args(ns)
+    used_sample = not inputs and not listed
     if used_sample:
         inputs = [str(embedded_sample())]
     if ns.workers is not None and ns.workers < 1:
@@ -131,7 +144,7 @@ def main(ns: argparse.Namespace) -> int:
         executor, closers = _dask_executor(ns.dask, ns.workers, ns.max_attempts)
     try:
         summary = run_batch(
-            inputs,
+            [*inputs, *listed],
             pipeline,
             ns.outdir,
             output_format=ns.format,
@@ -141,6 +154,7 @@ def main(ns: argparse.Namespace) -> int:
             executor=executor,
             max_attempts=ns.max_attempts,
             progress="none" if ns.quiet else ns.progress,
+            dataset=dataset,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"remotemedia run: {exc}", file=sys.stderr)
@@ -155,5 +169,7 @@ def main(ns: argparse.Namespace) -> int:
             print(f"no INPUT given: processed the embedded sample {inputs[0]}")
             _describe_sample_output(Path(ns.outdir), ns.format)
         print(summary.describe())
+        for kind, path in summary.written.items():
+            print(f"  {kind} manifest: {path}")
         print(f"  summary: {Path(ns.outdir) / SUMMARY_FILE}")
     return 1 if summary.failed else 0

@@ -24,11 +24,12 @@ from remotemedia.batch.files import fingerprint, quick_fingerprint_matches, writ
 from remotemedia.batch.streamfile import StageError, stream_file
 
 SIDECAR_SUFFIX = ".json"
-# Output format per extension: soundfile format and subtype. Float output
-# stays float where the container allows it.
+# Output format per extension: soundfile format and default subtype. WAV and
+# FLAC default to 16-bit PCM (what trainers and whisper.cpp read); the others
+# stay float where the container allows it. --subtype chooses another.
 FORMATS: dict[str, tuple[str, str]] = {
-    "wav": ("WAV", "FLOAT"),
-    "flac": ("FLAC", "PCM_24"),
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
     "ogg": ("OGG", "VORBIS"),
     "aiff": ("AIFF", "FLOAT"),
     "caf": ("CAF", "FLOAT"),
@@ -46,6 +47,10 @@ class FileTask:
     manifest: dict[str, Any]
     pipeline_hash: str
     output_format: str = "wav"
+    # dataset outputs (remotemedia.dataset): options dict, and a span of the input
+    dataset: dict[str, Any] | None = None
+    offset_s: float = 0.0
+    duration_s: float | None = None
 
     @property
     def output(self) -> Path:
@@ -98,6 +103,8 @@ def is_complete(task: FileTask) -> bool:
     if not quick_fingerprint_matches(Path(task.source), record.get("input", {})):
         return False
     try:
+        if "outputs" in record:  # dataset cuts: every file written (none for --cut none)
+            return all(Path(o["path"]).stat().st_size == o["size"] for o in record["outputs"])
         return task.output.stat().st_size == record.get("output", {}).get("size")
     except OSError:
         return False
@@ -132,7 +139,10 @@ def process_file(task: FileTask) -> FileResult:
         pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True))
         pipeline.reset_metrics()
         fmt, subtype = FORMATS[task.output_format]
-        out = stream_file(source, task.output, fmt, subtype, pipeline)
+        subtype = (task.dataset or {}).get("subtype") or subtype
+        from remotemedia.dataset.cutter import stream_task
+
+        out = stream_task(task, pipeline, fmt, subtype, stream_file)
         rate = out.input_info["sample_rate"]
         result.duration_s = out.input_frames / rate
         sidecar = {
@@ -150,6 +160,7 @@ def process_file(task: FileTask) -> FileResult:
             "metrics": pipeline.get_metrics(),
             "runtime": result.runtime,
             "remotemedia": __version__,
+            **getattr(out, "sidecar_extra", {}),
         }
         write_json_atomic(task.sidecar, sidecar)
         result.status, result.output = "ok", str(task.output)

@@ -16,13 +16,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from remotemedia.batch import presets
 from remotemedia.batch.discover import discover
 from remotemedia.batch.files import remove_stale_temporaries, write_json_atomic
 from remotemedia.batch.job import FORMATS, FileResult, FileTask, is_complete, pipeline_hash, process_file
 from remotemedia.batch.progress import Progress
+
+if TYPE_CHECKING:
+    from remotemedia.dataset.options import DatasetOptions
 
 SUMMARY_FILE = "_remotemedia_summary.json"
 FAILURES_FILE = "_remotemedia_failures.jsonl"
@@ -45,6 +48,7 @@ class BatchSummary:
     executor: str = ""
     runtime: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # dataset manifests: kind -> path
 
     @property
     def audio_hours(self) -> float:
@@ -133,6 +137,7 @@ def run_batch(
     max_attempts: int = 3,
     progress: str = "auto",
     progress_stream: IO[str] | None = None,
+    dataset: DatasetOptions | None = None,
 ) -> BatchSummary:
     """Run a pipeline over files; every file ends ok, failed (recorded) or skipped.
 
@@ -145,7 +150,7 @@ def run_batch(
     outdir
         Output folder; the tree below it mirrors the inputs.
     output_format
-        Output container by extension: one of ``FORMATS`` ("wav" keeps float32).
+        Output container by extension: one of ``FORMATS`` (wav and flac: 16-bit PCM).
     resume
         Skip files whose output is complete for the same pipeline and input.
     on_error
@@ -157,6 +162,11 @@ def run_batch(
         Any ``concurrent.futures.Executor`` (e.g. Dask's
         ``Client.get_executor(pure=False)``); tasks carry only paths and the
         manifest.
+    dataset
+        Dataset outputs (cut mode, subtype, rate, channels, VAD settings,
+        segment lengths, manifests, labels): see
+        :class:`remotemedia.dataset.DatasetOptions`. ``inputs`` may then
+        also hold :class:`remotemedia.dataset.SpanInput` items.
     max_attempts
         Attempts per file when a worker dies under it (kill, OOM).
 
@@ -171,9 +181,16 @@ def run_batch(
     if fmt not in FORMATS:
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
+    if dataset is not None:
+        from remotemedia.dataset import run as dataset_run
+
+        manifest = dataset_run.prepare(manifest, pipeline, dataset, fmt)
     _check_manifest(manifest)
     out = Path(outdir)
-    tasks = _tasks(inputs, manifest, out, fmt)
+    if dataset is None:
+        tasks = _tasks(inputs, manifest, out, fmt)
+    else:
+        tasks = dataset_run.tasks(inputs, manifest, out, fmt, dataset)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
 
@@ -215,6 +232,8 @@ def run_batch(
     summary.not_run = summary.files - summary.ok - summary.failed - summary.skipped
     if not summary.failed:
         failures_path.unlink()
+    if dataset is not None:
+        summary.written = dataset_run.finish(out, tasks, dataset)
     write_json_atomic(out / SUMMARY_FILE, summary.to_dict())
     return summary
 

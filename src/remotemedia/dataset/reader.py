@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-# Containers libsndfile does not read; decoded with PyAV.
-AV_EXTENSIONS = frozenset({".m4a", ".mp4", ".aac", ".webm", ".wma", ".mka", ".mkv", ".mov", ".3gp", ".amr"})
+from remotemedia.batch.discover import AV_EXTENSIONS
+
 FFMPEG_EXTRA = "remotemedia[ffmpeg]"
 
 

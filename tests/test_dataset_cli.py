@@ -101,7 +101,10 @@ def test_segments_are_at_most_30_s_cut_inside_pauses_and_match_the_manifest(root
     assert cuts >= 2  # the 90 s file needed cuts, and each one fell in a pause
 
 
-def test_hf_audiofolder_loads_every_row_at_the_requested_rate(seg: Path, tmp_path: Path) -> None:
+def test_hf_audiofolder_loads_every_row_at_the_requested_rate(
+    seg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # a local folder: nothing to fetch
     datasets = pytest.importorskip("datasets", reason="the 'datasets' package (test extra) is not installed")
     pytest.importorskip("librosa", reason="datasets decodes audio with librosa (test extra)")
     rows = jsonl(seg / "metadata.jsonl")

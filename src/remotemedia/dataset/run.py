@@ -92,11 +92,12 @@ def finish(outdir: Path, all_tasks: list[Any], options: DatasetOptions) -> dict[
             else:
                 write_csv_labels(path, segments)
     for kind in options.manifests:
+        path = outdir / MANIFEST_FILES[kind]
         if kind == "hf":
-            path = write_hf_metadata(outdir, rows)
+            write_hf_metadata(outdir, rows)
         elif kind == "nemo":
-            path = write_nemo_manifest(outdir / MANIFEST_FILES[kind], rows)
+            write_nemo_manifest(path, rows)
         else:
-            path = write_jsonl_manifest(outdir / MANIFEST_FILES[kind], rows)
+            write_jsonl_manifest(path, rows)
         written[kind] = str(path)
     return written

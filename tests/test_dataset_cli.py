@@ -330,3 +330,14 @@ def test_help_groups_the_options_with_defaults(tmp_path: Path) -> None:
         "--from-manifest",
     ):
         assert text in " ".join(done.stdout.split()), text
+
+
+def test_no_vad_cuts_the_whole_input_into_pieces_at_any_rate(root: Path) -> None:
+    args = ["in/long", "-o", "novad", "--no-vad", "--cut", "segments", "--rate", "22050", "--max-segment-s", "40"]
+    done = run_cli(*args, "--manifest", "nemo", "--workers", "1", cwd=root)
+    assert done.returncode == 0, done.stderr
+    rows = jsonl(root / "novad" / "nemo_manifest.jsonl")
+    assert [(r["start_s"], r["end_s"]) for r in rows] == [(0.0, 40.0), (40.0, 80.0), (80.0, 90.0)]
+    for r in rows:
+        info = sf.info(r["audio_filepath"])
+        assert info.samplerate == 22050 and info.frames == round(r["duration"] * 22050)

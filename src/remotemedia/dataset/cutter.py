@@ -76,6 +76,9 @@ def stream_task(task: Any, pipeline: Any, fmt: str, subtype: str, plain: Callabl
         out = plain(source, task.output, fmt, subtype, pipeline)
         result = CutResult(**{k: getattr(out, k) for k in Streamed.__dataclass_fields__})
         result.input_info = {**out.input_info, "decoder": "libsndfile"}
+        if not _has_vad(pipeline) and result.output_rate:  # no VAD: the whole input is the segment
+            rate = result.output_rate
+            result.segments = [(a / rate, b / rate) for a, b in _chunks(result.output_frames, rate, None)]
     else:
         result = _stream(task, pipeline, fmt, subtype, cut, offset, span)
     result.segments = [(t6(a + offset), t6(b + offset)) for a, b in result.segments]
@@ -169,7 +172,7 @@ def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: 
                 events.append((start, ev.sample))
                 start = None
 
-    has_vad = any(type(n).__name__ == "VADNode" for n in pipeline.nodes)
+    has_vad = _has_vad(pipeline)
     try:
         with pipeline.open_stream() as session:
             for block in _blocks(decoded):
@@ -197,6 +200,10 @@ def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: 
     finally:
         sink.discard()
     return result
+
+
+def _has_vad(pipeline: Any) -> bool:
+    return any(type(n).__name__ == "VADNode" for n in pipeline.nodes)
 
 
 def _chunks(frames: int, rate: int, max_s: float | None) -> list[tuple[int, int]]:

@@ -181,16 +181,16 @@ def run_batch(
     if fmt not in FORMATS:
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
-    if dataset is not None:
+    if dataset is not None:  # dataset outputs (remotemedia.dataset): pipeline options, input spans
         from remotemedia.dataset import run as dataset_run
 
         manifest = dataset_run.prepare(manifest, pipeline, dataset, fmt)
+        inputs, spans = dataset_run.split_inputs(inputs)
     _check_manifest(manifest)
     out = Path(outdir)
-    if dataset is None:
-        tasks = _tasks(inputs, manifest, out, fmt)
-    else:
-        tasks = dataset_run.tasks(inputs, manifest, out, fmt, dataset)
+    tasks = _tasks(inputs, manifest, out, fmt)
+    if dataset is not None:
+        tasks = dataset_run.tasks(tasks, spans, manifest, out, fmt, dataset)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
 

@@ -43,31 +43,44 @@ def task_options(options: DatasetOptions) -> dict[str, Any]:
     return {"cut": options.cut, "subtype": options.subtype, "max_segment_s": options.max_segment_s}
 
 
-def tasks(
-    inputs: Iterable[Any], manifest: dict[str, Any], outdir: Path, fmt: str, options: DatasetOptions
-) -> list[Any]:
-    """FileTasks for plain inputs (files, folders, globs) and :class:`SpanInput` items."""
-    from remotemedia.batch.job import FileTask, pipeline_hash
-    from remotemedia.batch.runner import _tasks
-
+def split_inputs(inputs: Iterable[Any]) -> tuple[list[Any], list[SpanInput]]:
+    """(files, folders and globs for the batch job's discovery; :class:`SpanInput` items)."""
     items = list(inputs)
-    spans = [i for i in items if isinstance(i, SpanInput)]
-    plain = [i for i in items if not isinstance(i, SpanInput)]
+    return [i for i in items if not isinstance(i, SpanInput)], [i for i in items if isinstance(i, SpanInput)]
+
+
+def tasks(
+    found: list[Any], spans: list[SpanInput], manifest: dict[str, Any], outdir: Path, fmt: str, options: DatasetOptions
+) -> list[Any]:
+    """The batch job's tasks with the dataset options, plus one task per :class:`SpanInput`.
+
+    The pipeline hash covers the options that change what a worker writes,
+    so ``--resume`` redoes a file whose cut or encoding changed.
+    """
+    from remotemedia.batch.job import FileTask, pipeline_hash
+
     opts = task_options(options)
     digest = pipeline_hash(manifest, f"{fmt}|{json.dumps(opts, sort_keys=True)}")
-    out = [
-        dataclasses.replace(t, pipeline_hash=digest, dataset=opts)
-        for t in (_tasks(plain, manifest, outdir, fmt) if plain else [])
-    ]
+    out = [dataclasses.replace(t, pipeline_hash=digest, dataset=opts) for t in found]
     seen = {t.relpath: t.source for t in out}
     for s in spans:
         other = seen.get(s.relpath)
         if other is not None:
-            raise ValueError(
-                f"inputs {other} and {s.path} would both write output {s.relpath}; process them separately"
-            )
+            raise ValueError(f"inputs {other} and {s.path} would both write output {s.relpath}; process them apart")
         seen[s.relpath] = str(s.path)
-        out.append(FileTask(str(s.path), s.relpath, str(outdir), manifest, digest, fmt, opts, s.offset_s, s.duration_s))
+        out.append(
+            FileTask(
+                source=str(s.path),
+                relpath=s.relpath,
+                outdir=str(outdir),
+                manifest=manifest,
+                pipeline_hash=digest,
+                output_format=fmt,
+                dataset=opts,
+                offset_s=s.offset_s,
+                duration_s=s.duration_s,
+            )
+        )
     return sorted(out, key=lambda t: t.relpath)
 
 

@@ -178,11 +178,16 @@ def test_speech_segments_streaming_equals_offline_on_every_body(ks: KernelSet, s
         cuts = [b for (_, b), (c, _) in itertools.pairwise(offline) if b == c]
         assert cuts and all(any(p0 <= round(c * SR) <= p1 for p0, p1 in runs) for c in cuts)
     for mode in ("annotate", "filter"):
-        node = VADNode(mode=mode, **settings)
+        node = VADNode(mode=mode, pre_roll_audio=True, **settings)
         state = node.open_state(ks)
         events, audio = [], []
+        pos = 0
         for chunk in np.array_split(x, 37):
             out = node.process_chunk((chunk, SR), state, ks)
+            pos += chunk.size
+            for e in out.metadata["vad_events"]:
+                if e.kind == "start":  # pre-roll audio: from the start (a cut too) to the end of this chunk
+                    np.testing.assert_array_equal(e.audio, x[e.sample : pos])
             events += out.metadata["vad_events"]
             audio.append(out.data)
         tail = node.flush(state, ks)

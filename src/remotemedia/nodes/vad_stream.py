@@ -115,8 +115,8 @@ class VadStreamState:
             keep_from = min(keep_from, t.cand_start - t.padding)
         if self.emit is not None:
             keep_from = min(keep_from, self.emit)
-        if self.node.pre_roll_audio and t.open_start is not None:
-            keep_from = min(keep_from, t.open_start)  # a cut may start a segment anywhere in it
+        if self.node.pre_roll_audio and t.open_start is not None and t.max_len is not None:
+            keep_from = min(keep_from, t.open_start)  # a cut may start a segment anywhere in it (<= max_len)
         hist = self.hist
         while hist and self.hist_start + hist[0].shape[-1] <= keep_from:
             self.hist_start += hist.pop(0).shape[-1]

@@ -229,6 +229,18 @@ def test_resume_after_a_kill_gives_the_manifests_of_a_clean_run(root: Path, seg:
     assert normalised(root / "killed") == normalised(seg)
 
 
+def test_concat_of_a_pyav_input_keeps_source_times(root: Path, seg: Path) -> None:
+    if not have_av():
+        pytest.skip("PyAV (test extra) is not installed: no m4a input")
+    done = run_cli("in/phone/memo.m4a", "-o", "concat_m4a", "--workers", "1", cwd=root)
+    assert done.returncode == 0, done.stderr
+    sidecar = json.loads((root / "concat_m4a" / "memo.wav.json").read_text())
+    segments = json.loads((seg / "phone" / "memo.wav.json").read_text())["speech_segments"]
+    assert sidecar["input"]["decoder"] == "pyav" and sidecar["speech_segments"] == segments
+    x, rate = sf.read(root / "concat_m4a" / "memo.wav")
+    assert abs(x.size / rate - sum(b - a for a, b in segments)) < 1e-3  # the speech, back to back
+
+
 def test_concat_default_is_16_bit_and_the_sidecar_says_so(root: Path) -> None:
     done = run_cli("in/phone/call.wav", "-o", "concat", "--workers", "1", cwd=root)
     assert done.returncode == 0, done.stderr

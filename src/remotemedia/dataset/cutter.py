@@ -151,8 +151,8 @@ def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: 
     result = CutResult(reader.describe(decoded))
     rate = decoded.sample_rate
     sink = _Sink(cut, task.output, fmt, subtype)
-    start: int | None = None
-    events: list[tuple[int, int]] = []  # segments in output samples
+    start: float | None = None
+    times: list[tuple[float, float]] = []  # segments, seconds from the start of the (span of the) input
 
     def take(out: Any) -> None:
         nonlocal start
@@ -167,9 +167,9 @@ def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: 
             raise StageError("write", exc) from exc
         for ev in out.metadata.get("vad_events", ()):
             if ev.kind == "start":
-                start = ev.sample
+                start = ev.time_s
             elif start is not None:
-                events.append((start, ev.sample))
+                times.append((start, ev.time_s))
                 start = None
 
     has_vad = _has_vad(pipeline)
@@ -184,9 +184,12 @@ def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: 
             take(session.flush())
         sink.close()
         out_rate = result.output_rate or rate
-        if not has_vad:
+        if has_vad:  # in segments/edges mode the VAD annotates: the output runs on the VAD's timeline
+            events = [(round(a * out_rate), round(b * out_rate)) for a, b in times]
+            result.segments = times
+        else:
             events = _chunks(result.output_frames, out_rate, _options(task).get("max_segment_s"))
-        result.segments = [(a / out_rate, b / out_rate) for a, b in events]
+            result.segments = [(a / out_rate, b / out_rate) for a, b in events]
         outputs = _write_outputs(task, sink, cut, events, out_rate, fmt, subtype)
         result.sidecar_extra["outputs"] = outputs
         if cut in ("concat", "edges"):

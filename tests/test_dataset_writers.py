@@ -132,3 +132,23 @@ def test_run_batch_with_dataset_options_from_python(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "out" / "nemo_manifest.jsonl").read_text().splitlines()]
     assert [Path(r["audio_filepath"]).name for r in rows] == ["a_0000.wav", "a_0001.wav"]
     assert (tmp_path / "out" / "a.rttm").read_text().count("SPEAKER") == 2
+
+
+def test_an_input_without_speech_gives_no_manifest_row() -> None:
+    record = {
+        "cut": "edges",
+        "input": {"path": "/data/quiet.wav", "sample_rate": 16000, "channels": 1},
+        "output": {"path": "/out/quiet.wav", "format": "WAV", "subtype": "PCM_16", "sample_rate": 16000},
+        "outputs": [{"path": "/out/quiet.wav", "size": 44, "frames": 0, "duration_s": 0.0, "start_s": 0, "end_s": 0}],
+        "speech_segments": [],
+    }
+    assert utterances_from_sidecar(record) == []
+    record["outputs"][0].update(frames=16000, duration_s=1.0, end_s=1.0)
+    (row,) = utterances_from_sidecar(record)
+    assert (row.audio_filepath, row.duration, row.start_s, row.end_s, row.cut) == (
+        "/out/quiet.wav",
+        1.0,
+        0,
+        1.0,
+        "edges",
+    )

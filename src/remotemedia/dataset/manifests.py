@@ -130,7 +130,7 @@ def write_jsonl_manifest(path: str | os.PathLike[str], utterances: Iterable[Utte
 
 
 def utterances_from_sidecar(record: dict[str, Any]) -> list[Utterance]:
-    """The rows of one input from its sidecar (as written by ``remotemedia run``)."""
+    """The rows of one input from its sidecar (as written by ``remotemedia run``); empty outputs give none."""
     source = str(Path(record["input"]["path"]).resolve())
     out = record.get("output", {})
     cut = record.get("cut", "concat")
@@ -143,6 +143,8 @@ def utterances_from_sidecar(record: dict[str, Any]) -> list[Utterance]:
         ]
     rows = []
     for i, o in enumerate(record.get("outputs") or [{"path": out["path"], "duration_s": out["duration_s"]}]):
+        if not o["duration_s"] > 0:
+            continue  # no speech: an empty file, no row (a trainer cannot use it)
         start = o.get("start_s", 0.0)
         end = o.get("end_s", start + o["duration_s"])
         rows.append(

@@ -353,3 +353,12 @@ def test_no_vad_cuts_the_whole_input_into_pieces_at_any_rate(root: Path) -> None
     for r in rows:
         info = sf.info(r["audio_filepath"])
         assert info.samplerate == 22050 and info.frames == round(r["duration"] * 22050)
+
+
+def test_the_run_streams_the_segments_offline_speech_segments_gives(seg: Path, root: Path) -> None:
+    import remotemedia
+
+    x, rate = sf.read(root / "in" / "talk" / "pauses.wav", dtype="float32")  # 16 kHz mono: nothing to convert
+    offline = remotemedia.speech_segments(x, rate, max_segment_s=30)
+    sidecar = json.loads((seg / "talk" / "pauses.wav.json").read_text())
+    assert sidecar["speech_segments"] == [[round(a, 6), round(b, 6)] for a, b in offline]

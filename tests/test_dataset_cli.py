@@ -283,6 +283,13 @@ def test_from_list_and_from_manifest_spans(root: Path) -> None:
     assert all(10.0 <= r["start_s"] < r["end_s"] <= 30.0 + 1e-6 for r in long_rows)
     assert sum(r["duration"] for r in long_rows) > 15
     assert Path(long_rows[0]["audio_filepath"]).name == "continuous_000010000ms_0000.wav"
+    assert {r["text"] for r in long_rows} == {""}  # several segments: the span's transcript fits none of them
+    edges = run_cli(
+        "--from-manifest", "spans.jsonl", "-o", "spans_edges", "--cut", "edges", "--manifest", "nemo", cwd=root
+    )
+    assert edges.returncode == 0, edges.stderr
+    (row,) = jsonl(root / "spans_edges" / "nemo_manifest.jsonl")
+    assert row["text"] == "x" and 10.0 <= row["start_s"] < row["end_s"] <= 30.0 + 1e-6
     listed = sorted(p.relative_to(root / "listed").as_posix() for p in (root / "listed").rglob("*.wav.json"))
     # each file's outputs mirror its entries below their common folder
     assert listed == ["continuous_000010000ms.wav.json", "phone/call.wav.json", "talk/pauses.wav.json"]

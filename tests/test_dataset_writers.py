@@ -144,11 +144,7 @@ def test_an_input_without_speech_gives_no_manifest_row() -> None:
     }
     assert utterances_from_sidecar(record) == []
     record["outputs"][0].update(frames=16000, duration_s=1.0, end_s=1.0)
+    record["text"] = "a transcript from --from-manifest"
     (row,) = utterances_from_sidecar(record)
-    assert (row.audio_filepath, row.duration, row.start_s, row.end_s, row.cut) == (
-        "/out/quiet.wav",
-        1.0,
-        0,
-        1.0,
-        "edges",
-    )
+    assert (row.audio_filepath, row.duration, row.end_s, row.cut) == ("/out/quiet.wav", 1.0, 1.0, "edges")
+    assert row.text == "a transcript from --from-manifest"  # the file holds the whole span: its text goes along

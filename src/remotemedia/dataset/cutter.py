@@ -288,6 +288,8 @@ def _finish_record(task: Any, result: CutResult, fmt: str, subtype: str, cut: st
                 o["end_s"] = t6(offset + result.input_frames / result.input_info["sample_rate"])
     extra["outputs"] = outputs
     extra["cut"] = cut
+    if _options(task).get("text") is not None:
+        extra["text"] = _options(task)["text"]  # from --from-manifest
     extra["span"] = {"offset_s": t6(offset), "duration_s": getattr(task, "duration_s", None)}
     extra["output"] = {
         "path": None if cut in ("segments", "none") else str(task.output),

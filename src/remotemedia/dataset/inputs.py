@@ -4,7 +4,9 @@ Relative paths in either file are taken relative to the file's folder.
 Outputs mirror the listed paths below their common folder. A manifest
 line with ``offset`` and/or ``duration`` processes only that span of its
 ``audio_filepath`` (its outputs get ``_<offset in ms>ms`` in their name,
-so several spans of one recording do not collide).
+so several spans of one recording do not collide). A line's ``text`` is
+kept and written to the output manifests when one output file holds the
+whole span.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class SpanInput:
     relpath: str
     offset_s: float = 0.0
     duration_s: float | None = None
+    text: str | None = None  # a manifest line's transcript, carried to outputs that hold the whole span
 
 
 def _resolve(base: Path, text: str) -> Path:
@@ -67,7 +70,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[SpanInput]:
     """
     manifest = Path(path)
     base = manifest.resolve().parent
-    entries: list[tuple[Path, float, float | None]] = []
+    entries: list[tuple[Path, float, float | None, str | None]] = []
     for n, line in enumerate(manifest.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -81,14 +84,20 @@ def read_manifest(path: str | os.PathLike[str]) -> list[SpanInput]:
         for key, value in (("offset", offset), ("duration", duration)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
                 raise ValueError(f"{manifest}:{n}: {key} must be a number >= 0, got {value!r}")
+        text = row.get("text")
         entries.append(
-            (_resolve(base, row["audio_filepath"]), float(offset), None if duration is None else float(duration))
+            (
+                _resolve(base, row["audio_filepath"]),
+                float(offset),
+                None if duration is None else float(duration),
+                text if isinstance(text, str) else None,
+            )
         )
-    rels = _mirror([p for p, _, _ in entries])
+    rels = _mirror([e[0] for e in entries])
     out = []
-    for (p, offset, duration), rel in zip(entries, rels, strict=True):
+    for (p, offset, duration, text), rel in zip(entries, rels, strict=True):
         if offset or duration is not None:
             r = Path(rel)
             rel = r.with_name(f"{r.stem}_{round(offset * 1000):09d}ms{r.suffix}").as_posix()
-        out.append(SpanInput(p, rel, offset, duration))
+        out.append(SpanInput(p, rel, offset, duration, text))
     return out

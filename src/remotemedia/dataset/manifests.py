@@ -5,7 +5,9 @@ its place in the source recording. The writers take any list of them and
 write atomically, so they work without the CLI:
 
 - :func:`write_nemo_manifest`: one JSON object per line with NeMo's keys
-  ``audio_filepath``, ``duration``, ``offset`` and ``text`` (empty: fill
+  ``audio_filepath``, ``duration``, ``offset`` and ``text`` (the input's
+  transcript from ``--from-manifest`` when the file holds the whole input
+  span, i.e. ``concat``, ``edges`` or a single segment; else empty: fill
   in transcripts), plus ``source``, ``start_s``, ``end_s`` (seconds in
   the source);
 - :func:`write_hf_metadata`: ``metadata.jsonl`` in the output folder with
@@ -52,6 +54,8 @@ class Utterance:
         Of ``audio_filepath`` as written (the source's for ``--cut none``).
     format, subtype, cut : str
         Container, sample encoding and cut mode.
+    text : str
+        Transcript, when known (see the module docstring); else "".
     """
 
     audio_filepath: str
@@ -66,6 +70,7 @@ class Utterance:
     format: str = ""
     subtype: str = ""
     cut: str = ""
+    text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,7 +90,7 @@ def nemo_row(u: Utterance) -> dict[str, Any]:
         "audio_filepath": u.audio_filepath,
         "duration": u.duration,
         "offset": u.offset,
-        "text": "",
+        "text": u.text,
         "source": u.source,
         "start_s": u.start_s,
         "end_s": u.end_s,
@@ -119,6 +124,7 @@ def write_hf_metadata(data_dir: str | os.PathLike[str], utterances: Iterable[Utt
                 "end_s": u.end_s,
                 "duration": u.duration,
                 "index": u.index,
+                "text": u.text,
             }
         )
     return _write(root / HF_FILE, _lines(rows))
@@ -134,13 +140,16 @@ def utterances_from_sidecar(record: dict[str, Any]) -> list[Utterance]:
     source = str(Path(record["input"]["path"]).resolve())
     out = record.get("output", {})
     cut = record.get("cut", "concat")
-    common = {"format": out.get("format", ""), "subtype": out.get("subtype", ""), "cut": cut}
+    common: dict[str, Any] = {"format": out.get("format", ""), "subtype": out.get("subtype", ""), "cut": cut}
     if cut == "none":
         rate = record["input"]["sample_rate"]
         return [
             Utterance(source, round(b - a, 6), a, source, a, b, i, rate, record["input"]["channels"], **common)
             for i, (a, b) in enumerate(record.get("speech_segments", []))
         ]
+    outputs = record.get("outputs") or []
+    whole = cut in ("concat", "edges") or len(outputs) == 1  # the file holds all the input's speech
+    common["text"] = record.get("text", "") if whole else ""
     rows = []
     for i, o in enumerate(record.get("outputs") or [{"path": out["path"], "duration_s": out["duration_s"]}]):
         if not o["duration_s"] > 0:

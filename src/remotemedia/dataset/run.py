@@ -76,7 +76,7 @@ def tasks(
                 manifest=manifest,
                 pipeline_hash=digest,
                 output_format=fmt,
-                dataset=opts,
+                dataset=opts if s.text is None else {**opts, "text": s.text},
                 offset_s=s.offset_s,
                 duration_s=s.duration_s,
             )

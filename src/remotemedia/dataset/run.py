@@ -94,6 +94,7 @@ def finish(outdir: Path, all_tasks: list[Any], options: DatasetOptions) -> dict[
         if not is_complete(task):
             continue
         record = json.loads(Path(task.sidecar).read_text())
+        record["text"] = (task.dataset or {}).get("text") or ""  # this run's transcript, not a resumed one's
         rows.extend(utterances_from_sidecar(record))
         segments = [(float(a), float(b)) for a, b in record.get("speech_segments", [])]
         for kind in options.labels:

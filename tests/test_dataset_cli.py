@@ -369,3 +369,17 @@ def test_the_run_streams_the_segments_offline_speech_segments_gives(seg: Path, r
     offline = remotemedia.speech_segments(x, rate, max_segment_s=30)
     sidecar = json.loads((seg / "talk" / "pauses.wav.json").read_text())
     assert sidecar["speech_segments"] == [[round(a, 6), round(b, 6)] for a, b in offline]
+
+
+def test_a_rerun_with_other_lengths_leaves_only_its_own_files(root: Path) -> None:
+    def run(max_s: str) -> tuple[set[str], set[str]]:
+        args = ["in/long/continuous.wav", "-o", "rerun", "--cut", "segments", "--max-segment-s", max_s]
+        done = run_cli(*args, "--resume", "--manifest", "nemo", "--workers", "1", cwd=root)
+        assert done.returncode == 0, done.stderr
+        listed = {Path(r["audio_filepath"]).name for r in jsonl(root / "rerun" / "nemo_manifest.jsonl")}
+        return listed, {p.name for p in (root / "rerun").glob("*.wav")}
+
+    many, files = run("8")
+    assert many == files and len(many) >= 11  # 90 s in pieces of at most 8 s
+    few, files = run("30")
+    assert few == files and len(few) < len(many)  # the other run's extra pieces are gone

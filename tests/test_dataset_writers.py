@@ -148,3 +148,19 @@ def test_an_input_without_speech_gives_no_manifest_row() -> None:
     (row,) = utterances_from_sidecar(record)
     assert (row.audio_filepath, row.duration, row.end_s, row.cut) == ("/out/quiet.wav", 1.0, 1.0, "edges")
     assert row.text == "a transcript from --from-manifest"  # the file holds the whole span: its text goes along
+
+
+@pytest.mark.parametrize("cut", ["concat", "segments", "edges", "none"])
+def test_a_silent_span_is_ok_in_every_cut_mode(tmp_path: Path, cut: str) -> None:
+    from remotemedia.dataset import SpanInput
+
+    sf.write(tmp_path / "quiet.wav", np.zeros(32000, np.float32), 16000)
+    span = SpanInput(tmp_path / "quiet.wav", "quiet_span.wav", offset_s=0.5, duration_s=1.0)
+    options = DatasetOptions(cut=cut, manifests=("nemo",), labels=("csv",))
+    summary = run_batch([span], "speech-16k", tmp_path / "out", workers=1, progress="none", dataset=options)
+    assert (summary.ok, summary.failed) == (1, 0), summary.failures
+    sidecar = json.loads((tmp_path / "out" / "quiet_span.wav.json").read_text())
+    assert sidecar["speech_segments"] == [] and sidecar["input"]["duration_s"] == 1.0
+    assert (tmp_path / "out" / "nemo_manifest.jsonl").read_text() == ""
+    assert (tmp_path / "out" / "quiet_span.segments.csv").read_text() == "start_s,end_s,duration_s,label\n"
+    assert (tmp_path / "out" / "quiet_span.wav").exists() == (cut in ("concat", "edges"))

@@ -224,7 +224,10 @@ def _write_outputs(
     if cut == "none":
         return []
     if cut == "concat":
-        os.replace(sink.tmp, task.output)
+        if sink.frames:
+            os.replace(sink.tmp, task.output)
+        else:  # no speech: an empty, valid file
+            _encode(task.output, np.zeros((0, 1), np.float32), 0, 0, rate, 1, fmt, subtype)
         return [_file_record(task.output, sink.frames, rate)]
     spool = _spool(sink)
     pieces: list[tuple[Path, int, int]]

@@ -164,3 +164,17 @@ def test_a_silent_span_is_ok_in_every_cut_mode(tmp_path: Path, cut: str) -> None
     assert (tmp_path / "out" / "nemo_manifest.jsonl").read_text() == ""
     assert (tmp_path / "out" / "quiet_span.segments.csv").read_text() == "start_s,end_s,duration_s,label\n"
     assert (tmp_path / "out" / "quiet_span.wav").exists() == (cut in ("concat", "edges"))
+
+
+def test_an_input_listed_twice_is_processed_once(tmp_path: Path) -> None:
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    (tmp_path / "l.txt").write_text("a.wav\na.wav\n")
+    summary = run_batch(
+        read_list(tmp_path / "l.txt"),
+        "speech-16k",
+        tmp_path / "out",
+        workers=1,
+        progress="none",
+        dataset=DatasetOptions(cut="none"),
+    )
+    assert (summary.files, summary.ok) == (1, 1)

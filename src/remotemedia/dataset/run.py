@@ -65,6 +65,8 @@ def tasks(
     seen = {t.relpath: t.source for t in out}
     for s in spans:
         other = seen.get(s.relpath)
+        if other == str(s.path):
+            continue  # the same input named twice: processed once
         if other is not None:
             raise ValueError(f"inputs {other} and {s.path} would both write output {s.relpath}; process them apart")
         seen[s.relpath] = str(s.path)

@@ -20,24 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from remotemedia.batch.files import atomic_path, temp_path_for
 from remotemedia.batch.streamfile import BLOCK_SECONDS, StageError, Streamed
 from remotemedia.dataset import reader
-
-TIME_DECIMALS = 6  # segment times: microseconds
-
-
-def t6(x: float) -> float:
-    """A time in seconds at the one precision every output uses."""
-    return round(float(x), TIME_DECIMALS)
+from remotemedia.dataset.outputs import Sink, file_record, t6, write_outputs
 
 
 @dataclass
@@ -45,12 +37,6 @@ class CutResult(Streamed):
     """What streaming one file produced, with the dataset fields of its sidecar."""
 
     sidecar_extra: dict[str, Any] = field(default_factory=dict)
-
-
-def segment_path(output: Path, index: int, count: int) -> Path:
-    """``<stem>_<index>.<ext>``, the index zero-padded to at least 4 digits."""
-    width = max(4, len(str(max(count - 1, 0))))
-    return output.with_name(f"{output.stem}_{index:0{width}d}{output.suffix}")
 
 
 def _options(task: Any) -> dict[str, Any]:
@@ -102,55 +88,11 @@ def _blocks(decoded: reader.Decoded) -> Iterator[np.ndarray]:
         raise StageError("read", exc) from exc
 
 
-class _Sink:
-    """Where the pipeline's output goes: one encoded file, a raw spool, or nowhere."""
-
-    def __init__(self, cut: str, output: Path, fmt: str, subtype: str) -> None:
-        self.cut, self.output, self.fmt, self.subtype = cut, output, fmt, subtype
-        self.tmp = temp_path_for(output.with_suffix(".spool") if cut != "concat" else output)
-        self.fh: IO[bytes] | None = None
-        self.sf: Any = None
-        self.frames = 0
-        self.channels = 0
-
-    def write(self, data: np.ndarray, rate: int) -> None:
-        if self.cut == "none":
-            self.frames += data.shape[-1]
-            return
-        frames_first = np.ascontiguousarray(data.T if data.ndim == 2 else data[:, None], dtype=np.float32)
-        if self.fh is None:
-            self.output.parent.mkdir(parents=True, exist_ok=True)
-            self.fh = open(self.tmp, "w+b")  # noqa: SIM115 (closed in close())
-            self.channels = frames_first.shape[1]
-            if self.cut == "concat":
-                import soundfile as sf
-
-                self.sf = sf.SoundFile(self.fh, "w", rate, self.channels, self.subtype, format=self.fmt)
-        if self.sf is not None:
-            self.sf.write(frames_first)
-        else:
-            frames_first.tofile(self.fh)
-        self.frames += frames_first.shape[0]
-
-    def close(self) -> None:
-        if self.sf is not None:
-            self.sf.close()
-            self.sf = None
-        if self.fh is not None:
-            self.fh.close()
-            self.fh = None
-
-    def discard(self) -> None:
-        self.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
-
-
 def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: float, span: float | None) -> CutResult:
     decoded = _open(Path(task.source), offset, span)
     result = CutResult(reader.describe(decoded))
     rate = decoded.sample_rate
-    sink = _Sink(cut, task.output, fmt, subtype)
+    sink = Sink(cut, task.output, fmt, subtype)
     start: float | None = None
     times: list[tuple[float, float]] = []  # segments, seconds from the start of the (span of the) input
 
@@ -190,7 +132,7 @@ def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: 
         else:
             events = _chunks(result.output_frames, out_rate, _options(task).get("max_segment_s"))
             result.segments = [(a / out_rate, b / out_rate) for a, b in events]
-        outputs = _write_outputs(task, sink, cut, events, out_rate, fmt, subtype)
+        outputs = write_outputs(task, sink, cut, events, out_rate, fmt, subtype)
         result.sidecar_extra["outputs"] = outputs
         if cut in ("concat", "edges"):
             result.output_size = outputs[0]["size"]
@@ -217,64 +159,13 @@ def _chunks(frames: int, rate: int, max_s: float | None) -> list[tuple[int, int]
     return [(a, min(frames, a + step)) for a in range(0, frames, step)]
 
 
-def _write_outputs(
-    task: Any, sink: _Sink, cut: str, events: list[tuple[int, int]], rate: int, fmt: str, subtype: str
-) -> list[dict[str, Any]]:
-    """Encode the output files of one input; returns one record per file."""
-    if cut == "none":
-        return []
-    if cut == "concat":
-        if sink.frames:
-            os.replace(sink.tmp, task.output)
-        else:  # no speech: an empty, valid file
-            _encode(task.output, np.zeros((0, 1), np.float32), 0, 0, rate, 1, fmt, subtype)
-        return [_file_record(task.output, sink.frames, rate)]
-    spool = _spool(sink)
-    pieces: list[tuple[Path, int, int]]
-    if cut == "edges":
-        a, b = (events[0][0], events[-1][1]) if events else (0, 0)
-        pieces = [(task.output, a, b)]
-    else:
-        pieces = [(segment_path(task.output, i, len(events)), a, b) for i, (a, b) in enumerate(events)]
-    records: list[dict[str, Any]] = []
-    for path, a, b in pieces:
-        _encode(path, spool, a, b, rate, sink.channels or 1, fmt, subtype)
-        rec = _file_record(path, b - a, rate)
-        rec.update(index=len(records), start_sample=a)
-        records.append(rec)
-    return records
-
-
-def _spool(sink: _Sink) -> np.ndarray:
-    channels = sink.channels or 1
-    if sink.frames == 0:
-        return np.zeros((0, channels), np.float32)
-    return np.memmap(sink.tmp, dtype=np.float32, mode="r", shape=(sink.frames, channels))
-
-
-def _encode(path: Path, spool: np.ndarray, a: int, b: int, rate: int, channels: int, fmt: str, subtype: str) -> None:
-    import soundfile as sf
-
-    try:
-        with atomic_path(path) as tmp, sf.SoundFile(tmp, "w", rate, channels, subtype, format=fmt) as f:
-            step = max(1, BLOCK_SECONDS * rate)
-            for i in range(a, b, step):
-                f.write(np.asarray(spool[i : min(b, i + step)]))
-    except Exception as exc:
-        raise StageError("write", exc) from exc
-
-
-def _file_record(path: Path, frames: int, rate: int) -> dict[str, Any]:
-    return {"path": str(path), "size": path.stat().st_size, "frames": frames, "duration_s": t6(frames / rate)}
-
-
 def _finish_record(task: Any, result: CutResult, fmt: str, subtype: str, cut: str, offset: float) -> None:
     """The dataset fields of the sidecar; remove outputs a previous run left that this one did not write."""
     extra = result.sidecar_extra
     rate = result.output_rate
     outputs = extra.get("outputs")
     if outputs is None:  # the plain path wrote task.output
-        outputs = [_file_record(task.output, result.output_frames, rate or 1)]
+        outputs = [file_record(task.output, result.output_frames, rate or 1)]
     for o in outputs:
         if cut == "segments":
             a = o.pop("start_sample")

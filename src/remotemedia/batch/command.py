@@ -107,9 +107,10 @@ def _describe_sample_output(outdir: Path, fmt: str) -> None:
         return
     segments = record.get("speech_segments", [])
     kept = record["output"]["duration_s"]
+    where = record["output"]["path"] or f"{len(record.get('outputs', []))} files ({record.get('cut')})"
     print(
         f"  {record['input']['duration_s']:.1f} s at {record['input']['sample_rate']} Hz -> {kept:.1f} s of speech "
-        f"at {record['output']['sample_rate']} Hz in {len(segments)} segments: {record['output']['path']}"
+        f"at {record['output']['sample_rate']} Hz in {len(segments)} segments: {where}"
     )
     for start, end in segments:
         print(f"    speech {start:6.2f} s .. {end:6.2f} s")

@@ -178,3 +178,29 @@ def test_an_input_listed_twice_is_processed_once(tmp_path: Path) -> None:
         dataset=DatasetOptions(cut="none"),
     )
     assert (summary.files, summary.ok) == (1, 1)
+
+
+def test_default_options_resume_a_run_made_without_them(tmp_path: Path) -> None:
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    first = run_batch([tmp_path / "a.wav"], "speech-16k", tmp_path / "out", workers=1, progress="none")
+    assert first.ok == 1
+    again = run_batch(
+        [tmp_path / "a.wav"],
+        "speech-16k",
+        tmp_path / "out",
+        workers=1,
+        progress="none",
+        resume=True,
+        dataset=DatasetOptions(manifests=("nemo",)),
+    )
+    assert again.skipped == 1  # same work: nothing redone; the manifest comes from the sidecar
+    other = run_batch(
+        [tmp_path / "a.wav"],
+        "speech-16k",
+        tmp_path / "out",
+        workers=1,
+        progress="none",
+        resume=True,
+        dataset=DatasetOptions(cut="edges"),
+    )
+    assert (other.skipped, other.ok) == (0, 1)  # another cut: redone

@@ -60,7 +60,10 @@ def tasks(
     from remotemedia.batch.job import FileTask, pipeline_hash
 
     opts = task_options(options)
-    digest = pipeline_hash(manifest, f"{fmt}|{json.dumps(opts, sort_keys=True)}")
+    if opts == task_options(DatasetOptions()):  # today's job: the same identity as run_batch without options
+        digest = pipeline_hash(manifest, fmt)
+    else:
+        digest = pipeline_hash(manifest, f"{fmt}|{json.dumps(opts, sort_keys=True)}")
     out = [dataclasses.replace(t, pipeline_hash=digest, dataset=opts) for t in found]
     seen = {t.relpath: t.source for t in out}
     for s in spans:

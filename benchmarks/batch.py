@@ -89,7 +89,7 @@ def handwritten_one(args: tuple[str, str]) -> float:
             start = None
     speech = np.concatenate([x16[a:b] for a, b in segments]) if segments else x16[:0]
     out = Path(outdir) / (Path(src).stem + ".wav")
-    sf.write(out, speech, 16000, subtype="FLOAT")
+    sf.write(out, speech, 16000, subtype="PCM_16")
     out.with_suffix(".json").write_text(json.dumps({"segments": [(a / 16000, b / 16000) for a, b in segments]}))
     return len(mono) / rate
 

@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"core"},
     {"nodes"},
     {"stream"},
-    {"batch"},
+    {"batch", "dataset"},  # dataset outputs are part of the batch job (both ways)
     {"cli", "bench", "testing", "__init__", "__main__"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

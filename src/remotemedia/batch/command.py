@@ -63,7 +63,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("args", nargs="*", metavar="[PIPELINE] INPUT", help="pipeline (optional) then inputs")
     p.add_argument("-o", "--outdir", default=DEFAULT_OUTDIR, help=f"output folder (default: ./{DEFAULT_OUTDIR})")
-    p.add_argument("--format", default="wav", choices=sorted(FORMATS), help="output container (default: wav, float32)")
+    p.add_argument(
+        "--format", default="wav", choices=sorted(FORMATS), help="output container (default: wav, 16-bit PCM)"
+    )
     p.add_argument("--resume", action="store_true", help="skip files already complete for the same pipeline and input")
     p.add_argument("--on-error", default="skip", choices=ON_ERROR, help="skip: record and go on (default); stop: stop")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count; 1: in-process)")
@@ -86,6 +88,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--progress", default="auto", choices=["auto", "bar", "lines", "none"], help="progress display")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary (exit status only)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    from remotemedia.dataset.cli import add_arguments
+
+    add_arguments(p)
     p.set_defaults(func=main)
     p.error = functools.partial(_one_line_usage_error, p)
 
@@ -181,9 +186,10 @@ def _describe_sample_output(outdir: Path, fmt: str) -> None:
         return
     segments = record.get("speech_segments", [])
     kept = record["output"]["duration_s"]
+    where = record["output"]["path"] or f"{len(record.get('outputs', []))} files ({record.get('cut')})"
     _print_out(
         f"  {record['input']['duration_s']:.1f} s at {record['input']['sample_rate']} Hz -> {kept:.1f} s of speech "
-        f"at {record['output']['sample_rate']} Hz in {len(segments)} segments: {record['output']['path']}"
+        f"at {record['output']['sample_rate']} Hz in {len(segments)} segments: {where}"
     )
     for start, end in segments:
         _print_out(f"    speech {start:6.2f} s .. {end:6.2f} s")
@@ -250,7 +256,14 @@ def _main(ns: argparse.Namespace) -> int:
         pipeline, inputs = _split(ns.args)
     except FileNotFoundError as exc:
         raise _OperatorError(str(exc)) from exc
-    used_sample = not inputs
+    from remotemedia.dataset.cli import listed_inputs, options_from_args
+
+    try:
+        listed = listed_inputs(ns)
+    except (OSError, ValueError) as exc:
+        raise _OperatorError(str(exc)) from exc
+    dataset = options_from_args(ns)
+    used_sample = not inputs and not listed
     if used_sample:
         inputs = [str(embedded_sample())]
     if ns.workers is not None and ns.workers < 1:
@@ -262,7 +275,7 @@ def _main(ns: argparse.Namespace) -> int:
     interrupted: BatchInterrupted | None = None
     try:
         summary = run_batch(
-            inputs,
+            [*inputs, *listed],
             pipeline,
             ns.outdir,
             output_format=ns.format,
@@ -274,6 +287,7 @@ def _main(ns: argparse.Namespace) -> int:
             progress="none" if ns.quiet else ns.progress,
             on_collision=ns.on_collision,
             notify=_quiet if ns.quiet else _note,
+            dataset=dataset,
         )
     except BatchInterrupted as exc:
         interrupted, summary = exc, exc.summary
@@ -304,7 +318,8 @@ def _main(ns: argparse.Namespace) -> int:
         if used_sample:
             _print_out(f"no INPUT given: processed the embedded sample {inputs[0]}")
             _describe_sample_output(Path(ns.outdir), ns.format)
-        _print_out(summary.describe() + f"\n  summary: {Path(ns.outdir) / SUMMARY_FILE}")
+        lines = [summary.describe(), *(f"  {kind} manifest: {path}" for kind, path in summary.written.items())]
+        _print_out("\n".join([*lines, f"  summary: {Path(ns.outdir) / SUMMARY_FILE}"]))
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 

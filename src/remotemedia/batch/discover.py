@@ -24,9 +24,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Extensions scanned for in directories and globs: what libsndfile reads.
-AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64"}
+# Containers libsndfile cannot read, decoded with PyAV (remotemedia[ffmpeg]; remotemedia.dataset.reader).
+AV_EXTENSIONS = frozenset({".m4a", ".mp4", ".aac", ".webm", ".wma", ".mka", ".mkv", ".mov", ".3gp", ".amr"})
+# Extensions scanned for in directories and globs: what libsndfile reads, and the above.
+AUDIO_EXTENSIONS = (
+    frozenset(
+        {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64"}
+    )
+    | AV_EXTENSIONS
 )
 
 

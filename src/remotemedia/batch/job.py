@@ -26,11 +26,12 @@ from remotemedia.batch.files import write_json_atomic
 from remotemedia.batch.streamfile import StageError, stream_file
 
 SIDECAR_SUFFIX = ".json"
-# Output format per extension: soundfile format and subtype. Float output
-# stays float where the container allows it.
+# Output format per extension: soundfile format and default subtype. WAV and
+# FLAC default to 16-bit PCM (what trainers and whisper.cpp read); the others
+# stay float where the container allows it. --subtype chooses another.
 FORMATS: dict[str, tuple[str, str]] = {
-    "wav": ("WAV", "FLOAT"),
-    "flac": ("FLAC", "PCM_24"),
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
     "ogg": ("OGG", "VORBIS"),
     "aiff": ("AIFF", "FLOAT"),
     "caf": ("CAF", "FLOAT"),
@@ -50,6 +51,10 @@ class FileTask:
     output_format: str = "wav"
     # Output path relative to outdir, with the format's extension (batch/collisions.py); empty: the default.
     output_name: str = ""
+    # dataset outputs (remotemedia.dataset): options dict, and a span of the input
+    dataset: dict[str, Any] | None = None
+    offset_s: float = 0.0
+    duration_s: float | None = None
 
     @property
     def output(self) -> Path:
@@ -105,9 +110,11 @@ def is_complete(task: FileTask) -> bool:
         return False
     if not fingerprint.matches(task.source, record.get("input", {})):
         return False
-    if record.get("output", {}).get("path", "") is None:  # the pipeline ends in its own sink: no output of ours
-        return True
     try:
+        if "outputs" in record:  # dataset cuts: every file written (none for --cut none)
+            return all(Path(o["path"]).stat().st_size == o["size"] for o in record["outputs"])
+        if record.get("output", {}).get("path", "") is None:  # the pipeline ends in its own sink: no output of ours
+            return True
         return task.output.stat().st_size == record.get("output", {}).get("size")
     except OSError:
         return False
@@ -169,7 +176,10 @@ def process_file(task: FileTask) -> FileResult:
         pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest, root=task.outdir)
         try:
             fmt, subtype = FORMATS[task.output_format]
-            out = stream_file(source, task.output, fmt, subtype, pipeline)
+            subtype = (task.dataset or {}).get("subtype") or subtype
+            from remotemedia.dataset.cutter import stream_task
+
+            out = stream_task(task, pipeline, fmt, subtype, stream_file)
             metrics = pipeline.get_metrics() if pipeline.enable_metrics else None
         finally:
             worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir)
@@ -192,6 +202,7 @@ def process_file(task: FileTask) -> FileResult:
             "metrics": metrics,
             "runtime": result.runtime,
             "remotemedia": __version__,
+            **getattr(out, "sidecar_extra", {}),
         }
         write_json_atomic(task.sidecar, sidecar)
         result.status, result.output = "ok", str(task.output)

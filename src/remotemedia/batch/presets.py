@@ -8,7 +8,7 @@ from typing import Any
 
 MANIFEST_VERSION = 1
 
-# speech-16k: any input to 16 kHz mono float32, speech kept, silence trimmed.
+# speech-16k: any input to 16 kHz mono (written as 16-bit PCM WAV by default), speech kept, silence trimmed.
 # The output file holds the speech segments (with 200 ms of padding each side
 # and gaps under 300 ms bridged, as VADNode's defaults do) back to back; the
 # sidecar JSON gives each segment's place in the original recording.
@@ -36,7 +36,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 DESCRIPTIONS = {
-    "speech-16k": "any input -> 16 kHz mono float32, speech kept and silence trimmed (VAD), segments in the sidecar",
+    "speech-16k": "any input -> 16 kHz mono 16-bit, speech kept and silence trimmed (VAD), segments in the sidecar",
 }
 
 

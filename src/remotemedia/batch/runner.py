@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from remotemedia.batch import preflight, presets
 from remotemedia.batch.collisions import ON_COLLISION, Planned, plan_outputs
@@ -35,6 +35,9 @@ from remotemedia.batch.job import (
 from remotemedia.batch.lock import output_lock
 from remotemedia.batch.progress import Progress
 from remotemedia.batch.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from remotemedia.dataset.options import DatasetOptions
 
 SUMMARY_FILE = "_remotemedia_summary.json"
 FAILURES_FILE = "_remotemedia_failures.jsonl"
@@ -58,6 +61,7 @@ class BatchSummary:
     executor: str = ""
     runtime: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # dataset manifests: kind -> path
 
     @property
     def audio_hours(self) -> float:
@@ -124,6 +128,7 @@ def run_batch(
     progress_stream: IO[str] | None = None,
     on_collision: str = "keep",
     notify: Callable[[str], None] | None = None,
+    dataset: DatasetOptions | None = None,
 ) -> BatchSummary:
     """Run a pipeline over files; every file ends ok, failed (recorded) or skipped.
 
@@ -138,7 +143,7 @@ def run_batch(
         Output folder; the tree below it mirrors the inputs. One run at a
         time per folder (a lock file, ``_remotemedia.lock``, while it runs).
     output_format
-        Output container by extension: one of ``FORMATS`` ("wav" keeps float32).
+        Output container by extension: one of ``FORMATS`` (wav and flac: 16-bit PCM).
     resume
         Skip files whose output is complete for the same pipeline and input.
     on_error
@@ -150,6 +155,11 @@ def run_batch(
         Any ``concurrent.futures.Executor`` (e.g. Dask's
         ``Client.get_executor(pure=False)``); tasks carry only paths and the
         manifest.
+    dataset
+        Dataset outputs (cut mode, subtype, rate, channels, VAD settings,
+        segment lengths, manifests, labels): see
+        :class:`remotemedia.dataset.DatasetOptions`. ``inputs`` may then
+        also hold :class:`remotemedia.dataset.SpanInput` items.
     max_attempts
         Attempts per file when a worker dies under it (kill, OOM); at least 1.
     on_collision
@@ -183,6 +193,12 @@ def run_batch(
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
     preflight.check_runtime()
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
+    spans: list[Any] = []
+    if dataset is not None:  # dataset outputs (remotemedia.dataset): pipeline options, input spans
+        from remotemedia.dataset import run as dataset_run
+
+        manifest = dataset_run.prepare(manifest, pipeline, dataset, fmt)
+        inputs, spans = dataset_run.split_inputs(inputs)
     out = Path(outdir)
     _check_manifest(manifest, out)
     if out.exists() and not out.is_dir():
@@ -190,6 +206,8 @@ def run_batch(
     found = scan(list(inputs), outdir=out)
     planned = plan_outputs(found.sources, fmt, on_collision)
     tasks = _tasks(planned, manifest, out, fmt)
+    if dataset is not None:
+        tasks = dataset_run.tasks(tasks, spans, manifest, out, fmt, dataset)
     preflight.refuse_overwriting_inputs(tasks, found)
     if notify is None:
         stream = progress_stream if progress_stream is not None else sys.stderr
@@ -203,7 +221,9 @@ def run_batch(
         return summary
     with output_lock(out):
         remove_stale_temporaries(out)
-        _execute(tasks, summary, out, resume, on_error, workers, executor, max_attempts, progress, progress_stream)
+        _execute(
+            tasks, summary, out, resume, on_error, workers, executor, max_attempts, progress, progress_stream, dataset
+        )
     return summary
 
 
@@ -224,6 +244,7 @@ def _execute(
     max_attempts: int,
     progress: str,
     progress_stream: IO[str] | None,
+    dataset: DatasetOptions | None,
 ) -> None:
     from remotemedia.runtime import get_runtime_info
 
@@ -263,6 +284,10 @@ def _execute(
     summary.interrupted = interrupted
     if not summary.failed:
         failures_path.unlink()
+    if dataset is not None:
+        from remotemedia.dataset import run as dataset_run
+
+        summary.written = dataset_run.finish(out, tasks, dataset)
     write_json_atomic(out / SUMMARY_FILE, summary.to_dict())
     if interrupted:
         raise BatchInterrupted(summary)

@@ -194,6 +194,7 @@ def speech_segments(
     min_speech_ms: float = 90.0,
     min_silence_ms: float = 300.0,
     max_segment_s: float | None = 30.0,
+    merge_up_to_s: float | None = None,
     *,
     kernel_set: KernelSet | None = None,
 ) -> list[tuple[float, float]]:
@@ -219,7 +220,11 @@ def speech_segments(
     min_silence_ms : float
         Shortest silence that ends a segment; shorter gaps are bridged (ms).
     max_segment_s : float or None
-        Longer segments are cut into pieces of this length (s); None: no limit.
+        No segment is longer (s): an over-long one is cut inside its longest
+        pause, hard only where it has none; None: no limit.
+    merge_up_to_s : float or None
+        Join neighbouring segments (with the silence between them) while the
+        result is at most this long (s), e.g. 30 for Whisper; None: no joining.
     kernel_set : KernelSet, optional
         The body to run on; default: the automatic choice.
 
@@ -236,7 +241,9 @@ def speech_segments(
         Unsupported settings, a negative duration, or ``x`` not planar audio.
     """
     sr, ms, ag = check_settings(sample_rate, frame_duration_ms, aggressiveness)
-    tracker = SegmentTracker(sr, sr * ms // 1000, padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s)
+    tracker = SegmentTracker(
+        sr, sr * ms // 1000, padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s, merge_up_to_s
+    )
     samples = mono(x, "speech_segments")
     flags = VAD(sr, ms, ag, kernel_set=kernel_set).process(samples)
     events = tracker.push(flags.tolist())

@@ -22,6 +22,7 @@ _DEFAULTS: dict[str, Any] = {
     "min_speech_ms": 90.0,
     "min_silence_ms": 300.0,
     "max_segment_s": 30.0,
+    "merge_up_to_s": None,
     "pre_roll_audio": False,
 }
 FRAME_DURATIONS_MS = (10, 20, 30)
@@ -54,7 +55,7 @@ class VADNode(Node):
     mode : {"annotate", "filter"}
         "annotate" passes the audio through unchanged; "filter" keeps only
         the speech segments, concatenated.
-    padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s
+    padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s, merge_up_to_s
         Segment rules, as for :func:`remotemedia.speech_segments` (same
         defaults; the same settings give the same segments offline and in
         streams).
@@ -86,6 +87,7 @@ class VADNode(Node):
         min_silence_ms: float = 300.0,
         max_segment_s: float | None = 30.0,
         pre_roll_audio: bool = False,
+        merge_up_to_s: float | None = None,
     ) -> None:
         super().__init__(name=name, runtime_hint=runtime_hint, retry=retry)
         if frame_duration_ms not in FRAME_DURATIONS_MS or isinstance(frame_duration_ms, bool):
@@ -102,6 +104,7 @@ class VADNode(Node):
         self.min_speech_ms = min_speech_ms
         self.min_silence_ms = min_silence_ms
         self.max_segment_s = max_segment_s
+        self.merge_up_to_s = merge_up_to_s
         SegmentTracker(16000, 480, **self.segment_settings())  # validates the settings now
         self.pre_roll_audio = bool(pre_roll_audio)
 
@@ -124,6 +127,7 @@ class VADNode(Node):
             "min_speech_ms": self.min_speech_ms,
             "min_silence_ms": self.min_silence_ms,
             "max_segment_s": self.max_segment_s,
+            "merge_up_to_s": self.merge_up_to_s,
         }
 
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:

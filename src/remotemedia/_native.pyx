@@ -43,3 +43,4 @@ def debug_panic():
 include "_native_convert.pxi"
 include "_native_resample.pxi"
 include "_native_vad.pxi"
+include "_native_chain.pxi"

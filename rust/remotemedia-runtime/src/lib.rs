@@ -11,6 +11,7 @@
 //! returned by `rm_last_error()`. A panic inside a kernel is caught at the
 //! boundary and reported as `RM_ERR_PANIC`; it never unwinds into C.
 
+pub mod chain;
 pub mod convert;
 pub mod cpu;
 pub mod error;

@@ -160,14 +160,19 @@ class VadStreamState:
         meta["vad_source_spans"] = [(a, b - a) for a, b in pieces]
         return buf.derive(data, **meta)
 
-    def process(self, buf: AudioBuffer) -> AudioBuffer:
-        """Flag one chunk; report the events its flags decide."""
+    def process(self, buf: AudioBuffer, flags: np.ndarray | None = None) -> AudioBuffer:
+        """Flag one chunk; report the events its flags decide.
+
+        ``flags``: the chunk's flags when a native chain computed them
+        already (the state's own detector then stays idle).
+        """
         if self.vad is None:
             self._open(buf)
         elif buf.sample_rate != self.rate or buf.channels != self.channels:
             self._check(buf)
         x = buf.data
-        flags = self.vad.process(x)
+        if flags is None:
+            flags = self.vad.process(x)
         self.received += x.shape[-1]
         if self.keep:
             self.hist.append(x.copy())  # callers may reuse their frame buffers

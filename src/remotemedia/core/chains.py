@@ -1,0 +1,211 @@
+"""Planning and running native chains (DESIGN section 6b).
+
+When a pipeline is planned, every maximal linear run of nodes that
+advertise a chain stage (:meth:`Node.native_stage`) and share one kernel
+set becomes a :class:`ChainPlan`. A run continues while the current node
+has exactly one downstream node, that node has exactly one upstream, the
+current node is not an output and not a VAD (a VAD ends a chain), and the
+next node runs on the same kernel set (a node without kernels of its own,
+the downmix, joins when its hint allows). Nodes without a native body
+(user nodes, sources, sinks, async nodes) split chains; a DAG gets one
+plan per linear run.
+
+A chain is compiled per input layout (dtype, channels, rate, ndim) on
+first use and kept, so later runs and a batch worker's files reuse it.
+Whole-buffer runs (:func:`run_chain`) push the buffer through the chain
+in one call; streams use :class:`remotemedia.stream.stages.ChainStage`.
+Input the chain cannot take (bad types, unsupported rates) runs node by
+node instead, so errors are exactly the nodes' own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from remotemedia.core.audio import AudioBuffer
+from remotemedia.errors import NativeKernelError
+from remotemedia.kernels import KernelSet
+from remotemedia.kernels.chain import Chain, Layout, VadStage
+
+if TYPE_CHECKING:
+    from remotemedia.core.executor import NodePlan
+    from remotemedia.core.graph import Topology
+
+logger = logging.getLogger("remotemedia.pipeline")
+
+#: Returned by run_chain when the input must go node by node.
+NOT_APPLICABLE: Any = object()
+
+
+@dataclass
+class ChainPlan:
+    """One linear run of nodes compiled into a chain."""
+
+    names: tuple[str, ...]
+    plans: tuple[NodePlan, ...] = field(repr=False)
+    stages: tuple[Any, ...]
+    kernels: KernelSet
+    python: KernelSet | None
+    compiled: dict[Layout, Chain | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def vad(self) -> bool:
+        """True when the chain ends with a VAD stage."""
+        return isinstance(self.stages[-1], VadStage)
+
+    def describe(self) -> str:
+        """``'a' -> 'b' -> 'c'`` for messages."""
+        return " -> ".join(repr(n) for n in self.names)
+
+    def chain_for(self, layout: Layout) -> Chain | None:
+        """The compiled chain for ``layout`` (None: this input runs node by node)."""
+        if layout in self.compiled:
+            return self.compiled[layout]
+        try:
+            chain: Chain | None = self.kernels.Chain(self.stages, layout)
+        except (ValueError, TypeError, NotImplementedError):
+            chain = None
+        self.compiled[layout] = chain
+        return chain
+
+    def record(self, chain: Chain, extra_ns: int = 0) -> None:
+        """Add each stage's time to its node's metrics (``extra_ns``: Python work of the last node)."""
+        times = chain.stage_times()
+        ks = self.kernels
+        last = len(self.plans) - 1
+        for i, p in enumerate(self.plans):
+            stats = p.stats
+            if stats is not None:
+                stats.add(times[i] + (extra_ns if i == last else 0))
+                stats.runtime, stats.binding = ks.name, ks.binding
+
+
+def _stage_kernels(p: NodePlan, use_rust: bool, chain_ks: KernelSet | None) -> KernelSet | None:
+    """The kernel set node ``p`` would run a stage on (None: it cannot join)."""
+    if p.kernels is not None:
+        return p.kernels
+    hint = p.node.runtime_hint
+    if chain_ks is None:
+        return None
+    if hint == "auto" or hint == chain_ks.name:
+        return chain_ks
+    return None
+
+
+def plan_chains(topo: Topology, nodes: dict[str, NodePlan], use_rust: bool) -> dict[str, ChainPlan]:
+    """The chains of a planned graph, keyed by the name of their first node."""
+    from remotemedia import kernels
+
+    outputs = set(topo.sinks)
+    taken: set[str] = set()
+    chains: dict[str, ChainPlan] = {}
+
+    def stage_of(p: NodePlan) -> Any:
+        if p.is_async or p.node.is_source:
+            return None
+        return p.node.native_stage()
+
+    for name in topo.order:
+        if name in taken:
+            continue
+        p = nodes[name]
+        if p.kernels is None or stage_of(p) is None:
+            continue
+        run = [p]
+        ks = p.kernels
+        while True:
+            last = run[-1]
+            succ = topo.succs[last.name]
+            if last.name in outputs or len(succ) != 1 or isinstance(stage_of(last), VadStage):
+                break
+            nxt = nodes[succ[0]]
+            if len(topo.preds[nxt.name]) != 1 or stage_of(nxt) is None:
+                break
+            nks = _stage_kernels(nxt, use_rust, ks)
+            if nks is None or nks is not ks:
+                break
+            run.append(nxt)
+        # A run may start with nodes that have no kernels of their own only
+        # through an earlier kernel node, so it always has a kernel set here.
+        taken.update(q.name for q in run)
+        python = kernels.get("python") if ks.name == "rust" else None
+        chains[name] = ChainPlan(
+            names=tuple(q.name for q in run),
+            plans=tuple(run),
+            stages=tuple(stage_of(q) for q in run),
+            kernels=ks,
+            python=python,
+        )
+    return chains
+
+
+def layout_of(buf: AudioBuffer) -> Layout | None:
+    """The chain layout of a buffer, or None when it must go node by node."""
+    x = buf.data
+    if not x.flags.c_contiguous or x.ndim not in (1, 2):
+        return None
+    return Layout(x.dtype, 1 if x.ndim == 1 else x.shape[0], buf.sample_rate, x.ndim)
+
+
+def wrap(buf: AudioBuffer, y: Any, rate: int) -> AudioBuffer:
+    """The chain's output as an AudioBuffer (input metadata kept; no copy of ``y``)."""
+    out = AudioBuffer.__new__(AudioBuffer)
+    out.data = buf.data if y is None else y
+    out.sample_rate = rate
+    out.metadata = buf.metadata.copy()
+    return out
+
+
+def run_chain(cp: ChainPlan, data: Any, pipeline: str) -> Any:
+    """Run a whole buffer through a chain; NOT_APPLICABLE when it must go node by node.
+
+    A native failure inside the chain (:class:`NativeKernelError`) re-runs
+    the chain's nodes in Python with one warning, as a node's failure does.
+    """
+    if any(p.breaker.state != "closed" or p.breaker.failures for p in cp.plans):
+        return NOT_APPLICABLE
+    try:
+        buf = AudioBuffer.from_any(data)
+    except (TypeError, ValueError):
+        return NOT_APPLICABLE
+    layout = layout_of(buf)
+    chain = cp.chain_for(layout) if layout is not None else None
+    if chain is None:
+        return NOT_APPLICABLE
+    try:
+        y, flags = chain.run(buf.data)
+    except NativeKernelError as exc:
+        chain.reset()
+        chain.stage_times()
+        return _python_rerun(cp, buf, pipeline, exc)
+    out = wrap(buf, y, chain.out.rate)
+    extra = 0
+    if cp.vad:
+        t0 = time.perf_counter_ns()
+        out = cp.plans[-1].node.annotate(out, flags)
+        extra = time.perf_counter_ns() - t0
+    cp.record(chain, extra)
+    return out
+
+
+def _python_rerun(cp: ChainPlan, buf: AudioBuffer, pipeline: str, exc: Exception) -> Any:
+    logger.warning(
+        "pipeline %r: native chain %s failed internally (%s); re-running these nodes in Python",
+        pipeline,
+        cp.describe(),
+        exc,
+    )
+    python = cp.python
+    assert python is not None
+    out: Any = buf
+    for p in cp.plans:
+        t0 = time.perf_counter_ns()
+        out = p.node.process_with(out, python) if p.node.uses_kernels else p.node.process(out)
+        if p.stats is not None:
+            p.stats.add(time.perf_counter_ns() - t0)
+            p.stats.runtime, p.stats.binding = python.name, python.binding
+            p.stats.fallbacks += 1
+    return out

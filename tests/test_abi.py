@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from remotemedia import _ctypes_abi, runtime
+from remotemedia import runtime
+from remotemedia._bindings import ctypes_signatures
 from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ROOT / "rust" / "remotemedia-runtime" / "include" / "remotemedia_runtime.h"
-PXD = ROOT / "src" / "remotemedia" / "_native_abi.pxd"
+PXD = ROOT / "src" / "remotemedia" / "_bindings" / "cython_abi.pxd"
 
 
 def declared(path: Path) -> set[str]:
@@ -39,7 +40,7 @@ def test_header_pxd_and_ctypes_declare_the_same_functions() -> None:
     in_header = declared(HEADER)
     assert {"rm_abi_version", "rm_last_error", "rm_convert", "rm_debug_panic"} <= in_header
     assert declared(PXD) == in_header
-    assert set(_ctypes_abi.SIGNATURES) == in_header
+    assert set(ctypes_signatures.SIGNATURES) == in_header
 
 
 def test_header_abi_version_matches_python() -> None:

@@ -72,7 +72,7 @@ def test_importing_does_not_load_native_code_or_warn() -> None:
     import subprocess
     import sys
 
-    code = "import sys, remotemedia, remotemedia.nodes; print('remotemedia._native' in sys.modules)"
+    code = "import sys, remotemedia, remotemedia.nodes; print('remotemedia._bindings.cython_binding' in sys.modules)"
     r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"

@@ -11,7 +11,7 @@ import pytest
 import remotemedia
 from conftest import kernel_set
 from remotemedia import kernels
-from remotemedia.kernels.resample import filter_stages
+from remotemedia.kernels.python.resample_design import filter_stages
 
 RATIOS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000), (8_000, 16_000), (44_100, 48_000), (22_050, 8_000)]
 QUALITIES = ["low", "medium", "high", "very_high"]
@@ -311,7 +311,8 @@ def _random_pairs() -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize(("i", "o"), _random_pairs())
 def test_random_rate_pairs(ks: kernels.KernelSet, i: int, o: int) -> None:
-    from remotemedia.kernels.resample import MAX_COEFFICIENTS, filter_stages
+    from remotemedia.kernels.python.resample_design import filter_stages
+    from remotemedia.kernels.resample import MAX_COEFFICIENTS
 
     if sum(s.l * s.taps for _, s in filter_stages(i, o, "low")) > MAX_COEFFICIENTS:
         with pytest.raises(ValueError, match="larger common divisor"):

@@ -15,7 +15,7 @@ from remotemedia import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ROOT / "rust" / "remotemedia-runtime" / "include" / "remotemedia_runtime.h"
-PXD = ROOT / "src" / "remotemedia" / "_native_abi.pxd"
+PXD = ROOT / "src" / "remotemedia" / "_bindings" / "cython_abi.pxd"
 FUNC = re.compile(r"\b(rm_resample\w*)\s*\(")
 
 

@@ -81,7 +81,7 @@ def test_forced_python_never_loads_native_and_never_warns() -> None:
     code = (
         "import sys, remotemedia, json\n"
         "assert remotemedia.is_rust_runtime_available() is False\n"
-        "assert 'remotemedia._native' not in sys.modules and 'remotemedia._ctypes_binding' not in sys.modules\n"
+        "assert not [m for m in sys.modules if m.endswith(('cython_binding', 'ctypes_binding'))], sys.modules\n"
         "print(json.dumps(remotemedia.get_runtime_info()))\n"
     )
     done = run_python(code, REMOTEMEDIA_RUNTIME="python")
@@ -140,10 +140,10 @@ def test_abi_version_mismatch_is_refused(fresh_runtime: pytest.MonkeyPatch) -> N
 def test_ctypes_library_from_env(fresh_runtime: pytest.MonkeyPatch, tmp_path) -> None:
     missing = tmp_path / "nope.so"
     fresh_runtime.setenv("REMOTEMEDIA_RUNTIME_LIB", str(missing))
-    sys.modules.pop("remotemedia._ctypes_binding", None)
+    sys.modules.pop("remotemedia._bindings.ctypes_binding", None)
     module, reason = runtime.load_binding("ctypes")
     assert module is None and f"REMOTEMEDIA_RUNTIME_LIB={missing} does not name a file" in reason
-    sys.modules.pop("remotemedia._ctypes_binding", None)
+    sys.modules.pop("remotemedia._bindings.ctypes_binding", None)
 
 
 def test_kernel_get_arguments() -> None:

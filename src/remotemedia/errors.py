@@ -1,4 +1,8 @@
-"""Exception classes shared by every layer of remotemedia."""
+"""Exception classes shared by every layer of remotemedia.
+
+The mapping from the C ABI's status codes to these lives with the bindings
+(``remotemedia._bindings.status``).
+"""
 
 from __future__ import annotations
 
@@ -18,28 +22,3 @@ class NativeKernelError(RemoteMediaError, RuntimeError):
     identically for every body. Pipelines re-run the failing step in Python
     when they see this error.
     """
-
-
-# Status codes of the C ABI (include/remotemedia_runtime.h).
-RM_OK = 0
-RM_ERR_INVALID_ARGUMENT = 1
-RM_ERR_NULL_POINTER = 2
-RM_ERR_BUFFER_TOO_SMALL = 3
-RM_ERR_ALLOCATION = 4
-RM_ERR_STATE = 5
-RM_ERR_PANIC = 99
-
-
-def raise_for_status(status: int, message: str) -> None:
-    """Raise the Python exception that maps to an ABI status code.
-
-    Both bindings call this, so a status means the same exception whichever
-    binding produced it.
-    """
-    if status == RM_OK:
-        return
-    if status in (RM_ERR_INVALID_ARGUMENT, RM_ERR_NULL_POINTER, RM_ERR_BUFFER_TOO_SMALL, RM_ERR_STATE):
-        raise ValueError(message)
-    if status == RM_ERR_ALLOCATION:
-        raise MemoryError(message)
-    raise NativeKernelError(message or f"native call failed with status {status}")

@@ -23,15 +23,17 @@ import warnings
 from types import ModuleType
 from typing import Any
 
+from remotemedia._bindings.abi import RM_ABI_VERSION
 from remotemedia._version import __version__
 from remotemedia.errors import RuntimeUnavailableError
 
 ENV_RUNTIME = "REMOTEMEDIA_RUNTIME"
 CHOICES = ("auto", "rust", "cython", "ctypes", "python")
 BINDINGS = ("cython", "ctypes")
-EXPECTED_ABI_VERSION = 1
+EXPECTED_ABI_VERSION = RM_ABI_VERSION
 
-_MODULES = {"cython": "remotemedia._native", "ctypes": "remotemedia._ctypes_binding"}
+#: binding name (contract: the "binding" of get_runtime_info) -> its module
+_MODULES = {"cython": "remotemedia._bindings.cython_binding", "ctypes": "remotemedia._bindings.ctypes_binding"}
 _HOW_TO_GET = (
     "install a prebuilt wheel (pip install --force-reinstall --no-cache-dir remotemedia), "
     "or build from source with cargo and a C compiler on PATH; "

@@ -1,15 +1,19 @@
 """Kernel sets: one contract, several bodies.
 
-``get()`` returns a :class:`KernelSet` whose functions are the native core
-(through the Cython or ctypes binding) or numpy. Both give the same
-results; only the speed differs. Nodes and the top-level conveniences call
-kernels through a set and never import a binding.
+``get()`` returns a :class:`KernelSet` whose functions are one body: the
+"rust" set runs the Rust core (``kernels/rust/``, through the Cython or
+ctypes binding), the "python" set numpy (``kernels/python/``). Both give
+the same results; only the speed differs. Nodes and the top-level
+conveniences call kernels through a set and never import a binding. What a
+body provides is typed in ``kernels/bodies.py``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -17,10 +21,11 @@ import numpy as np
 
 from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
-from remotemedia.kernels.convert import ConvertFlat, convert_with
+from remotemedia.kernels.bodies import ConvertFlat, ResampleOneShot, ResamplerCoreFactory, VadStreamFactory
+from remotemedia.kernels.convert import convert_with
 from remotemedia.kernels.resample import Resampler as _Resampler
 from remotemedia.kernels.resample import resample_with
-from remotemedia.kernels.vad import VAD, VadFactory, speech_segments
+from remotemedia.kernels.vad import VAD, speech_segments
 
 __all__ = ["KernelSet", "available", "get"]
 
@@ -34,17 +39,18 @@ class KernelSet:
     Attributes
     ----------
     name : str
-        "rust" (native core) or "python" (numpy).
+        "rust" (the Rust core, body in ``kernels/rust/``) or "python"
+        (numpy, body in ``kernels/python/``).
     binding : str or None
-        "cython" or "ctypes" for the native body, None for numpy.
+        "cython" or "ctypes" for the Rust core, None for numpy.
     """
 
     name: str
     binding: str | None
     _convert: ConvertFlat = field(repr=False)
-    _resample_one_shot: Any = field(repr=False, default=None)
-    _resampler_core: Any = field(repr=False, default=None)
-    _vad: VadFactory | None = field(default=None, repr=False)
+    _resample_one_shot: ResampleOneShot = field(repr=False)
+    _resampler_core: ResamplerCoreFactory = field(repr=False)
+    _vad: VadStreamFactory | None = field(default=None, repr=False)
     _chain_core: Any = field(default=None, repr=False)
 
     def convert(self, x: Any, to: Any) -> np.ndarray:
@@ -97,10 +103,10 @@ def _python_set() -> KernelSet:
     )
 
 
-def _native_set(binding: ModuleType) -> KernelSet:
-    from remotemedia.kernels.native import convert, resample
-    from remotemedia.kernels.native.chain import make_chain
-    from remotemedia.kernels.native.vad import make_vad
+def _rust_set(binding: ModuleType) -> KernelSet:
+    from remotemedia.kernels.rust import convert, resample
+    from remotemedia.kernels.rust.chain import make_chain
+    from remotemedia.kernels.rust.vad import make_vad
 
     one_shot, core = resample.make_resample(binding)
     return KernelSet(
@@ -144,21 +150,21 @@ def get(name: str | None = None, binding: str | None = None) -> KernelSet:
         module, reason = runtime.load_binding(binding)
         if module is None:
             raise RuntimeUnavailableError(f"kernel set rust/{binding} unavailable: {reason}")
-        return _cached(binding, lambda: _native_set(module))
+        return _cached(binding, partial(_rust_set, module))
     if name == "rust":
         module = runtime.get_rust_runtime()
         if module is None:
             _, _, reason = runtime.try_load_rust_runtime()
             raise RuntimeUnavailableError(f"kernel set 'rust' unavailable: {reason}")
-        return _cached(module.BINDING, lambda: _native_set(module))
+        return _cached(module.BINDING, partial(_rust_set, module))
     if runtime.is_rust_runtime_available():
         module = runtime.get_rust_runtime()
         assert module is not None
-        return _cached(module.BINDING, lambda: _native_set(module))
+        return _cached(module.BINDING, partial(_rust_set, module))
     return _cached("python", _python_set)
 
 
-def _cached(key: str, build: Any) -> KernelSet:
+def _cached(key: str, build: Callable[[], KernelSet]) -> KernelSet:
     with _lock:
         if key not in _cache:
             _cache[key] = build()

@@ -12,14 +12,12 @@ Rules (identical in the numpy and native bodies, sample for sample):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from remotemedia.kernels._validate import planar, target_format
-
-ConvertFlat = Callable[[np.ndarray, str], np.ndarray]
+from remotemedia.kernels.bodies import ConvertFlat
 
 
 def convert_with(body: ConvertFlat, x: Any, to: Any) -> np.ndarray:

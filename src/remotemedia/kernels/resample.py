@@ -25,10 +25,10 @@ quality       passband  stopband  attenuation  native arithmetic
 ============  ========  ========  ===========  ===========================
 
 The numpy body computes in float64 for every preset. Stages with long
-filters and few phases (``Shape.block > 0``: the sharp stage of 48k ->
-16k, 44.1k -> 16k, 16k -> 48k, 8k -> 16k at "high", the sharp stages of
-"very_high") run on
-the Rust core's fast-convolution kernel and emit whole blocks of output,
+filters and few phases (``Shape.block > 0``, see
+``kernels/python/resample_design.py``: the sharp stage of 48k -> 16k,
+44.1k -> 16k, 16k -> 48k, 8k -> 16k at "high", the sharp stages of
+"very_high") run on the Rust core's fast-convolution kernel and emit whole blocks of output,
 which adds up to one block of latency (19 ms at 48k -> 16k "high"); both
 bodies follow the same block grid, so ``process`` returns the same number
 of frames in each.
@@ -48,171 +48,24 @@ Rules shared by every body:
 
 from __future__ import annotations
 
-import math
 import operator
 import threading
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from remotemedia.kernels._validate import MAX_CHANNELS, planar
+from remotemedia.kernels.bodies import ResamplerCore
+from remotemedia.kernels.python.resample_design import SPECS, filter_stages, reduced
+
+if TYPE_CHECKING:
+    from remotemedia.kernels import KernelSet
 
 MIN_RATE = 8_000
 MAX_RATE = 192_000
 # Largest filter table (phases x taps): 2**23 float64 coefficients = 64 MiB.
 MAX_COEFFICIENTS = 1 << 23
-# Sharp stages with at most this many phases (the native output-parallel
-# kernel) come first; see stage_specs.
-PHASE_LIMIT = 4
-# Attenuation added to the short stage of a two-stage conversion (its
-# residue lands in the passband; extra dB cost few taps there).
-SHORT_EXTRA_DB = 10.0
-# The same for the many-phase short stage of a downward conversion (it runs
-# at the input rate on the tap-parallel kernel): 44.1k -> 16k fits 48 taps.
-MANY_PHASE_EXTRA_DB = 3.0
-# Taps per phase are padded to a multiple of the native SIMD block.
-TAP_BLOCK = 8
-# Stages with at least this many taps and at most BLOCK_FACTOR phases and
-# streams run on the Rust core's fast-convolution (FFT) kernel, which emits
-# whole blocks of output; both bodies follow the same block grid.
-BLOCK_MIN_TAPS = 200
-BLOCK_FACTOR = 4
-
-#: quality name -> (passband end, stopband start, attenuation dB)
-SPECS: dict[str, tuple[float, float, float]] = {
-    "low": (0.80, 1.0, 80.0),
-    "medium": (0.87, 1.0, 110.0),
-    "high": (0.91, 1.0, 139.0),
-    "very_high": (0.91, 1.0, 175.0),
-}
 _F32 = np.dtype(np.float32)
-#: quality name -> ABI code (RM_QUALITY_*)
-QUALITY_CODES = {"low": 0, "medium": 1, "high": 2, "very_high": 3}
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One stage: ratio ``l/m`` and band edges in virtual rate units (see :func:`stage_specs`)."""
-
-    l: int  # noqa: E741 - the usual name of the interpolation factor
-    m: int
-    scale: int
-    fp: float
-    fs: float
-    extra: float = 0.0  # dB added to the preset's attenuation (short stages)
-
-
-@dataclass(frozen=True)
-class Shape:
-    """Sizes of a stage's filter (no coefficients).
-
-    Attributes
-    ----------
-    l, m : int
-        Interpolation and decimation factors of the stage.
-    half : int
-        Half-length of the prototype, in upsampled samples.
-    taps : int
-        Taps per output, a multiple of 8.
-    ahead, behind : int
-        Input frames the window reaches after / before an output's position.
-    block : int
-        Periods (``l`` outputs each) per block of the fast-convolution
-        kernel, 0 for a direct stage: a block stage emits whole blocks only
-        (``flush`` releases the last partial one).
-    """
-
-    l: int  # noqa: E741
-    m: int
-    half: int
-    taps: int
-    ahead: int
-    behind: int
-    block: int = 0
-
-
-def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # noqa: E741
-    """Stages for the reduced ratio ``l/m`` (same rules as the Rust core).
-
-    A conversion by 2.5 or more runs in two stages so that the sharp filter
-    never works at the higher rate. When the sharp filter at half the higher
-    rate has at most ``PHASE_LIMIT`` phases (48k -> 16k): downward a
-    half-band stage first, upward a short doubling stage last. Otherwise
-    (44.1k -> 16k): downward a short polyphase stage to 1.5 times the output
-    rate, then a sharp 3:2 stage; upward a sharp 2:3 stage to 1.5 times the
-    input rate, then a short polyphase stage. Virtual units: input rate ``2m``, output rate
-    ``2l``; a design thus depends only on the ratio.
-    """
-    lf, mf = float(l), float(m)
-    if 2 * m >= 5 * l:
-        g = math.gcd(2 * l, m)
-        if 2 * l // g <= PHASE_LIMIT:
-            return (
-                Spec(1, 2, 2 * m, sb * lf, mf - sb * lf, SHORT_EXTRA_DB),
-                Spec(2 * l // g, m // g, m, pb * lf, sb * lf),
-            )
-        g = math.gcd(3 * l, 2 * m)
-        return (
-            Spec(3 * l // g, 2 * m // g, 2 * m, pb * lf, 3.0 * lf - sb * lf, MANY_PHASE_EXTRA_DB),
-            Spec(2, 3, 3 * l, pb * lf, sb * lf),
-        )
-    if 2 * l >= 5 * m:
-        g = math.gcd(l, 2 * m)
-        if l // g <= PHASE_LIMIT:
-            return (
-                Spec(l // g, 2 * m // g, 2 * m, pb * mf, sb * mf),
-                Spec(2, 1, l, pb * mf, lf - sb * mf, SHORT_EXTRA_DB),
-            )
-        g = math.gcd(2 * l, 3 * m)
-        return (
-            Spec(3, 2, 2 * m, pb * mf, sb * mf),
-            Spec(2 * l // g, 3 * m // g, 3 * m, pb * mf, 3.0 * mf - sb * mf, SHORT_EXTRA_DB),
-        )
-    low = float(min(l, m))
-    return (Spec(l, m, 2 * m, pb * low, sb * low),)
-
-
-def stage_shape(spec: Spec, atten: float) -> Shape:
-    """Sizes of the Kaiser design of one stage (same arithmetic as Rust)."""
-    atten = atten + spec.extra
-    rate = float(spec.l * spec.scale)
-    width = 2.0 * math.pi * (spec.fs - spec.fp) / rate
-    length = (atten - 7.95) / (2.285 * width)
-    half = math.ceil(length / 2.0)
-    ahead = -(-half // spec.l)
-    back = half // spec.l
-    taps = -(-(ahead + back + 1) // TAP_BLOCK) * TAP_BLOCK
-    return Shape(spec.l, spec.m, half, taps, ahead, taps - 1 - ahead, block_periods(spec.l, spec.m, taps))
-
-
-def block_periods(l: int, m: int, taps: int) -> int:  # noqa: E741
-    """Periods per block of the fast-convolution kernel, 0 for a direct stage.
-
-    The transform size is the power of two from twice the correlation
-    length ``q`` (the union of the phase windows in periods), within
-    256..4096; a block is what one transform yields, ``n - q + 1`` periods.
-    """
-    if taps < BLOCK_MIN_TAPS or l > BLOCK_FACTOR or m > BLOCK_FACTOR:
-        return 0
-    q = -(-((l - 1) * m // l + taps) // m)
-    n = min(max(1 << (2 * q - 1).bit_length(), 256), 4096)
-    return n - q + 1
-
-
-def reduced(in_rate: int, out_rate: int) -> tuple[int, int]:
-    """``(l, m)``: ``out_rate / in_rate`` in lowest terms."""
-    g = math.gcd(in_rate, out_rate)
-    return out_rate // g, in_rate // g
-
-
-@lru_cache(maxsize=256)
-def filter_stages(in_rate: int, out_rate: int, quality: str) -> tuple[tuple[Spec, Shape], ...]:
-    """Every stage of a conversion with its filter sizes."""
-    l, m = reduced(in_rate, out_rate)  # noqa: E741
-    pb, sb, atten = SPECS[quality]
-    return tuple((s, stage_shape(s, atten)) for s in stage_specs(l, m, pb, sb))
 
 
 def check_rate(rate: Any, what: str, op: str) -> int:
@@ -277,15 +130,6 @@ def as_float32(x: Any, op: str) -> np.ndarray:
     return a
 
 
-class Core(Protocol):
-    """What a body provides: streaming over validated (channels, n) float32."""
-
-    def process(self, x: np.ndarray) -> np.ndarray: ...
-    def flush(self) -> np.ndarray: ...
-    def reset(self) -> None: ...
-    def delay(self) -> int: ...
-
-
 class _Identity:
     """Equal rates: every chunk comes straight back (as a copy)."""
 
@@ -305,7 +149,7 @@ class _Identity:
         return 0
 
 
-def resample_with(kernels: Any, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
+def resample_with(kernels: KernelSet, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
     """Validate, then resample ``x`` in one shot with a kernel set's body.
 
     Parameters
@@ -368,7 +212,7 @@ class Resampler:
     """
 
     def __init__(
-        self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high", *, kernels: Any = None
+        self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high", *, kernels: KernelSet | None = None
     ) -> None:
         op = "Resampler"
         self.in_rate = check_rate(in_rate, "in_rate", op)
@@ -382,7 +226,7 @@ class Resampler:
             kernels = _k.get()
         self.kernels = kernels
         if self.in_rate == self.out_rate:
-            self._core: Core = _Identity(self.channels)
+            self._core: ResamplerCore = _Identity(self.channels)
         else:
             self._core = kernels._resampler_core(self.in_rate, self.out_rate, self.channels, self.quality)
         self._mono = self.channels == 1

@@ -1,8 +1,8 @@
 """numpy body of the resampler; the rules are in remotemedia.kernels.resample.
 
-Filter design mirrors rust/remotemedia-runtime/src/resample/design.rs
-formula for formula (float64, same order of operations), so both bodies
-use the same coefficients. Filtering is vectorised: long runs of output go
+Coefficients come from ``resample_design`` (the float64 reference design,
+the same formulas as the Rust core), so both bodies use the same
+coefficients. Filtering is vectorised: long runs of output go
 through one matrix product per block (each row of the input matrix feeds
 ``G`` outputs, ``G`` a multiple of ``L``, through a banded coefficient
 matrix); short runs (streaming chunks) gather their windows and use einsum.
@@ -17,28 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from remotemedia.kernels.resample import SPECS, Shape, Spec, filter_stages, reduced
+from remotemedia.kernels.python.resample_design import SPECS, Shape, design, filter_stages, reduced
 
 # Work arrays are cut into blocks of about this many float64 elements.
 _BLOCK = 1 << 20
 # Banded matrices larger than this (elements) are not built; gather instead.
 _MAX_BAND = 1 << 22
-
-
-def bessel_i0(x: np.ndarray) -> np.ndarray:
-    """Modified Bessel function of the first kind, order 0 (power series)."""
-    x = np.asarray(x, dtype=np.float64)
-    q = x * x / 4.0
-    term = np.ones_like(q)
-    total = np.ones_like(q)
-    k = 1.0
-    while k < 500.0:
-        term = term * (q / (k * k))
-        total = total + term
-        if np.all(term < total * 1e-17):
-            break
-        k += 1.0
-    return total
 
 
 @dataclass(frozen=True)
@@ -50,29 +34,6 @@ class Plan:
     # Banded matrix for the block product, or None: (span, G) and G.
     band: np.ndarray | None
     group: int
-
-
-def design(spec: Spec, shape: Shape, atten: float) -> np.ndarray:
-    """The (L, taps) float64 coefficient table of a stage (same formulas as Rust)."""
-    rate = float(spec.l * spec.scale)
-    fc = (spec.fp + spec.fs) / (2.0 * rate)
-    beta = 0.1102 * (atten + spec.extra - 8.7)
-    half = shape.half
-    i0_beta = bessel_i0(np.float64(beta))
-    gain = float(spec.l)
-    d = np.arange(half + 1, dtype=np.float64)
-    arg = 2.0 * fc * d
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sinc = np.sin(np.pi * arg) / (np.pi * arg)
-    sinc[0] = 1.0
-    sinc[1:][arg[1:] == np.round(arg[1:])] = 0.0  # exact zeros (half-band stages)
-    ratio = d / float(half)
-    w = bessel_i0(beta * np.sqrt(np.maximum(1.0 - ratio * ratio, 0.0))) / i0_beta
-    proto = gain * 2.0 * fc * sinc * w
-    r = np.arange(shape.l, dtype=np.int64)[:, None]
-    mi = np.arange(shape.taps, dtype=np.int64)[None, :]
-    dist = np.abs(r + (shape.behind - mi) * shape.l)
-    return np.where(dist <= half, proto[np.minimum(dist, half)], 0.0)
 
 
 def _band(shape: Shape, coef: np.ndarray) -> tuple[np.ndarray | None, int]:
@@ -293,4 +254,4 @@ def resample_one_shot(x: np.ndarray, in_rate: int, out_rate: int, quality: str) 
     return np.concatenate([core.process(x), core.flush()], axis=1)
 
 
-__all__ = ["ResamplerCore", "bessel_i0", "design", "plan", "resample_one_shot"]
+__all__ = ["ResamplerCore", "plan", "resample_one_shot"]

@@ -1,7 +1,7 @@
 """ctypes signatures of every function in include/remotemedia_runtime.h.
 
-Kept apart from the binding so tests can compare it with the header even
-where the library is absent.
+Kept apart from ``ctypes_binding`` so tests can compare it with the header
+even where the library is absent.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """ctypes binding of the remotemedia C ABI, loading the Rust cdylib.
 
-It exports the same functions as the Cython extension (`_native`), with the
-same signatures and exceptions, so the native kernel bodies work on either.
+It exports the same functions as the Cython extension (``cython_binding``),
+with the same signatures and exceptions, so the native kernel bodies work on
+either. The cdylib is installed in this folder (``remotemedia/_bindings/``).
 ctypes releases the GIL during every foreign call. Each call costs a few
 microseconds more than through Cython: use it where building the extension
 is not possible, or to load a core built separately.
@@ -18,13 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from remotemedia._ctypes_abi import RmStage, declare
-from remotemedia.errors import raise_for_status
+from remotemedia._bindings.abi import FORMAT_CODES
+from remotemedia._bindings.ctypes_signatures import RmStage, declare
+from remotemedia._bindings.status import raise_for_status
 
 BINDING = "ctypes"
 ENV_LIB = "REMOTEMEDIA_RUNTIME_LIB"
 
-_FORMATS = {"i16": (1, np.int16), "i32": (2, np.int32), "f32": (3, np.float32), "f64": (4, np.float64)}
+_DTYPES = {"i16": np.int16, "i32": np.int32, "f32": np.float32, "f64": np.float64}
+_FORMATS = {name: (FORMAT_CODES[name], dtype) for name, dtype in _DTYPES.items()}
 
 
 def library_filename() -> str:
@@ -37,11 +40,11 @@ def library_filename() -> str:
 
 
 def find_library() -> Path | None:
-    """The cdylib named by REMOTEMEDIA_RUNTIME_LIB, else one in the package."""
+    """The cdylib named by REMOTEMEDIA_RUNTIME_LIB, else the one installed next to this module."""
     env = os.environ.get(ENV_LIB)
     if env:
         return Path(env)
-    candidate = resources.files("remotemedia").joinpath(library_filename())
+    candidate = resources.files("remotemedia._bindings").joinpath(library_filename())
     if candidate.is_file():
         return Path(str(candidate))
     return None
@@ -51,7 +54,7 @@ def _load() -> ctypes.CDLL:
     path = find_library()
     if path is None:
         raise ImportError(
-            f"no {library_filename()} next to the remotemedia package and {ENV_LIB} is not set; "
+            f"no {library_filename()} in the remotemedia._bindings package and {ENV_LIB} is not set; "
             "build it with `cargo build --release` in rust/remotemedia-runtime and point "
             f"{ENV_LIB} at target/release/{library_filename()}"
         )
@@ -241,13 +244,13 @@ class Vad:
         return self._k.value
 
     def process_i16(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.int16, 1, out)
+        return self._process(x, np.int16, FORMAT_CODES["i16"], out)
 
     def process_f32(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.float32, 3, out)
+        return self._process(x, np.float32, FORMAT_CODES["f32"], out)
 
     def process_f64(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.float64, 4, out)
+        return self._process(x, np.float64, FORMAT_CODES["f64"], out)
 
 
 _CHAIN_DTYPES = {1: np.dtype(np.int16), 2: np.dtype(np.int32), 3: np.dtype(np.float32), 4: np.dtype(np.float64)}

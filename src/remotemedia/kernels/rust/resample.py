@@ -1,5 +1,5 @@
-"""Native body of the resampler: one binding call per chunk, output
-buffers allocated once at their exact size (the core reports it)."""
+"""Rust-core body of the resampler (either binding): one binding call per
+chunk, output buffers allocated once at their exact size (the core reports it)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from remotemedia.kernels.resample import QUALITY_CODES
+from remotemedia._bindings.abi import QUALITY_CODES
 
 
 class ResamplerCore:

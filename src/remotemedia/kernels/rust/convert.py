@@ -1,4 +1,4 @@
-"""Native body of PCM conversion: one binding call per array, no copies."""
+"""Rust-core body (either binding) of PCM conversion: one binding call per array, no copies."""
 
 from __future__ import annotations
 

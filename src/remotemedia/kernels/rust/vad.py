@@ -1,4 +1,4 @@
-"""Native body of the voice activity detector: one binding call per chunk."""
+"""Rust-core body (either binding) of the voice activity detector: one binding call per chunk."""
 
 from __future__ import annotations
 

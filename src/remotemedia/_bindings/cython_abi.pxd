@@ -1,5 +1,6 @@
-# Declarations of include/remotemedia_runtime.h for Cython. Keep in step
-# with the header; tests/test_abi.py checks both against the library.
+# Declarations of include/remotemedia_runtime.h for the Cython binding
+# (cython_binding.pyx). Keep in step with the header; tests/test_abi.py
+# checks both against the library.
 from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t, uint64_t
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from remotemedia.kernels.resample import QUALITY_CODES, check_plan, check_quality
+from remotemedia.kernels.resample import check_plan, check_quality
 from remotemedia.kernels.resample import check_rate as check_resample_rate
 from remotemedia.kernels.vad import check_settings, mono
 
@@ -63,9 +63,7 @@ class VadStage:
 
 StageSpec = Union[ConvertStage, DownmixStage, ResampleStage, VadStage]
 
-# ABI codes (RM_STAGE_*, RM_FORMAT_*).
-_KIND = {ConvertStage: 1, DownmixStage: 2, ResampleStage: 3, VadStage: 4}
-FORMAT_CODES = {np.dtype(np.int16): 1, np.dtype(np.int32): 2, np.dtype(np.float32): 3, np.dtype(np.float64): 4}
+DTYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32), np.dtype(np.float64))
 _TARGETS = {"i16": np.dtype(np.int16), "i32": np.dtype(np.int32), "f32": np.dtype(np.float32)}
 _VAD_DTYPES = (np.dtype(np.int16), np.dtype(np.float32), np.dtype(np.float64))
 
@@ -90,7 +88,7 @@ def check_stages(stages: tuple[StageSpec, ...], layout: Layout) -> Layout:
         refuses, int32 into the VAD, a VAD before the end, ...): run the
         nodes one by one instead, they report it.
     """
-    if layout.dtype not in FORMAT_CODES:
+    if layout.dtype not in DTYPES:
         raise TypeError(f"chain: unsupported sample type {layout.dtype}")
     if not 1 <= layout.channels <= 64:
         raise ValueError(f"chain: {layout.channels} channels")
@@ -115,21 +113,6 @@ def check_stages(stages: tuple[StageSpec, ...], layout: Layout) -> Layout:
         else:
             raise TypeError(f"chain: unknown stage {st!r}")
     return Layout(d, ch, rate, ndim)
-
-
-def abi_stages(stages: tuple[StageSpec, ...]) -> list[tuple[int, int, int]]:
-    """``(kind, a, b)`` triples for ``rm_chain_new``."""
-    out = []
-    for st in stages:
-        if isinstance(st, ConvertStage):
-            out.append((1, FORMAT_CODES[_TARGETS[st.to]], 0))
-        elif isinstance(st, DownmixStage):
-            out.append((2, 0, 0))
-        elif isinstance(st, ResampleStage):
-            out.append((3, st.rate, QUALITY_CODES[st.quality]))
-        else:
-            out.append((4, st.frame_ms, st.aggressiveness))
-    return out
 
 
 class Chain:
@@ -158,6 +141,12 @@ class Chain:
         self.stages = stages
         self.layout = layout
         self.out = check_stages(stages, layout)
+        rate, tail = layout.rate, False
+        for st in stages:
+            if isinstance(st, ResampleStage):
+                tail, rate = tail or st.rate != rate, st.rate
+        #: True when a stage holds audio back until flush (a resampler).
+        self.has_tail = tail
         if kernels._chain_core is None:
             raise NotImplementedError(f"kernel set {kernels.name!r} has no chains")
         core = kernels._chain_core(stages, layout, self.out)

@@ -149,7 +149,9 @@ class StreamSession:
         finally:
             self.close()
         if self._metrics is not None:
-            self._metrics.add_run(time.perf_counter_ns() - self._t0, [st.name for st in self._stages])
+            self._metrics.add_run(
+                time.perf_counter_ns() - self._t0, [n for st in self._stages for n in getattr(st, "names", (st.name,))]
+            )
         joined = {s: join_outputs(v) for s, v in pieces.items()}
         return joined[self._sinks[0]] if len(self._sinks) == 1 else joined
 

@@ -334,6 +334,11 @@ impl Chain {
         let mut n = input.frames;
         let mut nf = 0;
         for i in first..self.stages.len() {
+            if n == 0 {
+                // Nothing reaches the later stages (a resampler's block not
+                // complete yet): they have nothing to do.
+                break;
+            }
             let t0 = Instant::now();
             if self.stages[i].fail {
                 self.stages[i].fail = false;

@@ -124,7 +124,7 @@ impl<'a> View<'a> {
     }
 
     fn row(&self, c: usize) -> Plane<'a> {
-        let lo = c * self.stride;
+        let lo = if self.frames == 0 { 0 } else { c * self.stride };
         plane_slice!(self.data, lo, lo + self.frames, Plane)
     }
 }
@@ -400,6 +400,10 @@ pub fn resample(r: &mut Resampler, src: &View<'_>, dst: &mut ViewMut<'_>) -> Res
         Plane::F32(s) => s,
         _ => return Err(Error::State("the resampler takes float32".into())),
     };
+    if r.output_frames(src.frames) == 0 {
+        // No output yet (a block not complete): nothing to write, no stride.
+        return r.process_rows(s, src.stride, src.frames, &mut [], 0);
+    }
     let stride = dst.stride;
     let d = match &mut dst.data {
         PlaneMut::F32(d) => &mut **d,

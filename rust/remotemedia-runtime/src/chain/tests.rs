@@ -166,3 +166,40 @@ fn stage_times_are_reported_and_taken() {
     c.take_times(&mut t);
     assert_eq!(t, vec![0; 4]);
 }
+
+#[test]
+fn stereo_resample_with_blocks_that_emit_nothing() {
+    // Stereo 48000 -> 16000 without a downmix, pushes of a block and a
+    // bit: the resampler's block kernel often emits nothing for the second
+    // block of a call, while the output rows are strided.
+    let specs = [
+        Spec::Convert(Fmt::F32),
+        Spec::Resample {
+            rate: 16000,
+            quality: Quality::High,
+        },
+    ];
+    let n = 48000 * 2;
+    let x = stereo(n, 5);
+    let mut c = Chain::new(Fmt::I16, 2, 48000, &specs).unwrap();
+    let mut total = 0;
+    let step = BLOCK + 100;
+    for pos in (0..n).step_by(step) {
+        let k = step.min(n - pos);
+        let mut chunk = x[pos..pos + k].to_vec();
+        chunk.extend_from_slice(&x[n + pos..n + pos + k]);
+        let (m, _) = c.output_frames(k);
+        let mut o = vec![0f32; 2 * m];
+        let input = View::new(Plane::I16(&chunk), 2, k, k).unwrap();
+        let (a, _) = c
+            .process(
+                input,
+                Some(ViewMut::new(PlaneMut::F32(&mut o), 2, m, m).unwrap()),
+                &mut [],
+            )
+            .unwrap();
+        total += a;
+    }
+    let (m, _) = c.flush().unwrap();
+    assert_eq!(total + m, crate::resample::one_shot_frames(48000, 16000, n));
+}

@@ -6,7 +6,26 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from remotemedia.kernels.chain import FORMAT_CODES, Layout, StageSpec, abi_stages
+from remotemedia._bindings import abi
+from remotemedia.kernels.chain import ConvertStage, DownmixStage, Layout, ResampleStage, StageSpec
+
+_DTYPE_CODES = {"int16": abi.RM_FORMAT_I16, "int32": abi.RM_FORMAT_I32, "float32": abi.RM_FORMAT_F32,
+                "float64": abi.RM_FORMAT_F64}  # fmt: skip
+
+
+def abi_stages(stages: tuple[StageSpec, ...]) -> list[tuple[int, int, int]]:
+    """``(kind, a, b)`` triples (``rm_stage``) for ``rm_chain_new``."""
+    out = []
+    for st in stages:
+        if isinstance(st, ConvertStage):
+            out.append((abi.RM_STAGE_CONVERT, abi.FORMAT_CODES[st.to], 0))
+        elif isinstance(st, DownmixStage):
+            out.append((abi.RM_STAGE_DOWNMIX, 0, 0))
+        elif isinstance(st, ResampleStage):
+            out.append((abi.RM_STAGE_RESAMPLE, st.rate, abi.QUALITY_CODES[st.quality]))
+        else:
+            out.append((abi.RM_STAGE_VAD, st.frame_ms, st.aggressiveness))
+    return out
 
 
 def make_chain(binding: ModuleType) -> Callable[[tuple[StageSpec, ...], Layout, Layout], Any]:
@@ -14,6 +33,6 @@ def make_chain(binding: ModuleType) -> Callable[[tuple[StageSpec, ...], Layout, 
     cls = binding.Chain
 
     def make(stages: tuple[StageSpec, ...], layout: Layout, out: Layout) -> Any:
-        return cls(FORMAT_CODES[layout.dtype], layout.channels, layout.rate, abi_stages(stages), out.ndim == 1)
+        return cls(_DTYPE_CODES[layout.dtype.name], layout.channels, layout.rate, abi_stages(stages), out.ndim == 1)
 
     return make

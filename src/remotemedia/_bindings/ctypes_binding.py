@@ -253,7 +253,12 @@ class Vad:
         return self._process(x, np.float64, FORMAT_CODES["f64"], out)
 
 
-_CHAIN_DTYPES = {1: np.dtype(np.int16), 2: np.dtype(np.int32), 3: np.dtype(np.float32), 4: np.dtype(np.float64)}
+_CHAIN_DTYPES: dict[int, np.dtype[Any]] = {
+    1: np.dtype(np.int16),
+    2: np.dtype(np.int32),
+    3: np.dtype(np.float32),
+    4: np.dtype(np.float64),
+}
 
 
 class Chain:

@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
@@ -145,7 +147,7 @@ def plan_chains(topo: Topology, nodes: dict[str, NodePlan], use_rust: bool) -> d
 def layout_of(buf: AudioBuffer) -> Layout | None:
     """The chain layout of a buffer, or None when it must go node by node."""
     x = buf.data
-    if not x.flags.c_contiguous or x.ndim not in (1, 2):
+    if x.ndim not in (1, 2):
         return None
     return Layout(x.dtype, 1 if x.ndim == 1 else x.shape[0], buf.sample_rate, x.ndim)
 
@@ -175,8 +177,9 @@ def run_chain(cp: ChainPlan, data: Any, pipeline: str) -> Any:
     chain = cp.chain_for(layout) if layout is not None else None
     if chain is None:
         return NOT_APPLICABLE
+    x = buf.data if buf.data.flags.c_contiguous else np.ascontiguousarray(buf.data)
     try:
-        y, flags = chain.run(buf.data)
+        y, flags = chain.run(x)
     except NativeKernelError as exc:
         chain.reset()
         chain.stage_times()
@@ -185,7 +188,8 @@ def run_chain(cp: ChainPlan, data: Any, pipeline: str) -> Any:
     extra = 0
     if cp.vad:
         t0 = time.perf_counter_ns()
-        out = cp.plans[-1].node.annotate(out, flags)
+        vad: Any = cp.plans[-1].node  # a VADNode: its stage is the VAD's
+        out = vad.annotate(out, flags)
         extra = time.perf_counter_ns() - t0
     cp.record(chain, extra)
     return out

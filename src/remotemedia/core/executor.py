@@ -171,9 +171,7 @@ async def call_node(
         return out
 
 
-async def call_chain(
-    cp: ChainPlan, data: Any, pipeline: str, inline: bool, pool: Executor | None, memory: bool
-) -> Any:
+async def call_chain(cp: ChainPlan, data: Any, pipeline: str, inline: bool, pool: Executor | None, memory: bool) -> Any:
     """Run a chain's nodes on ``data``: one chain call, or node by node when the input needs it."""
     from remotemedia.core.chains import NOT_APPLICABLE, run_chain
 

@@ -88,8 +88,8 @@ _cache: dict[str | None, KernelSet] = {}
 
 
 def _python_set() -> KernelSet:
-    from remotemedia.kernels.python import convert, resample
     from remotemedia.kernels.chain import python_chain_core
+    from remotemedia.kernels.python import convert, resample
     from remotemedia.kernels.python.vad import VadStream
 
     return KernelSet(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -61,11 +61,11 @@ class VadStage:
     aggressiveness: int = 2
 
 
-StageSpec = Union[ConvertStage, DownmixStage, ResampleStage, VadStage]
+StageSpec = ConvertStage | DownmixStage | ResampleStage | VadStage
 
-DTYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32), np.dtype(np.float64))
-_TARGETS = {"i16": np.dtype(np.int16), "i32": np.dtype(np.int32), "f32": np.dtype(np.float32)}
-_VAD_DTYPES = (np.dtype(np.int16), np.dtype(np.float32), np.dtype(np.float64))
+DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32), np.dtype(np.float64))
+_TARGETS: dict[str, np.dtype[Any]] = {"i16": np.dtype(np.int16), "i32": np.dtype(np.int32), "f32": np.dtype(np.float32)}
+_VAD_DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.int16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 @dataclass(frozen=True)
@@ -300,4 +300,3 @@ def python_chain_core(kernels_getter: Any) -> Any:
         return PythonChainCore(kernels_getter(), stages, layout, out)
 
     return make
-

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.node import Node, computes_as
-from remotemedia.kernels.chain import ConvertStage
 from remotemedia.kernels._validate import target_format
+from remotemedia.kernels.chain import ConvertStage
 
 if TYPE_CHECKING:
     from remotemedia.core.retry import RetryPolicy

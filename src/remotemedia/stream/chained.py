@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.chains import ChainPlan, layout_of, wrap
 from remotemedia.core.metrics import NodeStats
@@ -137,10 +139,15 @@ class ChainStage:
                 return self._by_nodes(buf, 0)
         x = buf.data
         lay = self._layout
-        if x.dtype != lay.dtype or x.ndim != lay.ndim or buf.sample_rate != lay.rate or (
-            x.ndim == 2 and x.shape[0] != lay.channels
-        ) or not x.flags.c_contiguous:
+        if (
+            x.dtype != lay.dtype
+            or x.ndim != lay.ndim
+            or buf.sample_rate != lay.rate
+            or (x.ndim == 2 and x.shape[0] != lay.channels)
+        ):
             raise ValueError(self._changed(buf))
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)  # a slice of a bigger array: the kernels copy it too
         try:
             y, flags = chain.process(x)
         except Exception:
@@ -166,7 +173,9 @@ class ChainStage:
         """Blame the node that would have noticed the change; the message says what changed."""
         lay = self._layout
         was, now = f"{lay.channels} ch at {lay.rate} Hz", f"{buf.channels} ch at {buf.sample_rate} Hz"
-        stateful = [sub for sub, st in zip(self.subs, self.cp.stages) if isinstance(st, (ResampleStage, VadStage))]
+        stateful = [
+            sub for sub, st in zip(self.subs, self.cp.stages, strict=True) if isinstance(st, (ResampleStage, VadStage))
+        ]
         if was != now and stateful:
             sub = stateful[0]
             self.blame = sub
@@ -240,8 +249,6 @@ class ChainStage:
         return join_outputs(pieces)
 
     def _empty(self) -> Any:
-        import numpy as np
-
         out = self._chain.out
         return np.zeros(0 if out.ndim == 1 else (out.channels, 0), out.dtype)
 

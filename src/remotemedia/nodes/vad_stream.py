@@ -186,6 +186,27 @@ class VadStreamState:
             self._trim()
         return out
 
+    def annotate_flags(self, buf: AudioBuffer, flags: np.ndarray) -> dict[str, Any] | None:
+        """A native chain's fast path: the metadata of one chunk whose flags the chain computed.
+
+        Only for "annotate" without pre-roll audio (nothing to keep); returns
+        None otherwise, and the caller uses :meth:`process`. Same events as
+        :meth:`process`, without building intermediate buffers.
+        """
+        if self.keep:
+            return None
+        if self.vad is None:
+            self._open(buf)
+        elif buf.sample_rate != self.rate or buf.channels != self.channels:
+            self._check(buf)
+        self.received += buf.data.shape[-1]
+        events: list[SpeechEvent] = []
+        if flags.shape[0]:
+            raw = self.tracker.push(flags.tolist())  # type: ignore[union-attr]
+            if raw:
+                events = self._events(raw, [])
+        return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.node.frame_duration_ms}
+
     def flush(self) -> AudioBuffer | None:
         """End of stream: close an open segment (clipped to the stream's length); None if none was open."""
         if self.vad is None or self.tracker is None:

@@ -153,15 +153,22 @@ class ChainStage:
         except Exception:
             self.blame = self.subs[0]
             raise
-        out = wrap(buf, y, self._rate)
         vad = self._vad
         if vad is None:
             if self._timed:
                 self.cp.record(chain)
-            return out
+            return wrap(buf, y, self._rate)
         t0 = time.perf_counter_ns()
+        out = AudioBuffer.__new__(AudioBuffer)
+        out.data = x if y is None else y
+        out.sample_rate = self._rate
         try:
-            out = vad.process(out, flags)
+            meta = vad.annotate_flags(out, flags)
+            if meta is None:
+                out.metadata = buf.metadata.copy()
+                out = vad.process(out, flags)
+            else:
+                out.metadata = {**buf.metadata, **meta} if buf.metadata else meta
         except Exception:
             self.blame = self.subs[-1]
             raise

@@ -25,6 +25,10 @@ use std::time::Instant;
 /// Input frames per block of work.
 pub const BLOCK: usize = 4096;
 
+/// Whole buffers from this many frames run their per-channel stages (the
+/// resampler, conversions) one channel per thread.
+pub const PARALLEL_MIN: usize = 8 * BLOCK;
+
 /// What a stage does, as a pipeline node describes it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Spec {
@@ -72,6 +76,9 @@ pub struct Chain {
     rates: Vec<u32>,
     /// The last stage that writes audio (None: the output is the input).
     writer: Option<usize>,
+    specs: Vec<Spec>,
+    /// One-channel chains of the per-channel prefix, for parallel runs.
+    lanes: Vec<Chain>,
     bufs: [Store; 2],
     conv: Store,
     mix: Vec<f64>,
@@ -160,6 +167,8 @@ impl Chain {
             chans,
             rates,
             writer,
+            specs: specs.to_vec(),
+            lanes: Vec::new(),
             bufs: [Store::default(), Store::default()],
             conv: Store::default(),
             mix: Vec::new(),
@@ -505,7 +514,10 @@ impl Chain {
     pub fn run(&mut self, input: View<'_>, out: Option<ViewMut<'_>>, flags: &mut [u8]) -> Result<(usize, usize)> {
         self.reset();
         let (total, total_flags) = self.run_frames(input.frames);
-        let res = self.run_whole(input, out, flags, total);
+        let res = match (self.parallel_prefix(input.frames), out) {
+            (Some(p), Some(o)) => self.run_parallel(p, input, o, flags, total),
+            (_, out) => self.run_whole(input, out, flags, total),
+        };
         if res.is_err() {
             self.reset();
         }
@@ -516,6 +528,114 @@ impl Chain {
             )));
         }
         Ok((n, nf))
+    }
+
+    /// The end of the per-channel prefix when a whole buffer of `frames`
+    /// should run one channel per thread: several channels, a resampler
+    /// in the prefix, all audio written by the prefix (later stages only
+    /// read it: the VAD), and a second core.
+    fn parallel_prefix(&self, frames: usize) -> Option<usize> {
+        if frames < PARALLEL_MIN || self.chans[0] < 2 {
+            return None;
+        }
+        let p = self
+            .stages
+            .iter()
+            .position(|s| matches!(s.op, Op::ConvertMix | Op::Downmix | Op::Vad(_)))
+            .unwrap_or(self.stages.len());
+        let resamples = self.stages[..p].iter().any(|s| matches!(s.op, Op::Resample(_)));
+        let written = self.writer.is_some_and(|w| w < p);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (resamples && written && cores > 1).then_some(p)
+    }
+
+    /// `run` with the prefix `..p` on one-channel chains, one per channel,
+    /// spread over threads and writing straight into their output rows;
+    /// then the rest (the VAD) over the output. Channels are independent
+    /// in those stages, so the bits are those of the one-thread path.
+    fn run_parallel(
+        &mut self,
+        p: usize,
+        input: View<'_>,
+        mut out: ViewMut<'_>,
+        flags: &mut [u8],
+        total: usize,
+    ) -> Result<(usize, usize)> {
+        let channels = self.chans[0];
+        if self.lanes.is_empty() {
+            let (f, _, r) = self.input_format();
+            self.lanes = (0..channels)
+                .map(|_| Chain::new(f, 1, r, &self.specs[..p]))
+                .collect::<Result<_>>()?;
+        }
+        for i in 0..p {
+            if std::mem::take(&mut self.stages[i].fail) {
+                self.lanes[0].stages[i].fail = true;
+            }
+        }
+        if out.frames < total {
+            return Err(Error::BufferTooSmall {
+                needed: total * out.channels,
+                given: out.frames * out.channels,
+            });
+        }
+        let mut rows = out.rows_mut();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(channels);
+        // Work of each thread: (lane, input row, output row) triples.
+        let mut work: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
+        for (c, (lane, row)) in self.lanes.iter_mut().zip(rows.drain(..)).enumerate() {
+            work[c % threads].push((lane, input.row_view(c), row));
+        }
+        let run_lanes = |jobs: Vec<(&mut Chain, View<'_>, ViewMut<'_>)>| -> Result<()> {
+            for (lane, x, y) in jobs {
+                let mut y = y;
+                let sub = y.sub(0, total);
+                lane.run(x, Some(sub), &mut [])?;
+            }
+            Ok(())
+        };
+        let mut jobs = work.into_iter();
+        let mine = jobs.next().unwrap_or_default();
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = jobs.map(|j| s.spawn(move || run_lanes(j))).collect();
+            let mut res = vec![run_lanes(mine)];
+            for h in handles {
+                match h.join() {
+                    Ok(r) => res.push(r),
+                    Err(payload) => {
+                        // Re-raise here so the ABI guard reports it (with its message).
+                        let msg = payload
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown panic".into());
+                        panic!("{msg} (in a chain worker thread)");
+                    }
+                }
+            }
+            res
+        });
+        for r in results {
+            r?;
+        }
+        for i in 0..p {
+            let t = self.lanes.iter_mut().map(|l| std::mem::take(&mut l.times[i])).max();
+            self.times[i] += t.unwrap_or(0);
+        }
+        // The rest (a VAD) reads the finished output, block by block.
+        let done = out.as_view().sub(0, total);
+        let mut nf = 0;
+        let mut pos = 0;
+        while pos < total {
+            let n = BLOCK.min(total - pos);
+            let (_, _, k) = self.run_inner(p, done.sub(pos, n), None, &mut flags[nf..])?;
+            nf += k;
+            pos += n;
+        }
+        self.reset_vad();
+        Ok((total, nf))
     }
 
     fn run_whole(

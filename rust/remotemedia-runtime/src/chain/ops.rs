@@ -123,6 +123,16 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Row `c` alone, as a one-channel view.
+    pub fn row_view(&self, c: usize) -> View<'a> {
+        View {
+            data: self.row(c),
+            channels: 1,
+            frames: self.frames,
+            stride: self.frames,
+        }
+    }
+
     fn row(&self, c: usize) -> Plane<'a> {
         let lo = if self.frames == 0 { 0 } else { c * self.stride };
         plane_slice!(self.data, lo, lo + self.frames, Plane)
@@ -182,6 +192,33 @@ impl<'a> ViewMut<'a> {
             channels: self.channels,
             frames: n,
             stride: self.stride,
+        }
+    }
+
+    /// Splits into one-channel views, one per row (disjoint borrows).
+    pub fn rows_mut(&mut self) -> Vec<ViewMut<'_>> {
+        let (stride, frames, ch) = (self.stride, self.frames, self.channels);
+        macro_rules! split {
+            ($d:expr, $v:ident) => {
+                $d.chunks_mut(stride.max(1))
+                    .take(ch)
+                    .map(|r| ViewMut {
+                        data: PlaneMut::$v(&mut r[..frames]),
+                        channels: 1,
+                        frames,
+                        stride: frames,
+                    })
+                    .collect()
+            };
+        }
+        if frames == 0 {
+            return Vec::new();
+        }
+        match &mut self.data {
+            PlaneMut::I16(d) => split!(d, I16),
+            PlaneMut::I32(d) => split!(d, I32),
+            PlaneMut::F32(d) => split!(d, F32),
+            PlaneMut::F64(d) => split!(d, F64),
         }
     }
 

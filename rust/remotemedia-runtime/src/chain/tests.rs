@@ -203,3 +203,73 @@ fn stereo_resample_with_blocks_that_emit_nothing() {
     let (m, _) = c.flush().unwrap();
     assert_eq!(total + m, crate::resample::one_shot_frames(48000, 16000, n));
 }
+
+#[test]
+fn parallel_run_equals_the_one_thread_path() {
+    let specs = [
+        Spec::Convert(Fmt::F32),
+        Spec::Resample {
+            rate: 16000,
+            quality: Quality::High,
+        },
+        Spec::Vad {
+            frame_ms: 30,
+            aggressiveness: 2,
+        },
+    ];
+    let n = 48000 * 3 + 5;
+    assert!(n >= PARALLEL_MIN);
+    let x = stereo(n, 6);
+    let mut c = Chain::new(Fmt::I16, 2, 48000, &specs).unwrap();
+    let (m, k) = c.run_frames(n);
+    let mut y = vec![0f32; 2 * m];
+    let mut flags = vec![0u8; k];
+    let input = View::new(Plane::I16(&x), 2, n, n).unwrap();
+    let got = c
+        .run(
+            input,
+            Some(ViewMut::new(PlaneMut::F32(&mut y), 2, m, m).unwrap()),
+            &mut flags,
+        )
+        .unwrap();
+    assert_eq!(got, (m, k));
+    // The one-thread path: process (blocks, serial) then flush.
+    let mut s = Chain::new(Fmt::I16, 2, 48000, &specs).unwrap();
+    let (m1, k1) = s.output_frames(n);
+    let mut y1 = vec![0f32; 2 * m1];
+    let mut f1 = vec![0u8; k1];
+    s.process(
+        input,
+        Some(ViewMut::new(PlaneMut::F32(&mut y1), 2, m1, m1).unwrap()),
+        &mut f1,
+    )
+    .unwrap();
+    let (m2, k2) = s.flush().unwrap();
+    let mut y2 = vec![0f32; 2 * m2];
+    let mut f2 = vec![0u8; k2];
+    s.take(Some(ViewMut::new(PlaneMut::F32(&mut y2), 2, m2, m2).unwrap()), &mut f2)
+        .unwrap();
+    assert_eq!(m1 + m2, m);
+    for c in 0..2 {
+        let mut row = y1[c * m1..(c + 1) * m1].to_vec();
+        row.extend_from_slice(&y2[c * m2..(c + 1) * m2]);
+        assert!(row
+            .iter()
+            .zip(&y[c * m..(c + 1) * m])
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+    f1.extend_from_slice(&f2);
+    assert_eq!(f1, flags);
+    // A panic inside a worker comes back as a panic of the call.
+    c.debug_fail(1).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut y = vec![0f32; 2 * m];
+        let mut flags = vec![0u8; k];
+        let _ = c.run(
+            input,
+            Some(ViewMut::new(PlaneMut::F32(&mut y), 2, m, m).unwrap()),
+            &mut flags,
+        );
+    }));
+    assert!(caught.is_err());
+}

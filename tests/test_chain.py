@@ -268,23 +268,31 @@ def _native_only(runtime_env: tuple[str, Any]) -> None:
         pytest.skip("native-core behaviour (debug panic hook, output buffers written by the core)")
 
 
+@pytest.mark.parametrize(
+    ("config", "stage"),
+    [
+        ("convert-downmix-resample-vad", 2),  # one thread
+        ("stereo-resample-vad-filter", 1),  # a whole stereo buffer: one channel per thread
+    ],
+)
 def test_native_failure_inside_a_chain_reruns_its_nodes_in_python(
-    runtime_env: tuple[str, Any], caplog: pytest.LogCaptureFixture
+    runtime_env: tuple[str, Any], caplog: pytest.LogCaptureFixture, config: str, stage: int
 ) -> None:
     _native_only(runtime_env)
-    make, data = CONFIGS["convert-downmix-resample-vad"]
+    make, data = CONFIGS[config]
     nodes = make()
     p = pipeline_of(nodes)
     x = data()
     (cp,) = p.plan().chains.values()
     chain = cp.chain_for(layout_of(AudioBuffer(*x)))
     assert chain is not None
-    chain.debug_fail(2)  # a real Rust panic inside the resampler stage, caught at the ABI
+    chain.debug_fail(stage)  # a real Rust panic inside the resampler stage, caught at the ABI
     with caplog.at_level(logging.WARNING, logger="remotemedia.pipeline"):
         got = p.run_sync(x)
     warnings = [r for r in caplog.records if "failed internally" in r.message]
     assert len(warnings) == 1 and "Rust panic" in warnings[0].message
-    assert "'AudioResampleNode'" in warnings[0].message and "re-running these nodes in Python" in warnings[0].message
+    assert "chain stage" in warnings[0].message and "re-running these nodes in Python" in warnings[0].message
+    assert " -> ".join(repr(n.name) for n in nodes) in warnings[0].message
     python = by_nodes(nodes, x, kernels.get("python"))
     np.testing.assert_allclose(got.data, python.data, atol=1e-5, rtol=0)
     np.testing.assert_array_equal(got.metadata["vad_flags"], python.metadata["vad_flags"])

@@ -106,6 +106,9 @@ class ChainStage:
         self._vad = last.state if cp.vad else None
         self._timed = any(p.stats is not None for p in cp.plans)
         self._rate = 0
+        self._dtype: Any = None
+        self._rate_in = 0
+        self._lead: tuple[int, ...] = ()
 
     def _open(self, buf: AudioBuffer) -> None:
         layout = layout_of(buf)
@@ -116,6 +119,9 @@ class ChainStage:
             except (ValueError, TypeError, NotImplementedError):
                 chain = None
         self._layout = layout
+        if layout is not None:  # what every later chunk must match
+            self._dtype, self._rate_in = layout.dtype, layout.rate
+            self._lead = () if layout.ndim == 1 else (layout.channels,)
         if chain is None:
             self._direct = True
         else:
@@ -138,12 +144,8 @@ class ChainStage:
             if self._direct:
                 return self._by_nodes(buf, 0)
         x = buf.data
-        lay = self._layout
-        if (
-            x.dtype != lay.dtype
-            or x.ndim != lay.ndim
-            or buf.sample_rate != lay.rate
-            or (x.ndim == 2 and x.shape[0] != lay.channels)
+        if (x.dtype is not self._dtype or buf.sample_rate != self._rate_in or x.shape[:-1] != self._lead) and (
+            x.dtype != self._dtype or buf.sample_rate != self._rate_in or x.shape[:-1] != self._lead
         ):
             raise ValueError(self._changed(buf))
         if not x.flags.c_contiguous:

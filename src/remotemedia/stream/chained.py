@@ -100,6 +100,9 @@ class ChainStage:
         self.state: Any = None
         self.fn = self.push
         self.blame: Any = None  # the sub-stage an error belongs to
+        # push returns a new AudioBuffer with its own metadata dict (False once
+        # the stream runs node by node: nodes may hand their input on).
+        self.fresh = True
         self._chain: Any = None
         self._layout: Any = None
         self._direct = False  # True: this stream runs node by node
@@ -124,6 +127,7 @@ class ChainStage:
             self._lead = () if layout.ndim == 1 else (layout.channels,)
         if chain is None:
             self._direct = True
+            self.fresh = False
         else:
             self._chain, self._rate = chain, chain.out.rate
 

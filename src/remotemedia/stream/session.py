@@ -59,6 +59,7 @@ class StreamSession:
         self._sources = set(topo.sources)
         self._stamps = {s: Stamper() for s in topo.sinks}
         self._timed = any(st.stats is not None for st in stages)
+        self._fresh = stages[-1] if stages and hasattr(stages[-1], "fresh") else None
         self.position = Position()
         self._metrics = getattr(pipeline, "_metrics", None)
         self._t0 = time.perf_counter_ns()
@@ -109,6 +110,9 @@ class StreamSession:
                     pos.advance(chunk)
                     return None
             pos.advance(chunk)
+            fresh = self._fresh
+            if fresh is not None and fresh.fresh:  # a chain stage's output: a new buffer, its own metadata
+                return self._stamps[self._sinks[0]].in_place(x)
             return self._stamps[self._sinks[0]](x)
         outs = self._run({s: chunk for s in self._sources}, 0, pos.describe(index))
         pos.advance(chunk)

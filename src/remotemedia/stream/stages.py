@@ -186,6 +186,15 @@ class Stamper:
         stamped.data, stamped.sample_rate, stamped.metadata = out.data, out.sample_rate, meta
         return stamped
 
+    def in_place(self, out: AudioBuffer) -> AudioBuffer:
+        """Stamp a buffer nobody else holds (a chain stage's fresh output) without copying it."""
+        n = self.frames
+        self.frames = n + out.data.shape[-1]
+        meta = out.metadata
+        meta[START_SAMPLE] = n
+        meta[START_S] = n / out.sample_rate
+        return out
+
 
 def join_outputs(chunks: list[Any]) -> Any:
     """One sink's outputs as one result: :func:`collect` for audio, else the last output (None if none)."""

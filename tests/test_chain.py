@@ -187,6 +187,20 @@ async def test_async_stream_equals_node_by_node(runtime_env: tuple[str, Any]) ->
     assert all("stream" in m[n.name] for n in nodes)
 
 
+def test_concurrent_runs_of_one_pipeline_each_get_their_own_chain(runtime_env: tuple[str, Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    make, data = CONFIGS["convert-downmix-resample-vad"]
+    nodes = make()
+    p = pipeline_of(nodes, metrics=False)
+    inputs = [(speechy(1.0, 48000, seed=s), 48000) for s in range(6)]
+    want = [by_nodes(nodes, x, kernels.get()) for x in inputs]
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(lambda x: p.run_sync(x), inputs * 2))
+    for g, w in zip(got, want * 2, strict=True):
+        assert_same(g, w)
+
+
 class Gain(Node):
     """A user node without a native body."""
 
@@ -287,6 +301,7 @@ def test_native_failure_inside_a_chain_reruns_its_nodes_in_python(
     chain = cp.chain_for(layout_of(AudioBuffer(*x)))
     assert chain is not None
     chain.debug_fail(stage)  # a real Rust panic inside the resampler stage, caught at the ABI
+    cp.release(chain)  # the next run takes it
     with caplog.at_level(logging.WARNING, logger="remotemedia.pipeline"):
         got = p.run_sync(x)
     warnings = [r for r in caplog.records if "failed internally" in r.message]

@@ -11,7 +11,8 @@ the downmix, joins when its hint allows). Nodes without a native body
 plan per linear run.
 
 A chain is compiled per input layout (dtype, channels, rate, ndim) on
-first use and kept, so later runs and a batch worker's files reuse it.
+first use and kept, so later runs reuse it (concurrent runs of one
+pipeline each take their own).
 Whole-buffer runs (:func:`run_chain`) push the buffer through the chain
 in one call; streams use :class:`remotemedia.stream.stages.ChainStage`.
 Input the chain cannot take (bad types, unsupported rates) runs node by
@@ -51,7 +52,8 @@ class ChainPlan:
     stages: tuple[Any, ...]
     kernels: KernelSet
     python: KernelSet | None
-    compiled: dict[Layout, Chain | None] = field(default_factory=dict, repr=False)
+    #: Idle compiled chains by input layout (None: that layout runs node by node).
+    compiled: dict[Layout, list[Chain] | None] = field(default_factory=dict, repr=False)
 
     @property
     def vad(self) -> bool:
@@ -63,15 +65,32 @@ class ChainPlan:
         return " -> ".join(repr(n) for n in self.names)
 
     def chain_for(self, layout: Layout) -> Chain | None:
-        """The compiled chain for ``layout`` (None: this input runs node by node)."""
-        if layout in self.compiled:
-            return self.compiled[layout]
+        """An idle compiled chain for ``layout``, now the caller's (None: run node by node).
+
+        Give it back with :meth:`release`. Concurrent runs of one pipeline
+        each get their own chain (a chain's state serves one call at a time).
+        """
+        idle = self.compiled.get(layout, [])
+        if idle is None:
+            return None
         try:
-            chain: Chain | None = self.kernels.Chain(self.stages, layout)
+            chain = idle.pop()
+        except IndexError:
+            pass
+        else:
+            chain.stage_times()  # times of an earlier user are not this run's
+            return chain
+        try:
+            return self.kernels.Chain(self.stages, layout)
         except (ValueError, TypeError, NotImplementedError):
-            chain = None
-        self.compiled[layout] = chain
-        return chain
+            self.compiled[layout] = None
+            return None
+
+    def release(self, chain: Chain) -> None:
+        """Return a chain (reset) for the next run with its layout."""
+        idle = self.compiled.setdefault(chain.layout, [])
+        if idle is not None and len(idle) < 4:
+            idle.append(chain)
 
     def record(self, chain: Chain, extra_ns: int = 0) -> None:
         """Add each stage's time to its node's metrics (``extra_ns``: Python work of the last node)."""
@@ -183,6 +202,7 @@ def run_chain(cp: ChainPlan, data: Any, pipeline: str) -> Any:
     except NativeKernelError as exc:
         chain.reset()
         chain.stage_times()
+        cp.release(chain)
         return _python_rerun(cp, buf, pipeline, exc)
     out = wrap(buf, y, chain.out.rate)
     extra = 0
@@ -192,6 +212,7 @@ def run_chain(cp: ChainPlan, data: Any, pipeline: str) -> Any:
         out = vad.annotate(out, flags)
         extra = time.perf_counter_ns() - t0
     cp.record(chain, extra)
+    cp.release(chain)
     return out
 
 

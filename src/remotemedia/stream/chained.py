@@ -106,6 +106,7 @@ class ChainStage:
         self._chain: Any = None
         self._layout: Any = None
         self._direct = False  # True: this stream runs node by node
+        self._ended = False  # flushed without error: the chain can serve another stream
         self._vad = last.state if cp.vad else None
         self._timed = any(p.stats is not None for p in cp.plans)
         self._rate = 0
@@ -115,12 +116,7 @@ class ChainStage:
 
     def _open(self, buf: AudioBuffer) -> None:
         layout = layout_of(buf)
-        chain = None
-        if layout is not None:
-            try:
-                chain = self.cp.kernels.Chain(self.cp.stages, layout)
-            except (ValueError, TypeError, NotImplementedError):
-                chain = None
+        chain = self.cp.chain_for(layout) if layout is not None else None
         self._layout = layout
         if layout is not None:  # what every later chunk must match
             self._dtype, self._rate_in = layout.dtype, layout.rate
@@ -259,6 +255,7 @@ class ChainStage:
                 pieces.append(end)
         if self._timed:
             self.cp.record(chain, time.perf_counter_ns() - t0)
+        self._ended = True  # the flush reset the chain: the next stream may take it
         return join_outputs(pieces)
 
     def _empty(self) -> Any:
@@ -272,5 +269,7 @@ class ChainStage:
             exc = sub.close()
             if first is None:
                 first = exc
+        if self._chain is not None and self._ended:
+            self.cp.release(self._chain)
         self._chain = None
         return first

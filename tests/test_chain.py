@@ -190,7 +190,7 @@ async def test_async_stream_equals_node_by_node(runtime_env: tuple[str, Any]) ->
 def test_concurrent_runs_of_one_pipeline_each_get_their_own_chain(runtime_env: tuple[str, Any]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    make, data = CONFIGS["convert-downmix-resample-vad"]
+    make, _ = CONFIGS["convert-downmix-resample-vad"]
     nodes = make()
     p = pipeline_of(nodes, metrics=False)
     inputs = [(speechy(1.0, 48000, seed=s), 48000) for s in range(6)]

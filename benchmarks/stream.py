@@ -4,8 +4,8 @@ Part 1: 20 ms frames of 48 kHz stereo int16 (960 frames) through
 FormatConverterNode("f32") -> DownmixNode -> AudioResampleNode(16000) ->
 VADNode() with ``pipeline.open_stream()`` / ``s.push(frame)``: time per
 push (median, 99th percentile, mean) in microseconds, native and Python,
-beside the same kernels called directly (the floor the node layer adds
-to) and the same work written by hand per frame (numpy convert and
+beside the same kernels called one by one from Python (what a session
+did before native chains) and the same work written by hand per frame (numpy convert and
 downmix, ``soxr.ResampleStream`` HQ, ``webrtcvad`` on 30 ms frames). The
 session and the hand-written loop alternate ``--repeat`` times over the
 frames; each row reports the median over those runs of its per-run
@@ -171,12 +171,12 @@ def part_frames(n_frames: int, repeat: int = 3) -> None:
         rows.append((label, s_row))
         rows.append(("by hand: numpy + soxr.ResampleStream HQ + webrtcvad", h_row))
         rows.append(("session, native, thread CPU time (no preemption)", c_row))
-        rows.append(("kernels called directly, native (floor)", time_kernels(kernels.get(), frames, 100)))
+        rows.append(("kernels called one by one, native (no chain)", time_kernels(kernels.get(), frames, 100)))
         label = "session, native, no downmix (stereo resample)"
         rows.append((label, time_session(pipeline(False), frames, True, 100)))
     few = frames[: max(200, n_frames // 10)]
     rows.append(("session, Python (numpy kernels)", time_session(pipeline(), few, False, 20)))
-    rows.append(("kernels called directly, Python", time_kernels(kernels.get("python"), few, 20)))
+    rows.append(("kernels called one by one, Python", time_kernels(kernels.get("python"), few, 20)))
     for name, (med, p99, mean) in rows:
         print(f"{name:<52}{med:9.1f}{p99:9.1f}{mean:9.1f}")
     if native:

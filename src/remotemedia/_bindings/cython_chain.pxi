@@ -10,6 +10,7 @@ import numpy as _np
 
 _CHAIN_DTYPES = {1: _np.dtype(_np.int16), 2: _np.dtype(_np.int32), 3: _np.dtype(_np.float32), 4: _np.dtype(_np.float64)}
 _EMPTY_FLAGS = _np.zeros(0, _np.uint8)
+_EMPTY_FLAGS.flags.writeable = False  # shared by every call that completes no VAD frame
 
 
 cdef inline void *_addr(object a):

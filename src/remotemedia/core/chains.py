@@ -104,19 +104,17 @@ class ChainPlan:
                 stats.runtime, stats.binding = ks.name, ks.binding
 
 
-def _stage_kernels(p: NodePlan, use_rust: bool, chain_ks: KernelSet | None) -> KernelSet | None:
+def _stage_kernels(p: NodePlan, chain_ks: KernelSet) -> KernelSet | None:
     """The kernel set node ``p`` would run a stage on (None: it cannot join)."""
     if p.kernels is not None:
         return p.kernels
     hint = p.node.runtime_hint
-    if chain_ks is None:
-        return None
     if hint == "auto" or hint == chain_ks.name:
         return chain_ks
     return None
 
 
-def plan_chains(topo: Topology, nodes: dict[str, NodePlan], use_rust: bool) -> dict[str, ChainPlan]:
+def plan_chains(topo: Topology, nodes: dict[str, NodePlan]) -> dict[str, ChainPlan]:
     """The chains of a planned graph, keyed by the name of their first node."""
     from remotemedia import kernels
 
@@ -145,12 +143,11 @@ def plan_chains(topo: Topology, nodes: dict[str, NodePlan], use_rust: bool) -> d
             nxt = nodes[succ[0]]
             if len(topo.preds[nxt.name]) != 1 or stage_of(nxt) is None:
                 break
-            nks = _stage_kernels(nxt, use_rust, ks)
+            nks = _stage_kernels(nxt, ks)
             if nks is None or nks is not ks:
                 break
             run.append(nxt)
-        # A run may start with nodes that have no kernels of their own only
-        # through an earlier kernel node, so it always has a kernel set here.
+        # A run starts at a node with kernels of its own: its set is the chain's.
         taken.update(q.name for q in run)
         python = kernels.get("python") if ks.name == "rust" else None
         chains[name] = ChainPlan(

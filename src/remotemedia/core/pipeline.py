@@ -150,7 +150,7 @@ class Pipeline:
             )
         from remotemedia.core.chains import plan_chains
 
-        plan = Plan(topo, nodes, plan_chains(topo, nodes, use_rust))
+        plan = Plan(topo, nodes, plan_chains(topo, nodes))
         self._plans[use_rust] = (self.graph.version, plan)
         return plan
 

@@ -92,7 +92,7 @@ def test_reused_pipeline_gives_the_results_of_a_fresh_one_per_file(
     for src in order:
         worker_plan.clear()  # a new pipeline per file: what the worker did before
         fresh.append(_result(_task(src, tmp_path / "fresh", manifest)))
-    fresh_built = len(built)
+    fresh_built = len([b for b in built if b[0] != 4000])
 
     worker_plan.clear()
     built.clear()
@@ -109,7 +109,8 @@ def test_reused_pipeline_gives_the_results_of_a_fresh_one_per_file(
     # instead of one per resampled file; the 4 kHz file's construction fails each time, so
     # nothing is kept for it. (A native chain builds its resampling stage itself: none here.)
     assert all(built.count(shape) == 1 for shape in set(built) - {(4000, 1)})
-    assert not built or fresh_built > len(built)
+    kept = [b for b in built if b[0] != 4000]  # the 4 kHz file fails to build one, fresh or reused
+    assert not kept or fresh_built > len(kept)
     if fresh_built:
         rates = {rate for rate, *_ in SPECS if rate != 16000}
         assert sorted(b for b in built if b[0] != 4000) == sorted((rate, 1) for rate in rates)

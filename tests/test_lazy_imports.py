@@ -58,6 +58,7 @@ def test_a_one_file_run_loads_the_session_but_not_dask_tqdm_or_asyncio(tmp_path:
     code = "from remotemedia.cli import main\nassert main(['run', 'a.wav', '-o', 'out', '-q', '--workers', '1']) == 0"
     assert loaded_after(code, cwd=tmp_path) == {
         "remotemedia.stream",
+        "remotemedia.stream.chained",  # the run's nodes as one native chain stage
         "remotemedia.stream.session",
         "remotemedia.stream.stages",
     }

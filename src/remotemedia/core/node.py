@@ -152,6 +152,17 @@ class Node:
     def close_state(self, state: Any, kernels: KernelSet | None) -> None:
         """Release the stream's resources; called once per stream, after flush or on failure (default: nothing)."""
 
+    def native_stage(self) -> Any:
+        """The chain stage this node runs as, or None (the default: no native body).
+
+        Built-in nodes with a native body return a stage record of
+        :mod:`remotemedia.kernels.chain` describing their parameters; the
+        planner joins consecutive such nodes into one chain (see
+        docs/pipelines.md). A subclass that overrides how the node
+        computes gets None, so its own code runs.
+        """
+        return None
+
     def blocks(self) -> Iterator[Any]:
         """A source node's chunks, in order (source nodes override this)."""
         raise NotImplementedError(f"{type(self).__name__} is not a source node (is_source is False)")
@@ -185,3 +196,12 @@ class Node:
         return (
             f"{type(self).__name__}(name={self.name!r}, runtime_hint={self.runtime_hint!r}{', ' if args else ''}{args})"
         )
+
+
+_COMPUTE = ("process", "process_with", "process_chunk", "open_state", "flush")
+
+
+def computes_as(node: Node, cls: type) -> bool:
+    """True when ``node`` computes with ``cls``'s own methods (no subclass overrides them)."""
+    t = type(node)
+    return t is cls or all(getattr(t, m) is getattr(cls, m) for m in _COMPUTE)

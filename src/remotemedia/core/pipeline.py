@@ -156,7 +156,9 @@ class Pipeline:
                 breaker=breaker,
                 stats=stats,
             )
-        plan = Plan(topo, nodes)
+        from remotemedia.core.chains import plan_chains
+
+        plan = Plan(topo, nodes, plan_chains(topo, nodes))
         self._plans[use_rust] = (self.graph.version, plan)
         return plan
 

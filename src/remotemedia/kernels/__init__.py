@@ -52,6 +52,7 @@ class KernelSet:
     _resample_one_shot: ResampleOneShot = field(repr=False)
     _resampler_core: ResamplerCoreFactory = field(repr=False)
     _vad: VadStreamFactory | None = field(default=None, repr=False)
+    _chain_core: Any = field(default=None, repr=False)
 
     def convert(self, x: Any, to: Any) -> np.ndarray:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
@@ -72,6 +73,12 @@ class KernelSet:
         """A streaming voice activity detector on this body; see kernels.vad.VAD."""
         return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self)
 
+    def Chain(self, stages: Any, layout: Any) -> Any:
+        """A compiled chain of ``stages`` for input ``layout`` on this body; see kernels.chain."""
+        from remotemedia.kernels.chain import compile_chain
+
+        return compile_chain(self, tuple(stages), layout)
+
     def speech_segments(self, x: Any, sample_rate: int, *args: Any, **kwargs: Any) -> list[tuple[float, float]]:
         """Speech segments ``(start_s, end_s)`` on this body; see kernels.vad.speech_segments."""
         return speech_segments(x, sample_rate, *args, kernel_set=self, **kwargs)
@@ -82,6 +89,7 @@ _cache: dict[str | None, KernelSet] = {}
 
 
 def _python_set() -> KernelSet:
+    from remotemedia.kernels.chain import python_chain_core
     from remotemedia.kernels.python import convert, resample
     from remotemedia.kernels.python.vad import VadStream
 
@@ -92,11 +100,13 @@ def _python_set() -> KernelSet:
         _resample_one_shot=resample.resample_one_shot,
         _resampler_core=resample.ResamplerCore,
         _vad=exclusive_vad(VadStream),
+        _chain_core=python_chain_core(lambda: get("python")),
     )
 
 
 def _rust_set(binding: ModuleType) -> KernelSet:
     from remotemedia.kernels.rust import convert, resample
+    from remotemedia.kernels.rust.chain import make_chain
     from remotemedia.kernels.rust.vad import make_vad
 
     one_shot, core = resample.make_resample(binding)
@@ -107,6 +117,7 @@ def _rust_set(binding: ModuleType) -> KernelSet:
         _resample_one_shot=one_shot,
         _resampler_core=core,
         _vad=exclusive_vad(make_vad(binding)),
+        _chain_core=make_chain(binding) if hasattr(binding, "Chain") else None,
     )
 
 

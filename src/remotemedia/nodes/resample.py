@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from remotemedia.core.audio import AudioBuffer
-from remotemedia.core.node import Node
+from remotemedia.core.node import Node, computes_as
+from remotemedia.kernels.chain import ResampleStage
 from remotemedia.kernels.pool import IdlePool
 from remotemedia.kernels.resample import DEFAULT_QUALITY, check_quality, check_rate
 
@@ -74,6 +75,10 @@ class AudioResampleNode(Node):
     def params(self) -> dict[str, Any]:
         """``target_rate`` and ``quality`` (the alias is not stored)."""
         return {"target_rate": self.target_rate, "quality": self.quality}
+
+    def native_stage(self) -> ResampleStage | None:
+        """Chain stage: resampling to ``target_rate`` at ``quality``."""
+        return ResampleStage(self.target_rate, self.quality) if computes_as(self, AudioResampleNode) else None
 
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Resample one whole buffer."""

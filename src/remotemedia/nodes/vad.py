@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remotemedia.core.audio import AudioBuffer
-from remotemedia.core.node import Node
-from remotemedia.kernels.vad_segments import SegmentTracker
+from remotemedia.core.node import Node, computes_as
+from remotemedia.kernels.chain import VadStage
+from remotemedia.kernels.vad_segments import SegmentTracker, pair_events
 from remotemedia.nodes.vad_stream import VadStreamState
 
 if TYPE_CHECKING:
@@ -130,21 +131,28 @@ class VADNode(Node):
             "merge_up_to_s": self.merge_up_to_s,
         }
 
+    def native_stage(self) -> VadStage | None:
+        """Chain stage: the flags (segments and filtering stay here, see :meth:`annotate`)."""
+        return VadStage(self.frame_duration_ms, self.aggressiveness) if computes_as(self, VADNode) else None
+
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Annotate (or filter) one whole buffer."""
         buf = AudioBuffer.from_any(data, "VADNode")
         vad = kernels.VAD(buf.sample_rate, self.frame_duration_ms, self.aggressiveness)
-        flags = vad.process(buf.data)
-        segments = [
-            (float(s), float(e))
-            for s, e in kernels.speech_segments(
-                buf.data,
-                buf.sample_rate,
-                frame_duration_ms=self.frame_duration_ms,
-                aggressiveness=self.aggressiveness,
-                **self.segment_settings(),
-            )
-        ]
+        return self.annotate(buf, vad.process(buf.data))
+
+    def annotate(self, buf: AudioBuffer, flags: np.ndarray) -> AudioBuffer:
+        """The output for a whole buffer whose frames got ``flags``.
+
+        Segments come from the flags through the same tracker
+        ``speech_segments`` uses (so the detector runs once); a chain that
+        computed the flags natively finishes here too.
+        """
+        frame = buf.sample_rate * self.frame_duration_ms // 1000
+        tracker = SegmentTracker(buf.sample_rate, frame, **self.segment_settings())
+        events = tracker.push(flags.tolist())
+        events += tracker.finish(buf.frames)
+        segments = [(float(s), float(e)) for s, e in pair_events(events, buf.sample_rate)]
         meta: dict[str, Any] = {
             "vad_flags": flags,
             "vad_segments": segments,

@@ -162,14 +162,19 @@ class VadStreamState:
         meta["vad_source_spans"] = [(a, b - a) for a, b in pieces]
         return buf.derive(data, **meta)
 
-    def process(self, buf: AudioBuffer) -> AudioBuffer:
-        """Flag one chunk; report the events its flags decide."""
+    def process(self, buf: AudioBuffer, flags: np.ndarray | None = None) -> AudioBuffer:
+        """Flag one chunk; report the events its flags decide.
+
+        ``flags``: the chunk's flags when a native chain computed them
+        already (the state's own detector then stays idle).
+        """
         if self.vad is None:
             self._open(buf)
         elif buf.sample_rate != self.rate or buf.channels != self.channels:
             self._check(buf)
         x = buf.data
-        flags = self.vad.process(x)
+        if flags is None:
+            flags = self.vad.process(x)
         self.received += x.shape[-1]
         if self.keep:
             self.hist.append(x.copy())  # callers may reuse their frame buffers
@@ -182,6 +187,27 @@ class VadStreamState:
         if self.keep:
             self._trim()
         return out
+
+    def annotate_flags(self, buf: AudioBuffer, flags: np.ndarray) -> dict[str, Any] | None:
+        """A native chain's fast path: the metadata of one chunk whose flags the chain computed.
+
+        Only for "annotate" without pre-roll audio (nothing to keep); returns
+        None otherwise, and the caller uses :meth:`process`. Same events as
+        :meth:`process`, without building intermediate buffers.
+        """
+        if self.keep:
+            return None
+        if self.vad is None:
+            self._open(buf)
+        elif buf.sample_rate != self.rate or buf.channels != self.channels:
+            self._check(buf)
+        self.received += buf.data.shape[-1]
+        events: list[SpeechEvent] = []
+        if flags.shape[0]:
+            raw = self.tracker.push(flags.tolist())  # type: ignore[union-attr]
+            if raw:
+                events = self._events(raw, [])
+        return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.node.frame_duration_ms}
 
     def flush(self) -> AudioBuffer | None:
         """End of stream: close an open segment (clipped to the stream's length); None if none was open."""

@@ -116,19 +116,43 @@ def open_stages(pipeline: Any, use_rust: bool) -> tuple[Topology, list[Stage]]:
     GraphError, RuntimeContradictionError, RuntimeUnavailableError
         From planning, before any state exists.
     """
+    from remotemedia.stream.chained import ChainStage
+
     plan = pipeline.plan(use_rust)
     topo = plan.topology
-    stages: list[Stage] = []
+    stages: list[Any] = []
+    subs: list[Stage] = []
+    chain = None
     for name in topo.order:
         p = plan.nodes[name]
         st = Stage(p.node, name, p.kernels, p.stats, topo)
         try:
             st.state = p.node.open_state(p.kernels)
         except Exception as exc:
-            close_stages(stages)
+            close_stages(stages + subs)
             raise node_error(pipeline.name, name, st.node_type, "open_state", 1, exc) from exc
-        stages.append(st)
-    return topo, stages
+        if chain is None:
+            chain = plan.chains.get(name)
+        if chain is None:
+            stages.append(st)
+            continue
+        subs.append(st)
+        if len(subs) == len(chain.names):
+            stages.append(ChainStage(chain, subs))
+            subs, chain = [], None
+    if len(stages) == len(topo.order):
+        return topo, stages
+    # Chains stand for several nodes: the stages' own graph (order kept whole for the metrics).
+    preds = {st.name: st.preds for st in stages}
+    fused = Topology(
+        order=topo.order,
+        preds=preds,
+        succs={st.name: st.succs for st in stages},
+        sources=tuple(n for n, ps in preds.items() if not ps),
+        sinks=topo.sinks,
+        chain=topo.chain,
+    )
+    return fused, stages
 
 
 def close_stages(stages: list[Stage]) -> None:
@@ -155,6 +179,7 @@ def stream_error(pipeline: str, st: Stage, operation: str, where: str, exc: Base
     The position is also on the error as ``stream_position`` (text) so
     handlers can log it; the original exception is the cause.
     """
+    st = getattr(st, "blame", None) or st  # a chain stage names the node that failed
     err = node_error(pipeline, st.name, st.node_type, f"{operation} at {where}", 1, exc)
     err.stream_position = where  # type: ignore[attr-defined]
     err.__cause__ = exc
@@ -188,3 +213,12 @@ class Stamper:
         stamped = AudioBuffer.__new__(AudioBuffer)
         stamped.data, stamped.sample_rate, stamped.metadata = out.data, out.sample_rate, meta
         return stamped
+
+    def in_place(self, out: AudioBuffer) -> AudioBuffer:
+        """Stamp a buffer nobody else holds (a chain stage's fresh output) without copying it."""
+        n = self.frames
+        self.frames = n + out.data.shape[-1]
+        meta = out.metadata
+        meta[START_SAMPLE] = n
+        meta[START_S] = n / out.sample_rate
+        return out

@@ -2,6 +2,7 @@
 //! body inside [`guard`], and returns a status code. Nothing here computes:
 //! it checks pointers, builds slices and calls the safe kernels.
 
+mod chain;
 mod convert;
 mod exclusive;
 mod resample;

@@ -250,5 +250,16 @@ def main(argv: list[str] | None = None) -> None:
     cost(args.quick, silero)
 
 
+def _main_or_explain() -> int:
+    """Run; a missing corpus input (shared recordings, espeak-ng) is one line saying how to get it."""
+    try:
+        main()
+    except FileNotFoundError as exc:
+        print(f"benchmarks/vad.py: cannot build the VAD corpus: {exc}", file=sys.stderr)
+        print("  (--no-quality times the kernels alone, without the corpus)", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(_main_or_explain())

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from remotemedia import runtime
-from remotemedia._bindings import ctypes_signatures
+from remotemedia._bindings import abi, ctypes_signatures
 from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
 
@@ -41,6 +41,37 @@ def test_header_pxd_and_ctypes_declare_the_same_functions() -> None:
     assert {"rm_abi_version", "rm_last_error", "rm_convert", "rm_debug_panic"} <= in_header
     assert declared(PXD) == in_header
     assert set(ctypes_signatures.SIGNATURES) == in_header
+
+
+def header_defines() -> dict[str, int]:
+    """``#define NAME VALUE`` lines of the header with an integer value (not the include guard)."""
+    pattern = r"^#define\s+(\w+)\s+(-?\d+)\s*(?:/\*.*\*/\s*)?$"  # a trailing /* comment */ allowed
+    return {name: int(value) for name, value in re.findall(pattern, HEADER.read_text(), re.M)}
+
+
+def test_every_header_constant_has_the_same_value_in_python_and_back() -> None:
+    header = header_defines()
+    python = {name: getattr(abi, name) for name in dir(abi) if name.startswith("RM_")}
+    assert len(header) >= 16
+    assert header == python
+
+
+def test_cython_declares_every_header_constant() -> None:
+    enum = PXD.read_text().split("enum:")[1].split("uint32_t rm_abi_version")[0]
+    assert set(enum.split()) == set(header_defines())
+
+
+def test_name_tables_map_onto_the_header_codes() -> None:
+    header = header_defines()
+    assert {f"RM_FORMAT_{name.upper()}": code for name, code in abi.FORMAT_CODES.items()} == {
+        k: v for k, v in header.items() if k.startswith("RM_FORMAT_")
+    }
+    assert {f"RM_QUALITY_{name.upper()}": code for name, code in abi.QUALITY_CODES.items()} == {
+        k: v for k, v in header.items() if k.startswith("RM_QUALITY_")
+    }
+    from remotemedia.kernels.resample import SPECS
+
+    assert set(abi.QUALITY_CODES) == set(SPECS)
 
 
 def test_header_abi_version_matches_python() -> None:
@@ -82,7 +113,7 @@ def test_native_reports_version_and_features(native_ks: KernelSet) -> None:
     module, _ = runtime.load_binding(native_ks.binding)
     assert module.abi_version() == runtime.EXPECTED_ABI_VERSION
     assert re.fullmatch(r"\d+\.\d+\.\d+", module.version())
-    assert set(module.cpu_features().split(",")) <= {"sse2", "avx2", "fma", "neon", "scalar"}
+    assert set(module.cpu_features().split(",")) <= {"sse2", "avx2", "fma", "scalar"}
 
 
 def test_binding_rejects_mismatched_buffers(native_ks: KernelSet) -> None:

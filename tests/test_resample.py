@@ -105,7 +105,19 @@ def test_native_matches_numpy(native_ks: kernels.KernelSet, i: int, o: int, qual
         x = np.sin(2 * np.pi * 997.0 * np.arange(n) / i).astype(np.float32)[None, :].repeat(2, 0)
     want = kernels.get("python").resample(x, i, o, quality)
     got = native_ks.resample(x, i, o, quality)
-    assert np.abs(got - want).max() <= 1e-5
+    if quality == "very_high":
+        # Both bodies compute in float64 and round once to float32: equal, or
+        # one float32 step apart where float64 noise crosses a rounding edge,
+        # or (near zero, where a step is tiny) within float64 noise, 1e-12
+        # (measured: 1.7e-15 at most), seven decades below the float32 bound.
+        step = np.spacing(np.maximum(np.abs(want), np.abs(got)))
+        assert np.all(np.abs(got - want) <= np.maximum(step, 1e-12))
+    else:
+        # Float32 stages (native) against float64 (numpy): measured 2.4e-7 on
+        # these full-scale signals (2 float32 steps at 1.0); 2e-6 leaves room
+        # for the scalar build (within 1e-6 of the AVX2 one, cargo tests).
+        # The contract's bound is 1e-5.
+        assert np.abs(got - want).max() <= 2e-6
 
 
 def test_same_rate_returns_a_copy(ks: kernels.KernelSet) -> None:
@@ -292,12 +304,12 @@ def test_kernel_set_ids_cover_bodies() -> None:
 
 def test_concurrent_use_of_one_resampler_is_refused(ks: kernels.KernelSet) -> None:
     r = ks.Resampler(48_000, 16_000)
-    r._busy.acquire()  # as if another thread were inside process()
+    r._busy.enter("process")  # as if another thread were inside process()
     try:
-        with pytest.raises(RuntimeError, match="another thread"):
+        with pytest.raises(RuntimeError, match="used from two threads at once"):
             r.process(noise((480,)))
     finally:
-        r._busy.release()
+        r._busy.leave()
     assert len(r.process(noise((4_800,)))) > 0
 
 

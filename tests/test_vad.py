@@ -37,7 +37,7 @@ def assert_finds_bursts(f: np.ndarray, frame_ms: int = 30) -> None:
 
 
 @pytest.fixture(scope="module")
-def corpus() -> list[vc.Condition]:
+def corpus(shared_data) -> list[vc.Condition]:  # type: ignore[no-untyped-def]  # arctic reads the shared data
     vc.skip_unless_available()
     conds = vc.conditions("synth", snrs=(5,))
     return conds + vc.conditions("arctic", noises=("kitchen",), snrs=(0,))[1:]

@@ -12,7 +12,7 @@ Also: pure kitchen noise (no speech at all) is mostly rejected, and every
 preset is monotone on real speech. Scores and flags are identical in every
 body (tests/test_vad_scores.py), so the automatic kernel set stands for
 all of them. Needs espeak-ng and ../shared/data: skipped with the reason
-when either is absent.
+when either is absent, a failure under REMOTEMEDIA_REQUIRE_SHARED=1 (.ci/run).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _require_data() -> None:
 
 
 @pytest.fixture(scope="module")
-def corpora() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+def corpora(shared_data) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:  # type: ignore[no-untyped-def]
     _require_data()
     snrs = (10, 0)
     return {

@@ -107,6 +107,10 @@ macro_rules! kernel {
         fn $name(src: &[$s], dst: &mut [$d]) {
             #[cfg(target_arch = "x86_64")]
             {
+                /// The same loop compiled for AVX2.
+                ///
+                /// # Safety
+                /// The CPU supports AVX2.
                 #[target_feature(enable = "avx2")]
                 unsafe fn wide(src: &[$s], dst: &mut [$d]) {
                     map(src, dst, $f)

@@ -1,24 +1,25 @@
 //! Typed errors of the kernels and their mapping onto ABI status codes.
 
+use crate::abi;
 use std::fmt;
 
-/// Status codes returned across the C ABI. Values are part of the ABI.
+/// Status codes returned across the C ABI (values from [`crate::abi`]).
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
-    Ok = 0,
+    Ok = abi::RM_OK,
     /// An argument is out of range or inconsistent (maps to `ValueError`).
-    InvalidArgument = 1,
+    InvalidArgument = abi::RM_ERR_INVALID_ARGUMENT,
     /// A required pointer was null (maps to `ValueError`).
-    NullPointer = 2,
+    NullPointer = abi::RM_ERR_NULL_POINTER,
     /// An output buffer is smaller than the result (maps to `ValueError`).
-    BufferTooSmall = 3,
+    BufferTooSmall = abi::RM_ERR_BUFFER_TOO_SMALL,
     /// Memory for a filter or state could not be reserved (`MemoryError`).
-    Allocation = 4,
+    Allocation = abi::RM_ERR_ALLOCATION,
     /// A call does not fit the object's state (maps to `ValueError`).
-    State = 5,
+    State = abi::RM_ERR_STATE,
     /// A bug: a panic caught at the boundary (`NativeKernelError`).
-    Panic = 99,
+    Panic = abi::RM_ERR_PANIC,
 }
 
 /// An error raised by a kernel, with the values that explain it.

@@ -21,10 +21,11 @@ import numpy as np
 
 from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
+from remotemedia.kernels._exclusive import exclusive_vad
 from remotemedia.kernels.bodies import ConvertFlat, ResampleOneShot, ResamplerCoreFactory, VadStreamFactory
 from remotemedia.kernels.convert import convert_with
+from remotemedia.kernels.resample import DEFAULT_QUALITY, resample_with
 from remotemedia.kernels.resample import Resampler as _Resampler
-from remotemedia.kernels.resample import resample_with
 from remotemedia.kernels.vad import VAD, speech_segments
 
 __all__ = ["KernelSet", "available", "get"]
@@ -51,25 +52,32 @@ class KernelSet:
     _resample_one_shot: ResampleOneShot = field(repr=False)
     _resampler_core: ResamplerCoreFactory = field(repr=False)
     _vad: VadStreamFactory | None = field(default=None, repr=False)
+    _chain_core: Any = field(default=None, repr=False)
 
     def convert(self, x: Any, to: Any) -> np.ndarray:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
         return convert_with(self._convert, x, to)
 
-    def resample(self, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
+    def resample(self, x: Any, in_rate: Any, out_rate: Any, quality: Any = DEFAULT_QUALITY) -> np.ndarray:
         """Resample in one shot (delay-compensated, ``ceil(n * out / in)`` frames).
 
         See :func:`remotemedia.kernels.resample.resample_with` for parameters and errors.
         """
         return resample_with(self, x, in_rate, out_rate, quality)
 
-    def Resampler(self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high") -> _Resampler:
+    def Resampler(self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = DEFAULT_QUALITY) -> _Resampler:
         """A streaming :class:`remotemedia.kernels.resample.Resampler` on this body."""
         return _Resampler(in_rate, out_rate, channels, quality, kernels=self)
 
     def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2, **kwargs: Any) -> VAD:
         """A streaming voice activity detector on this body; see kernels.vad.VAD (same keywords)."""
         return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self, **kwargs)
+
+    def Chain(self, stages: Any, layout: Any) -> Any:
+        """A compiled chain of ``stages`` for input ``layout`` on this body; see kernels.chain."""
+        from remotemedia.kernels.chain import compile_chain
+
+        return compile_chain(self, tuple(stages), layout)
 
     def speech_segments(self, x: Any, sample_rate: int, *args: Any, **kwargs: Any) -> list[tuple[float, float]]:
         """Speech segments ``(start_s, end_s)`` on this body; see kernels.vad.speech_segments."""
@@ -81,6 +89,7 @@ _cache: dict[str | None, KernelSet] = {}
 
 
 def _python_set() -> KernelSet:
+    from remotemedia.kernels.chain import python_chain_core
     from remotemedia.kernels.python import convert, resample
     from remotemedia.kernels.python.vad import VadStream
 
@@ -90,12 +99,14 @@ def _python_set() -> KernelSet:
         convert.convert_flat,
         _resample_one_shot=resample.resample_one_shot,
         _resampler_core=resample.ResamplerCore,
-        _vad=VadStream,
+        _vad=exclusive_vad(VadStream),
+        _chain_core=python_chain_core(lambda: get("python")),
     )
 
 
 def _rust_set(binding: ModuleType) -> KernelSet:
     from remotemedia.kernels.rust import convert, resample
+    from remotemedia.kernels.rust.chain import make_chain
     from remotemedia.kernels.rust.vad import make_vad
 
     one_shot, core = resample.make_resample(binding)
@@ -105,7 +116,8 @@ def _rust_set(binding: ModuleType) -> KernelSet:
         convert.make_convert_flat(binding),
         _resample_one_shot=one_shot,
         _resampler_core=core,
-        _vad=make_vad(binding),
+        _vad=exclusive_vad(make_vad(binding)),
+        _chain_core=make_chain(binding) if hasattr(binding, "Chain") else None,
     )
 
 

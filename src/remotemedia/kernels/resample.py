@@ -49,11 +49,11 @@ Rules shared by every body:
 from __future__ import annotations
 
 import operator
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from remotemedia.kernels._exclusive import Busy
 from remotemedia.kernels._validate import MAX_CHANNELS, planar
 from remotemedia.kernels.bodies import ResamplerCore
 from remotemedia.kernels.python.resample_design import SPECS, filter_stages, reduced
@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
 MIN_RATE = 8_000
 MAX_RATE = 192_000
+#: The preset used when none is given (every entry point takes it from here).
+DEFAULT_QUALITY = "high"
 # Largest filter table (phases x taps): 2**23 float64 coefficients = 64 MiB.
 MAX_COEFFICIENTS = 1 << 23
 _F32 = np.dtype(np.float32)
@@ -87,7 +89,8 @@ def check_rate(rate: Any, what: str, op: str) -> int:
 def check_quality(quality: Any, op: str) -> str:
     """Return a valid quality name or raise ValueError naming the choices."""
     if not isinstance(quality, str) or quality not in SPECS:
-        raise ValueError(f"{op}: unknown quality {quality!r}; expected one of 'low', 'medium', 'high', 'very_high'")
+        choices = ", ".join(repr(q) for q in SPECS)
+        raise ValueError(f"{op}: unknown quality {quality!r}; expected one of {choices}")
     return quality
 
 
@@ -126,7 +129,8 @@ def as_float32(x: Any, op: str) -> np.ndarray:
     if a.dtype == np.int32:
         return a.astype(np.float32) * np.float32(2.0**-31)
     if a.dtype == np.float64:
-        return a.astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 range: inf, silently on every body
+            return a.astype(np.float32)
     return a
 
 
@@ -149,7 +153,9 @@ class _Identity:
         return 0
 
 
-def resample_with(kernels: KernelSet, x: Any, in_rate: Any, out_rate: Any, quality: Any = "high") -> np.ndarray:
+def resample_with(
+    kernels: KernelSet, x: Any, in_rate: Any, out_rate: Any, quality: Any = DEFAULT_QUALITY
+) -> np.ndarray:
     """Validate, then resample ``x`` in one shot with a kernel set's body.
 
     Parameters
@@ -209,10 +215,25 @@ class Resampler:
     ------
     TypeError, ValueError
         As for :func:`resample_with`, and for a bad channel count.
+
+    Notes
+    -----
+    Concurrency: one object serves one call at a time, on every body. A
+    call (``process``, ``flush``, ``reset``, ``delay``) made while another
+    thread is inside raises :class:`~remotemedia.errors.ConcurrentUseError`
+    and leaves the stream untouched; it never waits. Use one Resampler per
+    thread (objects are independent) or serialise the calls yourself. The
+    one-shot :func:`resample_with` is thread-safe.
     """
 
     def __init__(
-        self, in_rate: Any, out_rate: Any, channels: Any = 1, quality: Any = "high", *, kernels: KernelSet | None = None
+        self,
+        in_rate: Any,
+        out_rate: Any,
+        channels: Any = 1,
+        quality: Any = DEFAULT_QUALITY,
+        *,
+        kernels: KernelSet | None = None,
     ) -> None:
         op = "Resampler"
         self.in_rate = check_rate(in_rate, "in_rate", op)
@@ -230,14 +251,9 @@ class Resampler:
         else:
             self._core = kernels._resampler_core(self.in_rate, self.out_rate, self.channels, self.quality)
         self._mono = self.channels == 1
-        # One stream, one thread at a time: the native state must never be
-        # entered twice at once (with the GIL released that would be a data
-        # race), so a second concurrent call fails loudly instead.
-        self._busy = threading.Lock()
-
-    def _enter(self, op: str) -> None:
-        if not self._busy.acquire(blocking=False):
-            raise RuntimeError(f"Resampler.{op}: already running in another thread; use one Resampler per thread")
+        # One call at a time, on every body (see kernels._exclusive): a
+        # second concurrent call fails loudly instead of racing on the state.
+        self._busy = Busy("Resampler")
 
     def __repr__(self) -> str:
         return (
@@ -262,8 +278,9 @@ class Resampler:
         ------
         ValueError
             The chunk's channel count differs from ``channels``.
-        RuntimeError
-            Another thread is inside this resampler right now.
+        ConcurrentUseError
+            Another thread is inside this resampler right now (a
+            RuntimeError; see the class notes).
         """
         if type(chunk) is np.ndarray and chunk.dtype is _F32 and chunk.ndim == 1 and chunk.flags.c_contiguous:
             a = chunk  # the common real-time case: nothing to check or convert
@@ -275,32 +292,39 @@ class Resampler:
                 f"Resampler.process: chunk has {got} channel(s) (shape {a.shape}) but this resampler was "
                 f"created for {self.channels}; the channel count cannot change mid-stream (make a new Resampler)"
             )
-        self._enter("process")
+        self._busy.enter("process")
         try:
             self._mono = a.ndim == 1
             y = self._core.process(a.reshape(1, -1) if self._mono else a)
         finally:
-            self._busy.release()
+            self._busy.leave()
         return y.reshape(-1) if self._mono else y
 
     def flush(self) -> np.ndarray:
         """Return the remaining output (silence assumed after the end) and reset."""
-        self._enter("flush")
+        self._busy.enter("flush")
         try:
             y = self._core.flush()
         finally:
-            self._busy.release()
+            self._busy.leave()
         return y.reshape(-1) if self._mono else y
 
     def reset(self) -> None:
         """Forget all input; the next chunk starts a new stream."""
-        self._enter("reset")
+        self._busy.enter("reset")
         try:
             self._core.reset()
         finally:
-            self._busy.release()
+            self._busy.leave()
 
     @property
     def delay(self) -> int:
-        """Input frames taken in whose output is still pending (what flush releases)."""
-        return self._core.delay()
+        """Input frames taken in whose output is still pending (what flush releases).
+
+        Raises ConcurrentUseError while another thread is inside this resampler.
+        """
+        self._busy.enter("delay")
+        try:
+            return self._core.delay()
+        finally:
+            self._busy.leave()

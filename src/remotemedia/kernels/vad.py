@@ -124,9 +124,10 @@ def samples(x: Any, op: str) -> np.ndarray:
         raise ValueError(f"{op}: audio has 0 channels")
     scale = _SCALE.get(x.dtype, 1.0)
     acc = x[0].astype(np.float64) * scale
-    for c in range(1, x.shape[0]):
-        acc = acc + x[c].astype(np.float64) * scale
-    return acc / float(x.shape[0])
+    with np.errstate(over="ignore", invalid="ignore"):  # huge floats: inf/NaN clip later, no warning
+        for c in range(1, x.shape[0]):
+            acc = acc + x[c].astype(np.float64) * scale
+        return acc / float(x.shape[0])
 
 
 def _kernel_set(kernel_set: KernelSet | None) -> KernelSet:
@@ -171,8 +172,11 @@ class VAD:
 
     Notes
     -----
-    Streams are independent objects; one stream must not be fed from two
-    threads at once. The native body releases the GIL while it computes.
+    Streams are independent objects. One object serves one call at a time,
+    on every body: ``process`` or ``reset`` made while another thread is
+    inside raises :class:`~remotemedia.errors.ConcurrentUseError` (a
+    RuntimeError) and leaves the stream untouched. The native body releases
+    the GIL while it computes, so separate objects run in parallel.
     """
 
     def __init__(
@@ -293,6 +297,7 @@ def speech_segments(
     min_speech_ms: float = 90.0,
     min_silence_ms: float = 300.0,
     max_segment_s: float | None = 30.0,
+    merge_up_to_s: float | None = None,
     *,
     threshold: float | None = None,
     release: float | None = None,
@@ -323,7 +328,11 @@ def speech_segments(
     min_silence_ms : float
         Shortest silence that ends a segment; shorter gaps are bridged (ms).
     max_segment_s : float or None
-        Longer segments are cut into pieces of this length (s); None: no limit.
+        No segment is longer (s): an over-long one is cut inside its longest
+        pause, hard only where it has none; None: no limit.
+    merge_up_to_s : float or None
+        Join neighbouring segments (with the silence between them) while the
+        result is at most this long (s), e.g. 30 for Whisper; None: no joining.
     kernel_set : KernelSet, optional
         The body to run on; default: the automatic choice.
 
@@ -345,6 +354,7 @@ def speech_segments(
         "min_speech_ms": min_speech_ms,
         "min_silence_ms": min_silence_ms,
         "max_segment_s": max_segment_s,
+        "merge_up_to_s": merge_up_to_s,
     }
     vad = VAD(
         sample_rate,
@@ -377,6 +387,6 @@ def segments_from_flags(
 SEGMENT_DEFAULTS: dict[str, Any] = {
     k: p.default
     for k, p in inspect.signature(speech_segments).parameters.items()
-    if k in ("padding_ms", "hangover_ms", "min_speech_ms", "min_silence_ms", "max_segment_s")
+    if k in ("padding_ms", "hangover_ms", "min_speech_ms", "min_silence_ms", "max_segment_s", "merge_up_to_s")
 }
 """The segment rules' defaults (their one home is the signature of :func:`speech_segments`)."""

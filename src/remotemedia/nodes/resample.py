@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from remotemedia.core.audio import AudioBuffer, check_rate
-from remotemedia.core.node import Node
+from remotemedia.core.audio import AudioBuffer
+from remotemedia.core.node import Node, computes_as
+from remotemedia.kernels.chain import ResampleStage
+from remotemedia.kernels.pool import IdlePool
+from remotemedia.kernels.resample import DEFAULT_QUALITY, check_quality, check_rate
 
 if TYPE_CHECKING:
     from remotemedia.core.retry import RetryPolicy
     from remotemedia.kernels import KernelSet
 
-QUALITIES = ("low", "medium", "high", "very_high")
+#: Output rate when none is given (what speech models expect).
+DEFAULT_TARGET_RATE = 16_000
 
 
 class AudioResampleNode(Node):
@@ -24,9 +28,10 @@ class AudioResampleNode(Node):
     Parameters
     ----------
     target_rate : int
-        Output sample rate in Hz.
+        Output sample rate in Hz, within the kernel's range (8000..192000);
+        default :data:`DEFAULT_TARGET_RATE`.
     quality : {"low", "medium", "high", "very_high"}
-        Kernel quality preset.
+        Kernel quality preset (default: the kernel's, "high").
     runtime_hint, name, retry
         See :class:`~remotemedia.Node`.
     target_sample_rate : int, optional
@@ -34,8 +39,12 @@ class AudioResampleNode(Node):
 
     Raises
     ------
+    TypeError
+        ``target_rate`` is not an integer.
     ValueError
-        Bad rate or quality, or both ``target_rate`` and a different
+        A rate the kernel refuses or an unknown quality (the kernel
+        contract's own checks and messages, so ``remotemedia validate``
+        rejects what a run would), or both ``target_rate`` and a different
         ``target_sample_rate``.
     """
 
@@ -44,7 +53,7 @@ class AudioResampleNode(Node):
     def __init__(
         self,
         target_rate: int | None = None,
-        quality: str = "high",
+        quality: str = DEFAULT_QUALITY,
         runtime_hint: str = "auto",
         name: str | None = None,
         retry: RetryPolicy | None = None,
@@ -57,14 +66,19 @@ class AudioResampleNode(Node):
                 "disagree; pass only target_rate"
             )
         rate = target_rate if target_rate is not None else target_sample_rate
-        self.target_rate = check_rate(16000 if rate is None else rate, "AudioResampleNode target_rate")
-        if quality not in QUALITIES:
-            raise ValueError(f"AudioResampleNode: quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
-        self.quality = quality
+        op = "AudioResampleNode" if name is None else f"AudioResampleNode {name!r}"
+        self.target_rate = check_rate(DEFAULT_TARGET_RATE if rate is None else rate, "target_rate", op)
+        self.quality = check_quality(quality, op)
+        # Resamplers of ended streams, reset, for the next stream of the same shape.
+        self._resamplers = IdlePool()
 
     def params(self) -> dict[str, Any]:
         """``target_rate`` and ``quality`` (the alias is not stored)."""
         return {"target_rate": self.target_rate, "quality": self.quality}
+
+    def native_stage(self) -> ResampleStage | None:
+        """Chain stage: resampling to ``target_rate`` at ``quality``."""
+        return ResampleStage(self.target_rate, self.quality) if computes_as(self, AudioResampleNode) else None
 
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Resample one whole buffer."""
@@ -75,7 +89,11 @@ class AudioResampleNode(Node):
         return buf.derive(out, self.target_rate)
 
     def open_state(self, kernels: KernelSet | None) -> dict[str, Any]:
-        """Per-stream state: the streaming Resampler, created on the first chunk."""
+        """Per-stream state: the streaming Resampler, chosen on the first chunk.
+
+        It is built for the first chunk's rate and channel count, or taken
+        (reset) from the resamplers earlier streams of that shape left.
+        """
         return {"resampler": None, "rate": None, "channels": None}
 
     def process_chunk(self, data: Any, state: dict[str, Any], kernels: KernelSet | None) -> AudioBuffer:
@@ -85,7 +103,11 @@ class AudioResampleNode(Node):
         if state["rate"] is None:
             state["rate"], state["channels"] = buf.sample_rate, buf.channels
             if buf.sample_rate != self.target_rate:
-                state["resampler"] = kernels.Resampler(buf.sample_rate, self.target_rate, buf.channels, self.quality)
+                key = (kernels.name, kernels.binding, buf.sample_rate, buf.channels, self.target_rate, self.quality)
+                state["key"] = key
+                state["resampler"] = self._resamplers.take(key) or kernels.Resampler(
+                    buf.sample_rate, self.target_rate, buf.channels, self.quality
+                )
         elif (buf.sample_rate, buf.channels) != (state["rate"], state["channels"]):
             raise ValueError(
                 f"AudioResampleNode {self.name!r}: stream changed from {state['channels']} ch at {state['rate']} Hz "
@@ -100,3 +122,15 @@ class AudioResampleNode(Node):
         if state["resampler"] is None:
             return None
         return AudioBuffer(state["resampler"].flush(), self.target_rate)
+
+    def close_state(self, state: dict[str, Any], kernels: KernelSet | None) -> None:
+        """Reset the stream's resampler and keep it for the next stream of the same shape."""
+        resampler = state.get("resampler")
+        if resampler is None:
+            return
+        state["resampler"] = None
+        try:
+            resampler.reset()
+        except RuntimeError:  # still in use by another thread (an abandoned stream): not reusable
+            return
+        self._resamplers.park(state["key"], resampler)

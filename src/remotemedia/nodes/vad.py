@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remotemedia.core.audio import AudioBuffer
-from remotemedia.core.node import Node
-from remotemedia.kernels.vad import ENGINES, SEGMENT_DEFAULTS, check_decision, check_settings, segments_from_flags
-from remotemedia.kernels.vad_segments import SegmentTracker
+from remotemedia.core.node import Node, computes_as
+from remotemedia.kernels.chain import VadStage
+from remotemedia.kernels.vad import ENGINES, SEGMENT_DEFAULTS, check_decision, check_settings
+from remotemedia.kernels.vad_segments import SegmentTracker, pair_events
 from remotemedia.nodes.vad_stream import VadStreamState
 
 if TYPE_CHECKING:
@@ -51,10 +52,10 @@ class VADNode(Node):
     mode : {"annotate", "filter"}
         "annotate" passes the audio through unchanged; "filter" keeps only
         the speech segments, concatenated.
-    padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s
-        Segment rules, as for :func:`remotemedia.speech_segments` (None:
-        its default; the same settings give the same segments offline and
-        in streams).
+    padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s, merge_up_to_s
+        Segment rules, as for :func:`remotemedia.speech_segments` (same
+        defaults; the same settings give the same segments offline and in
+        streams).
     pre_roll_audio : bool
         In streams, attach to each start event the audio from the segment
         start (pre-roll included) to the end of the deciding chunk.
@@ -88,6 +89,7 @@ class VADNode(Node):
         hold_ms: int | None = None,
         engine: str = "remotemedia",
         model_path: str | None = None,
+        merge_up_to_s: float | None = None,
     ) -> None:
         super().__init__(name=name, runtime_hint=runtime_hint, retry=retry)
         # The kernel's own checks (any valid rate stands in for the stream's).
@@ -111,6 +113,7 @@ class VADNode(Node):
         }
         self._segments = {k: SEGMENT_DEFAULTS[k] if v is None else v for k, v in given.items()}
         self._segments["max_segment_s"] = max_segment_s
+        self._segments["merge_up_to_s"] = merge_up_to_s
         SegmentTracker(16000, 480, **self._segments)  # validates the rules now
         self.pre_roll_audio = bool(pre_roll_audio)
         self._decision = {"threshold": threshold, "release": release, "hold_ms": hold_ms}
@@ -149,15 +152,35 @@ class VADNode(Node):
             **self._decision,
         )
 
+    def native_stage(self) -> VadStage | None:
+        """Chain stage: the flags (segments and filtering stay here, see :meth:`annotate`).
+
+        Only the default engine with its preset decision rule runs in a
+        chain; other settings run node by node.
+        """
+        preset = self.engine == "remotemedia" and all(v is None for v in self._decision.values())
+        return VadStage(self.frame_duration_ms, self.aggressiveness) if preset and computes_as(self, VADNode) else None
+
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Annotate (or filter) one whole buffer."""
         buf = AudioBuffer.from_any(data, "VADNode")
         vad = self.make_vad(kernels, buf.sample_rate)
-        flags = vad.process(buf.data)
-        # Segments from the flags just computed (one detector run).
-        segments = [
-            (float(s), float(e)) for s, e in segments_from_flags(flags, buf.data.shape[-1], vad, self._segments)
-        ]
+        return self.annotate(buf, vad.process(buf.data), vad.analysis_rate)
+
+    def annotate(self, buf: AudioBuffer, flags: np.ndarray, analysis_rate: int | None = None) -> AudioBuffer:
+        """The output for a whole buffer whose frames got ``flags``.
+
+        Segments come from the flags through the same tracker
+        ``speech_segments`` uses (so the detector runs once); a chain that
+        computed the flags natively finishes here too. ``analysis_rate``:
+        the rate the detector framed (the buffer's own when None).
+        """
+        rate = buf.sample_rate if analysis_rate is None else analysis_rate
+        tracker = SegmentTracker(rate, rate * self.frame_duration_ms // 1000, **self._segments)
+        total = buf.frames if rate == buf.sample_rate else buf.frames * rate // buf.sample_rate
+        events = tracker.push(flags.tolist())
+        events += tracker.finish(total)
+        segments = [(float(s), float(e)) for s, e in pair_events(events, rate)]
         meta: dict[str, Any] = {
             "vad_flags": flags,
             "vad_segments": segments,

@@ -1,14 +1,10 @@
 //! `rm_convert`: PCM conversion across the ABI.
 
 use super::{guard, slice_in, slice_out};
+use crate::abi::{RM_FORMAT_F32, RM_FORMAT_F64, RM_FORMAT_I16, RM_FORMAT_I32};
 use crate::convert::{convert, Dst, Src};
 use crate::error::Error;
 use std::ffi::c_void;
-
-const RM_FORMAT_I16: i32 = 1;
-const RM_FORMAT_I32: i32 = 2;
-const RM_FORMAT_F32: i32 = 3;
-const RM_FORMAT_F64: i32 = 4;
 
 /// Converts `n` samples from `src` (format `src_format`) into `dst`
 /// (format `dst_format`). Formats are the `RM_FORMAT_*` codes.
@@ -23,7 +19,8 @@ pub unsafe extern "C" fn rm_convert(
     dst_format: i32,
     n: usize,
 ) -> i32 {
-    guard("rm_convert", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_convert", || unsafe {
         let s = match src_format {
             RM_FORMAT_I16 => Src::I16(slice_in(src.cast(), n, "src")?),
             RM_FORMAT_I32 => Src::I32(slice_in(src.cast(), n, "src")?),

@@ -2,7 +2,9 @@
 //! body inside [`guard`], and returns a status code. Nothing here computes:
 //! it checks pointers, builds slices and calls the safe kernels.
 
+mod chain;
 mod convert;
+mod exclusive;
 mod resample;
 mod vad;
 
@@ -11,6 +13,8 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
+
+pub(crate) use exclusive::Exclusive;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -72,6 +76,12 @@ where
 
 /// Builds a shared slice from a C pointer; a null pointer is only allowed
 /// for an empty slice.
+///
+/// # Safety
+/// Unless null, `ptr` points to `len` initialised values of `T` that
+/// nothing writes while the slice lives. The caller chooses `'a`: it must
+/// end before the exported function that received `ptr` returns (the C
+/// caller only lends the buffer for the call), so never store the slice.
 pub(crate) unsafe fn slice_in<'a, T>(ptr: *const T, len: usize, what: &'static str) -> Result<&'a [T], Error> {
     if len == 0 {
         return Ok(&[]);
@@ -79,10 +89,16 @@ pub(crate) unsafe fn slice_in<'a, T>(ptr: *const T, len: usize, what: &'static s
     if ptr.is_null() {
         return Err(Error::NullPointer(what));
     }
-    Ok(std::slice::from_raw_parts(ptr, len))
+    // SAFETY: non-null, and valid for `len` reads for `'a` by this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
 /// Builds a mutable slice from a C pointer; see [`slice_in`].
+///
+/// # Safety
+/// Unless null, `ptr` points to `len` values of `T` that nothing else
+/// reads or writes while the slice lives; `'a` ends within the exported
+/// call, as for [`slice_in`].
 pub(crate) unsafe fn slice_out<'a, T>(ptr: *mut T, len: usize, what: &'static str) -> Result<&'a mut [T], Error> {
     if len == 0 {
         return Ok(&mut []);
@@ -90,27 +106,37 @@ pub(crate) unsafe fn slice_out<'a, T>(ptr: *mut T, len: usize, what: &'static st
     if ptr.is_null() {
         return Err(Error::NullPointer(what));
     }
-    Ok(std::slice::from_raw_parts_mut(ptr, len))
+    // SAFETY: non-null, valid and exclusive for `len` values for `'a` by this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
 /// Frees a handle made by `Box::into_raw` (null is ignored), inside
 /// [`guard`]: a free has nothing to report, but a panic must not unwind into C.
+///
+/// # Safety
+/// `h` is null or came from `Box::<T>::into_raw`, was not freed before and
+/// is not used afterwards.
 pub(crate) unsafe fn free_handle<T>(func: &str, h: *mut T) {
     let _ = guard(func, || {
         if !h.is_null() {
-            drop(Box::from_raw(h));
+            // SAFETY: `h` owns a live `Box<T>` per this function's contract.
+            drop(unsafe { Box::from_raw(h) });
         }
         Ok(())
     });
 }
 
 /// Writes a value through an out-pointer that must not be null.
-#[allow(dead_code)] // used by the stateful kernels (out-pointers for handles and lengths)
+///
+/// # Safety
+/// Unless null, `ptr` is valid and aligned for one write of `T` (the old
+/// value is not dropped).
 pub(crate) unsafe fn write_out<T>(ptr: *mut T, value: T, what: &'static str) -> Result<(), Error> {
     if ptr.is_null() {
         return Err(Error::NullPointer(what));
     }
-    ptr.write(value);
+    // SAFETY: non-null and writable per this function's contract.
+    unsafe { ptr.write(value) };
     Ok(())
 }
 

@@ -2,19 +2,33 @@
 //! one-shot call. Output goes into caller-provided buffers whose size the
 //! caller gets from `rm_resampler_output_frames` / `rm_resampler_flush_frames`.
 
-use super::{free_handle, guard, slice_in, slice_out, write_out};
+use super::{free_handle, guard, slice_in, slice_out, write_out, Exclusive};
 use crate::error::Error;
 use crate::resample::{self, Quality, Resampler};
 
-/// Opaque streaming resampler (`rm_resampler` in the header).
-pub struct RmResampler(Resampler);
+/// Opaque streaming resampler (`rm_resampler` in the header). Every entry
+/// point claims it (see [`Exclusive`]): a call made while another thread is
+/// inside fails with `RM_ERR_STATE` instead of racing on the state.
+pub struct RmResampler(Exclusive<Resampler>);
 
-unsafe fn handle<'a>(h: *const RmResampler) -> Result<&'a RmResampler, Error> {
-    h.as_ref().ok_or(Error::NullPointer("resampler handle"))
+/// Runs `f` on the resampler behind `h` (null: an error), one caller at a time.
+///
+/// # Safety
+/// `h` is null or a live handle from the matching `_new`.
+unsafe fn with_handle<R>(
+    h: *const RmResampler,
+    f: impl FnOnce(&mut Resampler) -> Result<R, Error>,
+) -> Result<R, Error> {
+    // SAFETY: null or live, per this function\'s contract; `Exclusive` serialises the callers.
+    let r = unsafe { h.as_ref() }.ok_or(Error::NullPointer("resampler handle"))?;
+    r.0.with("resampler", f)
 }
 
-unsafe fn handle_mut<'a>(h: *mut RmResampler) -> Result<&'a mut RmResampler, Error> {
-    h.as_mut().ok_or(Error::NullPointer("resampler handle"))
+/// `frames * channels` samples, or an error when that overflows `usize`.
+fn samples(frames: usize, channels: usize, what: &str) -> Result<usize, Error> {
+    frames
+        .checked_mul(channels)
+        .ok_or_else(|| Error::InvalidArgument(format!("{what}: {frames} frames x {channels} channels overflows")))
 }
 
 /// Creates a resampler; `*out` receives the handle (free it with
@@ -30,10 +44,11 @@ pub unsafe extern "C" fn rm_resampler_new(
     quality: i32,
     out: *mut *mut RmResampler,
 ) -> i32 {
-    guard("rm_resampler_new", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_new", || unsafe {
         let q = Quality::from_code(quality)?;
         let r = Resampler::new(in_rate, out_rate, channels as usize, q)?;
-        write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
+        write_out(out, Box::into_raw(Box::new(RmResampler(Exclusive::new(r)))), "out")
     })
 }
 
@@ -43,7 +58,8 @@ pub unsafe extern "C" fn rm_resampler_new(
 /// `h` must come from `rm_resampler_new` and not be used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_free(h: *mut RmResampler) {
-    free_handle("rm_resampler_free", h)
+    // SAFETY: `h` came from the matching `_new` and is not used again (the contract).
+    unsafe { free_handle("rm_resampler_free", h) }
 }
 
 /// Frames per channel the next `rm_resampler_process` of `in_frames` frames
@@ -57,8 +73,10 @@ pub unsafe extern "C" fn rm_resampler_output_frames(
     in_frames: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_output_frames", || {
-        write_out(out_frames, handle(h)?.0.output_frames(in_frames), "out_frames")
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_output_frames", || unsafe {
+        let n = with_handle(h, |r| Ok(r.output_frames(in_frames)))?;
+        write_out(out_frames, n, "out_frames")
     })
 }
 
@@ -68,8 +86,10 @@ pub unsafe extern "C" fn rm_resampler_output_frames(
 /// `h` a live handle; `out_frames` a valid pointer.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_frames: *mut usize) -> i32 {
-    guard("rm_resampler_flush_frames", || {
-        write_out(out_frames, handle(h)?.0.flush_frames(), "out_frames")
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_flush_frames", || unsafe {
+        let n = with_handle(h, |r| Ok(r.flush_frames()))?;
+        write_out(out_frames, n, "out_frames")
     })
 }
 
@@ -79,8 +99,10 @@ pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_fr
 /// `h` a live handle; `frames` a valid pointer.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_delay(h: *const RmResampler, frames: *mut usize) -> i32 {
-    guard("rm_resampler_delay", || {
-        write_out(frames, handle(h)?.0.delay(), "frames")
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_delay", || unsafe {
+        let n = with_handle(h, |r| Ok(r.delay()))?;
+        write_out(frames, n, "frames")
     })
 }
 
@@ -101,11 +123,13 @@ pub unsafe extern "C" fn rm_resampler_process(
     out_stride: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_process", || {
-        let r = &mut handle_mut(h)?.0;
-        let x = slice_in(input, in_frames * r.channels(), "input")?;
-        let y = slice_out(out, out_len, "out")?;
-        let n = r.process(x, in_frames, y, out_stride)?;
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_process", || unsafe {
+        let n = with_handle(h, |r| {
+            let x = slice_in(input, samples(in_frames, r.channels(), "input")?, "input")?;
+            let y = slice_out(out, out_len, "out")?;
+            r.process(x, in_frames, y, out_stride)
+        })?;
         write_out(out_frames, n, "out_frames")
     })
 }
@@ -123,10 +147,12 @@ pub unsafe extern "C" fn rm_resampler_flush(
     out_stride: usize,
     out_frames: *mut usize,
 ) -> i32 {
-    guard("rm_resampler_flush", || {
-        let r = &mut handle_mut(h)?.0;
-        let y = slice_out(out, out_len, "out")?;
-        let n = r.flush(y, out_stride)?;
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_flush", || unsafe {
+        let n = with_handle(h, |r| {
+            let y = slice_out(out, out_len, "out")?;
+            r.flush(y, out_stride)
+        })?;
         write_out(out_frames, n, "out_frames")
     })
 }
@@ -137,9 +163,12 @@ pub unsafe extern "C" fn rm_resampler_flush(
 /// `h` a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn rm_resampler_reset(h: *mut RmResampler) -> i32 {
-    guard("rm_resampler_reset", || {
-        handle_mut(h)?.0.reset();
-        Ok(())
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resampler_reset", || unsafe {
+        with_handle(h, |r| {
+            r.reset();
+            Ok(())
+        })
     })
 }
 
@@ -160,11 +189,16 @@ pub unsafe extern "C" fn rm_resample(
     out: *mut f32,
     out_frames: usize,
 ) -> i32 {
-    guard("rm_resample", || {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_resample", || unsafe {
         let q = Quality::from_code(quality)?;
+        // Rates first: the frame count below divides by in_rate, and bad
+        // input must come back as an error, never as a (caught) panic.
+        resample::check_rate(in_rate, "input rate")?;
+        resample::check_rate(out_rate, "output rate")?;
         let ch = channels as usize;
-        let x = slice_in(input, in_frames * ch, "input")?;
-        let y = slice_out(out, out_frames * ch, "out")?;
+        let x = slice_in(input, samples(in_frames, ch, "input")?, "input")?;
+        let y = slice_out(out, samples(out_frames, ch, "out")?, "out")?;
         let want = resample::one_shot_frames(in_rate, out_rate, in_frames);
         if out_frames != want {
             return Err(Error::InvalidArgument(format!(
@@ -173,4 +207,30 @@ pub unsafe extern "C" fn rm_resample(
         }
         resample::resample(in_rate, out_rate, q, ch, x, in_frames, y).map(|_| ())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Status;
+
+    #[test]
+    fn zero_rates_are_invalid_arguments_not_panics() {
+        let x = [0.0f32; 4];
+        let mut y = [0.0f32; 4];
+        for (i, o) in [(0, 16000), (16000, 0), (0, 0)] {
+            // SAFETY: both buffers hold 4 floats, 1 channel.
+            let st = unsafe { rm_resample(i, o, 2, 1, x.as_ptr(), 4, y.as_mut_ptr(), 4) };
+            assert_eq!(st, Status::InvalidArgument as i32, "rates {i} -> {o}");
+        }
+    }
+
+    #[test]
+    fn overflowing_frame_counts_are_invalid_arguments() {
+        let x = [0.0f32; 4];
+        let mut y = [0.0f32; 4];
+        // SAFETY: the sizes overflow and are refused before any pointer is read.
+        let st = unsafe { rm_resample(48000, 16000, 2, 64, x.as_ptr(), usize::MAX / 2, y.as_mut_ptr(), 4) };
+        assert_eq!(st, Status::InvalidArgument as i32);
+    }
 }

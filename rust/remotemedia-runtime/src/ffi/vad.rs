@@ -1,18 +1,25 @@
 //! `rm_vad_*`: the voice activity detector across the ABI. The handle is
-//! an opaque `Box<Vad>`; one handle is used from one thread at a time.
+//! an opaque box around the detector; one thread at a time may use it, and
+//! a call made while another thread is inside fails with `RM_ERR_STATE`
+//! (see [`Exclusive`]) instead of racing on the state.
 
-use super::{free_handle, guard, slice_in, slice_out, write_out};
+use super::{free_handle, guard, slice_in, slice_out, write_out, Exclusive};
+use crate::abi::{RM_FORMAT_F32, RM_FORMAT_F64, RM_FORMAT_I16, RM_FORMAT_I32};
 use crate::error::Error;
 use crate::vad::{Samples, Vad};
 use std::ffi::c_void;
 
-const RM_FORMAT_I16: i32 = 1;
-const RM_FORMAT_I32: i32 = 2;
-const RM_FORMAT_F32: i32 = 3;
-const RM_FORMAT_F64: i32 = 4;
+/// Opaque detector (`rm_vad` in the header).
+pub struct RmVad(Exclusive<Vad>);
 
-unsafe fn handle<'a>(h: *mut Vad) -> Result<&'a mut Vad, Error> {
-    h.as_mut().ok_or(Error::NullPointer("vad handle"))
+/// Runs `f` on the detector behind `h` (null: an error), one caller at a time.
+///
+/// # Safety
+/// `h` is null or a live handle from the matching `_new`.
+unsafe fn with_handle<R>(h: *mut RmVad, f: impl FnOnce(&mut Vad) -> Result<R, Error>) -> Result<R, Error> {
+    // SAFETY: null or live, per this function\'s contract; `Exclusive` serialises the callers.
+    let v = unsafe { h.as_ref() }.ok_or(Error::NullPointer("vad handle"))?;
+    v.0.with("VAD", f)
 }
 
 /// Creates a detector; see `Vad::new`. On success `*out` owns it: free it
@@ -21,10 +28,11 @@ unsafe fn handle<'a>(h: *mut Vad) -> Result<&'a mut Vad, Error> {
 /// # Safety
 /// `out` must be a valid pointer to write a handle to.
 #[no_mangle]
-pub unsafe extern "C" fn rm_vad_new(sample_rate: u32, frame_ms: u32, aggressiveness: u32, out: *mut *mut Vad) -> i32 {
-    guard("rm_vad_new", || {
+pub unsafe extern "C" fn rm_vad_new(sample_rate: u32, frame_ms: u32, aggressiveness: u32, out: *mut *mut RmVad) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_new", || unsafe {
         let v = Vad::new(sample_rate, frame_ms, aggressiveness)?;
-        write_out(out, Box::into_raw(Box::new(v)), "out")
+        write_out(out, Box::into_raw(Box::new(RmVad(Exclusive::new(v)))), "out")
     })
 }
 
@@ -33,8 +41,9 @@ pub unsafe extern "C" fn rm_vad_new(sample_rate: u32, frame_ms: u32, aggressiven
 /// # Safety
 /// `h` must come from `rm_vad_new` and not be used afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn rm_vad_free(h: *mut Vad) {
-    free_handle("rm_vad_free", h)
+pub unsafe extern "C" fn rm_vad_free(h: *mut RmVad) {
+    // SAFETY: `h` came from the matching `_new` and is not used again (the contract).
+    unsafe { free_handle("rm_vad_free", h) }
 }
 
 /// Forgets the stream state (buffered samples, noise estimates, hangover).
@@ -42,10 +51,13 @@ pub unsafe extern "C" fn rm_vad_free(h: *mut Vad) {
 /// # Safety
 /// `h` must be a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn rm_vad_reset(h: *mut Vad) -> i32 {
-    guard("rm_vad_reset", || {
-        handle(h)?.reset();
-        Ok(())
+pub unsafe extern "C" fn rm_vad_reset(h: *mut RmVad) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_reset", || unsafe {
+        with_handle(h, |v| {
+            v.reset();
+            Ok(())
+        })
     })
 }
 
@@ -54,8 +66,12 @@ pub unsafe extern "C" fn rm_vad_reset(h: *mut Vad) -> i32 {
 /// # Safety
 /// `h` must be a live handle, `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn rm_vad_frame_length(h: *mut Vad, out: *mut usize) -> i32 {
-    guard("rm_vad_frame_length", || write_out(out, handle(h)?.frame_len(), "out"))
+pub unsafe extern "C" fn rm_vad_frame_length(h: *mut RmVad, out: *mut usize) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_frame_length", || unsafe {
+        let n = with_handle(h, |v| Ok(v.frame_len()))?;
+        write_out(out, n, "out")
+    })
 }
 
 /// Samples buffered, waiting for the rest of their frame (`*out`).
@@ -63,20 +79,31 @@ pub unsafe extern "C" fn rm_vad_frame_length(h: *mut Vad, out: *mut usize) -> i3
 /// # Safety
 /// `h` must be a live handle, `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn rm_vad_buffered(h: *mut Vad, out: *mut usize) -> i32 {
-    guard("rm_vad_buffered", || write_out(out, handle(h)?.buffered(), "out"))
+pub unsafe extern "C" fn rm_vad_buffered(h: *mut RmVad, out: *mut usize) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_buffered", || unsafe {
+        let n = with_handle(h, |v| Ok(v.buffered()))?;
+        write_out(out, n, "out")
+    })
 }
 
+/// The caller's samples as a typed slice.
+///
+/// # Safety
+/// `x` holds `n` samples of `format` for `'a`.
 unsafe fn samples<'a>(x: *const c_void, format: i32, n: usize) -> Result<Samples<'a>, Error> {
-    Ok(match format {
-        RM_FORMAT_I16 => Samples::I16(slice_in(x.cast(), n, "x")?),
-        RM_FORMAT_I32 => Samples::I32(slice_in(x.cast(), n, "x")?),
-        RM_FORMAT_F32 => Samples::F32(slice_in(x.cast(), n, "x")?),
-        RM_FORMAT_F64 => Samples::F64(slice_in(x.cast(), n, "x")?),
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "VAD input format code {other} is not i16, i32, f32 or f64"
-            )))
+    // SAFETY: `x` holds `n` samples of `format`, per this function's contract.
+    Ok(unsafe {
+        match format {
+            RM_FORMAT_I16 => Samples::I16(slice_in(x.cast(), n, "x")?),
+            RM_FORMAT_I32 => Samples::I32(slice_in(x.cast(), n, "x")?),
+            RM_FORMAT_F32 => Samples::F32(slice_in(x.cast(), n, "x")?),
+            RM_FORMAT_F64 => Samples::F64(slice_in(x.cast(), n, "x")?),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "VAD input format code {other} is not i16, i32, f32 or f64"
+                )))
+            }
         }
     })
 }
@@ -87,10 +114,13 @@ unsafe fn samples<'a>(x: *const c_void, format: i32, n: usize) -> Result<Samples
 /// # Safety
 /// `h` must be a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn rm_vad_set_decision(h: *mut Vad, threshold: u32, release: u32, hangover_ms: u32) -> i32 {
-    guard("rm_vad_set_decision", || {
-        handle(h)?.set_decision(threshold, release, hangover_ms);
-        Ok(())
+pub unsafe extern "C" fn rm_vad_set_decision(h: *mut RmVad, threshold: u32, release: u32, hangover_ms: u32) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_set_decision", || unsafe {
+        with_handle(h, |v| {
+            v.set_decision(threshold, release, hangover_ms);
+            Ok(())
+        })
     })
 }
 
@@ -102,7 +132,7 @@ pub unsafe extern "C" fn rm_vad_set_decision(h: *mut Vad, threshold: u32, releas
 /// `x` must hold `n` samples of `format`, `flags` `cap` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn rm_vad_process(
-    h: *mut Vad,
+    h: *mut RmVad,
     x: *const c_void,
     format: i32,
     n: usize,
@@ -110,11 +140,11 @@ pub unsafe extern "C" fn rm_vad_process(
     cap: usize,
     n_flags: *mut usize,
 ) -> i32 {
-    guard("rm_vad_process", || {
-        let v = handle(h)?;
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_process", || unsafe {
         let s = samples(x, format, n)?;
         let out = slice_out(flags, cap, "flags")?;
-        let k = v.process(s, out)?;
+        let k = with_handle(h, |v| v.process(s, out))?;
         write_out(n_flags, k, "n_flags")
     })
 }
@@ -128,7 +158,7 @@ pub unsafe extern "C" fn rm_vad_process(
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn rm_vad_process_scores(
-    h: *mut Vad,
+    h: *mut RmVad,
     x: *const c_void,
     format: i32,
     n: usize,
@@ -137,12 +167,12 @@ pub unsafe extern "C" fn rm_vad_process_scores(
     cap: usize,
     n_flags: *mut usize,
 ) -> i32 {
-    guard("rm_vad_process_scores", || {
-        let v = handle(h)?;
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_vad_process_scores", || unsafe {
         let s = samples(x, format, n)?;
         let out = slice_out(flags, cap, "flags")?;
         let sc = slice_out(scores, cap, "scores")?;
-        let k = v.process_scores(s, out, Some(sc))?;
+        let k = with_handle(h, |v| v.process_scores(s, out, Some(sc)))?;
         write_out(n_flags, k, "n_flags")
     })
 }

@@ -26,34 +26,9 @@
 //! whose window covers it.
 
 use super::design::Shape;
-use super::dot::Sample;
+use super::dot::{Sample, Window};
 use super::fft::{partner_chunk, Fft, FIRST_PARTNERS};
-
-/// Fewest taps per output for which a stage uses this kernel: the
-/// transforms cost about the same whatever the length of the filter, the
-/// direct kernels cost in proportion to it. "high" (208 taps for the 3:2
-/// and 1:2 stages, 312 for 2:3) runs 6-25% faster through blocks;
-/// "medium" (112-168 taps) is no faster, and keeps the direct kernels'
-/// low latency.
-pub const MIN_TAPS: usize = 200;
-/// Most phases, and most streams (`M`), of a stage using this kernel.
-pub const MAX_FACTOR: u64 = 4;
-
-/// Periods per block for a stage of `l` phases, decimation `m` and `taps`
-/// taps per output, or 0 when the stage suits the direct kernels. The
-/// transform size is the power of two from twice the correlation length
-/// `q`, within 256..4096; the block is what one transform yields, `n - q + 1`
-/// periods. (Four times `q` wastes less of each transform but ran no
-/// faster, the larger arrays falling out of L1, and doubled the latency.)
-pub fn block_periods(l: u64, m: u64, taps: usize) -> usize {
-    if taps < MIN_TAPS || l > MAX_FACTOR || m > MAX_FACTOR {
-        return 0;
-    }
-    let (l, m) = (l as usize, m as usize);
-    let q = ((l - 1) * m / l + taps).div_ceil(m);
-    let n = (2 * q).next_power_of_two().clamp(256, 4096);
-    n - q + 1
-}
+use crate::cpu::Simd;
 
 /// The tables of a stage run by this kernel.
 pub struct Blocks {
@@ -110,7 +85,7 @@ impl Blocks {
                         _ => 0.0,
                     };
                 }
-                fft.forward(false, re, im);
+                fft.forward(None, re, im);
                 for v in im.iter_mut() {
                     *v = -*v;
                 }
@@ -165,6 +140,12 @@ impl Blocks {
     fn n(&self) -> usize {
         self.fft.len()
     }
+
+    /// Heap bytes held by the tables.
+    pub fn bytes(&self) -> usize {
+        let rows: usize = self.rows.iter().map(Vec::len).sum();
+        (rows + self.spec.len()) * 8 + self.starts.len() * std::mem::size_of::<usize>() + self.fft.bytes()
+    }
 }
 
 /// Work buffers reused between calls.
@@ -191,60 +172,52 @@ fn place(v: &mut Vec<f64>, len: usize, slot: usize) -> &mut [f64] {
     &mut v[off..off + len]
 }
 
-/// Outputs `k0 .. k0 + out.len()` of one channel whose input is `hist`
-/// followed by `new`, `hist[0]` being input frame `start`. `k0` is a
-/// multiple of `B * L` (blocks start on the grid).
-#[allow(clippy::too_many_arguments)]
+/// Outputs `k0 .. k0 + out.len()` of one channel from the window's history
+/// followed by its new frames. `k0` is a multiple of `B * L` (blocks start
+/// on the grid).
 pub fn run<S: Sample, O>(
-    simd: bool,
+    simd: Simd,
     bl: &Blocks,
     scratch: &mut Scratch,
-    hist: &[S],
-    new: &[S],
-    start: i64,
-    k0: i64,
+    w: Window<'_, S>,
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
-        return unsafe { run_avx(bl, scratch, hist, new, start, k0, out, put) };
+    if let Some(cpu) = simd {
+        // SAFETY: the token proves AVX2+FMA, `run_avx`'s only requirement.
+        return unsafe { run_avx(cpu, bl, scratch, w, out, put) };
     }
-    run_loop(simd, bl, scratch, hist, new, start, k0, out, put)
+    run_loop(simd, bl, scratch, w, out, put)
 }
 
+/// [`run_loop`] compiled for AVX2+FMA.
+///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
+/// The CPU supports AVX2 and FMA (the token proves it).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn run_avx<S: Sample, O>(
+    cpu: crate::cpu::Avx2Fma,
     bl: &Blocks,
     scratch: &mut Scratch,
-    hist: &[S],
-    new: &[S],
-    start: i64,
-    k0: i64,
+    w: Window<'_, S>,
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
-    run_loop(true, bl, scratch, hist, new, start, k0, out, put)
+    run_loop(Some(cpu), bl, scratch, w, out, put)
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn run_loop<S: Sample, O>(
-    simd: bool,
+    simd: Simd,
     bl: &Blocks,
     scratch: &mut Scratch,
-    hist: &[S],
-    new: &[S],
-    start: i64,
-    k0: i64,
+    w: Window<'_, S>,
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
+    let Window { hist, new, start, k0 } = w;
     let (l, m, b, n) = (bl.l, bl.m, bl.b, bl.n());
     debug_assert_eq!(k0.rem_euclid((b * l) as i64), 0);
     let total = out.len();
@@ -438,40 +411,34 @@ fn split_m<const M: usize, T: Copy>(n: usize, src: &[T], f: impl Fn(T) -> f64, z
 }
 
 /// `W = sum_i A_oi Z_i + B_oi conj(Z_i[partner])` for output pair `o`.
-fn multiply(simd: bool, bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut [f64], wi: &mut [f64]) {
+fn multiply(simd: Simd, bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut [f64], wi: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
-        return unsafe { multiply_avx(bl, o, zr, zi, wr, wi) };
+    if let Some(cpu) = simd {
+        return match bl.m {
+            1 => avx::multiply::<1>(cpu, bl, o, zr, zi, wr, wi),
+            2 => avx::multiply::<2>(cpu, bl, o, zr, zi, wr, wi),
+            3 => avx::multiply::<3>(cpu, bl, o, zr, zi, wr, wi),
+            _ => avx::multiply::<4>(cpu, bl, o, zr, zi, wr, wi),
+        };
     }
     let _ = simd;
     multiply_loop(bl, o, zr, zi, wr, wi)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn multiply_avx(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut [f64], wi: &mut [f64]) {
-    match bl.m {
-        1 => avx::multiply::<1>(bl, o, zr, zi, wr, wi),
-        2 => avx::multiply::<2>(bl, o, zr, zi, wr, wi),
-        3 => avx::multiply::<3>(bl, o, zr, zi, wr, wi),
-        _ => avx::multiply::<4>(bl, o, zr, zi, wr, wi),
-    }
-}
-
+// Arithmetic intrinsics are safe to call inside these functions from Rust
+// 1.86 on; the `unsafe` blocks are for 1.77 (the crate's minimum).
+#[allow(unused_unsafe)]
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use super::{partner_chunk, Blocks, FIRST_PARTNERS};
+    use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
     /// [`super::multiply_m`] with AVX2 intrinsics: the same multiplications
-    /// and additions in the same order (same bits), no bounds checks.
-    ///
-    /// # Safety
-    /// AVX2 present; `zr`, `zi` hold `pairs_in * n` values, `wr`, `wi` `n`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn multiply<const M: usize>(
+    /// and additions in the same order (same bits). Safe: the sizes are
+    /// asserted on entry and the token proves AVX2+FMA.
+    pub fn multiply<const M: usize>(
+        cpu: Avx2Fma,
         bl: &Blocks,
         o: usize,
         zr: &[f64],
@@ -483,44 +450,71 @@ mod avx {
         let pin = M.div_ceil(2);
         assert!(zr.len() >= pin * n && zi.len() >= pin * n && wr.len() >= n && wi.len() >= n);
         assert!(bl.spec.len() >= (o + 1) * pin * 4 * n);
-        let sp = bl.spec.as_ptr().add(o * pin * 4 * n);
-        let (zrp, zip) = (zr.as_ptr(), zi.as_ptr());
-        let (wrp, wip) = (wr.as_mut_ptr(), wi.as_mut_ptr());
-        let mut j = 0;
-        while j < n {
-            let c = j / 4;
-            let p = if c < 4 { 0 } else { 4 * partner_chunk(c) };
-            let mut ar = _mm256_setzero_pd();
-            let mut ai = _mm256_setzero_pd();
-            let f0 = sp.add(j / 4 * pin * 16);
-            for i in 0..pin {
-                let f = f0.add(16 * i);
-                let (x, y) = (_mm256_loadu_pd(zrp.add(i * n + j)), _mm256_loadu_pd(zip.add(i * n + j)));
-                let (fr, fi) = (_mm256_loadu_pd(f), _mm256_loadu_pd(f.add(4)));
-                ar = _mm256_add_pd(ar, _mm256_sub_pd(_mm256_mul_pd(fr, x), _mm256_mul_pd(fi, y)));
-                ai = _mm256_add_pd(ai, _mm256_add_pd(_mm256_mul_pd(fr, y), _mm256_mul_pd(fi, x)));
-                if 2 * i + 1 < M {
-                    let (u, v) = if c < 4 {
-                        let t = &FIRST_PARTNERS[j..j + 4];
-                        let (zr, zi) = (&zr[i * n..], &zi[i * n..]);
-                        (
-                            _mm256_setr_pd(zr[t[0]], zr[t[1]], zr[t[2]], zr[t[3]]),
-                            _mm256_setr_pd(zi[t[0]], zi[t[1]], zi[t[2]], zi[t[3]]),
-                        )
-                    } else {
-                        (
-                            _mm256_permute4x64_pd(_mm256_loadu_pd(zrp.add(i * n + p)), 0x1B),
-                            _mm256_permute4x64_pd(_mm256_loadu_pd(zip.add(i * n + p)), 0x1B),
-                        )
-                    };
-                    let (gr, gi) = (_mm256_loadu_pd(f.add(8)), _mm256_loadu_pd(f.add(12)));
-                    ar = _mm256_add_pd(ar, _mm256_add_pd(_mm256_mul_pd(gr, u), _mm256_mul_pd(gi, v)));
-                    ai = _mm256_add_pd(ai, _mm256_sub_pd(_mm256_mul_pd(gi, u), _mm256_mul_pd(gr, v)));
+        // SAFETY: the token proves AVX2+FMA; the asserts are the bounds
+        // `multiply_avx` reads and writes within.
+        unsafe { multiply_avx::<M>(cpu, bl, o, zr, zi, wr, wi) }
+    }
+
+    /// See [`multiply`].
+    ///
+    /// # Safety
+    /// `zr`, `zi` hold `ceil(M / 2) * n` values, `wr`, `wi` `n`, and
+    /// `bl.spec` the tables of output pair `o` (as `multiply` asserts).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn multiply_avx<const M: usize>(
+        _cpu: Avx2Fma,
+        bl: &Blocks,
+        o: usize,
+        zr: &[f64],
+        zi: &[f64],
+        wr: &mut [f64],
+        wi: &mut [f64],
+    ) {
+        // SAFETY: pointer reads stay within `zr`, `zi` (`pin * n`), `bl.spec` (pair `o`'s
+        // tables) and writes within `wr`, `wi` (`n`), per this function's contract.
+        unsafe {
+            let n = bl.fft.len();
+            let pin = M.div_ceil(2);
+            let sp = bl.spec.as_ptr().add(o * pin * 4 * n);
+            let (zrp, zip) = (zr.as_ptr(), zi.as_ptr());
+            let (wrp, wip) = (wr.as_mut_ptr(), wi.as_mut_ptr());
+            let mut j = 0;
+            while j < n {
+                let c = j / 4;
+                let p = if c < 4 { 0 } else { 4 * partner_chunk(c) };
+                let mut ar = _mm256_setzero_pd();
+                let mut ai = _mm256_setzero_pd();
+                let f0 = sp.add(j / 4 * pin * 16);
+                for i in 0..pin {
+                    let f = f0.add(16 * i);
+                    let (x, y) = (_mm256_loadu_pd(zrp.add(i * n + j)), _mm256_loadu_pd(zip.add(i * n + j)));
+                    let (fr, fi) = (_mm256_loadu_pd(f), _mm256_loadu_pd(f.add(4)));
+                    ar = _mm256_add_pd(ar, _mm256_sub_pd(_mm256_mul_pd(fr, x), _mm256_mul_pd(fi, y)));
+                    ai = _mm256_add_pd(ai, _mm256_add_pd(_mm256_mul_pd(fr, y), _mm256_mul_pd(fi, x)));
+                    if 2 * i + 1 < M {
+                        let (u, v) = if c < 4 {
+                            let t = &FIRST_PARTNERS[j..j + 4];
+                            let (zr, zi) = (&zr[i * n..], &zi[i * n..]);
+                            (
+                                _mm256_setr_pd(zr[t[0]], zr[t[1]], zr[t[2]], zr[t[3]]),
+                                _mm256_setr_pd(zi[t[0]], zi[t[1]], zi[t[2]], zi[t[3]]),
+                            )
+                        } else {
+                            (
+                                _mm256_permute4x64_pd(_mm256_loadu_pd(zrp.add(i * n + p)), 0x1B),
+                                _mm256_permute4x64_pd(_mm256_loadu_pd(zip.add(i * n + p)), 0x1B),
+                            )
+                        };
+                        let (gr, gi) = (_mm256_loadu_pd(f.add(8)), _mm256_loadu_pd(f.add(12)));
+                        ar = _mm256_add_pd(ar, _mm256_add_pd(_mm256_mul_pd(gr, u), _mm256_mul_pd(gi, v)));
+                        ai = _mm256_add_pd(ai, _mm256_sub_pd(_mm256_mul_pd(gi, u), _mm256_mul_pd(gr, v)));
+                    }
                 }
+                _mm256_storeu_pd(wrp.add(j), ar);
+                _mm256_storeu_pd(wip.add(j), ai);
+                j += 4;
             }
-            _mm256_storeu_pd(wrp.add(j), ar);
-            _mm256_storeu_pd(wip.add(j), ai);
-            j += 4;
         }
     }
 }
@@ -632,7 +626,7 @@ mod tests {
                 taps,
                 ahead: 127,
                 behind: 128,
-                block: block_periods(l, m, taps),
+                block: super::super::design::block_periods(l, m, taps),
             };
             let coef: Vec<f64> = (0..l as usize * taps)
                 .map(|i| ((i * 37 % 101) as f64 - 50.0) / 500.0)
@@ -643,10 +637,16 @@ mod tests {
                 .collect();
             let count = 5000 * l as usize / m as usize;
             let want = direct(&bl, &x, count);
-            for simd in [false, crate::cpu::has_avx2_fma()] {
+            for simd in [None, crate::cpu::Avx2Fma::detect()] {
                 let mut got = vec![0.0f64; count];
                 let mut sc = Scratch::default();
-                run(simd, &bl, &mut sc, &x[..], &[], 0, 0, &mut got, |v| v);
+                let w = Window {
+                    hist: &x[..],
+                    new: &[],
+                    start: 0,
+                    k0: 0,
+                };
+                run(simd, &bl, &mut sc, w, &mut got, |v| v);
                 for k in 0..count {
                     assert!(
                         (got[k] - want[k]).abs() < 1e-12,

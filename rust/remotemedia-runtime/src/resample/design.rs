@@ -1,15 +1,18 @@
-//! Filter design for the polyphase resampler, and the process-wide cache.
+//! Filter design for the polyphase resampler: the leaf of the module.
+//!
+//! Presets, the stage layout of a conversion, the sizes of each stage's
+//! filter (including the block size of the fast-convolution kernel) and
+//! its float64 coefficients. Nothing here knows about kernels, caches or
+//! streams; everything above uses it.
 //!
 //! The prototype is a Kaiser-windowed sinc at the "upsampled" rate
 //! `F = L * in_rate` (`L / M = out_rate / in_rate` in lowest terms). It is
 //! zero-phase (centred), so the output is delay-compensated. The same
 //! formulas, in the same order, live in the numpy body
-//! (`remotemedia/kernels/python/resample_design.py`): both bodies build the
-//! same filter from the same float64 arithmetic.
+//! (`src/remotemedia/kernels/python/resample_design.py`): both bodies
+//! build the same filter from the same float64 arithmetic.
 
 use crate::error::{Error, Result};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
 
 /// Largest coefficient table (phases x taps) a plan may hold. 2^23 float64
 /// coefficients = 64 MiB; a ratio that needs more (e.g. 191999 -> 192000 Hz)
@@ -27,31 +30,44 @@ pub const SHORT_EXTRA_DB: f64 = 10.0;
 /// instead of 56 (8% faster overall).
 pub const MANY_PHASE_EXTRA_DB: f64 = 3.0;
 
-/// Most phases of a sharp stage run by the output-parallel kernel.
-pub const PHASE_LIMIT: u64 = super::lanes::MAX_PHASES as u64;
+/// Most phases of a sharp stage placed for the output-parallel kernel
+/// (float32 stages with at most this many phases run on it).
+pub const PHASE_LIMIT: u64 = 4;
+
+/// Fewest taps per output for which a stage uses the fast-convolution
+/// kernel: the transforms cost about the same whatever the length of the
+/// filter, the direct kernels cost in proportion to it. "high" (208 taps
+/// for the 3:2 and 1:2 stages, 312 for 2:3) runs 6-25% faster through
+/// blocks; "medium" (112-168 taps) is no faster, and keeps the direct
+/// kernels' low latency.
+pub const BLOCK_MIN_TAPS: usize = 200;
+/// Most phases, and most streams (`M`), of a stage using that kernel.
+pub const BLOCK_MAX_FACTOR: u64 = 4;
 
 /// Taps per phase are padded to a multiple of this (the SIMD block).
 pub const TAP_BLOCK: usize = 8;
 
 /// A quality preset: filter shape and the arithmetic the kernel uses.
+/// The discriminants are the ABI's `RM_QUALITY_*` codes ([`crate::abi`]).
+#[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Quality {
-    Low = 0,
-    Medium = 1,
-    High = 2,
-    VeryHigh = 3,
+    Low = crate::abi::RM_QUALITY_LOW,
+    Medium = crate::abi::RM_QUALITY_MEDIUM,
+    High = crate::abi::RM_QUALITY_HIGH,
+    VeryHigh = crate::abi::RM_QUALITY_VERY_HIGH,
 }
 
 impl Quality {
-    /// The preset for an ABI code (0 = low .. 3 = very high).
+    /// Every preset, in code order.
+    pub const ALL: [Quality; 4] = [Quality::Low, Quality::Medium, Quality::High, Quality::VeryHigh];
+
+    /// The preset for an ABI code (`RM_QUALITY_LOW` .. `RM_QUALITY_VERY_HIGH`).
     pub fn from_code(code: i32) -> Result<Quality> {
-        match code {
-            0 => Ok(Quality::Low),
-            1 => Ok(Quality::Medium),
-            2 => Ok(Quality::High),
-            3 => Ok(Quality::VeryHigh),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown quality code {other}; expected 0 (low), 1 (medium), 2 (high) or 3 (very_high)"
+        match Quality::ALL.iter().find(|q| **q as i32 == code) {
+            Some(&q) => Ok(q),
+            None => Err(Error::InvalidArgument(format!(
+                "unknown quality code {code}; expected 0 (low), 1 (medium), 2 (high) or 3 (very_high)"
             ))),
         }
     }
@@ -119,7 +135,7 @@ pub struct Spec {
 ///
 /// A conversion by 2.5 or more runs in two stages so that the sharp filter
 /// never runs at the higher rate, and runs with few phases (the
-/// output-parallel kernel, [`super::lanes`]) wherever the ratio allows.
+/// output-parallel kernel) wherever the ratio allows.
 /// Downward, when the sharp stage at half the input rate has at most
 /// [`PHASE_LIMIT`] phases (48k -> 16k: 2): a half-band filter halves the
 /// rate first (passband to the final Nyquist frequency, stopband from where
@@ -237,7 +253,7 @@ pub struct Shape {
     pub m: u64,
     /// Half-length of the prototype, in upsampled samples.
     pub half: u64,
-    /// Taps per output (per phase), a multiple of [`TAP_BLOCK`].
+    /// Taps per output (per phase), a multiple of 8 (`TAP_BLOCK`).
     pub taps: usize,
     /// Input frames the filter reaches ahead of an output's position.
     pub ahead: u64,
@@ -245,7 +261,7 @@ pub struct Shape {
     pub behind: u64,
     /// Periods (`L` outputs each) per block of the fast-convolution
     /// kernel, or 0 when the stage runs on a direct kernel (see
-    /// [`super::blocks::block_periods`]).
+    /// `block_periods`).
     pub block: usize,
 }
 
@@ -270,7 +286,7 @@ impl Shape {
             taps,
             ahead,
             behind,
-            block: super::blocks::block_periods(l, spec.m, taps),
+            block: block_periods(l, spec.m, taps),
         }
     }
 
@@ -280,33 +296,26 @@ impl Shape {
     }
 }
 
-/// A designed stage: `phases x taps` coefficients, row `r` for the outputs
-/// whose position `k * M` is `r` modulo `L`.
-pub struct Plan {
-    pub shape: Shape,
-    pub spec: Spec,
-    /// float64 design (used by the float64 kernel).
-    pub coef64: Vec<f64>,
-    /// The same coefficients rounded to float32 (float32 kernel).
-    pub coef32: Vec<f32>,
-    /// The float32 table reordered for the output-parallel kernel, for
-    /// stages with few phases.
-    pub lanes: Option<super::lanes::Lanes>,
-    /// Fast-convolution tables, for long filters with few phases (used
-    /// instead of the direct kernels, in both precisions).
-    pub blocks: Option<super::blocks::Blocks>,
+/// Periods per block of the fast-convolution kernel for a stage of `l`
+/// phases, decimation `m` and `taps` taps per output, or 0 when the stage
+/// suits the direct kernels. The transform size is the power of two from
+/// twice the correlation length `q`, within 256..4096; the block is what
+/// one transform yields, `n - q + 1` periods. (Four times `q` wastes less
+/// of each transform but ran no faster, the larger arrays falling out of
+/// L1, and doubled the latency.)
+pub fn block_periods(l: u64, m: u64, taps: usize) -> usize {
+    if taps < BLOCK_MIN_TAPS || l > BLOCK_MAX_FACTOR || m > BLOCK_MAX_FACTOR {
+        return 0;
+    }
+    let (l, m) = (l as usize, m as usize);
+    let q = ((l - 1) * m / l + taps).div_ceil(m);
+    let n = (2 * q).next_power_of_two().clamp(256, 4096);
+    n - q + 1
 }
 
-/// All stages of a conversion, and the overall reduced ratio.
-pub struct Cascade {
-    pub l: u64,
-    pub m: u64,
-    pub quality: Quality,
-    pub stages: Vec<Plan>,
-}
-
-fn design(spec: Spec, atten: f64) -> Result<Plan> {
-    let shape = Shape::new(&spec, atten);
+/// The `(phases x taps)` float64 coefficient table of a stage: row `r`
+/// for the outputs whose position `k * M` is `r` modulo `L`.
+pub fn coefficients(spec: &Spec, shape: &Shape, atten: f64) -> Result<Vec<f64>> {
     let n = shape.coefficients();
     let rate = (spec.l * spec.scale) as f64;
     let fc = (spec.fp + spec.fs) / (2.0 * rate);
@@ -340,7 +349,7 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
     let mut coef64 = Vec::new();
     coef64
         .try_reserve_exact(n as usize)
-        .map_err(|_| Error::Allocation { bytes: n as usize * 12 })?;
+        .map_err(|_| Error::Allocation { bytes: n as usize * 8 })?;
     let (l, behind) = (shape.l as i64, shape.behind as i64);
     for r in 0..l {
         for mi in 0..taps as i64 {
@@ -348,21 +357,7 @@ fn design(spec: Spec, atten: f64) -> Result<Plan> {
             coef64.push(if d <= half { proto[d as usize] } else { 0.0 });
         }
     }
-    let coef32 = coef64.iter().map(|&c| c as f32).collect();
-    let blocks = super::blocks::Blocks::new(&shape, &coef64);
-    let lanes = if blocks.is_some() {
-        None
-    } else {
-        super::lanes::Lanes::new(&shape, &coef64)
-    };
-    Ok(Plan {
-        shape,
-        spec,
-        coef64,
-        coef32,
-        lanes,
-        blocks,
-    })
+    Ok(coef64)
 }
 
 /// The reduced ratio `(l, m)` = `out_rate / in_rate` in lowest terms.
@@ -371,36 +366,23 @@ pub fn ratio(in_rate: u32, out_rate: u32) -> (u64, u64) {
     (out_rate as u64 / g, in_rate as u64 / g)
 }
 
-type Key = (u64, u64, Quality);
-
-fn cache() -> &'static Mutex<HashMap<Key, Arc<Cascade>>> {
-    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<Cascade>>>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// The stages for a ratio and quality, designed on first use and cached for
-/// the life of the process (a design depends only on the reduced ratio and
-/// the quality).
-pub fn plan(in_rate: u32, out_rate: u32, quality: Quality) -> Result<Arc<Cascade>> {
-    let (l, m) = ratio(in_rate, out_rate);
-    let key = (l, m, quality);
-    if let Some(p) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Ok(Arc::clone(p));
-    }
+/// Every stage of the conversion by `l / m` at `quality`, with its filter
+/// sizes; refused when the tables would hold more than
+/// [`MAX_COEFFICIENTS`] (the same rule, and message, as the Python check).
+pub fn layout(l: u64, m: u64, quality: Quality) -> Result<Vec<(Spec, Shape)>> {
     let (pb, sb, atten) = quality.spec();
-    let list = specs(l, m, pb, sb);
-    let total: u64 = list.iter().map(|s| Shape::new(s, atten).coefficients()).sum();
+    let stages: Vec<(Spec, Shape)> = specs(l, m, pb, sb)
+        .into_iter()
+        .map(|s| (s, Shape::new(&s, atten)))
+        .collect();
+    let total: u64 = stages.iter().map(|(_, shape)| shape.coefficients()).sum();
     if total > MAX_COEFFICIENTS {
         return Err(Error::InvalidArgument(format!(
             "the filter for ratio {m}:{l} needs {total} coefficients, more than the limit of {MAX_COEFFICIENTS}; \
              use rates with a larger common divisor or a lower quality"
         )));
     }
-    // Design outside the lock: other ratios stay available meanwhile.
-    let stages = list.into_iter().map(|s| design(s, atten)).collect::<Result<Vec<_>>>()?;
-    let built = Arc::new(Cascade { l, m, quality, stages });
-    let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
-    Ok(Arc::clone(map.entry(key).or_insert(built)))
+    Ok(stages)
 }
 
 #[cfg(test)]
@@ -417,9 +399,11 @@ mod tests {
     #[test]
     fn dc_gain_is_one_per_phase() {
         for &(i, o) in &[(48_000, 16_000), (16_000, 48_000), (44_100, 16_000), (8_000, 11_025)] {
-            let c = plan(i, o, Quality::High).unwrap();
-            for p in &c.stages {
-                for row in p.coef64.chunks(p.shape.taps) {
+            let (l, m) = ratio(i, o);
+            let atten = Quality::High.spec().2;
+            for (spec, shape) in layout(l, m, Quality::High).unwrap() {
+                let coef = coefficients(&spec, &shape, atten).unwrap();
+                for row in coef.chunks(shape.taps) {
                     let s: f64 = row.iter().sum();
                     assert!((s - 1.0).abs() < 1e-6, "{i}->{o}: phase sum {s}");
                 }
@@ -429,14 +413,16 @@ mod tests {
 
     #[test]
     fn huge_ratio_is_refused() {
-        let err = plan(191_999, 192_000, Quality::High).err().unwrap();
+        let (l, m) = ratio(191_999, 192_000);
+        let err = layout(l, m, Quality::High).err().unwrap();
         assert!(matches!(err, Error::InvalidArgument(_)));
     }
 
     #[test]
-    fn plans_are_shared() {
-        let a = plan(48_000, 16_000, Quality::Medium).unwrap();
-        let b = plan(96_000, 32_000, Quality::Medium).unwrap();
-        assert!(Arc::ptr_eq(&a, &b));
+    fn quality_codes_round_trip() {
+        for q in Quality::ALL {
+            assert_eq!(Quality::from_code(q as i32).unwrap(), q);
+        }
+        assert!(Quality::from_code(4).is_err());
     }
 }

@@ -15,6 +15,8 @@
 //! the AVX2 build and the portable build round alike and give the same
 //! bits.
 
+use crate::cpu::{Avx2Fma, Simd};
+
 /// Twiddles and size of one transform length.
 pub struct Fft {
     n: usize,
@@ -46,30 +48,33 @@ impl Fft {
         self.n
     }
 
+    /// Heap bytes held by the twiddle tables.
+    pub fn bytes(&self) -> usize {
+        (self.cos.len() + self.sin.len()) * 8
+    }
+
     /// In place: natural-order input, spectrum
     /// `X[k] = sum_j x[j] exp(-2 pi i j k / n)` in bit-reversed order with
     /// each run of 16 positions transposed as a 4x4 matrix (see the module
     /// notes). [`Fft::inverse`] takes that layout.
-    pub fn forward(&self, simd: bool, re: &mut [f64], im: &mut [f64]) {
+    pub fn forward(&self, simd: Simd, re: &mut [f64], im: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
-        if simd {
-            // SAFETY: `simd` is true only when AVX2 and FMA were detected.
-            return unsafe { forward_avx(self, re, im) };
+        if let Some(cpu) = simd {
+            // SAFETY: the token proves AVX2+FMA, `forward_avx`'s only requirement.
+            return unsafe { forward_avx(cpu, self, re, im) };
         }
-        let _ = simd;
-        forward_loop::<false>(self, re, im)
+        forward_loop(None, self, re, im)
     }
 
     /// In place: spectrum in the layout of [`Fft::forward`] in, natural-order
     /// `x[j] = sum_k X[k] exp(2 pi i j k / n)` out (not divided by `n`).
-    pub fn inverse(&self, simd: bool, re: &mut [f64], im: &mut [f64]) {
+    pub fn inverse(&self, simd: Simd, re: &mut [f64], im: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
-        if simd {
-            // SAFETY: as for `forward`.
-            return unsafe { inverse_avx(self, re, im) };
+        if let Some(cpu) = simd {
+            // SAFETY: the token proves AVX2+FMA, `inverse_avx`'s only requirement.
+            return unsafe { inverse_avx(cpu, self, re, im) };
         }
-        let _ = simd;
-        inverse_loop::<false>(self, re, im)
+        inverse_loop(None, self, re, im)
     }
 }
 
@@ -95,16 +100,24 @@ pub fn partner_chunk(c: usize) -> usize {
 /// Partner positions of the first 16 positions.
 pub const FIRST_PARTNERS: [usize; 16] = [0, 13, 15, 14, 4, 9, 11, 10, 12, 5, 7, 6, 8, 1, 3, 2];
 
+/// [`forward_loop`] compiled for AVX2+FMA.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA (the token proves it).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn forward_avx(f: &Fft, re: &mut [f64], im: &mut [f64]) {
-    forward_loop::<true>(f, re, im)
+unsafe fn forward_avx(cpu: Avx2Fma, f: &Fft, re: &mut [f64], im: &mut [f64]) {
+    forward_loop(Some(cpu), f, re, im)
 }
 
+/// [`inverse_loop`] compiled for AVX2+FMA.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA (the token proves it).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn inverse_avx(f: &Fft, re: &mut [f64], im: &mut [f64]) {
-    inverse_loop::<true>(f, re, im)
+unsafe fn inverse_avx(cpu: Avx2Fma, f: &Fft, re: &mut [f64], im: &mut [f64]) {
+    inverse_loop(Some(cpu), f, re, im)
 }
 
 /// Four equal quarters of a group, real and imaginary.
@@ -124,7 +137,7 @@ fn quarters(g: &mut [f64], s: usize) -> Quarters<'_> {
 }
 
 #[inline(always)]
-fn forward_loop<const AVX: bool>(f: &Fft, re: &mut [f64], im: &mut [f64]) {
+fn forward_loop(simd: Simd, f: &Fft, re: &mut [f64], im: &mut [f64]) {
     let n = f.n;
     let (re, im) = (&mut re[..n], &mut im[..n]);
     let mut s = n / 2;
@@ -234,20 +247,20 @@ fn forward_loop<const AVX: bool>(f: &Fft, re: &mut [f64], im: &mut [f64]) {
     // Spans 2 and 1 together, per group of four (twiddles 1, -i, then 1),
     // four groups at a time across vectors; the results stay transposed
     // (see `Fft::forward`).
-    last_two::<AVX>(re, im);
+    last_two(simd, re, im);
 }
 
 /// The forward transform's spans 2 and 1 on runs of 16: element `k` of
 /// the four groups of a run into one vector (a 4x4 transpose), the two
-/// levels across vectors, results left in that layout. `AVX`: the AVX2
-/// build, the same additions in registers.
+/// levels across vectors, results left in that layout. With a token: the
+/// AVX2 build, the same additions in registers.
 #[inline(always)]
-fn last_two<const AVX: bool>(re: &mut [f64], im: &mut [f64]) {
+fn last_two(simd: Simd, re: &mut [f64], im: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
-    if AVX {
-        // SAFETY: `AVX` is set only by the AVX2 builds of the transforms.
-        return unsafe { avx::last_two(re, im) };
+    if let Some(cpu) = simd {
+        return avx::last_two(cpu, re, im);
     }
+    let _ = simd;
     for (r, i) in re.chunks_exact_mut(16).zip(im.chunks_exact_mut(16)) {
         let tr: [[f64; 4]; 4] = std::array::from_fn(|k| [r[k], r[4 + k], r[8 + k], r[12 + k]]);
         let ti: [[f64; 4]; 4] = std::array::from_fn(|k| [i[k], i[4 + k], i[8 + k], i[12 + k]]);
@@ -272,12 +285,12 @@ fn last_two<const AVX: bool>(re: &mut [f64], im: &mut [f64]) {
 /// The inverse transform's spans 1 and 2 on runs of 16 in the forward
 /// layout, across vectors, then back to natural order (a 4x4 transpose).
 #[inline(always)]
-fn first_two<const AVX: bool>(re: &mut [f64], im: &mut [f64]) {
+fn first_two(simd: Simd, re: &mut [f64], im: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
-    if AVX {
-        // SAFETY: as for `last_two`.
-        return unsafe { avx::first_two(re, im) };
+    if let Some(cpu) = simd {
+        return avx::first_two(cpu, re, im);
     }
+    let _ = simd;
     for (r, i) in re.chunks_exact_mut(16).zip(im.chunks_exact_mut(16)) {
         let tr: [[f64; 4]; 4] = std::array::from_fn(|k| v4(&r[4 * k..]));
         let ti: [[f64; 4]; 4] = std::array::from_fn(|k| v4(&i[4 * k..]));
@@ -293,123 +306,166 @@ fn first_two<const AVX: bool>(re: &mut [f64], im: &mut [f64]) {
     }
 }
 
+// Arithmetic intrinsics are safe to call inside these functions from Rust
+// 1.86 on; the `unsafe` blocks are for 1.77 (the crate's minimum).
+#[allow(unused_unsafe)]
 #[cfg(target_arch = "x86_64")]
 mod avx {
+    use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
     /// Rows `a..d` of a 4x4 matrix to its columns.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn transpose(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> [__m256d; 4] {
-        let (t0, t1) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
-        let (t2, t3) = (_mm256_unpacklo_pd(c, d), _mm256_unpackhi_pd(c, d));
-        [
-            _mm256_permute2f128_pd(t0, t2, 0x20),
-            _mm256_permute2f128_pd(t1, t3, 0x20),
-            _mm256_permute2f128_pd(t0, t2, 0x31),
-            _mm256_permute2f128_pd(t1, t3, 0x31),
-        ]
+        // SAFETY: register shuffles only; AVX2 per this function's contract.
+        unsafe {
+            let (t0, t1) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
+            let (t2, t3) = (_mm256_unpacklo_pd(c, d), _mm256_unpackhi_pd(c, d));
+            [
+                _mm256_permute2f128_pd(t0, t2, 0x20),
+                _mm256_permute2f128_pd(t1, t3, 0x20),
+                _mm256_permute2f128_pd(t0, t2, 0x31),
+                _mm256_permute2f128_pd(t1, t3, 0x31),
+            ]
+        }
     }
 
+    /// Sixteen values from `p` as four vectors.
+    ///
+    /// # Safety
+    /// `p` is valid for 16 reads; the CPU supports AVX2.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn load4(p: *const f64) -> [__m256d; 4] {
-        [
-            _mm256_loadu_pd(p),
-            _mm256_loadu_pd(p.add(4)),
-            _mm256_loadu_pd(p.add(8)),
-            _mm256_loadu_pd(p.add(12)),
-        ]
+        // SAFETY: `p..p + 16` is readable per this function's contract.
+        unsafe {
+            [
+                _mm256_loadu_pd(p),
+                _mm256_loadu_pd(p.add(4)),
+                _mm256_loadu_pd(p.add(8)),
+                _mm256_loadu_pd(p.add(12)),
+            ]
+        }
     }
 
+    /// Four vectors to sixteen values at `p`.
+    ///
+    /// # Safety
+    /// `p` is valid for 16 writes; the CPU supports AVX2.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn store4(p: *mut f64, v: [__m256d; 4]) {
-        for (k, x) in v.into_iter().enumerate() {
-            _mm256_storeu_pd(p.add(4 * k), x);
+        // SAFETY: `p..p + 16` is writable per this function's contract.
+        unsafe {
+            for (k, x) in v.into_iter().enumerate() {
+                _mm256_storeu_pd(p.add(4 * k), x);
+            }
         }
+    }
+
+    /// See [`super::last_two`]; safe, the token proves AVX2+FMA.
+    pub fn last_two(cpu: Avx2Fma, re: &mut [f64], im: &mut [f64]) {
+        // SAFETY: the token proves AVX2+FMA, the function's only requirement.
+        unsafe { last_two_avx(cpu, re, im) }
     }
 
     /// See [`super::last_two`].
     ///
     /// # Safety
-    /// AVX2 present.
+    /// The CPU supports AVX2 and FMA (the token proves it).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn last_two(re: &mut [f64], im: &mut [f64]) {
-        let n = re.len().min(im.len()) / 16 * 16;
-        let (rp, ip) = (re.as_mut_ptr(), im.as_mut_ptr());
-        let mut at = 0;
-        while at < n {
-            let [r0, r1, r2, r3] = load4(rp.add(at));
-            let [i0, i1, i2, i3] = load4(ip.add(at));
-            let [tr0, tr1, tr2, tr3] = transpose(r0, r1, r2, r3);
-            let [ti0, ti1, ti2, ti3] = transpose(i0, i1, i2, i3);
-            let (a0r, a0i) = (_mm256_add_pd(tr0, tr2), _mm256_add_pd(ti0, ti2));
-            let (a1r, a1i) = (_mm256_add_pd(tr1, tr3), _mm256_add_pd(ti1, ti3));
-            let (b0r, b0i) = (_mm256_sub_pd(tr0, tr2), _mm256_sub_pd(ti0, ti2));
-            let (b1r, b1i) = (_mm256_sub_pd(ti1, ti3), _mm256_sub_pd(tr3, tr1));
-            let or = [
-                _mm256_add_pd(a0r, a1r),
-                _mm256_sub_pd(a0r, a1r),
-                _mm256_add_pd(b0r, b1r),
-                _mm256_sub_pd(b0r, b1r),
-            ];
-            let oi = [
-                _mm256_add_pd(a0i, a1i),
-                _mm256_sub_pd(a0i, a1i),
-                _mm256_add_pd(b0i, b1i),
-                _mm256_sub_pd(b0i, b1i),
-            ];
-            store4(rp.add(at), or);
-            store4(ip.add(at), oi);
-            at += 16;
+    unsafe fn last_two_avx(_cpu: Avx2Fma, re: &mut [f64], im: &mut [f64]) {
+        // SAFETY: loads and stores touch `re[at..at + 16]`, `im[at..at + 16]` with
+        // `at + 16 <= n`, `n` at most both lengths.
+        unsafe {
+            let n = re.len().min(im.len()) / 16 * 16;
+            let (rp, ip) = (re.as_mut_ptr(), im.as_mut_ptr());
+            let mut at = 0;
+            while at < n {
+                let [r0, r1, r2, r3] = load4(rp.add(at));
+                let [i0, i1, i2, i3] = load4(ip.add(at));
+                let [tr0, tr1, tr2, tr3] = transpose(r0, r1, r2, r3);
+                let [ti0, ti1, ti2, ti3] = transpose(i0, i1, i2, i3);
+                let (a0r, a0i) = (_mm256_add_pd(tr0, tr2), _mm256_add_pd(ti0, ti2));
+                let (a1r, a1i) = (_mm256_add_pd(tr1, tr3), _mm256_add_pd(ti1, ti3));
+                let (b0r, b0i) = (_mm256_sub_pd(tr0, tr2), _mm256_sub_pd(ti0, ti2));
+                let (b1r, b1i) = (_mm256_sub_pd(ti1, ti3), _mm256_sub_pd(tr3, tr1));
+                let or = [
+                    _mm256_add_pd(a0r, a1r),
+                    _mm256_sub_pd(a0r, a1r),
+                    _mm256_add_pd(b0r, b1r),
+                    _mm256_sub_pd(b0r, b1r),
+                ];
+                let oi = [
+                    _mm256_add_pd(a0i, a1i),
+                    _mm256_sub_pd(a0i, a1i),
+                    _mm256_add_pd(b0i, b1i),
+                    _mm256_sub_pd(b0i, b1i),
+                ];
+                store4(rp.add(at), or);
+                store4(ip.add(at), oi);
+                at += 16;
+            }
         }
+    }
+
+    /// See [`super::first_two`]; safe, the token proves AVX2+FMA.
+    pub fn first_two(cpu: Avx2Fma, re: &mut [f64], im: &mut [f64]) {
+        // SAFETY: the token proves AVX2+FMA, the function's only requirement.
+        unsafe { first_two_avx(cpu, re, im) }
     }
 
     /// See [`super::first_two`].
     ///
     /// # Safety
-    /// AVX2 present.
+    /// The CPU supports AVX2 and FMA (the token proves it).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn first_two(re: &mut [f64], im: &mut [f64]) {
-        let n = re.len().min(im.len()) / 16 * 16;
-        let (rp, ip) = (re.as_mut_ptr(), im.as_mut_ptr());
-        let mut at = 0;
-        while at < n {
-            let [t0r, t1r, t2r, t3r] = load4(rp.add(at));
-            let [t0i, t1i, t2i, t3i] = load4(ip.add(at));
-            let (a0r, a0i) = (_mm256_add_pd(t0r, t1r), _mm256_add_pd(t0i, t1i));
-            let (a1r, a1i) = (_mm256_sub_pd(t0r, t1r), _mm256_sub_pd(t0i, t1i));
-            let (b0r, b0i) = (_mm256_add_pd(t2r, t3r), _mm256_add_pd(t2i, t3i));
-            let (b1r, b1i) = (_mm256_sub_pd(t3i, t2i), _mm256_sub_pd(t2r, t3r));
-            let er = transpose(
-                _mm256_add_pd(a0r, b0r),
-                _mm256_add_pd(a1r, b1r),
-                _mm256_sub_pd(a0r, b0r),
-                _mm256_sub_pd(a1r, b1r),
-            );
-            let ei = transpose(
-                _mm256_add_pd(a0i, b0i),
-                _mm256_add_pd(a1i, b1i),
-                _mm256_sub_pd(a0i, b0i),
-                _mm256_sub_pd(a1i, b1i),
-            );
-            store4(rp.add(at), er);
-            store4(ip.add(at), ei);
-            at += 16;
+    unsafe fn first_two_avx(_cpu: Avx2Fma, re: &mut [f64], im: &mut [f64]) {
+        // SAFETY: as in `last_two_avx`: every access within `re[..n]`, `im[..n]`.
+        unsafe {
+            let n = re.len().min(im.len()) / 16 * 16;
+            let (rp, ip) = (re.as_mut_ptr(), im.as_mut_ptr());
+            let mut at = 0;
+            while at < n {
+                let [t0r, t1r, t2r, t3r] = load4(rp.add(at));
+                let [t0i, t1i, t2i, t3i] = load4(ip.add(at));
+                let (a0r, a0i) = (_mm256_add_pd(t0r, t1r), _mm256_add_pd(t0i, t1i));
+                let (a1r, a1i) = (_mm256_sub_pd(t0r, t1r), _mm256_sub_pd(t0i, t1i));
+                let (b0r, b0i) = (_mm256_add_pd(t2r, t3r), _mm256_add_pd(t2i, t3i));
+                let (b1r, b1i) = (_mm256_sub_pd(t3i, t2i), _mm256_sub_pd(t2r, t3r));
+                let er = transpose(
+                    _mm256_add_pd(a0r, b0r),
+                    _mm256_add_pd(a1r, b1r),
+                    _mm256_sub_pd(a0r, b0r),
+                    _mm256_sub_pd(a1r, b1r),
+                );
+                let ei = transpose(
+                    _mm256_add_pd(a0i, b0i),
+                    _mm256_add_pd(a1i, b1i),
+                    _mm256_sub_pd(a0i, b0i),
+                    _mm256_sub_pd(a1i, b1i),
+                );
+                store4(rp.add(at), er);
+                store4(ip.add(at), ei);
+                at += 16;
+            }
         }
     }
 }
 
 #[inline(always)]
-fn inverse_loop<const AVX: bool>(f: &Fft, re: &mut [f64], im: &mut [f64]) {
+fn inverse_loop(simd: Simd, f: &Fft, re: &mut [f64], im: &mut [f64]) {
     let n = f.n;
     let (re, im) = (&mut re[..n], &mut im[..n]);
     // Spans 1 and 2 together, per group of four (twiddles 1, then 1, +i),
     // from the forward transform's layout back to natural order.
-    first_two::<AVX>(re, im);
+    first_two(simd, re, im);
     let mut s = 4;
     // Spans q then 2q per sweep, as two radix-2 passes (same operations).
     while 4 * s <= n {
@@ -527,7 +583,7 @@ mod tests {
             let f = Fft::new(n);
             let xr: Vec<f64> = (0..n).map(|j| ((j * 7 + 3) % 11) as f64 - 5.0).collect();
             let xi: Vec<f64> = (0..n).map(|j| ((j * 5 + 1) % 13) as f64 * 0.5).collect();
-            for simd in [false, crate::cpu::has_avx2_fma()] {
+            for simd in [None, crate::cpu::Avx2Fma::detect()] {
                 let (mut r, mut i) = (xr.clone(), xi.clone());
                 f.forward(simd, &mut r, &mut i);
                 for k in 0..n {
@@ -564,12 +620,12 @@ mod tests {
         let xi: Vec<f64> = (0..n).map(|j| (j as f64 * 0.11).cos()).collect();
         let (mut a, mut b) = (xr.clone(), xi.clone());
         let (mut c, mut d) = (xr, xi);
-        f.forward(false, &mut a, &mut b);
-        f.forward(crate::cpu::has_avx2_fma(), &mut c, &mut d);
+        f.forward(None, &mut a, &mut b);
+        f.forward(crate::cpu::Avx2Fma::detect(), &mut c, &mut d);
         assert_eq!(a, c);
         assert_eq!(b, d);
-        f.inverse(false, &mut a, &mut b);
-        f.inverse(crate::cpu::has_avx2_fma(), &mut c, &mut d);
+        f.inverse(None, &mut a, &mut b);
+        f.inverse(crate::cpu::Avx2Fma::detect(), &mut c, &mut d);
         assert_eq!(a, c);
         assert_eq!(b, d);
     }

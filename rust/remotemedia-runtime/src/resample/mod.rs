@@ -1,29 +1,47 @@
 //! Band-limited sample-rate conversion between integer rates.
 //!
+//! Modules, each depending only on those listed before it:
+//!
+//! - `design`: presets, stage layout, filter sizes and float64
+//!   coefficients (a leaf: no kernels, no state);
+//! - arithmetic: `fft` (float64 transforms), `dot` (the precisions, the
+//!   tap-parallel dot products and the `Window` /
+//!   `Dest` arguments every kernel takes), `lanes` (the
+//!   output-parallel float32 kernel), `blocks` (fast convolution);
+//! - `plan`: chooses each stage's kernel (one `Kernel`
+//!   variant), builds its tables and owns the bounded cache of designs;
+//! - `stage`: one stage's streaming state, running its plan's kernel;
+//! - this module: the [`Resampler`] (stages chained) and one-shot [`resample`].
+//!
 //! Polyphase FIR: with `L / M = out_rate / in_rate` in lowest terms, output
 //! `k` sits at position `k * M` of the `L`-times upsampled input and is the
 //! dot product of filter row `(k * M) mod L` with the input frames around
 //! `floor(k * M / L)`. The filter is zero-phase, so a click at time `t`
 //! comes out at time `t`. Conversions by a factor of 2.5 or more run in two
-//! stages (see [`design::specs`]): the sharp filter works at the lower rate.
+//! stages (see `design::specs`): the sharp filter works at the lower rate.
 //! Long filters with few phases run as fast convolution on float64 FFTs
-//! ([`blocks`]); the rest on direct SIMD kernels. Streaming keeps a short
+//! (`blocks`); the rest on direct SIMD kernels. Streaming keeps a short
 //! history per stage and channel and emits an output as soon as the input
 //! it needs has arrived (a block stage: its whole block); `flush`
 //! pads with zeros and emits the rest, so any chunking plus `flush` equals
 //! the one-shot result, bit for bit.
 
 mod blocks;
-pub mod design;
+mod design;
 mod dot;
 mod fft;
 mod lanes;
+mod plan;
 mod stage;
 
-pub use design::{plan, Cascade, Plan, Quality, Shape};
-use dot::Sample;
+pub use design::{Quality, Shape, MAX_COEFFICIENTS};
+pub use plan::RETAIN_BYTES;
+
+use dot::Dest;
+use plan::{Cascade, Precision};
 use stage::Stage;
 
+use crate::cpu::{Avx2Fma, Simd};
 use crate::error::{Error, Result};
 use std::sync::Arc;
 
@@ -46,7 +64,8 @@ pub fn check_rate(rate: u32, what: &str) -> Result<()> {
 }
 
 /// The stages of a conversion in one precision, and their buffers.
-struct Chain<S> {
+struct Chain<S: Precision> {
+    cascade: Arc<Cascade<S>>,
     stages: Vec<Stage<S>>,
     /// Output of the previous stage (planar), and a second buffer for the
     /// next stage's output (stages read their input in place), reused
@@ -60,59 +79,68 @@ enum Engine {
     Wide(Chain<f64>),
 }
 
+/// Planar float32 input of one call: row `c` at `data[c * stride..][..frames]`.
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    data: &'a [f32],
+    stride: usize,
+    frames: usize,
+}
+
 /// A streaming resampler for a fixed number of planar channels.
 pub struct Resampler {
-    cascade: Arc<Cascade>,
+    /// Overall reduced ratio (output / input).
+    l: u64,
+    m: u64,
     channels: usize,
-    simd: bool,
+    simd: Simd,
     engine: Engine,
     /// Input frames received and output frames emitted since the start.
     received: u64,
     emitted: u64,
 }
 
-impl<S: Sample> Chain<S> {
-    fn new(c: &Cascade, channels: usize) -> Chain<S> {
+impl<S: Precision> Chain<S> {
+    fn new(cascade: Arc<Cascade<S>>, channels: usize) -> Chain<S> {
         Chain {
-            stages: c.stages.iter().map(|p| Stage::new(p, channels)).collect(),
+            stages: cascade.stages.iter().map(|p| Stage::new(p, channels)).collect(),
+            cascade,
             tmp: Vec::new(),
             spare: Vec::new(),
         }
     }
 
-    fn output_frames(&self, c: &Cascade, n: usize) -> usize {
+    fn output_frames(&self, n: usize) -> usize {
         self.stages
             .iter()
-            .zip(&c.stages)
+            .zip(&self.cascade.stages)
             .fold(n, |k, (st, p)| st.output_frames(p, k))
     }
 
-    /// Runs `n` input frames through every stage; the last writes `n_out`
-    /// frames per channel into `out`. `flushing`: pad each stage with zeros
-    /// and emit all it has (the caller resets afterwards).
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &mut self,
-        c: &Cascade,
-        simd: bool,
-        input: (&[f32], usize),
-        n: usize,
-        out: &mut [f32],
-        stride: usize,
-        n_out: usize,
-        flushing: bool,
-    ) {
-        let (input, in_stride) = input;
+    /// Runs the input through every stage; the last writes `dest.frames`
+    /// frames per channel into `dest`. `flushing`: pad each stage with
+    /// zeros and emit all it has (the caller resets afterwards).
+    fn run(&mut self, simd: Simd, input: Input<'_>, dest: Dest<'_, f32>, flushing: bool) {
+        let Input {
+            data: input,
+            stride: in_stride,
+            frames: n,
+        } = input;
+        let Dest {
+            buf: out,
+            stride,
+            frames: n_out,
+        } = dest;
         let channels = self.stages[0].channels();
         let last = self.stages.len() - 1;
         let mut frames = n;
-        for (idx, (st, p)) in self.stages.iter_mut().zip(&c.stages).enumerate() {
+        for (idx, (st, p)) in self.stages.iter_mut().zip(&self.cascade.stages).enumerate() {
             // The output-parallel kernel reads new frames in place (from the
             // caller's input or the previous stage's output) and the stage
             // keeps only their tail; padding for a flush goes through the
             // history.
             let first = if idx == 0 { S::borrow_f32(input) } else { None };
-            let direct = !flushing && stage::reads_in_place::<S>(p) && (idx > 0 || first.is_some());
+            let direct = !flushing && p.reads_in_place() && (idx > 0 || first.is_some());
             let tmp = std::mem::take(&mut self.tmp);
             if direct {
                 st.take(frames);
@@ -141,7 +169,12 @@ impl<S: Sample> Chain<S> {
             if idx == last {
                 // The final stage may hold one frame past ceil(n L / M)
                 // after padding; emit only what the conversion owes.
-                st.emit_rows(p, simd, k.min(n_out), rows, out, stride, S::to_f32);
+                let dest = Dest {
+                    buf: &mut *out,
+                    stride,
+                    frames: k.min(n_out),
+                };
+                st.emit_rows(p, simd, rows, dest, S::to_f32);
                 self.tmp = tmp;
             } else {
                 let mut buf = std::mem::take(&mut self.spare);
@@ -149,7 +182,12 @@ impl<S: Sample> Chain<S> {
                 if buf.len() < k * channels {
                     buf.resize(k * channels, S::default());
                 }
-                st.emit_rows(p, simd, k, rows, &mut buf, k, |v| v);
+                let dest = Dest {
+                    buf: &mut buf[..],
+                    stride: k,
+                    frames: k,
+                };
+                st.emit_rows(p, simd, rows, dest, |v| v);
                 self.tmp = buf;
                 self.spare = tmp;
                 frames = k;
@@ -157,10 +195,28 @@ impl<S: Sample> Chain<S> {
         }
     }
 
-    fn reset(&mut self, c: &Cascade) {
-        for (st, p) in self.stages.iter_mut().zip(&c.stages) {
+    fn reset(&mut self) {
+        for (st, p) in self.stages.iter_mut().zip(&self.cascade.stages) {
             st.reset(p);
         }
+    }
+
+    fn shapes(&self) -> Vec<Shape> {
+        self.cascade.stages.iter().map(|p| p.shape).collect()
+    }
+
+    /// Whether the first stage runs the tap-parallel short-filter path.
+    fn short_first(&self) -> bool {
+        self.cascade.stages[0].short_path()
+    }
+
+    /// `M` of the first stage.
+    fn first_m(&self) -> u64 {
+        self.cascade.stages[0].shape.m
+    }
+
+    fn kernel_names(&self) -> Vec<&'static str> {
+        self.cascade.stages.iter().map(|p| p.kernel_name()).collect()
     }
 }
 
@@ -174,17 +230,17 @@ impl Resampler {
                 "channels must be 1..{MAX_CHANNELS}, got {channels}"
             )));
         }
-        let cascade = design::plan(in_rate, out_rate, quality)?;
+        let (l, m) = design::ratio(in_rate, out_rate);
         let engine = if quality.wide() {
-            Engine::Wide(Chain::new(&cascade, channels))
+            Engine::Wide(Chain::new(plan::plan::<f64>(in_rate, out_rate, quality)?, channels))
         } else {
-            Engine::Narrow(Chain::new(&cascade, channels))
+            Engine::Narrow(Chain::new(plan::plan::<f32>(in_rate, out_rate, quality)?, channels))
         };
-        let simd = crate::cpu::has_avx2_fma();
         Ok(Resampler {
-            cascade,
+            l,
+            m,
+            simd: Avx2Fma::detect(),
             channels,
-            simd,
             engine,
             received: 0,
             emitted: 0,
@@ -194,12 +250,23 @@ impl Resampler {
     /// Forces the portable scalar kernel (tests compare it with SIMD).
     #[cfg(test)]
     pub(crate) fn force_scalar(&mut self) {
-        self.simd = false;
+        self.simd = None;
+    }
+
+    /// The kernel that runs each stage ("direct", "lanes" or "blocks").
+    pub fn kernels(&self) -> Vec<&'static str> {
+        match &self.engine {
+            Engine::Narrow(ch) => ch.kernel_names(),
+            Engine::Wide(ch) => ch.kernel_names(),
+        }
     }
 
     /// Sizes of each stage's filter.
     pub fn shapes(&self) -> Vec<Shape> {
-        self.cascade.stages.iter().map(|p| p.shape).collect()
+        match &self.engine {
+            Engine::Narrow(ch) => ch.shapes(),
+            Engine::Wide(ch) => ch.shapes(),
+        }
     }
 
     pub fn channels(&self) -> usize {
@@ -209,8 +276,8 @@ impl Resampler {
     /// Back to the state of a new resampler (history zeroed).
     pub fn reset(&mut self) {
         match &mut self.engine {
-            Engine::Narrow(ch) => ch.reset(&self.cascade),
-            Engine::Wide(ch) => ch.reset(&self.cascade),
+            Engine::Narrow(ch) => ch.reset(),
+            Engine::Wide(ch) => ch.reset(),
         }
         self.received = 0;
         self.emitted = 0;
@@ -219,15 +286,15 @@ impl Resampler {
     /// Frames per channel that `process` of `n` more input frames returns.
     pub fn output_frames(&self, n: usize) -> usize {
         match &self.engine {
-            Engine::Narrow(ch) => ch.output_frames(&self.cascade, n),
-            Engine::Wide(ch) => ch.output_frames(&self.cascade, n),
+            Engine::Narrow(ch) => ch.output_frames(n),
+            Engine::Wide(ch) => ch.output_frames(n),
         }
     }
 
     /// Frames per channel that `flush` returns now: the rest of
     /// `ceil(received * out_rate / in_rate)`.
     pub fn flush_frames(&self) -> usize {
-        let (l, m) = (self.cascade.l as u128, self.cascade.m as u128);
+        let (l, m) = (self.l as u128, self.m as u128);
         let total = (self.received as u128 * l).div_ceil(m) as u64;
         (total - self.emitted) as usize
     }
@@ -235,7 +302,7 @@ impl Resampler {
     /// Input frames taken in whose output is still pending: those at or
     /// after the position of the first output not yet emitted.
     pub fn delay(&self) -> usize {
-        let (l, m) = (self.cascade.l as u128, self.cascade.m as u128);
+        let (l, m) = (self.l as u128, self.m as u128);
         let covered = (self.emitted as u128 * m).div_ceil(l) as u64;
         self.received.saturating_sub(covered) as usize
     }
@@ -276,7 +343,20 @@ impl Resampler {
         }
         let n_out = self.output_frames(frames);
         self.check_out(out, stride, n_out)?;
-        self.run((input, in_stride), frames, out, stride, n_out, false);
+        let input = Input {
+            data: input,
+            stride: in_stride,
+            frames,
+        };
+        self.run(
+            input,
+            Dest {
+                buf: out,
+                stride,
+                frames: n_out,
+            },
+            false,
+        );
         self.received += frames as u64;
         self.emitted += n_out as u64;
         Ok(n_out)
@@ -288,17 +368,30 @@ impl Resampler {
         let n_out = self.flush_frames();
         self.check_out(out, stride, n_out)?;
         if n_out > 0 {
-            self.run((&[], 0), 0, out, stride, n_out, true);
+            let none = Input {
+                data: &[],
+                stride: 0,
+                frames: 0,
+            };
+            self.run(
+                none,
+                Dest {
+                    buf: out,
+                    stride,
+                    frames: n_out,
+                },
+                true,
+            );
         }
         self.reset();
         Ok(n_out)
     }
 
-    fn run(&mut self, input: (&[f32], usize), n: usize, out: &mut [f32], stride: usize, n_out: usize, flushing: bool) {
-        let (c, simd) = (&self.cascade, self.simd);
+    fn run(&mut self, input: Input<'_>, dest: Dest<'_, f32>, flushing: bool) {
+        let simd = self.simd;
         match &mut self.engine {
-            Engine::Narrow(ch) => ch.run(c, simd, input, n, out, stride, n_out, flushing),
-            Engine::Wide(ch) => ch.run(c, simd, input, n, out, stride, n_out, flushing),
+            Engine::Narrow(ch) => ch.run(simd, input, dest, flushing),
+            Engine::Wide(ch) => ch.run(simd, input, dest, flushing),
         }
     }
 
@@ -347,7 +440,7 @@ pub fn resample(
     // input; chunking does not change the result.
     let mut pos = 0;
     let mut done = 0;
-    let block = one_shot_block(&r.cascade);
+    let block = one_shot_block(&r.engine);
     while pos < frames {
         let n = block.min(frames - pos);
         done += r.process_rows(&input[pos..], frames, n, &mut out[done..], total)?;
@@ -362,17 +455,15 @@ pub fn resample(
 /// multiple of `M * SHORT_GROUP` frames, so that every call emits whole
 /// groups of outputs sharing a row (no outputs left to the one-by-one
 /// path between calls).
-fn one_shot_block(c: &Cascade) -> usize {
-    let p = &c.stages[0];
-    let short = if c.quality.wide() {
-        stage::short_path::<f64>(p)
-    } else {
-        stage::short_path::<f32>(p)
+fn one_shot_block(e: &Engine) -> usize {
+    let (short, m) = match e {
+        Engine::Narrow(ch) => (ch.short_first(), ch.first_m()),
+        Engine::Wide(ch) => (ch.short_first(), ch.first_m()),
     };
     if !short {
         return ONE_SHOT_BLOCK;
     }
-    let unit = p.shape.m as usize * dot::SHORT_GROUP;
+    let unit = m as usize * dot::SHORT_GROUP;
     if unit > ONE_SHOT_BLOCK * 4 {
         return ONE_SHOT_BLOCK;
     }

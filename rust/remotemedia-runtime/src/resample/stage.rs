@@ -1,9 +1,14 @@
 //! One polyphase stage with its per-channel history: the streaming core.
+//!
+//! The top of the resampler's arithmetic: a stage keeps the input its
+//! outputs still need and runs the kernel its [`Plan`] chose.
 
 use super::blocks;
-use super::design::Plan;
-use super::dot::{self, Sample};
+use super::design::Shape;
+use super::dot::{self, Dest, Sample, Window};
 use super::lanes::Scratch;
+use super::plan::{Kernel, Plan, Precision};
+use crate::cpu::Simd;
 
 /// Streaming state of one stage for all channels. Indices count from an
 /// origin that moves forward (by `M` inputs = `L` outputs) as output is
@@ -14,7 +19,7 @@ pub(crate) struct Stage<S> {
     next: i64,
     /// Input frames received.
     received: i64,
-    /// Input index of `hist[c][0]` (negative before the first frames).
+    /// Input index of `hist[0][0]` (negative before the first frames).
     start: i64,
     /// Work buffers of the output-parallel kernel.
     scratch: Scratch,
@@ -22,21 +27,8 @@ pub(crate) struct Stage<S> {
     fft: blocks::Scratch,
 }
 
-/// Whether a stage runs on the tap-parallel kernel's short-filter path
-/// (one accumulator per output, [`dot::SHORT_GROUP`] outputs sharing a row
-/// reduced together).
-pub(crate) fn short_path<S: Sample>(plan: &Plan) -> bool {
-    S::SHORT && plan.lanes.is_none() && plan.blocks.is_none() && plan.shape.taps <= dot::SHORT_TAPS
-}
-
-/// Whether a stage's kernel reads new frames where they are (the
-/// output-parallel and fast-convolution kernels) instead of from the history.
-pub(crate) fn reads_in_place<S: Sample>(plan: &Plan) -> bool {
-    S::has_lanes(plan) || plan.blocks.is_some()
-}
-
-impl<S: Sample> Stage<S> {
-    pub fn new(plan: &Plan, channels: usize) -> Stage<S> {
+impl<S: Precision> Stage<S> {
+    pub fn new(plan: &Plan<S>, channels: usize) -> Stage<S> {
         let mut s = Stage {
             hist: vec![Vec::new(); channels],
             next: 0,
@@ -53,7 +45,7 @@ impl<S: Sample> Stage<S> {
         self.hist.len()
     }
 
-    pub fn reset(&mut self, plan: &Plan) {
+    pub fn reset(&mut self, plan: &Plan<S>) {
         let behind = plan.shape.behind as usize;
         for c in &mut self.hist {
             c.clear();
@@ -65,7 +57,7 @@ impl<S: Sample> Stage<S> {
     }
 
     /// Outputs `k` (from 0) whose position `floor(k M / L)` is at most `a`.
-    fn outputs_up_to(plan: &Plan, a: i64) -> i64 {
+    fn outputs_up_to(plan: &Plan<S>, a: i64) -> i64 {
         let (l, m) = (plan.shape.l as i64, plan.shape.m as i64);
         if a < 0 {
             return 0;
@@ -74,10 +66,10 @@ impl<S: Sample> Stage<S> {
     }
 
     /// Outputs the next `emit` may produce once `n` more frames arrive.
-    pub fn output_frames(&self, plan: &Plan, n: usize) -> usize {
+    pub fn output_frames(&self, plan: &Plan<S>, n: usize) -> usize {
         let ahead = plan.shape.ahead as i64;
         let mut ready = Self::outputs_up_to(plan, self.received + n as i64 - ahead - 1);
-        if let Some(b) = &plan.blocks {
+        if let Kernel::Blocks(b) = &plan.kernel {
             // Whole blocks only (the origin sits on a block boundary).
             let unit = (b.b * b.l) as i64;
             ready = ready / unit * unit;
@@ -86,7 +78,7 @@ impl<S: Sample> Stage<S> {
     }
 
     /// Outputs left until `ceil(received * L / M)`.
-    pub fn flush_frames(&self, plan: &Plan) -> usize {
+    pub fn flush_frames(&self, plan: &Plan<S>) -> usize {
         let (l, m) = (plan.shape.l as i64, plan.shape.m as i64);
         ((self.received * l + m - 1) / m - self.next).max(0) as usize
     }
@@ -101,7 +93,7 @@ impl<S: Sample> Stage<S> {
 
     /// Appends the zeros `flush` needs to emit every remaining output (take
     /// `flush_frames` before: padding counts as received input).
-    pub fn pad(&mut self, plan: &Plan) {
+    pub fn pad(&mut self, plan: &Plan<S>) {
         let n = self.flush_frames(plan) as i64;
         if n == 0 {
             return;
@@ -122,49 +114,49 @@ impl<S: Sample> Stage<S> {
         self.received += n as i64;
     }
 
-    /// Computes outputs `next .. next + n` (row `c` into `out[c * stride..]`)
-    /// from the history of channel `c` followed by `new(c)` (frames counted
-    /// by [`Stage::take`]; empty after [`Stage::push`]), then trims the
-    /// history and moves the origin.
-    #[allow(clippy::too_many_arguments)]
+    /// Computes outputs `next .. next + dest.frames` (row `c` into
+    /// `dest.buf[c * dest.stride..]`) from the history of channel `c`
+    /// followed by `new(c)` (frames counted by [`Stage::take`]; empty after
+    /// [`Stage::push`]), then trims the history and moves the origin.
     pub fn emit_rows<'a, O>(
         &mut self,
-        plan: &Plan,
-        simd: bool,
-        n: usize,
+        plan: &Plan<S>,
+        simd: Simd,
         new: impl Fn(usize) -> &'a [S],
-        out: &mut [O],
-        stride: usize,
+        dest: Dest<'_, O>,
         put: impl Fn(S) -> O + Copy,
     ) where
         S: 'a,
     {
+        let Dest {
+            buf: out,
+            stride,
+            frames: n,
+        } = dest;
         let shape = plan.shape;
         let (l, m) = (shape.l as i64, shape.m as i64);
+        let in_place = plan.reads_in_place();
+        let short = plan.short_path();
         // Keep the history from the first frame the next output needs.
         let keep_from = ((self.next + n as i64) * m) / l - shape.behind as i64;
         for (c, hist) in self.hist.iter_mut().enumerate() {
             let mut fresh = new(c);
-            if !fresh.is_empty() && !reads_in_place::<S>(plan) {
+            if !fresh.is_empty() && !in_place {
                 // Only the output-parallel and block kernels read two pieces.
                 hist.extend_from_slice(fresh);
                 fresh = &[];
             }
             let o = &mut out[c * stride..][..n];
-            if let Some(b) = &plan.blocks {
-                blocks::run(simd, b, &mut self.fft, hist, fresh, self.start, self.next, o, put);
-            } else if !S::run_lanes(
-                simd,
-                plan,
-                &mut self.scratch,
+            let w = Window {
                 hist,
-                fresh,
-                self.start,
-                self.next,
-                o,
-                put,
-            ) {
-                run(simd, plan, S::coefficients(plan), hist, self.start, self.next, o, put);
+                new: fresh,
+                start: self.start,
+                k0: self.next,
+            };
+            match &plan.kernel {
+                Kernel::Blocks(b) => blocks::run(simd, b, &mut self.fft, w, o, put),
+                Kernel::Lanes(t) => S::run_lanes(simd, t, &mut self.scratch, w, o, put),
+                Kernel::Direct(coef) => run(simd, &shape, short, coef, w, o, put),
             }
             let held = (hist.len() + fresh.len()) as i64;
             let drop = (keep_from - self.start).clamp(0, held) as usize;
@@ -180,15 +172,10 @@ impl<S: Sample> Stage<S> {
         let held = self.received - self.start;
         self.start += (keep_from - self.start).clamp(0, held);
         self.next += n as i64;
-        // Move the origin by whole periods of the kernel (the lanes kernel
-        // may run a single-phase stage over a doubled period: an output's
+        // Move the origin by whole periods of the kernel (an output's
         // arithmetic depends on its index modulo that period).
-        // The block kernel's grid moves by whole blocks.
-        let (pl, pm) = match (&plan.blocks, &plan.lanes) {
-            (Some(b), _) => ((b.b * b.l) as i64, (b.b * b.m) as i64),
-            (None, Some(lanes)) => (lanes.l as i64, lanes.m as i64),
-            (None, None) => (l, m),
-        };
+        let (pl, pm) = plan.period();
+        let (pl, pm) = (pl as i64, pm as i64);
         let periods = self.next / pl;
         self.next -= periods * pl;
         self.received -= periods * pm;
@@ -196,69 +183,66 @@ impl<S: Sample> Stage<S> {
     }
 }
 
-/// Outputs `k0 .. k0 + out.len()` of one channel. Outputs sharing a filter
-/// row are computed [`dot::GROUP`] at a time; the rest one by one, with
-/// identical per-output arithmetic.
-#[allow(clippy::too_many_arguments)]
+/// Outputs `k0 .. k0 + out.len()` of one channel on the tap-parallel
+/// kernel (the window's history only). Outputs sharing a filter row are
+/// computed [`dot::GROUP`] at a time (`short`: [`dot::SHORT_GROUP`] on the
+/// short-filter path); the rest one by one, with identical per-output
+/// arithmetic.
 fn run<S: Sample, O>(
-    simd: bool,
-    plan: &Plan,
+    simd: Simd,
+    shape: &Shape,
+    short: bool,
     coef: &[S],
-    hist: &[S],
-    start: i64,
-    k0: i64,
+    w: Window<'_, S>,
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is true only when AVX2 and FMA were detected.
-        return unsafe { run_avx(plan, coef, hist, start, k0, out, put) };
+    if let Some(cpu) = simd {
+        // SAFETY: the token proves AVX2+FMA, `run_avx`'s only requirement.
+        return unsafe { run_avx(cpu, shape, short, coef, w, out, put) };
     }
-    run_loop(simd, plan, coef, hist, start, k0, out, put)
+    run_loop(simd, shape, short, coef, w, out, put)
 }
 
 /// The loop compiled for AVX2+FMA, so the dot products inline into it.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
+/// The CPU supports AVX2 and FMA (the token proves it).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn run_avx<S: Sample, O>(
-    plan: &Plan,
+    cpu: crate::cpu::Avx2Fma,
+    shape: &Shape,
+    short: bool,
     coef: &[S],
-    hist: &[S],
-    start: i64,
-    k0: i64,
+    w: Window<'_, S>,
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
-    run_loop(true, plan, coef, hist, start, k0, out, put)
+    run_loop(Some(cpu), shape, short, coef, w, out, put)
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn run_loop<S: Sample, O>(
-    simd: bool,
-    plan: &Plan,
+    simd: Simd,
+    shape: &Shape,
+    short: bool,
     coef: &[S],
-    hist: &[S],
-    start: i64,
-    k0: i64,
+    w: Window<'_, S>,
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
-    if short_path::<S>(plan) {
-        run_groups::<S, O, { dot::SHORT_GROUP }>(simd, true, plan, coef, hist, start, k0, out, put)
+    if short {
+        run_groups::<S, O, { dot::SHORT_GROUP }>(simd, true, shape, coef, w, out, put)
     } else {
-        run_groups::<S, O, { dot::GROUP }>(simd, false, plan, coef, hist, start, k0, out, put)
+        run_groups::<S, O, { dot::GROUP }>(simd, false, shape, coef, w, out, put)
     }
 }
 
 /// `N` dot products with one row, on the short-filter path or not.
 #[inline(always)]
-fn dot_row<S: Sample, const N: usize>(simd: bool, short: bool, hist: &[S], starts: [usize; N], row: &[S]) -> [S; N] {
+fn dot_row<S: Sample, const N: usize>(simd: Simd, short: bool, hist: &[S], starts: [usize; N], row: &[S]) -> [S; N] {
     if short {
         S::dot_short(simd, hist, starts, row)
     } else {
@@ -269,19 +253,17 @@ fn dot_row<S: Sample, const N: usize>(simd: bool, short: bool, hist: &[S], start
 /// Outputs in groups of `G` sharing a row (`short`: the short-filter
 /// arithmetic for every output, grouped or not).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn run_groups<S: Sample, O, const G: usize>(
-    simd: bool,
+    simd: Simd,
     short: bool,
-    plan: &Plan,
+    shape: &Shape,
     coef: &[S],
-    hist: &[S],
-    start: i64,
-    k0: i64,
+    w: Window<'_, S>,
     out: &mut [O],
     put: impl Fn(S) -> O,
 ) {
-    let s = plan.shape;
+    let Window { hist, start, k0, .. } = w;
+    let s = shape;
     let (l, m, t) = (s.l as i64, s.m as i64, s.taps);
     // Position of output k0: input frame q (relative to the history) and
     // filter row r; stepping one output adds M / L with carry.

@@ -13,6 +13,8 @@ pub(super) fn frame_features(v: &mut Vad, r: &mut [f64; LAGS + 1]) {
     {
         // Fused multiply-add gives the same bits here: every product and
         // partial sum is an integer below 2^53, so nothing is rounded.
+        /// # Safety
+        /// The CPU supports AVX2 and FMA.
         #[target_feature(enable = "avx2,fma")]
         unsafe fn wide(v: &mut Vad, r: &mut [f64; LAGS + 1]) {
             body::<true>(v, r)
@@ -29,6 +31,8 @@ pub(super) fn frame_features(v: &mut Vad, r: &mut [f64; LAGS + 1]) {
 pub(super) fn quantise_into<T: Copy>(dst: &mut [f64], src: &[T], q: impl Fn(T) -> f64 + Copy) {
     #[cfg(target_arch = "x86_64")]
     {
+        /// # Safety
+        /// The CPU supports AVX2.
         #[target_feature(enable = "avx2")]
         unsafe fn wide<T: Copy>(dst: &mut [f64], src: &[T], q: impl Fn(T) -> f64) {
             for (o, &x) in dst.iter_mut().zip(src) {

@@ -12,6 +12,8 @@ Arithmetic is float64 throughout.
 from __future__ import annotations
 
 import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,26 +55,73 @@ def _band(shape: Shape, coef: np.ndarray) -> tuple[np.ndarray | None, int]:
     return band, group
 
 
+class Cascade:
+    """Every designed stage of one conversion; shared by the cores that use it.
+
+    Held weakly by the cache while in use, so it is freed with its last
+    user unless it is among the recently used ones kept within
+    :data:`RETAIN_BYTES`.
+    """
+
+    __slots__ = ("__weakref__", "nbytes", "stages")
+
+    def __init__(self, stages: tuple[Plan, ...]) -> None:
+        self.stages = stages
+        self.nbytes = sum(p.coef.nbytes + (p.band.nbytes if p.band is not None else 0) for p in stages)
+
+
+#: Bytes of designs kept for conversions no resampler uses any more (the
+#: most recently used first); the Rust core keeps the same budget per
+#: precision. A design larger than this is freed with its last user.
+RETAIN_BYTES = 16 << 20
+
 _lock = threading.Lock()
-_plans: dict[tuple[int, int, str], tuple[Plan, ...]] = {}
+_live: weakref.WeakValueDictionary[tuple[int, int, str], Cascade] = weakref.WeakValueDictionary()
+_recent: OrderedDict[tuple[int, int, str], Cascade] = OrderedDict()
 
 
-def plan(in_rate: int, out_rate: int, quality: str) -> tuple[Plan, ...]:
-    """The stages of a conversion, designed once per process and cached."""
+def _touch(key: tuple[int, int, str], c: Cascade) -> None:
+    """Mark ``c`` most recently used; evict the least recently used beyond the budget (lock held)."""
+    if key in _recent:
+        _recent.move_to_end(key)
+        return
+    if c.nbytes > RETAIN_BYTES:
+        return
+    _recent[key] = c
+    total = sum(v.nbytes for v in _recent.values())
+    while total > RETAIN_BYTES:
+        _, old = _recent.popitem(last=False)
+        total -= old.nbytes
+
+
+def plan(in_rate: int, out_rate: int, quality: str) -> Cascade:
+    """The designed stages of a conversion: shared while in use, then kept within RETAIN_BYTES."""
     l, m = reduced(in_rate, out_rate)  # noqa: E741
     key = (l, m, quality)
     with _lock:
-        p = _plans.get(key)
-    if p is None:
-        atten = SPECS[quality][2]
-        stages = []
-        for spec, shape in filter_stages(in_rate, out_rate, quality):
-            coef = design(spec, shape, atten)
-            band, group = _band(shape, coef)
-            stages.append(Plan(shape, coef, band, group))
-        with _lock:
-            p = _plans.setdefault(key, tuple(stages))
-    return p
+        c = _live.get(key)
+        if c is not None:
+            _touch(key, c)
+            return c
+    atten = SPECS[quality][2]
+    stages = []
+    for spec, shape in filter_stages(in_rate, out_rate, quality):
+        coef = design(spec, shape, atten)
+        band, group = _band(shape, coef)
+        stages.append(Plan(shape, coef, band, group))
+    built = Cascade(tuple(stages))
+    with _lock:
+        c = _live.get(key)
+        if c is None:  # else another thread designed it meanwhile: share theirs
+            c = _live[key] = built
+        _touch(key, c)
+        return c
+
+
+def cache_stats() -> tuple[int, int]:
+    """``(designs alive, bytes kept for reuse)`` in this process's numpy body."""
+    with _lock:
+        return len(_live), sum(v.nbytes for v in _recent.values())
 
 
 def _gather(p: Plan, hist: np.ndarray, start: int, ks: np.ndarray, out: np.ndarray) -> None:
@@ -199,7 +248,8 @@ class ResamplerCore:
     """Streaming over validated ``(channels, n)`` float32; mirrors the Rust ``Resampler``."""
 
     def __init__(self, in_rate: int, out_rate: int, channels: int, quality: str) -> None:
-        self._stages = [_Stage(p, channels) for p in plan(in_rate, out_rate, quality)]
+        self._cascade = plan(in_rate, out_rate, quality)  # keeps the design alive while in use
+        self._stages = [_Stage(p, channels) for p in self._cascade.stages]
         self._l, self._m = reduced(in_rate, out_rate)
         self._channels = channels
         self.reset()
@@ -230,7 +280,9 @@ class ResamplerCore:
                 st.pad()
             x = st.emit(k)
         # After padding the last stage may hold one frame past ceil(n L / M).
-        return x[:, :n_out].astype(np.float32)
+        # Beyond float32 range the result is +-inf, silently (as in the native core).
+        with np.errstate(over="ignore"):
+            return x[:, :n_out].astype(np.float32)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         n_out = self.output_frames(x.shape[1])
@@ -254,4 +306,4 @@ def resample_one_shot(x: np.ndarray, in_rate: int, out_rate: int, quality: str) 
     return np.concatenate([core.process(x), core.flush()], axis=1)
 
 
-__all__ = ["ResamplerCore", "plan", "resample_one_shot"]
+__all__ = ["RETAIN_BYTES", "Cascade", "ResamplerCore", "cache_stats", "plan", "resample_one_shot"]

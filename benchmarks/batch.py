@@ -1,14 +1,26 @@
 """The batch job: remotemedia run (1 and 2 workers, Dask local) vs a hand-written script.
 
-Run:  python benchmarks/batch.py [--files 200] [--quick]
+Run:  python benchmarks/batch.py [--files 200] [--repeat 3] [--quick] [--no-dask]
 
-Generates a collection of mixed lengths (1 to 20 s), rates (8 to 48 kHz)
-and channel counts in a temporary folder, then times, in one run:
+Generates a collection of mixed lengths (1 to 20 s), rates (8 to 48 kHz),
+channel counts and containers (WAV and FLAC, 16-bit) in a temporary
+folder, then times, in one run:
 - `remotemedia run speech-16k` with --workers 1, --workers 2 and --dask local;
-- the same work written by hand with soundfile + soxr + webrtcvad (decode,
-  downmix, resample to 16 kHz, VAD, keep speech, write wav + JSON), run
-  sequentially and on 2 processes.
-Reports files per second and hours of audio per hour (wall clock).
+- the same work written by hand with soundfile + numpy + soxr + webrtcvad
+  (decode to float32, average the channels of stereo files, resample to
+  16 kHz with soxr "HQ", webrtcvad mode 2 on 30 ms frames, keep speech with
+  200 ms of padding, write a float32 wav + JSON), run sequentially and on
+  a 2-process pool.
+
+Every configuration runs ``--repeat`` times, interleaved (round r runs all
+of them, in a rotated order, so drift on a shared machine hits all alike);
+the table shows medians, and the ratios are computed within each round and
+their median shown. Each run is a fresh interpreter and its wall time
+includes start-up (what a user waits for). "cpu s" is the user + system
+time of the run's processes (workers included), the steadier figure on a
+busy machine. Bytecode is written to a cache in the temporary folder, as
+an installed package has it (PYTHONDONTWRITEBYTECODE is dropped for the
+runs), and one untimed warm-up run of each command comes first.
 """
 
 from __future__ import annotations
@@ -16,10 +28,14 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import json
+import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +73,8 @@ def handwritten_one(args: tuple[str, str]) -> float:
     import webrtcvad
 
     src, outdir = args
-    audio, rate = sf.read(src, dtype="float32", always_2d=True)
-    mono = audio.mean(axis=1)
+    audio, rate = sf.read(src, dtype="float32")
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     x16 = soxr.resample(mono, rate, 16000, "HQ").astype(np.float32)
     pcm = (np.clip(x16, -1, 1) * 32767).astype(np.int16)
     vad = webrtcvad.Vad(2)
@@ -73,7 +89,7 @@ def handwritten_one(args: tuple[str, str]) -> float:
             start = None
     speech = np.concatenate([x16[a:b] for a, b in segments]) if segments else x16[:0]
     out = Path(outdir) / (Path(src).stem + ".wav")
-    sf.write(out, speech, 16000, subtype="FLOAT")
+    sf.write(out, speech, 16000, subtype="PCM_16")
     out.with_suffix(".json").write_text(json.dumps({"segments": [(a / 16000, b / 16000) for a, b in segments]}))
     return len(mono) / rate
 
@@ -90,54 +106,120 @@ def handwritten_main(indir: str, outdir: str, workers: int) -> None:
             list(pool.map(handwritten_one, jobs, chunksize=4))
 
 
-def time_handwritten(indir: Path, outdir: Path, workers: int) -> float:
-    """Run the hand-written script in its own interpreter, like the CLI runs."""
-    start = time.perf_counter()
-    cmd = [sys.executable, __file__, "--handwritten", str(indir), str(outdir), str(workers)]
-    subprocess.run(cmd, check=True)
-    return time.perf_counter() - start
+def child_env(cache: Path) -> dict[str, str]:
+    """The runs' environment: bytecode cached (as an installed package has it)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
 
 
-def time_cli(indir: Path, outdir: Path, *extra: str) -> float:
+def become_subreaper() -> None:
+    """Adopt orphaned descendants (Linux), so that their CPU time is counted.
+
+    A process pool's workers can outlive their parent's exit by a moment
+    (a forkserver's children, say); adopted, they are waited for here and
+    their CPU time lands in RUSAGE_CHILDREN.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def reap_all() -> None:
+    """Wait for every adopted descendant that is still running."""
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run ``cmd``; return (wall s, cpu s of it and all its descendants)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    cmd = [sys.executable, "-m", "remotemedia", "run", "speech-16k", str(indir), "-o", str(outdir), "-q", *extra]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    wall = time.perf_counter() - start
+    reap_all()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise SystemExit(f"remotemedia run failed: {done.stderr[-2000:]}")
-    return time.perf_counter() - start
+        raise SystemExit(f"{' '.join(cmd[:6])} failed: {done.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def handwritten_cmd(indir: Path, outdir: Path, workers: int) -> list[str]:
+    """The hand-written script in its own interpreter, like the CLI runs."""
+    return [sys.executable, __file__, "--handwritten", str(indir), str(outdir), str(workers)]
+
+
+def cli_cmd(indir: Path, outdir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "remotemedia", "run", "speech-16k", str(indir), "-o", str(outdir), "-q", *extra]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--quick", action="store_true", help="40 files")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (medians shown)")
+    parser.add_argument("--quick", action="store_true", help="40 files, 1 round")
+    parser.add_argument("--no-dask", action="store_true", help="leave out the Dask LocalCluster run")
     parser.add_argument("--handwritten", nargs=3, metavar=("IN", "OUT", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.handwritten:
         handwritten_main(args.handwritten[0], args.handwritten[1], int(args.handwritten[2]))
         return
-    n = 40 if args.quick else args.files
+    n, repeat = (40, 1) if args.quick else (args.files, args.repeat)
+    become_subreaper()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         audio_s = make_collection(root / "in", n)
-        print(f"{n} files, {audio_s / 60:.1f} min of audio (1-20 s each, 8-48 kHz, mono and stereo)\n")
-        runs = [
-            ("remotemedia run, 1 worker", lambda: time_cli(root / "in", root / "o1", "--workers", "1")),
-            ("remotemedia run, 2 workers", lambda: time_cli(root / "in", root / "o2", "--workers", "2")),
-            (
-                "remotemedia run, --dask local (2)",
-                lambda: time_cli(root / "in", root / "o3", "--dask", "local", "--workers", "2"),
-            ),
-            ("hand-written soundfile+soxr+webrtcvad, 1", lambda: time_handwritten(root / "in", root / "h1", 1)),
-            ("hand-written soundfile+soxr+webrtcvad, 2", lambda: time_handwritten(root / "in", root / "h2", 2)),
+        env = child_env(root / "pycache")
+        print(f"{n} files, {audio_s / 60:.1f} min of audio (1-20 s each, 8-48 kHz, mono and stereo, wav and flac)")
+        configs: list[tuple[str, Callable[[Path], list[str]]]] = [
+            ("remotemedia run, 1 worker", lambda o: cli_cmd(root / "in", o, "--workers", "1")),
+            ("remotemedia run, 2 workers", lambda o: cli_cmd(root / "in", o, "--workers", "2")),
+            ("hand-written soundfile+soxr+webrtcvad, 1", lambda o: handwritten_cmd(root / "in", o, 1)),
+            ("hand-written soundfile+soxr+webrtcvad, 2", lambda o: handwritten_cmd(root / "in", o, 2)),
         ]
-        rows, base = [], None
-        for label, fn in runs:
-            wall = fn()
-            base = base or wall
-            rows.append([label, f"{wall:.2f}", f"{n / wall:.1f}", f"{audio_s / wall:.0f}", f"{base / wall:.2f}"])
-        print(table(["run", "wall s", "files/s", "audio h per h", "speed vs first"], rows))
-        print("\n(each run is a fresh interpreter; wall time includes start-up: what a user waits for)")
+        if not args.no_dask:
+            configs.append(
+                (
+                    "remotemedia run, --dask local (2)",
+                    lambda o: cli_cmd(root / "in", o, "--dask", "local", "--workers", "2"),
+                )
+            )
+        for i, (_, make) in enumerate(configs):  # warm-up: bytecode, page cache
+            timed(make(root / f"warm{i}"), env)
+        walls: dict[str, list[float]] = {label: [] for label, _ in configs}
+        cpus: dict[str, list[float]] = {label: [] for label, _ in configs}
+        for r in range(repeat):
+            order = configs[r % len(configs) :] + configs[: r % len(configs)]
+            for label, make in order:
+                out = root / f"out-{r}-{configs.index((label, make))}"
+                wall, cpu = timed(make(out), env)
+                walls[label].append(wall)
+                cpus[label].append(cpu)
+        rows = []
+        for label, _ in configs:
+            wall, cpu = statistics.median(walls[label]), statistics.median(cpus[label])
+            rows.append([label, f"{wall:.2f}", f"{n / wall:.1f}", f"{audio_s / wall:.0f}", f"{cpu:.2f}"])
+        print(f"\nmedians of {repeat} interleaved round(s)\n")
+        print(table(["run", "wall s", "files/s", "audio h per h", "cpu s"], rows))
+        print("\nremotemedia run files/s over the hand-written script's, per round (then the median):")
+        for workers in (1, 2):
+            ours = walls[configs[workers - 1][0]]
+            hand = walls[configs[workers + 1][0]]
+            ratios = [h / o for h, o in zip(hand, ours, strict=True)]
+            cpu_ratios = [
+                h / o for h, o in zip(cpus[configs[workers + 1][0]], cpus[configs[workers - 1][0]], strict=True)
+            ]
+            print(
+                f"  {workers} worker(s): wall {', '.join(f'{x:.2f}' for x in ratios)}"
+                f" -> median {statistics.median(ratios):.2f}x; cpu {statistics.median(cpu_ratios):.2f}x"
+            )
 
 
 if __name__ == "__main__":

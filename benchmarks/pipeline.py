@@ -2,9 +2,11 @@
 
 Part 1 (needs the resample and VAD kernels): 10 minutes of 48 kHz stereo
 int16 through FormatConverterNode("f32") -> AudioResampleNode(16000) ->
-VADNode(), once on the native runtime, once in Python (use_rust=False),
-and the same steps written by hand with numpy + soxr + webrtcvad. One run
-each (the input is large enough); times, times real time and ratios.
+VADNode(), on the native runtime (one native chain call), in Python
+(use_rust=False, the same chain on the numpy body), and the same steps
+written by hand with numpy + soxr + webrtcvad. The native pipeline and the
+script by hand alternate ``--repeat`` times (median reported; the Python
+runtime runs once); times, times real time and same-run ratios.
 
 Part 2 (always): overhead of the pipeline machinery per node call, from a
 3-node FormatConverterNode pipeline on a tiny buffer: median time of
@@ -13,6 +15,7 @@ calls made directly, divided by 3; and the extra cost of metrics per run.
 
     python benchmarks/pipeline.py                # both parts
     python benchmarks/pipeline.py --minutes 1    # shorter input
+    python benchmarks/pipeline.py --repeat 5     # median of 5 alternating runs
     python benchmarks/pipeline.py --overhead-only
 """
 
@@ -85,33 +88,47 @@ def by_hand(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[float, fl
     return y, flags, segments
 
 
-def part1(minutes: float) -> None:
+def part1(minutes: float, repeat: int = 3) -> None:
     py = kernels.get("python")
     if not all(hasattr(py, k) for k in ("resample", "VAD", "speech_segments")):
         print("part 1 skipped: this build has no resample/VAD kernels yet (they land with their branches)\n")
         return
     x = make_input(minutes)
     seconds = x.shape[-1] / RATE_IN
-    print(f"part 1: {minutes:g} min of {RATE_IN} Hz stereo int16 ({x.nbytes / 1e6:.0f} MB), one run each")
+    print(f"part 1: {minutes:g} min of {RATE_IN} Hz stereo int16 ({x.nbytes / 1e6:.0f} MB); "
+          f"native and by hand: median of {repeat} alternating runs")  # fmt: skip
     rows: list[tuple[str, float, dict[str, Any] | None]] = []
-    if remotemedia.is_rust_runtime_available():
-        p = speech_pipeline("native")
+    native_rust = remotemedia.is_rust_runtime_available()
+    t_native: list[float] = []
+    t_hand: list[float] = []
+    metrics = None
+    for _ in range(repeat):
+        if native_rust:
+            p = speech_pipeline("native")
+            t0 = time.perf_counter()
+            native = p.run_sync((x, RATE_IN))
+            t_native.append(time.perf_counter() - t0)
+            metrics = p.get_metrics()
         t0 = time.perf_counter()
-        native = p.run_sync((x, RATE_IN))
-        rows.append((f"pipeline, native ({kernels.get().binding})", time.perf_counter() - t0, p.get_metrics()))
+        hand = by_hand(x)
+        t_hand.append(time.perf_counter() - t0)
+    if native_rust:
+        rows.append((f"pipeline, native ({kernels.get().binding})", statistics.median(t_native), metrics))
     p = speech_pipeline("python")
     t0 = time.perf_counter()
     python = p.run_sync((x, RATE_IN), use_rust=False)
     rows.append(("pipeline, Python runtime", time.perf_counter() - t0, p.get_metrics()))
-    t0 = time.perf_counter()
-    hand = by_hand(x)
-    rows.append(("by hand: numpy + soxr HQ + webrtcvad", time.perf_counter() - t0, None))
+    rows.append(("by hand: numpy + soxr HQ + webrtcvad", statistics.median(t_hand), None))
     ref = rows[-1][1]
     print(f"{'variant':<40} {'seconds':>8} {'x realtime':>11} {'vs by hand':>10}   per node (ms)")
     for name, s, m in rows:
         nodes = "" if m is None else "  ".join(f"{k[:12]}={v['total_us'] / 1e3:.0f}" for k, v in m["nodes"].items())
         print(f"{name:<40} {s:8.2f} {seconds / s:11.0f} {s / ref:10.2f}   {nodes}")
-    if remotemedia.is_rust_runtime_available():
+    if native_rust:
+        print(f"native runs (s): {', '.join(f'{t:.3f}' for t in t_native)}; by hand: "
+              f"{', '.join(f'{t:.3f}' for t in t_hand)}")  # fmt: skip
+        print(f"ratios: native / by hand = {rows[0][1] / ref:.2f} (target <= 0.5); "
+              f"Python runtime / native = {rows[1][1] / rows[0][1]:.1f}x (target >= 30)")  # fmt: skip
         diff = float(np.max(np.abs(native.data - python.data)))
         same = np.array_equal(native.metadata["vad_flags"], python.metadata["vad_flags"])
         print(f"native vs Python: max |diff| = {diff:.2e}, identical VAD flags: {same}")
@@ -193,12 +210,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0, help="input length for part 1 (default 10)")
     ap.add_argument("--iterations", type=int, default=5000, help="runs for part 2 (default 5000)")
+    ap.add_argument("--repeat", type=int, default=3, help="alternating runs of native and by hand (default 3)")
     ap.add_argument("--overhead-only", action="store_true", help="skip part 1")
     args = ap.parse_args()
     info = remotemedia.get_runtime_info()
     print(f"remotemedia {info['version']}, native core: {info['binding'] or 'none'}, numpy {info['numpy']}\n")
     if not args.overhead_only:
-        part1(args.minutes)
+        part1(args.minutes, args.repeat)
     part2(args.iterations)
 
 

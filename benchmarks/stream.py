@@ -4,10 +4,15 @@ Part 1: 20 ms frames of 48 kHz stereo int16 (960 frames) through
 FormatConverterNode("f32") -> DownmixNode -> AudioResampleNode(16000) ->
 VADNode() with ``pipeline.open_stream()`` / ``s.push(frame)``: time per
 push (median, 99th percentile, mean) in microseconds, native and Python,
-beside the same kernels called directly (the floor the node layer adds
-to). Also the pipeline without the downmix (stereo resampling), and the
-throughput of ``async for out in pipeline.stream(frames)`` (tasks and
-bounded queues included).
+beside the same kernels called one by one from Python (what a session
+did before native chains) and the same work written by hand per frame (numpy convert and
+downmix, ``soxr.ResampleStream`` HQ, ``webrtcvad`` on 30 ms frames). The
+session and the hand-written loop alternate ``--repeat`` times over the
+frames; each row reports the median over those runs of its per-run
+median / p99 / mean, and the session / by-hand ratios. Also the
+pipeline without the downmix (stereo resampling), and the throughput
+of ``async for out in pipeline.stream(frames)`` (tasks and bounded
+queues included).
 
 Part 2 (``--big``): a WAV file of ``--gb`` GB (default 2; 48 kHz stereo
 int16) is generated in a temp dir and streamed through AudioFileSource ->
@@ -72,8 +77,12 @@ def stats_us(ns: list[int]) -> tuple[float, float, float]:
     return float(np.median(a)), float(np.percentile(a, 99)), float(a.mean())
 
 
-def time_session(p: Pipeline, frames: list[AudioBuffer], use_rust: bool, warmup: int) -> tuple[float, float, float]:
-    clock = time.perf_counter_ns
+def time_session(
+    p: Pipeline, frames: list[AudioBuffer], use_rust: bool, warmup: int, cpu: bool = False
+) -> tuple[float, float, float]:
+    """Per-push times: wall clock, or with ``cpu`` this thread's CPU time (what preemption by
+    other processes on a shared machine does not inflate)."""
+    clock = time.thread_time_ns if cpu else time.perf_counter_ns
     ns = []
     with p.open_stream(use_rust=use_rust) as s:
         push = s.push
@@ -113,7 +122,37 @@ def time_kernels(ks: Any, frames: list[AudioBuffer], warmup: int) -> tuple[float
     return stats_us(ns[warmup:])
 
 
-def part_frames(n_frames: int) -> None:
+def time_by_hand(frames: list[AudioBuffer], warmup: int) -> tuple[float, float, float]:
+    """A per-frame script: numpy convert + downmix, soxr.ResampleStream (HQ), webrtcvad on 30 ms frames."""
+    import soxr
+    import webrtcvad
+
+    rs = soxr.ResampleStream(RATE, 16000, 1, dtype="float32", quality="HQ")
+    vad = webrtcvad.Vad(2)
+    n30 = 480
+    pending = np.zeros(0, np.int16)
+    clock = time.perf_counter_ns
+    ns = []
+    for f in frames:
+        t0 = clock()
+        x = f.data.astype(np.float32) * np.float32(1 / 32768)
+        y = rs.resample_chunk((x[0] + x[1]) * np.float32(0.5))
+        q = np.clip(np.rint(y * 32768), -32768, 32767).astype(np.int16)
+        pending = np.concatenate([pending, q])
+        k = pending.size // n30
+        for i in range(k):
+            vad.is_speech(pending[i * n30 : (i + 1) * n30].tobytes(), 16000)
+        pending = pending[k * n30 :]
+        ns.append(clock() - t0)
+    return stats_us(ns[warmup:])
+
+
+def _median_rows(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    a = np.asarray(runs)
+    return float(np.median(a[:, 0])), float(np.median(a[:, 1])), float(np.median(a[:, 2]))
+
+
+def part_frames(n_frames: int, repeat: int = 3) -> None:
     x = speech_like(n_frames * FRAME / RATE + 0.1)
     frames = [AudioBuffer(np.ascontiguousarray(x[:, i : i + FRAME]), RATE) for i in range(0, n_frames * FRAME, FRAME)]
     native = kernels.get().name == "rust"
@@ -123,16 +162,27 @@ def part_frames(n_frames: int) -> None:
     if native:
         binding = kernels.get().binding
         label = f"session, native ({binding}): convert>downmix>resample>VAD"
-        rows.append((label, time_session(pipeline(), frames, True, 100)))
-        rows.append(("kernels called directly, native (floor)", time_kernels(kernels.get(), frames, 100)))
+        sess, hand, cpu = [], [], []
+        for _ in range(repeat):
+            sess.append(time_session(pipeline(), frames, True, 100))
+            hand.append(time_by_hand(frames, 100))
+            cpu.append(time_session(pipeline(), frames, True, 100, cpu=True))
+        s_row, h_row, c_row = _median_rows(sess), _median_rows(hand), _median_rows(cpu)
+        rows.append((label, s_row))
+        rows.append(("by hand: numpy + soxr.ResampleStream HQ + webrtcvad", h_row))
+        rows.append(("session, native, thread CPU time (no preemption)", c_row))
+        rows.append(("kernels called one by one, native (no chain)", time_kernels(kernels.get(), frames, 100)))
         label = "session, native, no downmix (stereo resample)"
         rows.append((label, time_session(pipeline(False), frames, True, 100)))
     few = frames[: max(200, n_frames // 10)]
     rows.append(("session, Python (numpy kernels)", time_session(pipeline(), few, False, 20)))
-    rows.append(("kernels called directly, Python", time_kernels(kernels.get("python"), few, 20)))
+    rows.append(("kernels called one by one, Python", time_kernels(kernels.get("python"), few, 20)))
     for name, (med, p99, mean) in rows:
         print(f"{name:<52}{med:9.1f}{p99:9.1f}{mean:9.1f}")
     if native:
+        print(f"ratios: session / by hand median = {s_row[0] / h_row[0]:.2f} (target <= 0.4); "
+              f"session p99 / median = {s_row[1] / s_row[0]:.2f} (target <= 2; "
+              f"{c_row[1] / c_row[0]:.2f} in thread CPU time)")  # fmt: skip
         print(f"{'async stream(), native, mean per chunk':<52}{'':9}{'':9}{time_stream(pipeline(), frames, True):9.1f}")
 
 
@@ -191,11 +241,12 @@ def part_big(gb: float, block_ms: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=3000, help="20 ms frames to time (default 3000 = 60 s)")
+    ap.add_argument("--repeat", type=int, default=3, help="alternating session / by-hand runs (default 3)")
     ap.add_argument("--big", action="store_true", help="also stream a big generated WAV file")
     ap.add_argument("--gb", type=float, default=2.0, help="size of the big file in GB (default 2)")
     ap.add_argument("--block-ms", type=float, default=1000.0, help="source block length (default 1000 ms)")
     args = ap.parse_args()
-    part_frames(args.frames)
+    part_frames(args.frames, args.repeat)
     if args.big:
         part_big(args.gb, args.block_ms)
 

@@ -84,10 +84,57 @@ def outputs(outdir: Path) -> dict[str, tuple[np.ndarray, int, dict]]:
         if sidecar.name.startswith("_remotemedia"):
             continue
         audio_path = sidecar.with_name(sidecar.name[: -len(".json")])
-        audio, rate = sf.read(audio_path, dtype="float32")
+        with open(audio_path, "rb") as fh:  # a file object: any file name, UTF-8 or not
+            audio, rate = sf.read(fh, dtype="float32")
         found[audio_path.relative_to(outdir).as_posix()] = (audio, rate, json.loads(sidecar.read_text()))
     return found
 
 
 def temporaries(outdir: Path) -> list[Path]:
     return [p for p in outdir.rglob("*") if ".rmtmp" in p.name]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (Linux /proc), children first."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(0), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def open_inputs(pid: int, root: Path) -> list[Path]:
+    """Files below ``root`` that process ``pid`` holds open (Linux /proc)."""
+    held = []
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return []
+    for fd in fds:
+        try:
+            target = Path(os.readlink(fd))
+        except OSError:
+            continue
+        if target.is_relative_to(root):
+            held.append(target)
+    return held

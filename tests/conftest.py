@@ -6,6 +6,13 @@ numpy ("python"), and the native core through each binding ("cython",
 numpy; ``cython``/``ctypes`` keep numpy and that binding).
 REMOTEMEDIA_EXPECT_BINDINGS (comma-separated) makes a missing binding an
 error instead of a shorter list, so CI cannot pass by silently testing less.
+
+Tests that read the shared recordings (``../shared/data`` next to the
+clone, or ``$REMOTEMEDIA_SHARED_DIR/data``) ask for the ``shared_data``
+fixture (directly or through their own fixtures): where the recordings are
+absent they skip, with a reason, so the README's test command passes on a
+fresh clone. REMOTEMEDIA_REQUIRE_SHARED=1 (set by .ci/run) turns that skip
+into a failure, so CI cannot pass by silently testing less either.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +51,42 @@ AVAILABLE = _available_ids()
 NATIVE = [i for i in AVAILABLE if i != "python"]
 # Bindings that load here whatever REMOTEMEDIA_RUNTIME says (for probe tests).
 LOADABLE = [b for b in runtime.BINDINGS if runtime.load_binding(b)[0] is not None]
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_ENV = "REMOTEMEDIA_SHARED_DIR"
+REQUIRE_SHARED_ENV = "REMOTEMEDIA_REQUIRE_SHARED"
+# What the tests read from the shared data folder (each path must exist).
+SHARED_NEEDS = ("real-speech/doing_the_dishes.wav",)
+
+
+def shared_data_dir() -> Path:
+    """Where the shared recordings should be: ``$REMOTEMEDIA_SHARED_DIR/data`` or ``../shared/data``."""
+    env = os.environ.get(SHARED_ENV)
+    return (Path(env) if env else REPO_ROOT.parent / "shared") / "data"
+
+
+def shared_data_missing() -> str | None:
+    """Why the shared recordings cannot be used here, or None when they can."""
+    root = shared_data_dir()
+    missing = [need for need in SHARED_NEEDS if not (root / need).is_file()]
+    if not missing:
+        return None
+    return (
+        f"the shared recordings are not in {root} (missing {', '.join(missing)}): put the shared data folder "
+        f"next to the clone (../shared/data) or set {SHARED_ENV} to the folder that holds data/"
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared recordings folder; skips (or fails under REMOTEMEDIA_REQUIRE_SHARED=1) when absent."""
+    reason = shared_data_missing()
+    if reason is not None:
+        if os.environ.get(REQUIRE_SHARED_ENV, "") not in ("", "0"):
+            pytest.fail(f"{REQUIRE_SHARED_ENV} is set: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return shared_data_dir()
 
 
 def kernel_set(set_id: str) -> kernels.KernelSet:

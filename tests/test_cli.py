@@ -62,3 +62,23 @@ def test_bench_times_every_available_body() -> None:
     assert all(r["seconds"] > 0 and r["x_real_time"] > 0 for r in rows)
     text = run_cli("bench", "--seconds", "1", "--repeat", "1")
     assert text.returncode == 0 and "vs numpy" in text.stdout
+
+
+def test_a_closed_pipe_ends_the_output_quietly() -> None:
+    """`remotemedia info | head -1`: no traceback when the reader has gone away."""
+    for args in (["info"], ["info", "--json"], ["validate", "speech-16k"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader is gone before anything is printed: every write fails
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "remotemedia", *args],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+                timeout=120,
+            )
+        finally:
+            os.close(write_end)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr

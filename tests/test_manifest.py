@@ -15,8 +15,9 @@ import pytest
 from remotemedia import Node, Pipeline, RetryPolicy, register_node
 from remotemedia.cli import main
 from remotemedia.core import registry
+from remotemedia.core.build import validate
 from remotemedia.core.errors import ManifestError
-from remotemedia.core.manifest import schema, validate
+from remotemedia.core.manifest import schema
 from remotemedia.core.schema_check import first_error
 from remotemedia.nodes import AudioResampleNode, FormatConverterNode, VADNode
 
@@ -118,12 +119,12 @@ BAD = [
     (
         "nodes/1/params/target_rate",
         -5,
-        r"at nodes\[1\].params: AudioResampleNode \(id 'rs'\) rejected them: .*target_rate",
+        r"at nodes\[1\].params.target_rate: AudioResampleNode \(id 'rs'\) rejected it: ValueError: .*target_rate",
     ),
     (
         "nodes/2/params/volume",
         3,
-        r"at nodes\[2\].params: VADNode \(id 'vad'\) rejected them: .*unexpected keyword.*volume",
+        r"at nodes\[2\].params.volume: VADNode \(id 'vad'\) rejected it: TypeError: .*unexpected keyword.*volume",
     ),
     ("nodes/0/params/name", "x", r"at nodes\[0\].params.name: 'name' belongs in the node entry"),
     ("config/retry/max_retries", -1, r"at config.retry.max_retries: must be >= 0, got -1"),

@@ -306,12 +306,12 @@ def test_kernel_set_ids_cover_bodies() -> None:
 
 def test_concurrent_use_of_one_resampler_is_refused(ks: kernels.KernelSet) -> None:
     r = ks.Resampler(48_000, 16_000)
-    r._busy.acquire()  # as if another thread were inside process()
+    r._busy.enter("process")  # as if another thread were inside process()
     try:
-        with pytest.raises(RuntimeError, match="another thread"):
+        with pytest.raises(RuntimeError, match="used from two threads at once"):
             r.process(noise((480,)))
     finally:
-        r._busy.release()
+        r._busy.leave()
     assert len(r.process(noise((4_800,)))) > 0
 
 

@@ -131,12 +131,17 @@ def test_vad_flags_identical_across_runtimes(runtime_env: tuple[str, str | None]
 
 
 def test_vad_node_validation() -> None:
-    with pytest.raises(ValueError, match="frame_duration_ms must be 10, 20 or 30, got 25"):
+    # the kernel contract's own checks, named by the node
+    with pytest.raises(ValueError, match=r"VADNode 'VADNode': VAD: frame duration 25 ms is not supported; use 10, 20"):
         VADNode(frame_duration_ms=25)
-    with pytest.raises(ValueError, match="aggressiveness must be 0, 1, 2 or 3, got 4"):
-        VADNode(aggressiveness=4)
+    with pytest.raises(ValueError, match=r"VADNode 'v': VAD: aggressiveness 4 is out of range; use 0, 1, 2 or 3"):
+        VADNode(aggressiveness=4, name="v")
+    with pytest.raises(ValueError, match=r"VAD: release 0.9 is above threshold 0.5"):
+        VADNode(threshold=0.5, release=0.9)
     with pytest.raises(ValueError, match="mode must be 'annotate' or 'filter', got 'drop'"):
         VADNode(mode="drop")
+    with pytest.raises(ValueError, match="engine must be 'remotemedia' or 'silero', got 'x'"):
+        VADNode(engine="x")
 
 
 # the seed's pipeline ------------------------------------------------------------

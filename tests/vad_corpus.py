@@ -134,14 +134,23 @@ def synth(text: str, voice: str, speed: int) -> np.ndarray:
 
 
 def frame_labels(
-    clean: np.ndarray, sr: int, frame_ms: int = 30, rel_db: float = 40.0, fill_ms: int = 120
+    clean: np.ndarray,
+    sr: int,
+    frame_ms: int = 30,
+    rel_db: float = 40.0,
+    fill_ms: int = 120,
+    floor_margin_db: float | None = None,
 ) -> np.ndarray:
     """Speech labels per frame from clean speech.
 
     A frame is speech when its energy is within ``rel_db`` dB of the track's
     active level (mean energy of the frames above -60 dB of the loudest
-    frame); non-speech runs of at most ``fill_ms`` (stop closures, the gaps
-    espeak-ng leaves inside words) are filled.
+    frame) and, when ``floor_margin_db`` is given, more than that many dB
+    above the recording's own noise floor (10th percentile of the non-zero
+    frame energies: real recordings such as CMU ARCTIC have room noise
+    within 40 dB of the speech, which is not speech); non-speech runs of at
+    most ``fill_ms`` (stop closures, the gaps espeak-ng leaves inside
+    words) are filled.
     """
     n = sr * frame_ms // 1000
     m = len(clean) // n
@@ -149,7 +158,10 @@ def frame_labels(
     if m == 0 or e.max() <= 0:
         return np.zeros(m, np.uint8)
     active = e[e > e.max() * 1e-6].mean()
-    lab = e > active * 10 ** (-rel_db / 10)
+    limit = active * 10 ** (-rel_db / 10)
+    if floor_margin_db is not None:
+        limit = max(limit, float(np.percentile(e[e > 0], 10)) * 10 ** (floor_margin_db / 10))
+    lab = e > limit
     fill = fill_ms // frame_ms
     i = 0
     while i < m:
@@ -253,7 +265,12 @@ class Condition:
     clean: np.ndarray
 
     def labels(self, frame_ms: int = 30) -> np.ndarray:
-        return frame_labels(self.clean, SR, frame_ms)
+        return frame_labels(self.clean, SR, frame_ms, floor_margin_db=label_floor_margin(self.name))
+
+
+def label_floor_margin(name: str) -> float | None:
+    """Real recordings (ARCTIC) are labelled above their own noise floor (+10 dB); synthetic speech has none."""
+    return 10.0 if name.startswith("arctic") else None
 
 
 def mix(clean: np.ndarray, nz: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.ndarray]:
@@ -312,3 +329,73 @@ def webrtc_flags(x: np.ndarray, mode: int, frame_ms: int = 30, sr: int = SR) -> 
     pcm = np.clip(np.rint(x * 32768.0), -32768, 32767).astype("<i2")
     m = len(pcm) // n
     return np.array([v.is_speech(pcm[i * n : (i + 1) * n].tobytes(), sr) for i in range(m)], np.uint8)
+
+
+# ---- real meetings (AMI excerpts with RTTM turns) -----------------------------
+
+
+def ami_dir() -> Path:
+    """Directory of the AMI excerpts; raise a clear error if it is missing."""
+    d = shared_data_dir().parent / "ami-meetings"
+    if not (d / "train.rttm").is_file():
+        raise FileNotFoundError(f"AMI meeting excerpts not found in {d} (see ../shared/data/ami-meetings/README.md)")
+    return d
+
+
+@dataclass
+class Meeting:
+    """One AMI excerpt: samples (float32, 16 kHz) and its speech turns (seconds)."""
+
+    name: str
+    audio: np.ndarray
+    turns: list[tuple[float, float]]
+
+    def labels(self, frame_ms: int = 30) -> np.ndarray:
+        """A frame is speech when more than half of it lies inside a turn."""
+        n = SR * frame_ms // 1000
+        cover = np.zeros(self.audio.size, np.int8)
+        for a, b in self.turns:
+            cover[round(a * SR) : round(b * SR)] = 1
+        m = self.audio.size // n
+        return (cover[: m * n].reshape(m, n).sum(axis=1) * 2 > n).astype(np.uint8)
+
+
+AMI_TUNE = tuple(f"trn0{i}" for i in range(5))  # may be used for training
+AMI_HELD_OUT = tuple(f"trn0{i}" for i in range(5, 10))  # never used for training
+
+
+def meetings(names: tuple[str, ...] = AMI_TUNE + AMI_HELD_OUT) -> list[Meeting]:
+    """The AMI excerpts named (all ten by default), with the union of their speaker turns."""
+    import soundfile
+
+    d = ami_dir()
+    turns: dict[str, list[tuple[float, float]]] = {}
+    for line in (d / "train.rttm").read_text().splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0] == "SPEAKER":
+            start, dur = float(f[3]), float(f[4])
+            turns.setdefault(f[1], []).append((start, start + dur))
+    out = []
+    for name in names:
+        x, sr = soundfile.read(str(d / f"{name}.flac"), dtype="float32")
+        assert sr == SR, (name, sr)
+        if x.ndim == 2:
+            x = x[:, 0].copy()
+        out.append(Meeting(name, x, turns.get(name, [])))
+    return out
+
+
+def skip_unless_available(ami: bool = False) -> None:
+    """In a test: skip, with the reason, when espeak-ng or ../shared/data (and the AMI files) are absent."""
+    import pytest
+
+    # .ci/run installs espeak-ng and brings the data: there a missing piece is a failure, not a skip
+    give_up = pytest.fail if os.environ.get("REMOTEMEDIA_REQUIRE_SHARED", "") not in ("", "0") else pytest.skip
+    if shutil.which("espeak-ng") is None:
+        give_up("espeak-ng is not installed (apt-get install espeak-ng): the VAD corpus needs it")
+    try:
+        shared_data_dir()
+        if ami:
+            ami_dir()
+    except FileNotFoundError as exc:
+        give_up(f"../shared/data is not available: {exc}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -37,16 +38,25 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from remotemedia.batch import presets
+    from remotemedia.core.build import validate
     from remotemedia.core.errors import ManifestError
-    from remotemedia.core.manifest import validate
 
+    is_preset = args.file in presets.names()
+    if not is_preset and not os.path.exists(args.file):
+        print(
+            f"{args.file}: INVALID: neither a preset ({', '.join(presets.names())}) nor a manifest file",
+            file=sys.stderr,
+        )
+        return 1
     try:
-        manifest = validate(args.file)
+        manifest = validate(presets.load(args.file) if is_preset else args.file)
     except ManifestError as exc:
         print(f"{args.file}: INVALID: {exc}", file=sys.stderr)
         return 1
     n, c = len(manifest["nodes"]), len(manifest.get("connections", []))
-    print(f"{args.file}: OK (manifest version {manifest['version']}, {n} nodes, {c} connections)")
+    kind = "preset, " if is_preset else ""
+    print(f"{args.file}: OK ({kind}manifest version {manifest['version']}, {n} nodes, {c} connections)")
     return 0
 
 
@@ -76,8 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show the version and which runtime is in use, and why")
     info.add_argument("--json", action="store_true", help="print the same facts as JSON")
     info.set_defaults(func=_cmd_info)
-    validate = sub.add_parser("validate", help="check a pipeline manifest (JSON) without running it")
-    validate.add_argument("file", help="path to the manifest JSON file")
+    validate = sub.add_parser(
+        "validate", help="check a pipeline manifest (JSON) or a preset of `remotemedia run` without running it"
+    )
+    validate.add_argument("file", help="path to the manifest JSON file, or a preset name (e.g. speech-16k)")
     validate.set_defaults(func=_cmd_validate)
     bench = sub.add_parser(
         "bench",
@@ -103,7 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `remotemedia info | head -1`: the reader went away; end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        os.close(devnull)
+        return 0
 
 
 if __name__ == "__main__":

@@ -22,3 +22,12 @@ class NativeKernelError(RemoteMediaError, RuntimeError):
     identically for every body. Pipelines re-run the failing step in Python
     when they see this error.
     """
+
+
+class ConcurrentUseError(RemoteMediaError, RuntimeError):
+    """A stateful kernel object (Resampler, VAD) was entered from a second thread.
+
+    One object serves one call at a time, on every body: a call that finds
+    another thread inside raises this instead of corrupting the stream
+    state. Use one object per thread, or serialise the calls with a lock.
+    """

@@ -116,10 +116,10 @@ def _select() -> tuple[ModuleType | None, str | None]:
 def build_kind() -> tuple[str | None, str | None]:
     """How this install was built: ("native" | "pure", why pure) or (None, None) from a source tree."""
     try:
-        from remotemedia import _build_info  # type: ignore[attr-defined]
+        build_info = importlib.import_module("remotemedia._build_info")  # generated at install time
     except ImportError:
         return None, None
-    return _build_info.BUILD, _build_info.REASON
+    return build_info.BUILD, build_info.REASON
 
 
 def _unavailable_reason(reasons: list[str | None]) -> str:

@@ -11,7 +11,10 @@
  * library and reported as RM_ERR_PANIC; it never unwinds into the caller.
  *
  * Threads: functions taking no handle are thread-safe. A handle
- * (resampler, VAD) may be used from one thread at a time.
+ * (resampler, VAD) serves one call at a time: a call made while another
+ * thread is inside the same handle returns RM_ERR_STATE ("used from two
+ * threads at once") without touching its state. Use one handle per thread
+ * or serialise the calls.
  */
 #ifndef REMOTEMEDIA_RUNTIME_H
 #define REMOTEMEDIA_RUNTIME_H
@@ -132,12 +135,78 @@ int32_t rm_vad_reset(rm_vad *h);
 int32_t rm_vad_frame_length(rm_vad *h, size_t *out);
 /* Samples held back until their frame completes. */
 int32_t rm_vad_buffered(rm_vad *h, size_t *out);
-/* Feeds n mono samples of format (RM_FORMAT_I16, F32 or F64; floats are
- * quantised like rm_convert to I16). Writes one flag (0/1) per completed
- * frame to flags (capacity cap >= (buffered + n) / frame_length) and the
- * count to *n_flags. */
+/* Feeds n mono samples of format (RM_FORMAT_I16, I32, F32 or F64; others
+ * are quantised like rm_convert to I16). Writes one flag (0/1) per
+ * completed frame to flags (capacity cap >= (buffered + n) / frame_length)
+ * and the count to *n_flags. */
 int32_t rm_vad_process(rm_vad *h, const void *x, int32_t format, size_t n,
                        uint8_t *flags, size_t cap, size_t *n_flags);
+/* As rm_vad_process, and writes each frame's speech probability in [0, 1]
+ * to scores (capacity cap too). */
+int32_t rm_vad_process_scores(rm_vad *h, const void *x, int32_t format,
+                              size_t n, uint8_t *flags, float *scores,
+                              size_t cap, size_t *n_flags);
+/* Decision rule from the next frame on: speech starts at a score >=
+ * threshold and goes on while >= release (both in units of 1/32768), then
+ * is held for hangover_ms. rm_vad_new sets the aggressiveness preset. */
+int32_t rm_vad_set_decision(rm_vad *h, uint32_t threshold, uint32_t release,
+                            uint32_t hangover_ms);
+
+/* ---- native chains ----------------------------------------------------- */
+
+/* A run of pipeline stages compiled into one object: it owns every
+ * stage's state and buffers and pushes a block through all of them in one
+ * call (work in blocks of 4096 frames, the last audio stage writing into
+ * the caller's output; convert to F32 + downmix fused into one pass).
+ * Results are those of the stages run one by one, bit for bit. A VAD
+ * stage must be the last. Input: channels contiguous rows of in_frames
+ * samples in the chain's input format; output rows out_frames apart in
+ * the output format (rm_chain_output_format). */
+typedef struct rm_chain rm_chain;
+
+/* Stage kinds for rm_stage.kind. */
+#define RM_STAGE_CONVERT 1  /* a = target RM_FORMAT_I16, I32 or F32 */
+#define RM_STAGE_DOWNMIX 2  /* channel mean (float64), integers rounded */
+#define RM_STAGE_RESAMPLE 3 /* a = output rate, b = RM_QUALITY_* */
+#define RM_STAGE_VAD 4      /* a = frame ms, b = aggressiveness; flags out */
+
+typedef struct rm_stage {
+  int32_t kind;
+  int32_t a;
+  int32_t b;
+} rm_stage;
+
+int32_t rm_chain_new(int32_t format, uint32_t channels, uint32_t rate,
+                     const rm_stage *stages, size_t n_stages, rm_chain **out);
+void rm_chain_free(rm_chain *h);
+/* *writes is 0 when no stage changes the audio (the output is the input). */
+int32_t rm_chain_output_format(rm_chain *h, int32_t *format,
+                               uint32_t *channels, uint32_t *rate,
+                               int32_t *writes);
+/* Frames per row and flags the next rm_chain_process of in_frames writes. */
+int32_t rm_chain_output_frames(rm_chain *h, size_t in_frames, size_t *frames,
+                               size_t *flags);
+/* The same for rm_chain_run (a whole buffer, tail included). */
+int32_t rm_chain_run_frames(rm_chain *h, size_t in_frames, size_t *frames,
+                            size_t *flags);
+int32_t rm_chain_process(rm_chain *h, const void *input, size_t in_frames,
+                         void *out, size_t out_frames, uint8_t *flags,
+                         size_t flags_cap, size_t *frames, size_t *n_flags);
+/* Reset, process, flush and take in one call; leaves the chain reset. */
+int32_t rm_chain_run(rm_chain *h, const void *input, size_t in_frames,
+                     void *out, size_t out_frames, uint8_t *flags,
+                     size_t flags_cap, size_t *frames, size_t *n_flags);
+/* End of stream: the resamplers' tails through the later stages, kept for
+ * rm_chain_take (sizes in *frames, *n_flags); resets the chain. */
+int32_t rm_chain_flush(rm_chain *h, size_t *frames, size_t *n_flags);
+int32_t rm_chain_take(rm_chain *h, void *out, size_t out_frames,
+                      uint8_t *flags, size_t flags_cap, size_t *frames,
+                      size_t *n_flags);
+int32_t rm_chain_reset(rm_chain *h);
+/* Nanoseconds per stage since the last call (n entries); zeroes them. */
+int32_t rm_chain_stage_times(rm_chain *h, uint64_t *ns, size_t n);
+/* Test hook: the next call panics inside stage `stage` (RM_ERR_PANIC). */
+int32_t rm_chain_debug_fail(rm_chain *h, size_t stage);
 
 #ifdef __cplusplus
 }

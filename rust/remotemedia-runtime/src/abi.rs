@@ -28,6 +28,11 @@ pub const RM_QUALITY_MEDIUM: i32 = 1;
 pub const RM_QUALITY_HIGH: i32 = 2;
 pub const RM_QUALITY_VERY_HIGH: i32 = 3;
 
+pub const RM_STAGE_CONVERT: i32 = 1;
+pub const RM_STAGE_DOWNMIX: i32 = 2;
+pub const RM_STAGE_RESAMPLE: i32 = 3;
+pub const RM_STAGE_VAD: i32 = 4;
+
 /// Every constant above with its header name.
 pub const ALL: &[(&str, i64)] = &[
     ("RM_ABI_VERSION", RM_ABI_VERSION as i64),
@@ -46,4 +51,8 @@ pub const ALL: &[(&str, i64)] = &[
     ("RM_QUALITY_MEDIUM", RM_QUALITY_MEDIUM as i64),
     ("RM_QUALITY_HIGH", RM_QUALITY_HIGH as i64),
     ("RM_QUALITY_VERY_HIGH", RM_QUALITY_VERY_HIGH as i64),
+    ("RM_STAGE_CONVERT", RM_STAGE_CONVERT as i64),
+    ("RM_STAGE_DOWNMIX", RM_STAGE_DOWNMIX as i64),
+    ("RM_STAGE_RESAMPLE", RM_STAGE_RESAMPLE as i64),
+    ("RM_STAGE_VAD", RM_STAGE_VAD as i64),
 ];

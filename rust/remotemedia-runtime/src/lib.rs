@@ -20,6 +20,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod abi;
+pub mod chain;
 pub mod convert;
 pub mod cpu;
 pub mod error;

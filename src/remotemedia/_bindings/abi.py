@@ -31,6 +31,12 @@ RM_QUALITY_MEDIUM = 1
 RM_QUALITY_HIGH = 2
 RM_QUALITY_VERY_HIGH = 3
 
+# Native chain stage kinds (rm_stage.kind).
+RM_STAGE_CONVERT = 1
+RM_STAGE_DOWNMIX = 2
+RM_STAGE_RESAMPLE = 3
+RM_STAGE_VAD = 4
+
 #: format name (kernels' short names) -> RM_FORMAT_*
 FORMAT_CODES = {"i16": RM_FORMAT_I16, "i32": RM_FORMAT_I32, "f32": RM_FORMAT_F32, "f64": RM_FORMAT_F64}
 #: quality preset name -> RM_QUALITY_*

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from remotemedia._bindings.abi import FORMAT_CODES
-from remotemedia._bindings.ctypes_signatures import declare
+from remotemedia._bindings.ctypes_signatures import RmStage, declare
 from remotemedia._bindings.status import raise_for_status
 
 BINDING = "ctypes"
@@ -113,12 +113,15 @@ def _make_convert(src: str, dst: str) -> Any:
     fn = _lib.rm_convert
 
     def convert(x: np.ndarray, out: np.ndarray) -> None:
+        # Buffers first, as the Cython memoryviews check them: an empty
+        # array of the wrong dtype or layout is refused on both bindings.
+        xp, op = _ptr(x, s_dtype, "x"), _ptr(out, d_dtype, "out")
         n = x.shape[0]
         if out.shape[0] != n:
             raise ValueError(f"convert: output has {out.shape[0]} samples, input {n}")
         if n == 0:
             return
-        st = fn(_ptr(x, s_dtype, "x"), s_code, _ptr(out, d_dtype, "out"), d_code, n)
+        st = fn(xp, s_code, op, d_code, n)
         if st:
             _fail(st)
 
@@ -166,8 +169,6 @@ class Resampler:
         if st:
             _fail(st)
         self.channels = channels
-        self._n = ctypes.c_size_t()
-        self._nref = ctypes.byref(self._n)
 
     def __del__(self) -> None:
         h = getattr(self, "_h", None)
@@ -176,10 +177,14 @@ class Resampler:
             self._h = ctypes.c_void_p()
 
     def _size(self, fn: Any, *args: Any) -> int:
-        st = fn(self._h, *args, self._nref)
+        # A size variable per call: one shared by the object would let a
+        # call from another thread (delay() during process()) overwrite the
+        # count this call reads back.
+        n = ctypes.c_size_t()
+        st = fn(self._h, *args, ctypes.byref(n))
         if st:
             _fail(st)
-        return int(self._n.value)
+        return int(n.value)
 
     def output_frames(self, in_frames: int) -> int:
         return self._size(_lib.rm_resampler_output_frames, in_frames)
@@ -234,7 +239,6 @@ class Vad:
         if st:
             _fail(st)
         self.frame_length = n.value
-        self._k = ctypes.c_size_t()
 
     def __del__(self) -> None:
         if self._h is not None:
@@ -254,20 +258,151 @@ class Vad:
             _fail(st)
         return n.value
 
-    def _process(self, x: np.ndarray, dtype: Any, code: int, out: np.ndarray) -> int:
-        n = x.shape[0]
-        xp = _ptr(x, dtype, "x") if n else None
-        op = _ptr(out, np.uint8, "out") if out.shape[0] else None
-        st = _lib.rm_vad_process(self._h, xp, code, n, op, out.shape[0], ctypes.byref(self._k))
+    def set_decision(self, threshold: int, release: int, hangover_ms: int) -> None:
+        st = _lib.rm_vad_set_decision(self._h, threshold, release, hangover_ms)
         if st:
             _fail(st)
-        return self._k.value
 
-    def process_i16(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.int16, FORMAT_CODES["i16"], out)
+    def flags(self, x: np.ndarray) -> np.ndarray:
+        """Flags of mono samples ``x`` as a new uint8 array."""
+        out = np.empty((self.buffered + x.shape[0]) // self.frame_length, np.uint8)
+        self.process(x, out)
+        return out
 
-    def process_f32(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.float32, FORMAT_CODES["f32"], out)
+    def process(self, x: np.ndarray, out: np.ndarray, scores: np.ndarray | None = None) -> int:
+        """Flags (and scores) of mono int16/int32/float32/float64 samples ``x`` into ``out``."""
+        dtype, code = _VAD_FORMATS[x.dtype.char]
+        n = x.shape[0]
+        xp = _ptr(x, dtype, "x") if n else None
+        k = ctypes.c_size_t()  # per call, as in Resampler._size
+        cap = out.shape[0]
+        op = _ptr(out, np.uint8, "out") if cap else None
+        if scores is None:
+            st = _lib.rm_vad_process(self._h, xp, code, n, op, cap, ctypes.byref(k))
+        else:
+            cap = min(cap, scores.shape[0])
+            sp = _ptr(scores, np.float32, "scores") if cap else None
+            st = _lib.rm_vad_process_scores(self._h, xp, code, n, op, sp, cap, ctypes.byref(k))
+        if st:
+            _fail(st)
+        return k.value
 
-    def process_f64(self, x: np.ndarray, out: np.ndarray) -> int:
-        return self._process(x, np.float64, FORMAT_CODES["f64"], out)
+
+_VAD_FORMATS = {
+    "h": (np.int16, FORMAT_CODES["i16"]),
+    "i": (np.int32, FORMAT_CODES["i32"]),
+    "f": (np.float32, FORMAT_CODES["f32"]),
+    "d": (np.float64, FORMAT_CODES["f64"]),
+}
+
+
+_CHAIN_DTYPES: dict[int, np.dtype[Any]] = {
+    1: np.dtype(np.int16),
+    2: np.dtype(np.int32),
+    3: np.dtype(np.float32),
+    4: np.dtype(np.float64),
+}
+
+
+class Chain:
+    """A compiled chain (rm_chain); arguments validated by the caller. Same interface as the Cython class."""
+
+    def __init__(self, fmt: int, channels: int, rate: int, stages: list[tuple[int, int, int]], out_1d: bool) -> None:
+        self._h = None
+        spec = (RmStage * max(1, len(stages)))(*[RmStage(k, a, b) for k, a, b in stages])
+        h = ctypes.c_void_p()
+        st = _lib.rm_chain_new(fmt, channels, rate, spec, len(stages), ctypes.byref(h))
+        if st:
+            _fail(st)
+        self._h = h
+        f, ch, r, w = ctypes.c_int32(), ctypes.c_uint32(), ctypes.c_uint32(), ctypes.c_int32()
+        st = _lib.rm_chain_output_format(h, ctypes.byref(f), ctypes.byref(ch), ctypes.byref(r), ctypes.byref(w))
+        if st:
+            _fail(st)
+        self.in_format, self.in_channels, self.n_stages = fmt, channels, len(stages)
+        self.out_format, self.out_channels, self.out_rate, self.writes = f.value, ch.value, r.value, bool(w.value)
+        self.out_1d = out_1d
+        self._in_dtype = _CHAIN_DTYPES[fmt]
+        self._dtype = _CHAIN_DTYPES[f.value]
+        self._a, self._b = ctypes.c_size_t(), ctypes.c_size_t()
+        self._ra, self._rb = ctypes.byref(self._a), ctypes.byref(self._b)
+
+    def __del__(self) -> None:
+        if getattr(self, "_h", None) is not None:
+            _lib.rm_chain_free(self._h)
+            self._h = None
+
+    def _alloc(self, frames: int) -> np.ndarray:
+        if self.out_1d:
+            return np.empty(frames, self._dtype)
+        return np.empty((self.out_channels, frames), self._dtype)
+
+    def _call(self, x: np.ndarray, whole: bool) -> tuple[np.ndarray | None, np.ndarray]:
+        if x.dtype != self._in_dtype or not x.flags.c_contiguous or x.size % self.in_channels:
+            raise ValueError("Chain: input does not match the format the chain was compiled for")
+        n = x.size // self.in_channels
+        size = _lib.rm_chain_run_frames if whole else _lib.rm_chain_output_frames
+        st = size(self._h, n, self._ra, self._rb)
+        if st:
+            _fail(st)
+        frames, nflags = self._a.value, self._b.value
+        out = self._alloc(frames) if self.writes else None
+        flags = np.empty(nflags, np.uint8)
+        fn = _lib.rm_chain_run if whole else _lib.rm_chain_process
+        st = fn(
+            self._h,
+            int(x.ctypes.data) if x.size else None,
+            n,
+            int(out.ctypes.data) if out is not None and out.size else None,
+            frames,
+            int(flags.ctypes.data) if nflags else None,
+            nflags,
+            self._ra,
+            self._rb,
+        )
+        if st:
+            _fail(st)
+        return out, flags
+
+    def process(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        return self._call(x, False)
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        return self._call(x, True)
+
+    def flush(self) -> tuple[np.ndarray | None, np.ndarray]:
+        st = _lib.rm_chain_flush(self._h, self._ra, self._rb)
+        if st:
+            _fail(st)
+        frames, nflags = self._a.value, self._b.value
+        out = self._alloc(frames) if self.writes else None
+        flags = np.empty(nflags, np.uint8)
+        st = _lib.rm_chain_take(
+            self._h,
+            int(out.ctypes.data) if out is not None and out.size else None,
+            frames,
+            int(flags.ctypes.data) if nflags else None,
+            nflags,
+            self._ra,
+            self._rb,
+        )
+        if st:
+            _fail(st)
+        return out, flags
+
+    def reset(self) -> None:
+        st = _lib.rm_chain_reset(self._h)
+        if st:
+            _fail(st)
+
+    def stage_times(self) -> list[int]:
+        ns = (ctypes.c_uint64 * max(1, self.n_stages))()
+        st = _lib.rm_chain_stage_times(self._h, ns, self.n_stages)
+        if st:
+            _fail(st)
+        return list(ns[: self.n_stages])
+
+    def debug_fail(self, stage: int) -> None:
+        st = _lib.rm_chain_debug_fail(self._h, stage)
+        if st:
+            _fail(st)

@@ -48,7 +48,43 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rm_vad_frame_length": (c.c_int32, [c.c_void_p, _SIZE_P]),
     "rm_vad_buffered": (c.c_int32, [c.c_void_p, _SIZE_P]),
     "rm_vad_process": (c.c_int32, [c.c_void_p, c.c_void_p, c.c_int32, c.c_size_t, c.c_void_p, c.c_size_t, _SIZE_P]),
+    "rm_vad_process_scores": (
+        c.c_int32,
+        [c.c_void_p, c.c_void_p, c.c_int32, c.c_size_t, c.c_void_p, c.c_void_p, c.c_size_t, _SIZE_P],
+    ),
+    "rm_vad_set_decision": (c.c_int32, [c.c_void_p, c.c_uint32, c.c_uint32, c.c_uint32]),
+    # native chains
+    "rm_chain_new": (
+        c.c_int32,
+        [c.c_int32, c.c_uint32, c.c_uint32, c.c_void_p, c.c_size_t, c.POINTER(c.c_void_p)],
+    ),
+    "rm_chain_free": (None, [c.c_void_p]),
+    "rm_chain_output_format": (
+        c.c_int32,
+        [c.c_void_p, c.POINTER(c.c_int32), c.POINTER(c.c_uint32), c.POINTER(c.c_uint32), c.POINTER(c.c_int32)],
+    ),
+    "rm_chain_output_frames": (c.c_int32, [c.c_void_p, c.c_size_t, _SIZE_P, _SIZE_P]),
+    "rm_chain_run_frames": (c.c_int32, [c.c_void_p, c.c_size_t, _SIZE_P, _SIZE_P]),
+    "rm_chain_process": (
+        c.c_int32,
+        [c.c_void_p, c.c_void_p, c.c_size_t, c.c_void_p, c.c_size_t, c.c_void_p, c.c_size_t, _SIZE_P, _SIZE_P],
+    ),
+    "rm_chain_run": (
+        c.c_int32,
+        [c.c_void_p, c.c_void_p, c.c_size_t, c.c_void_p, c.c_size_t, c.c_void_p, c.c_size_t, _SIZE_P, _SIZE_P],
+    ),
+    "rm_chain_flush": (c.c_int32, [c.c_void_p, _SIZE_P, _SIZE_P]),
+    "rm_chain_take": (c.c_int32, [c.c_void_p, c.c_void_p, c.c_size_t, c.c_void_p, c.c_size_t, _SIZE_P, _SIZE_P]),
+    "rm_chain_reset": (c.c_int32, [c.c_void_p]),
+    "rm_chain_stage_times": (c.c_int32, [c.c_void_p, c.POINTER(c.c_uint64), c.c_size_t]),
+    "rm_chain_debug_fail": (c.c_int32, [c.c_void_p, c.c_size_t]),
 }
+
+
+class RmStage(c.Structure):
+    """``rm_stage``: one stage description."""
+
+    _fields_ = [("kind", c.c_int32), ("a", c.c_int32), ("b", c.c_int32)]
 
 
 def declare(lib: c.CDLL) -> None:

@@ -22,6 +22,10 @@ cdef extern from "remotemedia_runtime.h" nogil:
         RM_QUALITY_MEDIUM
         RM_QUALITY_HIGH
         RM_QUALITY_VERY_HIGH
+        RM_STAGE_CONVERT
+        RM_STAGE_DOWNMIX
+        RM_STAGE_RESAMPLE
+        RM_STAGE_VAD
 
     uint32_t rm_abi_version()
     const char *rm_version()
@@ -53,3 +57,24 @@ cdef extern from "remotemedia_runtime.h" nogil:
     int32_t rm_vad_frame_length(rm_vad *h, size_t *out)
     int32_t rm_vad_buffered(rm_vad *h, size_t *out)
     int32_t rm_vad_process(rm_vad *h, const void *x, int32_t format, size_t n, uint8_t *flags, size_t cap, size_t *n_flags)
+    int32_t rm_vad_process_scores(rm_vad *h, const void *x, int32_t format, size_t n, uint8_t *flags, float *scores, size_t cap, size_t *n_flags)
+    int32_t rm_vad_set_decision(rm_vad *h, uint32_t threshold, uint32_t release, uint32_t hangover_ms)
+
+    ctypedef struct rm_chain:
+        pass
+    ctypedef struct rm_stage:
+        int32_t kind
+        int32_t a
+        int32_t b
+    int32_t rm_chain_new(int32_t format, uint32_t channels, uint32_t rate, const rm_stage *stages, size_t n_stages, rm_chain **out)
+    void rm_chain_free(rm_chain *h)
+    int32_t rm_chain_output_format(rm_chain *h, int32_t *format, uint32_t *channels, uint32_t *rate, int32_t *writes)
+    int32_t rm_chain_output_frames(rm_chain *h, size_t in_frames, size_t *frames, size_t *flags)
+    int32_t rm_chain_run_frames(rm_chain *h, size_t in_frames, size_t *frames, size_t *flags)
+    int32_t rm_chain_process(rm_chain *h, const void *input, size_t in_frames, void *out, size_t out_frames, uint8_t *flags, size_t flags_cap, size_t *frames, size_t *n_flags)
+    int32_t rm_chain_run(rm_chain *h, const void *input, size_t in_frames, void *out, size_t out_frames, uint8_t *flags, size_t flags_cap, size_t *frames, size_t *n_flags)
+    int32_t rm_chain_flush(rm_chain *h, size_t *frames, size_t *n_flags)
+    int32_t rm_chain_take(rm_chain *h, void *out, size_t out_frames, uint8_t *flags, size_t flags_cap, size_t *frames, size_t *n_flags)
+    int32_t rm_chain_reset(rm_chain *h)
+    int32_t rm_chain_stage_times(rm_chain *h, uint64_t *ns, size_t n)
+    int32_t rm_chain_debug_fail(rm_chain *h, size_t stage)

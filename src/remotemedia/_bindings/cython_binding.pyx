@@ -47,3 +47,4 @@ def debug_panic():
 include "cython_convert.pxi"
 include "cython_resample.pxi"
 include "cython_vad.pxi"
+include "cython_chain.pxi"

@@ -4,6 +4,8 @@
 
 from libc.stdint cimport uint8_t
 
+from numpy import empty as _np_empty, uint8 as _np_u8
+
 
 cdef class Vad:
     """Native streaming VAD (rm_vad_*); arguments validated by the caller."""
@@ -46,31 +48,76 @@ cdef class Vad:
             _fail(st)
         return n
 
-    cdef size_t _process(self, const void *x, int32_t fmt, size_t n, uint8_t[::1] out) except? 0:
+    def set_decision(self, uint32_t threshold, uint32_t release, uint32_t hangover_ms):
+        cdef int32_t st = rm_vad_set_decision(self._h, threshold, release, hangover_ms)
+        if st != RM_OK:
+            _fail(st)
+
+    def process(self, x, uint8_t[::1] out, float[::1] scores=None):
+        """Flags (and scores) of mono int16/int32/float32/float64 samples ``x`` into ``out``."""
+        return self._run(x, out, scores)
+
+    def flags(self, x):
+        """Flags of mono samples ``x`` as a new uint8 array: one native call, no Python frame."""
+        cdef size_t buffered = 0
+        cdef int32_t st = rm_vad_buffered(self._h, &buffered)
+        if st != RM_OK:
+            _fail(st)
+        out = _np_empty((buffered + <size_t>x.shape[0]) // self.frame_length, _np_u8)
+        self._run(x, out, None)
+        return out
+
+    cdef size_t _run(self, x, uint8_t[::1] out, float[::1] scores) except? 0:
+        cdef const void *p = NULL
+        cdef int32_t fmt
+        cdef size_t n
+        cdef const int16_t[::1] a16
+        cdef const int32_t[::1] a32
+        cdef const float[::1] af32
+        cdef const double[::1] af64
+        cdef str kind = x.dtype.char
+        if kind == "h":
+            a16 = x
+            n = <size_t>a16.shape[0]
+            fmt = RM_FORMAT_I16
+            if n:
+                p = <const void *>&a16[0]
+        elif kind == "f":
+            af32 = x
+            n = <size_t>af32.shape[0]
+            fmt = RM_FORMAT_F32
+            if n:
+                p = <const void *>&af32[0]
+        elif kind == "d":
+            af64 = x
+            n = <size_t>af64.shape[0]
+            fmt = RM_FORMAT_F64
+            if n:
+                p = <const void *>&af64[0]
+        else:
+            a32 = x
+            n = <size_t>a32.shape[0]
+            fmt = RM_FORMAT_I32
+            if n:
+                p = <const void *>&a32[0]
+        return self._process(p, fmt, n, out, scores)
+
+    cdef size_t _process(self, const void *x, int32_t fmt, size_t n, uint8_t[::1] out, float[::1] scores) except? 0:
         cdef size_t k = 0
         cdef int32_t st
         cdef size_t cap = <size_t>out.shape[0]
         cdef uint8_t *p = &out[0] if cap > 0 else NULL
-        with nogil:
-            st = rm_vad_process(self._h, x, fmt, n, p, cap, &k)
+        cdef float *ps = NULL
+        if scores is None:
+            with nogil:
+                st = rm_vad_process(self._h, x, fmt, n, p, cap, &k)
+        else:
+            if <size_t>scores.shape[0] < cap:
+                cap = <size_t>scores.shape[0]
+            if cap > 0:
+                ps = &scores[0]
+            with nogil:
+                st = rm_vad_process_scores(self._h, x, fmt, n, p, ps, cap, &k)
         if st != RM_OK:
             _fail(st)
         return k
-
-    def process_i16(self, const int16_t[::1] x, uint8_t[::1] out):
-        cdef const void *p = NULL
-        if x.shape[0]:
-            p = <const void *>&x[0]
-        return self._process(p, RM_FORMAT_I16, <size_t>x.shape[0], out)
-
-    def process_f32(self, const float[::1] x, uint8_t[::1] out):
-        cdef const void *p = NULL
-        if x.shape[0]:
-            p = <const void *>&x[0]
-        return self._process(p, RM_FORMAT_F32, <size_t>x.shape[0], out)
-
-    def process_f64(self, const double[::1] x, uint8_t[::1] out):
-        cdef const void *p = NULL
-        if x.shape[0]:
-            p = <const void *>&x[0]
-        return self._process(p, RM_FORMAT_F64, <size_t>x.shape[0], out)

@@ -10,25 +10,28 @@ ever crosses a process boundary.
 
 from __future__ import annotations
 
-import functools
-import hashlib
+import contextlib
 import json
+import threading
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from remotemedia._version import __version__
-from remotemedia.batch.files import fingerprint, quick_fingerprint_matches, write_json_atomic
+from remotemedia.batch import fingerprint, worker_plan
+from remotemedia.batch.files import write_json_atomic
 from remotemedia.batch.streamfile import StageError, stream_file
 
 SIDECAR_SUFFIX = ".json"
-# Output format per extension: soundfile format and subtype. Float output
-# stays float where the container allows it.
+# Output format per extension: soundfile format and default subtype. WAV and
+# FLAC default to 16-bit PCM (what trainers and whisper.cpp read); the others
+# stay float where the container allows it. --subtype chooses another.
 FORMATS: dict[str, tuple[str, str]] = {
-    "wav": ("WAV", "FLOAT"),
-    "flac": ("FLAC", "PCM_24"),
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
     "ogg": ("OGG", "VORBIS"),
     "aiff": ("AIFF", "FLOAT"),
     "caf": ("CAF", "FLOAT"),
@@ -46,9 +49,17 @@ class FileTask:
     manifest: dict[str, Any]
     pipeline_hash: str
     output_format: str = "wav"
+    # Output path relative to outdir, with the format's extension (batch/collisions.py); empty: the default.
+    output_name: str = ""
+    # dataset outputs (remotemedia.dataset): options dict, and a span of the input
+    dataset: dict[str, Any] | None = None
+    offset_s: float = 0.0
+    duration_s: float | None = None
 
     @property
     def output(self) -> Path:
+        if self.output_name:
+            return Path(self.outdir) / self.output_name
         return Path(self.outdir) / Path(self.relpath).with_suffix("." + self.output_format)
 
     @property
@@ -79,6 +90,8 @@ class FileResult:
 
 def pipeline_hash(manifest: dict[str, Any], output_format: str) -> str:
     """Identity of the work done to a file: manifest, output format, package version."""
+    import hashlib  # here: loading OpenSSL is not needed for `run --help`
+
     canonical = json.dumps({"m": manifest, "f": output_format, "v": __version__}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
@@ -95,19 +108,50 @@ def is_complete(task: FileTask) -> bool:
         return False
     if record.get("pipeline_hash") != task.pipeline_hash:
         return False
-    if not quick_fingerprint_matches(Path(task.source), record.get("input", {})):
+    if not fingerprint.matches(task.source, record.get("input", {})):
         return False
     try:
+        if "outputs" in record:  # dataset cuts: every file written (none for --cut none)
+            return all(Path(o["path"]).stat().st_size == o["size"] for o in record["outputs"])
+        if record.get("output", {}).get("path", "") is None:  # the pipeline ends in its own sink: no output of ours
+            return True
         return task.output.stat().st_size == record.get("output", {}).get("size")
     except OSError:
         return False
 
 
-@functools.lru_cache(maxsize=8)
-def _pipeline_for(manifest_json: str) -> Any:
-    from remotemedia import Pipeline
+_runtime_settled = threading.Lock()
+_runtime_warned = False
 
-    return Pipeline.from_manifest(json.loads(manifest_json))
+
+def settle_runtime_warning() -> None:
+    """Consume the native-core probe's long warning in this process, once.
+
+    The run gives its own one-line note, once (``preflight.pure_python_note``);
+    a worker process must not print the long warning again for each worker.
+    """
+    global _runtime_warned
+    with _runtime_settled:
+        if _runtime_warned:
+            return
+        _runtime_warned = True
+        from remotemedia import runtime
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with contextlib.suppress(Exception):  # a bad REMOTEMEDIA_RUNTIME is reported per file below
+                runtime.is_rust_runtime_available()
+
+
+def _runtime_of_this_process() -> dict[str, Any]:
+    """Binding and availability of the native core here (the probe's cached answer, cheap per file)."""
+    from remotemedia import runtime
+
+    try:
+        ok, module, _ = runtime.try_load_rust_runtime()
+    except ValueError:  # a bad REMOTEMEDIA_RUNTIME: building the pipeline reports it as the file's failure
+        return {"binding": None, "rust_available": False}
+    return {"binding": getattr(module, "BINDING", None), "rust_available": ok}
 
 
 def process_file(task: FileTask) -> FileResult:
@@ -116,23 +160,29 @@ def process_file(task: FileTask) -> FileResult:
     Any failure comes back as a ``FileResult`` with status "failed", the
     node or stage that failed, the error and the attempts made.
     """
-    from remotemedia import get_runtime_info
     from remotemedia.core.errors import NodeError
 
+    settle_runtime_warning()
     start = time.perf_counter()
     result = FileResult(task.source, task.relpath, "failed")
-    info = get_runtime_info()
-    result.runtime = {"binding": info["binding"], "rust_available": info["rust_available"]}
+    result.runtime = _runtime_of_this_process()
     try:
         source = Path(task.source)
         try:
-            print_ = fingerprint(source)
+            print_ = fingerprint.fingerprint(source)
         except OSError as exc:
             raise StageError("read", exc) from exc
-        pipeline = _pipeline_for(json.dumps(task.manifest, sort_keys=True))
-        pipeline.reset_metrics()
-        fmt, subtype = FORMATS[task.output_format]
-        out = stream_file(source, task.output, fmt, subtype, pipeline)
+        # root: the manifest's file paths stay inside the output folder
+        pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest, root=task.outdir)
+        try:
+            fmt, subtype = FORMATS[task.output_format]
+            subtype = (task.dataset or {}).get("subtype") or subtype
+            from remotemedia.dataset.cutter import stream_task
+
+            out = stream_task(task, pipeline, fmt, subtype, stream_file)
+            metrics = pipeline.get_metrics() if pipeline.enable_metrics else None
+        finally:
+            worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir)
         rate = out.input_info["sample_rate"]
         result.duration_s = out.input_frames / rate
         sidecar = {
@@ -140,16 +190,19 @@ def process_file(task: FileTask) -> FileResult:
             "pipeline_hash": task.pipeline_hash,
             "input": {"path": str(source), **print_, **out.input_info, "duration_s": result.duration_s},
             "output": {
-                "path": str(task.output),
+                "path": str(task.output) if out.output_size is not None else None,
                 "size": out.output_size,
                 "sample_rate": out.output_rate,
                 "channels": out.output_channels,
                 "duration_s": out.output_frames / out.output_rate if out.output_rate else 0.0,
             },
             "speech_segments": [list(seg) for seg in out.segments],
-            "metrics": pipeline.get_metrics(),
+            **({"sink_outputs": out.sink_outputs} if out.sink_outputs else {}),
+            # a manifest may leave metrics off (config.enable_metrics): then there are none to report
+            "metrics": metrics,
             "runtime": result.runtime,
             "remotemedia": __version__,
+            **getattr(out, "sidecar_extra", {}),
         }
         write_json_atomic(task.sidecar, sidecar)
         result.status, result.output = "ok", str(task.output)

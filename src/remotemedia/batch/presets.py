@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 MANIFEST_VERSION = 1
 
-# speech-16k: any input to 16 kHz mono float32, speech kept, silence trimmed.
+# speech-16k: any input to 16 kHz mono (written as 16-bit PCM WAV by default), speech kept, silence trimmed.
 # The output file holds the speech segments (with 200 ms of padding each side
 # and gaps under 300 ms bridged, as VADNode's defaults do) back to back; the
 # sidecar JSON gives each segment's place in the original recording.
@@ -37,7 +36,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 DESCRIPTIONS = {
-    "speech-16k": "any input -> 16 kHz mono float32, speech kept and silence trimmed (VAD), segments in the sidecar",
+    "speech-16k": "any input -> 16 kHz mono 16-bit, speech kept and silence trimmed (VAD), segments in the sidecar",
 }
 
 
@@ -62,13 +61,9 @@ def load(spec: str | Path) -> dict[str, Any]:
     path = Path(text)
     if not path.is_file():
         raise FileNotFoundError(f"pipeline {text!r} is neither a preset ({', '.join(names())}) nor a manifest file")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"manifest {path}: not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise ValueError(f"manifest {path}: expected a JSON object at the top level")
-    return manifest
+    from remotemedia.core.manifest import load as load_manifest
+
+    return load_manifest(path)  # strict JSON (UTF-8, no duplicate keys, ...); a ManifestError is a ValueError
 
 
 def is_pipeline_spec(arg: str) -> bool:

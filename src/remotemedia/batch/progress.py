@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from typing import IO, Any
@@ -44,8 +45,11 @@ class Progress:
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         speed = self.audio_s / elapsed
         if self._bar is not None:
-            self._bar.set_postfix_str(f"{speed:.1f} audio s/s", refresh=False)
-            self._bar.update(1)
+            try:
+                self._bar.set_postfix_str(f"{speed:.1f} audio s/s", refresh=False)
+                self._bar.update(1)
+            except (BrokenPipeError, ValueError, OSError):  # the terminal went away: the run goes on
+                self._bar.disable = True
         elif self.mode == "lines":
             width = len(str(self.total))
             detail = (
@@ -55,13 +59,19 @@ class Progress:
                 detail = f"[{result.node}] {detail}"
             remaining = self.total - self.done
             eta = f"eta {remaining * elapsed / self.done:.0f}s" if self.done else ""
-            print(
+            self._print(
                 f"[{self.done:>{width}}/{self.total}] {result.status:<7} {result.relpath}  {detail}  "
-                f"({speed:.1f} audio s/s, {eta})",
-                file=self.stream,
-                flush=True,
+                f"({speed:.1f} audio s/s, {eta})"
             )
+
+    def _print(self, line: str) -> None:
+        """Print a progress line; a closed stream (``2>&1 | head``) ends the display, never the run."""
+        try:
+            print(line, file=self.stream, flush=True)
+        except (BrokenPipeError, ValueError, OSError):
+            self.mode = "none"
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.close()
+            with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+                self._bar.close()

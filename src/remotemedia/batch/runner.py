@@ -9,20 +9,35 @@ Tasks carry paths and the manifest only.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
-import multiprocessing
 import os
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from remotemedia.batch import presets
-from remotemedia.batch.discover import discover
+from remotemedia.batch import preflight, presets
+from remotemedia.batch.collisions import ON_COLLISION, Planned, plan_outputs
+from remotemedia.batch.discover import scan
 from remotemedia.batch.files import remove_stale_temporaries, write_json_atomic
-from remotemedia.batch.job import FORMATS, FileResult, FileTask, is_complete, pipeline_hash, process_file
+from remotemedia.batch.job import (
+    FORMATS,
+    FileResult,
+    FileTask,
+    is_complete,
+    pipeline_hash,
+    process_file,
+    settle_runtime_warning,
+)
+from remotemedia.batch.lock import output_lock
 from remotemedia.batch.progress import Progress
+from remotemedia.batch.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from remotemedia.dataset.options import DatasetOptions
 
 SUMMARY_FILE = "_remotemedia_summary.json"
 FAILURES_FILE = "_remotemedia_failures.jsonl"
@@ -40,11 +55,13 @@ class BatchSummary:
     failed: int = 0
     skipped: int = 0
     not_run: int = 0
+    interrupted: bool = False
     audio_s: float = 0.0
     wall_s: float = 0.0
     executor: str = ""
     runtime: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # dataset manifests: kind -> path
 
     @property
     def audio_hours(self) -> float:
@@ -80,44 +97,20 @@ class BatchSummary:
         return "\n".join(lines)
 
 
-class _OwnPool:
-    """A process pool that is rebuilt when a worker dies (BrokenProcessPool)."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.pool = self._new()
-
-    def _new(self) -> cf.ProcessPoolExecutor:
-        # Workers never inherit this process's threads or native state:
-        # forkserver where there is one (its server imports the heavy modules
-        # once, so each worker starts in milliseconds), spawn elsewhere.
-        ctx: Any
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["numpy", "soundfile", "remotemedia.batch.job", "remotemedia.nodes"])
-        else:
-            ctx = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
-
-    def submit(self, task: FileTask) -> cf.Future[FileResult]:
-        try:
-            return self.pool.submit(process_file, task)
-        except cf.process.BrokenProcessPool:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = self._new()
-            return self.pool.submit(process_file, task)
-
-    def shutdown(self, cancel: bool = False) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=cancel)
-
-
-def _tasks(
-    inputs: Iterable[str | os.PathLike[str]], manifest: dict[str, Any], outdir: Path, fmt: str
-) -> list[FileTask]:
+def _tasks(planned: list[Planned], manifest: dict[str, Any], outdir: Path, fmt: str) -> list[FileTask]:
     digest = pipeline_hash(manifest, fmt)
     return [
-        FileTask(str(s.path), s.relpath.as_posix(), str(outdir), manifest, digest, fmt) for s in discover(list(inputs))
+        FileTask(str(p.source.path), p.source.relpath.as_posix(), str(outdir), manifest, digest, fmt, p.output)
+        for p in planned
     ]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C, SIGTERM); ``summary`` has what finished."""
+
+    def __init__(self, summary: BatchSummary) -> None:
+        super().__init__("interrupted")
+        self.summary = summary
 
 
 def run_batch(
@@ -133,6 +126,9 @@ def run_batch(
     max_attempts: int = 3,
     progress: str = "auto",
     progress_stream: IO[str] | None = None,
+    on_collision: str = "keep",
+    notify: Callable[[str], None] | None = None,
+    dataset: DatasetOptions | None = None,
 ) -> BatchSummary:
     """Run a pipeline over files; every file ends ok, failed (recorded) or skipped.
 
@@ -140,12 +136,14 @@ def run_batch(
     ----------
     inputs
         Files, directories (searched recursively for audio extensions) and globs.
+        Anything inside ``outdir`` is never an input.
     pipeline
         A preset name (see ``presets.names()``), a manifest path, or a manifest dict.
     outdir
-        Output folder; the tree below it mirrors the inputs.
+        Output folder; the tree below it mirrors the inputs. One run at a
+        time per folder (a lock file, ``_remotemedia.lock``, while it runs).
     output_format
-        Output container by extension: one of ``FORMATS`` ("wav" keeps float32).
+        Output container by extension: one of ``FORMATS`` (wav and flac: 16-bit PCM).
     resume
         Skip files whose output is complete for the same pipeline and input.
     on_error
@@ -157,29 +155,99 @@ def run_batch(
         Any ``concurrent.futures.Executor`` (e.g. Dask's
         ``Client.get_executor(pure=False)``); tasks carry only paths and the
         manifest.
+    dataset
+        Dataset outputs (cut mode, subtype, rate, channels, VAD settings,
+        segment lengths, manifests, labels): see
+        :class:`remotemedia.dataset.DatasetOptions`. ``inputs`` may then
+        also hold :class:`remotemedia.dataset.SpanInput` items.
     max_attempts
-        Attempts per file when a worker dies under it (kill, OOM).
+        Attempts per file when a worker dies under it (kill, OOM); at least 1.
+    on_collision
+        "keep" (default): inputs that would share an output name each keep
+        their extension (or folder) in the name (batch/collisions.py);
+        "error": raise before any work.
+    notify
+        Receives one-line notes before the work starts (output folder left
+        out of the inputs, renamed outputs, pure Python). Default: printed
+        to the progress stream unless ``progress="none"``.
 
     Raises
     ------
     FileNotFoundError, ValueError
-        Bad inputs, pipeline or options (before any file is processed).
+        Bad inputs, pipeline or options (before any file is processed);
+        among them ``OutputInsideInputsError``, ``OutputCollisionError``
+        (batch/preflight.py).
+    OutputLockedError
+        Another run is using ``outdir``.
+    BatchInterrupted
+        Ctrl-C or SIGTERM: the summary (written too) has what finished.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be 'skip' or 'stop', got {on_error!r}")
+    if on_collision not in ON_COLLISION:
+        raise ValueError(f"on_collision must be one of {', '.join(ON_COLLISION)}, got {on_collision!r}")
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
     fmt = output_format.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
+    preflight.check_runtime()
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
-    _check_manifest(manifest)
-    out = Path(outdir)
-    tasks = _tasks(inputs, manifest, out, fmt)
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out)
+    spans: list[Any] = []
+    if dataset is not None:  # dataset outputs (remotemedia.dataset): pipeline options, input spans
+        from remotemedia.dataset import run as dataset_run
 
-    from remotemedia import get_runtime_info
+        manifest = dataset_run.prepare(manifest, pipeline, dataset, fmt)
+        inputs, spans = dataset_run.split_inputs(inputs)
+    out = Path(outdir)
+    _check_manifest(manifest, out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"the output folder {out} exists and is not a folder; choose another -o")
+    found = scan(list(inputs), outdir=out)
+    planned = plan_outputs(found.sources, fmt, on_collision)
+    tasks = _tasks(planned, manifest, out, fmt)
+    if dataset is not None:
+        tasks = dataset_run.tasks(tasks, spans, manifest, out, fmt, dataset)
+    preflight.refuse_overwriting_inputs(tasks, found)
+    if notify is None:
+        stream = progress_stream if progress_stream is not None else sys.stderr
+        notify = (lambda line: None) if progress == "none" else (lambda line: _print_safely(line, stream))
+    for line in preflight.notes(found, planned, out):
+        notify(line)
+    settle_runtime_warning()  # the note above is the one notice; never the long warning per worker
 
     summary = BatchSummary(str(manifest.get("name", pipeline)), str(out), files=len(tasks))
+    if not tasks:
+        return summary
+    with output_lock(out):
+        remove_stale_temporaries(out)
+        _execute(
+            tasks, summary, out, resume, on_error, workers, executor, max_attempts, progress, progress_stream, dataset
+        )
+    return summary
+
+
+def _print_safely(line: str, stream: IO[str]) -> None:
+    """Print a note; a closed stream (``2>&1 | head``) never stops the run."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=stream, flush=True)
+
+
+def _execute(
+    tasks: list[FileTask],
+    summary: BatchSummary,
+    out: Path,
+    resume: bool,
+    on_error: str,
+    workers: int | None,
+    executor: cf.Executor | None,
+    max_attempts: int,
+    progress: str,
+    progress_stream: IO[str] | None,
+    dataset: DatasetOptions | None,
+) -> None:
+    from remotemedia.runtime import get_runtime_info
+
     summary.runtime = {k: get_runtime_info()[k] for k in ("binding", "rust_available", "version")}
     todo = []
     for task in tasks:
@@ -194,35 +262,43 @@ def run_batch(
     for _ in range(summary.skipped):
         bar.done += 1
     failures_path = out / FAILURES_FILE
-    with open(failures_path, "w") as failures:
+    interrupted = False
+    with open(failures_path, "w", encoding="utf-8", errors="backslashreplace") as failures:
         try:
             if executor is not None:
                 summary.executor = type(executor).__name__
-                _run_on(executor, None, todo, summary, bar, failures, on_error, max_attempts)
+                _run_on(executor, todo, summary, bar, failures, on_error, max_attempts)
             elif n_workers <= 1 or len(todo) <= 1:
                 summary.executor = "in-process"
                 _run_inline(todo, summary, bar, failures, on_error)
             else:
                 summary.executor = f"processes x{n_workers}"
-                pool = _OwnPool(min(n_workers, len(todo)))
-                try:
-                    _run_on(None, pool, todo, summary, bar, failures, on_error, max_attempts)
-                finally:
-                    pool.shutdown(cancel=True)
+                with WorkerPool(min(n_workers, len(todo))) as pool:
+                    _run_pool(pool, todo, summary, bar, failures, on_error, max_attempts)
+        except KeyboardInterrupt:
+            interrupted = True
         finally:
             bar.close()
     summary.wall_s = time.perf_counter() - start
     summary.not_run = summary.files - summary.ok - summary.failed - summary.skipped
+    summary.interrupted = interrupted
     if not summary.failed:
         failures_path.unlink()
+    if dataset is not None:
+        from remotemedia.dataset import run as dataset_run
+
+        summary.written = dataset_run.finish(out, tasks, dataset)
     write_json_atomic(out / SUMMARY_FILE, summary.to_dict())
-    return summary
+    if interrupted:
+        raise BatchInterrupted(summary)
 
 
-def _check_manifest(manifest: dict[str, Any]) -> None:
-    from remotemedia import Pipeline
+def _check_manifest(manifest: dict[str, Any], out: Path) -> None:
+    from remotemedia.core.pipeline import Pipeline
 
-    Pipeline.from_manifest(manifest)  # validates schema, node types and graph up front
+    # validates schema, node types and graph up front; file paths in the
+    # manifest must stay inside the output folder (as the workers build it)
+    Pipeline.from_manifest(manifest, root=out)
 
 
 def _record(result: FileResult, summary: BatchSummary, bar: Progress, failures: IO[str]) -> None:
@@ -251,8 +327,7 @@ def _run_inline(todo: list[FileTask], summary: BatchSummary, bar: Progress, fail
 
 
 def _run_on(
-    executor: cf.Executor | None,
-    pool: _OwnPool | None,
+    executor: cf.Executor,
     todo: list[FileTask],
     summary: BatchSummary,
     bar: Progress,
@@ -261,13 +336,33 @@ def _run_on(
     max_attempts: int,
 ) -> None:
     def submit(task: FileTask) -> cf.Future[FileResult]:
-        if pool is not None:
-            return pool.submit(task)
-        assert executor is not None
-        return executor.submit(process_file, task)
+        try:
+            return executor.submit(process_file, task)
+        except Exception as exc:  # a broken or shut-down executor: this attempt fails like a dead worker
+            failed: cf.Future[FileResult] = cf.Future()
+            failed.set_exception(exc)
+            return failed
 
-    attempts = {task.relpath: 1 for task in todo}
+    attempts = {id(task): 1 for task in todo}
     pending = {submit(task): task for task in todo}
+    try:
+        _collect(pending, submit, attempts, summary, bar, failures, on_error, max_attempts)
+    except KeyboardInterrupt:
+        for future in pending:
+            future.cancel()
+        raise
+
+
+def _collect(
+    pending: dict[cf.Future[FileResult], FileTask],
+    submit: Callable[[FileTask], cf.Future[FileResult]],
+    attempts: dict[int, int],
+    summary: BatchSummary,
+    bar: Progress,
+    failures: IO[str],
+    on_error: str,
+    max_attempts: int,
+) -> None:
     while pending:
         done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
         for future in done:
@@ -275,16 +370,38 @@ def _run_on(
             try:
                 result = future.result()
             except Exception as exc:  # the worker died or the executor failed: not the file's fault
-                if attempts[task.relpath] < max_attempts:
-                    attempts[task.relpath] += 1
+                if attempts[id(task)] < max_attempts:
+                    attempts[id(task)] += 1
                     pending[submit(task)] = task
                     continue
-                result = FileResult(task.source, task.relpath, "failed", node="worker", attempts=attempts[task.relpath])
+                result = FileResult(task.source, task.relpath, "failed", node="worker", attempts=attempts[id(task)])
                 result.error, result.error_type = f"{type(exc).__name__}: {exc}", type(exc).__name__
             else:
-                result.attempts = max(result.attempts, attempts[task.relpath])
+                result.attempts = max(result.attempts, attempts[id(task)])
             _record(result, summary, bar, failures)
             if result.status == "failed" and on_error == "stop":
                 for other in pending:
                     other.cancel()
                 return
+
+
+def _worker_death(task: FileTask, attempts: int) -> FileResult:
+    result = FileResult(task.source, task.relpath, "failed", node="worker", attempts=attempts)
+    result.error = f"the worker process died while processing this file ({attempts} attempts)"
+    result.error_type = "WorkerDied"
+    return result
+
+
+def _run_pool(
+    pool: WorkerPool,
+    todo: list[FileTask],
+    summary: BatchSummary,
+    bar: Progress,
+    failures: IO[str],
+    on_error: str,
+    max_attempts: int,
+) -> None:
+    for result in pool.run(todo, max_attempts, _worker_death):
+        _record(result, summary, bar, failures)
+        if result.status == "failed" and on_error == "stop":
+            return

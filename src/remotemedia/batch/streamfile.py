@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from remotemedia.batch.decode import first_node_wants, planar_blocks
 from remotemedia.batch.files import temp_path_for
 
 BLOCK_SECONDS = 10
@@ -40,8 +41,11 @@ class Streamed:
     output_rate: int = 0
     output_channels: int = 0
     output_frames: int = 0
-    output_size: int = 0
+    # None when the pipeline wrote no audio of its own for us (it ends in a sink node such as AudioFileSink)
+    output_size: int | None = 0
     segments: list[tuple[float, float]] = field(default_factory=list)
+    # what sink nodes returned (e.g. AudioFileSink's summary), JSON-ready
+    sink_outputs: list[Any] = field(default_factory=list)
 
 
 class _AtomicWriter:
@@ -70,6 +74,11 @@ class _AtomicWriter:
         if frames_first.shape[0]:
             self._sf.write(frames_first)
 
+    @property
+    def started(self) -> bool:
+        """True once a block was written."""
+        return self._sf is not None
+
     def commit(self, rate: int) -> int:
         if self._sf is None:  # nothing came out (e.g. no speech): an empty, valid file
             self.write(np.zeros(0, np.float32), rate)
@@ -86,19 +95,82 @@ class _AtomicWriter:
             self._fh = None
 
     def discard(self) -> None:
-        self.close()
-        with contextlib.suppress(FileNotFoundError):
+        """Close and remove the temporary file; never raises.
+
+        It runs while another error is on its way out (a failed write, a
+        read-only file system): a second error here would hide the first,
+        and a temporary left behind is removed by the next run anyway.
+        """
+        with contextlib.suppress(Exception):
+            self.close()
+        self._sf = self._fh = None
+        with contextlib.suppress(OSError):
             self.tmp.unlink()
 
 
-def _blocks(f: Any, size: int) -> Iterator[np.ndarray]:
+def check_not_truncated(path: Path) -> None:
+    """Refuse a RIFF/WAVE or AIFF file shorter than its header says (a copy cut short).
+
+    libsndfile quietly reads what is there, so a WAV cut in half would
+    otherwise come out "ok" with half the audio.
+
+    Raises
+    ------
+    ValueError
+        The container's size field promises more bytes than the file has.
+    """
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if len(head) < 12:
+        return
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        declared = struct.unpack("<I", head[4:8])[0] + 8
+    elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        declared = struct.unpack(">I", head[4:8])[0] + 8
+    else:
+        return
+    if declared in (8, 0xFFFFFFFF + 8):  # 0 / -1: a writer that never filled in the size (streaming)
+        return
+    actual = path.stat().st_size
+    if actual < declared:
+        raise ValueError(
+            f"the file is truncated: its header declares {declared} bytes, the file has {actual} "
+            f"({100 * actual / declared:.0f}%); was the copy cut short?"
+        )
+
+
+def _native_path(path: Path) -> str | bytes:
+    """The path as libsndfile can open it: bytes when the name is not valid UTF-8 (POSIX)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return text
+
+
+def _jsonable(value: Any) -> Any:
+    """A sink's result as JSON-ready data (paths and other objects as text)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _blocks(f: Any, size: int, dtype: str) -> Iterator[np.ndarray]:
+    blocks = planar_blocks(f, size, dtype)
     while True:
         try:
-            block = f.read(size, dtype="float32", always_2d=True)
+            block = next(blocks)
+        except StopIteration:
+            return
         except Exception as exc:  # a truncated or corrupt body shows up here, mid-file
             raise StageError("read", exc) from exc
-        if block.shape[0] == 0:
-            return
         yield block
 
 
@@ -117,7 +189,8 @@ def stream_file(source: Path, output: Path, fmt: str, subtype: str, pipeline: An
     try:
         if source.stat().st_size == 0:
             raise ValueError("the file is empty (0 bytes)")
-        f = sf.SoundFile(str(source))
+        check_not_truncated(source)
+        f = sf.SoundFile(_native_path(source))
     except Exception as exc:  # libsndfile raises LibsndfileError, RuntimeError, TypeError...
         raise StageError("read", exc) from exc
     writer = _AtomicWriter(output, fmt, subtype)
@@ -128,6 +201,9 @@ def stream_file(source: Path, output: Path, fmt: str, subtype: str, pipeline: An
     def take(out: Any) -> None:
         nonlocal start
         if out is None:
+            return
+        if not (hasattr(out, "data") and hasattr(out, "sample_rate")):  # a sink node's result, not audio
+            result.sink_outputs.append(_jsonable(out))
             return
         result.output_rate = out.sample_rate
         result.output_channels = 1 if out.data.ndim == 1 else out.data.shape[0]
@@ -145,17 +221,19 @@ def stream_file(source: Path, output: Path, fmt: str, subtype: str, pipeline: An
 
     try:
         with f, pipeline.open_stream() as session:
-            for block in _blocks(f, max(1, BLOCK_SECONDS * rate)):
-                result.input_frames += block.shape[0]
-                planar = np.ascontiguousarray(block.T)
-                take(session.push((planar[0] if planar.shape[0] == 1 else planar, rate)))
+            for block in _blocks(f, max(1, BLOCK_SECONDS * rate), first_node_wants(pipeline, f.subtype)):
+                result.input_frames += block.shape[-1]
+                take(session.push((block, rate)))
             if result.input_frames == 0:
                 raise StageError("read", ValueError("the file holds no audio frames"))
             take(session.flush())
-        try:
-            result.output_size = writer.commit(result.output_rate or rate)
-        except Exception as exc:
-            raise StageError("write", exc) from exc
+        if result.sink_outputs and not writer.started:
+            result.output_size = None  # the pipeline's own sink wrote what it writes; no empty file from us
+        else:
+            try:
+                result.output_size = writer.commit(result.output_rate or rate)
+            except Exception as exc:
+                raise StageError("write", exc) from exc
     finally:
         writer.discard()
     return result

@@ -9,15 +9,15 @@ inline on the event loop thread: a linear pipeline pays no thread hops.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
 from collections import deque
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from remotemedia import kernels
 from remotemedia.core.errors import CircuitOpenError, node_error
 from remotemedia.core.graph import Topology
 from remotemedia.core.metrics import MemoryProbe, Metrics, NodeStats
@@ -25,6 +25,9 @@ from remotemedia.core.node import Node
 from remotemedia.core.retry import CircuitBreaker, RetryPolicy
 from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
+
+if TYPE_CHECKING:
+    from remotemedia.core.chains import ChainPlan
 
 logger = logging.getLogger("remotemedia.pipeline")
 
@@ -37,7 +40,7 @@ class NodePlan:
     name: str
     node_type: str
     kernels: KernelSet | None
-    python: KernelSet | None
+    python: KernelSet | None  # None: kernels.get("python") when a native step fails
     is_async: bool
     retry: RetryPolicy
     breaker: CircuitBreaker
@@ -50,6 +53,8 @@ class Plan:
 
     topology: Topology
     nodes: dict[str, NodePlan]
+    #: Native chains by the name of their first node (see core.chains).
+    chains: dict[str, ChainPlan] = field(default_factory=dict)
 
 
 def _invoke_sync(p: NodePlan, data: Any, pipeline: str, memory: bool) -> Any:
@@ -72,8 +77,7 @@ def _invoke_sync(p: NodePlan, data: Any, pipeline: str, memory: bool) -> Any:
                 p.node_type,
                 exc,
             )
-            used = p.python
-            assert used is not None
+            used = p.python if p.python is not None else kernels.get("python")
             out = p.node.process_with(data, used)
             if stats is not None:
                 stats.fallbacks += 1
@@ -140,6 +144,8 @@ async def call_node(
             elif inline:
                 out = _invoke_sync(p, data, pipeline, memory)
             else:
+                import asyncio
+
                 loop = asyncio.get_running_loop()
                 out = await loop.run_in_executor(pool, _invoke_sync, p, data, pipeline, memory)
         except Exception as exc:
@@ -158,12 +164,32 @@ async def call_node(
                     p.retry.max_retries,
                     delay * 1e3,
                 )
+                import asyncio
+
                 await asyncio.sleep(delay)
                 continue
             p.breaker.record_failure(exc)
             raise node_error(pipeline, p.name, p.node_type, "process", attempt, exc) from exc
         p.breaker.record_success()
         return out
+
+
+async def call_chain(cp: ChainPlan, data: Any, pipeline: str, inline: bool, pool: Executor | None, memory: bool) -> Any:
+    """Run a chain's nodes on ``data``: one chain call, or node by node when the input needs it."""
+    from remotemedia.core.chains import NOT_APPLICABLE, run_chain
+
+    if inline:
+        out = run_chain(cp, data, pipeline)
+    else:
+        import asyncio
+
+        out = await asyncio.get_running_loop().run_in_executor(pool, run_chain, cp, data, pipeline)
+    if out is not NOT_APPLICABLE:
+        return out
+    out = data
+    for p in cp.plans:
+        out = await call_node(p, out, pipeline, True, pool, memory)
+    return out
 
 
 async def execute(
@@ -175,12 +201,24 @@ async def execute(
     same object for every downstream node: fan-out never copies); a node
     with several gets a dict ``{upstream id: output}``.
     """
+    import asyncio  # here, not at module level: importing the core stays light (asyncio ~15 ms)
+
     topo = plan.topology
     memory = metrics is not None and metrics.track_memory
     t_run = time.perf_counter_ns() if metrics is not None else 0
+    chains = plan.chains
     if topo.chain:  # a linear pipeline: no scheduling bookkeeping
         out = data
+        skip = 0
         for name in topo.order:
+            if skip:
+                skip -= 1
+                continue
+            cp = chains.get(name)
+            if cp is not None:
+                out = await call_chain(cp, out, pipeline, True, pool, memory)
+                skip = len(cp.names) - 1
+                continue
             p = plan.nodes[name]
             if p.is_async or p.breaker.state != "closed":
                 out = await call_node(p, out, pipeline, True, pool, memory)
@@ -204,6 +242,7 @@ async def execute(
     order: list[str] = []
     ready = deque(n for n in topo.order if not preds[n])
     running: dict[asyncio.Task[Any], str] = {}
+    inside = {n for cp in chains.values() for n in cp.names[1:]}  # run by their chain
 
     def input_of(name: str) -> Any:
         ps = preds[name]
@@ -214,6 +253,14 @@ async def execute(
         return {p: results[p] for p in ps}
 
     def finish(name: str, out: Any) -> None:
+        cp = chains.get(name)
+        if cp is not None:  # the chain's inner nodes are done too; only its last output is kept
+            for inner in cp.names[:-1]:
+                _finish(inner, None)
+            name = cp.names[-1]
+        _finish(name, out)
+
+    def _finish(name: str, out: Any) -> None:
         results[name] = out
         order.append(name)
         for p in preds[name]:
@@ -222,18 +269,24 @@ async def execute(
                 del results[p]  # nobody needs it any more: free big buffers early
         for s in succs[name]:
             waiting[s] -= 1
-            if not waiting[s]:
+            if not waiting[s] and s not in inside:
                 ready.append(s)
+
+    def _call(name: str, inline: bool) -> Any:
+        cp = chains.get(name)
+        if cp is not None:
+            return call_chain(cp, input_of(name), pipeline, inline, pool, memory)
+        return call_node(plan.nodes[name], input_of(name), pipeline, inline, pool, memory)
 
     try:
         while ready or running:
             if len(ready) == 1 and not running:
                 name = ready.popleft()
-                finish(name, await call_node(plan.nodes[name], input_of(name), pipeline, True, pool, memory))
+                finish(name, await _call(name, True))
                 continue
             while ready:
                 name = ready.popleft()
-                coro = call_node(plan.nodes[name], input_of(name), pipeline, False, pool, memory)
+                coro = _call(name, False)
                 running[asyncio.ensure_future(coro)] = name
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in done:

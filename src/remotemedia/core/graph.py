@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from remotemedia.core.errors import CycleError, GraphError
@@ -38,6 +39,10 @@ class Graph:
         self.nodes: dict[str, Node] = {}
         self.edges: list[tuple[str, str]] = []
         self.outputs: tuple[str, ...] = ()
+        # lookups that keep building linear in nodes + edges
+        self._edge_set: set[tuple[str, str]] = set()
+        self._ids_of: dict[int, str] = {}  # id(node object) -> its id here
+        self._suffix: dict[str, int] = {}  # next suffix to try for an automatic name
         self.version = 0  # bumped on every change; invalidates cached plans
 
     def add(self, node: Node) -> Node:
@@ -56,18 +61,21 @@ class Graph:
         if existing is node:
             return node
         if existing is not None:
-            if not node._auto_named:
+            if not node.auto_named:
                 raise GraphError(
                     f"duplicate node id {node.name!r}: already used by {existing.describe()}; "
                     "give each node a unique name"
                 )
-            base, i = node.name, 1
+            base = node.name
+            i = self._suffix.get(base, 1)
             while f"{base}_{i}" in self.nodes:
                 i += 1
+            self._suffix[base] = i + 1
             node.name = f"{base}_{i}"
-        if any(n is node for n in self.nodes.values()):
+        if id(node) in self._ids_of:
             raise GraphError(f"node {node.describe()} is already in this pipeline under another id")
         self.nodes[node.name] = node
+        self._ids_of[id(node)] = node.name
         self.version += 1
         return node
 
@@ -90,9 +98,10 @@ class Graph:
         dst = self.resolve(b, "connect() target")
         if src == dst:
             raise CycleError([src])
-        if (src, dst) in self.edges:
+        if (src, dst) in self._edge_set:
             raise GraphError(f"connection {src!r} -> {dst!r} already exists")
         self.edges.append((src, dst))
+        self._edge_set.add((src, dst))
         self.version += 1
 
     def set_outputs(self, ids: list[str] | tuple[str, ...]) -> None:
@@ -185,16 +194,17 @@ def find_cycle(ids: list[str], succs: dict[str, list[str]]) -> list[str]:
 
 
 def _topological_order(ids: list[str], preds: dict[str, list[str]], succs: dict[str, list[str]]) -> list[str]:
+    """Kahn's algorithm; among ready nodes the earliest inserted goes first (a heap: O((n + e) log n))."""
     rank = {n: i for i, n in enumerate(ids)}
     missing = {n: len(preds[n]) for n in ids}
-    ready = [n for n in ids if not missing[n]]
+    ready = [rank[n] for n in ids if not missing[n]]
+    heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        ready.sort(key=rank.__getitem__, reverse=True)
-        n = ready.pop()
+        n = ids[heapq.heappop(ready)]
         order.append(n)
         for s in succs[n]:
             missing[s] -= 1
             if not missing[s]:
-                ready.append(s)
+                heapq.heappush(ready, rank[s])
     return order

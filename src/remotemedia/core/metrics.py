@@ -40,6 +40,10 @@ class NodeStats:
 
     def __init__(self, node_type: str) -> None:
         self.node_type = node_type
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter (the entry stays, so plans holding it stay valid)."""
         self.runtime = "python"  # the runtime of the last call; kernel nodes update it
         self.binding: str | None = None
         self.calls = 0
@@ -101,6 +105,15 @@ class Metrics:
         if stats is None:
             stats = self.nodes[name] = NodeStats(node_type)
         return stats
+
+    def reset(self) -> None:
+        """Forget every run and zero each node's counters, in place."""
+        self.runs = 0
+        self.total_ns = 0
+        self.last_run_ns = 0
+        self.execution_order = []
+        for stats in self.nodes.values():
+            stats.reset()
 
     def add_run(self, ns: int, order: list[str]) -> None:
         """Record one finished run."""

@@ -60,6 +60,9 @@ class Node:
     uses_kernels: ClassVar[bool] = False
     #: True for nodes that produce a stream themselves (see blocks()).
     is_source: ClassVar[bool] = False
+    #: Constructor parameters that name files: confined to the root a manifest
+    #: is loaded with (``Pipeline.from_manifest(spec, root=...)``).
+    path_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str | None = None, runtime_hint: str = "auto", retry: RetryPolicy | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name):
@@ -69,6 +72,32 @@ class Node:
         self.runtime_hint = check_hint(runtime_hint)
         self.retry = retry
         self._kernels: KernelSet | None = None
+
+    @property
+    def auto_named(self) -> bool:
+        """True while the id is the automatic one (the type name): a graph may then suffix it to keep ids unique."""
+        return self._auto_named
+
+    def configure(self, name: str, runtime_hint: str = "auto", retry: RetryPolicy | None = None) -> Node:
+        """Set the id, runtime hint and retry policy as if given to the constructor; returns the node.
+
+        For builders (manifests) whose node classes may not take these in
+        their constructor. The id is explicit afterwards (never renamed to
+        make it unique); a changed hint drops the cached kernel set.
+
+        Raises
+        ------
+        ValueError
+            An empty name or an unknown hint.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"node name must be a non-empty string, got {name!r}")
+        self.name = name
+        self._auto_named = False
+        self.runtime_hint = check_hint(runtime_hint)
+        self.retry = retry
+        self._kernels = None
+        return self
 
     @classmethod
     def type_name(cls) -> str:
@@ -123,6 +152,17 @@ class Node:
     def close_state(self, state: Any, kernels: KernelSet | None) -> None:
         """Release the stream's resources; called once per stream, after flush or on failure (default: nothing)."""
 
+    def native_stage(self) -> Any:
+        """The chain stage this node runs as, or None (the default: no native body).
+
+        Built-in nodes with a native body return a stage record of
+        :mod:`remotemedia.kernels.chain` describing their parameters; the
+        planner joins consecutive such nodes into one chain (see
+        docs/pipelines.md). A subclass that overrides how the node
+        computes gets None, so its own code runs.
+        """
+        return None
+
     def blocks(self) -> Iterator[Any]:
         """A source node's chunks, in order (source nodes override this)."""
         raise NotImplementedError(f"{type(self).__name__} is not a source node (is_source is False)")
@@ -156,3 +196,12 @@ class Node:
         return (
             f"{type(self).__name__}(name={self.name!r}, runtime_hint={self.runtime_hint!r}{', ' if args else ''}{args})"
         )
+
+
+_COMPUTE = ("process", "process_with", "process_chunk", "open_state", "flush")
+
+
+def computes_as(node: Node, cls: type) -> bool:
+    """True when ``node`` computes with ``cls``'s own methods (no subclass overrides them)."""
+    t = type(node)
+    return t is cls or all(getattr(t, m) is getattr(cls, m) for m in _COMPUTE)

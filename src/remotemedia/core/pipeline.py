@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from remotemedia import kernels
 from remotemedia.core.errors import node_error
 from remotemedia.core.executor import NodePlan, Plan, execute
 from remotemedia.core.graph import Graph
@@ -99,6 +97,16 @@ class Pipeline:
         return self._metrics is not None
 
     @property
+    def metrics(self) -> Metrics | None:
+        """The live metrics recorder (None without metrics); runners record into it."""
+        return self._metrics
+
+    @property
+    def initialized(self) -> bool:
+        """True when every node has been initialized (see :meth:`initialize`)."""
+        return len(self._initialized) == len(self.graph.nodes)
+
+    @property
     def nodes(self) -> list[Node]:
         """The nodes, in insertion order."""
         return list(self.graph.nodes.values())
@@ -142,13 +150,15 @@ class Pipeline:
                 name=name,
                 node_type=node.type_name(),
                 kernels=ks,
-                python=kernels.get("python") if ks is not None and ks.name == "rust" else None,
+                python=None,  # the Python set of a native re-run: loaded on first failure
                 is_async=inspect.iscoroutinefunction(node.process) and not node.uses_kernels,
                 retry=node.retry if node.retry is not None else self.retry,
                 breaker=breaker,
                 stats=stats,
             )
-        plan = Plan(topo, nodes)
+        from remotemedia.core.chains import plan_chains
+
+        plan = Plan(topo, nodes, plan_chains(topo, nodes))
         self._plans[use_rust] = (self.graph.version, plan)
         return plan
 
@@ -235,7 +245,7 @@ class Pipeline:
             from remotemedia.stream.runner import run_to_end
 
             return await run_to_end(self, use_rust)
-        if len(self._initialized) != len(self.graph.nodes):
+        if not self.initialized:
             await self.initialize()
         probe = None
         if self._metrics is not None and self._metrics.track_memory:
@@ -258,6 +268,8 @@ class Pipeline:
         RuntimeError
             Called from inside a running event loop (use ``await run()``).
         """
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -362,10 +374,13 @@ class Pipeline:
         return self._metrics.to_json(path)
 
     def reset_metrics(self) -> None:
-        """Forget recorded metrics (keeps them enabled)."""
+        """Forget recorded metrics (keeps them enabled).
+
+        Counters are zeroed in place, so the plan stays valid and nothing
+        is re-planned (a batch worker resets per file).
+        """
         if self._metrics is not None:
-            self._metrics = Metrics(self.name, self._metrics.track_memory)
-            self._plans.clear()
+            self._metrics.reset()
 
     def node_stats(self, node_id: str) -> NodeStats | None:
         """Raw counters of one node (None without metrics)."""
@@ -380,17 +395,40 @@ class Pipeline:
         return to_manifest(self)
 
     @classmethod
-    def from_manifest(cls, manifest: dict[str, Any] | str | Path) -> Pipeline:
-        """Build a pipeline from a manifest dict or a JSON file path.
+    def from_manifest(cls, manifest: dict[str, Any] | str | Path, *, root: str | Path | None = None) -> Pipeline:
+        """Build a pipeline from a manifest: a dict, JSON text or a JSON file path.
+
+        Parameters
+        ----------
+        manifest : dict, str or Path
+            See :func:`remotemedia.core.manifest.load`.
+        root : str or Path, optional
+            Confine the manifest's file paths (``AudioFileSource.path``,
+            ``AudioFileSink.path``) to this folder: they must be relative,
+            resolve inside it and are read or written there; absolute paths
+            and ``..`` or symbolic-link escapes are refused. Use it for
+            manifests you did not write (``remotemedia run`` confines to the
+            output folder). Without it paths are taken as written.
 
         Raises
         ------
         ManifestError
-            The manifest is invalid; the message points at the bad field.
+            The manifest is invalid; the message points at the bad field
+            (e.g. ``nodes[2].params.path``).
         """
-        from remotemedia.core.manifest import from_manifest
+        from remotemedia.core.build import populate
+        from remotemedia.core.manifest import parse
 
-        return from_manifest(manifest, cls)
+        spec = parse(manifest)
+        pipeline = cls(
+            spec.name,
+            enable_metrics=spec.enable_metrics,
+            retry=spec.retry,
+            circuit_breaker=spec.circuit_breaker,
+            track_memory=spec.track_memory,
+        )
+        pipeline._last = populate(pipeline.graph, spec, root)
+        return pipeline
 
     def __repr__(self) -> str:
         return f"Pipeline(name={self.name!r}, nodes={list(self.graph.nodes)}, connections={self.graph.edges})"

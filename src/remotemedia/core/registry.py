@@ -13,8 +13,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable
-from importlib.metadata import entry_points
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from remotemedia.core.node import Node
 from remotemedia.errors import RemoteMediaError
@@ -40,6 +39,13 @@ N = TypeVar("N", bound=type[Node])
 
 class UnknownNodeTypeError(RemoteMediaError, LookupError):
     """No registered, built-in or plug-in node type has this name."""
+
+
+def entry_points(**select: Any) -> Any:
+    """Installed plug-in entry points (importlib.metadata, ~10 ms to import: only when a lookup needs it)."""
+    from importlib.metadata import entry_points as found
+
+    return found(**select)
 
 
 def register(cls: N | None = None, *, name: str | None = None, replace: bool = False) -> N | Callable[[N], N]:

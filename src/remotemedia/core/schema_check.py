@@ -64,40 +64,23 @@ def first_error(instance: Any, schema: dict[str, Any]) -> tuple[str, str] | None
 
 
 def _check(value: Any, schema: dict[str, Any], root: dict[str, Any], path: list[str | int]) -> tuple[str, str] | None:
-    unknown = set(schema) - _KNOWN
-    if unknown:
+    if not _KNOWN.issuperset(schema):
+        unknown = set(schema) - _KNOWN
         raise ValueError(f"schema keyword(s) {sorted(unknown)} not supported by remotemedia's checker")
     if "$ref" in schema:
         ref = schema["$ref"]
         if not ref.startswith("#/$defs/"):
             raise ValueError(f"only local #/$defs/ references are supported, got {ref!r}")
         return _check(value, root["$defs"][ref[len("#/$defs/") :]], root, path)
-    where = path_str(path)
-    if "const" in schema and not _same(value, schema["const"]):
-        return where, f"must be {schema['const']!r}, got {value!r}"
-    if "enum" in schema and not any(_same(value, e) for e in schema["enum"]):
-        allowed = ", ".join(repr(e) for e in schema["enum"])
-        return where, f"must be one of {allowed}, got {value!r}"
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_is_type(value, t) for t in types):
-            return where, f"must be of type {' or '.join(types)}, got {type(value).__name__} {value!r}"
-    if isinstance(value, str) and "minLength" in schema and len(value) < schema["minLength"]:
-        return where, f"must have at least {schema['minLength']} character(s)"
-    if _is_type(value, "number") and "minimum" in schema and value < schema["minimum"]:
-        return where, f"must be >= {schema['minimum']}, got {value!r}"
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            return where, f"must have at least {schema['minItems']} item(s)"
-        if "items" in schema:
-            for i, item in enumerate(value):
-                err = _check(item, schema["items"], root, [*path, i])
-                if err:
-                    return err
+    err = _local(value, schema, path)
+    if err:
+        return err
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            err = _check(item, schema["items"], root, [*path, i])
+            if err:
+                return err
     if isinstance(value, dict):
-        for key in schema.get("required", ()):
-            if key not in value:
-                return where, f"missing required field {key!r}"
         props = schema.get("properties", {})
         extra = schema.get("additionalProperties", True)
         for key, item in value.items():
@@ -112,6 +95,35 @@ def _check(value: Any, schema: dict[str, Any], root: dict[str, Any], path: list[
                 err = None
             if err:
                 return err
+    return None
+
+
+def _local(value: Any, schema: dict[str, Any], path: list[str | int]) -> tuple[str, str] | None:
+    """The keywords that look at ``value`` alone (the location string is made only on failure)."""
+    err = _local_message(value, schema)
+    return (path_str(path), err) if err else None
+
+
+def _local_message(value: Any, schema: dict[str, Any]) -> str | None:
+    if "const" in schema and not _same(value, schema["const"]):
+        return f"must be {schema['const']!r}, got {value!r}"
+    if "enum" in schema and not any(_same(value, e) for e in schema["enum"]):
+        allowed = ", ".join(repr(e) for e in schema["enum"])
+        return f"must be one of {allowed}, got {value!r}"
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_is_type(value, t) for t in types):
+            return f"must be of type {' or '.join(types)}, got {type(value).__name__} {value!r}"
+    if isinstance(value, str) and "minLength" in schema and len(value) < schema["minLength"]:
+        return f"must have at least {schema['minLength']} character(s)"
+    if _is_type(value, "number") and "minimum" in schema and value < schema["minimum"]:
+        return f"must be >= {schema['minimum']}, got {value!r}"
+    if isinstance(value, list) and "minItems" in schema and len(value) < schema["minItems"]:
+        return f"must have at least {schema['minItems']} item(s)"
+    if isinstance(value, dict):
+        for key in schema.get("required", ()):
+            if key not in value:
+                return f"missing required field {key!r}"
     return None
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from remotemedia import runtime
 from remotemedia.errors import RuntimeUnavailableError
+from remotemedia.kernels._exclusive import exclusive_vad
 from remotemedia.kernels.bodies import ConvertFlat, ResampleOneShot, ResamplerCoreFactory, VadStreamFactory
 from remotemedia.kernels.convert import convert_with
 from remotemedia.kernels.resample import DEFAULT_QUALITY, resample_with
@@ -51,6 +52,7 @@ class KernelSet:
     _resample_one_shot: ResampleOneShot = field(repr=False)
     _resampler_core: ResamplerCoreFactory = field(repr=False)
     _vad: VadStreamFactory | None = field(default=None, repr=False)
+    _chain_core: Any = field(default=None, repr=False)
 
     def convert(self, x: Any, to: Any) -> np.ndarray:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
@@ -79,9 +81,15 @@ class KernelSet:
         """A streaming resampler for a non-integer ratio ``out / in`` on this body."""
         return _Resampler.from_ratio(ratio, channels, quality, kernels=self)
 
-    def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2) -> VAD:
-        """A streaming voice activity detector on this body; see kernels.vad.VAD."""
-        return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self)
+    def VAD(self, sample_rate: int, frame_duration_ms: int = 30, aggressiveness: int = 2, **kwargs: Any) -> VAD:
+        """A streaming voice activity detector on this body; see kernels.vad.VAD (same keywords)."""
+        return VAD(sample_rate, frame_duration_ms, aggressiveness, kernel_set=self, **kwargs)
+
+    def Chain(self, stages: Any, layout: Any) -> Any:
+        """A compiled chain of ``stages`` for input ``layout`` on this body; see kernels.chain."""
+        from remotemedia.kernels.chain import compile_chain
+
+        return compile_chain(self, tuple(stages), layout)
 
     def speech_segments(self, x: Any, sample_rate: int, *args: Any, **kwargs: Any) -> list[tuple[float, float]]:
         """Speech segments ``(start_s, end_s)`` on this body; see kernels.vad.speech_segments."""
@@ -93,6 +101,7 @@ _cache: dict[str | None, KernelSet] = {}
 
 
 def _python_set() -> KernelSet:
+    from remotemedia.kernels.chain import python_chain_core
     from remotemedia.kernels.python import convert, resample_interp
     from remotemedia.kernels.python.vad import VadStream
 
@@ -102,12 +111,14 @@ def _python_set() -> KernelSet:
         convert.convert_flat,
         _resample_one_shot=resample_interp.resample_one_shot,
         _resampler_core=resample_interp.make_core,
-        _vad=VadStream,
+        _vad=exclusive_vad(VadStream),
+        _chain_core=python_chain_core(lambda: get("python")),
     )
 
 
 def _rust_set(binding: ModuleType) -> KernelSet:
     from remotemedia.kernels.rust import convert, resample
+    from remotemedia.kernels.rust.chain import make_chain
     from remotemedia.kernels.rust.vad import make_vad
 
     one_shot, core = resample.make_resample(binding)
@@ -117,7 +128,8 @@ def _rust_set(binding: ModuleType) -> KernelSet:
         convert.make_convert_flat(binding),
         _resample_one_shot=one_shot,
         _resampler_core=core,
-        _vad=make_vad(binding),
+        _vad=exclusive_vad(make_vad(binding)),
+        _chain_core=make_chain(binding) if hasattr(binding, "Chain") else None,
     )
 
 

@@ -31,40 +31,38 @@ BANDS_HZ = (
     (2500, 3200),
     (3200, 4000),
 )
-SUBWINDOW_MS = 300  # minimum statistics: sub-window length
-SUBWINDOWS = 8  # ... and count: the noise floor looks back 2.4 s
-SMOOTH_10MS = 0.7  # energy smoothing factor per 10 ms
-FLOOR_BIAS = 1.5  # noise >= FLOOR_BIAS * minimum of the smoothed energy
-NOISE_10MS = 0.995  # noise average: smoothing per 10 ms over non-speech frames
-SNOISE_10MS = 0.97  # average score of non-speech frames: smoothing per 10 ms
-KAPPA = 1.0  # threshold = THRESHOLD[aggressiveness] + KAPPA * that average
-# Per aggressiveness: threshold on the mean band log-likelihood ratio, and
-# hangover in ms (flags stay up this long after the last speech frame):
-# after a run of at least LONG_RUN_MS of speech, after a shorter burst, and
-# after a long run whose peak score reached CLEAR_PEAK (speech well above
-# the noise: its weak tail is heard directly, so less hangover is needed).
-THRESHOLD = (0.08, 0.15, 0.3, 4.0)
-HANGOVER_MS = (240, 150, 240, 180)
-HANGOVER_SHORT_MS = (240, 150, 150, 90)
-HANGOVER_CLEAR_MS = (120, 150, 90, 180)
-LONG_RUN_MS = 120
-CLEAR_PEAK = 40.0
-# A frame whose every band energy is at most the floor (about 1 LSB rms:
-# digital silence) is non-speech and ends any hangover.
-# Per aggressiveness: weights of the bands in the mean score. Mode 3 leans on
-# the bands below 1 kHz, where voiced speech has most of its energy and
-# clatter, hiss and hum the least.
-BAND_WEIGHT = (
-    (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5),
-    (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5),
-    (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5),
-    (4.0, 2.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25),
+# ---- the detector (v2): per 10 ms block, integer features, a small MLP ----
+# Features and scores are computed on 10 ms blocks whatever the frame length;
+# a frame's score is the mean of its blocks' scores, so 10, 20 and 30 ms
+# frames behave alike.
+BLOCK_MS = 10
+LOG_SCALE = 16  # log-energy units per neper (about 0.54 dB)
+SMOOTH_SHIFT = 2  # smoothed log energy: s += (q - s) >> SMOOTH_SHIFT per block
+SUB_BLOCKS = 25  # minimum statistics: sub-window of 25 blocks (250 ms) ...
+SUBWINDOWS = 8  # ... times 8: the noise floor looks back 2 s
+SLOW_SHIFT = 4  # slow average of the per-band SNR: time constant about 160 ms
+FIX = 8  # fixed-point bits of the tracked quantities
+R_MIN, R_MAX = -64, 511  # clip of the per-band SNR feature
+# Features per block: SNR per band (8), spectral shape (8), level (1); the
+# model sees them at these block delays, then the slow SNR average (8).
+BLOCK_FEATURES = 17
+CONTEXT = (0, 1, 2, 3, 5, 8, 12)
+N_INPUTS = BLOCK_FEATURES * len(CONTEXT) + 8
+SCORE_ONE = 32768  # score units: probability = score / SCORE_ONE
+LOGIT_Q = 4  # the logit's fixed-point bits at the sigmoid table
+LUT_HALF = 256  # sigmoid table: logits -16 .. +16 in steps of 1/16
+
+# Aggressiveness presets: (threshold, release threshold, hangover in ms).
+# A frame starts speech when its score >= threshold, speech goes on while
+# the score >= release, then the flag is held for the hangover. Each later
+# preset is at least as strict in all three, so more aggressive never flags
+# more frames.
+PRESETS = (
+    (0.50, 0.35, 90),
+    (0.60, 0.45, 90),
+    (0.70, 0.55, 90),
+    (0.80, 0.65, 60),
 )
-# Per aggressiveness: a frame is also speech when the lowest band (150-400 Hz,
-# voicing) alone has a log-likelihood ratio above this (plus the same
-# fluctuation term): catches the onsets of voiced speech early. Off (inf) in
-# modes 0-2, whose mean threshold is low enough already.
-LOW_BAND_THRESHOLD = (math.inf, math.inf, math.inf, 3.0)
 
 LN2 = 0.6931471805599453
 SQRT_HALF = 0.7071067811865476
@@ -108,11 +106,3 @@ def band_weights(rate_internal: int) -> list[list[float]]:
             row.append(acc * w)
         out.append(row)
     return out
-
-
-def per_frame(factor_10ms: float, frame_ms: int) -> float:
-    """A per-10-ms factor raised to the frame length (exact, fixed order)."""
-    f = factor_10ms
-    for _ in range(frame_ms // 10 - 1):
-        f = f * factor_10ms
-    return f

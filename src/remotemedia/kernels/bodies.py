@@ -57,13 +57,18 @@ class ResamplerCoreFactory(Protocol):
 
 
 class VadStream(Protocol):
-    """Streaming VAD state over validated mono samples (int16, float32 or float64)."""
+    """Streaming VAD state over validated mono samples (int16, int32, float32 or float64)."""
 
     def process(self, x: np.ndarray) -> np.ndarray: ...
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def set_decision(self, threshold: int, release: int, hangover_ms: int) -> None: ...
     def reset(self) -> None: ...
 
 
 class VadStreamFactory(Protocol):
-    """Makes a :class:`VadStream` for validated (sample_rate, frame_ms, aggressiveness)."""
+    """Makes a :class:`VadStream` for validated (sample_rate, frame_ms, threshold, release, hold_ms).
 
-    def __call__(self, sample_rate: int, frame_ms: int, aggressiveness: int, /) -> VadStream: ...
+    Thresholds in score units (probability x 32768, see ``_vad_spec.SCORE_ONE``).
+    """
+
+    def __call__(self, sample_rate: int, frame_ms: int, threshold: int, release: int, hold_ms: int, /) -> VadStream: ...

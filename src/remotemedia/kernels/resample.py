@@ -56,11 +56,11 @@ from __future__ import annotations
 
 import math
 import operator
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from remotemedia.kernels._exclusive import Busy
 from remotemedia.kernels._validate import MAX_CHANNELS, planar
 from remotemedia.kernels.bodies import ResamplerCore
 from remotemedia.kernels.python.resample_design import SPECS, filter_stages
@@ -158,7 +158,8 @@ def as_float32(x: Any, op: str) -> np.ndarray:
     if a.dtype == np.int32:
         return a.astype(np.float32) * np.float32(2.0**-31)
     if a.dtype == np.float64:
-        return a.astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 range: inf, silently on every body
+            return a.astype(np.float32)
     return a
 
 
@@ -251,6 +252,15 @@ class Resampler:
     ------
     TypeError, ValueError
         As for :func:`resample_with`, and for a bad channel count.
+
+    Notes
+    -----
+    Concurrency: one object serves one call at a time, on every body. A
+    call (``process``, ``flush``, ``reset``, ``delay``) made while another
+    thread is inside raises :class:`~remotemedia.errors.ConcurrentUseError`
+    and leaves the stream untouched; it never waits. Use one Resampler per
+    thread (objects are independent) or serialise the calls yourself. The
+    one-shot :func:`resample_with` is thread-safe.
     """
 
     in_rate: int | None
@@ -319,10 +329,9 @@ class Resampler:
         else:
             self._core = kernels._resampler_core(i, o, self.channels, self.quality, variable=variable)
         self._mono = self.channels == 1
-        # One stream, one thread at a time: the native state must never be
-        # entered twice at once (with the GIL released that would be a data
-        # race), so a second concurrent call fails loudly instead.
-        self._busy = threading.Lock()
+        # One call at a time, on every body (see kernels._exclusive): a
+        # second concurrent call fails loudly instead of racing on the state.
+        self._busy = Busy("Resampler")
 
     def set_ratio(self, ratio: Any, ramp_frames: Any = 0) -> None:
         """Change the ratio ``out / in`` of a running stream (drift correction).
@@ -362,16 +371,12 @@ class Resampler:
                 f"{op}: ratio {value!r} is more than 5% away from {self._design_ratio!r} (the ratio this "
                 "resampler's filter was made for); make a new Resampler for that conversion"
             )
-        self._enter("set_ratio")
+        self._busy.enter("set_ratio")
         try:
             self._core.set_ratio(value, ramp)  # type: ignore[attr-defined]
             self.ratio = value
         finally:
-            self._busy.release()
-
-    def _enter(self, op: str) -> None:
-        if not self._busy.acquire(blocking=False):
-            raise RuntimeError(f"Resampler.{op}: already running in another thread; use one Resampler per thread")
+            self._busy.leave()
 
     def __repr__(self) -> str:
         return (
@@ -396,8 +401,9 @@ class Resampler:
         ------
         ValueError
             The chunk's channel count differs from ``channels``.
-        RuntimeError
-            Another thread is inside this resampler right now.
+        ConcurrentUseError
+            Another thread is inside this resampler right now (a
+            RuntimeError; see the class notes).
         """
         if type(chunk) is np.ndarray and chunk.dtype is _F32 and chunk.ndim == 1 and chunk.flags.c_contiguous:
             a = chunk  # the common real-time case: nothing to check or convert
@@ -409,34 +415,41 @@ class Resampler:
                 f"Resampler.process: chunk has {got} channel(s) (shape {a.shape}) but this resampler was "
                 f"created for {self.channels}; the channel count cannot change mid-stream (make a new Resampler)"
             )
-        self._enter("process")
+        self._busy.enter("process")
         try:
             self._mono = a.ndim == 1
             y = self._core.process(a.reshape(1, -1) if self._mono else a)
         finally:
-            self._busy.release()
+            self._busy.leave()
         return y.reshape(-1) if self._mono else y
 
     def flush(self) -> np.ndarray:
         """Return the remaining output (silence assumed after the end) and reset."""
-        self._enter("flush")
+        self._busy.enter("flush")
         try:
             y = self._core.flush()
             self.ratio = self._design_ratio
         finally:
-            self._busy.release()
+            self._busy.leave()
         return y.reshape(-1) if self._mono else y
 
     def reset(self) -> None:
         """Forget all input; the next chunk starts a new stream (at the first ratio)."""
-        self._enter("reset")
+        self._busy.enter("reset")
         try:
             self._core.reset()
             self.ratio = self._design_ratio
         finally:
-            self._busy.release()
+            self._busy.leave()
 
     @property
     def delay(self) -> int:
-        """Input frames taken in whose output is still pending (what flush releases)."""
-        return self._core.delay()
+        """Input frames taken in whose output is still pending (what flush releases).
+
+        Raises ConcurrentUseError while another thread is inside this resampler.
+        """
+        self._busy.enter("delay")
+        try:
+            return self._core.delay()
+        finally:
+            self._busy.leave()

@@ -13,16 +13,29 @@ Rules, in samples of the input (edges are exact sample indices; times are
   of speech frames; shorter candidates are dropped. The start is the
   first speech frame's first sample minus ``padding_ms`` (pre-roll),
   never before 0 nor before the previous segment's end;
-- silence shorter than ``min_silence_ms`` inside a segment is bridged;
+- silence shorter than ``min_silence_ms`` inside a segment is bridged
+  (it becomes a *pause* of the segment);
 - a segment ends (an ``end`` event) once silence has lasted
   ``max(min_silence_ms, hangover_ms)``; its end is the last speech frame's
   last sample plus ``hangover_ms``; at the end of the input it is clipped
   to the input's length;
-- a segment that reaches ``max_segment_s`` is cut there and, if speech
-  goes on, a new one starts at the same sample (no padding, no minimum).
+- ``max_segment_s``: no segment is longer. When speech would carry a
+  segment past the limit it is cut inside its longest pause that ends
+  within the limit (at the pause's middle, or at the limit if the middle
+  lies beyond it; the latest of equally long pauses), and the rest goes
+  on as a new segment starting at the cut (no padding, no minimum), cut
+  again the same way if needed. Only where the segment has no pause
+  before the limit is it cut hard at the limit. Cut pieces touch: no
+  audio is lost, the cut lands in silence whenever there is one. A
+  hangover that would pass the limit is clipped to it;
+- ``merge_up_to_s``: neighbouring segments are joined while the joined
+  span (first start to last end, the silence between them included)
+  stays at most this long (and at most ``max_segment_s``): chunks for a
+  recogniser with a fixed window (Whisper's 30 s). A joined segment's
+  ``end`` event comes once the next segment is known not to fit.
 
-Durations are rounded to whole samples (padding, hangover, maximum length)
-or up to whole frames (minimum speech, minimum silence).
+Durations are rounded to whole samples (padding, hangover, maximum and
+merge lengths) or up to whole frames (minimum speech, minimum silence).
 """
 
 from __future__ import annotations
@@ -30,7 +43,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["SegmentEvent", "SegmentTracker"]
+__all__ = ["SegmentEvent", "SegmentTracker", "pair_events"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,15 @@ def _non_negative(name: str, value: float) -> float:
     return float(value)
 
 
+def _length(name: str, value: float | None, sample_rate: int) -> int | None:
+    """A positive length in seconds as whole samples (None: no limit)."""
+    if value is None:
+        return None
+    if _non_negative(name, value) <= 0:
+        raise ValueError(f"speech segments: {name} must be > 0 or None, got {value!r}")
+    return max(1, round(value * sample_rate))
+
+
 class SegmentTracker:
     """Incremental segmenter fed with VAD frame flags.
 
@@ -60,6 +82,9 @@ class SegmentTracker:
         See the module docstring; all >= 0.
     max_segment_s : float or None
         Longest segment (seconds, > 0); None for no limit.
+    merge_up_to_s : float or None
+        Join neighbouring segments while the result is at most this long
+        (seconds, > 0); None (the default) joins nothing.
 
     Raises
     ------
@@ -76,6 +101,7 @@ class SegmentTracker:
         min_speech_ms: float = 90.0,
         min_silence_ms: float = 300.0,
         max_segment_s: float | None = 30.0,
+        merge_up_to_s: float | None = None,
     ) -> None:
         sr = sample_rate
         self.frame_length = frame_length
@@ -85,12 +111,11 @@ class SegmentTracker:
         self.min_speech = max(1, math.ceil(_non_negative("min_speech_ms", min_speech_ms) / frame_ms - 1e-9))
         min_sil = math.ceil(_non_negative("min_silence_ms", min_silence_ms) / frame_ms - 1e-9)
         self.close_after = max(1, min_sil, math.ceil(self.hangover / frame_length - 1e-9))
-        if max_segment_s is None:
-            self.max_len: int | None = None
-        else:
-            if _non_negative("max_segment_s", max_segment_s) <= 0:
-                raise ValueError(f"speech segments: max_segment_s must be > 0 or None, got {max_segment_s!r}")
-            self.max_len = max(1, round(max_segment_s * sr))
+        self.max_len = _length("max_segment_s", max_segment_s, sr)
+        merge = _length("merge_up_to_s", merge_up_to_s, sr)
+        if merge is not None and self.max_len is not None:
+            merge = min(merge, self.max_len)
+        self.merge_len = merge
         self.reset()
 
     def reset(self) -> None:
@@ -102,14 +127,42 @@ class SegmentTracker:
         self.cand_speech = 0  # speech frames in the candidate
         self.last_speech_end = 0  # one past the last speech sample
         self.silence = 0  # silence frames since the last speech frame
+        self.pauses: list[tuple[int, int]] = []  # bridged silences of the open segment, in order
+        # merging: the joined segment being built (start; end once a part has closed)
+        self.group_start: int | None = None
+        self.group_end: int | None = None
+        self.next_start: int | None = None  # an open part not yet known to fit the group
+
+    # ---- the segment rules (before merging) ------------------------------------
 
     def _close(self, end: int, events: list[SegmentEvent]) -> None:
         assert self.open_start is not None
         if self.max_len is not None:
             end = min(end, self.open_start + self.max_len)
-        events.append(SegmentEvent("end", end))
+        self._raw_end(end, events)
         self.last_end = end
         self.open_start = None
+        self.pauses.clear()
+
+    def _cut_point(self, limit: int) -> int:
+        """Where to cut the open segment so that its first piece ends by ``limit``."""
+        assert self.open_start is not None
+        best, best_len = limit, 0
+        for p0, p1 in self.pauses:
+            cut = min((p0 + p1) // 2, limit)
+            if p0 <= cut and cut > self.open_start and p1 - p0 >= best_len:
+                best, best_len = cut, p1 - p0
+        return best
+
+    def _enforce_max(self, b: int, events: list[SegmentEvent]) -> None:
+        """A speech frame ends at ``b``: cut the open segment until no piece passes the limit."""
+        assert self.max_len is not None
+        while self.open_start is not None and b - self.open_start > self.max_len:
+            cut = self._cut_point(self.open_start + self.max_len)
+            self._raw_end(cut, events)
+            self._raw_start(cut, events)
+            self.open_start = cut
+            self.pauses = [p for p in self.pauses if p[0] >= cut]
 
     def push(self, flags: object) -> list[SegmentEvent]:
         """Feed the next flags (any iterable of 0/1); return the events they cause."""
@@ -120,6 +173,8 @@ class SegmentTracker:
             b = a + n
             self.frame += 1
             if f:
+                if self.open_start is not None and self.silence and self.max_len is not None:
+                    self.pauses.append((self.last_speech_end, a))
                 self.silence = 0
                 self.last_speech_end = b
                 if self.open_start is None:
@@ -131,19 +186,17 @@ class SegmentTracker:
                         start = max(self.cand_start - self.padding, self.last_end, 0)
                         self.open_start = start
                         self.cand_start = None
-                        events.append(SegmentEvent("start", start))
+                        self._raw_start(start, events)
+                if self.max_len is not None and self.open_start is not None:
+                    self._enforce_max(b, events)
             else:
                 self.silence += 1
                 if self.open_start is not None and self.silence >= self.close_after:
                     self._close(self.last_speech_end + self.hangover, events)
                 elif self.open_start is None and self.cand_start is not None and self.silence >= self.close_after:
                     self.cand_start = None  # too little speech: dropped
-            if self.max_len is not None and self.open_start is not None and b - self.open_start >= self.max_len:
-                cut = self.open_start + self.max_len
-                self._close(cut, events)
-                if f:
-                    self.open_start = cut
-                    events.append(SegmentEvent("start", cut))
+            if self.merge_len is not None:
+                self._group_overflow(b, events)
         return events
 
     def finish(self, total_samples: int | None = None) -> list[SegmentEvent]:
@@ -155,7 +208,77 @@ class SegmentTracker:
                 end = min(end, total_samples)
             self._close(max(end, self.open_start), events)
         self.cand_start = None
+        if self.group_start is not None:
+            assert self.group_end is not None and self.next_start is None
+            events.append(SegmentEvent("end", self.group_end))
+            self.group_start = self.group_end = None
         return events
+
+    # ---- merging neighbours -------------------------------------------------------
+
+    def _raw_start(self, sample: int, events: list[SegmentEvent]) -> None:
+        if self.merge_len is None:
+            events.append(SegmentEvent("start", sample))
+        elif self.group_start is None:
+            self.group_start, self.group_end = sample, None
+            events.append(SegmentEvent("start", sample))
+        else:
+            self.next_start = sample
+
+    def _raw_end(self, sample: int, events: list[SegmentEvent]) -> None:
+        if self.merge_len is None:
+            events.append(SegmentEvent("end", sample))
+            return
+        assert self.group_start is not None
+        if self.next_start is not None:
+            if sample - self.group_start <= self.merge_len:
+                self.next_start = None  # the part fits: joined
+            else:
+                self._split_group(events)
+        self.group_end = sample
+
+    def _split_group(self, events: list[SegmentEvent]) -> None:
+        """Close the group at its last part; the pending part starts a new group."""
+        assert self.group_end is not None and self.next_start is not None
+        events.append(SegmentEvent("end", self.group_end))
+        events.append(SegmentEvent("start", self.next_start))
+        self.group_start, self.group_end, self.next_start = self.next_start, None, None
+
+    def _group_overflow(self, b: int, events: list[SegmentEvent]) -> None:
+        """After the frame ending at ``b``: close a group that nothing more can join."""
+        limit = self.merge_len
+        if self.group_start is None or self.group_end is None or limit is None or b - self.group_start <= limit:
+            return
+        if self.next_start is not None:
+            # The open part ends at its hangover's end or later, unless a
+            # maximum length may cut it earlier: then wait for its end.
+            if self.max_len is None and min(self.last_speech_end + self.hangover, b) - self.group_start > limit:
+                self._split_group(events)
+        elif self.open_start is None:
+            events.append(SegmentEvent("end", self.group_end))  # any later part ends after b
+            self.group_start = self.group_end = None
+
+    # ---- for streaming consumers ---------------------------------------------------------
+
+    def committed(self, received: int) -> int | None:
+        """Sample up to which the open (output) segment surely extends; None if none is open.
+
+        A streaming filter may emit the audio of the open segment up to
+        here: later flags can end or cut the segment after this sample,
+        never before it (and a cut loses no audio).
+        """
+        if self.merge_len is not None:
+            if self.group_start is None:
+                return None
+            if self.next_start is not None or self.open_start is None:
+                assert self.group_end is not None
+                return self.group_end
+        if self.open_start is None:
+            return None
+        bound = min(self.last_speech_end + self.hangover, received)
+        if self.max_len is not None:
+            bound = min(bound, self.open_start + self.max_len)
+        return bound
 
 
 def pair_events(events: list[SegmentEvent], sample_rate: int) -> list[tuple[float, float]]:

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from remotemedia.core.audio import AudioBuffer
-from remotemedia.core.node import Node
+from remotemedia.core.node import Node, computes_as
+from remotemedia.kernels.chain import DownmixStage
 
 
 class DownmixNode(Node):
@@ -20,8 +21,13 @@ class DownmixNode(Node):
     Parameters
     ----------
     name, runtime_hint, retry
-        See :class:`~remotemedia.Node` (numpy only: there is no kernel).
+        See :class:`~remotemedia.Node`. Alone the node runs numpy; inside a
+        native chain the chain's body computes the same bits.
     """
+
+    def native_stage(self) -> DownmixStage | None:
+        """Chain stage: the same channel mean, in the chain's body (fused after a conversion to f32)."""
+        return DownmixStage() if computes_as(self, DownmixNode) else None
 
     def process(self, data: Any) -> AudioBuffer:
         """Return ``data`` as mono."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from remotemedia.core.audio import AudioBuffer
-from remotemedia.core.node import Node
+from remotemedia.core.node import Node, computes_as
 from remotemedia.kernels._validate import target_format
+from remotemedia.kernels.chain import ConvertStage
 
 if TYPE_CHECKING:
     from remotemedia.core.retry import RetryPolicy
@@ -41,6 +42,10 @@ class FormatConverterNode(Node):
     ) -> None:
         super().__init__(name=name, runtime_hint=runtime_hint, retry=retry)
         self.target_format = target_format_of(target_format)
+
+    def native_stage(self) -> ConvertStage | None:
+        """Chain stage: conversion to ``target_format``."""
+        return ConvertStage(self.target_format) if computes_as(self, FormatConverterNode) else None
 
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Return ``data`` converted to the target format (same shape, metadata kept)."""

@@ -9,7 +9,6 @@ block at a time, so memory depends on the block size, not the file size.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remotemedia.core.audio import AudioBuffer
+from remotemedia.core.chunks import collect
 from remotemedia.core.node import Node
+from remotemedia.core.tempfiles import temp_path_for
 
 if TYPE_CHECKING:
     from remotemedia.core.retry import RetryPolicy
@@ -31,7 +32,6 @@ _NATIVE = {"PCM_S8": "int16", "PCM_U8": "int16", "PCM_16": "int16", "PCM_24": "i
 # numpy dtype -> the subtype a sink writes it as (when the format allows).
 _SUBTYPES = {"int16": "PCM_16", "int32": "PCM_32", "float32": "FLOAT", "float64": "DOUBLE"}
 _EXT_ALIASES = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
-_counter = itertools.count()
 
 
 def _soundfile() -> Any:
@@ -68,6 +68,7 @@ class AudioFileSource(Node):
     """
 
     is_source = True
+    path_params = ("path",)
 
     def __init__(
         self,
@@ -128,8 +129,6 @@ class AudioFileSource(Node):
                 f"AudioFileSource {self.name!r} reads {self.path!r} and takes no input; call run() / stream() "
                 "without data"
             )
-        from remotemedia.stream.stages import collect
-
         out = collect(list(self.blocks()))
         if out is None:
             raise ValueError(f"AudioFileSource {self.name!r}: {self.path!r} holds no audio frames")
@@ -178,6 +177,8 @@ class AudioFileSink(Node):
         Unknown extension, or a subtype the format does not support.
     """
 
+    path_params = ("path",)
+
     def __init__(
         self,
         path: str | Path,
@@ -222,7 +223,7 @@ class AudioFileSink(Node):
             if not sf.check_format(self.format, subtype):
                 subtype = sf.default_subtype(self.format)
         target = Path(self.path)
-        state.tmp = target.with_name(f".{target.name}.{os.getpid()}-{next(_counter)}.part")
+        state.tmp = temp_path_for(target)  # the package's one naming: the batch job's cleanup finds it
         state.file = sf.SoundFile(
             state.tmp, "w", samplerate=buf.sample_rate, channels=buf.channels, format=self.format, subtype=subtype
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from remotemedia.core.audio import AudioBuffer
-from remotemedia.core.node import Node
+from remotemedia.core.node import Node, computes_as
+from remotemedia.kernels.chain import ResampleStage
+from remotemedia.kernels.pool import IdlePool
 from remotemedia.kernels.resample import DEFAULT_QUALITY, check_quality, check_rate
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ class AudioResampleNode(Node):
         self.target_rate = check_rate(DEFAULT_TARGET_RATE if rate is None else rate, "target_rate", op)
         self.quality = check_quality(quality, op)
         self.variable = bool(variable)
+        # Resamplers of ended streams, reset, for the next stream of the same shape.
+        self._resamplers = IdlePool()
 
     def params(self) -> dict[str, Any]:
         """``target_rate`` and ``quality`` (the alias is not stored); ``variable`` when set."""
@@ -85,6 +89,12 @@ class AudioResampleNode(Node):
         if self.variable:
             p["variable"] = True
         return p
+
+    def native_stage(self) -> ResampleStage | None:
+        """Chain stage: resampling to ``target_rate`` at ``quality``."""
+        if self.variable:  # its ratio changes through the node's stream state (set_ratio): node by node
+            return None
+        return ResampleStage(self.target_rate, self.quality) if computes_as(self, AudioResampleNode) else None
 
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Resample one whole buffer."""
@@ -95,7 +105,11 @@ class AudioResampleNode(Node):
         return buf.derive(out, self.target_rate)
 
     def open_state(self, kernels: KernelSet | None) -> dict[str, Any]:
-        """Per-stream state: the streaming Resampler, created on the first chunk."""
+        """Per-stream state: the streaming Resampler, chosen on the first chunk.
+
+        It is built for the first chunk's rate and channel count, or taken
+        (reset) from the resamplers earlier streams of that shape left.
+        """
         return {"resampler": None, "rate": None, "channels": None, "ratio": None}
 
     def set_ratio(self, state: dict[str, Any], ratio: float, ramp_frames: int = 0) -> None:
@@ -127,7 +141,17 @@ class AudioResampleNode(Node):
         if state["rate"] is None:
             state["rate"], state["channels"] = buf.sample_rate, buf.channels
             if buf.sample_rate != self.target_rate or self.variable:
-                state["resampler"] = kernels.Resampler(
+                key = (
+                    kernels.name,
+                    kernels.binding,
+                    buf.sample_rate,
+                    buf.channels,
+                    self.target_rate,
+                    self.quality,
+                    self.variable,
+                )
+                state["key"] = key
+                state["resampler"] = self._resamplers.take(key) or kernels.Resampler(
                     buf.sample_rate, self.target_rate, buf.channels, self.quality, variable=self.variable
                 )
                 if state["ratio"] is not None:
@@ -146,3 +170,15 @@ class AudioResampleNode(Node):
         if state["resampler"] is None:
             return None
         return AudioBuffer(state["resampler"].flush(), self.target_rate)
+
+    def close_state(self, state: dict[str, Any], kernels: KernelSet | None) -> None:
+        """Reset the stream's resampler and keep it for the next stream of the same shape."""
+        resampler = state.get("resampler")
+        if resampler is None:
+            return
+        state["resampler"] = None
+        try:
+            resampler.reset()
+        except RuntimeError:  # still in use by another thread (an abandoned stream): not reusable
+            return
+        self._resamplers.park(state["key"], resampler)

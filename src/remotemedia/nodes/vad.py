@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remotemedia.core.audio import AudioBuffer
-from remotemedia.core.node import Node
-from remotemedia.kernels.vad_segments import SegmentTracker
+from remotemedia.core.node import Node, computes_as
+from remotemedia.kernels.chain import VadStage
+from remotemedia.kernels.vad import ENGINES, SEGMENT_DEFAULTS, check_decision, check_settings
+from remotemedia.kernels.vad_segments import SegmentTracker, pair_events
 from remotemedia.nodes.vad_stream import VadStreamState
 
 if TYPE_CHECKING:
@@ -16,15 +18,6 @@ if TYPE_CHECKING:
     from remotemedia.kernels import KernelSet
 
 MODES = ("annotate", "filter")
-_DEFAULTS: dict[str, Any] = {
-    "padding_ms": 60.0,
-    "hangover_ms": 60.0,
-    "min_speech_ms": 90.0,
-    "min_silence_ms": 300.0,
-    "max_segment_s": 30.0,
-    "pre_roll_audio": False,
-}
-FRAME_DURATIONS_MS = (10, 20, 30)
 
 
 class VADNode(Node):
@@ -50,11 +43,16 @@ class VADNode(Node):
     frame_duration_ms : {10, 20, 30}
         Frame length of the decisions.
     aggressiveness : {0, 1, 2, 3}
-        Higher drops more non-speech (and more speech).
+        Higher drops more non-speech (and more speech): a preset of
+        ``threshold``, ``release`` and ``hold_ms``.
+    threshold, release, hold_ms, engine, model_path
+        The decision rule and scorer, as for :class:`remotemedia.VAD`
+        (None: the aggressiveness preset; ``engine="silero"`` needs the
+        ``silero`` extra).
     mode : {"annotate", "filter"}
         "annotate" passes the audio through unchanged; "filter" keeps only
         the speech segments, concatenated.
-    padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s
+    padding_ms, hangover_ms, min_speech_ms, min_silence_ms, max_segment_s, merge_up_to_s
         Segment rules, as for :func:`remotemedia.speech_segments` (same
         defaults; the same settings give the same segments offline and in
         streams).
@@ -80,67 +78,109 @@ class VADNode(Node):
         runtime_hint: str = "auto",
         name: str | None = None,
         retry: RetryPolicy | None = None,
-        padding_ms: float = 60.0,
-        hangover_ms: float = 60.0,
-        min_speech_ms: float = 90.0,
-        min_silence_ms: float = 300.0,
-        max_segment_s: float | None = 30.0,
+        padding_ms: float | None = None,
+        hangover_ms: float | None = None,
+        min_speech_ms: float | None = None,
+        min_silence_ms: float | None = None,
+        max_segment_s: float | None = SEGMENT_DEFAULTS["max_segment_s"],
         pre_roll_audio: bool = False,
+        threshold: float | None = None,
+        release: float | None = None,
+        hold_ms: int | None = None,
+        engine: str = "remotemedia",
+        model_path: str | None = None,
+        merge_up_to_s: float | None = None,
     ) -> None:
         super().__init__(name=name, runtime_hint=runtime_hint, retry=retry)
-        if frame_duration_ms not in FRAME_DURATIONS_MS or isinstance(frame_duration_ms, bool):
-            raise ValueError(f"VADNode: frame_duration_ms must be 10, 20 or 30, got {frame_duration_ms!r}")
-        if aggressiveness not in (0, 1, 2, 3) or isinstance(aggressiveness, bool):
-            raise ValueError(f"VADNode: aggressiveness must be 0, 1, 2 or 3, got {aggressiveness!r}")
+        # The kernel's own checks (any valid rate stands in for the stream's).
+        try:
+            _, ms, ag = check_settings(16000, frame_duration_ms, aggressiveness)
+            check_decision(ag, threshold, release, hold_ms)
+        except ValueError as exc:
+            raise ValueError(f"VADNode {self.name!r}: {exc}") from None
         if mode not in MODES:
-            raise ValueError(f"VADNode: mode must be 'annotate' or 'filter', got {mode!r}")
-        self.frame_duration_ms = int(frame_duration_ms)
-        self.aggressiveness = int(aggressiveness)
+            raise ValueError(f"VADNode {self.name!r}: mode must be 'annotate' or 'filter', got {mode!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"VADNode {self.name!r}: engine must be 'remotemedia' or 'silero', got {engine!r}")
+        self.frame_duration_ms = ms
+        self.aggressiveness = ag
         self.mode = mode
-        self.padding_ms = padding_ms
-        self.hangover_ms = hangover_ms
-        self.min_speech_ms = min_speech_ms
-        self.min_silence_ms = min_silence_ms
-        self.max_segment_s = max_segment_s
-        SegmentTracker(16000, 480, **self.segment_settings())  # validates the settings now
+        given = {
+            "padding_ms": padding_ms,
+            "hangover_ms": hangover_ms,
+            "min_speech_ms": min_speech_ms,
+            "min_silence_ms": min_silence_ms,
+        }
+        self._segments = {k: SEGMENT_DEFAULTS[k] if v is None else v for k, v in given.items()}
+        self._segments["max_segment_s"] = max_segment_s
+        self._segments["merge_up_to_s"] = merge_up_to_s
+        SegmentTracker(16000, 480, **self._segments)  # validates the rules now
         self.pre_roll_audio = bool(pre_roll_audio)
+        self._decision = {"threshold": threshold, "release": release, "hold_ms": hold_ms}
+        self.engine = engine
+        self.model_path = model_path
 
     def params(self) -> dict[str, Any]:
-        """Constructor arguments; segment rules and ``pre_roll_audio`` only when not at their defaults."""
+        """Constructor arguments; the optional ones only when not at their defaults."""
         out: dict[str, Any] = {
             "frame_duration_ms": self.frame_duration_ms,
             "aggressiveness": self.aggressiveness,
             "mode": self.mode,
         }
-        extra = {**self.segment_settings(), "pre_roll_audio": self.pre_roll_audio}
-        out.update({k: v for k, v in extra.items() if v != _DEFAULTS[k]})
+        out.update({k: v for k, v in self._segments.items() if v != SEGMENT_DEFAULTS[k]})
+        if self.pre_roll_audio:
+            out["pre_roll_audio"] = True
+        out.update({k: v for k, v in self._decision.items() if v is not None})
+        if self.engine != "remotemedia":
+            out["engine"] = self.engine
+        if self.model_path is not None:
+            out["model_path"] = self.model_path
         return out
 
     def segment_settings(self) -> dict[str, Any]:
         """The segment rules as keyword arguments of ``speech_segments`` / ``SegmentTracker``."""
-        return {
-            "padding_ms": self.padding_ms,
-            "hangover_ms": self.hangover_ms,
-            "min_speech_ms": self.min_speech_ms,
-            "min_silence_ms": self.min_silence_ms,
-            "max_segment_s": self.max_segment_s,
-        }
+        return dict(self._segments)
+
+    def make_vad(self, kernels: KernelSet, sample_rate: int) -> Any:
+        """A fresh :class:`remotemedia.VAD` with this node's settings."""
+        return kernels.VAD(
+            sample_rate,
+            self.frame_duration_ms,
+            self.aggressiveness,
+            engine=self.engine,
+            model_path=self.model_path,
+            **self._decision,
+        )
+
+    def native_stage(self) -> VadStage | None:
+        """Chain stage: the flags (segments and filtering stay here, see :meth:`annotate`).
+
+        Only the default engine with its preset decision rule runs in a
+        chain; other settings run node by node.
+        """
+        preset = self.engine == "remotemedia" and all(v is None for v in self._decision.values())
+        return VadStage(self.frame_duration_ms, self.aggressiveness) if preset and computes_as(self, VADNode) else None
 
     def process_with(self, data: Any, kernels: KernelSet) -> AudioBuffer:
         """Annotate (or filter) one whole buffer."""
         buf = AudioBuffer.from_any(data, "VADNode")
-        vad = kernels.VAD(buf.sample_rate, self.frame_duration_ms, self.aggressiveness)
-        flags = vad.process(buf.data)
-        segments = [
-            (float(s), float(e))
-            for s, e in kernels.speech_segments(
-                buf.data,
-                buf.sample_rate,
-                frame_duration_ms=self.frame_duration_ms,
-                aggressiveness=self.aggressiveness,
-                **self.segment_settings(),
-            )
-        ]
+        vad = self.make_vad(kernels, buf.sample_rate)
+        return self.annotate(buf, vad.process(buf.data), vad.analysis_rate)
+
+    def annotate(self, buf: AudioBuffer, flags: np.ndarray, analysis_rate: int | None = None) -> AudioBuffer:
+        """The output for a whole buffer whose frames got ``flags``.
+
+        Segments come from the flags through the same tracker
+        ``speech_segments`` uses (so the detector runs once); a chain that
+        computed the flags natively finishes here too. ``analysis_rate``:
+        the rate the detector framed (the buffer's own when None).
+        """
+        rate = buf.sample_rate if analysis_rate is None else analysis_rate
+        tracker = SegmentTracker(rate, rate * self.frame_duration_ms // 1000, **self._segments)
+        total = buf.frames if rate == buf.sample_rate else buf.frames * rate // buf.sample_rate
+        events = tracker.push(flags.tolist())
+        events += tracker.finish(total)
+        segments = [(float(s), float(e)) for s, e in pair_events(events, rate)]
         meta: dict[str, Any] = {
             "vad_flags": flags,
             "vad_segments": segments,

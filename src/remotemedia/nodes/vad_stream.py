@@ -67,13 +67,20 @@ class VadStreamState:
         self.hist: list[np.ndarray] = []  # recent input, in order
         self.hist_start = 0  # sample index of hist[0][..., 0]
         self.emit: int | None = None  # filter: next sample to output of the open segment
+        self.emitted = 0  # filter: end of the audio output so far
         self.flag_frames = 0
 
     def _open(self, buf: AudioBuffer) -> None:
         node = self.node
         self.rate, self.channels = buf.sample_rate, buf.channels
         self.template = buf.data[..., :0].copy()
-        self.vad = self.kernels.VAD(buf.sample_rate, node.frame_duration_ms, node.aggressiveness)
+        self.vad = node.make_vad(self.kernels, buf.sample_rate)
+        if self.vad.analysis_rate != buf.sample_rate:
+            raise ValueError(
+                f"VADNode {node.name!r}: streams at {buf.sample_rate} Hz are not supported (the detector would "
+                f"resample to {self.vad.analysis_rate} Hz and events are sample-accurate); put an "
+                "AudioResampleNode to 16000 Hz before it"
+            )
         self.tracker = SegmentTracker(buf.sample_rate, self.vad.frame_length, **node.segment_settings())
 
     def _check(self, buf: AudioBuffer) -> None:
@@ -114,6 +121,8 @@ class VadStreamState:
             keep_from = min(keep_from, t.cand_start - t.padding)
         if self.emit is not None:
             keep_from = min(keep_from, self.emit)
+        if self.node.pre_roll_audio and t.open_start is not None and t.max_len is not None:
+            keep_from = min(keep_from, t.open_start)  # a cut may start a segment anywhere in it (<= max_len)
         hist = self.hist
         while hist and self.hist_start + hist[0].shape[-1] <= keep_from:
             self.hist_start += hist.pop(0).shape[-1]
@@ -125,10 +134,11 @@ class VadStreamState:
             if ev.kind == "start":
                 if self.node.pre_roll_audio:
                     audio = self._slice(ev.sample, self.received)
-                self.emit = ev.sample
+                self.emit = max(ev.sample, self.emitted)  # a cut piece goes on where the output is
             else:
                 if self.emit is not None and ev.sample > self.emit:
                     pieces.append((self.emit, ev.sample))
+                    self.emitted = ev.sample
                 self.emit = None
             out.append(SpeechEvent(ev.kind, ev.sample, ev.sample / self.rate, audio))
         return out
@@ -137,14 +147,12 @@ class VadStreamState:
         """Filter: output the open segment up to the earliest sample its end can have."""
         t = self.tracker
         assert t is not None
-        if self.emit is None or t.open_start is None:
+        bound = t.committed(self.received)
+        if self.emit is None or bound is None:
             return
-        bound = min(t.last_speech_end + t.hangover, self.received)
-        if t.max_len is not None:
-            bound = min(bound, t.open_start + t.max_len)
         if bound > self.emit:
             pieces.append((self.emit, bound))
-            self.emit = bound
+            self.emit = self.emitted = bound
 
     def _output(self, buf: AudioBuffer, flags: np.ndarray, events: list[SpeechEvent], pieces: Any) -> AudioBuffer:
         meta: dict[str, Any] = {"vad_flags": flags, "vad_events": events}
@@ -160,14 +168,19 @@ class VadStreamState:
         meta["vad_source_spans"] = [(a, b - a) for a, b in pieces]
         return buf.derive(data, **meta)
 
-    def process(self, buf: AudioBuffer) -> AudioBuffer:
-        """Flag one chunk; report the events its flags decide."""
+    def process(self, buf: AudioBuffer, flags: np.ndarray | None = None) -> AudioBuffer:
+        """Flag one chunk; report the events its flags decide.
+
+        ``flags``: the chunk's flags when a native chain computed them
+        already (the state's own detector then stays idle).
+        """
         if self.vad is None:
             self._open(buf)
         elif buf.sample_rate != self.rate or buf.channels != self.channels:
             self._check(buf)
         x = buf.data
-        flags = self.vad.process(x)
+        if flags is None:
+            flags = self.vad.process(x)
         self.received += x.shape[-1]
         if self.keep:
             self.hist.append(x.copy())  # callers may reuse their frame buffers
@@ -180,6 +193,27 @@ class VadStreamState:
         if self.keep:
             self._trim()
         return out
+
+    def annotate_flags(self, buf: AudioBuffer, flags: np.ndarray) -> dict[str, Any] | None:
+        """A native chain's fast path: the metadata of one chunk whose flags the chain computed.
+
+        Only for "annotate" without pre-roll audio (nothing to keep); returns
+        None otherwise, and the caller uses :meth:`process`. Same events as
+        :meth:`process`, without building intermediate buffers.
+        """
+        if self.keep:
+            return None
+        if self.vad is None:
+            self._open(buf)
+        elif buf.sample_rate != self.rate or buf.channels != self.channels:
+            self._check(buf)
+        self.received += buf.data.shape[-1]
+        events: list[SpeechEvent] = []
+        if flags.shape[0]:
+            raw = self.tracker.push(flags.tolist())  # type: ignore[union-attr]
+            if raw:
+                events = self._events(raw, [])
+        return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.node.frame_duration_ms}
 
     def flush(self) -> AudioBuffer | None:
         """End of stream: close an open segment (clipped to the stream's length); None if none was open."""

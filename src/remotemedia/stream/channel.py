@@ -95,6 +95,10 @@ class Channel:
                 raise
         self._append(item)
 
+    def force(self, item: Any) -> None:
+        """Queue ``item`` now, beyond the capacity if need be (failure reports: never wait, never dropped)."""
+        self._append(item)
+
     async def get(self) -> Any:
         """Take the oldest item (waits while the queue is empty)."""
         while not self._items:

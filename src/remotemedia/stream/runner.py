@@ -18,6 +18,14 @@ fan-in then pairs by arrival.
 
 A consumer that stops early (``break``, an exception, ``aclose()``)
 cancels every task; states are closed (files deleted, handles freed).
+Each node task also closes its own state when it ends, however it ends
+(cancelled by the event loop's shutdown included), so a stream whose
+generator is never closed still leaves no temporary file behind.
+
+Whatever a node raises (a ``NodeError``, any other exception, an async
+node's own ``CancelledError``, an output the machinery cannot handle)
+reaches the consumer as a ``NodeError`` naming the node: a node task never
+ends silently, so the consumer never waits forever.
 """
 
 from __future__ import annotations
@@ -33,7 +41,16 @@ import numpy as np
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.errors import NodeError
 from remotemedia.stream.channel import POLICIES, Channel, QueueStats
-from remotemedia.stream.stages import Position, Stage, Stamper, close_stages, join_outputs, open_stages, stream_error
+from remotemedia.stream.stages import (
+    Position,
+    Stage,
+    Stamper,
+    close_stage,
+    close_stages,
+    join_outputs,
+    open_stages,
+    stream_error,
+)
 
 _END = object()  # end-of-stream marker on a channel
 
@@ -72,7 +89,7 @@ class _Run:
         self.position = Position()
         self.out = Channel(size, "block", None)
         self.inbox: dict[str, list[tuple[str | None, Channel]]] = {}
-        metrics = pipeline._metrics
+        metrics = pipeline.metrics
         for st in stages:
             stats = None
             if metrics is not None:
@@ -90,6 +107,19 @@ class _Run:
                 if p is not None:
                     self.outbox[p].append(ch)
         self.stamps = {s: Stamper() for s in sinks}
+        self.closing = False  # set when the consumer side ends the stream and cancels the tasks
+
+    def cancelled_from_outside(self) -> bool:
+        """True when the current task is being cancelled (by the runner or the loop), not by a node."""
+        if self.closing:
+            return True
+        task = asyncio.current_task()
+        cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
+        return bool(cancelling is not None and cancelling())
+
+    def fail(self, err: BaseException) -> None:
+        """Report a failure to the consumer at once (never waits for queue room)."""
+        self.out.force(_Failure(err))
 
     async def emit(self, st: Stage, seq: int | None, sample: int, out: Any) -> None:
         for ch in self.outbox[st.name]:
@@ -110,7 +140,9 @@ class _Run:
             out = st.fn(x, st.state, st.kernels)
             if inspect.isawaitable(out):
                 out = await out
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and self.cancelled_from_outside():
+                raise
             if stats is not None:
                 stats.errors += 1
             raise stream_error(self.name, st, "process_chunk", self.position.describe(seq, sample), exc) from exc
@@ -136,8 +168,10 @@ class _Run:
                     pos.advance(chunk)
                     for ch in targets:
                         await ch.put(item)
-        except Exception as exc:
-            await self.out.put(_Failure(exc), control=True)
+        except (Exception, asyncio.CancelledError) as exc:  # the input's own error reaches the consumer unchanged
+            if isinstance(exc, asyncio.CancelledError) and self.cancelled_from_outside():
+                raise
+            self.fail(exc)
             return
         for ch in targets:
             await ch.put(_END, control=True)
@@ -181,6 +215,7 @@ class _Run:
         return (seq, sample, got or None)
 
     async def stage(self, st: Stage) -> None:
+        operation = "process_chunk"
         try:
             if st.node.is_source:
                 await self.source(st)
@@ -194,6 +229,7 @@ class _Run:
                     seq, sample, x = item
                     out = None if x is None else await self.call(st, x, seq, sample)
                     await self.emit(st, seq, sample, out)
+            operation = "flush"
             try:
                 out = st.flush()
             except Exception as exc:
@@ -201,7 +237,16 @@ class _Run:
             await self.emit(st, None, self.position.samples, out)
             await self.end(st)
         except NodeError as err:
-            await self.out.put(_Failure(err), control=True)
+            self.fail(err)
+        except (Exception, asyncio.CancelledError) as exc:
+            # Not from the node call itself: its output could not be passed on
+            # (e.g. a chunk with rate 0), or the task was cancelled.
+            if isinstance(exc, asyncio.CancelledError) and self.cancelled_from_outside():
+                raise
+            where = self.position.describe(None if operation == "flush" else self.position.chunks)
+            self.fail(stream_error(self.name, st, f"{operation} (passing its output on)", where, exc))
+        finally:
+            close_stage(st)  # as soon as this node is done, however it ended
 
 
 async def run_stream(pipeline: Any, chunks: Any, use_rust: bool, queue_size: int, overflow: str) -> AsyncIterator[Any]:
@@ -224,7 +269,7 @@ async def run_stream(pipeline: Any, chunks: Any, use_rust: bool, queue_size: int
                 f"pipeline {pipeline.name!r} starts with source node(s) and reads its own input; "
                 "call stream() without chunks"
             )
-    if len(pipeline._initialized) != len(pipeline.graph.nodes):
+    if not pipeline.initialized:
         await pipeline.initialize()
     topo, stages = open_stages(pipeline, use_rust)
     run = _Run(pipeline, stages, topo.sinks, queue_size, overflow)
@@ -243,13 +288,14 @@ async def run_stream(pipeline: Any, chunks: Any, use_rust: bool, queue_size: int
                 raise item.error
             else:
                 yield item[1] if single else item
-        if pipeline._metrics is not None:
-            pipeline._metrics.add_run(time.perf_counter_ns() - t0, list(topo.order))
+        if pipeline.metrics is not None:
+            pipeline.metrics.add_run(time.perf_counter_ns() - t0, list(topo.order))
     finally:
+        run.closing = True
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        close_stages(stages)
+        close_stages(stages)  # stages whose task never started
 
 
 async def run_to_end(pipeline: Any, use_rust: bool) -> Any:

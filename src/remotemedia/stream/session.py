@@ -59,8 +59,9 @@ class StreamSession:
         self._sources = set(topo.sources)
         self._stamps = {s: Stamper() for s in topo.sinks}
         self._timed = any(st.stats is not None for st in stages)
+        self._fresh = stages[-1] if stages and hasattr(stages[-1], "fresh") else None
         self.position = Position()
-        self._metrics = getattr(pipeline, "_metrics", None)
+        self._metrics = pipeline.metrics
         self._t0 = time.perf_counter_ns()
 
     # protocol ---------------------------------------------------------------
@@ -109,6 +110,9 @@ class StreamSession:
                     pos.advance(chunk)
                     return None
             pos.advance(chunk)
+            fresh = self._fresh
+            if fresh is not None and fresh.fresh:  # a chain stage's output: a new buffer, its own metadata
+                return self._stamps[self._sinks[0]].in_place(x)
             return self._stamps[self._sinks[0]](x)
         outs = self._run({s: chunk for s in self._sources}, 0, pos.describe(index))
         pos.advance(chunk)
@@ -149,7 +153,9 @@ class StreamSession:
         finally:
             self.close()
         if self._metrics is not None:
-            self._metrics.add_run(time.perf_counter_ns() - self._t0, [st.name for st in self._stages])
+            self._metrics.add_run(
+                time.perf_counter_ns() - self._t0, [n for st in self._stages for n in getattr(st, "names", (st.name,))]
+            )
         joined = {s: join_outputs(v) for s, v in pieces.items()}
         return joined[self._sinks[0]] if len(self._sinks) == 1 else joined
 

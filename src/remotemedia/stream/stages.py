@@ -15,9 +15,24 @@ from typing import Any
 import numpy as np
 
 from remotemedia.core.audio import AudioBuffer
+from remotemedia.core.chunks import collect, join_outputs
 from remotemedia.core.errors import NodeError, node_error
 from remotemedia.core.graph import Topology
 from remotemedia.core.metrics import NodeStats
+
+__all__ = [
+    "START_S",
+    "START_SAMPLE",
+    "Position",
+    "Stage",
+    "Stamper",
+    "close_stage",
+    "close_stages",
+    "collect",
+    "join_outputs",
+    "open_stages",
+    "stream_error",
+]
 
 logger = logging.getLogger("remotemedia.pipeline")
 
@@ -29,7 +44,7 @@ START_S = "start_s"
 class Stage:
     """One node bound into one stream."""
 
-    __slots__ = ("fn", "kernels", "name", "node", "node_type", "preds", "state", "stats", "succs")
+    __slots__ = ("closed", "fn", "kernels", "name", "node", "node_type", "preds", "state", "stats", "succs")
 
     def __init__(self, node: Any, name: str, kernels: Any, stats: NodeStats | None, topo: Topology) -> None:
         self.node = node
@@ -40,6 +55,7 @@ class Stage:
         self.preds = topo.preds[name]
         self.succs = topo.succs[name]
         self.state: Any = None
+        self.closed = False
         self.fn = node.process_chunk  # bound once
 
     def flush(self) -> Any:
@@ -47,7 +63,10 @@ class Stage:
         return self.node.flush(self.state, self.kernels)
 
     def close(self) -> BaseException | None:
-        """Release the stream state; return (not raise) what failed."""
+        """Release the stream state once (later calls do nothing); return (not raise) what failed."""
+        if self.closed:
+            return None
+        self.closed = True
         try:
             self.node.close_state(self.state, self.kernels)
         except Exception as exc:
@@ -97,19 +116,43 @@ def open_stages(pipeline: Any, use_rust: bool) -> tuple[Topology, list[Stage]]:
     GraphError, RuntimeContradictionError, RuntimeUnavailableError
         From planning, before any state exists.
     """
+    from remotemedia.stream.chained import ChainStage
+
     plan = pipeline.plan(use_rust)
     topo = plan.topology
-    stages: list[Stage] = []
+    stages: list[Any] = []
+    subs: list[Stage] = []
+    chain = None
     for name in topo.order:
         p = plan.nodes[name]
         st = Stage(p.node, name, p.kernels, p.stats, topo)
         try:
             st.state = p.node.open_state(p.kernels)
         except Exception as exc:
-            close_stages(stages)
+            close_stages(stages + subs)
             raise node_error(pipeline.name, name, st.node_type, "open_state", 1, exc) from exc
-        stages.append(st)
-    return topo, stages
+        if chain is None:
+            chain = plan.chains.get(name)
+        if chain is None:
+            stages.append(st)
+            continue
+        subs.append(st)
+        if len(subs) == len(chain.names):
+            stages.append(ChainStage(chain, subs))
+            subs, chain = [], None
+    if len(stages) == len(topo.order):
+        return topo, stages
+    # Chains stand for several nodes: the stages' own graph (order kept whole for the metrics).
+    preds = {st.name: st.preds for st in stages}
+    fused = Topology(
+        order=topo.order,
+        preds=preds,
+        succs={st.name: st.succs for st in stages},
+        sources=tuple(n for n, ps in preds.items() if not ps),
+        sinks=topo.sinks,
+        chain=topo.chain,
+    )
+    return fused, stages
 
 
 def close_stages(stages: list[Stage]) -> None:
@@ -120,9 +163,14 @@ def close_stages(stages: list[Stage]) -> None:
     would hide the error that ended the stream.
     """
     for st in stages:
-        exc = st.close()
-        if exc is not None:
-            logger.warning("node %r (%s): close_state failed: %s: %s", st.name, st.node_type, type(exc).__name__, exc)
+        close_stage(st)
+
+
+def close_stage(st: Stage) -> None:
+    """Close one stage's state (idempotent); a failure is logged as in :func:`close_stages`."""
+    exc = st.close()
+    if exc is not None:
+        logger.warning("node %r (%s): close_state failed: %s: %s", st.name, st.node_type, type(exc).__name__, exc)
 
 
 def stream_error(pipeline: str, st: Stage, operation: str, where: str, exc: BaseException) -> NodeError:
@@ -131,6 +179,7 @@ def stream_error(pipeline: str, st: Stage, operation: str, where: str, exc: Base
     The position is also on the error as ``stream_position`` (text) so
     handlers can log it; the original exception is the cause.
     """
+    st = getattr(st, "blame", None) or st  # a chain stage names the node that failed
     err = node_error(pipeline, st.name, st.node_type, f"{operation} at {where}", 1, exc)
     err.stream_position = where  # type: ignore[attr-defined]
     err.__cause__ = exc
@@ -152,6 +201,10 @@ class Stamper:
     def __call__(self, out: Any) -> Any:
         if type(out) is not AudioBuffer:
             return out
+        if not out.sample_rate > 0:
+            raise ValueError(
+                f"the node output a chunk with sample rate {out.sample_rate!r}; output chunks need a rate > 0"
+            )
         n = self.frames
         self.frames = n + out.data.shape[-1]
         meta = out.metadata.copy()
@@ -161,58 +214,11 @@ class Stamper:
         stamped.data, stamped.sample_rate, stamped.metadata = out.data, out.sample_rate, meta
         return stamped
 
-
-def join_outputs(chunks: list[Any]) -> Any:
-    """One sink's outputs as one result: :func:`collect` for audio, else the last output (None if none)."""
-    if not chunks:
-        return None
-    if all(isinstance(c, AudioBuffer) for c in chunks):
-        return collect(chunks)
-    return chunks[-1]
-
-
-def collect(chunks: list[Any]) -> AudioBuffer | None:
-    """Join a stream's output chunks into one AudioBuffer (None if there are none).
-
-    Samples are concatenated; ``vad_flags``, ``vad_events`` and
-    ``vad_source_spans`` are concatenated; when there are VAD events,
-    ``vad_segments`` holds the ``(start_s, end_s)`` pairs they make (what a
-    whole-buffer run reports). Other metadata comes from the first chunk.
-
-    Raises
-    ------
-    ValueError
-        The chunks disagree on sample rate or channel layout.
-    """
-    bufs = [c for c in chunks if c is not None]
-    if not bufs:
-        return None
-    first = bufs[0]
-    for b in bufs:
-        if not isinstance(b, AudioBuffer):
-            raise TypeError(f"collect(): expected AudioBuffer chunks, got {type(b).__name__}")
-        if b.sample_rate != first.sample_rate or b.data.shape[:-1] != first.data.shape[:-1]:
-            raise ValueError(
-                f"collect(): chunks differ in rate or layout ({first.sample_rate} Hz {first.data.shape[:-1]} "
-                f"vs {b.sample_rate} Hz {b.data.shape[:-1]}); collect each part separately"
-            )
-    data = first.data if len(bufs) == 1 else np.concatenate([b.data for b in bufs], axis=-1)
-    meta = dict(first.metadata)
-    if any("vad_flags" in b.metadata for b in bufs):
-        meta["vad_flags"] = np.concatenate([b.metadata.get("vad_flags", np.zeros(0, np.uint8)) for b in bufs])
-    for key in ("vad_events", "vad_source_spans"):
-        if any(key in b.metadata for b in bufs):
-            meta[key] = [x for b in bufs for x in b.metadata.get(key, ())]
-    if "vad_events" in meta:
-        segs: list[tuple[float, float]] = []
-        start = None
-        for ev in meta["vad_events"]:
-            if ev.kind == "start":
-                start = ev.time_s
-            elif start is not None:
-                segs.append((start, ev.time_s))
-                start = None
-        meta["vad_segments"] = segs
-    out = AudioBuffer.__new__(AudioBuffer)
-    out.data, out.sample_rate, out.metadata = data, first.sample_rate, meta
-    return out
+    def in_place(self, out: AudioBuffer) -> AudioBuffer:
+        """Stamp a buffer nobody else holds (a chain stage's fresh output) without copying it."""
+        n = self.frames
+        self.frames = n + out.data.shape[-1]
+        meta = out.metadata
+        meta[START_SAMPLE] = n
+        meta[START_S] = n / out.sample_rate
+        return out

@@ -2,7 +2,9 @@
 //! body inside [`guard`], and returns a status code. Nothing here computes:
 //! it checks pointers, builds slices and calls the safe kernels.
 
+mod chain;
 mod convert;
+mod exclusive;
 mod resample;
 mod vad;
 
@@ -11,6 +13,8 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
+
+pub(crate) use exclusive::Exclusive;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());

@@ -2,30 +2,33 @@
 //! one-shot call. Output goes into caller-provided buffers whose size the
 //! caller gets from `rm_resampler_output_frames` / `rm_resampler_flush_frames`.
 
-use super::{free_handle, guard, slice_in, slice_out, write_out};
+use super::{free_handle, guard, slice_in, slice_out, write_out, Exclusive};
 use crate::error::Error;
 use crate::resample::{self, Quality, Resampler};
 
-/// Opaque streaming resampler (`rm_resampler` in the header).
-pub struct RmResampler(Resampler);
+/// Opaque streaming resampler (`rm_resampler` in the header). Every entry
+/// point claims it (see [`Exclusive`]): a call made while another thread is
+/// inside fails with `RM_ERR_STATE` instead of racing on the state.
+pub struct RmResampler(Exclusive<Resampler>);
 
-/// The resampler behind a handle.
+/// Runs `f` on the resampler behind `h` (null: an error), one caller at a time.
 ///
 /// # Safety
-/// `h` is null or a live handle from `rm_resampler_new` that no other
-/// thread uses meanwhile; `'a` ends within the exported call.
-unsafe fn handle<'a>(h: *const RmResampler) -> Result<&'a RmResampler, Error> {
-    // SAFETY: null or live and unshared, per this function's contract.
-    unsafe { h.as_ref() }.ok_or(Error::NullPointer("resampler handle"))
+/// `h` is null or a live handle from the matching `_new`.
+unsafe fn with_handle<R>(
+    h: *const RmResampler,
+    f: impl FnOnce(&mut Resampler) -> Result<R, Error>,
+) -> Result<R, Error> {
+    // SAFETY: null or live, per this function\'s contract; `Exclusive` serialises the callers.
+    let r = unsafe { h.as_ref() }.ok_or(Error::NullPointer("resampler handle"))?;
+    r.0.with("resampler", f)
 }
 
-/// The resampler behind a handle, for a call that changes it.
-///
-/// # Safety
-/// As [`handle`].
-unsafe fn handle_mut<'a>(h: *mut RmResampler) -> Result<&'a mut RmResampler, Error> {
-    // SAFETY: null or live and unshared, per this function's contract.
-    unsafe { h.as_mut() }.ok_or(Error::NullPointer("resampler handle"))
+/// `frames * channels` samples, or an error when that overflows `usize`.
+fn samples(frames: usize, channels: usize, what: &str) -> Result<usize, Error> {
+    frames
+        .checked_mul(channels)
+        .ok_or_else(|| Error::InvalidArgument(format!("{what}: {frames} frames x {channels} channels overflows")))
 }
 
 /// Creates a resampler; `*out` receives the handle (free it with
@@ -45,7 +48,7 @@ pub unsafe extern "C" fn rm_resampler_new(
     guard("rm_resampler_new", || unsafe {
         let q = Quality::from_code(quality)?;
         let r = Resampler::new(in_rate, out_rate, channels as usize, q)?;
-        write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
+        write_out(out, Box::into_raw(Box::new(RmResampler(Exclusive::new(r)))), "out")
     })
 }
 
@@ -67,7 +70,7 @@ pub unsafe extern "C" fn rm_resampler_new_variable(
     guard("rm_resampler_new_variable", || unsafe {
         let q = Quality::from_code(quality)?;
         let r = Resampler::variable(in_rate, out_rate, channels as usize, q)?;
-        write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
+        write_out(out, Box::into_raw(Box::new(RmResampler(Exclusive::new(r)))), "out")
     })
 }
 
@@ -87,7 +90,7 @@ pub unsafe extern "C" fn rm_resampler_new_ratio(
     guard("rm_resampler_new_ratio", || unsafe {
         let q = Quality::from_code(quality)?;
         let r = Resampler::from_ratio(ratio, channels as usize, q)?;
-        write_out(out, Box::into_raw(Box::new(RmResampler(r))), "out")
+        write_out(out, Box::into_raw(Box::new(RmResampler(Exclusive::new(r)))), "out")
     })
 }
 
@@ -102,7 +105,7 @@ pub unsafe extern "C" fn rm_resampler_new_ratio(
 pub unsafe extern "C" fn rm_resampler_set_ratio(h: *mut RmResampler, ratio: f64, ramp_frames: u64) -> i32 {
     // SAFETY: `h` is a live handle, per this function's `# Safety` contract.
     guard("rm_resampler_set_ratio", || unsafe {
-        handle_mut(h)?.0.set_ratio(ratio, ramp_frames)
+        with_handle(h, |r| r.set_ratio(ratio, ramp_frames))
     })
 }
 
@@ -129,7 +132,8 @@ pub unsafe extern "C" fn rm_resampler_output_frames(
 ) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_output_frames", || unsafe {
-        write_out(out_frames, handle(h)?.0.output_frames(in_frames), "out_frames")
+        let n = with_handle(h, |r| Ok(r.output_frames(in_frames)))?;
+        write_out(out_frames, n, "out_frames")
     })
 }
 
@@ -141,7 +145,8 @@ pub unsafe extern "C" fn rm_resampler_output_frames(
 pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_frames: *mut usize) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_flush_frames", || unsafe {
-        write_out(out_frames, handle(h)?.0.flush_frames(), "out_frames")
+        let n = with_handle(h, |r| Ok(r.flush_frames()))?;
+        write_out(out_frames, n, "out_frames")
     })
 }
 
@@ -153,7 +158,8 @@ pub unsafe extern "C" fn rm_resampler_flush_frames(h: *const RmResampler, out_fr
 pub unsafe extern "C" fn rm_resampler_delay(h: *const RmResampler, frames: *mut usize) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_delay", || unsafe {
-        write_out(frames, handle(h)?.0.delay(), "frames")
+        let n = with_handle(h, |r| Ok(r.delay()))?;
+        write_out(frames, n, "frames")
     })
 }
 
@@ -176,10 +182,11 @@ pub unsafe extern "C" fn rm_resampler_process(
 ) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_process", || unsafe {
-        let r = &mut handle_mut(h)?.0;
-        let x = slice_in(input, in_frames * r.channels(), "input")?;
-        let y = slice_out(out, out_len, "out")?;
-        let n = r.process(x, in_frames, y, out_stride)?;
+        let n = with_handle(h, |r| {
+            let x = slice_in(input, samples(in_frames, r.channels(), "input")?, "input")?;
+            let y = slice_out(out, out_len, "out")?;
+            r.process(x, in_frames, y, out_stride)
+        })?;
         write_out(out_frames, n, "out_frames")
     })
 }
@@ -199,9 +206,10 @@ pub unsafe extern "C" fn rm_resampler_flush(
 ) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_flush", || unsafe {
-        let r = &mut handle_mut(h)?.0;
-        let y = slice_out(out, out_len, "out")?;
-        let n = r.flush(y, out_stride)?;
+        let n = with_handle(h, |r| {
+            let y = slice_out(out, out_len, "out")?;
+            r.flush(y, out_stride)
+        })?;
         write_out(out_frames, n, "out_frames")
     })
 }
@@ -214,8 +222,10 @@ pub unsafe extern "C" fn rm_resampler_flush(
 pub unsafe extern "C" fn rm_resampler_reset(h: *mut RmResampler) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_reset", || unsafe {
-        handle_mut(h)?.0.reset();
-        Ok(())
+        with_handle(h, |r| {
+            r.reset();
+            Ok(())
+        })
     })
 }
 
@@ -239,10 +249,12 @@ pub unsafe extern "C" fn rm_resample(
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resample", || unsafe {
         let q = Quality::from_code(quality)?;
-        let ch = channels as usize;
+        // Rates first: the frame count below divides by in_rate, and bad
+        // input must come back as an error, never as a (caught) panic.
         resample::check_rates(in_rate, out_rate)?;
-        let x = slice_in(input, in_frames * ch, "input")?;
-        let y = slice_out(out, out_frames * ch, "out")?;
+        let ch = channels as usize;
+        let x = slice_in(input, samples(in_frames, ch, "input")?, "input")?;
+        let y = slice_out(out, samples(out_frames, ch, "out")?, "out")?;
         let want = resample::one_shot_frames(in_rate, out_rate, in_frames);
         if out_frames != want {
             return Err(Error::InvalidArgument(format!(
@@ -251,4 +263,30 @@ pub unsafe extern "C" fn rm_resample(
         }
         resample::resample(in_rate, out_rate, q, ch, x, in_frames, y).map(|_| ())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Status;
+
+    #[test]
+    fn zero_rates_are_invalid_arguments_not_panics() {
+        let x = [0.0f32; 4];
+        let mut y = [0.0f32; 4];
+        for (i, o) in [(0, 16000), (16000, 0), (0, 0)] {
+            // SAFETY: both buffers hold 4 floats, 1 channel.
+            let st = unsafe { rm_resample(i, o, 2, 1, x.as_ptr(), 4, y.as_mut_ptr(), 4) };
+            assert_eq!(st, Status::InvalidArgument as i32, "rates {i} -> {o}");
+        }
+    }
+
+    #[test]
+    fn overflowing_frame_counts_are_invalid_arguments() {
+        let x = [0.0f32; 4];
+        let mut y = [0.0f32; 4];
+        // SAFETY: the sizes overflow and are refused before any pointer is read.
+        let st = unsafe { rm_resample(48000, 16000, 2, 64, x.as_ptr(), usize::MAX / 2, y.as_mut_ptr(), 4) };
+        assert_eq!(st, Status::InvalidArgument as i32);
+    }
 }

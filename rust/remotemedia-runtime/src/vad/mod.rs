@@ -1,38 +1,37 @@
-//! Voice activity detection: a noise-adaptive, multi-band statistical
-//! detector (after Sohn, Kim and Sung, 1999), built to cost well under a
-//! microsecond per 30 ms frame.
+//! Voice activity detection: per 10 ms block, band log energies against a
+//! tracked noise floor feed a small integer MLP (shipped weights, see
+//! `model`); a frame's score is the mean of its blocks' scores, and a
+//! threshold with a release threshold and a hangover decides.
 //!
-//! Per frame of 10, 20 or 30 ms:
+//! Per block of 10 ms:
 //! 1. samples are quantised to int16 (the rules of `convert`), low-passed
 //!    by a triangular kernel of length 2D-1 and decimated by D to about
 //!    8 kHz, then first-differenced (pre-emphasis, removes any DC offset);
 //! 2. the autocorrelation at lags 0..=16 gives, through a Bartlett lag
-//!    window, the energy of 8 bands between 150 Hz and 4 kHz;
-//! 3. each band's noise level is the larger of a running average over
-//!    non-speech frames and a biased minimum of the smoothed energy over
-//!    the last 2.4 s (minimum statistics: recovers from noise level rises);
-//! 4. the mean over bands of Sohn's log-likelihood ratio with the
-//!    maximum-likelihood SNR, `g - 1 - ln g` (g = energy / noise, g >= 1),
-//!    is compared with a threshold that grows with the score's average
-//!    over non-speech frames (fluctuating noise raises it);
-//! 5. a hangover keeps the flag up for a while after speech: longer at low
-//!    SNR (modes 0 and 2), shorter after short bursts; a frame of digital
-//!    silence is never speech and ends it.
+//!    window, the energy of 8 bands between 150 Hz and 4 kHz, and their
+//!    logarithm in 1/16 nepers (an integer);
+//! 3. per band, a noise floor by minimum statistics over the last 2 s
+//!    (integer arithmetic); features: SNR per band, spectral shape, level,
+//!    at 7 block delays, and a slow average of the SNR;
+//! 4. the MLP (int16 weights, int32 sums, a sigmoid table) gives the
+//!    block's score in 0..=32768.
 //!
 //! Steps 1 and 2 run on integers held in f64 with every partial sum below
-//! 2^53, so they are exact in any summation order; the rest uses only
-//! IEEE-exact operations in a fixed order, and the logarithm is a
-//! polynomial. The numpy body computes the same bits.
+//! 2^53, so they are exact in any summation order; the band sums and the
+//! logarithm use IEEE-exact operations in a fixed order; the rest is
+//! integer. The numpy body computes the same bits.
 
+pub mod model;
 pub mod spec;
 
 use crate::error::{Error, Result};
-use spec::{LAGS, MAX_BANDS, SUBWINDOWS};
+use spec::{BLOCK_FEATURES, HIST, LAGS, MAX_BANDS, N_INPUTS, SUBWINDOWS};
 
 /// Input samples of one call, in any accepted format.
 #[derive(Clone, Copy)]
 pub enum Samples<'a> {
     I16(&'a [i16]),
+    I32(&'a [i32]),
     F32(&'a [f32]),
     F64(&'a [f64]),
 }
@@ -41,6 +40,7 @@ impl Samples<'_> {
     pub fn len(&self) -> usize {
         match self {
             Samples::I16(s) => s.len(),
+            Samples::I32(s) => s.len(),
             Samples::F32(s) => s.len(),
             Samples::F64(s) => s.len(),
         }
@@ -52,7 +52,8 @@ impl Samples<'_> {
 }
 
 // The quantisation of `convert` (float to i16: scale, clip, round half to
-// even; NaN to 0). Repeated here so the VAD stays independent of it.
+// even; NaN to 0; i32 to i16: divide by 2^16, round half to even). Repeated
+// here so the VAD stays independent of it.
 const ROUND_F32: f32 = 12_582_912.0;
 const ROUND_F64: f64 = 6_755_399_441_055_744.0;
 
@@ -83,56 +84,84 @@ fn q_f64(x: f64) -> f64 {
     }
 }
 
-/// Streaming detector: feed samples in chunks of any size, get one flag per
-/// completed frame. Holds no allocation beyond what `new` reserves.
+#[inline(always)]
+fn q_i32(x: i32) -> f64 {
+    // x / 2^16 is exact in f64; rounding half to even as for floats.
+    let v = (x as f64 * (1.0 / 65536.0)).min(32767.0);
+    (v + ROUND_F64) - ROUND_F64
+}
+
+/// Streaming detector: feed samples in chunks of any size, get one flag
+/// (and optionally one score) per completed frame. Holds no allocation
+/// beyond what `new` reserves.
 pub struct Vad {
     d: usize,
+    block: usize,
+    per_frame: u32,
     frame: usize,
     n: usize,
     k: usize,
     taps: Vec<f64>,
     weights_t: [[f64; MAX_BANDS]; LAGS + 1], // band weights, transposed
-    a: f64,
-    b: f64,
-    c: f64,
-    c_rest: f64,
-    c2: f64,
-    c2_rest: f64,
-    sub_len: u32,
-    threshold: f64,
-    low_threshold: f64,
-    band_weight: [f64; MAX_BANDS],
-    hang_frames: u32,
-    hang_short: u32,
-    hang_clear: u32,
-    long_run: u32,
-    wsum: f64,
     floor: f64,
+    qfloor: i32,
+    model: &'static model::Model,
+    threshold: u32,
+    release: u32,
+    hang_frames: u32,
+    frame_ms: u32,
     // streaming state
-    qbuf: Vec<f64>, // 2D-2 samples of history, then the frame being filled
-    fill: usize,
+    qbuf: Vec<f64>, // 2D-2 samples of history, then the block being filled
+    fill: usize,    // samples of the block being filled
     y_prev: f64,
     primed: bool,   // history seeded from the stream's first sample
-    ybuf: Vec<f64>, // scratch: the decimated frame, after the previous sample
-    z: Vec<f64>,    // LAGS samples of history, then the frame's n samples
+    ybuf: Vec<f64>, // scratch: the decimated block, after the previous sample
+    z: Vec<f64>,    // LAGS samples of history, then the block's n samples
     started: bool,
-    smooth: [f64; MAX_BANDS],
-    cur_min: [f64; MAX_BANDS],
-    ring: [[f64; MAX_BANDS]; SUBWINDOWS],
+    sm: [i32; MAX_BANDS],
+    cur_min: [i32; MAX_BANDS],
+    ring: [[i32; MAX_BANDS]; SUBWINDOWS],
     sub_count: u32,
     ring_pos: usize,
+    ra: [i32; MAX_BANDS],
+    fhist: [[i16; BLOCK_FEATURES]; HIST + 1], // features of the last blocks, ring
+    fpos: usize,                              // slot of the newest block in fhist
+    acc: u32,
+    acc_blocks: u32,
+    acc_sound: bool,
+    active: bool,
     hang: u32,
-    run: u32,
-    peak: f64,
-    noise_avg: [f64; MAX_BANDS],
-    s_noise: f64,
 }
 
 impl Vad {
     /// A detector for `sample_rate` Hz (8000, 16000, 32000, 44100 or
     /// 48000), frames of `frame_ms` (10, 20 or 30) and `aggressiveness`
-    /// 0 (misses least speech) to 3 (fewest false alarms).
+    /// 0 (misses least speech) to 3 (fewest false alarms): a preset of
+    /// `set_decision`.
     pub fn new(sample_rate: u32, frame_ms: u32, aggressiveness: u32) -> Result<Self> {
+        if aggressiveness > 3 {
+            return Err(Error::InvalidArgument(format!(
+                "VAD aggressiveness {aggressiveness} is out of range; use 0 to 3"
+            )));
+        }
+        let (t, r, h) = spec::PRESETS[aggressiveness as usize];
+        Self::with_decision(
+            sample_rate,
+            frame_ms,
+            spec::threshold_units(t),
+            spec::threshold_units(r),
+            h,
+        )
+    }
+
+    /// A detector with an explicit decision rule: see `set_decision`.
+    pub fn with_decision(
+        sample_rate: u32,
+        frame_ms: u32,
+        threshold: u32,
+        release: u32,
+        hangover_ms: u32,
+    ) -> Result<Self> {
         let d = match spec::DECIMATION.iter().find(|(r, _)| *r == sample_rate) {
             Some(&(_, d)) => d,
             None => {
@@ -146,13 +175,9 @@ impl Vad {
                 "VAD frame duration {frame_ms} ms is not supported; use 10, 20 or 30"
             )));
         }
-        if aggressiveness > 3 {
-            return Err(Error::InvalidArgument(format!(
-                "VAD aggressiveness {aggressiveness} is out of range; use 0 to 3"
-            )));
-        }
-        let frame = sample_rate as usize * frame_ms as usize / 1000;
-        let n = frame / d;
+        let block = sample_rate as usize * spec::BLOCK_MS as usize / 1000;
+        let per_frame = frame_ms / spec::BLOCK_MS;
+        let n = block / d;
         let mut weights = [[0.0; LAGS + 1]; MAX_BANDS];
         let k = spec::band_weights(sample_rate as usize / d, &mut weights);
         let mut weights_t = [[0.0; MAX_BANDS]; LAGS + 1];
@@ -162,54 +187,57 @@ impl Vad {
             }
         }
         let taps = (0..2 * d - 1).map(|i| (i + 1).min(2 * d - 1 - i) as f64).collect();
-        let a = spec::per_frame(spec::SMOOTH_10MS, frame_ms);
-        let c = spec::per_frame(spec::NOISE_10MS, frame_ms);
-        let c2 = spec::per_frame(spec::SNOISE_10MS, frame_ms);
+        let floor = (n * d * d * d * d) as f64;
         let mut v = Vad {
             d,
-            frame,
+            block,
+            per_frame,
+            frame: block * per_frame as usize,
             n,
             k,
             taps,
             weights_t,
-            a,
-            b: 1.0 - a,
-            c,
-            c_rest: 1.0 - c,
-            c2,
-            c2_rest: 1.0 - c2,
-            sub_len: spec::SUBWINDOW_MS / frame_ms,
-            threshold: spec::THRESHOLD[aggressiveness as usize],
-            low_threshold: spec::LOW_BAND_THRESHOLD[aggressiveness as usize],
-            band_weight: spec::BAND_WEIGHT[aggressiveness as usize],
-            hang_frames: spec::HANGOVER_MS[aggressiveness as usize] / frame_ms,
-            hang_short: spec::HANGOVER_SHORT_MS[aggressiveness as usize] / frame_ms,
-            hang_clear: spec::HANGOVER_CLEAR_MS[aggressiveness as usize] / frame_ms,
-            long_run: spec::LONG_RUN_MS.div_ceil(frame_ms),
-            wsum: spec::BAND_WEIGHT[aggressiveness as usize][..k]
-                .iter()
-                .fold(0.0, |a, &w| a + w),
-            floor: (n * d * d * d * d) as f64,
-            qbuf: vec![0.0; 2 * d - 2 + frame],
+            floor,
+            qfloor: (spec::ln_approx(floor) * spec::LOG_SCALE).floor() as i32,
+            model: model::get(),
+            threshold: 0,
+            release: 0,
+            hang_frames: 0,
+            frame_ms,
+            qbuf: vec![0.0; 2 * d - 2 + block],
             fill: 0,
             y_prev: 0.0,
             primed: false,
             ybuf: vec![0.0; n + 1],
             z: vec![0.0; LAGS + n],
             started: false,
-            smooth: [0.0; MAX_BANDS],
-            cur_min: [0.0; MAX_BANDS],
-            ring: [[0.0; MAX_BANDS]; SUBWINDOWS],
+            sm: [0; MAX_BANDS],
+            cur_min: [0; MAX_BANDS],
+            ring: [[0; MAX_BANDS]; SUBWINDOWS],
             sub_count: 0,
             ring_pos: 0,
+            ra: [0; MAX_BANDS],
+            fhist: [[0; BLOCK_FEATURES]; HIST + 1],
+            fpos: 0,
+            acc: 0,
+            acc_blocks: 0,
+            acc_sound: false,
+            active: false,
             hang: 0,
-            run: 0,
-            peak: 0.0,
-            noise_avg: [0.0; MAX_BANDS],
-            s_noise: 0.0,
         };
+        v.set_decision(threshold, release, hangover_ms);
         v.reset();
         Ok(v)
+    }
+
+    /// The decision rule, in score units (a score S means probability
+    /// S / 32768): a frame starts speech when its score >= `threshold`,
+    /// speech goes on while it is >= `release`, then the flag is held for
+    /// `hangover_ms` (whole frames). Takes effect from the next frame.
+    pub fn set_decision(&mut self, threshold: u32, release: u32, hangover_ms: u32) {
+        self.threshold = threshold;
+        self.release = release;
+        self.hang_frames = hangover_ms / self.frame_ms;
     }
 
     /// Input samples per frame.
@@ -219,12 +247,12 @@ impl Vad {
 
     /// Samples held back, waiting for the rest of their frame.
     pub fn buffered(&self) -> usize {
-        self.fill
+        self.acc_blocks as usize * self.block + self.fill
     }
 
     /// Number of flags the next `process` of `n` samples writes.
     pub fn flags_for(&self, n: usize) -> usize {
-        (self.fill + n) / self.frame
+        (self.buffered() + n) / self.frame
     }
 
     /// Forget the stream: the next sample starts a new one.
@@ -237,43 +265,59 @@ impl Vad {
         self.started = false;
         self.sub_count = 0;
         self.ring_pos = 0;
+        self.ra = [0; MAX_BANDS];
+        self.fhist = [[0; BLOCK_FEATURES]; HIST + 1];
+        self.fpos = 0;
+        self.acc = 0;
+        self.acc_blocks = 0;
+        self.acc_sound = false;
+        self.active = false;
         self.hang = 0;
-        self.run = 0;
-        self.peak = 0.0;
-        self.s_noise = 0.0;
     }
 
     /// Feed samples; write one flag (0 or 1) per completed frame into
     /// `flags` and return how many were written.
     pub fn process(&mut self, x: Samples<'_>, flags: &mut [u8]) -> Result<usize> {
+        self.process_scores(x, flags, None)
+    }
+
+    /// As `process`, and also write each frame's score (probability of
+    /// speech, in [0, 1]) into `scores` when given.
+    pub fn process_scores(&mut self, x: Samples<'_>, flags: &mut [u8], scores: Option<&mut [f32]>) -> Result<usize> {
         let need = self.flags_for(x.len());
-        if flags.len() < need {
+        let cap = match &scores {
+            Some(s) => flags.len().min(s.len()),
+            None => flags.len(),
+        };
+        if cap < need {
             return Err(Error::BufferTooSmall {
                 needed: need,
-                given: flags.len(),
+                given: cap,
             });
         }
+        let out = Out { flags, scores };
         match x {
-            Samples::I16(s) => self.run(s, |v| v as f64, flags),
-            Samples::F32(s) => self.run(s, q_f32, flags),
-            Samples::F64(s) => self.run(s, q_f64, flags),
+            Samples::I16(s) => self.run(s, |v| v as f64, out),
+            Samples::I32(s) => self.run(s, q_i32, out),
+            Samples::F32(s) => self.run(s, q_f32, out),
+            Samples::F64(s) => self.run(s, q_f64, out),
         }
         Ok(need)
     }
 
-    fn run<T: Copy>(&mut self, mut src: &[T], q: impl Fn(T) -> f64 + Copy, flags: &mut [u8]) {
+    fn run<T: Copy>(&mut self, mut src: &[T], q: impl Fn(T) -> f64 + Copy, mut out: Out<'_>) {
         let hist = 2 * self.d - 2;
         let mut written = 0;
         if !self.primed && !src.is_empty() {
             // The stream's history is its first sample repeated: a DC offset
-            // is then invisible from the very first frame.
+            // is then invisible from the very first block.
             let v = q(src[0]);
             self.qbuf[..hist].iter_mut().for_each(|h| *h = v);
             self.y_prev = v * (self.d * self.d) as f64;
             self.primed = true;
         }
         while !src.is_empty() {
-            let take = (self.frame - self.fill).min(src.len());
+            let take = (self.block - self.fill).min(src.len());
             features::quantise_into(
                 &mut self.qbuf[hist + self.fill..hist + self.fill + take],
                 &src[..take],
@@ -281,17 +325,30 @@ impl Vad {
             );
             self.fill += take;
             src = &src[take..];
-            if self.fill == self.frame {
-                flags[written] = self.frame_done();
-                written += 1;
+            if self.fill == self.block {
                 self.fill = 0;
-                self.qbuf.copy_within(self.frame..self.frame + hist, 0);
+                let (s, silent) = self.block_done();
+                self.qbuf.copy_within(self.block..self.block + hist, 0);
+                self.acc += s;
+                self.acc_blocks += 1;
+                self.acc_sound |= !silent;
+                if self.acc_blocks == self.per_frame {
+                    let score = self.acc / self.per_frame;
+                    out.flags[written] = self.decide(score, self.acc_sound);
+                    if let Some(sc) = out.scores.as_deref_mut() {
+                        sc[written] = score as f32 * (1.0 / spec::SCORE_ONE as f32);
+                    }
+                    written += 1;
+                    self.acc = 0;
+                    self.acc_blocks = 0;
+                    self.acc_sound = false;
+                }
             }
         }
     }
 
-    /// Features and decision of the frame now complete in `qbuf`.
-    fn frame_done(&mut self) -> u8 {
+    /// Score and digital-silence mark of the block now complete in `qbuf`.
+    fn block_done(&mut self) -> (u32, bool) {
         let mut r = [0.0f64; LAGS + 1];
         features::frame_features(self, &mut r);
         // Lags outer, bands inner: each band still sums its lags in order
@@ -305,87 +362,104 @@ impl Vad {
                 *ek += rl * w;
             }
         }
-        self.decide(&e)
+        let k = self.k;
+        let silent = e[..k].iter().all(|&v| v <= self.floor);
+        for i in k..MAX_BANDS {
+            // 44.1 kHz: the top band lies above the analysis Nyquist
+            e[i] = e[k - 1];
+        }
+        let mut ql = [0i32; MAX_BANDS];
+        for (o, &v) in ql.iter_mut().zip(&e) {
+            let lg = spec::ln_approx((if v > 0.0 { v } else { 0.0 }) + self.floor) * spec::LOG_SCALE;
+            *o = lg.floor() as i32 - self.qfloor;
+        }
+        self.track(&ql);
+        let m = self.model;
+        let mut x = [0i16; model::N_PAD];
+        for (c, &delay) in spec::CONTEXT.iter().enumerate() {
+            let slot = (self.fpos + HIST + 1 - delay) % (HIST + 1);
+            x[c * BLOCK_FEATURES..(c + 1) * BLOCK_FEATURES].copy_from_slice(&self.fhist[slot]);
+        }
+        let base = BLOCK_FEATURES * spec::CONTEXT.len();
+        for (o, &a) in x[base..N_INPUTS].iter_mut().zip(&self.ra) {
+            *o = (a >> spec::FIX) as i16;
+        }
+        let s = model::score(m, &x);
+        (if silent { 0 } else { s }, silent)
     }
 
+    /// Noise floor per band and this block's features (into `fhist`).
     // Indexed loops: several per-band arrays advance together.
     #[allow(clippy::needless_range_loop)]
-    fn decide(&mut self, e_raw: &[f64; MAX_BANDS]) -> u8 {
-        let k = self.k;
-        // Digital silence (every band at most the floor) is never speech.
-        let silent = e_raw[..k].iter().all(|&v| v <= self.floor);
-        let mut e = [0.0f64; MAX_BANDS];
-        for (o, &v) in e[..k].iter_mut().zip(&e_raw[..k]) {
-            *o = (if v > 0.0 { v } else { 0.0 }) + self.floor;
-        }
+    fn track(&mut self, ql: &[i32; MAX_BANDS]) {
+        let fix = spec::FIX;
         if !self.started {
             self.started = true;
-            self.smooth = e;
-            self.cur_min = e;
-            self.ring = [e; SUBWINDOWS];
-            self.noise_avg = e;
+            for i in 0..MAX_BANDS {
+                self.sm[i] = ql[i] << fix;
+            }
+            self.cur_min = self.sm;
+            self.ring = [self.sm; SUBWINDOWS];
         } else {
-            for i in 0..k {
-                self.smooth[i] = self.a * self.smooth[i] + self.b * e[i];
-                self.cur_min[i] = self.cur_min[i].min(self.smooth[i]);
+            for i in 0..MAX_BANDS {
+                self.sm[i] += ((ql[i] << fix) - self.sm[i]) >> spec::SMOOTH_SHIFT;
+                self.cur_min[i] = self.cur_min[i].min(self.sm[i]);
+            }
+        }
+        let mut floor = self.cur_min;
+        for ring in &self.ring {
+            for i in 0..MAX_BANDS {
+                floor[i] = floor[i].min(ring[i]);
             }
         }
         self.sub_count += 1;
-        let mut s = 0.0f64;
-        let mut llr0 = 0.0f64;
-        for i in 0..k {
-            let mut m = self.cur_min[i];
-            for ring in &self.ring {
-                m = m.min(ring[i]);
-            }
-            let fb = m * spec::FLOOR_BIAS;
-            let noise = if fb > self.noise_avg[i] { fb } else { self.noise_avg[i] };
-            let g = e[i] / noise;
-            let g1 = if g > 1.0 { g } else { 1.0 };
-            let llr = g1 - 1.0 - spec::ln_approx(g1);
-            if i == 0 {
-                llr0 = llr;
-            }
-            s += llr * self.band_weight[i];
-        }
-        if self.sub_count == self.sub_len {
+        if self.sub_count == spec::SUB_BLOCKS {
             self.ring[self.ring_pos] = self.cur_min;
             self.ring_pos = (self.ring_pos + 1) % SUBWINDOWS;
-            self.cur_min = self.smooth;
+            self.cur_min = self.sm;
             self.sub_count = 0;
         }
-        s /= self.wsum;
-        let fluct = spec::KAPPA * self.s_noise;
-        if silent {
+        self.fpos = (self.fpos + 1) % (HIST + 1);
+        let f = &mut self.fhist[self.fpos];
+        let mut total = 0i32;
+        for i in 0..MAX_BANDS {
+            let r = (ql[i] - (floor[i] >> fix)).clamp(spec::R_MIN, spec::R_MAX);
+            self.ra[i] += ((r << fix) - self.ra[i]) >> spec::SLOW_SHIFT;
+            f[i] = r as i16;
+            total += ql[i];
+        }
+        let level = total >> 3;
+        for i in 0..MAX_BANDS {
+            f[MAX_BANDS + i] = (ql[i] - level) as i16;
+        }
+        f[2 * MAX_BANDS] = level as i16;
+    }
+
+    /// Hysteresis and hangover on one frame's score.
+    fn decide(&mut self, score: u32, sound: bool) -> u8 {
+        if !sound {
+            // digital silence ends speech at once
+            self.active = false;
             self.hang = 0;
-        } else if s > self.threshold + fluct || llr0 > self.low_threshold + fluct {
-            // Long speech runs earn the full hangover, or a shorter one when
-            // the run rose well above the noise (its weak tail is heard
-            // directly); short bursts (clicks, clatter) only a short one.
-            if self.run == 0 || s > self.peak {
-                self.peak = s;
-            }
-            self.run += 1;
-            self.hang = if self.run < self.long_run {
-                self.hang_short
-            } else if self.peak >= spec::CLEAR_PEAK {
-                self.hang_clear
-            } else {
-                self.hang_frames
-            };
+            return 0;
+        }
+        if score >= self.threshold || (self.active && score >= self.release) {
+            self.active = true;
+            self.hang = self.hang_frames;
             return 1;
         }
-        self.run = 0;
-        self.s_noise = self.c2 * self.s_noise + self.c2_rest * s;
-        if self.hang > 0 {
+        if self.active && self.hang > 0 {
             self.hang -= 1;
             return 1;
         }
-        for i in 0..k {
-            self.noise_avg[i] = self.c * self.noise_avg[i] + self.c_rest * e[i];
-        }
+        self.active = false;
         0
     }
+}
+
+struct Out<'a> {
+    flags: &'a mut [u8],
+    scores: Option<&'a mut [f32]>,
 }
 
 mod features;

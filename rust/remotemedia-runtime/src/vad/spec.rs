@@ -19,33 +19,28 @@ pub const BANDS_HZ: [(usize, usize); 8] = [
     (3200, 4000),
 ];
 pub const MAX_BANDS: usize = BANDS_HZ.len();
-pub const SUBWINDOW_MS: u32 = 300;
+/// Features and scores run on 10 ms blocks whatever the frame length.
+pub const BLOCK_MS: u32 = 10;
+pub const LOG_SCALE: f64 = 16.0;
+pub const SMOOTH_SHIFT: u32 = 2;
+pub const SUB_BLOCKS: u32 = 25;
 pub const SUBWINDOWS: usize = 8;
-pub const SMOOTH_10MS: f64 = 0.7;
-pub const FLOOR_BIAS: f64 = 1.5;
-pub const NOISE_10MS: f64 = 0.995;
-pub const SNOISE_10MS: f64 = 0.97;
-pub const KAPPA: f64 = 1.0;
-pub const THRESHOLD: [f64; 4] = [0.08, 0.15, 0.3, 4.0];
-/// Hangover after a run of at least `LONG_RUN_MS` of speech.
-pub const HANGOVER_MS: [u32; 4] = [240, 150, 240, 180];
-/// Hangover after a shorter burst.
-pub const HANGOVER_SHORT_MS: [u32; 4] = [240, 150, 150, 90];
-/// Hangover after a long run whose peak score reached `CLEAR_PEAK`.
-pub const HANGOVER_CLEAR_MS: [u32; 4] = [120, 150, 90, 180];
-pub const LONG_RUN_MS: u32 = 120;
-pub const CLEAR_PEAK: f64 = 40.0;
-/// Per aggressiveness: weights of the bands in the mean score (mode 3 leans
-/// on the bands below 1 kHz).
-pub const BAND_WEIGHT: [[f64; MAX_BANDS]; 4] = [
-    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5],
-    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5],
-    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5],
-    [4.0, 2.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25],
-];
-/// Per aggressiveness: threshold on the lowest band's log-likelihood ratio
-/// alone (voicing onsets); infinite = off.
-pub const LOW_BAND_THRESHOLD: [f64; 4] = [f64::INFINITY, f64::INFINITY, f64::INFINITY, 3.0];
+pub const SLOW_SHIFT: u32 = 4;
+pub const FIX: u32 = 8;
+pub const R_MIN: i32 = -64;
+pub const R_MAX: i32 = 511;
+pub const BLOCK_FEATURES: usize = 17;
+pub const CONTEXT: [usize; 7] = [0, 1, 2, 3, 5, 8, 12];
+pub const HIST: usize = 12;
+pub const N_INPUTS: usize = BLOCK_FEATURES * CONTEXT.len() + MAX_BANDS;
+pub const SCORE_ONE: u32 = 32768;
+/// Aggressiveness presets: (threshold, release threshold, hangover in ms).
+pub const PRESETS: [(f64, f64, u32); 4] = [(0.50, 0.35, 90), (0.60, 0.45, 90), (0.70, 0.55, 90), (0.80, 0.65, 60)];
+
+/// The smallest integer score S with S / SCORE_ONE >= value.
+pub fn threshold_units(value: f64) -> u32 {
+    (value * SCORE_ONE as f64).ceil() as u32
+}
 
 // The same doubles as the numpy body's literals 0.6931471805599453 and
 // 0.7071067811865476.
@@ -99,15 +94,6 @@ pub fn band_weights(rate_internal: usize, w: &mut [[f64; LAGS + 1]; MAX_BANDS]) 
         k += 1;
     }
     k
-}
-
-/// A per-10-ms factor raised to the frame length by repeated multiplication.
-pub fn per_frame(factor_10ms: f64, frame_ms: u32) -> f64 {
-    let mut f = factor_10ms;
-    for _ in 1..frame_ms / 10 {
-        f *= factor_10ms;
-    }
-    f
 }
 
 /// Natural logarithm of a positive normal number, |error| < 1e-7, with the

@@ -15,7 +15,17 @@ def _float_to_int(v: np.ndarray, lo: float, hi: float, dtype: type) -> np.ndarra
 
 
 def convert_flat(x: np.ndarray, to: str) -> np.ndarray:
-    """Convert validated, C-contiguous samples to the target format code."""
+    """Convert validated, C-contiguous samples to the target format code.
+
+    Values beyond a format's range saturate silently, as in the native
+    core: no overflow RuntimeWarning (which ``-W error`` would turn into an
+    exception on this body alone).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _convert(x, to)
+
+
+def _convert(x: np.ndarray, to: str) -> np.ndarray:
     src = x.dtype
     if src == FORMATS[to]:
         return x.copy()

@@ -280,7 +280,9 @@ class ResamplerCore:
                 st.pad()
             x = st.emit(k)
         # After padding the last stage may hold one frame past ceil(n L / M).
-        return x[:, :n_out].astype(np.float32)
+        # Beyond float32 range the result is +-inf, silently (as in the native core).
+        with np.errstate(over="ignore"):
+            return x[:, :n_out].astype(np.float32)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         n_out = self.output_frames(x.shape[1])

@@ -9,37 +9,45 @@ from typing import Any
 import numpy as np
 
 
-def make_vad(binding: ModuleType) -> Callable[[int, int, int], Any]:
+def make_vad(binding: ModuleType) -> Callable[[int, int, int, int, int], Any]:
     """A factory of native VAD streams on ``binding`` (cython or ctypes)."""
     handle_cls = binding.Vad
     empty = np.empty
     u8 = np.uint8
+    f32 = np.float32
 
     class NativeVadStream:
-        """Streaming state in the native core; input already validated and mono."""
+        """Streaming state in the native core; input already validated and mono.
 
-        __slots__ = ("_fns", "_frame", "_h", "_pending")
+        ``threshold`` and ``release`` in score units (see the numpy body's
+        ``threshold_units``), ``hangover_ms`` in ms.
+        """
 
-        def __init__(self, sample_rate: int, frame_ms: int, aggressiveness: int) -> None:
-            h = handle_cls(sample_rate, frame_ms, aggressiveness)
+        __slots__ = ("_frame", "_h", "_run", "process")
+
+        def __init__(self, sample_rate: int, frame_ms: int, threshold: int, release: int, hangover_ms: int) -> None:
+            h = handle_cls(sample_rate, frame_ms, 0)
+            h.set_decision(threshold, release, hangover_ms)
             self._h = h
+            self._run = h.process
             self._frame = h.frame_length
-            self._pending = 0
-            self._fns = {
-                np.dtype(np.int16): h.process_i16,
-                np.dtype(np.float32): h.process_f32,
-                np.dtype(np.float64): h.process_f64,
-            }
+            # flags of mono samples as a new array: the binding's own call
+            self.process: Callable[[np.ndarray], np.ndarray] = h.flags
 
-        def process(self, x: np.ndarray) -> np.ndarray:
-            total = self._pending + x.shape[0]
-            out = empty(total // self._frame, u8)
-            self._fns[x.dtype](x, out)
-            self._pending = total % self._frame
-            return out
+        def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            n = (self._h.buffered + x.shape[0]) // self._frame
+            out = empty(n, u8)
+            scores = empty(n, f32)
+            self._run(x, out, scores)
+            return out, scores
+
+        def scores(self, x: np.ndarray) -> np.ndarray:
+            return self.run(x)[1]
+
+        def set_decision(self, threshold: int, release: int, hangover_ms: int) -> None:
+            self._h.set_decision(threshold, release, hangover_ms)
 
         def reset(self) -> None:
             self._h.reset()
-            self._pending = 0
 
     return NativeVadStream

@@ -1,0 +1,165 @@
+# Native chains: a cdef class owning one rm_chain. process() is the one
+# binding call of a pushed frame: it sizes, allocates and fills the output
+# arrays (written in place by the core, never copied) with the GIL released.
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from libc.stdint cimport uint64_t
+
+import numpy as _np
+
+_CHAIN_DTYPES = {1: _np.dtype(_np.int16), 2: _np.dtype(_np.int32), 3: _np.dtype(_np.float32), 4: _np.dtype(_np.float64)}
+_EMPTY_FLAGS = _np.zeros(0, _np.uint8)
+_EMPTY_FLAGS.flags.writeable = False  # shared by every call that completes no VAD frame
+
+
+cdef inline void *_addr(object a):
+    cdef Py_buffer b
+    cdef void *p
+    PyObject_GetBuffer(a, &b, PyBUF_C_CONTIGUOUS)
+    p = b.buf
+    PyBuffer_Release(&b)
+    return p
+
+
+cdef class Chain:
+    """A compiled chain (rm_chain); arguments validated by the caller.
+
+    ``stages``: (kind, a, b) triples (RM_STAGE_*). ``out_1d``: give 1-D
+    output arrays (mono output of a 1-D or downmixed input).
+    """
+
+    cdef rm_chain *_h
+    cdef readonly uint32_t in_channels, out_channels, out_rate, n_stages
+    cdef readonly int32_t in_format, out_format
+    cdef readonly bint writes, out_1d
+    cdef size_t _itemsize
+    cdef object _dtype
+    cdef object _shape1
+
+    def __cinit__(self, int32_t fmt, uint32_t channels, uint32_t rate, stages, bint out_1d):
+        cdef int32_t st, ofmt = 0, w = 0
+        cdef uint32_t och = 0, orate = 0
+        cdef size_t n = len(stages), i
+        cdef rm_stage *spec = <rm_stage *>PyMem_Malloc(max(n, 1) * sizeof(rm_stage))
+        if spec == NULL:
+            raise MemoryError()
+        try:
+            for i in range(n):
+                spec[i].kind, spec[i].a, spec[i].b = stages[i]
+            self._h = NULL
+            with nogil:
+                st = rm_chain_new(fmt, channels, rate, spec, n, &self._h)
+        finally:
+            PyMem_Free(spec)
+        if st != RM_OK:
+            _fail(st)
+        st = rm_chain_output_format(self._h, &ofmt, &och, &orate, &w)
+        if st != RM_OK:
+            _fail(st)
+        self.in_format, self.in_channels, self.n_stages = fmt, channels, <uint32_t>n
+        self.out_format, self.out_channels, self.out_rate, self.writes = ofmt, och, orate, w != 0
+        self.out_1d = out_1d
+        self._itemsize = _CHAIN_DTYPES[fmt].itemsize
+        self._dtype = _CHAIN_DTYPES[ofmt]
+
+    def __dealloc__(self):
+        if self._h != NULL:
+            rm_chain_free(self._h)
+            self._h = NULL
+
+    cdef object _alloc(self, size_t frames):
+        if self.out_1d:
+            return _np.empty(frames, self._dtype)
+        return _np.empty((self.out_channels, frames), self._dtype)
+
+    cdef tuple _call(self, object x, bint whole):
+        cdef Py_buffer buf
+        cdef size_t n_in, frames = 0, nflags = 0, wrote = 0, wrote_flags = 0
+        cdef int32_t st
+        cdef void *op = NULL
+        cdef uint8_t *fp = NULL
+        cdef uint8_t[::1] fview
+        PyObject_GetBuffer(x, &buf, PyBUF_C_CONTIGUOUS)
+        try:
+            if <size_t>buf.itemsize != self._itemsize or (<size_t>buf.len // self._itemsize) % self.in_channels:
+                raise ValueError("Chain: input does not match the format the chain was compiled for")
+            n_in = (<size_t>buf.len // self._itemsize) // self.in_channels
+            if whole:
+                st = rm_chain_run_frames(self._h, n_in, &frames, &nflags)
+            else:
+                st = rm_chain_output_frames(self._h, n_in, &frames, &nflags)
+            if st != RM_OK:
+                _fail(st)
+            out = None
+            if self.writes:
+                out = self._alloc(frames)
+                if frames:
+                    op = _addr(out)
+            flags = _np.empty(nflags, _np.uint8) if nflags else _EMPTY_FLAGS
+            if nflags:
+                fview = flags
+                fp = &fview[0]
+            with nogil:
+                if whole:
+                    st = rm_chain_run(self._h, buf.buf, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
+                else:
+                    st = rm_chain_process(self._h, buf.buf, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
+        finally:
+            PyBuffer_Release(&buf)
+        if st != RM_OK:
+            _fail(st)
+        return out, flags
+
+    def process(self, x):
+        """Push one block: ``(output array or None when the output is the input, flags)``."""
+        return self._call(x, False)
+
+    def run(self, x):
+        """A whole buffer, tail included; leaves the chain reset."""
+        return self._call(x, True)
+
+    def flush(self):
+        """End of stream: ``(tail array or None, flags)``; resets the chain."""
+        cdef size_t frames = 0, nflags = 0, a = 0, b = 0
+        cdef int32_t st
+        cdef void *op = NULL
+        cdef uint8_t *fp = NULL
+        cdef uint8_t[::1] fview
+        with nogil:
+            st = rm_chain_flush(self._h, &frames, &nflags)
+        if st != RM_OK:
+            _fail(st)
+        out = None
+        if self.writes:
+            out = self._alloc(frames)
+            if frames:
+                op = _addr(out)
+        flags = _np.empty(nflags, _np.uint8)
+        if nflags:
+            fview = flags
+            fp = &fview[0]
+        st = rm_chain_take(self._h, op, frames, fp, nflags, &a, &b)
+        if st != RM_OK:
+            _fail(st)
+        return out, flags
+
+    def reset(self):
+        cdef int32_t st = rm_chain_reset(self._h)
+        if st != RM_OK:
+            _fail(st)
+
+    def stage_times(self):
+        """Nanoseconds per stage since the last call (then zeroed)."""
+        cdef uint64_t ns[64]
+        cdef size_t n = min(<size_t>self.n_stages, 64)
+        cdef int32_t st = rm_chain_stage_times(self._h, ns, n)
+        if st != RM_OK:
+            _fail(st)
+        return [ns[i] for i in range(n)]
+
+    def debug_fail(self, size_t stage):
+        cdef int32_t st = rm_chain_debug_fail(self._h, stage)
+        if st != RM_OK:
+            _fail(st)
+

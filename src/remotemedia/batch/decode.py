@@ -1,0 +1,57 @@
+"""Decoding blocks straight into the sample format the pipeline's first node wants.
+
+libsndfile converts while it decodes. When a pipeline starts with a
+format converter (``speech-16k`` does: to float32) and the file holds
+16-bit PCM, asking libsndfile for float32 would convert once there and the
+converter's own work would be a second pass; asking for int16 is a plain
+decode, and the converter (one native pass, fused with the downmix in a
+native chain) makes the float32. 16-bit PCM to float32 is a division by
+32768 on both paths, exact in float32, so the results are bit-identical.
+Any other input, or a pipeline whose first node takes audio as it is,
+is decoded to float32 as before.
+
+Blocks come out planar (``(channels, frames)``, or 1-D for mono) and
+C-contiguous: a mono block is read 1-D (no copy); a multi-channel block is
+transposed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+# File subtypes whose samples int16 holds exactly.
+_INT16_EXACT = frozenset({"PCM_16", "PCM_S8", "PCM_U8"})
+
+
+def first_node_wants(pipeline: Any, subtype: str) -> str:
+    """The dtype to decode a file of ``subtype`` into for ``pipeline`` ("int16" or "float32").
+
+    int16 only when the single first node is a ``FormatConverterNode``
+    (whatever its target, it accepts any PCM format) and int16 holds the
+    file's samples exactly.
+    """
+    from remotemedia.nodes.convert import FormatConverterNode
+
+    if subtype not in _INT16_EXACT:
+        return "float32"
+    sources = pipeline.plan().topology.sources
+    if len(sources) == 1 and type(pipeline.graph.nodes[sources[0]]) is FormatConverterNode:
+        return "int16"
+    return "float32"
+
+
+def planar_blocks(f: Any, frames: int, dtype: str) -> Iterator[np.ndarray]:
+    """Blocks of up to ``frames`` frames from an open ``soundfile.SoundFile``, planar.
+
+    Raises whatever libsndfile raises for a corrupt or truncated body
+    (callers wrap it as a read error).
+    """
+    mono = f.channels == 1
+    while True:
+        block = f.read(frames, dtype=dtype, always_2d=not mono)
+        if block.shape[0] == 0:
+            return
+        yield block if mono else np.ascontiguousarray(block.T)

@@ -1,0 +1,225 @@
+"""The batch job's own worker processes: one file per worker at a time.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers
+dies, it breaks every pending future, so a single crashing file charged an
+attempt to every queued file (issue 11.4). Here each worker runs one task at
+a time over its own pipe, so the pool knows exactly which file a dead worker
+was running: that file is charged one attempt, the others are untouched, and
+a new worker takes the dead one's place.
+
+Workers never outlive the run (issue 11.3), whatever kills it:
+
+- every worker holds the read end of a *lifeline* pipe whose write end only
+  the main process holds; a watchdog thread in the worker waits on it and
+  ends the worker the moment the main process is gone (SIGKILL included:
+  the kernel closes the pipe), even in the middle of a file;
+- on Linux each worker also asks for SIGKILL when its parent dies
+  (``PR_SET_PDEATHSIG``), which covers start methods where the parent is
+  the main process (fork);
+- any start method works (fork, forkserver, spawn): a worker closes its
+  own copy of the lifeline's write end first thing;
+- workers ignore SIGINT: Ctrl-C reaches the whole process group, and the
+  main process alone decides (it stops the workers and writes the summary).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from remotemedia.batch import start_method
+from remotemedia.batch.job import FileResult, FileTask, process_file
+
+
+def _die_with_parent_linux() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def _watch_lifeline(lifeline: Connection) -> None:
+    """Block until the main process closes (or loses) the lifeline, then end this worker."""
+    try:
+        while True:
+            lifeline.poll(None)
+            lifeline.recv_bytes()  # the main process never writes: only EOF gets here
+    except (EOFError, OSError):
+        pass
+    os._exit(70)
+
+
+def worker_main(conn: Connection, lifeline: Connection, lifeline_w: Connection, env: dict[str, str]) -> None:
+    """A worker's loop: receive a task, send its result, until told to stop or orphaned.
+
+    ``lifeline_w`` is this process's copy of the lifeline's write end (a
+    forked worker inherits it; a spawned one gets a duplicate): it is
+    closed first, so that only the main process keeps the lifeline open.
+    """
+    with contextlib.suppress(OSError):
+        lifeline_w.close()
+    os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGTERM"):  # a forked worker must not run the main process's handler
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent_linux()
+    threading.Thread(target=_watch_lifeline, args=(lifeline,), name="remotemedia-lifeline", daemon=True).start()
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        conn.send(process_file(task))
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    task: FileTask | None = None
+
+
+def _context() -> Any:
+    """The start method for workers (fork when safe, else a fork server; batch/start_method.py).
+
+    Workers work with any of fork, forkserver and spawn (see the module notes).
+    """
+    return start_method.worker_context()
+
+
+class WorkerPool:
+    """``workers`` processes, each running one :class:`FileTask` at a time.
+
+    Use :meth:`run` to process a list of tasks; :meth:`close` (or the
+    context manager) ends every worker, running or not.
+    """
+
+    def __init__(self, workers: int, env: dict[str, str] | None = None, context: Any = None) -> None:
+        self.size = max(1, workers)
+        self.env = dict(env or {})
+        self._ctx = context if context is not None else _context()
+        self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
+        self._workers: list[_Worker] = []
+        self.deaths = 0
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe(duplex=True)
+        proc = self._ctx.Process(
+            target=worker_main,
+            args=(child, self._lifeline_r, self._lifeline_w, self.env),
+            name="remotemedia-worker",
+            daemon=True,
+        )
+        proc.start()
+        child.close()
+        worker = _Worker(proc, parent)
+        self._workers.append(worker)
+        return worker
+
+    def _retire(self, worker: _Worker) -> None:
+        self._workers.remove(worker)
+        with contextlib.suppress(OSError):
+            worker.conn.close()
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(5)
+
+    def run(
+        self,
+        tasks: list[FileTask],
+        max_attempts: int,
+        on_death: Callable[[FileTask, int], FileResult],
+    ) -> Iterator[FileResult]:
+        """Yield one result per task, in completion order.
+
+        A worker that dies (killed, out of memory, a crash in native code)
+        charges one attempt to the one task it was running; that task is
+        queued again until it has had ``max_attempts``, then
+        ``on_death(task, attempts)`` makes its failed result. The caller may
+        stop iterating at any time (then :meth:`close` ends the workers).
+        """
+        queue = collections.deque(tasks)
+        attempts: dict[int, int] = {}
+        busy: dict[Connection, _Worker] = {}
+        while queue or busy:
+            while queue and len(busy) < self.size:
+                idle = next((w for w in self._workers if w.task is None), None) or self._spawn()
+                if not idle.process.is_alive():  # died while idle: replace it, charging nobody
+                    self._retire(idle)
+                    continue
+                task = queue.popleft()
+                idle.task = task
+                attempts[id(task)] = attempts.get(id(task), 0) + 1
+                try:
+                    idle.conn.send(task)
+                except OSError:  # it died while idle: replace it, try again without charging
+                    attempts[id(task)] -= 1
+                    queue.appendleft(task)
+                    self._retire(idle)
+                    continue
+                busy[idle.conn] = idle
+            sentinels = {w.process.sentinel: w for w in busy.values()}
+            for ready in wait([*busy, *sentinels]):
+                worker = busy.get(ready) if isinstance(ready, Connection) else sentinels.get(ready)
+                if worker is None or worker.conn not in busy:
+                    continue
+                running = worker.task
+                assert running is not None
+                result: FileResult | None = None
+                if isinstance(ready, Connection):
+                    with contextlib.suppress(EOFError, OSError):
+                        result = worker.conn.recv()
+                if result is not None:
+                    del busy[worker.conn]
+                    worker.task = None
+                    result.attempts = max(result.attempts, attempts.pop(id(running)))
+                    yield result
+                    continue
+                # the worker died under this task: charge it alone
+                del busy[worker.conn]
+                self._retire(worker)
+                self.deaths += 1
+                if attempts[id(running)] < max_attempts:
+                    queue.appendleft(running)
+                else:
+                    yield on_death(running, attempts.pop(id(running)))
+
+    def close(self) -> None:
+        """End every worker now (running tasks are abandoned; their temporaries are removed next run)."""
+        for worker in list(self._workers):
+            with contextlib.suppress(OSError):
+                if worker.task is None:
+                    worker.conn.send(None)
+        for worker in list(self._workers):
+            if worker.task is not None:
+                worker.process.kill()
+            worker.process.join(2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(5)
+            with contextlib.suppress(OSError):
+                worker.conn.close()
+        self._workers.clear()
+        with contextlib.suppress(OSError):
+            self._lifeline_w.close()
+            self._lifeline_r.close()

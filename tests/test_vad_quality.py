@@ -80,9 +80,12 @@ def test_presets_are_monotone_on_real_meetings():
         assert flags[3].sum() > 0
 
 
-def test_real_data_missing_is_a_skip_with_the_reason(monkeypatch, tmp_path):
+@pytest.mark.parametrize("required", [False, True])
+def test_real_data_missing_is_a_skip_with_the_reason_or_a_failure_in_ci(monkeypatch, tmp_path, required):
     monkeypatch.setenv("REMOTEMEDIA_SHARED_DIR", str(tmp_path))
+    monkeypatch.setenv("REMOTEMEDIA_REQUIRE_SHARED", "1" if required else "")
     with pytest.raises(FileNotFoundError, match=r"recordings not found in .*REMOTEMEDIA_SHARED_DIR"):
         vc.shared_data_dir()
-    with pytest.raises(pytest.skip.Exception, match=r"../shared/data is not available"):
+    outcome = pytest.fail.Exception if required else pytest.skip.Exception
+    with pytest.raises(outcome, match=r"../shared/data is not available"):
         _require_data()

@@ -378,7 +378,7 @@ impl Vad {
         for (ek, w) in e.iter_mut().zip(&self.weights_t[0]) {
             *ek = r[0] * w;
         }
-        for (rl, wl) in r.iter().zip(&self.weights_t).skip(1) {
+        for (rl, wl) in r[1..].iter().zip(&self.weights_t[1..]) {
             for (ek, w) in e.iter_mut().zip(wl) {
                 *ek += rl * w;
             }
@@ -419,6 +419,7 @@ impl Vad {
     /// Noise floor per band and this block's features (into `fhist`).
     // Indexed loops: several per-band arrays advance together.
     #[allow(clippy::needless_range_loop)]
+    #[inline(always)]
     fn track(&mut self, ql: &[i32; MAX_BANDS]) {
         let fix = spec::FIX;
         if !self.started {

@@ -95,6 +95,36 @@ def test_any_chunking_equals_one_shot(ks, chunks):
     assert want.sum() > 0
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "one-row", "bytes", "read-only", "int32", "float64"])
+def test_every_input_layout_gives_the_flags_of_contiguous_int16(ks, layout):
+    # Per-frame calls take the body's per-call path (on Cython a checked
+    # native fast path); every layout must reach the same flags.
+    x16 = np.clip(np.rint(bursts() * 32768), -32768, 32767).astype(np.int16)
+    want = ks.VAD(SR, 30, 2).process(x16)
+    assert 0 < want.sum() < want.size
+    v = ks.VAD(SR, 30, 2)
+    n = v.frame_length
+    got = []
+    for i in range(0, x16.size - n + 1, n):
+        f = x16[i : i + n]
+        if layout == "strided":
+            f = np.repeat(f, 2)[::2]
+        elif layout == "one-row":
+            f = f.reshape(1, -1)
+        elif layout == "bytes":
+            f = f.tobytes()
+        elif layout == "read-only":
+            f = f.copy()
+            f.flags.writeable = False
+        elif layout == "int32":
+            f = f.astype(np.int32) << 16
+        elif layout == "float64":
+            f = f / 32768.0
+        got.append(v.process(f))
+    assert all(g.dtype == np.uint8 and g.shape == (1,) for g in got)
+    np.testing.assert_array_equal(np.concatenate(got), want)
+
+
 def test_reset_starts_a_new_stream(ks):
     x = bursts()
     v = ks.VAD(SR, 20, 1)

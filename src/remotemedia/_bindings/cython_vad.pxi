@@ -1,10 +1,23 @@
 # Voice activity detection: a cdef class owning one rm_vad handle. The
 # per-dtype process methods take typed memoryviews, so a call is one
-# native call with the GIL released.
+# native call with the GIL released. Every entry point claims the handle
+# (one call at a time, the rule of kernels/_exclusive.py, same error): the
+# claim is a C flag tested and set while the GIL is held, so it costs no
+# lock and no Python frame.
 
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_FORMAT, PyBUF_STRIDES, PyBUF_WRITABLE
 from libc.stdint cimport uint8_t
 
-from numpy import empty as _np_empty, uint8 as _np_u8
+from numpy import empty as _np_empty, float32 as _np_f32, ndarray as _np_ndarray, uint8 as _np_u8
+
+from remotemedia.errors import ConcurrentUseError as _ConcurrentUseError
+
+
+cdef object _vad_busy(str op):
+    return _ConcurrentUseError(
+        f"VAD.{op}: used from two threads at once (another call is still inside this object); "
+        "use one VAD per thread or serialise the calls with a lock"
+    )
 
 
 cdef class Vad:
@@ -12,6 +25,7 @@ cdef class Vad:
 
     cdef rm_vad *_h
     cdef readonly size_t frame_length
+    cdef bint _busy
 
     def __cinit__(self, uint32_t sample_rate, uint32_t frame_ms, uint32_t aggressiveness):
         cdef int32_t st
@@ -33,10 +47,20 @@ cdef class Vad:
             rm_vad_free(self._h)
             self._h = NULL
 
+    cdef inline int _enter(self, str op) except -1:
+        if self._busy:
+            raise _vad_busy(op)
+        self._busy = True
+        return 0
+
     def reset(self):
         cdef int32_t st
-        with nogil:
-            st = rm_vad_reset(self._h)
+        self._enter("reset")
+        try:
+            with nogil:
+                st = rm_vad_reset(self._h)
+        finally:
+            self._busy = False
         if st != RM_OK:
             _fail(st)
 
@@ -55,17 +79,97 @@ cdef class Vad:
 
     def process(self, x, uint8_t[::1] out, float[::1] scores=None):
         """Flags (and scores) of mono int16/int32/float32/float64 samples ``x`` into ``out``."""
-        return self._run(x, out, scores)
+        self._enter("process_scores")
+        try:
+            return self._run(x, out, scores)
+        finally:
+            self._busy = False
+
+    def flags_scores(self, x, str op="process_scores"):
+        """Flags and scores of mono samples ``x`` as new arrays (``op`` names the call in errors)."""
+        cdef size_t buffered = 0
+        cdef int32_t st
+        cdef size_t k
+        self._enter(op)
+        try:
+            st = rm_vad_buffered(self._h, &buffered)
+            if st != RM_OK:
+                _fail(st)
+            k = (buffered + <size_t>x.shape[0]) // self.frame_length
+            out = _np_empty(k, _np_u8)
+            scores = _np_empty(k, _np_f32)
+            self._run(x, out, scores)
+            return out, scores
+        finally:
+            self._busy = False
 
     def flags(self, x):
         """Flags of mono samples ``x`` as a new uint8 array: one native call, no Python frame."""
         cdef size_t buffered = 0
-        cdef int32_t st = rm_vad_buffered(self._h, &buffered)
-        if st != RM_OK:
-            _fail(st)
-        out = _np_empty((buffered + <size_t>x.shape[0]) // self.frame_length, _np_u8)
-        self._run(x, out, None)
-        return out
+        cdef int32_t st
+        self._enter("process")
+        try:
+            st = rm_vad_buffered(self._h, &buffered)
+            if st != RM_OK:
+                _fail(st)
+            out = _np_empty((buffered + <size_t>x.shape[0]) // self.frame_length, _np_u8)
+            self._run(x, out, None)
+            return out
+        finally:
+            self._busy = False
+
+    def fast_flags(self, x):
+        """``flags(x)`` when ``x`` is a 1-D contiguous ndarray of an accepted dtype, else None.
+
+        The per-frame path of ``VAD.process``: the checks are C tests on the
+        array's buffer, and the flags come from one native call.
+        """
+        cdef Py_buffer view
+        cdef Py_buffer vo
+        cdef int32_t fmt
+        cdef int32_t st
+        cdef size_t n, k = 0, buffered = 0
+        cdef char c
+        cdef object out
+        if type(x) is not _np_ndarray:
+            return None
+        PyObject_GetBuffer(x, &view, PyBUF_STRIDES | PyBUF_FORMAT)
+        try:
+            if view.ndim != 1 or view.format == NULL or view.format[0] == 0 or view.format[1] != 0:
+                return None
+            if view.shape[0] > 1 and view.strides[0] != view.itemsize:
+                return None
+            c = view.format[0]
+            if c == b"h" and view.itemsize == 2:
+                fmt = RM_FORMAT_I16
+            elif c == b"f" and view.itemsize == 4:
+                fmt = RM_FORMAT_F32
+            elif c == b"i" and view.itemsize == 4:
+                fmt = RM_FORMAT_I32
+            elif c == b"d" and view.itemsize == 8:
+                fmt = RM_FORMAT_F64
+            else:
+                return None
+            n = <size_t>view.shape[0]
+            self._enter("process")
+            try:
+                st = rm_vad_buffered(self._h, &buffered)
+                if st != RM_OK:
+                    _fail(st)
+                out = _np_empty((buffered + n) // self.frame_length, _np_u8)
+                PyObject_GetBuffer(out, &vo, PyBUF_WRITABLE)
+                try:
+                    with nogil:
+                        st = rm_vad_process(self._h, view.buf, fmt, n, <uint8_t *>vo.buf, <size_t>vo.len, &k)
+                finally:
+                    PyBuffer_Release(&vo)
+                if st != RM_OK:
+                    _fail(st)
+                return out
+            finally:
+                self._busy = False
+        finally:
+            PyBuffer_Release(&view)
 
     cdef size_t _run(self, x, uint8_t[::1] out, float[::1] scores) except? 0:
         cdef const void *p = NULL

@@ -128,7 +128,7 @@ def _rust_set(binding: ModuleType) -> KernelSet:
         convert.make_convert_flat(binding),
         _resample_one_shot=one_shot,
         _resampler_core=core,
-        _vad=exclusive_vad(make_vad(binding)),
+        _vad=make_vad(binding),  # exclusive: make_vad's streams refuse a second thread
         _chain_core=make_chain(binding) if hasattr(binding, "Chain") else None,
     )
 

@@ -217,6 +217,8 @@ class VAD:
             self._stream = ks._vad(*args)
         self._flags = self._stream.process  # bound once: the per-call path is short
         self._resampler = None if self.analysis_rate == sr else ks.Resampler(sr, self.analysis_rate, 1, "medium")
+        # The Cython body's checked per-call path: flags, or None when x needs _input first.
+        self._fast = getattr(self._stream, "fast_flags", None) if self._resampler is None else None
 
     def _input(self, x: Any, op: str) -> np.ndarray:
         x = samples(x, op)
@@ -249,7 +251,12 @@ class VAD:
         ValueError
             ``x`` is not 1-D or ``(channels, frames)``, or odd-length bytes.
         """
-        # Fast path for the common case (mono, contiguous, accepted dtype).
+        # Fast paths for the common case (mono, contiguous, accepted dtype).
+        fast = self._fast
+        if fast is not None:
+            out = fast(x)
+            if out is not None:
+                return out
         if (
             type(x) is np.ndarray
             and x.ndim == 1

@@ -6,25 +6,15 @@
 //! are free to use several accumulators and SIMD.
 
 use super::{Vad, LAGS};
+use crate::cpu::Simd;
 
 /// Fills `r[l]` = sum over the frame of z[t] z[t-l] for l in 0..=LAGS.
-pub(super) fn frame_features(v: &mut Vad, r: &mut [f64; LAGS + 1]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // Fused multiply-add gives the same bits here: every product and
-        // partial sum is an integer below 2^53, so nothing is rounded.
-        /// # Safety
-        /// The CPU supports AVX2 and FMA.
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn wide(v: &mut Vad, r: &mut [f64; LAGS + 1]) {
-            body::<true>(v, r)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { wide(v, r) };
-        }
-    }
-    body::<false>(v, r)
+/// `FMA`: fused multiply-adds (the caller runs with FMA enabled); they give
+/// the same bits here, as every product and partial sum is an integer
+/// below 2^53, so nothing is rounded.
+#[inline(always)]
+pub(super) fn frame_features<const FMA: bool>(v: &mut Vad, r: &mut [f64; LAGS + 1], simd: Simd) {
+    body::<FMA>(v, r, simd)
 }
 
 /// Writes quantised samples (int16 values as f64) into `dst`.
@@ -59,8 +49,8 @@ fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
 }
 
 #[inline(always)]
-fn body<const FMA: bool>(v: &mut Vad, r: &mut [f64; LAGS + 1]) {
-    decimate(v);
+fn body<const FMA: bool>(v: &mut Vad, r: &mut [f64; LAGS + 1], simd: Simd) {
+    decimate(v, simd);
     autocorrelation::<FMA>(&v.z, v.n, r);
     // Keep the last LAGS samples as history of the next frame.
     let n = v.n;
@@ -70,7 +60,7 @@ fn body<const FMA: bool>(v: &mut Vad, r: &mut [f64; LAGS + 1]) {
 /// The loops have no carried dependency, so they vectorise: y goes to a
 /// scratch buffer first, then the difference is taken.
 #[inline(always)]
-fn decimate(v: &mut Vad) {
+fn decimate(v: &mut Vad, simd: Simd) {
     let d = v.d;
     let n = v.n;
     let q = &v.qbuf;
@@ -88,10 +78,17 @@ fn decimate(v: &mut Vad) {
     if d == 2 {
         // taps 1 2 1 ending at the last sample of each pair (qbuf starts
         // with 2 samples of history)
-        let pa = q[1..1 + 2 * n].chunks_exact(2);
-        let pb = q[3..2 * n + 2].iter().step_by(2);
-        for ((o, a), b) in y[1..].iter_mut().zip(pa).zip(pb) {
-            *o = a[0] + 2.0 * a[1] + b;
+        let q = &q[1..2 * n + 2];
+        let y = &mut y[1..n + 1];
+        let mut j = 0;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = simd {
+            j = avx2::half_band(token, q, y);
+        }
+        let _ = simd;
+        while j < n {
+            y[j] = q[2 * j] + 2.0 * q[2 * j + 1] + q[2 * j + 2];
+            j += 1;
         }
     } else {
         let taps = &v.taps;
@@ -164,4 +161,48 @@ fn lag_block<const FMA: bool, const K: usize>(z: &[f64], n: usize, l0: usize) ->
         out[k] = sum;
     }
     out
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use crate::cpu::Avx2Fma;
+    use std::arch::x86_64::*;
+
+    /// `y[j] = q[2j] + 2 q[2j+1] + q[2j+2]` four outputs at a time, while
+    /// the loads stay inside `q`; returns how many outputs it wrote (the
+    /// caller finishes the rest). Sums of integers below 2^53: exact in any
+    /// order, so the same bits as the scalar loop.
+    #[inline(always)]
+    pub(super) fn half_band(token: Avx2Fma, q: &[f64], y: &mut [f64]) -> usize {
+        // SAFETY: the token proves the CPU runs AVX2.
+        unsafe { wide(token, q, y) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 (the token is the proof).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn wide(_: Avx2Fma, q: &[f64], y: &mut [f64]) -> usize {
+        let two = _mm256_set1_pd(2.0);
+        let mut j = 0;
+        while j + 4 <= y.len() && 2 * j + 10 <= q.len() {
+            let p = q[2 * j..2 * j + 10].as_ptr();
+            // SAFETY: the four loads read p[0..10], inside the slice just taken;
+            // the store writes y[j..j + 4], inside y (j + 4 <= y.len()).
+            unsafe {
+                let a = _mm256_loadu_pd(p);
+                let b = _mm256_loadu_pd(p.add(4));
+                let a2 = _mm256_loadu_pd(p.add(2));
+                let b2 = _mm256_loadu_pd(p.add(6));
+                // lanes in the order j, j+2, j+1, j+3
+                let even = _mm256_unpacklo_pd(a, b); // q0 q4 q2 q6
+                let odd = _mm256_unpackhi_pd(a, b); // q1 q5 q3 q7
+                let next = _mm256_unpacklo_pd(a2, b2); // q2 q6 q4 q8
+                let s = _mm256_add_pd(_mm256_add_pd(even, _mm256_mul_pd(two, odd)), next);
+                let s = _mm256_permute4x64_pd::<0b11_01_10_00>(s);
+                _mm256_storeu_pd(y.as_mut_ptr().add(j), s);
+            }
+            j += 4;
+        }
+        j
+    }
 }

@@ -106,6 +106,7 @@ pub struct Vad {
     floor: f64,
     qfloor: i32,
     model: &'static model::Model,
+    simd: crate::cpu::Simd,
     threshold: u32,
     release: u32,
     hang_frames: u32,
@@ -200,6 +201,7 @@ impl Vad {
             floor,
             qfloor: (spec::ln_approx(floor) * spec::LOG_SCALE).floor() as i32,
             model: model::get(),
+            simd: crate::cpu::Avx2Fma::detect(),
             threshold: 0,
             release: 0,
             hang_frames: 0,
@@ -349,15 +351,34 @@ impl Vad {
 
     /// Score and digital-silence mark of the block now complete in `qbuf`.
     fn block_done(&mut self) -> (u32, bool) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = self.simd {
+            /// # Safety
+            /// The CPU supports AVX2 and FMA (the token is the proof).
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn wide(v: &mut Vad, token: crate::cpu::Avx2Fma) -> (u32, bool) {
+                v.block_body::<true>(Some(token))
+            }
+            // SAFETY: the token proves the CPU supports AVX2 and FMA.
+            return unsafe { wide(self, token) };
+        }
+        self.block_body::<false>(None)
+    }
+
+    /// `block_done` on the path `simd` (`WIDE` when it is `Some`): inlined
+    /// into the caller, so it is compiled for the caller's instruction set.
+    /// Fused multiply-adds (`WIDE`) give the same bits: see `features`.
+    #[inline(always)]
+    fn block_body<const WIDE: bool>(&mut self, simd: crate::cpu::Simd) -> (u32, bool) {
         let mut r = [0.0f64; LAGS + 1];
-        features::frame_features(self, &mut r);
+        features::frame_features::<WIDE>(self, &mut r, simd);
         // Lags outer, bands inner: each band still sums its lags in order
         // 0..=LAGS (the numpy body's order), and the bands vectorise.
         let mut e = [0.0f64; MAX_BANDS];
         for (ek, w) in e.iter_mut().zip(&self.weights_t[0]) {
             *ek = r[0] * w;
         }
-        for (rl, wl) in r.iter().zip(&self.weights_t).skip(1) {
+        for (rl, wl) in r[1..].iter().zip(&self.weights_t[1..]) {
             for (ek, w) in e.iter_mut().zip(wl) {
                 *ek += rl * w;
             }
@@ -368,13 +389,21 @@ impl Vad {
             // 44.1 kHz: the top band lies above the analysis Nyquist
             e[i] = e[k - 1];
         }
+        let mut arg = [0.0f64; MAX_BANDS];
+        for (a, &v) in arg.iter_mut().zip(&e) {
+            *a = (if v > 0.0 { v } else { 0.0 }) + self.floor;
+        }
+        let lg = spec::ln_approx8(&arg);
         let mut ql = [0i32; MAX_BANDS];
-        for (o, &v) in ql.iter_mut().zip(&e) {
-            let lg = spec::ln_approx((if v > 0.0 { v } else { 0.0 }) + self.floor) * spec::LOG_SCALE;
-            *o = lg.floor() as i32 - self.qfloor;
+        for (o, &l) in ql.iter_mut().zip(&lg) {
+            // l >= ln(floor) > 0, so truncation is the floor
+            *o = (l * spec::LOG_SCALE) as i32 - self.qfloor;
         }
         self.track(&ql);
-        let m = self.model;
+        if silent {
+            // digital silence: the score is 0 whatever the model says
+            return (0, true);
+        }
         let mut x = [0i16; model::N_PAD];
         for (c, &delay) in spec::CONTEXT.iter().enumerate() {
             let slot = (self.fpos + HIST + 1 - delay) % (HIST + 1);
@@ -384,13 +413,13 @@ impl Vad {
         for (o, &a) in x[base..N_INPUTS].iter_mut().zip(&self.ra) {
             *o = (a >> spec::FIX) as i16;
         }
-        let s = model::score(m, &x);
-        (if silent { 0 } else { s }, silent)
+        (model::score(self.model, &x, simd), false)
     }
 
     /// Noise floor per band and this block's features (into `fhist`).
     // Indexed loops: several per-band arrays advance together.
     #[allow(clippy::needless_range_loop)]
+    #[inline(always)]
     fn track(&mut self, ql: &[i32; MAX_BANDS]) {
         let fix = spec::FIX;
         if !self.started {

@@ -4,6 +4,7 @@
 //! the same scores whatever the order of its sums.
 
 use super::spec::{N_INPUTS, SCORE_ONE};
+use crate::cpu::Simd;
 use std::sync::OnceLock;
 
 const FILE: &[u8] = include_bytes!("../../../../src/remotemedia/data/vad_model.bin");
@@ -26,6 +27,9 @@ pub struct Model {
     pub b3: i32,
     pub shifts: [u32; 3],
     pub table: Vec<u16>,
+    /// W1 and W2 again, in the layout of the AVX2 path (see `pairs`).
+    pub w1p: Vec<i16>,
+    pub w2p: Vec<i16>,
 }
 
 struct Reader<'a> {
@@ -68,6 +72,10 @@ fn parse(data: &[u8]) -> Model {
     let shifts = [r.u32(), r.u32(), r.u32()];
     let nt = r.u32() as usize;
     assert!(h1 <= 64 && h2 <= 64, "VAD model file: hidden layers larger than 64");
+    assert!(
+        shifts.iter().all(|&s| s < 31),
+        "VAD model file: shift of 31 bits or more"
+    );
     let raw = r.i16s(h1 * n_in);
     let mut w1 = vec![0i16; h1 * N_PAD];
     for (row, src) in w1.chunks_exact_mut(N_PAD).zip(raw.chunks_exact(n_in)) {
@@ -80,6 +88,8 @@ fn parse(data: &[u8]) -> Model {
     let b3 = r.i32s(1)[0];
     let table = r.u16s(nt);
     assert_eq!(r.pos, data.len(), "VAD model file: trailing bytes");
+    let w1p = pairs(&w1, h1, N_PAD);
+    let w2p = pairs(&w2, h2, h1);
     Model {
         h1,
         h2,
@@ -91,7 +101,28 @@ fn parse(data: &[u8]) -> Model {
         b3,
         shifts,
         table,
+        w1p,
+        w2p,
     }
+}
+
+/// The weights of a layer (`rows` outputs of `cols` inputs, row-major)
+/// regrouped for a multiply-add of input pairs: for each pair of inputs
+/// (2p, 2p+1) in order, for each output o, `w[o][2p], w[o][2p+1]`. One
+/// 16-lane vector then holds 8 outputs' weights for one input pair, and
+/// `vpmaddwd` against the pair broadcast gives their 8 partial sums with no
+/// horizontal sum. Rows are padded to a multiple of 8 outputs and columns
+/// to an even count, with zeros.
+fn pairs(w: &[i16], rows: usize, cols: usize) -> Vec<i16> {
+    let rows_p = rows.div_ceil(8) * 8;
+    let np = cols.div_ceil(2);
+    let mut out = vec![0i16; np * rows_p * 2];
+    for o in 0..rows {
+        for c in 0..cols {
+            out[(c / 2 * rows_p + o) * 2 + c % 2] = w[o * cols + c];
+        }
+    }
+    out
 }
 
 /// The shipped model (parsed on first use; the file is checked by the tests).
@@ -132,25 +163,129 @@ fn eval(m: &Model, x: &[i16; N_PAD]) -> u32 {
         let acc = dot(&m.w2[j * m.h1..(j + 1) * m.h1], &h1[..m.h1]) + m.b2[j];
         *o = (acc >> m.shifts[1]).clamp(0, HIDDEN_MAX) as i16;
     }
+    output(m, &h2[..m.h2])
+}
+
+#[inline(always)]
+fn output(m: &Model, h2: &[i16]) -> u32 {
     let half = (m.table.len() / 2) as i32;
-    let logit = ((dot(&m.w3, &h2[..m.h2]) + m.b3) >> m.shifts[2]).clamp(-half, half - 1);
+    let logit = ((dot(&m.w3, h2) + m.b3) >> m.shifts[2]).clamp(-half, half - 1);
     let s = m.table[(logit + half) as usize] as u32;
     debug_assert!(s <= SCORE_ONE);
     s
 }
 
 /// Score (0 ..= SCORE_ONE) of one input row (zero-padded to `N_PAD`).
-pub fn score(m: &Model, x: &[i16; N_PAD]) -> u32 {
+pub fn score(m: &Model, x: &[i16; N_PAD], simd: Simd) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        unsafe fn wide(m: &Model, x: &[i16; N_PAD]) -> u32 {
-            eval(m, x)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { wide(m, x) };
+    if let Some(token) = simd {
+        // The shipped model's shape; any other runs the portable loops.
+        if m.h1 == 32 && m.h2 == 16 {
+            return avx2::eval::<4, 2>(token, m, x);
         }
     }
+    let _ = simd;
     eval(m, x)
+}
+
+/// The MLP with AVX2 integer multiply-adds: the same integer sums as
+/// `eval` (integer addition is associative, and every sum is far below
+/// 2^31), hence the same score.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{output, Model, HIDDEN_MAX, N_PAD};
+    use crate::cpu::Avx2Fma;
+    use std::arch::x86_64::*;
+
+    /// Score of `x` by a model of `8 * G1` then `8 * G2` hidden units.
+    pub(super) fn eval<const G1: usize, const G2: usize>(token: Avx2Fma, m: &Model, x: &[i16; N_PAD]) -> u32 {
+        // SAFETY: the token proves the CPU runs AVX2 (and FMA).
+        unsafe { wide::<G1, G2>(token, m, x) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 (the token is the proof); `m.h1 == 8 * G1` and
+    /// `m.h2 == 8 * G2`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn wide<const G1: usize, const G2: usize>(_: Avx2Fma, m: &Model, x: &[i16; N_PAD]) -> u32 {
+        let mut h1 = [0i16; 64];
+        let mut h2 = [0i16; 64];
+        // SAFETY: AVX2 is available (this fn's contract); the weight and
+        // bias slices have the lengths `layer` needs: `pairs` made
+        // `inputs / 2 * 8 * G` weights for each layer, and there are
+        // `8 * G` biases; h1 and h2 hold 64 >= 8 * G values.
+        unsafe {
+            layer::<G1>(&m.w1p, &m.b1, x, m.shifts[0], &mut h1);
+            layer::<G2>(&m.w2p, &m.b2, &h1[..m.h1], m.shifts[1], &mut h2);
+        }
+        output(m, &h2[..m.h2])
+    }
+
+    /// `out[o] = clamp((sum_i w[o][i] x[i] + b[o]) >> shift, 0, HIDDEN_MAX)`
+    /// for o in 0..8G, with `w` in the layout of `pairs`.
+    ///
+    /// # Safety
+    /// AVX2 is available; `x.len()` is even; `w.len() >= x.len() / 2 * 16 * G`,
+    /// `b.len() >= 8 * G` and `out.len() >= 8 * G`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn layer<const G: usize>(w: &[i16], b: &[i32], x: &[i16], shift: u32, out: &mut [i16]) {
+        debug_assert!(x.len() % 2 == 0 && w.len() >= x.len() / 2 * 16 * G);
+        debug_assert!(b.len() >= 8 * G && out.len() >= 8 * G);
+        let mut acc = [_mm256_setzero_si256(); G];
+        let wp = w.as_ptr();
+        for (p, xp) in x.chunks_exact(2).enumerate() {
+            // the pair as one i32: x[2p] in the low half (little-endian lanes)
+            let pair = (xp[0] as u16 as u32 | (xp[1] as u16 as u32) << 16) as i32;
+            let xb = _mm256_set1_epi32(pair);
+            for (g, a) in acc.iter_mut().enumerate() {
+                // SAFETY: (p * G + g + 1) * 16 <= x.len() / 2 * 16 * G <= w.len().
+                let wv = unsafe { _mm256_loadu_si256(wp.add((p * G + g) * 16) as *const __m256i) };
+                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wv, xb));
+            }
+        }
+        let count = _mm_cvtsi32_si128(shift as i32);
+        let lo = _mm256_setzero_si256();
+        let hi = _mm256_set1_epi32(HIDDEN_MAX);
+        let mut res = [0i32; 8];
+        for (g, a) in acc.iter().enumerate() {
+            // SAFETY: 8 * g + 8 <= 8 * G <= b.len().
+            let bv = unsafe { _mm256_loadu_si256(b.as_ptr().add(8 * g) as *const __m256i) };
+            let v = _mm256_sra_epi32(_mm256_add_epi32(*a, bv), count);
+            let v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+            // SAFETY: `res` holds 8 i32, one 256-bit unaligned store.
+            unsafe { _mm256_storeu_si256(res.as_mut_ptr() as *mut __m256i, v) };
+            for (o, &r) in out[8 * g..8 * g + 8].iter_mut().zip(&res) {
+                *o = r as i16;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_and_portable_scores_agree() {
+        let m = get();
+        let simd = crate::cpu::Avx2Fma::detect();
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut seen = std::collections::HashSet::new();
+        for round in 0..20_000 {
+            let mut x = [0i16; N_PAD];
+            // feature-sized values, and some rounds of large ones
+            let span = if round % 10 == 0 { 8192 } else { 1024 };
+            for v in x[..N_INPUTS].iter_mut() {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                *v = (s % (2 * span) as u64) as i16 - span as i16;
+            }
+            let a = score(m, &x, simd);
+            assert_eq!(a, eval(m, &x), "round {round}");
+            seen.insert(a);
+        }
+        // the rows reach many scores, not one clamped value
+        assert!(seen.len() > 100, "{}", seen.len());
+    }
 }

@@ -155,17 +155,24 @@ def test_run_equals_node_by_node(runtime_env: tuple[str, Any], config: str) -> N
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
-@pytest.mark.parametrize("seed", [0, 1])
-def test_session_equals_node_by_node_for_random_chunkings(runtime_env: tuple[str, Any], config: str, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "metrics"), [(0, True), (1, True), (2, False)])
+def test_session_equals_node_by_node_for_random_chunkings(
+    runtime_env: tuple[str, Any], config: str, seed: int, metrics: bool
+) -> None:
     make, data = CONFIGS[config]
     nodes = make()
     x, rate = data()
     chunks = random_chunks(x, rate, seed)
-    p = pipeline_of(nodes)
+    p = pipeline_of(nodes, metrics)  # without metrics a one-chain session takes push()'s short path
     with p.open_stream() as s:
         outs = [s.push(c) for c in chunks]
+        assert s.position.chunks == len(chunks) and s.position.samples == x.shape[-1]
         outs.append(s.flush())
-    got = collect([o for o in outs if o is not None])
+    done = [o for o in outs if o is not None]
+    starts = np.cumsum([0] + [o.frames for o in done])
+    assert [o.metadata["start_sample"] for o in done] == starts[:-1].tolist()  # stamps: the output timeline
+    assert [o.metadata["start_s"] for o in done] == [n / o.sample_rate for n, o in zip(starts, done, strict=False)]
+    got = collect(done)
     want = by_nodes_stream(nodes, chunks, kernels.get())
     assert got is not None and want is not None
     assert_same(got, want)
@@ -319,10 +326,11 @@ def test_native_failure_inside_a_chain_reruns_its_nodes_in_python(
     assert all(m[n.name]["runtime"] == "rust" for n in nodes)
 
 
-def test_native_failure_inside_a_chain_fails_the_stream(runtime_env: tuple[str, Any]) -> None:
+@pytest.mark.parametrize("metrics", [True, False])
+def test_native_failure_inside_a_chain_fails_the_stream(runtime_env: tuple[str, Any], metrics: bool) -> None:
     _native_only(runtime_env)
     make, data = CONFIGS["convert-downmix-resample-vad"]
-    p = pipeline_of(make())
+    p = pipeline_of(make(), metrics)
     x, rate = data()
     with p.open_stream() as s:
         s.push((x[:, :960].copy(), rate))
@@ -330,6 +338,8 @@ def test_native_failure_inside_a_chain_fails_the_stream(runtime_env: tuple[str, 
         stage._chain.debug_fail(0)
         with pytest.raises(NodeError, match=r"node 'FormatConverterNode'.*stream chunk 1") as err:
             s.push((x[:, 960:1920].copy(), rate))
+        with pytest.raises(RuntimeError, match="is closed"):
+            s.push((x[:, 1920:2880].copy(), rate))
     assert isinstance(err.value.__cause__, NativeKernelError)
     with p.open_stream() as s:  # the pipeline is fine
         assert s.push((x, rate)) is not None

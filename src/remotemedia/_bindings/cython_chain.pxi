@@ -11,6 +11,9 @@ import numpy as _np
 _CHAIN_DTYPES = {1: _np.dtype(_np.int16), 2: _np.dtype(_np.int32), 3: _np.dtype(_np.float32), 4: _np.dtype(_np.float64)}
 _EMPTY_FLAGS = _np.zeros(0, _np.uint8)
 _EMPTY_FLAGS.flags.writeable = False  # shared by every call that completes no VAD frame
+# Bound once: a pushed frame allocates its arrays without module attribute lookups.
+_empty = _np.empty
+_U8 = _np.dtype(_np.uint8)
 
 
 cdef inline void *_addr(object a):
@@ -70,8 +73,17 @@ cdef class Chain:
 
     cdef object _alloc(self, size_t frames):
         if self.out_1d:
-            return _np.empty(frames, self._dtype)
-        return _np.empty((self.out_channels, frames), self._dtype)
+            return _empty(frames, self._dtype)
+        return _empty((self.out_channels, frames), self._dtype)
+
+    cdef object _flags(self, size_t nflags, uint8_t **fp):
+        # The flags array and its address (no typed memoryview: it costs a
+        # buffer export and an object per call).
+        if not nflags:
+            return _EMPTY_FLAGS
+        flags = _empty(nflags, _U8)
+        fp[0] = <uint8_t *>_addr(flags)
+        return flags
 
     cdef tuple _call(self, object x, bint whole):
         cdef Py_buffer buf
@@ -79,7 +91,6 @@ cdef class Chain:
         cdef int32_t st
         cdef void *op = NULL
         cdef uint8_t *fp = NULL
-        cdef uint8_t[::1] fview
         PyObject_GetBuffer(x, &buf, PyBUF_C_CONTIGUOUS)
         try:
             if <size_t>buf.itemsize != self._itemsize or (<size_t>buf.len // self._itemsize) % self.in_channels:
@@ -96,10 +107,7 @@ cdef class Chain:
                 out = self._alloc(frames)
                 if frames:
                     op = _addr(out)
-            flags = _np.empty(nflags, _np.uint8) if nflags else _EMPTY_FLAGS
-            if nflags:
-                fview = flags
-                fp = &fview[0]
+            flags = self._flags(nflags, &fp)
             with nogil:
                 if whole:
                     st = rm_chain_run(self._h, buf.buf, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
@@ -125,7 +133,6 @@ cdef class Chain:
         cdef int32_t st
         cdef void *op = NULL
         cdef uint8_t *fp = NULL
-        cdef uint8_t[::1] fview
         with nogil:
             st = rm_chain_flush(self._h, &frames, &nflags)
         if st != RM_OK:
@@ -135,10 +142,9 @@ cdef class Chain:
             out = self._alloc(frames)
             if frames:
                 op = _addr(out)
-        flags = _np.empty(nflags, _np.uint8)
+        flags = _empty(nflags, _U8) if nflags else _np.zeros(0, _U8)
         if nflags:
-            fview = flags
-            fp = &fview[0]
+            fp = <uint8_t *>_addr(flags)
         st = rm_chain_take(self._h, op, frames, fp, nflags, &a, &b)
         if st != RM_OK:
             _fail(st)

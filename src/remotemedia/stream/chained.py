@@ -160,7 +160,8 @@ class ChainStage:
             if self._timed:
                 self.cp.record(chain)
             return wrap(buf, y, self._rate)
-        t0 = time.perf_counter_ns()
+        timed = self._timed
+        t0 = time.perf_counter_ns() if timed else 0
         out = AudioBuffer.__new__(AudioBuffer)
         out.data = x if y is None else y
         out.sample_rate = self._rate
@@ -174,7 +175,7 @@ class ChainStage:
         except Exception:
             self.blame = self.subs[-1]
             raise
-        if self._timed:
+        if timed:
             self.cp.record(chain, time.perf_counter_ns() - t0)
         return out
 

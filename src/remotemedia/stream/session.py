@@ -14,9 +14,20 @@ import inspect
 import time
 from typing import Any
 
+from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.errors import NodeError
 from remotemedia.core.node import Node
-from remotemedia.stream.stages import Position, Stage, Stamper, close_stages, join_outputs, open_stages, stream_error
+from remotemedia.stream.stages import (
+    START_S,
+    START_SAMPLE,
+    Position,
+    Stage,
+    Stamper,
+    close_stages,
+    join_outputs,
+    open_stages,
+    stream_error,
+)
 
 
 class StreamSession:
@@ -60,6 +71,12 @@ class StreamSession:
         self._stamps = {s: Stamper() for s in topo.sinks}
         self._timed = any(st.stats is not None for st in stages)
         self._fresh = stages[-1] if stages and hasattr(stages[-1], "fresh") else None
+        # The common case, one native chain feeding the one sink, untimed: push()
+        # takes a short path (one stage call, stamps written in place). None once
+        # the session ends, so push() then takes the general path and raises.
+        only = stages[0] if len(stages) == 1 and self._fresh is not None and self._chain else None
+        self._only: Any = only if only is not None and not self._timed and len(topo.sinks) == 1 else None
+        self._stamp = self._stamps[topo.sinks[0]]
         self.position = Position()
         self._metrics = pipeline.metrics
         self._t0 = time.perf_counter_ns()
@@ -95,6 +112,9 @@ class StreamSession:
         RuntimeError
             The session is closed or flushed.
         """
+        only = self._only
+        if only is not None:
+            return self._push_chain(only, chunk)
         if self._closed or self._flushed:
             raise self._ended()
         pos = self.position
@@ -134,6 +154,7 @@ class StreamSession:
         if self._closed or self._flushed:
             raise self._ended()
         self._flushed = True
+        self._only = None
         where = self.position.describe(None)
         pieces: dict[str, list[Any]] = {s: [] for s in self._sinks}
         try:
@@ -181,6 +202,7 @@ class StreamSession:
 
     def close(self) -> None:
         """Release every node's stream state (idempotent; no flush)."""
+        self._only = None
         if not self._closed:
             self._closed = True
             close_stages(self._stages)
@@ -191,6 +213,35 @@ class StreamSession:
             self.close()
 
     # machinery --------------------------------------------------------------
+
+    def _push_chain(self, only: Any, chunk: Any) -> Any:
+        """``push`` of a session that is one chain stage: what the general path does, inlined.
+
+        No dict of inputs, no stage loop; the chain's output is a new buffer
+        with its own metadata dict, so the time stamps go into that dict.
+        """
+        pos = self.position
+        try:
+            out = only.push(chunk, None, None)
+        except Exception as exc:
+            raise self._fail(only, "process_chunk", pos.describe(pos.chunks), exc) from exc
+        if type(chunk) is AudioBuffer:
+            pos.chunks += 1
+            pos.samples += chunk.data.shape[-1]
+            pos.rate = chunk.sample_rate
+        else:
+            pos.advance(chunk)
+        if out is None:
+            return None
+        if not only.fresh:  # the stream runs node by node: nodes may hand their input on
+            return self._stamp(out)
+        stamp = self._stamp
+        n = stamp.frames
+        stamp.frames = n + out.data.shape[-1]
+        meta = out.metadata
+        meta[START_SAMPLE] = n
+        meta[START_S] = n / out.sample_rate
+        return out
 
     def _ended(self) -> RuntimeError:
         state = "is flushed" if self._flushed else "is closed"

@@ -20,6 +20,9 @@ use ops::{Plane, PlaneMut, Store, View, ViewMut};
 use crate::error::{Error, Result};
 use crate::resample::{Quality, Resampler, MAX_CHANNELS};
 use crate::vad::Vad;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 /// Input frames per block of work.
@@ -28,6 +31,10 @@ pub const BLOCK: usize = 4096;
 /// Whole buffers from this many frames run their per-channel stages (the
 /// resampler, conversions) one channel per thread.
 pub const PARALLEL_MIN: usize = 8 * BLOCK;
+
+/// Input frames per piece a channel thread hands to the VAD of a
+/// parallel run (the VAD works on piece `k` while the threads make `k + 1`).
+pub const SEGMENT: usize = 8 * BLOCK;
 
 /// What a stage does, as a pipeline node describes it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -579,6 +586,9 @@ impl Chain {
                 given: out.frames * out.channels,
             });
         }
+        if let Some(vi) = self.overlapped_vad(p, total) {
+            return self.run_overlapped(vi, input, out, flags, total);
+        }
         let mut rows = out.rows_mut();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -638,6 +648,129 @@ impl Chain {
         Ok((total, nf))
     }
 
+    /// The VAD stage of a parallel run that can overlap the channel
+    /// threads: the stages after the prefix `..p` are the VAD (the rest
+    /// pass-through) on float32 audio, and there is output to share.
+    fn overlapped_vad(&self, p: usize, total: usize) -> Option<usize> {
+        let vi = self.stages.len().checked_sub(1)?;
+        if p > vi {
+            return None; // nothing after the prefix
+        }
+        let rest_noop = self.stages[p..vi].iter().all(|s| matches!(s.op, Op::Noop));
+        let vad_last = matches!(self.stages[vi].op, Op::Vad(_));
+        (vad_last && rest_noop && self.fmts[vi] == Fmt::F32 && total > 0).then_some(vi)
+    }
+
+    /// [`Chain::run_parallel`] with the VAD (stage `vi`) on this thread
+    /// while the channel threads resample: each thread hands over its
+    /// rows piece by piece ([`SEGMENT`] input frames), and the VAD takes
+    /// piece `k` of every row once all rows have it. The lanes see the
+    /// blocks of a one-thread run and the VAD is chunking invariant, so
+    /// the bits are those of the one-thread path.
+    fn run_overlapped(
+        &mut self,
+        vi: usize,
+        input: View<'_>,
+        mut out: ViewMut<'_>,
+        flags: &mut [u8],
+        total: usize,
+    ) -> Result<(usize, usize)> {
+        let channels = self.chans[0];
+        let stride = out.stride.max(1);
+        let rows: Vec<&mut [f32]> = match &mut out.data {
+            PlaneMut::F32(d) => d.chunks_mut(stride).take(channels).map(|r| &mut r[..total]).collect(),
+            _ => return Err(Error::State("an overlapped run writes float32".into())),
+        };
+        if rows.len() != channels {
+            return Err(Error::State("chain output has too few rows".into()));
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(channels);
+        let mut work: Vec<Vec<LaneJob<'_, '_>>> = (0..threads).map(|_| Vec::new()).collect();
+        for (c, (lane, row)) in self.lanes.iter_mut().zip(rows).enumerate() {
+            work[c % threads].push(LaneJob {
+                c,
+                lane,
+                x: input.row_view(c),
+                row,
+                pos: 0,
+                flushed: false,
+            });
+        }
+        let (stages, mix, times) = (&mut self.stages, &mut self.mix, &mut self.times);
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel::<(usize, &[f32])>();
+        let (mut done, mut nf) = (0usize, 0usize);
+        let res = std::thread::scope(|s| {
+            let handles: Vec<_> = work
+                .into_iter()
+                .map(|jobs| {
+                    let (tx, stop) = (tx.clone(), &stop);
+                    s.spawn(move || run_lane_jobs(jobs, &tx, stop))
+                })
+                .collect();
+            drop(tx);
+            let mut queues: Vec<VecDeque<&[f32]>> = (0..channels).map(|_| VecDeque::new()).collect();
+            let mut vad_res: Result<()> = Ok(());
+            for (c, piece) in rx.iter() {
+                if vad_res.is_err() {
+                    continue;
+                }
+                queues[c].push_back(piece);
+                while vad_res.is_ok() && queues.iter().all(|q| !q.is_empty()) {
+                    let rows: Vec<&[f32]> = queues.iter_mut().filter_map(|q| q.pop_front()).collect();
+                    let t0 = Instant::now();
+                    let stage = &mut stages[vi];
+                    if stage.fail {
+                        stage.fail = false;
+                        stop.store(true, Ordering::Relaxed);
+                        panic!("deliberate panic in chain stage {vi} requested by rm_chain_debug_fail");
+                    }
+                    let r = match &mut stage.op {
+                        Op::Vad(v) => ops::vad_rows(v, &rows, mix, &mut flags[nf..]),
+                        _ => Err(Error::State("not a VAD stage".into())),
+                    };
+                    times[vi] += t0.elapsed().as_nanos() as u64;
+                    match r {
+                        Ok(k) => {
+                            nf += k;
+                            done += rows[0].len();
+                        }
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            vad_res = Err(e);
+                        }
+                    }
+                }
+            }
+            let mut res = vad_res;
+            for h in handles {
+                match h.join() {
+                    Ok(r) => {
+                        if res.is_ok() {
+                            res = r;
+                        }
+                    }
+                    Err(payload) => resume_worker_panic(payload),
+                }
+            }
+            res
+        });
+        res?;
+        if done != total {
+            return Err(Error::State(format!(
+                "overlapped chain run gave the VAD {done} frames, expected {total}"
+            )));
+        }
+        for i in 0..vi {
+            let t = self.lanes.iter_mut().map(|l| std::mem::take(&mut l.times[i])).max();
+            self.times[i] += t.unwrap_or(0);
+        }
+        self.reset_vad();
+        Ok((total, nf))
+    }
+
     fn run_whole(
         &mut self,
         input: View<'_>,
@@ -666,6 +799,83 @@ impl Chain {
             }
         }
     }
+}
+
+/// One channel of an overlapped run: its one-channel chain, input row
+/// and the part of its output row not written yet.
+struct LaneJob<'a, 'o> {
+    c: usize,
+    lane: &'a mut Chain,
+    x: View<'o>,
+    row: &'o mut [f32],
+    pos: usize,
+    flushed: bool,
+}
+
+impl<'o> LaneJob<'_, 'o> {
+    /// The next piece of this row: [`SEGMENT`] more input frames, or the
+    /// tail once the input is done.
+    fn step(&mut self) -> Result<&'o [f32]> {
+        let row = std::mem::take(&mut self.row);
+        let (want, last) = if self.pos < self.x.frames {
+            (self.lane.output_frames(SEGMENT.min(self.x.frames - self.pos)).0, false)
+        } else {
+            (self.lane.flush()?.0, true)
+        };
+        if want > row.len() {
+            return Err(Error::BufferTooSmall {
+                needed: want,
+                given: row.len(),
+            });
+        }
+        let (head, rest) = row.split_at_mut(want);
+        let dst = ViewMut::new(PlaneMut::F32(&mut *head), 1, want, want)?;
+        let (k, _) = if last {
+            self.flushed = true;
+            self.lane.take(Some(dst), &mut [])?
+        } else {
+            let n = SEGMENT.min(self.x.frames - self.pos);
+            let r = self.lane.process(self.x.sub(self.pos, n), Some(dst), &mut [])?;
+            self.pos += n;
+            r
+        };
+        self.row = rest;
+        let head: &'o [f32] = head;
+        Ok(&head[..k])
+    }
+}
+
+/// A channel thread of an overlapped run: its lanes, piece by piece in
+/// turn (so every row advances), each piece sent to the VAD.
+fn run_lane_jobs<'o>(
+    mut jobs: Vec<LaneJob<'_, 'o>>,
+    tx: &mpsc::Sender<(usize, &'o [f32])>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    for j in &mut jobs {
+        j.lane.reset();
+    }
+    while jobs.iter().any(|j| !j.flushed) {
+        for j in jobs.iter_mut().filter(|j| !j.flushed) {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let piece = j.step()?;
+            // The VAD may have stopped (an error there): nothing to hand on.
+            let _ = tx.send((j.c, piece));
+        }
+    }
+    Ok(())
+}
+
+/// Re-raises a worker's panic here so the ABI guard reports it (with its message).
+fn resume_worker_panic(payload: Box<dyn std::any::Any + Send>) -> ! {
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    panic!("{msg} (in a chain worker thread)");
 }
 
 /// One data stage from `src` into `dst`.

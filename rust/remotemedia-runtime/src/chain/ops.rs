@@ -481,3 +481,23 @@ pub fn vad_process(v: &mut Vad, src: &View<'_>, mix: &mut Vec<f64>, flags: &mut 
     }
     v.process(Samples::F64(m), flags)
 }
+
+/// [`vad_process`] of float32 rows held as separate slices of one length
+/// (two or more): the same channel mean, operation for operation, as a
+/// planar view of those rows would get.
+pub fn vad_rows(v: &mut Vad, rows: &[&[f32]], mix: &mut Vec<f64>, flags: &mut [u8]) -> Result<usize> {
+    let n = rows.first().map_or(0, |r| r.len());
+    if rows.len() < 2 || rows.iter().any(|r| r.len() != n) {
+        return Err(Error::State("the VAD's rows must be two or more of one length".into()));
+    }
+    let inv = rows.len() as f64;
+    let m = grow(mix, n);
+    for (i, o) in m.iter_mut().enumerate() {
+        let mut acc = f64::from(rows[0][i]) + f64::from(rows[1][i]);
+        for r in &rows[2..] {
+            acc += f64::from(r[i]);
+        }
+        *o = acc / inv;
+    }
+    v.process(Samples::F64(m), flags)
+}

@@ -273,3 +273,131 @@ fn parallel_run_equals_the_one_thread_path() {
     }));
     assert!(caught.is_err());
 }
+
+/// Output rows and flags of a run.
+type Ran = (Vec<f32>, Vec<u8>);
+
+/// `run` on `x` (`ch` rows of `n`), and the one-thread path (process, flush, take).
+fn run_and_serial(specs: &[Spec], x: &[i16], ch: usize, n: usize) -> (Ran, Ran) {
+    let input = View::new(Plane::I16(x), ch, n, n).unwrap();
+    let mut c = Chain::new(Fmt::I16, ch, 48000, specs).unwrap();
+    let (m, k) = c.run_frames(n);
+    let mut y = vec![0f32; ch * m];
+    let mut flags = vec![0u8; k];
+    let got = c
+        .run(
+            input,
+            Some(ViewMut::new(PlaneMut::F32(&mut y), ch, m, m).unwrap()),
+            &mut flags,
+        )
+        .unwrap();
+    assert_eq!(got, (m, k));
+    let mut s = Chain::new(Fmt::I16, ch, 48000, specs).unwrap();
+    let (m1, k1) = s.output_frames(n);
+    let mut y1 = vec![0f32; ch * m1];
+    let mut f1 = vec![0u8; k1];
+    s.process(
+        input,
+        Some(ViewMut::new(PlaneMut::F32(&mut y1), ch, m1, m1).unwrap()),
+        &mut f1,
+    )
+    .unwrap();
+    let (m2, k2) = s.flush().unwrap();
+    let mut y2 = vec![0f32; ch * m2];
+    let mut f2 = vec![0u8; k2];
+    s.take(Some(ViewMut::new(PlaneMut::F32(&mut y2), ch, m2, m2).unwrap()), &mut f2)
+        .unwrap();
+    assert_eq!(m1 + m2, m);
+    let mut serial = Vec::with_capacity(ch * m);
+    for c in 0..ch {
+        serial.extend_from_slice(&y1[c * m1..(c + 1) * m1]);
+        serial.extend_from_slice(&y2[c * m2..(c + 1) * m2]);
+    }
+    f1.extend_from_slice(&f2);
+    ((y, flags), (serial, f1))
+}
+
+#[test]
+fn overlapped_run_with_more_channels_than_threads_equals_the_one_thread_path() {
+    // Three channels (a thread takes two lanes on a two-core machine), the
+    // VAD on the calling thread while the lanes resample, several pieces.
+    let specs = [
+        Spec::Convert(Fmt::F32),
+        Spec::Resample {
+            rate: 16000,
+            quality: Quality::High,
+        },
+        Spec::Vad {
+            frame_ms: 20,
+            aggressiveness: 3,
+        },
+    ];
+    let n = 3 * SEGMENT + 777;
+    let two = stereo(n, 9);
+    let mut x = two.clone();
+    x.extend(two[..n].iter().map(|&v| v / 3)); // a third row
+    let ((y, flags), (serial, f1)) = run_and_serial(&specs, &x, 3, n);
+    assert!(y.iter().zip(&serial).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert_eq!(flags, f1);
+    assert!(flags.contains(&1) && flags.contains(&0));
+}
+
+#[test]
+fn overlapped_run_recovers_from_a_panic_in_its_vad() {
+    let specs = [
+        Spec::Convert(Fmt::F32),
+        Spec::Resample {
+            rate: 16000,
+            quality: Quality::High,
+        },
+        Spec::Vad {
+            frame_ms: 30,
+            aggressiveness: 2,
+        },
+    ];
+    let n = 2 * SEGMENT + 5;
+    let x = stereo(n, 4);
+    let input = View::new(Plane::I16(&x), 2, n, n).unwrap();
+    let mut c = Chain::new(Fmt::I16, 2, 48000, &specs).unwrap();
+    let (m, k) = c.run_frames(n);
+    c.debug_fail(2).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut y = vec![0f32; 2 * m];
+        let mut flags = vec![0u8; k];
+        let _ = c.run(
+            input,
+            Some(ViewMut::new(PlaneMut::F32(&mut y), 2, m, m).unwrap()),
+            &mut flags,
+        );
+    }));
+    assert!(caught.is_err());
+    // The next run starts afresh and gives the one-thread result.
+    let mut y = vec![0f32; 2 * m];
+    let mut flags = vec![0u8; k];
+    c.run(
+        input,
+        Some(ViewMut::new(PlaneMut::F32(&mut y), 2, m, m).unwrap()),
+        &mut flags,
+    )
+    .unwrap();
+    let (_, (serial, f1)) = run_and_serial(&specs, &x, 2, n);
+    assert!(y.iter().zip(&serial).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert_eq!(flags, f1);
+}
+
+#[test]
+fn parallel_run_without_a_vad_equals_the_one_thread_path() {
+    // Nothing after the per-channel prefix: the lanes alone, no overlap.
+    let specs = [
+        Spec::Convert(Fmt::F32),
+        Spec::Resample {
+            rate: 16000,
+            quality: Quality::Low,
+        },
+    ];
+    let n = PARALLEL_MIN + 333;
+    let x = stereo(n, 2);
+    let ((y, flags), (serial, f1)) = run_and_serial(&specs, &x, 2, n);
+    assert!(y.iter().zip(&serial).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(flags.is_empty() && f1.is_empty());
+}

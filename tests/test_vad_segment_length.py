@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -207,3 +208,20 @@ def test_speech_segments_streaming_equals_offline_on_every_body(ks: KernelSet, s
             np.testing.assert_array_equal(np.concatenate(audio), keep_segments(x, SR, offline))
     whole = VADNode(mode="filter", **settings).process_with((x, SR), ks)
     assert whole.metadata["vad_segments"] == offline
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "limit"),
+    [
+        ("padding_ms", 1e308, "1e+09"),
+        ("hangover_ms", 2e9, "1e+09"),
+        ("max_segment_s", 1e308, "1e+06"),
+        ("merge_up_to_s", 1e7, "1e+06"),
+    ],
+)
+def test_absurd_durations_are_refused_with_the_node_and_the_limit(param: str, value: float, limit: str) -> None:
+    message = re.escape(f"speech segments: {param} must be at most {limit}, got")
+    with pytest.raises(ValueError, match="VADNode 'v': " + message):
+        VADNode(name="v", **{param: value})
+    with pytest.raises(ValueError, match=message):
+        SegmentTracker(SR, FRAME, **{param: value})

@@ -54,9 +54,17 @@ class SegmentEvent:
     sample: int
 
 
+#: Longest duration a rule takes (one million seconds, about 11.6 days): larger
+#: values are mistakes, and they would overflow the sample arithmetic.
+MAX_DURATION_S = 1e6
+
+
 def _non_negative(name: str, value: float) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ValueError(f"speech segments: {name} must be a finite number >= 0, got {value!r}")
+    limit = MAX_DURATION_S * (1000 if name.endswith("_ms") else 1)
+    if value > limit:
+        raise ValueError(f"speech segments: {name} must be at most {limit:g}, got {value!r}")
     return float(value)
 
 

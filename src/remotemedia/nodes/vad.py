@@ -114,7 +114,10 @@ class VADNode(Node):
         self._segments = {k: SEGMENT_DEFAULTS[k] if v is None else v for k, v in given.items()}
         self._segments["max_segment_s"] = max_segment_s
         self._segments["merge_up_to_s"] = merge_up_to_s
-        SegmentTracker(16000, 480, **self._segments)  # validates the rules now
+        try:
+            SegmentTracker(16000, 480, **self._segments)  # validates the rules now
+        except ValueError as exc:
+            raise ValueError(f"VADNode {self.name!r}: {exc}") from None
         self.pre_roll_audio = bool(pre_roll_audio)
         self._decision = {"threshold": threshold, "release": release, "hold_ms": hold_ms}
         self.engine = engine

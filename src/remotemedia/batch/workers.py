@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib
 import os
 import signal
 import sys
@@ -113,6 +114,9 @@ class WorkerPool:
         self.size = max(1, workers)
         self.env = dict(env or {})
         self._ctx = context if context is not None else _context()
+        if self._ctx.get_start_method() == "fork":
+            # loaded here once, inherited by every worker (else each imports them on its first file)
+            importlib.import_module("remotemedia.batch.warm")
         self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
         self._workers: list[_Worker] = []
         self.deaths = 0

@@ -81,8 +81,8 @@ def outputs(outdir: Path) -> dict[str, tuple[np.ndarray, int, dict]]:
     """Every output under ``outdir``: relative path -> (audio, rate, sidecar)."""
     found = {}
     for sidecar in sorted(outdir.rglob("*.json")):
-        if sidecar.name.startswith("_remotemedia"):
-            continue
+        if sidecar.name.startswith("_remotemedia") or ".rmtmp" in sidecar.name:
+            continue  # the run's own files; a temporary a killed run left mid-write is no output
         audio_path = sidecar.with_name(sidecar.name[: -len(".json")])
         with open(audio_path, "rb") as fh:  # a file object: any file name, UTF-8 or not
             audio, rate = sf.read(fh, dtype="float32")

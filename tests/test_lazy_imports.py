@@ -1,8 +1,8 @@
 """Start-up: the command line and the package import only what a command needs.
 
 Checked through ``sys.modules`` in a fresh interpreter (never through
-timings): the CLI must not load Dask, tqdm or the stream machinery until a
-run needs them, and the lazily exported names must all resolve.
+timings): the CLI must not load Dask, tqdm, multiprocessing or the stream
+machinery until a run needs them, and the lazily exported names must all resolve.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-HEAVY = ("dask", "distributed", "tqdm", "remotemedia.stream", "asyncio")
+# multiprocessing: only a run with several worker processes needs it (batch/workers.py)
+HEAVY = ("dask", "distributed", "tqdm", "remotemedia.stream", "asyncio", "multiprocessing")
 
 
 def loaded_after(code: str, cwd: Path | None = None) -> set[str]:

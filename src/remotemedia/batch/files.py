@@ -43,6 +43,10 @@ def atomic_path(final: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+# ``json.dumps(..., sort_keys=True)`` builds a new encoder per call; one kept encoder gives the same text
+_SORTED = json.JSONEncoder(sort_keys=True)
+
+
 def json_text(data: Any) -> str:
     """``data`` as JSON text, keys sorted, one top-level entry per line.
 
@@ -52,8 +56,8 @@ def json_text(data: Any) -> str:
     processing). The result is the same JSON value.
     """
     if not isinstance(data, dict) or not data:
-        return json.dumps(data, sort_keys=True) + "\n"
-    rows = [f"  {json.dumps(key)}: {json.dumps(data[key], sort_keys=True)}" for key in sorted(data)]
+        return _SORTED.encode(data) + "\n"
+    rows = [f"  {json.dumps(key)}: {_SORTED.encode(data[key])}" for key in sorted(data)]
     return "{\n" + ",\n".join(rows) + "\n}\n"
 
 

@@ -11,6 +11,7 @@ ever crosses a process boundary.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 import time
@@ -56,13 +57,14 @@ class FileTask:
     offset_s: float = 0.0
     duration_s: float | None = None
 
-    @property
+    # cached (a file's path is asked for a dozen times per file); the frozen fields never change it
+    @functools.cached_property
     def output(self) -> Path:
         if self.output_name:
             return Path(self.outdir) / self.output_name
         return Path(self.outdir) / Path(self.relpath).with_suffix("." + self.output_format)
 
-    @property
+    @functools.cached_property
     def sidecar(self) -> Path:
         out = self.output
         return out.with_name(out.name + SIDECAR_SUFFIX)

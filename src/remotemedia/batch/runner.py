@@ -34,9 +34,9 @@ from remotemedia.batch.job import (
 )
 from remotemedia.batch.lock import output_lock
 from remotemedia.batch.progress import Progress
-from remotemedia.batch.workers import WorkerPool
 
 if TYPE_CHECKING:
+    from remotemedia.batch.workers import WorkerPool
     from remotemedia.dataset.options import DatasetOptions
 
 SUMMARY_FILE = "_remotemedia_summary.json"
@@ -273,6 +273,8 @@ def _execute(
                 _run_inline(todo, summary, bar, failures, on_error)
             else:
                 summary.executor = f"processes x{n_workers}"
+                from remotemedia.batch.workers import WorkerPool  # here: multiprocessing only when it is used
+
                 with WorkerPool(min(n_workers, len(todo))) as pool:
                     _run_pool(pool, todo, summary, bar, failures, on_error, max_attempts)
         except KeyboardInterrupt:

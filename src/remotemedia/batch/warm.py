@@ -1,8 +1,11 @@
-"""Imported by a worker pool's fork server: everything a worker needs, loaded once.
+"""Imported before workers fork: everything a worker needs, loaded once.
 
-Workers fork from the server with these modules (and the native core)
-already loaded, so each starts in milliseconds instead of importing the
-pipeline machinery, the built-in nodes, the kernels and the binding again.
+By a worker pool's fork server, and by the run itself before it forks its
+workers (``WorkerPool`` with the fork start method). Workers fork with
+these modules (and the native core) already loaded, so each starts in
+milliseconds instead of importing the pipeline machinery, the built-in
+nodes, the kernels, the stream session, the dataset cutter, soundfile and
+the binding again, each worker for itself, on its first file.
 The Cython binding's extension module is imported (safe: the server runs
 no threads) but nothing is selected or cached: each worker still chooses
 its runtime from its own environment (REMOTEMEDIA_RUNTIME may differ
@@ -28,9 +31,24 @@ MODULES = (
     "remotemedia.nodes.resample",
     "remotemedia.nodes.vad",
     "remotemedia.stream.session",
+    # what the first file imports (job.process_file): the chain stage, the cutter, the decoder
+    "remotemedia.stream.chained",
+    "remotemedia.stream.stages",
+    "remotemedia.core.chains",
+    "remotemedia.core.chunks",
+    "remotemedia.dataset.cutter",
+    "soundfile",
+)
+#: The kernel bodies (which one a worker uses depends on its runtime; importing selects nothing).
+KERNEL_MODULES = (
+    *(f"remotemedia.kernels.rust.{name}" for name in ("chain", "convert", "resample", "vad")),
+    *(f"remotemedia.kernels.python.{name}" for name in ("convert", "resample", "resample_interp", "vad")),
 )
 
 for _name in MODULES:
     importlib.import_module(_name)
+for _name in KERNEL_MODULES:
+    with contextlib.suppress(ImportError):  # a body this install lacks is reported where it is chosen
+        importlib.import_module(_name)
 with contextlib.suppress(ImportError):  # a pure-Python install has none
     importlib.import_module(runtime._MODULES["cython"])

@@ -1,4 +1,4 @@
-"""The batch job's own worker processes: one file per worker at a time.
+"""The batch job's own worker processes: one file per worker at a time (and the next one queued).
 
 Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers
 dies, it breaks every pending future, so a single crashing file charged an
@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -90,7 +91,8 @@ def worker_main(conn: Connection, lifeline: Connection, lifeline_w: Connection, 
 class _Worker:
     process: Any
     conn: Connection
-    task: FileTask | None = None
+    # tasks sent and not answered yet, in order: the first is the one running
+    tasks: collections.deque[FileTask] = field(default_factory=collections.deque)
 
 
 def _context() -> Any:
@@ -102,7 +104,7 @@ def _context() -> Any:
 
 
 class WorkerPool:
-    """``workers`` processes, each running one :class:`FileTask` at a time.
+    """``workers`` processes, each running one :class:`FileTask` at a time (see :meth:`run`).
 
     Use :meth:`run` to process a list of tasks; :meth:`close` (or the
     context manager) ends every worker, running or not.
@@ -112,6 +114,9 @@ class WorkerPool:
         self.size = max(1, workers)
         self.env = dict(env or {})
         self._ctx = context if context is not None else _context()
+        if self._ctx.get_start_method() == "fork":
+            # loaded here once, inherited by every worker (else each imports them on its first file)
+            importlib.import_module("remotemedia.batch.warm")
         self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
         self._workers: list[_Worker] = []
         self.deaths = 0
@@ -152,66 +157,100 @@ class WorkerPool:
     ) -> Iterator[FileResult]:
         """Yield one result per task, in completion order.
 
+        Each worker holds up to :attr:`DEPTH` tasks: the one it runs and
+        the next, already in its pipe, so it never waits for this process
+        to hand it work between two files (on a busy machine that wait is
+        a scheduling delay per file). A worker runs its tasks in order and
+        answers in order, so the first unanswered one is the one it is
+        running.
+
         A worker that dies (killed, out of memory, a crash in native code)
         charges one attempt to the one task it was running; that task is
         queued again until it has had ``max_attempts``, then
-        ``on_death(task, attempts)`` makes its failed result. The caller may
-        stop iterating at any time (then :meth:`close` ends the workers).
+        ``on_death(task, attempts)`` makes its failed result. Its queued
+        task goes back to the queue uncharged. The caller may stop
+        iterating at any time (then :meth:`close` ends the workers).
         """
         queue = collections.deque(tasks)
         attempts: dict[int, int] = {}
         busy: dict[Connection, _Worker] = {}
         while queue or busy:
-            while queue and len(busy) < self.size:
-                idle = next((w for w in self._workers if w.task is None), None) or self._spawn()
-                if not idle.process.is_alive():  # died while idle: replace it, charging nobody
-                    self._retire(idle)
-                    continue
-                task = queue.popleft()
-                idle.task = task
-                attempts[id(task)] = attempts.get(id(task), 0) + 1
-                try:
-                    idle.conn.send(task)
-                except OSError:  # it died while idle: replace it, try again without charging
-                    attempts[id(task)] -= 1
-                    queue.appendleft(task)
-                    self._retire(idle)
-                    continue
-                busy[idle.conn] = idle
+            self._feed(queue, busy)
             sentinels = {w.process.sentinel: w for w in busy.values()}
             for ready in wait([*busy, *sentinels]):
                 worker = busy.get(ready) if isinstance(ready, Connection) else sentinels.get(ready)
                 if worker is None or worker.conn not in busy:
                     continue
-                running = worker.task
-                assert running is not None
-                result: FileResult | None = None
-                if isinstance(ready, Connection):
-                    with contextlib.suppress(EOFError, OSError):
-                        result = worker.conn.recv()
-                if result is not None:
-                    del busy[worker.conn]
-                    worker.task = None
-                    result.attempts = max(result.attempts, attempts.pop(id(running)))
+                dead = False
+                # every answer already in the pipe first: a worker may die after answering
+                while worker.tasks:
+                    try:
+                        if not worker.conn.poll():
+                            break
+                        result: FileResult = worker.conn.recv()
+                    except (EOFError, OSError):
+                        dead = True
+                        break
+                    done = worker.tasks.popleft()
+                    attempts[id(done)] = attempts.get(id(done), 0) + 1
+                    result.attempts = max(result.attempts, attempts.pop(id(done)))
                     yield result
+                if not dead and worker.process.is_alive():
+                    if not worker.tasks:
+                        del busy[worker.conn]
                     continue
-                # the worker died under this task: charge it alone
+                # the worker died under its first task: charge it alone, requeue the others as they were
                 del busy[worker.conn]
                 self._retire(worker)
                 self.deaths += 1
+                if not worker.tasks:
+                    continue
+                running, waiting = worker.tasks[0], list(worker.tasks)[1:]
+                worker.tasks.clear()
+                queue.extendleft(reversed(waiting))
+                attempts[id(running)] = attempts.get(id(running), 0) + 1
                 if attempts[id(running)] < max_attempts:
                     queue.appendleft(running)
                 else:
                     yield on_death(running, attempts.pop(id(running)))
 
+    #: Tasks a worker holds at once (running + queued in its pipe).
+    DEPTH = 2
+
+    def _feed(self, queue: collections.deque[FileTask], busy: dict[Connection, _Worker]) -> None:
+        """Send queued tasks to workers until each holds :attr:`DEPTH` (new workers up to the pool size)."""
+        while queue:
+            # an idle worker first; a second task only while the queue outlasts a round (no tail imbalance)
+            worker = next((w for w in self._workers if not w.tasks), None)
+            if worker is None and len(queue) > self.size:
+                worker = next((w for w in self._workers if len(w.tasks) < self.DEPTH), None)
+            if worker is None:
+                if len(self._workers) >= self.size:
+                    return
+                worker = self._spawn()
+            elif not worker.tasks and not worker.process.is_alive():  # died while idle: replace it, charging nobody
+                self._retire(worker)
+                continue
+            task = queue.popleft()
+            try:
+                worker.conn.send(task)
+            except OSError:  # it died: back to the queue uncharged; its own tasks are handled at its sentinel
+                queue.appendleft(task)
+                if not worker.tasks:
+                    self._retire(worker)
+                    continue
+                return
+            worker.tasks.append(task)
+            busy[worker.conn] = worker
+
     def close(self) -> None:
         """End every worker now (running tasks are abandoned; their temporaries are removed next run)."""
         for worker in list(self._workers):
             with contextlib.suppress(OSError):
-                if worker.task is None:
+                if not worker.tasks:
                     worker.conn.send(None)
         for worker in list(self._workers):
-            if worker.task is not None:
+            if worker.tasks:
                 worker.process.kill()
             worker.process.join(2)
             if worker.process.is_alive():

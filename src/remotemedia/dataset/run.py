@@ -95,6 +95,8 @@ def finish(outdir: Path, all_tasks: list[Any], options: DatasetOptions) -> dict[
 
     rows: list[Utterance] = []
     written: dict[str, str] = {}
+    if not options.manifests and not options.labels:
+        return written  # nothing to write: no sidecar is read back (nor any input fingerprinted again)
     for task in all_tasks:
         if not is_complete(task):
             continue

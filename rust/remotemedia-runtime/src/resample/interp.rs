@@ -480,13 +480,18 @@ impl Interp {
     fn emit(&mut self, n: usize, out: &mut [f32], stride: usize) {
         let t = &*self.table;
         let s = t.shape;
-        let den = self.clock.den as u64;
+        // Segment and in-segment position from the remainder by one float64
+        // product (no 64-bit division per output): `rem < den < 2^53` is
+        // exact in float64, and `u = rem * q / den` is off by at most a few
+        // units of 2^-52 relative, far under the tolerances (the pieces join
+        // at segment ends, so a `u` rounded across one changes nothing).
+        let scale = s.q as f64 / self.clock.den as f64;
+        let last = s.q - 1;
         for k in 0..n {
             let frame = self.clock.frame as i64;
-            // rem < den < 2^53 and q <= 128: rem * q fits in 64 bits.
-            let rq = self.clock.rem * s.q as u64;
-            let seg = (rq / den) as usize;
-            let alpha = (rq % den) as f64 / den as f64;
+            let u = self.clock.rem as f64 * scale;
+            let seg = (u as usize).min(last);
+            let alpha = u - seg as f64;
             let first = (frame - s.behind as i64 - self.start) as usize;
             let row = &t.coef[seg * s.taps * 4..][..s.taps * 4];
             if self.hist.len() == 1 {

@@ -8,13 +8,18 @@
 //! prototype in that segment (both ends included, so the pieces join), as
 //! soxr and libsamplerate interpolate between stored phases. Its table
 //! depends only on the preset and on `min(1, ratio)`, never on the
-//! ratio's terms (`q * taps * 4` float64: 106 KiB at "high", ratio >= 1).
+//! ratio's terms (`q * taps * 4` values).
+//!
+//! Precision follows the design's attenuation: up to [`WIDE_DB`] the table
+//! is float32 and so are the cubics and the dot products (eight lanes per
+//! AVX2 vector; float32 rounding sits near -150 dB, under every such
+//! design), above it ("very_high") all of it is float64.
 //!
 //! Output `k` sits at input position `P_k / den`, `P_k` an integer: frame
 //! `i = P_k / den`, segment `j = (P_k mod den) * q / den`, and `alpha` the
 //! position inside the segment. Each tap's coefficient is the segment's
 //! cubic at `alpha` (Horner's rule), and the output is the dot product of
-//! those coefficients with the input window around `i`, in float64. Positions advance
+//! those coefficients with the input window around `i`. Positions advance
 //! by an integer step: for integer rates `den = L << 32` and the step is
 //! `M << 32` (exact: the stream has `ceil(n * out / in)` frames); for a
 //! non-integer ratio `den = 2^52` and the step is `round(2^52 / ratio)`.
@@ -30,6 +35,7 @@
 //! in `remotemedia/kernels/resample_interp.py`).
 
 use super::design::{self, bessel_i0, Quality};
+use super::dot::{Dest, Sample};
 use crate::cpu::{Avx2Fma, Simd};
 use crate::error::{Error, Result};
 use std::sync::Arc;
@@ -44,6 +50,11 @@ pub const RATIO_DEN: u128 = 1 << 52;
 pub const MAX_RATIO: f64 = 256.0;
 /// `set_ratio` stays within this factor of the ratio the filter was designed for.
 pub const VARIABLE_RANGE: f64 = 1.05;
+/// Designs attenuating more than this (dB) run in float64, the rest in float32.
+pub const WIDE_DB: f64 = 150.0;
+/// Mono outputs computed together (their final sums share one transposed
+/// tree of horizontal adds on the float32 path).
+const BATCH: usize = 8;
 
 /// Stored phase segments per input frame at ratio >= 1: the cubic's error
 /// stays 25 dB or more under the preset's stopband.
@@ -73,6 +84,8 @@ pub struct InterpShape {
     pub fc: f64,
     /// Kaiser window parameter.
     pub beta: f64,
+    /// Float64 table and arithmetic (the design attenuates more than [`WIDE_DB`]).
+    pub wide: bool,
 }
 
 impl InterpShape {
@@ -101,6 +114,7 @@ impl InterpShape {
             ahead: taps as u64 - 1 - behind,
             fc: (fp + fs) / 2.0,
             beta: 0.1102 * (atten - 8.7),
+            wide: atten > WIDE_DB,
         }
     }
 
@@ -110,12 +124,22 @@ impl InterpShape {
     }
 }
 
-/// A designed table. Layout: segment `j`, then blocks of 4 taps, each
-/// block holding the 4 taps' coefficients of `alpha^0`, then `alpha^1`,
-/// `alpha^2`, `alpha^3` (16 values).
+/// A designed table: `coef` for a wide shape, `coef32` otherwise (the
+/// other one empty). Layout of `coef`: segment `j`, then blocks of 4 taps,
+/// each block holding the 4 taps' coefficients of `alpha^0`, then
+/// `alpha^1`, `alpha^2`, `alpha^3` (16 values). `coef32` likewise with
+/// blocks of 8 taps (32 values), each the float64 design rounded.
 pub struct Table {
     pub shape: InterpShape,
     pub coef: Vec<f64>,
+    pub coef32: Vec<f32>,
+}
+
+impl Table {
+    /// Heap bytes of the coefficients.
+    pub fn heap_bytes(&self) -> usize {
+        self.coef.len() * 8 + self.coef32.len() * 4
+    }
 }
 
 /// Designs the table of a shape (float64 cubic pieces of a Kaiser-windowed
@@ -164,7 +188,29 @@ pub fn design(s: &InterpShape) -> Result<Table> {
             }
         }
     }
-    Ok(Table { shape: *s, coef })
+    if s.wide {
+        return Ok(Table {
+            shape: *s,
+            coef,
+            coef32: Vec::new(),
+        });
+    }
+    let mut coef32 = Vec::new();
+    coef32
+        .try_reserve_exact(n)
+        .map_err(|_| Error::Allocation { bytes: n * 4 })?;
+    coef32.resize(n, 0.0);
+    // From blocks of 4 taps (16 values) to blocks of 8 (32 values).
+    for (j, v) in coef.iter().enumerate() {
+        let (b4, p, lane) = (j / 16, j / 4 % 4, j % 4);
+        let tap = b4 * 4 + lane;
+        coef32[tap / 8 * 32 + p * 8 + tap % 8] = *v as f32;
+    }
+    Ok(Table {
+        shape: *s,
+        coef: Vec::new(),
+        coef32,
+    })
 }
 
 /// `floor(x + 0.5)` (the rounding the numpy body uses too).
@@ -315,19 +361,169 @@ pub fn ratio_clock(ratio: f64) -> (u128, u128) {
     (RATIO_DEN, round_half_up(RATIO_DEN as f64 / ratio))
 }
 
+/// The kernel's input in its precision, per channel from input index
+/// `start` on, and one output's coefficients, shared by every channel (2+
+/// channels).
+struct Rows<S> {
+    hist: Vec<Vec<S>>,
+    coef: Vec<S>,
+}
+
+impl<S: Kernel> Rows<S> {
+    fn new(channels: usize) -> Rows<S> {
+        Rows {
+            hist: vec![Vec::new(); channels],
+            coef: Vec::new(),
+        }
+    }
+
+    /// `behind` zeros per channel.
+    fn reset(&mut self, behind: usize) {
+        for h in &mut self.hist {
+            h.clear();
+            h.resize(behind, S::default());
+        }
+    }
+
+    fn extend(&mut self, input: &[f32], in_stride: usize, frames: usize) {
+        for (c, h) in self.hist.iter_mut().enumerate() {
+            h.extend(input[c * in_stride..][..frames].iter().map(|&v| S::from_f32(v)));
+        }
+    }
+
+    fn pad(&mut self, zeros: usize) {
+        for h in &mut self.hist {
+            h.resize(h.len() + zeros, S::default());
+        }
+    }
+
+    fn drop_front(&mut self, n: usize) {
+        for h in &mut self.hist {
+            h.drain(..n);
+        }
+    }
+
+    /// `dest.frames` outputs from the clock's position on (`start`: input
+    /// index of the histories' first frame); advances the clock.
+    fn emit(&mut self, t: &Table, clock: &mut Clock, simd: Simd, start: i64, dest: Dest<'_, f32>) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            // SAFETY: the token proves AVX2+FMA, all `emit_avx` needs.
+            return unsafe { emit_avx(cpu, self, t, clock, start, dest) };
+        }
+        emit_rows(self, t, clock, simd, start, dest);
+    }
+}
+
+/// [`Rows::emit`] compiled for AVX2+FMA as a whole, so that the kernels
+/// inline into the loop over outputs (same operations, same bits).
+///
+/// # Safety
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn emit_avx<S: Kernel>(
+    cpu: Avx2Fma,
+    rows: &mut Rows<S>,
+    t: &Table,
+    clock: &mut Clock,
+    start: i64,
+    dest: Dest<'_, f32>,
+) {
+    emit_rows(rows, t, clock, Some(cpu), start, dest);
+}
+
+/// The loop of [`Rows::emit`].
+#[inline(always)]
+fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: Simd, start: i64, dest: Dest<'_, f32>) {
+    let Dest {
+        buf: out,
+        stride,
+        frames: n,
+    } = dest;
+    let s = t.shape;
+    let table = S::table(t);
+    // Segment and in-segment position from the remainder by one float64
+    // product (no 64-bit division per output): `rem < den < 2^53` is
+    // exact in float64, and `u = rem * q / den` is off by at most a few
+    // units of 2^-52 relative, far under the tolerances (the pieces join
+    // at segment ends, so a `u` rounded across one changes nothing).
+    let scale = s.q as f64 / clock.den as f64;
+    let last = s.q - 1;
+    // Where the next output reads: its window's first frame in the
+    // history, its row of the table and its in-segment position.
+    let place = |clock: &Clock| {
+        let u = clock.rem as f64 * scale;
+        let seg = (u as usize).min(last);
+        let first = (clock.frame as i64 - s.behind as i64 - start) as usize;
+        (first, seg * s.taps * 4, u - seg as f64)
+    };
+    if rows.hist.len() == 1 {
+        let x = &rows.hist[0];
+        let mut k = 0;
+        // Mono: outputs in batches of BATCH (the same bits as one by one).
+        while k + BATCH <= n {
+            let mut xs = [&x[..0]; BATCH];
+            let mut rs = [&table[..0]; BATCH];
+            let mut alpha = [0.0; BATCH];
+            for j in 0..BATCH {
+                let (first, row, a) = place(clock);
+                xs[j] = &x[first..first + s.taps];
+                rs[j] = &table[row..row + s.taps * 4];
+                alpha[j] = a;
+                clock.advance();
+            }
+            out[k..k + BATCH].copy_from_slice(&S::outputs(simd, xs, rs, alpha));
+            k += BATCH;
+        }
+        for o in &mut out[k..n] {
+            let (first, row, a) = place(clock);
+            *o = S::output(simd, &x[first..first + s.taps], &table[row..row + s.taps * 4], a);
+            clock.advance();
+        }
+        return;
+    }
+    for k in 0..n {
+        // Several channels: the coefficients once, then a dot product per
+        // channel (the same operations as `output`, so the same bits).
+        let (first, row, a) = place(clock);
+        rows.coef.resize(s.taps, S::default());
+        S::coefficients(simd, &table[row..row + s.taps * 4], a, &mut rows.coef);
+        for (c, h) in rows.hist.iter().enumerate() {
+            out[c * stride + k] = <S as Kernel>::dot(simd, &h[first..first + s.taps], &rows.coef);
+        }
+        clock.advance();
+    }
+}
+
+/// The history in the table's precision.
+enum Hist {
+    Wide(Rows<f64>),
+    Narrow(Rows<f32>),
+}
+
+/// Runs `$body` with `$r` bound to the rows, whichever their precision.
+macro_rules! with_rows {
+    ($hist:expr, $r:ident => $body:expr) => {
+        match $hist {
+            Hist::Wide($r) => $body,
+            Hist::Narrow($r) => $body,
+        }
+    };
+}
+
 /// A streaming interpolated-phase resampler for planar channels.
 pub struct Interp {
     table: Arc<Table>,
-    /// Per channel, input from index `start` on (float64).
-    hist: Vec<Vec<f64>>,
+    rows: Hist,
+    channels: usize,
+    /// Input index of the histories' first frame.
     start: i64,
     received: i64,
     clock: Clock,
     /// The ratio the filter was designed for (`set_ratio` stays near it).
     ratio: f64,
     simd: Simd,
-    /// One output's coefficients, shared by every channel (2+ channels).
-    coef: Vec<f64>,
 }
 
 impl Interp {
@@ -335,15 +531,20 @@ impl Interp {
     /// ([`rate_clock`], [`ratio_clock`]) running `table`.
     pub fn new(ratio: f64, (den, step): (u128, u128), channels: usize, table: Arc<Table>) -> Result<Interp> {
         check_ratio(ratio)?;
+        let rows = if table.shape.wide {
+            Hist::Wide(Rows::new(channels))
+        } else {
+            Hist::Narrow(Rows::new(channels))
+        };
         let mut r = Interp {
             table,
-            hist: vec![Vec::new(); channels],
+            rows,
+            channels,
             start: 0,
             received: 0,
             clock: Clock::new(den, step),
             ratio,
             simd: Avx2Fma::detect(),
-            coef: Vec::new(),
         };
         r.reset();
         Ok(r)
@@ -355,7 +556,7 @@ impl Interp {
     }
 
     pub fn channels(&self) -> usize {
-        self.hist.len()
+        self.channels
     }
 
     /// Forces the portable scalar loop (tests compare it with SIMD).
@@ -367,10 +568,7 @@ impl Interp {
     /// Back to the state of a new resampler (history zeroed, first ratio).
     pub fn reset(&mut self) {
         let behind = self.table.shape.behind as usize;
-        for h in &mut self.hist {
-            h.clear();
-            h.resize(behind, 0.0);
-        }
+        with_rows!(&mut self.rows, r => r.reset(behind));
         self.start = -(behind as i64);
         self.received = 0;
         self.clock.reset();
@@ -450,10 +648,8 @@ impl Interp {
         }
         let n_out = self.output_frames(frames);
         check_out(out, stride, n_out, channels)?;
-        for (c, h) in self.hist.iter_mut().enumerate() {
-            if frames > 0 {
-                h.extend(input[c * in_stride..][..frames].iter().map(|&v| v as f64));
-            }
+        if frames > 0 {
+            with_rows!(&mut self.rows, r => r.extend(input, in_stride, frames));
         }
         self.received += frames as i64;
         self.emit(n_out, out, stride);
@@ -467,9 +663,7 @@ impl Interp {
         if n > 0 {
             let last = (self.clock.position_of(n) / self.clock.den) as i64;
             let need = (last + self.table.shape.ahead as i64 + 1 - self.received).max(0) as usize;
-            for h in &mut self.hist {
-                h.resize(h.len() + need, 0.0);
-            }
+            with_rows!(&mut self.rows, r => r.pad(need));
             self.received += need as i64;
             self.emit(n, out, stride);
         }
@@ -478,37 +672,13 @@ impl Interp {
     }
 
     fn emit(&mut self, n: usize, out: &mut [f32], stride: usize) {
-        let t = &*self.table;
-        let s = t.shape;
-        let den = self.clock.den as u64;
-        for k in 0..n {
-            let frame = self.clock.frame as i64;
-            // rem < den < 2^53 and q <= 128: rem * q fits in 64 bits.
-            let rq = self.clock.rem * s.q as u64;
-            let seg = (rq / den) as usize;
-            let alpha = (rq % den) as f64 / den as f64;
-            let first = (frame - s.behind as i64 - self.start) as usize;
-            let row = &t.coef[seg * s.taps * 4..][..s.taps * 4];
-            if self.hist.len() == 1 {
-                out[k] = output(self.simd, &self.hist[0][first..first + s.taps], row, alpha) as f32;
-            } else {
-                // Several channels: the coefficients once, then a dot product
-                // per channel (the same operations as `output`, so the same bits).
-                self.coef.resize(s.taps, 0.0);
-                coefficients(self.simd, row, alpha, &mut self.coef);
-                for (c, h) in self.hist.iter().enumerate() {
-                    out[c * stride + k] = dot(self.simd, &h[first..first + s.taps], &self.coef) as f32;
-                }
-            }
-            self.clock.advance();
-        }
+        let (t, simd, start) = (&*self.table, self.simd, self.start);
+        with_rows!(&mut self.rows, r => r.emit(t, &mut self.clock, simd, start, Dest { buf: out, stride, frames: n }));
         // Keep the history from the first frame the next output needs.
-        let keep_from = self.clock.frame as i64 - s.behind as i64;
+        let keep_from = self.clock.frame as i64 - t.shape.behind as i64;
         let drop = (keep_from - self.start).clamp(0, self.received - self.start) as usize;
         if drop > 0 {
-            for h in &mut self.hist {
-                h.drain(..drop);
-            }
+            with_rows!(&mut self.rows, r => r.drop_front(drop));
             self.start += drop as i64;
         }
     }
@@ -529,6 +699,338 @@ pub(crate) fn check_out(out: &[f32], stride: usize, n_out: usize, channels: usiz
         });
     }
     Ok(())
+}
+
+/// The arithmetic of one precision: the table it reads and the operations
+/// of an output (the same fused operations on the SIMD and scalar paths,
+/// so the same bits).
+trait Kernel: Sample {
+    /// The table's coefficients in this precision.
+    fn table(t: &Table) -> &[Self];
+    /// One output: each tap's coefficient at `alpha`, dotted with `x`.
+    fn output(simd: Simd, x: &[Self], row: &[Self], alpha: f64) -> f32;
+    /// [`BATCH`] outputs, each with the bits of `output`.
+    #[inline]
+    fn outputs(simd: Simd, x: [&[Self]; BATCH], row: [&[Self]; BATCH], alpha: [f64; BATCH]) -> [f32; BATCH] {
+        std::array::from_fn(|j| Self::output(simd, x[j], row[j], alpha[j]))
+    }
+    /// Each tap's coefficient at `alpha` (the first half of `output`).
+    fn coefficients(simd: Simd, row: &[Self], alpha: f64, out: &mut [Self]);
+    /// The second half of `output`, with precomputed coefficients.
+    fn dot(simd: Simd, x: &[Self], coef: &[Self]) -> f32;
+}
+
+impl Kernel for f64 {
+    fn table(t: &Table) -> &[f64] {
+        &t.coef
+    }
+    #[inline]
+    fn output(simd: Simd, x: &[f64], row: &[f64], alpha: f64) -> f32 {
+        output(simd, x, row, alpha) as f32
+    }
+    #[inline]
+    fn coefficients(simd: Simd, row: &[f64], alpha: f64, out: &mut [f64]) {
+        coefficients(simd, row, alpha, out)
+    }
+    #[inline]
+    fn dot(simd: Simd, x: &[f64], coef: &[f64]) -> f32 {
+        dot(simd, x, coef) as f32
+    }
+}
+
+/// Float32: blocks of 8 taps (32 coefficients: 8 per power of `alpha`);
+/// block `b` goes to accumulator `b mod 2`, the two are added lane-wise,
+/// then the lanes as `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`.
+impl Kernel for f32 {
+    fn table(t: &Table) -> &[f32] {
+        &t.coef32
+    }
+    #[inline]
+    fn output(simd: Simd, x: &[f32], row: &[f32], alpha: f64) -> f32 {
+        let a = alpha as f32;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            assert!(x.len() % 8 == 0 && row.len() >= x.len() * 4);
+            // SAFETY: the token proves AVX2+FMA; `x` is whole blocks of 8 taps
+            // and `row` holds their 32 coefficients each (asserted above).
+            return unsafe { output32_avx(cpu, x, row, a) };
+        }
+        let _ = simd;
+        let mut acc = [[0.0f32; 8]; 2];
+        for (b, (xb, cb)) in x.chunks_exact(8).zip(row.chunks_exact(32)).enumerate() {
+            let acc = &mut acc[b % 2];
+            for lane in 0..8 {
+                let coef = cb[24 + lane]
+                    .mul_add(a, cb[16 + lane])
+                    .mul_add(a, cb[8 + lane])
+                    .mul_add(a, cb[lane]);
+                acc[lane] = xb[lane].mul_add(coef, acc[lane]);
+            }
+        }
+        reduce8(acc)
+    }
+    #[inline]
+    fn outputs(simd: Simd, x: [&[f32]; BATCH], row: [&[f32]; BATCH], alpha: [f64; BATCH]) -> [f32; BATCH] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            for j in 0..BATCH {
+                assert!(x[j].len() % 8 == 0 && row[j].len() >= x[j].len() * 4);
+            }
+            // SAFETY: the token proves AVX2+FMA; each `x[j]` is whole blocks
+            // of 8 taps and `row[j]` holds their 32 coefficients each
+            // (asserted above).
+            return unsafe { outputs32_avx(cpu, x, row, alpha.map(|a| a as f32)) };
+        }
+        std::array::from_fn(|j| Self::output(simd, x[j], row[j], alpha[j]))
+    }
+    #[inline]
+    fn coefficients(simd: Simd, row: &[f32], alpha: f64, out: &mut [f32]) {
+        let a = alpha as f32;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            assert!(out.len() % 8 == 0 && row.len() >= out.len() * 4);
+            // SAFETY: the token proves AVX2+FMA; `row` holds 32 values per
+            // block of 8 outputs (asserted above).
+            return unsafe { coefficients32_avx(cpu, row, a, out) };
+        }
+        let _ = simd;
+        for (cb, ob) in row.chunks_exact(32).zip(out.chunks_exact_mut(8)) {
+            for lane in 0..8 {
+                ob[lane] = cb[24 + lane]
+                    .mul_add(a, cb[16 + lane])
+                    .mul_add(a, cb[8 + lane])
+                    .mul_add(a, cb[lane]);
+            }
+        }
+    }
+    #[inline]
+    fn dot(simd: Simd, x: &[f32], coef: &[f32]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            assert!(x.len() % 8 == 0 && coef.len() >= x.len());
+            // SAFETY: the token proves AVX2+FMA; whole blocks of 8 in both
+            // slices (asserted above).
+            return unsafe { dot32_avx(cpu, x, coef) };
+        }
+        let _ = simd;
+        let mut acc = [[0.0f32; 8]; 2];
+        for (b, (xb, cb)) in x.chunks_exact(8).zip(coef.chunks_exact(8)).enumerate() {
+            let acc = &mut acc[b % 2];
+            for lane in 0..8 {
+                acc[lane] = xb[lane].mul_add(cb[lane], acc[lane]);
+            }
+        }
+        reduce8(acc)
+    }
+}
+
+/// The float32 kernels' final sum (see `impl Kernel for f32`).
+#[inline]
+fn reduce8(acc: [[f32; 8]; 2]) -> f32 {
+    let v: [f32; 8] = std::array::from_fn(|lane| acc[0][lane] + acc[1][lane]);
+    ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
+}
+
+/// One block's coefficients at `a`: Horner's rule over the 32 values at `c`.
+///
+/// # Safety
+/// `c` is valid for 32 reads; the CPU runs AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn horner8(c: *const f32, a: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // SAFETY: reads c[0..32], valid by this function's contract.
+    unsafe {
+        _mm256_fmadd_ps(
+            _mm256_fmadd_ps(
+                _mm256_fmadd_ps(_mm256_loadu_ps(c.add(24)), a, _mm256_loadu_ps(c.add(16))),
+                a,
+                _mm256_loadu_ps(c.add(8)),
+            ),
+            a,
+            _mm256_loadu_ps(c),
+        )
+    }
+}
+
+/// The two accumulators' sum in [`reduce8`]'s order.
+///
+/// # Safety
+/// The CPU runs AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn sum8(s0: std::arch::x86_64::__m256, s1: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let mut v = [[0.0f32; 8]; 2];
+    // SAFETY: stores 8 values into each 8-element row of `v`.
+    unsafe {
+        _mm256_storeu_ps(v[0].as_mut_ptr(), s0);
+        _mm256_storeu_ps(v[1].as_mut_ptr(), s1);
+    }
+    reduce8(v)
+}
+
+/// The lanes of a float32 output before their final sum: one 8-lane
+/// vector per block, blocks alternating between two accumulators, which
+/// are then added.
+///
+/// # Safety
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
+/// whole blocks of 8 of `x` and 32 of `row` per block (checked here too).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn lanes32_avx(_cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let n = x.len() / 8;
+    assert!(row.len() >= n * 32);
+    let (xp, cp) = (x.as_ptr(), row.as_ptr());
+    // SAFETY: block b reads x[8b..8b + 8] and row[32b..32b + 32], in bounds
+    // by the assertion above; AVX2+FMA per the token.
+    unsafe {
+        let a = _mm256_set1_ps(alpha);
+        // The loop over `$n` blocks, written once for a constant count.
+        macro_rules! blocks {
+            ($n:expr) => {{
+                let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+                let mut b = 0;
+                while b + 2 <= $n {
+                    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(b * 8)), horner8(cp.add(b * 32), a), s0);
+                    s1 = _mm256_fmadd_ps(
+                        _mm256_loadu_ps(xp.add(b * 8 + 8)),
+                        horner8(cp.add(b * 32 + 32), a),
+                        s1,
+                    );
+                    b += 2;
+                }
+                if b < $n {
+                    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(b * 8)), horner8(cp.add(b * 32), a), s0);
+                }
+                _mm256_add_ps(s0, s1)
+            }};
+        }
+        // Every float32 second stage of the 2x route has 3 blocks (24
+        // taps): unrolled (the same operations in the same order).
+        if n == 3 {
+            blocks!(3)
+        } else {
+            blocks!(n)
+        }
+    }
+}
+
+/// Float32 [`Kernel::output`] on AVX2+FMA.
+///
+/// # Safety
+/// As [`lanes32_avx`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn output32_avx(cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> f32 {
+    use std::arch::x86_64::*;
+    let mut v = [0.0f32; 8];
+    // SAFETY: the caller's contract is `lanes32_avx`'s; the store writes the
+    // 8 values of `v`.
+    unsafe { _mm256_storeu_ps(v.as_mut_ptr(), lanes32_avx(cpu, x, row, alpha)) };
+    ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
+}
+
+/// Eight float32 outputs on AVX2+FMA: the lane sums of [`lanes32_avx`],
+/// then one transposed tree of horizontal adds that adds each output's
+/// lanes as `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`, as
+/// [`output32_avx`] does.
+///
+/// # Safety
+/// As [`lanes32_avx`], for each `x[j]`, `row[j]`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn outputs32_avx(cpu: Avx2Fma, x: [&[f32]; 8], row: [&[f32]; 8], alpha: [f32; 8]) -> [f32; 8] {
+    use std::arch::x86_64::*;
+    let mut out = [0.0f32; 8];
+    // SAFETY: the caller's contract covers every `lanes32_avx` call; the
+    // store writes the 8 values of `out`; the rest is register arithmetic.
+    unsafe {
+        // A loop, not a closure: the calls inline into this AVX2 function.
+        let mut v = [_mm256_setzero_ps(); 8];
+        for (j, vj) in v.iter_mut().enumerate() {
+            *vj = lanes32_avx(cpu, x[j], row[j], alpha[j]);
+        }
+        // [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7], ...
+        let t0 = _mm256_hadd_ps(v[0], v[1]);
+        let t1 = _mm256_hadd_ps(v[2], v[3]);
+        let t2 = _mm256_hadd_ps(v[4], v[5]);
+        let t3 = _mm256_hadd_ps(v[6], v[7]);
+        // [a_lo, b_lo, c_lo, d_lo | a_hi, b_hi, c_hi, d_hi], likewise e..h.
+        let u0 = _mm256_hadd_ps(t0, t1);
+        let u1 = _mm256_hadd_ps(t2, t3);
+        let lo = _mm256_permute2f128_ps(u0, u1, 0x20);
+        let hi = _mm256_permute2f128_ps(u0, u1, 0x31);
+        _mm256_storeu_ps(out.as_mut_ptr(), _mm256_add_ps(lo, hi));
+    }
+    out
+}
+
+/// # Safety
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
+/// 32 values of `row` per 8 values written to `out` (checked here too).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn coefficients32_avx(_cpu: Avx2Fma, row: &[f32], alpha: f32, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let n = out.len() / 8;
+    assert!(row.len() >= n * 32);
+    let (cp, op) = (row.as_ptr(), out.as_mut_ptr());
+    // SAFETY: block b reads row[32b..32b + 32] and writes out[8b..8b + 8], in
+    // bounds by the assertion above; AVX2+FMA per the token.
+    unsafe {
+        let a = _mm256_set1_ps(alpha);
+        for b in 0..n {
+            _mm256_storeu_ps(op.add(b * 8), horner8(cp.add(b * 32), a));
+        }
+    }
+}
+
+/// # Safety
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
+/// whole blocks of 8 of `x` and `coef` (checked here too).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn dot32_avx(_cpu: Avx2Fma, x: &[f32], coef: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = x.len() / 8;
+    assert!(coef.len() >= n * 8);
+    let (xp, cp) = (x.as_ptr(), coef.as_ptr());
+    // SAFETY: block b reads x[8b..8b + 8] and coef[8b..8b + 8], in bounds by
+    // the assertion above; AVX2+FMA per the token.
+    unsafe {
+        let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut b = 0;
+        while b + 2 <= n {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(b * 8)), _mm256_loadu_ps(cp.add(b * 8)), s0);
+            s1 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(xp.add(b * 8 + 8)),
+                _mm256_loadu_ps(cp.add(b * 8 + 8)),
+                s1,
+            );
+            b += 2;
+        }
+        if b < n {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(b * 8)), _mm256_loadu_ps(cp.add(b * 8)), s0);
+        }
+        sum8(s0, s1)
+    }
 }
 
 /// One output: each tap's coefficient is its segment's cubic at `alpha`
@@ -570,6 +1072,7 @@ fn output_scalar(x: &[f64], row: &[f64], alpha: f64) -> f64 {
 }
 
 /// Each tap's coefficient at `alpha` (the first half of [`output`]).
+#[inline]
 fn coefficients(simd: Simd, row: &[f64], alpha: f64, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if let Some(cpu) = simd {
@@ -590,6 +1093,7 @@ fn coefficients(simd: Simd, row: &[f64], alpha: f64, out: &mut [f64]) {
 }
 
 /// The dot product of [`output`] with precomputed coefficients.
+#[inline]
 fn dot(simd: Simd, x: &[f64], coef: &[f64]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if let Some(cpu) = simd {
@@ -616,6 +1120,7 @@ fn dot(simd: Simd, x: &[f64], coef: &[f64]) -> f64 {
 /// 16 values of `row` per 4 values written to `out` (checked here too).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 #[allow(unused_unsafe)]
 unsafe fn coefficients_avx(_cpu: Avx2Fma, row: &[f64], alpha: f64, out: &mut [f64]) {
     use std::arch::x86_64::*;
@@ -647,6 +1152,7 @@ unsafe fn coefficients_avx(_cpu: Avx2Fma, row: &[f64], alpha: f64, out: &mut [f6
 /// whole blocks of 8 of `x` and `coef` (checked here too).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 #[allow(unused_unsafe)]
 unsafe fn dot_avx(_cpu: Avx2Fma, x: &[f64], coef: &[f64]) -> f64 {
     use std::arch::x86_64::*;
@@ -679,6 +1185,7 @@ unsafe fn dot_avx(_cpu: Avx2Fma, x: &[f64], coef: &[f64]) -> f64 {
 /// whole blocks of 8 of `x` and 32 of `row` per block (checked here too).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 #[allow(unused_unsafe)]
 unsafe fn output_avx(_cpu: Avx2Fma, x: &[f64], row: &[f64], alpha: f64) -> f64 {
     use std::arch::x86_64::*;
@@ -773,13 +1280,15 @@ mod tests {
             (100_000, 78_901),
             (8_000, 11_025),
         ] {
-            let mut r = from_rates(i, o, 1, Quality::High).unwrap();
-            let whole = run(&mut r, &x, &[x.len()]);
-            assert_eq!(whole.len() as u64, (x.len() as u64 * o as u64).div_ceil(i as u64));
-            let parts = run(&mut r, &x, &[1, 7, 333, 4096]);
-            assert_eq!(whole, parts, "{i}->{o}");
-            r.force_scalar();
-            assert_eq!(whole, run(&mut r, &x, &[999]), "scalar {i}->{o}");
+            for q in [Quality::High, Quality::VeryHigh] {
+                let mut r = from_rates(i, o, 1, q).unwrap();
+                let whole = run(&mut r, &x, &[x.len()]);
+                assert_eq!(whole.len() as u64, (x.len() as u64 * o as u64).div_ceil(i as u64));
+                let parts = run(&mut r, &x, &[1, 7, 333, 4096]);
+                assert_eq!(whole, parts, "{i}->{o} {q:?}");
+                r.force_scalar();
+                assert_eq!(whole, run(&mut r, &x, &[999]), "scalar {i}->{o} {q:?}");
+            }
         }
     }
 
@@ -787,9 +1296,12 @@ mod tests {
     fn channels_share_coefficients_with_the_same_bits() {
         let (a, b) = (noise(5_000, 1), noise(5_000, 2));
         let both: Vec<f32> = a.iter().chain(&b).copied().collect();
-        for simd in [true, false] {
-            let mut st = from_rates(44_100, 44_056, 2, Quality::High).unwrap();
-            let mut mono = from_rates(44_100, 44_056, 1, Quality::High).unwrap();
+        for (simd, q) in [true, false]
+            .into_iter()
+            .flat_map(|s| [(s, Quality::High), (s, Quality::VeryHigh)])
+        {
+            let mut st = from_rates(44_100, 44_056, 2, q).unwrap();
+            let mut mono = from_rates(44_100, 44_056, 1, q).unwrap();
             if !simd {
                 st.force_scalar();
                 mono.force_scalar();
@@ -801,8 +1313,32 @@ mod tests {
                 let mut m = vec![0.0; n];
                 mono.reset();
                 mono.process_rows(x, 5_000, 5_000, &mut m, n).unwrap();
-                assert_eq!(&y[c * n..(c + 1) * n], &m[..], "channel {c}, simd {simd}");
+                assert_eq!(&y[c * n..(c + 1) * n], &m[..], "channel {c}, simd {simd}, {q:?}");
             }
+        }
+    }
+
+    #[test]
+    fn float32_follows_the_float64_design() {
+        // The same filter in both precisions: "high" designs are float32,
+        // "very_high" ones float64; forcing the precision of one shape
+        // shows the float32 arithmetic within 1e-6 of the float64.
+        let x = noise(20_000, 5);
+        for low in [1.0, 0.3] {
+            let narrow = InterpShape::new(low, Quality::High);
+            assert!(!narrow.wide && InterpShape::new(low, Quality::VeryHigh).wide);
+            let wide = InterpShape { wide: true, ..narrow };
+            let ys: Vec<Vec<f32>> = [narrow, wide]
+                .iter()
+                .map(|s| {
+                    let table = Arc::new(design(s).unwrap());
+                    let mut r = Interp::new(low * 0.999, ratio_clock(low * 0.999), 1, table).unwrap();
+                    run(&mut r, &x, &[4096])
+                })
+                .collect();
+            assert_eq!(ys[0].len(), ys[1].len());
+            let err = ys[0].iter().zip(&ys[1]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(err < 1e-6 && err > 0.0, "{low}: {err}");
         }
     }
 

@@ -305,7 +305,7 @@ impl<S: Precision> Cached for Cascade<S> {
 
 impl Cached for Table {
     fn bytes(&self) -> usize {
-        self.coef.len() * std::mem::size_of::<f64>()
+        self.heap_bytes()
     }
 }
 

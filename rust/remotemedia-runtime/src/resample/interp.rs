@@ -56,6 +56,14 @@ pub const WIDE_DB: f64 = 150.0;
 /// tree of horizontal adds on the float32 path).
 const BATCH: usize = 8;
 
+/// Where a batch of mono outputs reads: each window's first frame, each
+/// row's first value in the table, each in-segment position.
+struct Batch {
+    first: [usize; BATCH],
+    row: [usize; BATCH],
+    alpha: [f64; BATCH],
+}
+
 /// Stored phase segments per input frame at ratio >= 1: the cubic's error
 /// stays 25 dB or more under the preset's stopband.
 pub fn phases(quality: Quality) -> usize {
@@ -301,6 +309,12 @@ impl Clock {
         self.ramp_done = 0;
     }
 
+    /// No ramp under way: every output advances by `split`.
+    #[inline]
+    fn steady(&self) -> bool {
+        self.ramp_done >= self.ramp_len
+    }
+
     /// Moves to the next output's position.
     #[inline]
     fn advance(&mut self) {
@@ -449,35 +463,54 @@ fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: 
     // units of 2^-52 relative, far under the tolerances (the pieces join
     // at segment ends, so a `u` rounded across one changes nothing).
     let scale = s.q as f64 / clock.den as f64;
-    let last = s.q - 1;
-    // Where the next output reads: its window's first frame in the
-    // history, its row of the table and its in-segment position.
-    let place = |clock: &Clock| {
-        let u = clock.rem as f64 * scale;
-        let seg = (u as usize).min(last);
-        let first = (clock.frame as i64 - s.behind as i64 - start) as usize;
-        (first, seg * s.taps * 4, u - seg as f64)
+    let last = (s.q - 1) as f64;
+    let base = s.behind as i64 + start;
+    // Where an output at `(frame, rem)` reads: its window's first frame in
+    // the history, its row of the table and its in-segment position.
+    // `rem < 2^53` and `0 <= u <= last` convert exactly, with one
+    // instruction each (the checked conversions branch).
+    let place = |frame: u64, rem: u64| {
+        let u = rem as i64 as f64 * scale;
+        // SAFETY: `0 <= u.min(last) <= last < 2^53` is finite and fits an i64.
+        let seg = unsafe { u.min(last).to_int_unchecked::<i64>() };
+        let first = (frame as i64 - base) as usize;
+        (first, seg as usize * s.taps * 4, u - seg as f64)
     };
     if rows.hist.len() == 1 {
         let x = &rows.hist[0];
         let mut k = 0;
         // Mono: outputs in batches of BATCH (the same bits as one by one).
         while k + BATCH <= n {
-            let mut xs = [&x[..0]; BATCH];
-            let mut rs = [&table[..0]; BATCH];
-            let mut alpha = [0.0; BATCH];
-            for j in 0..BATCH {
-                let (first, row, a) = place(clock);
-                xs[j] = &x[first..first + s.taps];
-                rs[j] = &table[row..row + s.taps * 4];
-                alpha[j] = a;
-                clock.advance();
+            let mut at = Batch {
+                first: [0; BATCH],
+                row: [0; BATCH],
+                alpha: [0.0; BATCH],
+            };
+            if clock.steady() {
+                // A constant step: the position in registers.
+                let (den, (sq, sr)) = (clock.den as u64, clock.split);
+                let (mut frame, mut rem) = (clock.frame, clock.rem);
+                for j in 0..BATCH {
+                    (at.first[j], at.row[j], at.alpha[j]) = place(frame, rem);
+                    frame += sq;
+                    rem += sr;
+                    if rem >= den {
+                        rem -= den;
+                        frame += 1;
+                    }
+                }
+                (clock.frame, clock.rem) = (frame, rem);
+            } else {
+                for j in 0..BATCH {
+                    (at.first[j], at.row[j], at.alpha[j]) = place(clock.frame, clock.rem);
+                    clock.advance();
+                }
             }
-            out[k..k + BATCH].copy_from_slice(&S::outputs(simd, xs, rs, alpha));
+            out[k..k + BATCH].copy_from_slice(&S::outputs(simd, x, table, s.taps, &at));
             k += BATCH;
         }
         for o in &mut out[k..n] {
-            let (first, row, a) = place(clock);
+            let (first, row, a) = place(clock.frame, clock.rem);
             *o = S::output(simd, &x[first..first + s.taps], &table[row..row + s.taps * 4], a);
             clock.advance();
         }
@@ -486,7 +519,7 @@ fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: 
     for k in 0..n {
         // Several channels: the coefficients once, then a dot product per
         // channel (the same operations as `output`, so the same bits).
-        let (first, row, a) = place(clock);
+        let (first, row, a) = place(clock.frame, clock.rem);
         rows.coef.resize(s.taps, S::default());
         S::coefficients(simd, &table[row..row + s.taps * 4], a, &mut rows.coef);
         for (c, h) in rows.hist.iter().enumerate() {
@@ -709,10 +742,14 @@ trait Kernel: Sample {
     fn table(t: &Table) -> &[Self];
     /// One output: each tap's coefficient at `alpha`, dotted with `x`.
     fn output(simd: Simd, x: &[Self], row: &[Self], alpha: f64) -> f32;
-    /// [`BATCH`] outputs, each with the bits of `output`.
+    /// [`BATCH`] outputs, each with the bits of `output` (windows of `taps`
+    /// frames of `x`, rows of `4 * taps` values of `table`, at `at`).
     #[inline]
-    fn outputs(simd: Simd, x: [&[Self]; BATCH], row: [&[Self]; BATCH], alpha: [f64; BATCH]) -> [f32; BATCH] {
-        std::array::from_fn(|j| Self::output(simd, x[j], row[j], alpha[j]))
+    fn outputs(simd: Simd, x: &[Self], table: &[Self], taps: usize, at: &Batch) -> [f32; BATCH] {
+        std::array::from_fn(|j| {
+            let (f, r) = (at.first[j], at.row[j]);
+            Self::output(simd, &x[f..f + taps], &table[r..r + 4 * taps], at.alpha[j])
+        })
     }
     /// Each tap's coefficient at `alpha` (the first half of `output`).
     fn coefficients(simd: Simd, row: &[Self], alpha: f64, out: &mut [Self]);
@@ -770,18 +807,21 @@ impl Kernel for f32 {
         reduce8(acc)
     }
     #[inline]
-    fn outputs(simd: Simd, x: [&[f32]; BATCH], row: [&[f32]; BATCH], alpha: [f64; BATCH]) -> [f32; BATCH] {
+    fn outputs(simd: Simd, x: &[f32], table: &[f32], taps: usize, at: &Batch) -> [f32; BATCH] {
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {
-            for j in 0..BATCH {
-                assert!(x[j].len() % 8 == 0 && row[j].len() >= x[j].len() * 4);
-            }
-            // SAFETY: the token proves AVX2+FMA; each `x[j]` is whole blocks
-            // of 8 taps and `row[j]` holds their 32 coefficients each
-            // (asserted above).
-            return unsafe { outputs32_avx(cpu, x, row, alpha.map(|a| a as f32)) };
+            let reach = at.first.iter().max().map_or(0, |&f| f + taps);
+            let rows = at.row.iter().max().map_or(0, |&r| r + 4 * taps);
+            assert!(taps % 8 == 0 && reach <= x.len() && rows <= table.len());
+            // SAFETY: the token proves AVX2+FMA; every window is whole blocks
+            // of 8 taps inside `x` and every row its 32 coefficients per
+            // block inside `table` (asserted above).
+            return unsafe { outputs32_avx(cpu, x.as_ptr(), table.as_ptr(), taps / 8, at) };
         }
-        std::array::from_fn(|j| Self::output(simd, x[j], row[j], alpha[j]))
+        std::array::from_fn(|j| {
+            let (f, r) = (at.first[j], at.row[j]);
+            Self::output(simd, &x[f..f + taps], &table[r..r + 4 * taps], at.alpha[j])
+        })
     }
     #[inline]
     fn coefficients(simd: Simd, row: &[f32], alpha: f64, out: &mut [f32]) {
@@ -885,15 +925,42 @@ unsafe fn sum8(s0: std::arch::x86_64::__m256, s1: std::arch::x86_64::__m256) -> 
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn lanes32_avx(_cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> std::arch::x86_64::__m256 {
-    use std::arch::x86_64::*;
+unsafe fn lanes32_avx(cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> std::arch::x86_64::__m256 {
     let n = x.len() / 8;
     assert!(row.len() >= n * 32);
-    let (xp, cp) = (x.as_ptr(), row.as_ptr());
-    // SAFETY: block b reads x[8b..8b + 8] and row[32b..32b + 32], in bounds
-    // by the assertion above; AVX2+FMA per the token.
+    // SAFETY: `n` blocks of `x` and of `row`, in bounds by the assertion
+    // above; AVX2+FMA per the token.
     unsafe {
-        let a = _mm256_set1_ps(alpha);
+        lanes32_at(
+            cpu,
+            x.as_ptr(),
+            row.as_ptr(),
+            std::arch::x86_64::_mm256_set1_ps(alpha),
+            n,
+        )
+    }
+}
+
+/// [`lanes32_avx`] on pointers: `n` blocks from `xp` (8 values each) and
+/// `cp` (32 each), `a` the in-segment position in every lane.
+///
+/// # Safety
+/// `xp` is valid for `8 n` reads and `cp` for `32 n`; the CPU runs AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn lanes32_at(
+    _cpu: Avx2Fma,
+    xp: *const f32,
+    cp: *const f32,
+    a: std::arch::x86_64::__m256,
+    n: usize,
+) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // SAFETY: block b reads xp[8b..8b + 8] and cp[32b..32b + 32], valid by
+    // this function's contract.
+    unsafe {
         // The loop over `$n` blocks, written once for a constant count.
         macro_rules! blocks {
             ($n:expr) => {{
@@ -916,10 +983,10 @@ unsafe fn lanes32_avx(_cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> std:
         }
         // Every float32 second stage of the 2x route has 3 blocks (24
         // taps): unrolled (the same operations in the same order).
-        if n == 3 {
-            blocks!(3)
-        } else {
-            blocks!(n)
+        match n {
+            2 => blocks!(2),
+            3 => blocks!(3),
+            _ => blocks!(n),
         }
     }
 }
@@ -941,27 +1008,30 @@ unsafe fn output32_avx(cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> f32 
     ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
 }
 
-/// Eight float32 outputs on AVX2+FMA: the lane sums of [`lanes32_avx`],
+/// Eight float32 outputs on AVX2+FMA: the lane sums of [`lanes32_at`]
+/// (`n` blocks of taps each, windows from `xp`, rows from `cp` at `at`),
 /// then one transposed tree of horizontal adds that adds each output's
 /// lanes as `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`, as
 /// [`output32_avx`] does.
 ///
 /// # Safety
-/// As [`lanes32_avx`], for each `x[j]`, `row[j]`.
+/// `xp.add(at.first[j])` is valid for `8 n` reads and `cp.add(at.row[j])`
+/// for `32 n`, for every `j`; the CPU runs AVX2+FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn outputs32_avx(cpu: Avx2Fma, x: [&[f32]; 8], row: [&[f32]; 8], alpha: [f32; 8]) -> [f32; 8] {
+unsafe fn outputs32_avx(cpu: Avx2Fma, xp: *const f32, cp: *const f32, n: usize, at: &Batch) -> [f32; 8] {
     use std::arch::x86_64::*;
     let mut out = [0.0f32; 8];
-    // SAFETY: the caller's contract covers every `lanes32_avx` call; the
+    // SAFETY: the caller's contract covers every `lanes32_at` call; the
     // store writes the 8 values of `out`; the rest is register arithmetic.
     unsafe {
         // A loop, not a closure: the calls inline into this AVX2 function.
         let mut v = [_mm256_setzero_ps(); 8];
         for (j, vj) in v.iter_mut().enumerate() {
-            *vj = lanes32_avx(cpu, x[j], row[j], alpha[j]);
+            let a = _mm256_set1_ps(at.alpha[j] as f32);
+            *vj = lanes32_at(cpu, xp.add(at.first[j]), cp.add(at.row[j]), a, n);
         }
         // [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7], ...
         let t0 = _mm256_hadd_ps(v[0], v[1]);

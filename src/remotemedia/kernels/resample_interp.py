@@ -39,6 +39,14 @@ from functools import lru_cache
 #: Stored phase segments per input frame at ratio >= 1, per preset (cubic
 #: interpolation error below the preset's stopband by 25 dB or more).
 PHASES: dict[str, int] = {"low": 32, "medium": 64, "high": 64, "very_high": 128}
+#: Phase segments per frame (at a stopband edge of 1) of the quadratic pieces
+#: the stage after the exact 2x stage uses up to :data:`WIDE_DB`: its input
+#: holds nothing above 0.23 cycles per frame, where their error stays 160 dB
+#: under the signal (three fused multiply-adds per tap instead of four).
+QUADRATIC_PHASES = 96
+#: Designs attenuating more than this (dB) run in float64 (cubic pieces);
+#: the rest in float32 on the native body.
+WIDE_DB = 150.0
 #: Taps are padded to a multiple of this.
 TAP_BLOCK = 8
 #: Fixed-point units of a position for integer rates (times L) and for a
@@ -74,6 +82,9 @@ class InterpShape:
         Cutoff (middle of the transition band), fraction of the input Nyquist.
     beta : float
         Kaiser window parameter.
+    order : int
+        Degree of the polynomial per segment and tap (3, or 2 for the
+        float32 stage after the exact 2x stage).
     """
 
     low: float
@@ -84,6 +95,7 @@ class InterpShape:
     ahead: int
     fc: float
     beta: float
+    order: int = 3
 
 
 @lru_cache(maxsize=256)
@@ -97,11 +109,12 @@ def interp_shape(low: float, quality: str, spec: tuple[float, float, float]) -> 
 
 
 @lru_cache(maxsize=256)
-def interp_band(low: float, fp: float, fs: float, atten: float, per_unit: int) -> InterpShape:
+def interp_band(low: float, fp: float, fs: float, atten: float, per_unit: int, order: int = 3) -> InterpShape:
     """Sizes for a passband to ``fp`` and a stopband from ``fs`` (fractions of the input Nyquist).
 
     ``fs`` may exceed 1 when the input is oversampled; ``per_unit`` phase
-    segments per frame at ``fs = 1`` (same arithmetic as Rust).
+    segments per frame at ``fs = 1``, polynomials of degree ``order`` (same
+    arithmetic as Rust).
     """
     width = math.pi * (fs - fp)
     length = (atten - 7.95) / (2.285 * width)
@@ -110,7 +123,7 @@ def interp_band(low: float, fp: float, fs: float, atten: float, per_unit: int) -
     behind = -(-half_q // q)
     taps = -(-(2 * behind + 1) // TAP_BLOCK) * TAP_BLOCK
     beta = 0.1102 * (atten - 8.7)
-    return InterpShape(low, q, half_q, taps, behind, taps - 1 - behind, (fp + fs) / 2.0, beta)
+    return InterpShape(low, q, half_q, taps, behind, taps - 1 - behind, (fp + fs) / 2.0, beta, order)
 
 
 def oversampled(ratio: float) -> bool:
@@ -130,7 +143,11 @@ def post_shape(ratio: float, quality: str, spec: tuple[float, float, float]) -> 
     low = min(1.0, ratio)
     # 10 dB more than the preset: its ripple adds to the 2x stage's, and on
     # this wide transition band the extra decibels cost a few taps.
-    return interp_band(low, pb * low / 2.0, 2.0 - sb * low / 2.0, atten + POST_EXTRA_DB, PHASES[quality])
+    atten += POST_EXTRA_DB
+    # Quadratic pieces on more segments up to WIDE_DB (the input holds
+    # nothing above a quarter of the stage's rate), cubic beyond.
+    per_unit, order = (PHASES[quality], 3) if atten > WIDE_DB else (QUADRATIC_PHASES, 2)
+    return interp_band(low, pb * low / 2.0, 2.0 - sb * low / 2.0, atten, per_unit, order)
 
 
 def round_half_up(x: float) -> int:
@@ -157,8 +174,10 @@ def ratio_step(den: int, ratio: float) -> int:
 __all__ = [
     "MAX_RATIO",
     "PHASES",
+    "QUADRATIC_PHASES",
     "RATIO_DEN",
     "VARIABLE_RANGE",
+    "WIDE_DB",
     "InterpShape",
     "interp_band",
     "interp_shape",

@@ -446,8 +446,16 @@ pub fn front<S: Precision>(ratio: f64, quality: Quality) -> Result<Arc<Cascade<S
 /// The interpolated-phase table for a filter shape, designed on first use
 /// and shared while in use (bounded like the cascades).
 pub fn interp_table(shape: &InterpShape) -> Result<Arc<Table>> {
-    static CACHE: OnceLock<Cache<(u64, u64, u64, usize), Table>> = OnceLock::new();
-    let key = (shape.fc.to_bits(), shape.half_q, shape.beta.to_bits(), shape.q);
+    /// Cutoff and Kaiser parameter as bits, half-length, segments, order.
+    type TableKey = (u64, u64, u64, usize, usize);
+    static CACHE: OnceLock<Cache<TableKey, Table>> = OnceLock::new();
+    let key = (
+        shape.fc.to_bits(),
+        shape.half_q,
+        shape.beta.to_bits(),
+        shape.q,
+        shape.order,
+    );
     CACHE
         .get_or_init(Cache::default)
         .get_or_build(key, || interp::design(shape))

@@ -2,8 +2,8 @@
 
 The twin of ``rust/remotemedia-runtime/src/resample/interp.rs``: the same
 design formulas (float64), the same integer positions and step schedule,
-the same per-output arithmetic (four dot products, one per power of the
-in-segment position ``alpha``, combined by Horner's rule), in float64; the
+the same per-output arithmetic (each tap's polynomial in the in-segment
+position ``alpha`` by Horner's rule, then one dot product), in float64; the
 sizes and position units are in :mod:`remotemedia.kernels.resample_interp`.
 """
 
@@ -42,26 +42,32 @@ _BLOCK = 1 << 20
 
 
 def design(s: InterpShape) -> np.ndarray:
-    """The ``(q, taps, 4)`` table: cubic coefficients (powers of alpha) per segment and tap.
+    """The ``(q, taps, order + 1)`` table: polynomial coefficients (powers of alpha) per segment and tap.
 
     The prototype is a Kaiser-windowed sinc in input frames, evaluated at
-    four equally spaced points of each segment (both ends included, so the
-    pieces join); the cubic through them comes from Newton's forward
-    differences.
+    ``order + 1`` equally spaced points of each segment (both ends
+    included, so the pieces join); the polynomial through them (cubic or
+    quadratic) comes from Newton's forward differences.
     """
-    q, t, half3 = s.q, s.taps, 3 * s.half_q
+    q, t, d = s.q, s.taps, s.order
+    half = d * s.half_q
     j = np.arange(q, dtype=np.int64)[:, None, None]
     u = np.arange(t, dtype=np.int64)[None, :, None]
-    i = np.arange(4, dtype=np.int64)[None, None, :]
-    num = 3 * q * (s.behind - u) + 3 * j + i  # t = num / (3 q) input frames
-    tt = num.astype(np.float64) / float(3 * q)
+    i = np.arange(d + 1, dtype=np.int64)[None, None, :]
+    num = d * q * (s.behind - u) + d * j + i  # t = num / (d q) input frames
+    tt = num.astype(np.float64) / float(d * q)
     a = s.fc * tt
     with np.errstate(invalid="ignore", divide="ignore"):
         sinc = np.where(num == 0, 1.0, np.sin(np.pi * a) / (np.pi * a))
-    r = np.abs(num).astype(np.float64) / float(half3)
-    inside = np.abs(num) <= half3
+    r = np.abs(num).astype(np.float64) / float(half)
+    inside = np.abs(num) <= half
     w = bessel_i0(s.beta * np.sqrt(np.maximum(1.0 - r * r, 0.0))) / bessel_i0(np.float64(s.beta))
     f = np.where(inside, s.fc * sinc * w, 0.0)
+    if d == 2:
+        f0, f1, f2 = f[..., 0], f[..., 1], f[..., 2]
+        d1 = f1 - f0
+        d2 = (f2 - f1) - d1
+        return np.stack([f0, 2.0 * d1 - d2, 2.0 * d2], axis=-1)
     f0, f1, f2, f3 = f[..., 0], f[..., 1], f[..., 2], f[..., 3]
     d1 = f1 - f0
     d2 = (f2 - f1) - d1
@@ -230,9 +236,11 @@ def _outputs(
     for b in range(0, len(rem), step):
         sl = slice(b, b + step)
         x = windows[:, first[sl]]  # (channels, n, taps)
-        c3 = c[seg[sl]]  # (n, taps, 4)
+        cs = c[seg[sl]]  # (n, taps, order + 1)
         al = alpha[sl, None]
-        coef = c3[..., 0] + al * (c3[..., 1] + al * (c3[..., 2] + al * c3[..., 3]))
+        coef = cs[..., -1]  # Horner's rule from the highest power
+        for p in range(cs.shape[-1] - 2, -1, -1):
+            coef = cs[..., p] + al * coef
         out[:, sl] = np.einsum("cnt,nt->cn", x, coef)
     return out
 

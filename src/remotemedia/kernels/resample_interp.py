@@ -24,7 +24,9 @@ its arithmetic, never depends on how the input was chunked.
 From a ratio of 1/2 up the stage runs after an exact sharp stage up by 2
 (``oversampled``, ``post_shape``): it then only rejects the images of the
 2x-rate samples, a short filter, and its positions are those of the ratio
-``out / (2 in)``.
+``out / (2 in)``. Upward by 4 or more between integer rates an exact stage
+up by ``K`` (``back_factor``) comes last, and the positions are those of
+``out / (2 K in)``.
 
 The same formulas live in ``rust/remotemedia-runtime/src/resample/interp.rs``
 and ``oversampled.rs``.
@@ -150,6 +152,24 @@ def post_shape(ratio: float, quality: str, spec: tuple[float, float, float]) -> 
     return interp_band(low, pb * low / 2.0, 2.0 - sb * low / 2.0, atten, per_unit, order)
 
 
+#: Largest factor of the exact stage after the interpolated phases.
+MAX_BACK = 4
+
+
+def back_factor(in_rate: int, out_rate: int, variable: bool = False) -> int:
+    """The factor ``K`` of an exact stage up by ``K`` after the interpolated phases (1: none).
+
+    Upward by 4 or more between integer rates (never on a variable
+    resampler), the interpolated stage produces ``out / K`` frames a second
+    (a ratio of 1 to 2 on the 2x signal) and a short exact stage with ``K``
+    phases the rest: the polynomial per tap runs on a quarter of the outputs.
+    """
+    k = 1
+    while not variable and k < MAX_BACK and out_rate >= 4 * k * in_rate:
+        k *= 2
+    return k
+
+
 def round_half_up(x: float) -> int:
     """``floor(x + 0.5)`` as an int (the same rounding as the Rust core)."""
     return math.floor(x + 0.5)
@@ -172,6 +192,7 @@ def ratio_step(den: int, ratio: float) -> int:
 
 
 __all__ = [
+    "MAX_BACK",
     "MAX_RATIO",
     "PHASES",
     "QUADRATIC_PHASES",
@@ -179,6 +200,7 @@ __all__ = [
     "VARIABLE_RANGE",
     "WIDE_DB",
     "InterpShape",
+    "back_factor",
     "interp_band",
     "interp_shape",
     "oversampled",

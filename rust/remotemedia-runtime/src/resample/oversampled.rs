@@ -7,8 +7,11 @@
 //! above that edge, so the interpolated-phase stage only has to reject the
 //! images of the 2x-rate samples, from 2 - `sb * min(1, ratio) / 2` of its
 //! own input Nyquist: a wide transition band, a short filter (about 24
-//! taps instead of 200-260), which is where the time went. The numpy twin
-//! is `OversampledCore` in `remotemedia/kernels/python/resample_interp.py`.
+//! taps instead of 200-260), which is where the time went. Upward by 4 or
+//! more between integer rates, an exact stage up by `K` (2 or 4,
+//! [`plan::back_factor`]) comes last: the interpolated phases then produce
+//! only `out / K` frames a second. The numpy twin is `OversampledCore` in
+//! `remotemedia/kernels/python/resample_interp.py`.
 
 use super::design::{self, Quality};
 use super::dot::Dest;
@@ -20,12 +23,27 @@ use crate::error::Result;
 /// Attenuation added to the interpolated-phase stage.
 pub const POST_EXTRA_DB: f64 = 10.0;
 
-/// The two stages and the buffer between them.
+/// The stages and the buffers between them.
 pub struct Oversampled {
     pre: Exact,
     post: Interp,
+    back: Option<Back>,
     buf: Vec<f32>,
     received: u64,
+}
+
+/// The exact stage up by `K` after the interpolated phases, and the counts
+/// that keep the stream's length `ceil(n * out / in)` (the stage's own
+/// flush may give up to `K - 1` frames more; they are dropped).
+struct Back {
+    stage: Exact,
+    /// The interpolated stage's output; the flush's scratch.
+    buf: Vec<f32>,
+    tail: Vec<f32>,
+    /// Reduced `out / in` of the whole conversion.
+    l: u64,
+    m: u64,
+    emitted: u64,
 }
 
 /// The interpolated-phase stage's filter for an oversampled input.
@@ -47,25 +65,48 @@ pub fn post_shape(ratio: f64, quality: Quality) -> InterpShape {
 }
 
 impl Oversampled {
-    /// Integer rates (exact positions: `den = L' << 32` for `L' / M' = out / (2 in)`).
-    pub fn from_rates(in_rate: u32, out_rate: u32, channels: usize, quality: Quality) -> Result<Oversampled> {
+    /// Integer rates (exact positions: `den = L' << 32` for `L' / M' = out
+    /// / (2 K in)`), with an exact stage up by `back` (1: none; see
+    /// [`plan::back_factor`]) last.
+    pub fn from_rates(
+        in_rate: u32,
+        out_rate: u32,
+        channels: usize,
+        quality: Quality,
+        back: u64,
+    ) -> Result<Oversampled> {
         let ratio = out_rate as f64 / in_rate as f64;
-        let (l, m) = design::ratio(2 * in_rate, out_rate);
+        // 2 K in <= 8 * 768000 fits a u32.
+        let (l, m) = design::ratio((2 * back * in_rate as u64) as u32, out_rate);
         let clock = ((l as u128) << RATE_SHIFT, (m as u128) << RATE_SHIFT);
-        Self::build(ratio, clock, channels, quality)
+        let mut r = Self::build(ratio, back, clock, channels, quality)?;
+        if back > 1 {
+            let (pb, _, _) = quality.spec();
+            let (l, m) = design::ratio(in_rate, out_rate);
+            r.back = Some(Back {
+                stage: Exact::back(back, pb * back as f64 / ratio, channels, quality)?,
+                buf: Vec::new(),
+                tail: Vec::new(),
+                l,
+                m,
+                emitted: 0,
+            });
+        }
+        Ok(r)
     }
 
     /// A non-integer ratio `out / in`.
     pub fn from_ratio(ratio: f64, channels: usize, quality: Quality) -> Result<Oversampled> {
         check_ratio(ratio)?;
-        Self::build(ratio, ratio_clock(ratio / 2.0), channels, quality)
+        Self::build(ratio, 1, ratio_clock(ratio / 2.0), channels, quality)
     }
 
-    fn build(ratio: f64, clock: (u128, u128), channels: usize, quality: Quality) -> Result<Oversampled> {
+    fn build(ratio: f64, back: u64, clock: (u128, u128), channels: usize, quality: Quality) -> Result<Oversampled> {
         let table = plan::interp_table(&post_shape(ratio, quality))?;
         Ok(Oversampled {
             pre: Exact::front(ratio, channels, quality)?,
-            post: Interp::new(ratio / 2.0, clock, channels, table)?,
+            post: Interp::new(ratio / (2 * back) as f64, clock, channels, table)?,
+            back: None,
             buf: Vec::new(),
             received: 0,
         })
@@ -80,16 +121,28 @@ impl Oversampled {
     pub(crate) fn force_scalar(&mut self) {
         self.pre.force_scalar();
         self.post.force_scalar();
+        if let Some(b) = &mut self.back {
+            b.stage.force_scalar();
+        }
     }
 
-    /// The front stage's kernels.
-    pub fn front_kernels(&self) -> Vec<&'static str> {
-        self.pre.kernels()
+    /// Each stage's kernel, in order ("interp" for the interpolated phases).
+    pub fn kernels(&self) -> Vec<&'static str> {
+        let mut k = self.pre.kernels();
+        k.push("interp");
+        if let Some(b) = &self.back {
+            k.extend(b.stage.kernels());
+        }
+        k
     }
 
-    /// The front stage's filter sizes.
-    pub fn front_shapes(&self) -> Vec<super::design::Shape> {
-        self.pre.shapes()
+    /// The exact stages' filter sizes.
+    pub fn shapes(&self) -> Vec<super::design::Shape> {
+        let mut s = self.pre.shapes();
+        if let Some(b) = &self.back {
+            s.extend(b.stage.shapes());
+        }
+        s
     }
 
     /// A new ratio `out / in` (the second stage's is half of it).
@@ -99,22 +152,37 @@ impl Oversampled {
     }
 
     pub fn output_frames(&self, n: usize) -> usize {
-        self.post.output_frames(self.pre.output_frames(n))
+        let j = self.post.output_frames(self.pre.output_frames(n));
+        match &self.back {
+            None => j,
+            Some(b) => b.stage.output_frames(j),
+        }
     }
 
     pub fn flush_frames(&self) -> usize {
-        self.post.flush_frames_after(self.pre.flush_frames())
+        match &self.back {
+            None => self.post.flush_frames_after(self.pre.flush_frames()),
+            Some(b) => ((self.received as u128 * b.l as u128).div_ceil(b.m as u128) as u64 - b.emitted) as usize,
+        }
     }
 
     /// Input frames whose output is pending: received minus those at or
     /// before the next output's position.
     pub fn delay(&self) -> usize {
-        self.received.saturating_sub(self.post.covered(2)) as usize
+        let covered = match &self.back {
+            None => self.post.covered(2),
+            Some(b) => (b.emitted as u128 * b.m as u128).div_ceil(b.l as u128) as u64,
+        };
+        self.received.saturating_sub(covered) as usize
     }
 
     pub fn reset(&mut self) {
         self.pre.reset();
         self.post.reset();
+        if let Some(b) = &mut self.back {
+            b.stage.reset();
+            b.emitted = 0;
+        }
         self.received = 0;
     }
 
@@ -143,7 +211,28 @@ impl Oversampled {
         };
         self.pre.process(input, dest);
         self.received += frames as u64;
-        self.post.process_rows(&self.buf, k, k, out, stride)
+        let Some(b) = &mut self.back else {
+            return self.post.process_rows(&self.buf, k, k, out, stride);
+        };
+        let j = self.post.output_frames(k);
+        b.buf.resize(ch * j, 0.0);
+        self.post.process_rows(&self.buf, k, k, &mut b.buf, j)?;
+        let n = b.stage.output_frames(j);
+        let input = Input {
+            data: &b.buf,
+            stride: j,
+            frames: j,
+        };
+        b.stage.process(
+            input,
+            Dest {
+                buf: out,
+                stride,
+                frames: n,
+            },
+        );
+        b.emitted += n as u64;
+        Ok(n)
     }
 
     /// Emits the rest into `out` (checked by the caller), then resets.
@@ -157,10 +246,44 @@ impl Oversampled {
             frames: k,
         };
         self.pre.flush(dest);
-        let first = self.post.process_rows(&self.buf, k, k, out, stride)?;
-        let rest = self.post.flush(&mut out[first..], stride)?;
+        let want = self.flush_frames();
+        let Some(b) = &mut self.back else {
+            let first = self.post.process_rows(&self.buf, k, k, out, stride)?;
+            let rest = self.post.flush(&mut out[first..], stride)?;
+            self.reset();
+            return Ok(first + rest);
+        };
+        // Everything through the exact stage, the first `want` frames out.
+        let j = self.post.flush_frames_after(k);
+        b.buf.resize(ch * j, 0.0);
+        let first = self.post.process_rows(&self.buf, k, k, &mut b.buf, j)?;
+        self.post.flush(&mut b.buf[first..], j)?;
+        let n1 = b.stage.output_frames(j);
+        let width = b.stage.flush_frames_after(j);
+        b.tail.resize(ch * width, 0.0);
+        let input = Input {
+            data: &b.buf,
+            stride: j,
+            frames: j,
+        };
+        b.stage.process(
+            input,
+            Dest {
+                buf: &mut b.tail,
+                stride: width,
+                frames: n1,
+            },
+        );
+        b.stage.flush(Dest {
+            buf: &mut b.tail[n1..],
+            stride: width,
+            frames: width - n1,
+        });
+        for c in 0..ch {
+            out[c * stride..c * stride + want].copy_from_slice(&b.tail[c * width..c * width + want]);
+        }
         self.reset();
-        Ok(first + rest)
+        Ok(want)
     }
 }
 
@@ -196,7 +319,7 @@ mod tests {
             (100_000, 78_901),
             (11_025, 96_001),
         ] {
-            let mut r = Oversampled::from_rates(i, o, 1, Quality::High).unwrap();
+            let mut r = Oversampled::from_rates(i, o, 1, Quality::High, plan::back_factor(i, o, false)).unwrap();
             let whole = run(&mut r, &x, &[x.len()]);
             assert_eq!(
                 whole.len() as u64,
@@ -220,8 +343,8 @@ mod tests {
             for &(i, o) in &[(48_000u32, 48_001u32), (11_025, 96_001)] {
                 let mut y = Vec::new();
                 for scalar in [false, true] {
-                    let mut r = Oversampled::from_rates(i, o, 1, q).unwrap();
-                    let mut st = Oversampled::from_rates(i, o, 2, q).unwrap();
+                    let mut r = Oversampled::from_rates(i, o, 1, q, plan::back_factor(i, o, false)).unwrap();
+                    let mut st = Oversampled::from_rates(i, o, 2, q, plan::back_factor(i, o, false)).unwrap();
                     if scalar {
                         r.force_scalar();
                         st.force_scalar();

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from remotemedia import kernels
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
@@ -51,7 +52,9 @@ class ChainPlan:
     plans: tuple[NodePlan, ...] = field(repr=False)
     stages: tuple[Any, ...]
     kernels: KernelSet
-    python: KernelSet | None
+    #: The numpy set a native failure re-runs the nodes on (None: loaded on
+    #: the first failure, so a native run never imports the numpy bodies).
+    python: KernelSet | None = None
     #: Idle compiled chains by input layout (None: that layout runs node by node).
     compiled: dict[Layout, list[Chain] | None] = field(default_factory=dict, repr=False)
 
@@ -116,8 +119,6 @@ def _stage_kernels(p: NodePlan, chain_ks: KernelSet) -> KernelSet | None:
 
 def plan_chains(topo: Topology, nodes: dict[str, NodePlan]) -> dict[str, ChainPlan]:
     """The chains of a planned graph, keyed by the name of their first node."""
-    from remotemedia import kernels
-
     outputs = set(topo.sinks)
     taken: set[str] = set()
     chains: dict[str, ChainPlan] = {}
@@ -149,13 +150,11 @@ def plan_chains(topo: Topology, nodes: dict[str, NodePlan]) -> dict[str, ChainPl
             run.append(nxt)
         # A run starts at a node with kernels of its own: its set is the chain's.
         taken.update(q.name for q in run)
-        python = kernels.get("python") if ks.name == "rust" else None
         chains[name] = ChainPlan(
             names=tuple(q.name for q in run),
             plans=tuple(run),
             stages=tuple(stage_of(q) for q in run),
             kernels=ks,
-            python=python,
         )
     return chains
 
@@ -220,8 +219,9 @@ def _python_rerun(cp: ChainPlan, buf: AudioBuffer, pipeline: str, exc: Exception
         cp.describe(),
         exc,
     )
+    if cp.python is None:
+        cp.python = kernels.get("python")
     python = cp.python
-    assert python is not None
     out: Any = buf
     for p in cp.plans:
         t0 = time.perf_counter_ns()

@@ -60,9 +60,8 @@ def to_pcm16(data: np.ndarray) -> np.ndarray:
         np.rint(scaled, out=scaled)
         np.multiply(scaled, _FROM_TOP[kind], out=scaled)
         np.floor(scaled, out=scaled)
-        np.clip(scaled, -32768, 32767, out=scaled)
-        if np.isnan(scaled.sum()):
-            scaled[np.isnan(scaled)] = -32768
+        np.fmax(scaled, -32768, out=scaled)  # fmax takes the number over a NaN: NaN -> -32768
+        np.minimum(scaled, 32767, out=scaled)
         return scaled.astype("<i2")
 
 

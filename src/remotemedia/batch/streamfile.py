@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from remotemedia.batch import wavout
+from remotemedia.batch import pcm16
 from remotemedia.batch.decode import first_node_wants, planar_blocks
 from remotemedia.batch.files import temp_path_for
 
@@ -52,36 +52,30 @@ class Streamed:
 class _AtomicWriter:
     """Encodes blocks into a temporary file; ``commit`` renames it onto the target.
 
-    The default output (16-bit PCM WAV, mono or stereo) is written
-    directly (batch/wavout.py: the same bytes, no per-buffer callbacks);
-    other formats go through libsndfile with a Python file object (its
-    virtual I/O). Neither fsyncs a file: a kill leaves at worst a
-    temporary file, removed by the next run, never a partial output.
+    libsndfile writes through a Python file object (its virtual I/O), so
+    closing does not fsync: a kill leaves at worst a temporary file,
+    removed by the next run, never a partial output. Blocks of the default
+    output (16-bit PCM WAV) are converted to int16 by numpy first
+    (batch/pcm16.py: the same bytes, without libsndfile's per-sample loop).
     """
 
     def __init__(self, final: Path, fmt: str, subtype: str) -> None:
         self.final, self.fmt, self.subtype = final, fmt, subtype
         self.tmp = temp_path_for(final)
         self._fh: IO[bytes] | None = None
-        # a Pcm16WavWriter (the default output, batch/wavout.py) or a soundfile.SoundFile
-        self._sf: Any = None
+        self._sf: Any = None  # a soundfile.SoundFile once the first block arrives
+        self._to_int16 = pcm16.handles(fmt, subtype)
 
     def write(self, data: np.ndarray, rate: int) -> None:
         if self._sf is None:
             self.final.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.tmp, "w+b")  # noqa: SIM115 (closed in close())
             channels = 1 if data.ndim == 1 else data.shape[0]
-            if wavout.handles(self.fmt, self.subtype, channels):
-                self._sf = wavout.Pcm16WavWriter(self._fh, rate, channels)
-            else:
-                import soundfile as sf
+            import soundfile as sf
 
-                self._sf = sf.SoundFile(self._fh, "w", rate, channels, self.subtype, format=self.fmt)
+            self._sf = sf.SoundFile(self._fh, "w", rate, channels, self.subtype, format=self.fmt)
         if data.shape[-1]:
-            if isinstance(self._sf, wavout.Pcm16WavWriter):
-                self._sf.write(data)
-            else:
-                self._sf.write(data.T if data.ndim == 2 else data)
+            self._sf.write(pcm16.to_pcm16(data) if self._to_int16 else data.T if data.ndim == 2 else data)
 
     @property
     def started(self) -> bool:
@@ -97,10 +91,7 @@ class _AtomicWriter:
 
     def close(self) -> None:
         if self._sf is not None:
-            if isinstance(self._sf, wavout.Pcm16WavWriter):
-                self._sf.finish()
-            else:
-                self._sf.close()
+            self._sf.close()
             self._sf = None
         if self._fh is not None:
             self._fh.close()

@@ -1,6 +1,6 @@
 """The batch job: remotemedia run (1 and 2 workers, Dask local) vs a hand-written script.
 
-Run:  python benchmarks/batch.py [--files 200] [--repeat 3] [--quick] [--no-dask]
+Run:  python benchmarks/batch.py [--files 200] [--repeat 3] [--quick] [--no-dask] [--split]
 
 Generates a collection of mixed lengths (1 to 20 s), rates (8 to 48 kHz),
 channel counts and containers (WAV and FLAC, 16-bit) in a temporary
@@ -11,6 +11,10 @@ folder, then times, in one run:
   16 kHz with soxr "HQ", webrtcvad mode 2 on 30 ms frames, keep speech with
   200 ms of padding, write a float32 wav + JSON), run sequentially and on
   a 2-process pool.
+
+``--split`` prints, instead, where each side spends its CPU time (1
+worker, per stage: decode, pipeline or resample / VAD, write, ...;
+benchmarks/_batch_split.py).
 
 Every configuration runs ``--repeat`` times, interleaved (round r runs all
 of them, in a rotated order, so drift on a shared machine hits all alike);
@@ -67,15 +71,25 @@ def make_collection(root: Path, n: int) -> float:
     return total
 
 
-def handwritten_one(args: tuple[str, str]) -> float:
-    """What a data team writes by hand for one file; returns its duration."""
+def _no_mark(stage: str) -> None:
+    pass
+
+
+def handwritten_one(args: tuple[str, str], mark: Callable[[str], None] = _no_mark) -> float:
+    """What a data team writes by hand for one file; returns its duration.
+
+    ``mark(stage)`` is called as each stage ends (``--split`` times them).
+    """
     import soxr
     import webrtcvad
 
     src, outdir = args
     audio, rate = sf.read(src, dtype="float32")
+    mark("decode")
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    mark("downmix")
     x16 = soxr.resample(mono, rate, 16000, "HQ").astype(np.float32)
+    mark("resample")
     pcm = (np.clip(x16, -1, 1) * 32767).astype(np.int16)
     vad = webrtcvad.Vad(2)
     n = 480
@@ -88,9 +102,11 @@ def handwritten_one(args: tuple[str, str]) -> float:
             segments.append((max(0, start * n - 3200), min(pcm.size, i * n + 3200)))
             start = None
     speech = np.concatenate([x16[a:b] for a, b in segments]) if segments else x16[:0]
+    mark("vad")
     out = Path(outdir) / (Path(src).stem + ".wav")
     sf.write(out, speech, 16000, subtype="PCM_16")
     out.with_suffix(".json").write_text(json.dumps({"segments": [(a / 16000, b / 16000) for a, b in segments]}))
+    mark("write")
     return len(mono) / rate
 
 
@@ -166,6 +182,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (medians shown)")
     parser.add_argument("--quick", action="store_true", help="40 files, 1 round")
     parser.add_argument("--no-dask", action="store_true", help="leave out the Dask LocalCluster run")
+    parser.add_argument("--split", action="store_true", help="CPU time per stage of both sides (1 worker) instead")
     parser.add_argument("--handwritten", nargs=3, metavar=("IN", "OUT", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.handwritten:
@@ -177,6 +194,9 @@ def main() -> None:
         root = Path(tmp)
         audio_s = make_collection(root / "in", n)
         env = child_env(root / "pycache")
+        if args.split:
+            split(root, n, repeat, env)
+            return
         print(f"{n} files, {audio_s / 60:.1f} min of audio (1-20 s each, 8-48 kHz, mono and stereo, wav and flac)")
         configs: list[tuple[str, Callable[[Path], list[str]]]] = [
             ("remotemedia run, 1 worker", lambda o: cli_cmd(root / "in", o, "--workers", "1")),
@@ -220,6 +240,35 @@ def main() -> None:
                 f"  {workers} worker(s): wall {', '.join(f'{x:.2f}' for x in ratios)}"
                 f" -> median {statistics.median(ratios):.2f}x; cpu {statistics.median(cpu_ratios):.2f}x"
             )
+
+
+def split(root: Path, n: int, repeat: int, env: dict[str, str]) -> None:
+    """Print the median CPU seconds per stage of both sides (benchmarks/_batch_split.py), 1 worker."""
+    script = str(Path(__file__).resolve().parent / "_batch_split.py")
+    runs: dict[str, list[dict[str, float]]] = {"ours": [], "hand": []}
+    for r in range(repeat + 1):  # the first round warms the bytecode cache and is not counted
+        for side in ("ours", "hand") if r % 2 else ("hand", "ours"):
+            out = root / f"split-{side}-{r}"
+            done = subprocess.run(
+                [sys.executable, script, side, str(root / "in"), str(out)],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=env,
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"{side} failed: {done.stderr[-2000:]}")
+            if r:
+                runs[side].append(json.loads(done.stdout))
+    print(f"{n} files; CPU seconds per stage (thread time), medians of {repeat} run(s) per side, 1 worker\n")
+    for side, label in (("ours", "remotemedia run"), ("hand", "hand-written soundfile+soxr+webrtcvad")):
+        stages = list(runs[side][0])
+        med = {k: statistics.median(run[k] for run in runs[side]) for k in stages}
+        rows = [[k, f"{v:.3f}", f"{1000 * v / n:.2f}"] for k, v in sorted(med.items(), key=lambda kv: -kv[1])]
+        rows.append(["total", f"{sum(med.values()):.3f}", f"{1000 * sum(med.values()) / n:.2f}"])
+        print(f"{label}\n")
+        print(table(["stage", "cpu s", "ms per file"], rows))
+        print()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,20 @@ def test_memory_is_bounded_by_the_block_not_the_file(tmp_path: Path) -> None:
     # four times the audio, (nearly) the same peak: memory follows the block, not the file
     # (about 18 MB with the native kernels, 38 MB with numpy's resampler temporaries)
     assert peaks[120] < 1.3 * peaks[30], peaks
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity API on this platform")
+@pytest.mark.parametrize("cores", [1, 2])
+def test_default_workers_follow_the_cores_the_run_may_use(tmp_path: Path, cores: int) -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < cores:
+        pytest.skip(f"needs {cores} usable cores, this machine gives {len(allowed)}")
+    make_collection(tmp_path / "in", n_good=3, seconds=1.0, bad=False)
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, allowed[:cores])
+    try:
+        summary = run_batch([tmp_path / "in"], "speech-16k", tmp_path / "out", progress="none")
+    finally:
+        os.sched_setaffinity(0, before)
+    assert summary.ok == 3
+    assert summary.executor == ("in-process" if cores == 1 else "processes x2")

@@ -19,7 +19,7 @@ import pytest
 from remotemedia import kernels
 from remotemedia.kernels.python.resample_design import SPECS
 from remotemedia.kernels.resample import uses_interp
-from remotemedia.kernels.resample_interp import MAX_RATIO, PHASES, RATIO_DEN, interp_shape
+from remotemedia.kernels.resample_interp import MAX_RATIO, PHASES, RATIO_DEN, back_factor, interp_shape
 from resample_metrics import alias_db, sine_snr_db
 
 QUALITIES = ["low", "medium", "high", "very_high"]
@@ -71,6 +71,10 @@ def test_kernel_choice() -> None:
             assert uses_interp(i, o, q), (i, o, q)
         for i, o in [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000), (44_100, 48_000), (6_000, 16_000)]:
             assert not uses_interp(i, o, q), (i, o, q)
+    # Upward by 4 or more an exact stage up by 2 or 4 comes last (fixed ratios only).
+    assert [back_factor(i, o) for i, o in INTERP] == [1, 1, 1, 4]
+    assert back_factor(8_000, 47_999) == 2 and back_factor(8_000, 31_999) == 1
+    assert back_factor(11_025, 96_001, variable=True) == 1
 
 
 @pytest.mark.parametrize("quality", QUALITIES)

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from remotemedia.batch import presets
 from remotemedia.batch.collisions import ON_COLLISION
 from remotemedia.batch.job import FORMATS
-from remotemedia.batch.runner import FAILURES_FILE, ON_ERROR, SUMMARY_FILE
+from remotemedia.batch.runner import FAILURES_FILE, ON_ERROR, SUMMARY_FILE, usable_cores
 
 DEFAULT_OUTDIR = "remotemedia-out"
 
@@ -68,7 +68,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--resume", action="store_true", help="skip files already complete for the same pipeline and input")
     p.add_argument("--on-error", default="skip", choices=ON_ERROR, help="skip: record and go on (default); stop: stop")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count; 1: in-process)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: usable cores; 1: in-process)")
     p.add_argument(
         "--dask",
         metavar="ADDRESS",
@@ -161,7 +161,7 @@ def _dask_executor(address: str, workers: int | None, max_attempts: int, timeout
     closers: list[Any] = []
     if address == "local":
         cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=workers or usable_cores(), threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         closers.append(cluster)
         client = Client(cluster)

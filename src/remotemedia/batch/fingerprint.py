@@ -4,7 +4,7 @@ A fingerprint is the file's size, its modification time (ns) and a
 BLAKE2b digest of a bounded sample of its bytes: the first and the last
 ``EDGE_BYTES`` and ``PROBES`` blocks of ``PROBE_BYTES`` spread evenly in
 between. Taking one reads at most ``2 * EDGE_BYTES + PROBES * PROBE_BYTES``
-bytes (160 KiB), so resuming over a large collection (or a network mount)
+bytes (64 KiB), so resuming over a large collection (or a network mount)
 costs a few reads per file instead of reading every input in full.
 
 What it detects: any change of size or modification time (every ordinary
@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 #: Bytes hashed at each end of the file: the container header and the tail
-#: (last frames, trailing tags / chunks).
-EDGE_BYTES = 64 * 1024
+#: (last frames, trailing tags / chunks). 16 KiB holds a WAV or FLAC header
+#: and ordinary tags; 64 KiB cost twice the time per file (1.5% of a batch
+#: run of short files) for bytes whose change nearly always changes the size.
+EDGE_BYTES = 16 * 1024
 #: Blocks sampled between the two ends, evenly spaced, and their length.
 PROBES = 8
 PROBE_BYTES = 4 * 1024

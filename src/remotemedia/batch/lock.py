@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -70,6 +69,15 @@ def _holder(path: Path) -> str:
         return "another process"
 
 
+def _host() -> str:
+    """This machine's name (``os.uname`` where it exists: no ``socket`` import at start-up)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 @contextlib.contextmanager
 def output_lock(outdir: Path, command: str | None = None) -> Iterator[Path]:
     """Hold the output folder's lock for the duration of the block.
@@ -104,7 +112,7 @@ def output_lock(outdir: Path, command: str | None = None) -> Iterator[Path]:
             json.dumps(
                 {
                     "pid": os.getpid(),
-                    "host": socket.gethostname(),
+                    "host": _host(),
                     "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                     "command": command or " ".join(sys.argv),
                 }

@@ -149,7 +149,7 @@ def run_batch(
     on_error
         "skip" records a failed file and goes on; "stop" stops at the first.
     workers
-        Processes when no executor is given (default: CPU count; 1 runs in
+        Processes when no executor is given (default: the cores this process may use; 1 runs in
         this process).
     executor
         Any ``concurrent.futures.Executor`` (e.g. Dask's
@@ -227,6 +227,15 @@ def run_batch(
     return summary
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under ``taskset`` or a
+    container's cpuset), else the machine's count: the default number of workers."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity API (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def _print_safely(line: str, stream: IO[str]) -> None:
     """Print a note; a closed stream (``2>&1 | head``) never stops the run."""
     with contextlib.suppress(OSError, ValueError):
@@ -256,7 +265,7 @@ def _execute(
         else:
             todo.append(task)
 
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    n_workers = workers if workers is not None else usable_cores()
     start = time.perf_counter()
     bar = Progress(len(tasks), progress, progress_stream)
     for _ in range(summary.skipped):

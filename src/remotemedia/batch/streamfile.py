@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from remotemedia.batch import pcm16
 from remotemedia.batch.decode import first_node_wants, planar_blocks
 from remotemedia.batch.files import temp_path_for
 
@@ -51,28 +52,30 @@ class Streamed:
 class _AtomicWriter:
     """Encodes blocks into a temporary file; ``commit`` renames it onto the target.
 
-    libsndfile gets a Python file object (its virtual I/O), so closing does
-    not fsync: a kill leaves at worst a temporary file, removed by the next
-    run, never a partial output.
+    libsndfile writes through a Python file object (its virtual I/O), so
+    closing does not fsync: a kill leaves at worst a temporary file,
+    removed by the next run, never a partial output. Blocks of the default
+    output (16-bit PCM WAV) are converted to int16 by numpy first
+    (batch/pcm16.py: the same bytes, without libsndfile's per-sample loop).
     """
 
     def __init__(self, final: Path, fmt: str, subtype: str) -> None:
         self.final, self.fmt, self.subtype = final, fmt, subtype
         self.tmp = temp_path_for(final)
         self._fh: IO[bytes] | None = None
-        self._sf: Any = None
+        self._sf: Any = None  # a soundfile.SoundFile once the first block arrives
+        self._to_int16 = pcm16.handles(fmt, subtype)
 
     def write(self, data: np.ndarray, rate: int) -> None:
-        import soundfile as sf
-
-        frames_first = data.T if data.ndim == 2 else data
         if self._sf is None:
             self.final.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.tmp, "w+b")  # noqa: SIM115 (closed in close())
             channels = 1 if data.ndim == 1 else data.shape[0]
+            import soundfile as sf
+
             self._sf = sf.SoundFile(self._fh, "w", rate, channels, self.subtype, format=self.fmt)
-        if frames_first.shape[0]:
-            self._sf.write(frames_first)
+        if data.shape[-1]:
+            self._sf.write(pcm16.to_pcm16(data) if self._to_int16 else data.T if data.ndim == 2 else data)
 
     @property
     def started(self) -> bool:

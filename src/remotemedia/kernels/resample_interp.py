@@ -24,7 +24,9 @@ its arithmetic, never depends on how the input was chunked.
 From a ratio of 1/2 up the stage runs after an exact sharp stage up by 2
 (``oversampled``, ``post_shape``): it then only rejects the images of the
 2x-rate samples, a short filter, and its positions are those of the ratio
-``out / (2 in)``.
+``out / (2 in)``. Upward by 4 or more between integer rates an exact stage
+up by ``K`` (``back_factor``) comes last, and the positions are those of
+``out / (2 K in)``.
 
 The same formulas live in ``rust/remotemedia-runtime/src/resample/interp.rs``
 and ``oversampled.rs``.
@@ -39,6 +41,14 @@ from functools import lru_cache
 #: Stored phase segments per input frame at ratio >= 1, per preset (cubic
 #: interpolation error below the preset's stopband by 25 dB or more).
 PHASES: dict[str, int] = {"low": 32, "medium": 64, "high": 64, "very_high": 128}
+#: Phase segments per frame (at a stopband edge of 1) of the quadratic pieces
+#: the stage after the exact 2x stage uses up to :data:`WIDE_DB`: its input
+#: holds nothing above 0.23 cycles per frame, where their error stays 160 dB
+#: under the signal (three fused multiply-adds per tap instead of four).
+QUADRATIC_PHASES = 96
+#: Designs attenuating more than this (dB) run in float64 (cubic pieces);
+#: the rest in float32 on the native body.
+WIDE_DB = 150.0
 #: Taps are padded to a multiple of this.
 TAP_BLOCK = 8
 #: Fixed-point units of a position for integer rates (times L) and for a
@@ -74,6 +84,9 @@ class InterpShape:
         Cutoff (middle of the transition band), fraction of the input Nyquist.
     beta : float
         Kaiser window parameter.
+    order : int
+        Degree of the polynomial per segment and tap (3, or 2 for the
+        float32 stage after the exact 2x stage).
     """
 
     low: float
@@ -84,6 +97,7 @@ class InterpShape:
     ahead: int
     fc: float
     beta: float
+    order: int = 3
 
 
 @lru_cache(maxsize=256)
@@ -97,11 +111,12 @@ def interp_shape(low: float, quality: str, spec: tuple[float, float, float]) -> 
 
 
 @lru_cache(maxsize=256)
-def interp_band(low: float, fp: float, fs: float, atten: float, per_unit: int) -> InterpShape:
+def interp_band(low: float, fp: float, fs: float, atten: float, per_unit: int, order: int = 3) -> InterpShape:
     """Sizes for a passband to ``fp`` and a stopband from ``fs`` (fractions of the input Nyquist).
 
     ``fs`` may exceed 1 when the input is oversampled; ``per_unit`` phase
-    segments per frame at ``fs = 1`` (same arithmetic as Rust).
+    segments per frame at ``fs = 1``, polynomials of degree ``order`` (same
+    arithmetic as Rust).
     """
     width = math.pi * (fs - fp)
     length = (atten - 7.95) / (2.285 * width)
@@ -110,7 +125,7 @@ def interp_band(low: float, fp: float, fs: float, atten: float, per_unit: int) -
     behind = -(-half_q // q)
     taps = -(-(2 * behind + 1) // TAP_BLOCK) * TAP_BLOCK
     beta = 0.1102 * (atten - 8.7)
-    return InterpShape(low, q, half_q, taps, behind, taps - 1 - behind, (fp + fs) / 2.0, beta)
+    return InterpShape(low, q, half_q, taps, behind, taps - 1 - behind, (fp + fs) / 2.0, beta, order)
 
 
 def oversampled(ratio: float) -> bool:
@@ -130,7 +145,29 @@ def post_shape(ratio: float, quality: str, spec: tuple[float, float, float]) -> 
     low = min(1.0, ratio)
     # 10 dB more than the preset: its ripple adds to the 2x stage's, and on
     # this wide transition band the extra decibels cost a few taps.
-    return interp_band(low, pb * low / 2.0, 2.0 - sb * low / 2.0, atten + POST_EXTRA_DB, PHASES[quality])
+    atten += POST_EXTRA_DB
+    # Quadratic pieces on more segments up to WIDE_DB (the input holds
+    # nothing above a quarter of the stage's rate), cubic beyond.
+    per_unit, order = (PHASES[quality], 3) if atten > WIDE_DB else (QUADRATIC_PHASES, 2)
+    return interp_band(low, pb * low / 2.0, 2.0 - sb * low / 2.0, atten, per_unit, order)
+
+
+#: Largest factor of the exact stage after the interpolated phases.
+MAX_BACK = 4
+
+
+def back_factor(in_rate: int, out_rate: int, variable: bool = False) -> int:
+    """The factor ``K`` of an exact stage up by ``K`` after the interpolated phases (1: none).
+
+    Upward by 4 or more between integer rates (never on a variable
+    resampler), the interpolated stage produces ``out / K`` frames a second
+    (a ratio of 1 to 2 on the 2x signal) and a short exact stage with ``K``
+    phases the rest: the polynomial per tap runs on a quarter of the outputs.
+    """
+    k = 1
+    while not variable and k < MAX_BACK and out_rate >= 4 * k * in_rate:
+        k *= 2
+    return k
 
 
 def round_half_up(x: float) -> int:
@@ -155,11 +192,15 @@ def ratio_step(den: int, ratio: float) -> int:
 
 
 __all__ = [
+    "MAX_BACK",
     "MAX_RATIO",
     "PHASES",
+    "QUADRATIC_PHASES",
     "RATIO_DEN",
     "VARIABLE_RANGE",
+    "WIDE_DB",
     "InterpShape",
+    "back_factor",
     "interp_band",
     "interp_shape",
     "oversampled",

@@ -194,6 +194,16 @@ impl Exact {
         Ok(Exact::with(2, 1, chains))
     }
 
+    /// The exact stage up by `k` after interpolated phases ([`plan::back`]).
+    pub fn back(k: u64, edge: f64, channels: usize, quality: Quality) -> Result<Exact> {
+        let chains = if quality.wide() {
+            Chains::Wide(Chain::new(plan::back::<f64>(k, edge, quality)?, channels))
+        } else {
+            Chains::Narrow(Chain::new(plan::back::<f32>(k, edge, quality)?, channels))
+        };
+        Ok(Exact::with(k, 1, chains))
+    }
+
     fn with(l: u64, m: u64, chains: Chains) -> Exact {
         Exact {
             l,
@@ -248,8 +258,13 @@ impl Exact {
     /// Frames per channel that `flush` returns now: the rest of
     /// `ceil(received * out_rate / in_rate)`.
     pub fn flush_frames(&self) -> usize {
+        self.flush_frames_after(0)
+    }
+
+    /// What `process` of `n` more frames then `flush` return together.
+    pub fn flush_frames_after(&self, n: usize) -> usize {
         let (l, m) = (self.l as u128, self.m as u128);
-        let total = (self.received as u128 * l).div_ceil(m) as u64;
+        let total = ((self.received + n as u64) as u128 * l).div_ceil(m) as u64;
         (total - self.emitted) as usize
     }
 

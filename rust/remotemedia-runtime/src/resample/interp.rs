@@ -56,8 +56,23 @@ pub const WIDE_DB: f64 = 150.0;
 /// tree of horizontal adds on the float32 path).
 const BATCH: usize = 8;
 
+/// Where a batch of mono outputs reads: each window's first frame, each
+/// row's first value in the table, each in-segment position.
+struct Batch {
+    first: [usize; BATCH],
+    row: [usize; BATCH],
+    alpha: [f64; BATCH],
+}
+
 /// Stored phase segments per input frame at ratio >= 1: the cubic's error
 /// stays 25 dB or more under the preset's stopband.
+///
+/// The float32 stage after an exact 2x stage uses quadratic pieces on
+/// [`QUADRATIC_PHASES`] segments instead: its input holds nothing above
+/// 0.23 cycles per frame, where the error of quadratic pieces on 144
+/// segments (at its stopband edge of about 1.5 Nyquist) is 160 dB or more
+/// under the signal, and each tap costs three fused multiply-adds
+/// instead of four.
 pub fn phases(quality: Quality) -> usize {
     match quality {
         Quality::Low => 32,
@@ -65,6 +80,9 @@ pub fn phases(quality: Quality) -> usize {
         Quality::VeryHigh => 128,
     }
 }
+
+/// Phase segments per frame (at `fs = 1`) of quadratic pieces.
+pub const QUADRATIC_PHASES: usize = 96;
 
 /// Sizes of an interpolated-phase filter.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -86,19 +104,23 @@ pub struct InterpShape {
     pub beta: f64,
     /// Float64 table and arithmetic (the design attenuates more than [`WIDE_DB`]).
     pub wide: bool,
+    /// Degree of the polynomial per segment and tap: 3 (cubic) or 2
+    /// (quadratic, float32 only; see [`QUADRATIC_PHASES`]).
+    pub order: usize,
 }
 
 impl InterpShape {
     /// Sizes for cutoff scale `low` at a preset (same arithmetic as numpy).
     pub fn new(low: f64, quality: Quality) -> InterpShape {
         let (pb, sb, atten) = quality.spec();
-        Self::band(low, pb * low, sb * low, atten, phases(quality))
+        Self::band(low, pb * low, sb * low, atten, phases(quality), 3)
     }
 
     /// Sizes for a passband to `fp` and a stopband from `fs` (fractions of
     /// the input Nyquist; `fs` may exceed 1 when the input is oversampled)
-    /// with `per_unit` phase segments per frame at `fs = 1`.
-    pub fn band(low: f64, fp: f64, fs: f64, atten: f64, per_unit: usize) -> InterpShape {
+    /// with `per_unit` phase segments per frame at `fs = 1`, each a
+    /// polynomial of degree `order` (3, or 2 for a float32 design).
+    pub fn band(low: f64, fp: f64, fs: f64, atten: f64, per_unit: usize, order: usize) -> InterpShape {
         let width = std::f64::consts::PI * (fs - fp);
         let length = (atten - 7.95) / (2.285 * width);
         let q = ((per_unit as f64 * fs).ceil() as usize).max(1);
@@ -115,20 +137,27 @@ impl InterpShape {
             fc: (fp + fs) / 2.0,
             beta: 0.1102 * (atten - 8.7),
             wide: atten > WIDE_DB,
+            order,
         }
     }
 
     /// Coefficients in the table.
     pub fn coefficients(&self) -> usize {
-        self.q * self.taps * 4
+        self.q * self.taps * self.width()
+    }
+
+    /// Values per tap and segment: the polynomial's `order + 1` coefficients.
+    pub fn width(&self) -> usize {
+        self.order + 1
     }
 }
 
 /// A designed table: `coef` for a wide shape, `coef32` otherwise (the
 /// other one empty). Layout of `coef`: segment `j`, then blocks of 4 taps,
 /// each block holding the 4 taps' coefficients of `alpha^0`, then
-/// `alpha^1`, `alpha^2`, `alpha^3` (16 values). `coef32` likewise with
-/// blocks of 8 taps (32 values), each the float64 design rounded.
+/// `alpha^1`, `alpha^2`, `alpha^3` (16 values; wide shapes are cubic).
+/// `coef32` likewise with blocks of 8 taps (`8 * (order + 1)` values),
+/// each the float64 design rounded.
 pub struct Table {
     pub shape: InterpShape,
     pub coef: Vec<f64>,
@@ -142,22 +171,28 @@ impl Table {
     }
 }
 
-/// Designs the table of a shape (float64 cubic pieces of a Kaiser-windowed
-/// sinc; the plan caches the result).
+/// Designs the table of a shape (float64 polynomial pieces of a
+/// Kaiser-windowed sinc; the plan caches the result).
 pub fn design(s: &InterpShape) -> Result<Table> {
+    assert!(
+        s.order == 3 || (s.order == 2 && !s.wide),
+        "unsupported interpolation order"
+    );
     let n = s.coefficients();
     let mut coef = Vec::new();
     coef.try_reserve_exact(n)
         .map_err(|_| Error::Allocation { bytes: n * 8 })?;
     coef.resize(n, 0.0);
-    let (q, half3) = (s.q as i64, 3 * s.half_q as i64);
+    // The prototype at `order + 1` equally spaced points per segment.
+    let (q, w, d) = (s.q as i64, s.width(), s.order as i64);
+    let half3 = d * s.half_q as i64;
     let i0_beta = bessel_i0(s.beta);
     let proto = |num: i64| -> f64 {
-        // t = num / (3 q) input frames from the output's position.
+        // t = num / (d q) input frames from the output's position.
         if num.abs() > half3 {
             return 0.0;
         }
-        let t = num as f64 / (3 * q) as f64;
+        let t = num as f64 / (d * q) as f64;
         let a = s.fc * t;
         let sinc = if num == 0 {
             1.0
@@ -169,22 +204,30 @@ pub fn design(s: &InterpShape) -> Result<Table> {
         s.fc * sinc * w
     };
     for j in 0..q {
-        let row = &mut coef[j as usize * s.taps * 4..][..s.taps * 4];
+        let row = &mut coef[j as usize * s.taps * w..][..s.taps * w];
         for u in 0..s.taps as i64 {
-            let num = 3 * q * (s.behind as i64 - u) + 3 * j;
-            let (f0, f1, f2, f3) = (proto(num), proto(num + 1), proto(num + 2), proto(num + 3));
-            let d1 = f1 - f0;
-            let d2 = (f2 - f1) - d1;
-            let d3 = ((f3 - f2) - (f2 - f1)) - d2;
-            let c = [
-                f0,
-                (d1 - d2 / 2.0 + d3 / 3.0) * 3.0,
-                (d2 / 2.0 - d3 / 2.0) * 9.0,
-                d3 * 4.5,
-            ];
+            let num = d * q * (s.behind as i64 - u) + d * j;
+            // Powers of alpha from Newton's forward differences.
+            let c = if s.order == 3 {
+                let (f0, f1, f2, f3) = (proto(num), proto(num + 1), proto(num + 2), proto(num + 3));
+                let d1 = f1 - f0;
+                let d2 = (f2 - f1) - d1;
+                let d3 = ((f3 - f2) - (f2 - f1)) - d2;
+                [
+                    f0,
+                    (d1 - d2 / 2.0 + d3 / 3.0) * 3.0,
+                    (d2 / 2.0 - d3 / 2.0) * 9.0,
+                    d3 * 4.5,
+                ]
+            } else {
+                let (f0, f1, f2) = (proto(num), proto(num + 1), proto(num + 2));
+                let d1 = f1 - f0;
+                let d2 = (f2 - f1) - d1;
+                [f0, 2.0 * d1 - d2, 2.0 * d2, 0.0]
+            };
             let (b, lane) = (u as usize / 4, u as usize % 4);
-            for (p, &v) in c.iter().enumerate() {
-                row[b * 16 + p * 4 + lane] = v;
+            for (p, &v) in c[..w].iter().enumerate() {
+                row[b * 4 * w + p * 4 + lane] = v;
             }
         }
     }
@@ -200,11 +243,11 @@ pub fn design(s: &InterpShape) -> Result<Table> {
         .try_reserve_exact(n)
         .map_err(|_| Error::Allocation { bytes: n * 4 })?;
     coef32.resize(n, 0.0);
-    // From blocks of 4 taps (16 values) to blocks of 8 (32 values).
+    // From blocks of 4 taps (4 w values) to blocks of 8 (8 w values).
     for (j, v) in coef.iter().enumerate() {
-        let (b4, p, lane) = (j / 16, j / 4 % 4, j % 4);
+        let (b4, p, lane) = (j / (4 * w), j / 4 % w, j % 4);
         let tap = b4 * 4 + lane;
-        coef32[tap / 8 * 32 + p * 8 + tap % 8] = *v as f32;
+        coef32[tap / 8 * 8 * w + p * 8 + tap % 8] = *v as f32;
     }
     Ok(Table {
         shape: *s,
@@ -299,6 +342,12 @@ impl Clock {
             self.ramp_len = ramp;
         }
         self.ramp_done = 0;
+    }
+
+    /// No ramp under way: every output advances by `split`.
+    #[inline]
+    fn steady(&self) -> bool {
+        self.ramp_done >= self.ramp_len
     }
 
     /// Moves to the next output's position.
@@ -449,36 +498,60 @@ fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: 
     // units of 2^-52 relative, far under the tolerances (the pieces join
     // at segment ends, so a `u` rounded across one changes nothing).
     let scale = s.q as f64 / clock.den as f64;
-    let last = s.q - 1;
-    // Where the next output reads: its window's first frame in the
-    // history, its row of the table and its in-segment position.
-    let place = |clock: &Clock| {
-        let u = clock.rem as f64 * scale;
-        let seg = (u as usize).min(last);
-        let first = (clock.frame as i64 - s.behind as i64 - start) as usize;
-        (first, seg * s.taps * 4, u - seg as f64)
+    let last = (s.q - 1) as f64;
+    let base = s.behind as i64 + start;
+    // Where an output at `(frame, rem)` reads: its window's first frame in
+    // the history, its row of the table and its in-segment position.
+    // `rem < 2^53` and `0 <= u <= last` convert exactly, with one
+    // instruction each (the checked conversions branch).
+    let place = |frame: u64, rem: u64| {
+        let u = rem as i64 as f64 * scale;
+        // SAFETY: `0 <= u.min(last) <= last < 2^53` is finite and fits an i64.
+        let seg = unsafe { u.min(last).to_int_unchecked::<i64>() };
+        let first = (frame as i64 - base) as usize;
+        (first, seg as usize * s.taps * s.width(), u - seg as f64)
     };
     if rows.hist.len() == 1 {
         let x = &rows.hist[0];
         let mut k = 0;
         // Mono: outputs in batches of BATCH (the same bits as one by one).
         while k + BATCH <= n {
-            let mut xs = [&x[..0]; BATCH];
-            let mut rs = [&table[..0]; BATCH];
-            let mut alpha = [0.0; BATCH];
-            for j in 0..BATCH {
-                let (first, row, a) = place(clock);
-                xs[j] = &x[first..first + s.taps];
-                rs[j] = &table[row..row + s.taps * 4];
-                alpha[j] = a;
-                clock.advance();
+            let mut at = Batch {
+                first: [0; BATCH],
+                row: [0; BATCH],
+                alpha: [0.0; BATCH],
+            };
+            if clock.steady() {
+                // A constant step: the position in registers.
+                let (den, (sq, sr)) = (clock.den as u64, clock.split);
+                let (mut frame, mut rem) = (clock.frame, clock.rem);
+                for j in 0..BATCH {
+                    (at.first[j], at.row[j], at.alpha[j]) = place(frame, rem);
+                    frame += sq;
+                    rem += sr;
+                    if rem >= den {
+                        rem -= den;
+                        frame += 1;
+                    }
+                }
+                (clock.frame, clock.rem) = (frame, rem);
+            } else {
+                for j in 0..BATCH {
+                    (at.first[j], at.row[j], at.alpha[j]) = place(clock.frame, clock.rem);
+                    clock.advance();
+                }
             }
-            out[k..k + BATCH].copy_from_slice(&S::outputs(simd, xs, rs, alpha));
+            out[k..k + BATCH].copy_from_slice(&S::outputs(simd, x, table, s.taps, s.width(), &at));
             k += BATCH;
         }
         for o in &mut out[k..n] {
-            let (first, row, a) = place(clock);
-            *o = S::output(simd, &x[first..first + s.taps], &table[row..row + s.taps * 4], a);
+            let (first, row, a) = place(clock.frame, clock.rem);
+            *o = S::output(
+                simd,
+                &x[first..first + s.taps],
+                &table[row..row + s.taps * s.width()],
+                a,
+            );
             clock.advance();
         }
         return;
@@ -486,9 +559,9 @@ fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: 
     for k in 0..n {
         // Several channels: the coefficients once, then a dot product per
         // channel (the same operations as `output`, so the same bits).
-        let (first, row, a) = place(clock);
+        let (first, row, a) = place(clock.frame, clock.rem);
         rows.coef.resize(s.taps, S::default());
-        S::coefficients(simd, &table[row..row + s.taps * 4], a, &mut rows.coef);
+        S::coefficients(simd, &table[row..row + s.taps * s.width()], a, &mut rows.coef);
         for (c, h) in rows.hist.iter().enumerate() {
             out[c * stride + k] = <S as Kernel>::dot(simd, &h[first..first + s.taps], &rows.coef);
         }
@@ -707,14 +780,20 @@ pub(crate) fn check_out(out: &[f32], stride: usize, n_out: usize, channels: usiz
 trait Kernel: Sample {
     /// The table's coefficients in this precision.
     fn table(t: &Table) -> &[Self];
-    /// One output: each tap's coefficient at `alpha`, dotted with `x`.
+    /// One output: each tap's coefficient at `alpha`, dotted with `x` (`row`
+    /// holds `w` values per tap: `row.len() / x.len()`).
     fn output(simd: Simd, x: &[Self], row: &[Self], alpha: f64) -> f32;
-    /// [`BATCH`] outputs, each with the bits of `output`.
+    /// [`BATCH`] outputs, each with the bits of `output` (windows of `taps`
+    /// frames of `x`, rows of `w * taps` values of `table`, at `at`).
     #[inline]
-    fn outputs(simd: Simd, x: [&[Self]; BATCH], row: [&[Self]; BATCH], alpha: [f64; BATCH]) -> [f32; BATCH] {
-        std::array::from_fn(|j| Self::output(simd, x[j], row[j], alpha[j]))
+    fn outputs(simd: Simd, x: &[Self], table: &[Self], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
+        std::array::from_fn(|j| {
+            let (f, r) = (at.first[j], at.row[j]);
+            Self::output(simd, &x[f..f + taps], &table[r..r + w * taps], at.alpha[j])
+        })
     }
-    /// Each tap's coefficient at `alpha` (the first half of `output`).
+    /// Each tap's coefficient at `alpha` (the first half of `output`; `w =
+    /// row.len() / out.len()` values per tap).
     fn coefficients(simd: Simd, row: &[Self], alpha: f64, out: &mut [Self]);
     /// The second half of `output`, with precomputed coefficients.
     fn dot(simd: Simd, x: &[Self], coef: &[Self]) -> f32;
@@ -738,9 +817,53 @@ impl Kernel for f64 {
     }
 }
 
-/// Float32: blocks of 8 taps (32 coefficients: 8 per power of `alpha`);
-/// block `b` goes to accumulator `b mod 2`, the two are added lane-wise,
-/// then the lanes as `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`.
+/// Runs `$f::<W>($args)` for the number of values per tap `$w` (3 or 4).
+macro_rules! by_width {
+    ($w:expr, $f:ident($($arg:expr),*)) => {
+        match $w {
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            w => unreachable!("{w} values per tap"),
+        }
+    };
+}
+
+/// The coefficient of lane `lane` of a block of 8 taps at `c` (`W` values
+/// per tap, 8 per power of `alpha`): Horner's rule, fused.
+#[inline(always)]
+fn horner_lane<const W: usize>(c: &[f32], lane: usize, a: f32) -> f32 {
+    let mut k = c[(W - 1) * 8 + lane];
+    for p in (0..W - 1).rev() {
+        k = k.mul_add(a, c[p * 8 + lane]);
+    }
+    k
+}
+
+/// The portable float32 output (the fused operations of [`output32_avx`]).
+fn output32<const W: usize>(x: &[f32], row: &[f32], a: f32) -> f32 {
+    let mut acc = [[0.0f32; 8]; 2];
+    for (b, (xb, cb)) in x.chunks_exact(8).zip(row.chunks_exact(8 * W)).enumerate() {
+        let acc = &mut acc[b % 2];
+        for lane in 0..8 {
+            acc[lane] = xb[lane].mul_add(horner_lane::<W>(cb, lane, a), acc[lane]);
+        }
+    }
+    reduce8(acc)
+}
+
+/// The portable float32 coefficients (those of [`coefficients32_avx`]).
+fn coefficients32<const W: usize>(row: &[f32], a: f32, out: &mut [f32]) {
+    for (cb, ob) in row.chunks_exact(8 * W).zip(out.chunks_exact_mut(8)) {
+        for (lane, o) in ob.iter_mut().enumerate() {
+            *o = horner_lane::<W>(cb, lane, a);
+        }
+    }
+}
+
+/// Float32: blocks of 8 taps (`8 w` coefficients: 8 per power of `alpha`,
+/// `w` = 4 for cubic pieces, 3 for quadratic); block `b` goes to
+/// accumulator `b mod 2`, the two are added lane-wise, then the lanes as
+/// `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`.
 impl Kernel for f32 {
     fn table(t: &Table) -> &[f32] {
         &t.coef32
@@ -748,60 +871,47 @@ impl Kernel for f32 {
     #[inline]
     fn output(simd: Simd, x: &[f32], row: &[f32], alpha: f64) -> f32 {
         let a = alpha as f32;
+        let w = row.len() / x.len().max(1);
+        assert!(x.len() % 8 == 0 && row.len() == x.len() * w);
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {
-            assert!(x.len() % 8 == 0 && row.len() >= x.len() * 4);
             // SAFETY: the token proves AVX2+FMA; `x` is whole blocks of 8 taps
-            // and `row` holds their 32 coefficients each (asserted above).
-            return unsafe { output32_avx(cpu, x, row, a) };
+            // and `row` holds their `8 w` coefficients each (asserted above).
+            return unsafe { by_width!(w, output32_avx(cpu, x, row, a)) };
         }
         let _ = simd;
-        let mut acc = [[0.0f32; 8]; 2];
-        for (b, (xb, cb)) in x.chunks_exact(8).zip(row.chunks_exact(32)).enumerate() {
-            let acc = &mut acc[b % 2];
-            for lane in 0..8 {
-                let coef = cb[24 + lane]
-                    .mul_add(a, cb[16 + lane])
-                    .mul_add(a, cb[8 + lane])
-                    .mul_add(a, cb[lane]);
-                acc[lane] = xb[lane].mul_add(coef, acc[lane]);
-            }
-        }
-        reduce8(acc)
+        by_width!(w, output32(x, row, a))
     }
     #[inline]
-    fn outputs(simd: Simd, x: [&[f32]; BATCH], row: [&[f32]; BATCH], alpha: [f64; BATCH]) -> [f32; BATCH] {
+    fn outputs(simd: Simd, x: &[f32], table: &[f32], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {
-            for j in 0..BATCH {
-                assert!(x[j].len() % 8 == 0 && row[j].len() >= x[j].len() * 4);
-            }
-            // SAFETY: the token proves AVX2+FMA; each `x[j]` is whole blocks
-            // of 8 taps and `row[j]` holds their 32 coefficients each
-            // (asserted above).
-            return unsafe { outputs32_avx(cpu, x, row, alpha.map(|a| a as f32)) };
+            let reach = at.first.iter().max().map_or(0, |&f| f + taps);
+            let rows = at.row.iter().max().map_or(0, |&r| r + w * taps);
+            assert!(taps % 8 == 0 && reach <= x.len() && rows <= table.len());
+            // SAFETY: the token proves AVX2+FMA; every window is whole blocks
+            // of 8 taps inside `x` and every row its `8 w` coefficients per
+            // block inside `table` (asserted above).
+            return unsafe { by_width!(w, outputs32_avx(cpu, x.as_ptr(), table.as_ptr(), taps / 8, at)) };
         }
-        std::array::from_fn(|j| Self::output(simd, x[j], row[j], alpha[j]))
+        std::array::from_fn(|j| {
+            let (f, r) = (at.first[j], at.row[j]);
+            Self::output(simd, &x[f..f + taps], &table[r..r + w * taps], at.alpha[j])
+        })
     }
     #[inline]
     fn coefficients(simd: Simd, row: &[f32], alpha: f64, out: &mut [f32]) {
         let a = alpha as f32;
+        let w = row.len() / out.len().max(1);
+        assert!(out.len() % 8 == 0 && row.len() == out.len() * w);
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {
-            assert!(out.len() % 8 == 0 && row.len() >= out.len() * 4);
-            // SAFETY: the token proves AVX2+FMA; `row` holds 32 values per
+            // SAFETY: the token proves AVX2+FMA; `row` holds `8 w` values per
             // block of 8 outputs (asserted above).
-            return unsafe { coefficients32_avx(cpu, row, a, out) };
+            return unsafe { by_width!(w, coefficients32_avx(cpu, row, a, out)) };
         }
         let _ = simd;
-        for (cb, ob) in row.chunks_exact(32).zip(out.chunks_exact_mut(8)) {
-            for lane in 0..8 {
-                ob[lane] = cb[24 + lane]
-                    .mul_add(a, cb[16 + lane])
-                    .mul_add(a, cb[8 + lane])
-                    .mul_add(a, cb[lane]);
-            }
-        }
+        by_width!(w, coefficients32(row, a, out))
     }
     #[inline]
     fn dot(simd: Simd, x: &[f32], coef: &[f32]) -> f32 {
@@ -831,27 +941,24 @@ fn reduce8(acc: [[f32; 8]; 2]) -> f32 {
     ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
 }
 
-/// One block's coefficients at `a`: Horner's rule over the 32 values at `c`.
+/// One block's coefficients at `a`: Horner's rule over the `8 W` values
+/// at `c` (8 per power of `a`).
 ///
 /// # Safety
-/// `c` is valid for 32 reads; the CPU runs AVX2+FMA.
+/// `c` is valid for `8 W` reads; the CPU runs AVX2+FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn horner8(c: *const f32, a: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+unsafe fn horner8<const W: usize>(c: *const f32, a: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
-    // SAFETY: reads c[0..32], valid by this function's contract.
+    // SAFETY: reads c[0..8 W], valid by this function's contract.
     unsafe {
-        _mm256_fmadd_ps(
-            _mm256_fmadd_ps(
-                _mm256_fmadd_ps(_mm256_loadu_ps(c.add(24)), a, _mm256_loadu_ps(c.add(16))),
-                a,
-                _mm256_loadu_ps(c.add(8)),
-            ),
-            a,
-            _mm256_loadu_ps(c),
-        )
+        let mut k = _mm256_loadu_ps(c.add((W - 1) * 8));
+        for p in (0..W - 1).rev() {
+            k = _mm256_fmadd_ps(k, a, _mm256_loadu_ps(c.add(p * 8)));
+        }
+        k
     }
 }
 
@@ -885,41 +992,76 @@ unsafe fn sum8(s0: std::arch::x86_64::__m256, s1: std::arch::x86_64::__m256) -> 
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn lanes32_avx(_cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> std::arch::x86_64::__m256 {
-    use std::arch::x86_64::*;
+unsafe fn lanes32_avx<const W: usize>(cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> std::arch::x86_64::__m256 {
     let n = x.len() / 8;
-    assert!(row.len() >= n * 32);
-    let (xp, cp) = (x.as_ptr(), row.as_ptr());
-    // SAFETY: block b reads x[8b..8b + 8] and row[32b..32b + 32], in bounds
-    // by the assertion above; AVX2+FMA per the token.
+    assert!(row.len() >= n * 8 * W);
+    // SAFETY: `n` blocks of `x` and of `row`, in bounds by the assertion
+    // above; AVX2+FMA per the token.
     unsafe {
-        let a = _mm256_set1_ps(alpha);
+        lanes32_at::<W>(
+            cpu,
+            x.as_ptr(),
+            row.as_ptr(),
+            std::arch::x86_64::_mm256_set1_ps(alpha),
+            n,
+        )
+    }
+}
+
+/// [`lanes32_avx`] on pointers: `n` blocks from `xp` (8 values each) and
+/// `cp` (`8 W` each), `a` the in-segment position in every lane.
+///
+/// # Safety
+/// `xp` is valid for `8 n` reads and `cp` for `8 W n`; the CPU runs AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn lanes32_at<const W: usize>(
+    _cpu: Avx2Fma,
+    xp: *const f32,
+    cp: *const f32,
+    a: std::arch::x86_64::__m256,
+    n: usize,
+) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // SAFETY: block b reads xp[8b..8b + 8] and cp[8Wb..8W(b + 1)], valid
+    // by this function's contract.
+    unsafe {
         // The loop over `$n` blocks, written once for a constant count.
         macro_rules! blocks {
             ($n:expr) => {{
                 let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
                 let mut b = 0;
                 while b + 2 <= $n {
-                    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(b * 8)), horner8(cp.add(b * 32), a), s0);
+                    s0 = _mm256_fmadd_ps(
+                        _mm256_loadu_ps(xp.add(b * 8)),
+                        horner8::<W>(cp.add(b * 8 * W), a),
+                        s0,
+                    );
                     s1 = _mm256_fmadd_ps(
                         _mm256_loadu_ps(xp.add(b * 8 + 8)),
-                        horner8(cp.add(b * 32 + 32), a),
+                        horner8::<W>(cp.add(b * 8 * W + 8 * W), a),
                         s1,
                     );
                     b += 2;
                 }
                 if b < $n {
-                    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(b * 8)), horner8(cp.add(b * 32), a), s0);
+                    s0 = _mm256_fmadd_ps(
+                        _mm256_loadu_ps(xp.add(b * 8)),
+                        horner8::<W>(cp.add(b * 8 * W), a),
+                        s0,
+                    );
                 }
                 _mm256_add_ps(s0, s1)
             }};
         }
         // Every float32 second stage of the 2x route has 3 blocks (24
         // taps): unrolled (the same operations in the same order).
-        if n == 3 {
-            blocks!(3)
-        } else {
-            blocks!(n)
+        match n {
+            2 => blocks!(2),
+            3 => blocks!(3),
+            _ => blocks!(n),
         }
     }
 }
@@ -932,36 +1074,45 @@ unsafe fn lanes32_avx(_cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> std:
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn output32_avx(cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> f32 {
+unsafe fn output32_avx<const W: usize>(cpu: Avx2Fma, x: &[f32], row: &[f32], alpha: f32) -> f32 {
     use std::arch::x86_64::*;
     let mut v = [0.0f32; 8];
     // SAFETY: the caller's contract is `lanes32_avx`'s; the store writes the
     // 8 values of `v`.
-    unsafe { _mm256_storeu_ps(v.as_mut_ptr(), lanes32_avx(cpu, x, row, alpha)) };
+    unsafe { _mm256_storeu_ps(v.as_mut_ptr(), lanes32_avx::<W>(cpu, x, row, alpha)) };
     ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
 }
 
-/// Eight float32 outputs on AVX2+FMA: the lane sums of [`lanes32_avx`],
+/// Eight float32 outputs on AVX2+FMA: the lane sums of [`lanes32_at`]
+/// (`n` blocks of taps each, windows from `xp`, rows from `cp` at `at`),
 /// then one transposed tree of horizontal adds that adds each output's
 /// lanes as `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`, as
 /// [`output32_avx`] does.
 ///
 /// # Safety
-/// As [`lanes32_avx`], for each `x[j]`, `row[j]`.
+/// `xp.add(at.first[j])` is valid for `8 n` reads and `cp.add(at.row[j])`
+/// for `8 W n`, for every `j`; the CPU runs AVX2+FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn outputs32_avx(cpu: Avx2Fma, x: [&[f32]; 8], row: [&[f32]; 8], alpha: [f32; 8]) -> [f32; 8] {
+unsafe fn outputs32_avx<const W: usize>(
+    cpu: Avx2Fma,
+    xp: *const f32,
+    cp: *const f32,
+    n: usize,
+    at: &Batch,
+) -> [f32; 8] {
     use std::arch::x86_64::*;
     let mut out = [0.0f32; 8];
-    // SAFETY: the caller's contract covers every `lanes32_avx` call; the
+    // SAFETY: the caller's contract covers every `lanes32_at` call; the
     // store writes the 8 values of `out`; the rest is register arithmetic.
     unsafe {
         // A loop, not a closure: the calls inline into this AVX2 function.
         let mut v = [_mm256_setzero_ps(); 8];
         for (j, vj) in v.iter_mut().enumerate() {
-            *vj = lanes32_avx(cpu, x[j], row[j], alpha[j]);
+            let a = _mm256_set1_ps(at.alpha[j] as f32);
+            *vj = lanes32_at::<W>(cpu, xp.add(at.first[j]), cp.add(at.row[j]), a, n);
         }
         // [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7], ...
         let t0 = _mm256_hadd_ps(v[0], v[1]);
@@ -980,22 +1131,22 @@ unsafe fn outputs32_avx(cpu: Avx2Fma, x: [&[f32]; 8], row: [&[f32]; 8], alpha: [
 
 /// # Safety
 /// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
-/// 32 values of `row` per 8 values written to `out` (checked here too).
+/// `8 W` values of `row` per 8 values written to `out` (checked here too).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn coefficients32_avx(_cpu: Avx2Fma, row: &[f32], alpha: f32, out: &mut [f32]) {
+unsafe fn coefficients32_avx<const W: usize>(_cpu: Avx2Fma, row: &[f32], alpha: f32, out: &mut [f32]) {
     use std::arch::x86_64::*;
     let n = out.len() / 8;
-    assert!(row.len() >= n * 32);
+    assert!(row.len() >= n * 8 * W);
     let (cp, op) = (row.as_ptr(), out.as_mut_ptr());
-    // SAFETY: block b reads row[32b..32b + 32] and writes out[8b..8b + 8], in
+    // SAFETY: block b reads row[8Wb..8W(b + 1)] and writes out[8b..8b + 8], in
     // bounds by the assertion above; AVX2+FMA per the token.
     unsafe {
         let a = _mm256_set1_ps(alpha);
         for b in 0..n {
-            _mm256_storeu_ps(op.add(b * 8), horner8(cp.add(b * 32), a));
+            _mm256_storeu_ps(op.add(b * 8), horner8::<W>(cp.add(b * 8 * W), a));
         }
     }
 }

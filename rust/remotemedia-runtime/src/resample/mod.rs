@@ -146,7 +146,10 @@ impl Resampler {
         let engine = match plan::route(in_rate, out_rate, quality, variable) {
             Route::Exact => Engine::Exact(Exact::new(in_rate, out_rate, channels, quality)?),
             Route::Oversampled => {
-                Engine::Oversampled(Box::new(Oversampled::from_rates(in_rate, out_rate, channels, quality)?))
+                let back = plan::back_factor(in_rate, out_rate, variable);
+                Engine::Oversampled(Box::new(Oversampled::from_rates(
+                    in_rate, out_rate, channels, quality, back,
+                )?))
             }
             Route::Interp => {
                 let ratio = out_rate as f64 / in_rate as f64;
@@ -183,11 +186,7 @@ impl Resampler {
         match &self.engine {
             Engine::Exact(e) => e.kernels(),
             Engine::Interp(_) => vec!["interp"],
-            Engine::Oversampled(r) => {
-                let mut k = r.front_kernels();
-                k.push("interp");
-                k
-            }
+            Engine::Oversampled(r) => r.kernels(),
         }
     }
 
@@ -196,7 +195,7 @@ impl Resampler {
         match &self.engine {
             Engine::Exact(e) => e.shapes(),
             Engine::Interp(_) => Vec::new(),
-            Engine::Oversampled(r) => r.front_shapes(),
+            Engine::Oversampled(r) => r.shapes(),
         }
     }
 

@@ -73,6 +73,25 @@ pub fn route_ratio(ratio: f64) -> Route {
     }
 }
 
+/// Largest factor of the exact stage after the interpolated phases.
+pub const MAX_BACK: u64 = 4;
+
+/// The factor `K` of an exact stage up by `K` after the interpolated
+/// phases of an oversampled conversion between integer rates, 1 for none.
+/// Upward by 4 or more, the interpolated stage then produces `out / K`
+/// frames a second (a ratio of 1 to 2 on the 2x signal) and the exact
+/// stage, a short filter with `K` phases on the output-parallel kernel,
+/// the rest: the interpolated stage's polynomial per tap is the costly
+/// part, and it runs on a quarter of the outputs. A variable resampler has
+/// none (its ratio moves).
+pub fn back_factor(in_rate: u32, out_rate: u32, variable: bool) -> u64 {
+    let mut k = 1;
+    while !variable && k < MAX_BACK && out_rate as u64 >= 4 * k * in_rate as u64 {
+        k *= 2;
+    }
+    k
+}
+
 /// Whether integer rates need interpolated phases: the exact tables would
 /// hold more than [`EXACT_LIMIT`] coefficients.
 fn needs_interp(in_rate: u32, out_rate: u32, quality: Quality) -> bool {
@@ -289,6 +308,8 @@ impl<S: Precision> Cascade<S> {
 pub enum Key {
     Ratio(u64, u64, Quality),
     Front(u64, Quality),
+    /// The exact stage after interpolated phases: factor, band edge as bits.
+    Back(u64, u64, Quality),
 }
 
 /// A design a cache may hold: its heap size.
@@ -443,11 +464,43 @@ pub fn front<S: Precision>(ratio: f64, quality: Quality) -> Result<Arc<Cascade<S
     })
 }
 
+/// The exact stage up by `k` after the interpolated phases ([`back_factor`]):
+/// its input holds nothing above `edge` of its Nyquist frequency
+/// (`pb * k * in / out`; stopband edge `sb / pb` times that), so its
+/// stopband starts where the first image of that band does, `2 - edge *
+/// sb / pb` (a short filter), 10 dB above the preset as every short stage.
+pub fn back<S: Precision>(k: u64, edge: f64, quality: Quality) -> Result<Arc<Cascade<S>>> {
+    S::cache().get_or_build(Key::Back(k, edge.to_bits(), quality), || {
+        let (pb, sb, atten) = quality.spec();
+        let spec = Spec {
+            l: k,
+            m: 1,
+            scale: 2,
+            fp: edge,
+            fs: 2.0 - edge * sb / pb,
+            extra: design::SHORT_EXTRA_DB,
+        };
+        Ok(Cascade::of(vec![stage_plan::<S>(
+            &spec,
+            Shape::new(&spec, atten),
+            atten,
+        )?]))
+    })
+}
+
 /// The interpolated-phase table for a filter shape, designed on first use
 /// and shared while in use (bounded like the cascades).
 pub fn interp_table(shape: &InterpShape) -> Result<Arc<Table>> {
-    static CACHE: OnceLock<Cache<(u64, u64, u64, usize), Table>> = OnceLock::new();
-    let key = (shape.fc.to_bits(), shape.half_q, shape.beta.to_bits(), shape.q);
+    /// Cutoff and Kaiser parameter as bits, half-length, segments, order.
+    type TableKey = (u64, u64, u64, usize, usize);
+    static CACHE: OnceLock<Cache<TableKey, Table>> = OnceLock::new();
+    let key = (
+        shape.fc.to_bits(),
+        shape.half_q,
+        shape.beta.to_bits(),
+        shape.q,
+        shape.order,
+    );
     CACHE
         .get_or_init(Cache::default)
         .get_or_build(key, || interp::design(shape))
@@ -473,6 +526,10 @@ mod tests {
         assert_eq!(route(96_001, 11_025, Quality::Low, false), Route::Interp);
         assert_eq!(route(48_000, 16_000, Quality::Low, true), Route::Interp);
         assert_eq!(route_ratio(0.5), Route::Oversampled);
+        assert_eq!(back_factor(11_025, 96_001, false), 4);
+        assert_eq!(back_factor(8_000, 47_999, false), 2);
+        assert_eq!(back_factor(8_000, 31_999, false), 1);
+        assert_eq!(back_factor(11_025, 96_001, true), 1);
     }
 
     #[test]

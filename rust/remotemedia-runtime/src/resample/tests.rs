@@ -257,6 +257,10 @@ fn one_type_for_every_route() {
     let odd = Resampler::new(48_000, 48_001, 1, Quality::High).unwrap();
     assert_eq!(odd.route(), Route::Oversampled);
     assert_eq!(*odd.kernels().last().unwrap(), "interp");
+    // Upward by 8.7: the exact 2x stage, interpolated phases, an exact 4x stage.
+    let up = Resampler::new(11_025, 96_001, 1, Quality::High).unwrap();
+    assert_eq!(up.route(), Route::Oversampled);
+    assert_eq!(up.kernels()[1..], ["interp", "lanes"]);
     let down = Resampler::new(96_001, 11_025, 1, Quality::High).unwrap();
     assert_eq!(down.route(), Route::Interp);
     assert_eq!(down.kernels(), ["interp"]);

@@ -2,13 +2,14 @@
 
 The twin of ``rust/remotemedia-runtime/src/resample/interp.rs``: the same
 design formulas (float64), the same integer positions and step schedule,
-the same per-output arithmetic (four dot products, one per power of the
-in-segment position ``alpha``, combined by Horner's rule), in float64; the
+the same per-output arithmetic (each tap's polynomial in the in-segment
+position ``alpha`` by Horner's rule, then one dot product), in float64; the
 sizes and position units are in :mod:`remotemedia.kernels.resample_interp`.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections import OrderedDict
@@ -18,12 +19,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from remotemedia.kernels.python.resample import Plan, ResamplerCore, _band, _Stage
-from remotemedia.kernels.python.resample_design import SPECS, Spec, bessel_i0, stage_shape
+from remotemedia.kernels.python.resample_design import SHORT_EXTRA_DB, SPECS, Spec, bessel_i0, stage_shape
 from remotemedia.kernels.python.resample_design import design as exact_design
 from remotemedia.kernels.resample import uses_interp
 from remotemedia.kernels.resample_interp import (
     RATIO_DEN,
     InterpShape,
+    back_factor,
     interp_shape,
     oversampled,
     post_shape,
@@ -42,26 +44,32 @@ _BLOCK = 1 << 20
 
 
 def design(s: InterpShape) -> np.ndarray:
-    """The ``(q, taps, 4)`` table: cubic coefficients (powers of alpha) per segment and tap.
+    """The ``(q, taps, order + 1)`` table: polynomial coefficients (powers of alpha) per segment and tap.
 
     The prototype is a Kaiser-windowed sinc in input frames, evaluated at
-    four equally spaced points of each segment (both ends included, so the
-    pieces join); the cubic through them comes from Newton's forward
-    differences.
+    ``order + 1`` equally spaced points of each segment (both ends
+    included, so the pieces join); the polynomial through them (cubic or
+    quadratic) comes from Newton's forward differences.
     """
-    q, t, half3 = s.q, s.taps, 3 * s.half_q
+    q, t, d = s.q, s.taps, s.order
+    half = d * s.half_q
     j = np.arange(q, dtype=np.int64)[:, None, None]
     u = np.arange(t, dtype=np.int64)[None, :, None]
-    i = np.arange(4, dtype=np.int64)[None, None, :]
-    num = 3 * q * (s.behind - u) + 3 * j + i  # t = num / (3 q) input frames
-    tt = num.astype(np.float64) / float(3 * q)
+    i = np.arange(d + 1, dtype=np.int64)[None, None, :]
+    num = d * q * (s.behind - u) + d * j + i  # t = num / (d q) input frames
+    tt = num.astype(np.float64) / float(d * q)
     a = s.fc * tt
     with np.errstate(invalid="ignore", divide="ignore"):
         sinc = np.where(num == 0, 1.0, np.sin(np.pi * a) / (np.pi * a))
-    r = np.abs(num).astype(np.float64) / float(half3)
-    inside = np.abs(num) <= half3
+    r = np.abs(num).astype(np.float64) / float(half)
+    inside = np.abs(num) <= half
     w = bessel_i0(s.beta * np.sqrt(np.maximum(1.0 - r * r, 0.0))) / bessel_i0(np.float64(s.beta))
     f = np.where(inside, s.fc * sinc * w, 0.0)
+    if d == 2:
+        f0, f1, f2 = f[..., 0], f[..., 1], f[..., 2]
+        d1 = f1 - f0
+        d2 = (f2 - f1) - d1
+        return np.stack([f0, 2.0 * d1 - d2, 2.0 * d2], axis=-1)
     f0, f1, f2, f3 = f[..., 0], f[..., 1], f[..., 2], f[..., 3]
     d1 = f1 - f0
     d2 = (f2 - f1) - d1
@@ -230,9 +238,11 @@ def _outputs(
     for b in range(0, len(rem), step):
         sl = slice(b, b + step)
         x = windows[:, first[sl]]  # (channels, n, taps)
-        c3 = c[seg[sl]]  # (n, taps, 4)
+        cs = c[seg[sl]]  # (n, taps, order + 1)
         al = alpha[sl, None]
-        coef = c3[..., 0] + al * (c3[..., 1] + al * (c3[..., 2] + al * c3[..., 3]))
+        coef = cs[..., -1]  # Horner's rule from the highest power
+        for p in range(cs.shape[-1] - 2, -1, -1):
+            coef = cs[..., p] + al * coef
         out[:, sl] = np.einsum("cnt,nt->cn", x, coef)
     return out
 
@@ -319,54 +329,110 @@ class InterpCore:
         return pos + left * c.step
 
 
-def _front(ratio: float, channels: int, quality: str) -> ResamplerCore:
-    """The exact 2x stage: passband to ``pb * low``, stopband from ``sb * low`` of the input Nyquist."""
-    pb, sb, atten = SPECS[quality]
-    low = min(1.0, ratio)
-    spec = Spec(2, 1, 2, pb * low, sb * low)
+def _exact(spec: Spec, channels: int, quality: str) -> ResamplerCore:
+    """One exact stage by ``spec.l / spec.m`` at the preset's attenuation, as a core."""
+    atten = SPECS[quality][2]
     shape = stage_shape(spec, atten)
     coef = exact_design(spec, shape, atten)
     band, group = _band(shape, coef)
     core = ResamplerCore.__new__(ResamplerCore)
     core._stages = [_Stage(Plan(shape, coef, band, group), channels)]
-    core._l, core._m = 2, 1
+    core._l, core._m = spec.l, spec.m
     core._channels = channels
     core.reset()
     return core
 
 
-class OversampledCore:
-    """Ratios from 1/2: the exact 2x stage, then interpolated phases (mirrors Rust ``Oversampled``)."""
+def _front(ratio: float, channels: int, quality: str) -> ResamplerCore:
+    """The exact 2x stage: passband to ``pb * low``, stopband from ``sb * low`` of the input Nyquist."""
+    pb, sb, _ = SPECS[quality]
+    low = min(1.0, ratio)
+    return _exact(Spec(2, 1, 2, pb * low, sb * low), channels, quality)
 
-    def __init__(self, ratio: float, den: int, step: int, channels: int, quality: str) -> None:
+
+def _back(k: int, edge: float, channels: int, quality: str) -> ResamplerCore:
+    """The exact stage up by ``k`` after the interpolated phases (Rust ``plan::back``).
+
+    Its input holds nothing above ``edge`` of its Nyquist frequency
+    (``pb * k * in / out``, stopband edge ``sb / pb`` times that): the
+    stopband starts at the first image of that band, a short filter.
+    """
+    pb, sb, _ = SPECS[quality]
+    return _exact(Spec(k, 1, 2, edge, 2.0 - edge * sb / pb, SHORT_EXTRA_DB), channels, quality)
+
+
+class OversampledCore:
+    """Ratios from 1/2: the exact 2x stage, then interpolated phases (mirrors Rust ``Oversampled``).
+
+    With ``rates`` (integer ``in_rate, out_rate``) and ``back`` > 1, an exact
+    stage up by ``back`` comes last; its flush may give up to ``back - 1``
+    frames beyond ``ceil(n * out / in)``, which are dropped.
+    """
+
+    def __init__(
+        self,
+        ratio: float,
+        den: int,
+        step: int,
+        channels: int,
+        quality: str,
+        back: int = 1,
+        rates: tuple[int, int] | None = None,
+    ) -> None:
         self._pre = _front(ratio, channels, quality)
-        self._post = InterpCore(post_shape(ratio, quality, SPECS[quality]), den, step, channels, ratio / 2.0)
+        post_ratio = ratio / (2.0 * back)
+        self._post = InterpCore(post_shape(ratio, quality, SPECS[quality]), den, step, channels, post_ratio)
+        self._back: ResamplerCore | None = None
+        self._lm = (1, 1)
+        if back > 1 and rates is not None:
+            i, o = rates
+            g = math.gcd(i, o)
+            self._lm = (o // g, i // g)
+            self._back = _back(back, SPECS[quality][0] * back / ratio, channels, quality)
         self._received = 0
+        self._emitted = 0
 
     def set_ratio(self, ratio: float, ramp: int) -> None:
         self._post.set_ratio(ratio / 2.0, ramp)
 
     def output_frames(self, n: int) -> int:
-        return self._post.output_frames(self._pre.output_frames(n))
+        j = self._post.output_frames(self._pre.output_frames(n))
+        return j if self._back is None else self._back.output_frames(j)
 
     def flush_frames(self) -> int:
-        return self._post.flush_frames_after(self._pre.flush_frames())
+        if self._back is None:
+            return self._post.flush_frames_after(self._pre.flush_frames())
+        up, down = self._lm
+        return -(-self._received * up // down) - self._emitted
 
     def delay(self) -> int:
-        c = self._post._clock
-        return max(0, self._received - -(-c.pos // (2 * c.den)))
+        if self._back is None:
+            c = self._post._clock
+            return max(0, self._received - -(-c.pos // (2 * c.den)))
+        up, down = self._lm
+        return max(0, self._received - -(-self._emitted * down // up))
 
     def reset(self) -> None:
         self._pre.reset()
         self._post.reset()
+        if self._back is not None:
+            self._back.reset()
         self._received = 0
+        self._emitted = 0
 
     def process(self, x: np.ndarray) -> np.ndarray:
         self._received += x.shape[1]
-        return self._post.process(self._pre.process(x))
+        y = self._post.process(self._pre.process(x))
+        if self._back is not None:
+            y = self._back.process(y)
+            self._emitted += y.shape[1]
+        return y
 
     def flush(self) -> np.ndarray:
+        want = self.flush_frames()
         y = np.concatenate([self._post.process(self._pre.flush()), self._post.flush()], axis=1)
+        if self._back is not None:
+            y = np.concatenate([self._back.process(y), self._back.flush()], axis=1)[:, :want]
         self.reset()
         return y
 
@@ -380,8 +446,9 @@ def make_core(
     if ratio is None:
         r = out_rate / in_rate
         if oversampled(r):
-            den, step = rate_units(2 * in_rate, out_rate)
-            return OversampledCore(r, den, step, channels, quality)
+            back = back_factor(in_rate, out_rate, variable)
+            den, step = rate_units(2 * back * in_rate, out_rate)
+            return OversampledCore(r, den, step, channels, quality, back, (in_rate, out_rate))
         den, step = rate_units(in_rate, out_rate)
         return InterpCore(interp_shape(min(1.0, r), quality, SPECS[quality]), den, step, channels, r)
     if oversampled(ratio):

@@ -1,0 +1,113 @@
+"""Where each side of benchmarks/batch.py spends its CPU time (its ``--split`` table).
+
+Run by batch.py as ``python _batch_split.py ours|hand IN OUT``; prints JSON
+of CPU seconds per stage for one in-process, one-worker run over IN.
+Thread CPU time (``time.thread_time``) is used: on a busy machine it counts
+this process's work, not the time it waits for a core.
+
+- ``hand``: the hand-written script's own stages (decode, downmix,
+  resample, vad, write: see ``handwritten_one``), and its imports.
+- ``ours``: ``run_batch`` with the stages of ``process_file`` wrapped:
+  fingerprint, decode (the block reader), pipeline (the stream session's
+  push and flush: every node), write (the audio output), sidecar; "per-file
+  other" is the rest of ``process_file`` (opening the input, the session,
+  the pipeline's reuse, the cutter's record), "run other" the rest of
+  ``run_batch`` (scan, plan, lock, summary).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+_START = time.process_time()
+
+from collections import Counter  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+def _timed(totals: Counter[str], stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            totals[stage] += time.thread_time() - start
+
+    return wrapper
+
+
+def _timed_blocks(totals: Counter[str], fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        blocks = fn(*args, **kwargs)
+        while True:
+            start = time.thread_time()
+            try:
+                block = next(blocks)
+            except StopIteration:
+                totals["decode"] += time.thread_time() - start
+                return
+            totals["decode"] += time.thread_time() - start
+            yield block
+
+    return wrapper
+
+
+def ours(indir: str, outdir: str) -> dict[str, float]:
+    import remotemedia.batch.warm  # noqa: F401 (what a worker imports for its first file, timed here)
+    from remotemedia.batch import job, runner, streamfile
+    from remotemedia.stream import session
+
+    totals: Counter[str] = Counter()
+    totals["imports"] = time.process_time() - _START
+    job.fingerprint.fingerprint = _timed(totals, "fingerprint", job.fingerprint.fingerprint)
+    job.write_json_atomic = _timed(totals, "sidecar", job.write_json_atomic)
+    streamfile.planar_blocks = _timed_blocks(totals, streamfile.planar_blocks)
+    for name in ("push", "flush"):
+        setattr(session.StreamSession, name, _timed(totals, "pipeline", getattr(session.StreamSession, name)))
+    for name in ("write", "commit"):
+        setattr(streamfile._AtomicWriter, name, _timed(totals, "write", getattr(streamfile._AtomicWriter, name)))
+    runner.process_file = _timed(totals, "per file", runner.process_file)
+    start = time.process_time()
+    summary = runner.run_batch([indir], "speech-16k", outdir, workers=1, progress="none")
+    whole = time.process_time() - start
+    if summary.ok != summary.files:
+        raise SystemExit(f"{summary.failed} files failed")
+    per_file = totals.pop("per file")
+    staged = sum(v for k, v in totals.items() if k != "imports")
+    totals["per-file other"] = per_file - staged
+    totals["run other"] = whole - per_file
+    return dict(totals)
+
+
+def hand(indir: str, outdir: str) -> dict[str, float]:
+    import numpy  # noqa: F401 (what the script imports, timed here)
+    import soundfile  # noqa: F401
+    import soxr  # noqa: F401
+    import webrtcvad  # noqa: F401
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from batch import handwritten_one
+
+    totals: Counter[str] = Counter()
+    totals["imports"] = time.process_time() - _START
+    last = [time.thread_time()]
+
+    def mark(stage: str) -> None:
+        now = time.thread_time()
+        totals[stage] += now - last[0]
+        last[0] = now
+
+    Path(outdir).mkdir(parents=True, exist_ok=True)
+    for src in sorted(p for p in Path(indir).rglob("*") if p.is_file()):
+        last[0] = time.thread_time()
+        handwritten_one((str(src), outdir), mark)
+    return dict(totals)
+
+
+if __name__ == "__main__":
+    side, indir, outdir = sys.argv[1:4]
+    print(json.dumps(ours(indir, outdir) if side == "ours" else hand(indir, outdir)))

@@ -51,6 +51,13 @@ fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
 #[inline(always)]
 fn body<const FMA: bool>(v: &mut Vad, r: &mut [f64; LAGS + 1], simd: Simd) {
     decimate(v, simd);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = simd {
+        avx2::autocorrelation(token, &v.z[..LAGS + v.n], r);
+    } else {
+        autocorrelation::<FMA>(&v.z, v.n, r);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     autocorrelation::<FMA>(&v.z, v.n, r);
     // Keep the last LAGS samples as history of the next frame.
     let n = v.n;
@@ -165,8 +172,99 @@ fn lag_block<const FMA: bool, const K: usize>(z: &[f64], n: usize, l0: usize) ->
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use super::LAGS;
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
+
+    /// `r[l]` = sum over t of z[LAGS + t] z[LAGS + t - l] for l in 0..=LAGS,
+    /// with t over the block (`z` is LAGS samples of history then the
+    /// block, at least 4 samples). Four samples at a time against every lag
+    /// (each lag its own accumulator; the lags in two passes so the
+    /// accumulators stay in registers). Integers below 2^53: exact in any
+    /// order, so the same bits as the portable loops.
+    #[inline(always)]
+    pub(super) fn autocorrelation(token: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) {
+        assert!(z.len() >= LAGS + 4, "VAD block shorter than 4 samples");
+        // SAFETY: the token proves the CPU runs AVX2 and FMA; z holds the
+        // history and at least 4 samples (checked just above).
+        unsafe {
+            lags::<0, 9>(token, z, r);
+            lags::<9, 8>(token, z, r);
+        }
+    }
+
+    /// Lanes of the last, partial vector of a block of `n` samples: the
+    /// last `n % 4` lanes count, the others were counted already.
+    const TAIL: [[u64; 4]; 4] = [
+        [0, 0, 0, 0],
+        [0, 0, 0, u64::MAX],
+        [0, 0, u64::MAX, u64::MAX],
+        [0, u64::MAX, u64::MAX, u64::MAX],
+    ];
+
+    /// `r[L0..L0 + K]` of `autocorrelation`.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2 and FMA; `z.len() >= LAGS + 4`; `L0 + K <= LAGS + 1`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn lags<const L0: usize, const K: usize>(_: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) {
+        let n = z.len() - LAGS;
+        let mut acc = [_mm256_setzero_pd(); K];
+        // SAFETY: every load reads 4 doubles starting at index LAGS + t - l
+        // with 0 <= l <= LAGS and t + 4 <= n, i.e. inside z[0..LAGS + n];
+        // the tail reads z[LAGS + n - 4 - l..LAGS + n - l], inside z as n >= 4.
+        unsafe {
+            let cur = z.as_ptr().add(LAGS);
+            let mut t = 0;
+            while t + 4 <= n {
+                let c = _mm256_loadu_pd(cur.add(t));
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t).sub(L0 + k)), *a);
+                }
+                t += 4;
+            }
+            if t < n {
+                let t = n - 4;
+                let mask = _mm256_loadu_pd(TAIL[n % 4].as_ptr() as *const f64);
+                let c = _mm256_and_pd(_mm256_loadu_pd(cur.add(t)), mask);
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t).sub(L0 + k)), *a);
+                }
+            }
+        }
+        let mut k = 0;
+        while k + 4 <= K {
+            // SAFETY: AVX2 is available (this fn's contract); the store
+            // writes r[L0 + k..L0 + k + 4], inside r as L0 + K <= LAGS + 1.
+            unsafe {
+                let v = sum4(acc[k], acc[k + 1], acc[k + 2], acc[k + 3]);
+                _mm256_storeu_pd(r.as_mut_ptr().add(L0 + k), v);
+            }
+            k += 4;
+        }
+        while k < K {
+            let mut lanes = [0.0f64; 4];
+            // SAFETY: `lanes` holds 4 doubles, one unaligned store.
+            unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), acc[k]) };
+            r[L0 + k] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+            k += 1;
+        }
+    }
+
+    /// The four lane sums of a, b, c, d, in that order.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn sum4(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> __m256d {
+        let ab = _mm256_hadd_pd(a, b); // a01 b01 a23 b23
+        let cd = _mm256_hadd_pd(c, d); // c01 d01 c23 d23
+        let lo = _mm256_permute2f128_pd::<0x20>(ab, cd); // a01 b01 c01 d01
+        let hi = _mm256_permute2f128_pd::<0x31>(ab, cd); // a23 b23 c23 d23
+        _mm256_add_pd(lo, hi)
+    }
 
     /// `y[j] = q[2j] + 2 q[2j+1] + q[2j+2]` four outputs at a time, while
     /// the loads stay inside `q`; returns how many outputs it wrote (the

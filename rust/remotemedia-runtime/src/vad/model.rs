@@ -231,17 +231,30 @@ mod avx2 {
     unsafe fn layer<const G: usize>(w: &[i16], b: &[i32], x: &[i16], shift: u32, out: &mut [i16]) {
         debug_assert!(x.len() % 2 == 0 && w.len() >= x.len() / 2 * 16 * G);
         debug_assert!(b.len() >= 8 * G && out.len() >= 8 * G);
-        let mut acc = [_mm256_setzero_si256(); G];
+        // Two pairs per step into two sets of sums (summed at the end): the
+        // same integers, with fewer loop overheads per multiply-add.
+        let mut acc = [[_mm256_setzero_si256(); G]; 2];
         let wp = w.as_ptr();
-        for (p, xp) in x.chunks_exact(2).enumerate() {
-            // the pair as one i32: x[2p] in the low half (little-endian lanes)
-            let pair = (xp[0] as u16 as u32 | (xp[1] as u16 as u32) << 16) as i32;
-            let xb = _mm256_set1_epi32(pair);
-            for (g, a) in acc.iter_mut().enumerate() {
-                // SAFETY: (p * G + g + 1) * 16 <= x.len() / 2 * 16 * G <= w.len().
-                let wv = unsafe { _mm256_loadu_si256(wp.add((p * G + g) * 16) as *const __m256i) };
-                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wv, xb));
+        let np = x.len() / 2;
+        // the pairs as i32: x[2p] in the low half (little-endian lanes)
+        let xp = x.as_ptr() as *const i32;
+        let mut p = 0;
+        while p < np {
+            let step = if p + 2 <= np { 2 } else { 1 };
+            for (j, set) in acc[..step].iter_mut().enumerate() {
+                // SAFETY: p + j < np, so the 4 bytes at xp + p + j are x[2(p+j)..2(p+j)+2].
+                let xb = _mm256_set1_epi32(unsafe { xp.add(p + j).read_unaligned() });
+                for (g, a) in set.iter_mut().enumerate() {
+                    // SAFETY: ((p + j) * G + g + 1) * 16 <= np * 16 * G <= w.len().
+                    let wv = unsafe { _mm256_loadu_si256(wp.add(((p + j) * G + g) * 16) as *const __m256i) };
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wv, xb));
+                }
             }
+            p += step;
+        }
+        let [mut acc, odd] = acc;
+        for (a, b) in acc.iter_mut().zip(odd) {
+            *a = _mm256_add_epi32(*a, b);
         }
         let count = _mm_cvtsi32_si128(shift as i32);
         let lo = _mm256_setzero_si256();

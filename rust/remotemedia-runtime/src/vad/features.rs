@@ -217,7 +217,18 @@ mod avx2 {
         unsafe {
             let cur = z.as_ptr().add(LAGS);
             let mut t = 0;
-            while t + 4 <= n {
+            while t + 8 <= n {
+                let c = _mm256_loadu_pd(cur.add(t));
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t).sub(L0 + k)), *a);
+                }
+                let c = _mm256_loadu_pd(cur.add(t + 4));
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t + 4).sub(L0 + k)), *a);
+                }
+                t += 8;
+            }
+            if t + 4 <= n {
                 let c = _mm256_loadu_pd(cur.add(t));
                 for (k, a) in acc.iter_mut().enumerate() {
                     *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t).sub(L0 + k)), *a);

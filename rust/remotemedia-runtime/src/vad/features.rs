@@ -39,6 +39,21 @@ pub(super) fn quantise_into<T: Copy>(dst: &mut [f64], src: &[T], q: impl Fn(T) -
     }
 }
 
+/// Writes int16 samples as f64 (exact) into `dst`: `quantise_into` with
+/// the identity, 8 samples per step on the AVX2 path.
+#[inline]
+pub(super) fn i16_into(dst: &mut [f64], src: &[i16], simd: Simd) {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = simd {
+        i = avx2::i16_into(token, dst, src);
+    }
+    let _ = simd;
+    for (o, &x) in dst[i..].iter_mut().zip(&src[i..]) {
+        *o = x as f64;
+    }
+}
+
 #[inline(always)]
 fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
     if FMA {
@@ -193,6 +208,37 @@ mod avx2 {
         }
     }
 
+    /// `dst[i] = src[i]` as f64 for whole steps of 8 samples; returns how
+    /// many it wrote (the caller converts the rest). Exact: every int16 is
+    /// a double.
+    #[inline]
+    pub(super) fn i16_into(token: Avx2Fma, dst: &mut [f64], src: &[i16]) -> usize {
+        // SAFETY: the token proves the CPU runs AVX2.
+        unsafe { i16_wide(token, dst, src) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 (the token is the proof).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn i16_wide(_: Avx2Fma, dst: &mut [f64], src: &[i16]) -> usize {
+        let n = dst.len().min(src.len());
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n: the load reads src[i..i + 8] and the
+            // stores write dst[i..i + 8].
+            unsafe {
+                let v = _mm_loadu_si128(src.as_ptr().add(i) as *const __m128i);
+                let w = _mm256_cvtepi16_epi32(v);
+                let lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(w));
+                let hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(w));
+                _mm256_storeu_pd(dst.as_mut_ptr().add(i), lo);
+                _mm256_storeu_pd(dst.as_mut_ptr().add(i + 4), hi);
+            }
+            i += 8;
+        }
+        i
+    }
+
     /// Lanes of the last, partial vector of a block of `n` samples: the
     /// last `n % 4` lanes count, the others were counted already.
     const TAIL: [[u64; 4]; 4] = [
@@ -292,12 +338,17 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn wide(_: Avx2Fma, q: &[f64], y: &mut [f64]) -> usize {
         let two = _mm256_set1_pd(2.0);
-        let mut j = 0;
-        while j + 4 <= y.len() && 2 * j + 10 <= q.len() {
-            let p = q[2 * j..2 * j + 10].as_ptr();
-            // SAFETY: the four loads read p[0..10], inside the slice just taken;
-            // the store writes y[j..j + 4], inside y (j + 4 <= y.len()).
+        // outputs j..j + 4 read q[2j..2j + 10]
+        let steps = (y.len() / 4).min(q.len().saturating_sub(2) / 8);
+        let qp = q.as_ptr();
+        let yp = y.as_mut_ptr();
+        for s in 0..steps {
+            let j = 4 * s;
+            // SAFETY: j + 4 <= 4 * steps <= y.len(), so the store writes
+            // inside y; 2j + 10 <= 8 * steps + 2 <= q.len(), so the four
+            // loads read inside q.
             unsafe {
+                let p = qp.add(2 * j);
                 let a = _mm256_loadu_pd(p);
                 let b = _mm256_loadu_pd(p.add(4));
                 let a2 = _mm256_loadu_pd(p.add(2));
@@ -306,12 +357,12 @@ mod avx2 {
                 let even = _mm256_unpacklo_pd(a, b); // q0 q4 q2 q6
                 let odd = _mm256_unpackhi_pd(a, b); // q1 q5 q3 q7
                 let next = _mm256_unpacklo_pd(a2, b2); // q2 q6 q4 q8
-                let s = _mm256_add_pd(_mm256_add_pd(even, _mm256_mul_pd(two, odd)), next);
+                                                       // 2 odd + even is exact (integers below 2^53), as is the sum
+                let s = _mm256_add_pd(_mm256_fmadd_pd(two, odd, even), next);
                 let s = _mm256_permute4x64_pd::<0b11_01_10_00>(s);
-                _mm256_storeu_pd(y.as_mut_ptr().add(j), s);
+                _mm256_storeu_pd(yp.add(j), s);
             }
-            j += 4;
         }
-        j
+        4 * steps
     }
 }

@@ -299,15 +299,26 @@ impl Vad {
         }
         let out = Out { flags, scores };
         match x {
-            Samples::I16(s) => self.run(s, |v| v as f64, out),
-            Samples::I32(s) => self.run(s, q_i32, out),
-            Samples::F32(s) => self.run(s, q_f32, out),
-            Samples::F64(s) => self.run(s, q_f64, out),
+            Samples::I16(s) => {
+                let simd = self.simd;
+                self.run(s, |v| v as f64, |d, s| features::i16_into(d, s, simd), out)
+            }
+            Samples::I32(s) => self.run(s, q_i32, |d, s| features::quantise_into(d, s, q_i32), out),
+            Samples::F32(s) => self.run(s, q_f32, |d, s| features::quantise_into(d, s, q_f32), out),
+            Samples::F64(s) => self.run(s, q_f64, |d, s| features::quantise_into(d, s, q_f64), out),
         }
         Ok(need)
     }
 
-    fn run<T: Copy>(&mut self, mut src: &[T], q: impl Fn(T) -> f64 + Copy, mut out: Out<'_>) {
+    /// The body of `process_scores`: `q` quantises one sample, `conv` a
+    /// run of them (the same values; a vector loop where there is one).
+    fn run<T: Copy>(
+        &mut self,
+        mut src: &[T],
+        q: impl Fn(T) -> f64 + Copy,
+        conv: impl Fn(&mut [f64], &[T]),
+        mut out: Out<'_>,
+    ) {
         let hist = 2 * self.d - 2;
         let mut written = 0;
         if !self.primed && !src.is_empty() {
@@ -328,11 +339,7 @@ impl Vad {
         let mut next = 0;
         while !src.is_empty() {
             let take = (self.block - self.fill).min(src.len());
-            features::quantise_into(
-                &mut self.qbuf[hist + self.fill..hist + self.fill + take],
-                &src[..take],
-                q,
-            );
+            conv(&mut self.qbuf[hist + self.fill..hist + self.fill + take], &src[..take]);
             self.fill += take;
             src = &src[take..];
             if self.fill == self.block {

@@ -6,7 +6,9 @@ VADNode(), on the native runtime (one native chain call), in Python
 (use_rust=False, the same chain on the numpy body), and the same steps
 written by hand with numpy + soxr + webrtcvad. The native pipeline and the
 script by hand alternate ``--repeat`` times (median reported; the Python
-runtime runs once); times, times real time and same-run ratios.
+runtime runs once); times, times real time, CPU time of the process (all
+threads: what a busy shared machine does not inflate the way it inflates
+wall time) and same-run ratios.
 
 Part 2 (always): overhead of the pipeline machinery per node call, from a
 3-node FormatConverterNode pipeline on a tiny buffer: median time of
@@ -97,38 +99,45 @@ def part1(minutes: float, repeat: int = 3) -> None:
     seconds = x.shape[-1] / RATE_IN
     print(f"part 1: {minutes:g} min of {RATE_IN} Hz stereo int16 ({x.nbytes / 1e6:.0f} MB); "
           f"native and by hand: median of {repeat} alternating runs")  # fmt: skip
-    rows: list[tuple[str, float, dict[str, Any] | None]] = []
+    rows: list[tuple[str, float, float, dict[str, Any] | None]] = []
     native_rust = remotemedia.is_rust_runtime_available()
     t_native: list[float] = []
     t_hand: list[float] = []
+    c_native: list[float] = []
+    c_hand: list[float] = []
     metrics = None
     for _ in range(repeat):
         if native_rust:
             p = speech_pipeline("native")
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             native = p.run_sync((x, RATE_IN))
             t_native.append(time.perf_counter() - t0)
+            c_native.append(time.process_time() - c0)
             metrics = p.get_metrics()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         hand = by_hand(x)
         t_hand.append(time.perf_counter() - t0)
+        c_hand.append(time.process_time() - c0)
     if native_rust:
-        rows.append((f"pipeline, native ({kernels.get().binding})", statistics.median(t_native), metrics))
+        name = f"pipeline, native ({kernels.get().binding})"
+        rows.append((name, statistics.median(t_native), statistics.median(c_native), metrics))
     p = speech_pipeline("python")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     python = p.run_sync((x, RATE_IN), use_rust=False)
-    rows.append(("pipeline, Python runtime", time.perf_counter() - t0, p.get_metrics()))
-    rows.append(("by hand: numpy + soxr HQ + webrtcvad", statistics.median(t_hand), None))
-    ref = rows[-1][1]
-    print(f"{'variant':<40} {'seconds':>8} {'x realtime':>11} {'vs by hand':>10}   per node (ms)")
-    for name, s, m in rows:
+    rows.append(("pipeline, Python runtime", time.perf_counter() - t0, time.process_time() - c0, p.get_metrics()))
+    rows.append(("by hand: numpy + soxr HQ + webrtcvad", statistics.median(t_hand), statistics.median(c_hand), None))
+    ref, cref = rows[-1][1], rows[-1][2]
+    print(f"{'variant':<40} {'seconds':>8} {'x realtime':>11} {'vs by hand':>10} {'CPU s':>7}   per node (ms)")
+    for name, s, c, m in rows:
         nodes = "" if m is None else "  ".join(f"{k[:12]}={v['total_us'] / 1e3:.0f}" for k, v in m["nodes"].items())
-        print(f"{name:<40} {s:8.2f} {seconds / s:11.0f} {s / ref:10.2f}   {nodes}")
+        print(f"{name:<40} {s:8.2f} {seconds / s:11.0f} {s / ref:10.2f} {c:7.2f}   {nodes}")
     if native_rust:
         print(f"native runs (s): {', '.join(f'{t:.3f}' for t in t_native)}; by hand: "
               f"{', '.join(f'{t:.3f}' for t in t_hand)}")  # fmt: skip
         print(f"ratios: native / by hand = {rows[0][1] / ref:.2f} (target <= 0.5); "
               f"Python runtime / native = {rows[1][1] / rows[0][1]:.1f}x (target >= 30)")  # fmt: skip
+        print(f"in CPU time (all threads of the process): native / by hand = {rows[0][2] / cref:.2f}; "
+              f"Python runtime / native = {rows[1][2] / rows[0][2]:.1f}x")  # fmt: skip
         diff = float(np.max(np.abs(native.data - python.data)))
         same = np.array_equal(native.metadata["vad_flags"], python.metadata["vad_flags"])
         print(f"native vs Python: max |diff| = {diff:.2e}, identical VAD flags: {same}")

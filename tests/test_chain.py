@@ -9,7 +9,11 @@ give the same bits on every body, since it runs the same kernels.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -398,3 +402,25 @@ def test_chain_refuses_input_it_cannot_take(ks: KernelSet) -> None:
         ks.Chain((VadStage(),), Layout(np.dtype(np.float32), 1, 12345, 1))
     with pytest.raises(TypeError, match="VAD does not take int32"):
         ks.Chain((VadStage(),), Layout(np.dtype(np.int32), 1, 16000, 1))
+
+
+def test_native_runs_and_streams_do_not_load_the_numpy_bodies(runtime_env: tuple[str, Any]) -> None:
+    # The numpy kernel set serves only a re-run after a native failure: loaded then, not before.
+    _native_only(runtime_env)
+    code = (
+        "import json, sys\nimport numpy as np\nfrom remotemedia import Pipeline\n"
+        "from remotemedia.nodes import AudioResampleNode, DownmixNode, FormatConverterNode, VADNode\n"
+        "x = (np.zeros((2, 48000), np.int16), 48000)\n"
+        "p = Pipeline('a').add_node(FormatConverterNode('f32')).add_node(AudioResampleNode(16000))\n"
+        "out = p.add_node(VADNode()).run_sync(x)\n"
+        "q = Pipeline('b').add_node(FormatConverterNode('f32')).add_node(DownmixNode())\n"
+        "q.add_node(AudioResampleNode(16000)).add_node(VADNode())\n"
+        "with q.open_stream() as s:\n    s.push(x)\n    s.flush()\n"
+        "assert out.metadata['vad_flags'].size == 33\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('remotemedia.kernels.python.')"
+        " and m != 'remotemedia.kernels.python.resample_design' or m == 'remotemedia.kernels._vad_model')))\n"
+    )
+    env = {**os.environ, "REMOTEMEDIA_RUNTIME": runtime_env[1]}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from remotemedia.kernels.vad_segments import SegmentEvent, SegmentTracker, pair_events
+from remotemedia.kernels.vad_segments import RUNS_FROM, SegmentEvent, SegmentTracker, pair_events
 
 SR = 16000
 FRAME = 480  # 30 ms
@@ -112,3 +112,43 @@ def test_speech_segments_edges_are_sample_accurate(ks):
     assert all(b - a <= 0.5 + 1e-12 for a, b in cut) and len(cut) >= 6
     stereo = np.stack([x, x]).astype(np.float32)
     assert ks.speech_segments(stereo, SR) == ks.speech_segments(x.astype(np.float32), SR)
+
+
+def _state(t):
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in vars(t).items()}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_run_wise_push_equals_frame_by_frame(seed):
+    # Arrays of RUNS_FROM flags or more go run by run: same events, same state after each push.
+    rng = np.random.default_rng(seed)
+    n = 4000
+    density = rng.uniform(0.1, 0.9)
+    smooth = int(rng.integers(1, 12))
+    flags = (np.convolve(rng.random(n) < density, np.ones(smooth), "same") >= smooth / 2).astype(np.uint8)
+    kw = {
+        "padding_ms": float(rng.choice([0, 30, 90, 400])),
+        "hangover_ms": float(rng.choice([0, 60, 120, 700])),
+        "min_speech_ms": float(rng.choice([0, 30, 90, 250])),
+        "min_silence_ms": float(rng.choice([0, 30, 300, 900])),
+        "max_segment_s": [None, 0.02, 0.1, 1.0, 3.0][seed % 5],
+        "merge_up_to_s": None if seed % 3 else 2.5,
+    }
+    ref, fast = SegmentTracker(SR, FRAME, **kw), SegmentTracker(SR, FRAME, **kw)
+    pos, runs = 0, 0
+    while pos < n:
+        k = int(rng.choice([1, 5, RUNS_FROM, 300, 2000]))
+        chunk = flags[pos : pos + k]
+        pos += k
+        runs += chunk.size >= RUNS_FROM
+        assert fast.push(chunk) == ref.push(chunk.tolist())
+        assert _state(fast) == _state(ref)
+    assert fast.finish(n * FRAME) == ref.finish(n * FRAME)
+    assert runs > 0
+
+
+def test_run_wise_push_takes_any_nonzero_as_speech():
+    flags = np.array([0, 3, 255, 1, 0, 0, 2] * 40, np.uint8)
+    a, b = SegmentTracker(SR, FRAME, **NONE), SegmentTracker(SR, FRAME, **NONE)
+    assert a.push(flags) == b.push([bool(v) for v in flags.tolist()])
+    assert a.push(flags.astype(bool)) == b.push([bool(v) for v in flags.tolist()])

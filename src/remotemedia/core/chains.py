@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from remotemedia import kernels
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
@@ -51,14 +52,19 @@ class ChainPlan:
     plans: tuple[NodePlan, ...] = field(repr=False)
     stages: tuple[Any, ...]
     kernels: KernelSet
-    python: KernelSet | None
+    #: The numpy set a native failure re-runs the nodes on (None: loaded on
+    #: the first failure, so a native run never imports the numpy bodies).
+    python: KernelSet | None = None
+    #: True when some node of the chain keeps metrics (else a run does not read the stage times).
+    timed: bool = False
     #: Idle compiled chains by input layout (None: that layout runs node by node).
     compiled: dict[Layout, list[Chain] | None] = field(default_factory=dict, repr=False)
 
-    @property
-    def vad(self) -> bool:
-        """True when the chain ends with a VAD stage."""
-        return isinstance(self.stages[-1], VadStage)
+    #: True when the chain ends with a VAD stage.
+    vad: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.vad = isinstance(self.stages[-1], VadStage)
 
     def describe(self) -> str:
         """``'a' -> 'b' -> 'c'`` for messages."""
@@ -116,8 +122,6 @@ def _stage_kernels(p: NodePlan, chain_ks: KernelSet) -> KernelSet | None:
 
 def plan_chains(topo: Topology, nodes: dict[str, NodePlan]) -> dict[str, ChainPlan]:
     """The chains of a planned graph, keyed by the name of their first node."""
-    from remotemedia import kernels
-
     outputs = set(topo.sinks)
     taken: set[str] = set()
     chains: dict[str, ChainPlan] = {}
@@ -149,13 +153,12 @@ def plan_chains(topo: Topology, nodes: dict[str, NodePlan]) -> dict[str, ChainPl
             run.append(nxt)
         # A run starts at a node with kernels of its own: its set is the chain's.
         taken.update(q.name for q in run)
-        python = kernels.get("python") if ks.name == "rust" else None
         chains[name] = ChainPlan(
             names=tuple(q.name for q in run),
             plans=tuple(run),
             stages=tuple(stage_of(q) for q in run),
             kernels=ks,
-            python=python,
+            timed=any(q.stats is not None for q in run),
         )
     return chains
 
@@ -183,8 +186,10 @@ def run_chain(cp: ChainPlan, data: Any, pipeline: str) -> Any:
     A native failure inside the chain (:class:`NativeKernelError`) re-runs
     the chain's nodes in Python with one warning, as a node's failure does.
     """
-    if any(p.breaker.state != "closed" or p.breaker.failures for p in cp.plans):
-        return NOT_APPLICABLE
+    for p in cp.plans:
+        breaker = p.breaker
+        if breaker.state != "closed" or breaker.failures:
+            return NOT_APPLICABLE
     try:
         buf = AudioBuffer.from_any(data)
     except (TypeError, ValueError):
@@ -208,7 +213,8 @@ def run_chain(cp: ChainPlan, data: Any, pipeline: str) -> Any:
         vad: Any = cp.plans[-1].node  # a VADNode: its stage is the VAD's
         out = vad.annotate(out, flags)
         extra = time.perf_counter_ns() - t0
-    cp.record(chain, extra)
+    if cp.timed:
+        cp.record(chain, extra)
     cp.release(chain)
     return out
 
@@ -220,8 +226,9 @@ def _python_rerun(cp: ChainPlan, buf: AudioBuffer, pipeline: str, exc: Exception
         cp.describe(),
         exc,
     )
+    if cp.python is None:
+        cp.python = kernels.get("python")
     python = cp.python
-    assert python is not None
     out: Any = buf
     for p in cp.plans:
         t0 = time.perf_counter_ns()

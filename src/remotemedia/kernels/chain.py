@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -70,9 +70,12 @@ _TARGETS: dict[str, np.dtype[Any]] = {"i16": np.dtype(np.int16), "i32": np.dtype
 _VAD_DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.int16), np.dtype(np.float32), np.dtype(np.float64))
 
 
-@dataclass(frozen=True)
-class Layout:
-    """What flows between two stages: dtype, channels, rate, ndim."""
+class Layout(NamedTuple):
+    """What flows between two stages: dtype, channels, rate, ndim.
+
+    A named tuple: a run builds one per call and looks its compiled chain
+    up by it, so it is made and hashed in C.
+    """
 
     dtype: np.dtype
     channels: int

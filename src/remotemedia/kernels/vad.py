@@ -386,7 +386,7 @@ def segments_from_flags(
     """Segments (seconds) of a whole signal of ``n_samples`` input samples from the flags ``vad`` gave it."""
     tracker = SegmentTracker(vad.analysis_rate, vad.frame_length, **rules)
     total = n_samples if vad.analysis_rate == vad.sample_rate else n_samples * vad.analysis_rate // vad.sample_rate
-    events = tracker.push(flags.tolist())
+    events = tracker.push(flags)  # an array: run by run
     events += tracker.finish(total)
     return pair_events(events, vad.analysis_rate)
 

@@ -181,7 +181,7 @@ class VADNode(Node):
         rate = buf.sample_rate if analysis_rate is None else analysis_rate
         tracker = SegmentTracker(rate, rate * self.frame_duration_ms // 1000, **self._segments)
         total = buf.frames if rate == buf.sample_rate else buf.frames * rate // buf.sample_rate
-        events = tracker.push(flags.tolist())
+        events = tracker.push(flags)  # an array: run by run
         events += tracker.finish(total)
         segments = [(float(s), float(e)) for s, e in pair_events(events, rate)]
         meta: dict[str, Any] = {

@@ -69,6 +69,7 @@ class VadStreamState:
         self.emit: int | None = None  # filter: next sample to output of the open segment
         self.emitted = 0  # filter: end of the audio output so far
         self.flag_frames = 0
+        self.frame_ms = node.frame_duration_ms
 
     def _open(self, buf: AudioBuffer) -> None:
         node = self.node
@@ -213,7 +214,22 @@ class VadStreamState:
             raw = self.tracker.push(flags.tolist())  # type: ignore[union-attr]
             if raw:
                 events = self._events(raw, [])
-        return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.node.frame_duration_ms}
+        return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.frame_ms}
+
+    def chain_meta(self, frames: int, flags: np.ndarray) -> dict[str, Any]:
+        """:meth:`annotate_flags` for the next chunk of a native chain, once it returned a dict.
+
+        The chain fixes the chunks' rate and channels and the state is
+        open, so only the bookkeeping is left: ``frames`` samples received,
+        the events of ``flags``.
+        """
+        self.received += frames
+        events: list[SpeechEvent] = []
+        if flags.shape[0]:
+            raw = self.tracker.push(flags.tolist())  # type: ignore[union-attr]
+            if raw:
+                events = self._events(raw, [])
+        return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.frame_ms}
 
     def flush(self) -> AudioBuffer | None:
         """End of stream: close an open segment (clipped to the stream's length); None if none was open."""

@@ -108,6 +108,9 @@ class ChainStage:
         self._direct = False  # True: this stream runs node by node
         self._ended = False  # flushed without error: the chain can serve another stream
         self._vad = last.state if cp.vad else None
+        # True once the VAD's state took a chunk on its annotate fast path: later
+        # chunks (one format, the chain's output) skip its opening and format checks.
+        self._lean = False
         self._timed = any(p.stats is not None for p in cp.plans)
         self._rate = 0
         self._dtype: Any = None
@@ -166,7 +169,11 @@ class ChainStage:
         out.data = x if y is None else y
         out.sample_rate = self._rate
         try:
-            meta = vad.annotate_flags(out, flags)
+            if self._lean:  # annotate mode, state open, format fixed by the chain
+                meta = vad.chain_meta(out.data.shape[-1], flags)
+            else:
+                meta = vad.annotate_flags(out, flags)
+                self._lean = meta is not None
             if meta is None:
                 out.metadata = buf.metadata.copy()
                 out = vad.process(out, flags)

@@ -401,3 +401,51 @@ fn parallel_run_without_a_vad_equals_the_one_thread_path() {
     assert!(y.iter().zip(&serial).all(|(a, b)| a.to_bits() == b.to_bits()));
     assert!(flags.is_empty() && f1.is_empty());
 }
+
+#[test]
+fn two_row_mean_halves_like_a_division() {
+    // (a + b) * 0.5 in the vectorised pass == (a + b) / 2, the per-node arithmetic, bit for bit.
+    let mut s = 7u32;
+    let special = vec![
+        0.0f32,
+        -0.0,
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE / 4.0,
+        f32::MAX,
+        -f32::MAX,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-45,
+        3.0,
+    ];
+    let mut a: Vec<f32> = Vec::new();
+    let mut b: Vec<f32> = Vec::new();
+    for i in 0..4099 {
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let x = f32::from_bits(s);
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let y = if i % 3 == 0 {
+            f32::from_bits(s)
+        } else {
+            (s as f32 / u32::MAX as f32) - 0.5
+        };
+        a.push(x);
+        b.push(y);
+    }
+    for (i, &v) in special.iter().enumerate() {
+        for &w in &special[i..] {
+            a.push(v);
+            b.push(w);
+        }
+    }
+    let mut got = vec![0f64; a.len()];
+    ops::mean2_f32(&a, &b, &mut got);
+    for ((&g, &x), &y) in got.iter().zip(&a).zip(&b) {
+        let want = (f64::from(x) + f64::from(y)) / 2.0;
+        assert!(
+            g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
+            "{x} {y}: {g} vs {want}"
+        );
+    }
+}

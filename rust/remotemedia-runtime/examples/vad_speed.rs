@@ -1,5 +1,7 @@
 //! Times the VAD on 20 s of amplitude-modulated noise, whole buffer in one
-//! call, 30 ms frames: `cargo run --release --example vad_speed -- 16000 [reps]`.
+//! call, 30 ms frames: `cargo run --release --example vad_speed -- 16000 [reps] [silence]`.
+//! `silence` 0 makes every fifth second quiet noise instead of digital
+//! silence (every block then runs the model, as on real recordings).
 //! Prints the median cost per frame and a checksum of the scores (equal
 //! before and after a change that must not change any score).
 use remotemedia_runtime::vad::{Samples, Vad};
@@ -9,6 +11,7 @@ fn main() {
     let a: Vec<u32> = std::env::args().skip(1).map(|s| s.parse().unwrap()).collect();
     let rate = a[0];
     let reps = a.get(1).copied().unwrap_or(50) as usize;
+    let silence = a.get(2).copied().unwrap_or(1) != 0;
     let n = 20 * rate as usize;
     let mut s = 1u64;
     let x: Vec<i16> = (0..n)
@@ -18,7 +21,8 @@ fn main() {
             // loud for 1 s, quiet for 1 s, digital silence every 5th second
             let sec = i / rate as usize;
             let amp = match sec % 5 {
-                4 => 0.0,
+                4 if silence => 0.0,
+                4 => 3000.0,
                 k if k % 2 == 0 => 20000.0,
                 _ => 500.0,
             };

@@ -39,6 +39,21 @@ pub(super) fn quantise_into<T: Copy>(dst: &mut [f64], src: &[T], q: impl Fn(T) -
     }
 }
 
+/// Writes int16 samples as f64 (exact) into `dst`: `quantise_into` with
+/// the identity, 8 samples per step on the AVX2 path.
+#[inline]
+pub(super) fn i16_into(dst: &mut [f64], src: &[i16], simd: Simd) {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = simd {
+        i = avx2::i16_into(token, dst, src);
+    }
+    let _ = simd;
+    for (o, &x) in dst[i..].iter_mut().zip(&src[i..]) {
+        *o = x as f64;
+    }
+}
+
 #[inline(always)]
 fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
     if FMA {
@@ -51,6 +66,13 @@ fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
 #[inline(always)]
 fn body<const FMA: bool>(v: &mut Vad, r: &mut [f64; LAGS + 1], simd: Simd) {
     decimate(v, simd);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = simd {
+        avx2::autocorrelation(token, &v.z[..LAGS + v.n], r);
+    } else {
+        autocorrelation::<FMA>(&v.z, v.n, r);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     autocorrelation::<FMA>(&v.z, v.n, r);
     // Keep the last LAGS samples as history of the next frame.
     let n = v.n;
@@ -165,8 +187,141 @@ fn lag_block<const FMA: bool, const K: usize>(z: &[f64], n: usize, l0: usize) ->
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use super::LAGS;
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
+
+    /// `r[l]` = sum over t of z[LAGS + t] z[LAGS + t - l] for l in 0..=LAGS,
+    /// with t over the block (`z` is LAGS samples of history then the
+    /// block, at least 4 samples). Four samples at a time against every lag
+    /// (each lag its own accumulator; the lags in two passes so the
+    /// accumulators stay in registers). Integers below 2^53: exact in any
+    /// order, so the same bits as the portable loops.
+    #[inline(always)]
+    pub(super) fn autocorrelation(token: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) {
+        assert!(z.len() >= LAGS + 4, "VAD block shorter than 4 samples");
+        // SAFETY: the token proves the CPU runs AVX2 and FMA; z holds the
+        // history and at least 4 samples (checked just above).
+        unsafe {
+            lags::<0, 9>(token, z, r);
+            lags::<9, 8>(token, z, r);
+        }
+    }
+
+    /// `dst[i] = src[i]` as f64 for whole steps of 8 samples; returns how
+    /// many it wrote (the caller converts the rest). Exact: every int16 is
+    /// a double.
+    #[inline]
+    pub(super) fn i16_into(token: Avx2Fma, dst: &mut [f64], src: &[i16]) -> usize {
+        // SAFETY: the token proves the CPU runs AVX2.
+        unsafe { i16_wide(token, dst, src) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 (the token is the proof).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn i16_wide(_: Avx2Fma, dst: &mut [f64], src: &[i16]) -> usize {
+        let n = dst.len().min(src.len());
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n: the load reads src[i..i + 8] and the
+            // stores write dst[i..i + 8].
+            unsafe {
+                let v = _mm_loadu_si128(src.as_ptr().add(i) as *const __m128i);
+                let w = _mm256_cvtepi16_epi32(v);
+                let lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(w));
+                let hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(w));
+                _mm256_storeu_pd(dst.as_mut_ptr().add(i), lo);
+                _mm256_storeu_pd(dst.as_mut_ptr().add(i + 4), hi);
+            }
+            i += 8;
+        }
+        i
+    }
+
+    /// Lanes of the last, partial vector of a block of `n` samples: the
+    /// last `n % 4` lanes count, the others were counted already.
+    const TAIL: [[u64; 4]; 4] = [
+        [0, 0, 0, 0],
+        [0, 0, 0, u64::MAX],
+        [0, 0, u64::MAX, u64::MAX],
+        [0, u64::MAX, u64::MAX, u64::MAX],
+    ];
+
+    /// `r[L0..L0 + K]` of `autocorrelation`.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2 and FMA; `z.len() >= LAGS + 4`; `L0 + K <= LAGS + 1`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn lags<const L0: usize, const K: usize>(_: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) {
+        let n = z.len() - LAGS;
+        let mut acc = [_mm256_setzero_pd(); K];
+        // SAFETY: every load reads 4 doubles starting at index LAGS + t - l
+        // with 0 <= l <= LAGS and t + 4 <= n, i.e. inside z[0..LAGS + n];
+        // the tail reads z[LAGS + n - 4 - l..LAGS + n - l], inside z as n >= 4.
+        unsafe {
+            let cur = z.as_ptr().add(LAGS);
+            let mut t = 0;
+            while t + 8 <= n {
+                let c = _mm256_loadu_pd(cur.add(t));
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t).sub(L0 + k)), *a);
+                }
+                let c = _mm256_loadu_pd(cur.add(t + 4));
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t + 4).sub(L0 + k)), *a);
+                }
+                t += 8;
+            }
+            if t + 4 <= n {
+                let c = _mm256_loadu_pd(cur.add(t));
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t).sub(L0 + k)), *a);
+                }
+                t += 4;
+            }
+            if t < n {
+                let t = n - 4;
+                let mask = _mm256_loadu_pd(TAIL[n % 4].as_ptr() as *const f64);
+                let c = _mm256_and_pd(_mm256_loadu_pd(cur.add(t)), mask);
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_pd(c, _mm256_loadu_pd(cur.add(t).sub(L0 + k)), *a);
+                }
+            }
+        }
+        let mut k = 0;
+        while k + 4 <= K {
+            // SAFETY: AVX2 is available (this fn's contract); the store
+            // writes r[L0 + k..L0 + k + 4], inside r as L0 + K <= LAGS + 1.
+            unsafe {
+                let v = sum4(acc[k], acc[k + 1], acc[k + 2], acc[k + 3]);
+                _mm256_storeu_pd(r.as_mut_ptr().add(L0 + k), v);
+            }
+            k += 4;
+        }
+        while k < K {
+            let mut lanes = [0.0f64; 4];
+            // SAFETY: `lanes` holds 4 doubles, one unaligned store.
+            unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), acc[k]) };
+            r[L0 + k] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+            k += 1;
+        }
+    }
+
+    /// The four lane sums of a, b, c, d, in that order.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn sum4(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> __m256d {
+        let ab = _mm256_hadd_pd(a, b); // a01 b01 a23 b23
+        let cd = _mm256_hadd_pd(c, d); // c01 d01 c23 d23
+        let lo = _mm256_permute2f128_pd::<0x20>(ab, cd); // a01 b01 c01 d01
+        let hi = _mm256_permute2f128_pd::<0x31>(ab, cd); // a23 b23 c23 d23
+        _mm256_add_pd(lo, hi)
+    }
 
     /// `y[j] = q[2j] + 2 q[2j+1] + q[2j+2]` four outputs at a time, while
     /// the loads stay inside `q`; returns how many outputs it wrote (the
@@ -183,12 +338,17 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn wide(_: Avx2Fma, q: &[f64], y: &mut [f64]) -> usize {
         let two = _mm256_set1_pd(2.0);
-        let mut j = 0;
-        while j + 4 <= y.len() && 2 * j + 10 <= q.len() {
-            let p = q[2 * j..2 * j + 10].as_ptr();
-            // SAFETY: the four loads read p[0..10], inside the slice just taken;
-            // the store writes y[j..j + 4], inside y (j + 4 <= y.len()).
+        // outputs j..j + 4 read q[2j..2j + 10]
+        let steps = (y.len() / 4).min(q.len().saturating_sub(2) / 8);
+        let qp = q.as_ptr();
+        let yp = y.as_mut_ptr();
+        for s in 0..steps {
+            let j = 4 * s;
+            // SAFETY: j + 4 <= 4 * steps <= y.len(), so the store writes
+            // inside y; 2j + 10 <= 8 * steps + 2 <= q.len(), so the four
+            // loads read inside q.
             unsafe {
+                let p = qp.add(2 * j);
                 let a = _mm256_loadu_pd(p);
                 let b = _mm256_loadu_pd(p.add(4));
                 let a2 = _mm256_loadu_pd(p.add(2));
@@ -197,12 +357,12 @@ mod avx2 {
                 let even = _mm256_unpacklo_pd(a, b); // q0 q4 q2 q6
                 let odd = _mm256_unpackhi_pd(a, b); // q1 q5 q3 q7
                 let next = _mm256_unpacklo_pd(a2, b2); // q2 q6 q4 q8
-                let s = _mm256_add_pd(_mm256_add_pd(even, _mm256_mul_pd(two, odd)), next);
+                                                       // 2 odd + even is exact (integers below 2^53), as is the sum
+                let s = _mm256_add_pd(_mm256_fmadd_pd(two, odd, even), next);
                 let s = _mm256_permute4x64_pd::<0b11_01_10_00>(s);
-                _mm256_storeu_pd(y.as_mut_ptr().add(j), s);
+                _mm256_storeu_pd(yp.add(j), s);
             }
-            j += 4;
         }
-        j
+        4 * steps
     }
 }

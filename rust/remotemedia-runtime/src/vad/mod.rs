@@ -299,15 +299,26 @@ impl Vad {
         }
         let out = Out { flags, scores };
         match x {
-            Samples::I16(s) => self.run(s, |v| v as f64, out),
-            Samples::I32(s) => self.run(s, q_i32, out),
-            Samples::F32(s) => self.run(s, q_f32, out),
-            Samples::F64(s) => self.run(s, q_f64, out),
+            Samples::I16(s) => {
+                let simd = self.simd;
+                self.run(s, |v| v as f64, |d, s| features::i16_into(d, s, simd), out)
+            }
+            Samples::I32(s) => self.run(s, q_i32, |d, s| features::quantise_into(d, s, q_i32), out),
+            Samples::F32(s) => self.run(s, q_f32, |d, s| features::quantise_into(d, s, q_f32), out),
+            Samples::F64(s) => self.run(s, q_f64, |d, s| features::quantise_into(d, s, q_f64), out),
         }
         Ok(need)
     }
 
-    fn run<T: Copy>(&mut self, mut src: &[T], q: impl Fn(T) -> f64 + Copy, mut out: Out<'_>) {
+    /// The body of `process_scores`: `q` quantises one sample, `conv` a
+    /// run of them (the same values; a vector loop where there is one).
+    fn run<T: Copy>(
+        &mut self,
+        mut src: &[T],
+        q: impl Fn(T) -> f64 + Copy,
+        conv: impl Fn(&mut [f64], &[T]),
+        mut out: Out<'_>,
+    ) {
         let hist = 2 * self.d - 2;
         let mut written = 0;
         if !self.primed && !src.is_empty() {
@@ -318,58 +329,82 @@ impl Vad {
             self.y_prev = v * (self.d * self.d) as f64;
             self.primed = true;
         }
+        // Software pipelining: a block's model runs after the next block's
+        // features are computed (`pending`), so the processor overlaps the
+        // model's multiply-adds with the next block's chain of dependent
+        // steps (band sums, logarithm, noise floor). The order of the
+        // decisions, hence every flag and score, is unchanged.
+        let mut rows = [[0i16; model::N_PAD]; 2];
+        let mut pending: Option<(usize, bool)> = None; // row, silent
+        let mut next = 0;
         while !src.is_empty() {
             let take = (self.block - self.fill).min(src.len());
-            features::quantise_into(
-                &mut self.qbuf[hist + self.fill..hist + self.fill + take],
-                &src[..take],
-                q,
-            );
+            conv(&mut self.qbuf[hist + self.fill..hist + self.fill + take], &src[..take]);
             self.fill += take;
             src = &src[take..];
             if self.fill == self.block {
                 self.fill = 0;
-                let (s, silent) = self.block_done();
+                let silent = self.block_done(&mut rows[next]);
                 self.qbuf.copy_within(self.block..self.block + hist, 0);
-                self.acc += s;
-                self.acc_blocks += 1;
-                self.acc_sound |= !silent;
-                if self.acc_blocks == self.per_frame {
-                    let score = self.acc / self.per_frame;
-                    out.flags[written] = self.decide(score, self.acc_sound);
-                    if let Some(sc) = out.scores.as_deref_mut() {
-                        sc[written] = score as f32 * (1.0 / spec::SCORE_ONE as f32);
-                    }
-                    written += 1;
-                    self.acc = 0;
-                    self.acc_blocks = 0;
-                    self.acc_sound = false;
+                if let Some((row, was_silent)) = pending {
+                    self.account(&rows[row], was_silent, &mut out, &mut written);
                 }
+                pending = Some((next, silent));
+                next = 1 - next;
             }
+        }
+        if let Some((row, was_silent)) = pending {
+            self.account(&rows[row], was_silent, &mut out, &mut written);
         }
     }
 
-    /// Score and digital-silence mark of the block now complete in `qbuf`.
-    fn block_done(&mut self) -> (u32, bool) {
+    /// Scores one block (model input `x`, unless `silent`: digital silence
+    /// scores 0) and, when it completes a frame, decides the frame.
+    #[inline(always)]
+    fn account(&mut self, x: &[i16; model::N_PAD], silent: bool, out: &mut Out<'_>, written: &mut usize) {
+        let s = if silent {
+            0
+        } else {
+            model::score(self.model, x, self.simd)
+        };
+        self.acc += s;
+        self.acc_blocks += 1;
+        self.acc_sound |= !silent;
+        if self.acc_blocks == self.per_frame {
+            let score = self.acc / self.per_frame;
+            out.flags[*written] = self.decide(score, self.acc_sound);
+            if let Some(sc) = out.scores.as_deref_mut() {
+                sc[*written] = score as f32 * (1.0 / spec::SCORE_ONE as f32);
+            }
+            *written += 1;
+            self.acc = 0;
+            self.acc_blocks = 0;
+            self.acc_sound = false;
+        }
+    }
+
+    /// Features of the block now complete in `qbuf`: the model input into
+    /// `x`; returns true for digital silence (then `x` is not written).
+    fn block_done(&mut self, x: &mut [i16; model::N_PAD]) -> bool {
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = self.simd {
             /// # Safety
             /// The CPU supports AVX2 and FMA (the token is the proof).
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn wide(v: &mut Vad, token: crate::cpu::Avx2Fma) -> (u32, bool) {
-                v.block_body::<true>(Some(token))
+            unsafe fn wide(v: &mut Vad, x: &mut [i16; model::N_PAD], token: crate::cpu::Avx2Fma) -> bool {
+                v.block_body::<true>(x, Some(token))
             }
             // SAFETY: the token proves the CPU supports AVX2 and FMA.
-            return unsafe { wide(self, token) };
+            return unsafe { wide(self, x, token) };
         }
-        self.block_body::<false>(None)
+        self.block_body::<false>(x, None)
     }
 
     /// `block_done` on the path `simd` (`WIDE` when it is `Some`): inlined
     /// into the caller, so it is compiled for the caller's instruction set.
     /// Fused multiply-adds (`WIDE`) give the same bits: see `features`.
     #[inline(always)]
-    fn block_body<const WIDE: bool>(&mut self, simd: crate::cpu::Simd) -> (u32, bool) {
+    fn block_body<const WIDE: bool>(&mut self, x: &mut [i16; model::N_PAD], simd: crate::cpu::Simd) -> bool {
         let mut r = [0.0f64; LAGS + 1];
         features::frame_features::<WIDE>(self, &mut r, simd);
         // Lags outer, bands inner: each band still sums its lags in order
@@ -397,23 +432,31 @@ impl Vad {
         let mut ql = [0i32; MAX_BANDS];
         for (o, &l) in ql.iter_mut().zip(&lg) {
             // l >= ln(floor) > 0, so truncation is the floor
-            *o = (l * spec::LOG_SCALE) as i32 - self.qfloor;
+            let v = l * spec::LOG_SCALE;
+            debug_assert!(v > 0.0 && v < 4096.0);
+            // SAFETY: v is finite and in 0..4096 (the log of a finite sum
+            // of integers below 2^53, times 16; l >= ln(floor) > 0), so the
+            // truncation fits i32: what `as i32` gives, without its range checks.
+            *o = unsafe { v.to_int_unchecked::<i32>() } - self.qfloor;
         }
         self.track(&ql);
         if silent {
             // digital silence: the score is 0 whatever the model says
-            return (0, true);
+            return true;
         }
-        let mut x = [0i16; model::N_PAD];
         for (c, &delay) in spec::CONTEXT.iter().enumerate() {
-            let slot = (self.fpos + HIST + 1 - delay) % (HIST + 1);
+            // (fpos - delay) mod (HIST + 1), delay <= HIST
+            let mut slot = self.fpos + HIST + 1 - delay;
+            if slot > HIST {
+                slot -= HIST + 1;
+            }
             x[c * BLOCK_FEATURES..(c + 1) * BLOCK_FEATURES].copy_from_slice(&self.fhist[slot]);
         }
         let base = BLOCK_FEATURES * spec::CONTEXT.len();
         for (o, &a) in x[base..N_INPUTS].iter_mut().zip(&self.ra) {
             *o = (a >> spec::FIX) as i16;
         }
-        (model::score(self.model, &x, simd), false)
+        false
     }
 
     /// Noise floor per band and this block's features (into `fhist`).
@@ -448,7 +491,7 @@ impl Vad {
             self.cur_min = self.sm;
             self.sub_count = 0;
         }
-        self.fpos = (self.fpos + 1) % (HIST + 1);
+        self.fpos = if self.fpos == HIST { 0 } else { self.fpos + 1 };
         let f = &mut self.fhist[self.fpos];
         let mut total = 0i32;
         for i in 0..MAX_BANDS {

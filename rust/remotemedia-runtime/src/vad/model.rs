@@ -221,6 +221,25 @@ mod avx2 {
         output(m, &h2[..m.h2])
     }
 
+    /// `acc[g] += w[g] * pair` (8 outputs' multiply-adds per vector) for the
+    /// G vectors of one input pair's weights.
+    ///
+    /// # Safety
+    /// AVX2 is available; `w` points at G * 16 readable i16 and `pair` at 4
+    /// readable bytes.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn madd_row<const G: usize>(acc: &mut [__m256i; G], w: *const i16, pair: *const i32) {
+        // SAFETY: the reads stay inside what the caller vouches for.
+        unsafe {
+            let xb = _mm256_set1_epi32(pair.read_unaligned());
+            for (g, a) in acc.iter_mut().enumerate() {
+                let wv = _mm256_loadu_si256(w.add(g * 16) as *const __m256i);
+                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wv, xb));
+            }
+        }
+    }
+
     /// `out[o] = clamp((sum_i w[o][i] x[i] + b[o]) >> shift, 0, HIDDEN_MAX)`
     /// for o in 0..8G, with `w` in the layout of `pairs`.
     ///
@@ -231,17 +250,32 @@ mod avx2 {
     unsafe fn layer<const G: usize>(w: &[i16], b: &[i32], x: &[i16], shift: u32, out: &mut [i16]) {
         debug_assert!(x.len() % 2 == 0 && w.len() >= x.len() / 2 * 16 * G);
         debug_assert!(b.len() >= 8 * G && out.len() >= 8 * G);
-        let mut acc = [_mm256_setzero_si256(); G];
-        let wp = w.as_ptr();
-        for (p, xp) in x.chunks_exact(2).enumerate() {
-            // the pair as one i32: x[2p] in the low half (little-endian lanes)
-            let pair = (xp[0] as u16 as u32 | (xp[1] as u16 as u32) << 16) as i32;
-            let xb = _mm256_set1_epi32(pair);
-            for (g, a) in acc.iter_mut().enumerate() {
-                // SAFETY: (p * G + g + 1) * 16 <= x.len() / 2 * 16 * G <= w.len().
-                let wv = unsafe { _mm256_loadu_si256(wp.add((p * G + g) * 16) as *const __m256i) };
-                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wv, xb));
+        // Four pairs per step into two sets of sums (added at the end): the
+        // same integers, with fewer loop overheads per multiply-add.
+        let mut even = [_mm256_setzero_si256(); G];
+        let mut odd = [_mm256_setzero_si256(); G];
+        let np = x.len() / 2;
+        // the pairs as i32: x[2p] in the low half (little-endian lanes)
+        let xp = x.as_ptr() as *const i32;
+        let mut p = 0;
+        while p + 4 <= np {
+            // SAFETY: p + 3 < np: x, as pairs, and w (np * G rows of 16) hold the four pairs.
+            unsafe {
+                madd_row(&mut even, w.as_ptr().add(p * G * 16), xp.add(p));
+                madd_row(&mut odd, w.as_ptr().add((p + 1) * G * 16), xp.add(p + 1));
+                madd_row(&mut even, w.as_ptr().add((p + 2) * G * 16), xp.add(p + 2));
+                madd_row(&mut odd, w.as_ptr().add((p + 3) * G * 16), xp.add(p + 3));
             }
+            p += 4;
+        }
+        while p < np {
+            // SAFETY: p < np, as above.
+            unsafe { madd_row(&mut even, w.as_ptr().add(p * G * 16), xp.add(p)) };
+            p += 1;
+        }
+        let mut acc = even;
+        for (a, b) in acc.iter_mut().zip(odd) {
+            *a = _mm256_add_epi32(*a, b);
         }
         let count = _mm_cvtsi32_si128(shift as i32);
         let lo = _mm256_setzero_si256();

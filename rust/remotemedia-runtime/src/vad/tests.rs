@@ -153,3 +153,28 @@ fn threshold_one_flags_nothing_and_zero_everything_but_silence() {
     v.process(Samples::F64(&x), &mut f).unwrap();
     assert!(f.iter().all(|&b| b == 1));
 }
+
+#[test]
+fn portable_and_simd_paths_give_the_same_scores() {
+    // Loud and quiet stretches (large autocorrelation values, clipping)
+    // as well as the bursts: every rate, the AVX2 path when this CPU has
+    // it against the portable loops, bit for bit.
+    for &(sr, _) in spec::DECIMATION.iter() {
+        let mut x = tone_bursts(sr, 3.0);
+        x.extend(noise(sr as usize, 3, 1.2));
+        x.extend(noise(sr as usize / 2, 5, 0.0005));
+        let mut fast = Vad::new(sr, 10, 0).unwrap();
+        let mut slow = Vad::new(sr, 10, 0).unwrap();
+        slow.simd = None;
+        let n = fast.flags_for(x.len());
+        let (mut ff, mut fs) = (vec![0u8; n], vec![0f32; n]);
+        let (mut sf, mut ss) = (vec![0u8; n], vec![0f32; n]);
+        fast.process_scores(Samples::F64(&x), &mut ff, Some(&mut fs)).unwrap();
+        slow.process_scores(Samples::F64(&x), &mut sf, Some(&mut ss)).unwrap();
+        assert_eq!(ff, sf, "{sr}");
+        let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fs), bits(&ss), "{sr}");
+        // the scores move: the comparison is not between two constants
+        assert!(fs.iter().any(|&s| s > 0.5) && fs.iter().any(|&s| s < 0.1), "{sr}");
+    }
+}

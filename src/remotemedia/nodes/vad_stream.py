@@ -208,13 +208,7 @@ class VadStreamState:
             self._open(buf)
         elif buf.sample_rate != self.rate or buf.channels != self.channels:
             self._check(buf)
-        self.received += buf.data.shape[-1]
-        events: list[SpeechEvent] = []
-        if flags.shape[0]:
-            raw = self.tracker.push(flags.tolist())  # type: ignore[union-attr]
-            if raw:
-                events = self._events(raw, [])
-        return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.frame_ms}
+        return self.chain_meta(buf.data.shape[-1], flags)
 
     def chain_meta(self, frames: int, flags: np.ndarray) -> dict[str, Any]:
         """:meth:`annotate_flags` for the next chunk of a native chain, once it returned a dict.

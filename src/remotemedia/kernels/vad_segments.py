@@ -180,12 +180,14 @@ class SegmentTracker:
     def push(self, flags: object) -> list[SegmentEvent]:
         """Feed the next flags (any iterable of 0/1); return the events they cause.
 
-        A long 1-D array of flags (a whole buffer's) goes run by run
-        instead of frame by frame (:meth:`_push_runs`): the same events and
+        A long 1-D array of flags (a whole buffer's, or a stream's block)
+        goes run by run instead of frame by frame (:meth:`_push_runs`): the same events and
         state, several times faster.
         """
-        if isinstance(flags, np.ndarray) and flags.ndim == 1 and flags.shape[0] >= RUNS_FROM:
-            return self._push_runs(flags)
+        if isinstance(flags, np.ndarray):
+            if flags.ndim == 1 and flags.shape[0] >= RUNS_FROM:
+                return self._push_runs(flags)
+            flags = flags.tolist()  # a few flags (a stream's frame): Python ints iterate faster
         return self._push_frames(flags)
 
     def _push_frames(self, flags: object) -> list[SegmentEvent]:

@@ -169,11 +169,13 @@ class VadStreamState:
         meta["vad_source_spans"] = [(a, b - a) for a, b in pieces]
         return buf.derive(data, **meta)
 
-    def process(self, buf: AudioBuffer, flags: np.ndarray | None = None) -> AudioBuffer:
+    def process(self, buf: AudioBuffer, flags: np.ndarray | None = None, owned: bool = False) -> AudioBuffer:
         """Flag one chunk; report the events its flags decide.
 
         ``flags``: the chunk's flags when a native chain computed them
-        already (the state's own detector then stays idle).
+        already (the state's own detector then stays idle). ``owned``:
+        ``buf.data`` is a new array nobody else holds (a chain's output),
+        so the history keeps it without a copy.
         """
         if self.vad is None:
             self._open(buf)
@@ -184,8 +186,8 @@ class VadStreamState:
             flags = self.vad.process(x)
         self.received += x.shape[-1]
         if self.keep:
-            self.hist.append(x.copy())  # callers may reuse their frame buffers
-        raw = self.tracker.push(flags.tolist()) if flags.shape[0] else []  # type: ignore[union-attr]
+            self.hist.append(x if owned else x.copy())  # callers may reuse their frame buffers
+        raw = self.tracker.push(flags) if flags.shape[0] else []  # type: ignore[union-attr]
         pieces: list[tuple[int, int]] = []
         events = self._events(raw, pieces) if raw else []
         if self.node.mode == "filter":
@@ -220,7 +222,7 @@ class VadStreamState:
         self.received += frames
         events: list[SpeechEvent] = []
         if flags.shape[0]:
-            raw = self.tracker.push(flags.tolist())  # type: ignore[union-attr]
+            raw = self.tracker.push(flags)  # type: ignore[union-attr]
             if raw:
                 events = self._events(raw, [])
         return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.frame_ms}

@@ -176,7 +176,7 @@ class ChainStage:
                 self._lean = meta is not None
             if meta is None:
                 out.metadata = buf.metadata.copy()
-                out = vad.process(out, flags)
+                out = vad.process(out, flags, owned=y is not None)  # the chain's output is a new array
             else:
                 out.metadata = {**buf.metadata, **meta} if buf.metadata else meta
         except Exception:

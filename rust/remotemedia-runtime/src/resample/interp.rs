@@ -302,6 +302,8 @@ struct Clock {
 
 impl Clock {
     fn new(den: u128, step: u128) -> Clock {
+        // Remainders below 2^52 convert to float64 exactly (`place_avx`).
+        assert!(den <= RATIO_DEN, "position units {den} above 2^52");
         Clock {
             den,
             initial: step,
@@ -534,14 +536,29 @@ fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: 
                 // A constant step: the position in registers.
                 let (den, (sq, sr)) = (clock.den as u64, clock.split);
                 let (mut frame, mut rem) = (clock.frame, clock.rem);
+                let (mut frames, mut rems) = ([0u64; BATCH], [0u64; BATCH]);
                 for j in 0..BATCH {
-                    (at.first[j], at.row[j], at.alpha[j]) = place(frame, rem);
+                    (frames[j], rems[j]) = (frame, rem);
                     frame += sq;
                     rem += sr;
                     if rem >= den {
                         rem -= den;
                         frame += 1;
                     }
+                }
+                #[cfg(target_arch = "x86_64")]
+                if let Some(cpu) = simd {
+                    // SAFETY: the token proves AVX2+FMA; every remainder is
+                    // below `den <= 2^52` (`Clock::new`).
+                    unsafe { place_avx(cpu, &frames, &rems, scale, last, base, s.taps * s.width(), &mut at) };
+                } else {
+                    for j in 0..BATCH {
+                        (at.first[j], at.row[j], at.alpha[j]) = place(frames[j], rems[j]);
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                for j in 0..BATCH {
+                    (at.first[j], at.row[j], at.alpha[j]) = place(frames[j], rems[j]);
                 }
                 (clock.frame, clock.rem) = (frame, rem);
             } else {
@@ -575,6 +592,58 @@ fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: 
             out[c * stride + k] = <S as Kernel>::dot(simd, &h[first..first + s.taps], &rows.coef);
         }
         clock.advance();
+    }
+}
+
+/// The placement of [`emit_rows`] for a batch of outputs at `(frames[j],
+/// rems[j])`, four lanes at a time, with the same values: the remainder
+/// to float64 exactly (`rem < 2^52`: its bits under those of `2^52`), the
+/// same product, minimum and truncation, the row by one 32 x 32-bit
+/// product (`seg < 2^32`, `row_len < 2^32`).
+///
+/// # Safety
+/// The CPU runs AVX2+FMA; every `rems[j] < 2^52`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn place_avx(
+    _cpu: Avx2Fma,
+    frames: &[u64; BATCH],
+    rems: &[u64; BATCH],
+    scale: f64,
+    last: f64,
+    base: i64,
+    row_len: usize,
+    at: &mut Batch,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: loads and stores of 4 lanes inside arrays of BATCH (a multiple
+    // of 4); the rest is register arithmetic.
+    unsafe {
+        const TWO52: u64 = 0x4330_0000_0000_0000;
+        let magic_i = _mm256_set1_epi64x(TWO52 as i64);
+        let magic = _mm256_castsi256_pd(magic_i);
+        let (sv, lv) = (_mm256_set1_pd(scale), _mm256_set1_pd(last));
+        let (bv, rl) = (_mm256_set1_epi64x(base), _mm256_set1_epi64x(row_len as i64));
+        for g in 0..BATCH / 4 {
+            let r = _mm256_loadu_si256(rems.as_ptr().add(4 * g) as *const __m256i);
+            let rf = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(r, magic_i)), magic);
+            let u = _mm256_mul_pd(rf, sv);
+            let t = _mm256_round_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(_mm256_min_pd(u, lv));
+            let seg = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(t, magic)), magic_i);
+            let f = _mm256_loadu_si256(frames.as_ptr().add(4 * g) as *const __m256i);
+            _mm256_storeu_si256(
+                at.first.as_mut_ptr().add(4 * g) as *mut __m256i,
+                _mm256_sub_epi64(f, bv),
+            );
+            _mm256_storeu_si256(
+                at.row.as_mut_ptr().add(4 * g) as *mut __m256i,
+                _mm256_mul_epu32(seg, rl),
+            );
+            _mm256_storeu_pd(at.alpha.as_mut_ptr().add(4 * g), _mm256_sub_pd(u, t));
+        }
     }
 }
 

@@ -67,6 +67,22 @@ struct Batch {
     alpha: [f64; BATCH],
 }
 
+impl Batch {
+    /// Whether every window (`taps` frames from `first`) lies within
+    /// `x_len` and every row (`row_len` values from `row`) within
+    /// `table_len`: one pass without branches (it vectorises).
+    #[inline(always)]
+    fn inside(&self, x_len: usize, taps: usize, table_len: usize, row_len: usize) -> bool {
+        if taps > x_len || row_len > table_len {
+            return false;
+        }
+        let (xl, tl) = (x_len - taps, table_len - row_len);
+        let ok_x = self.first.iter().fold(true, |ok, &f| ok & (f <= xl));
+        let ok_t = self.row.iter().fold(true, |ok, &r| ok & (r <= tl));
+        ok_x & ok_t
+    }
+}
+
 /// Stored phase segments per input frame at ratio >= 1: the cubic's error
 /// stays 25 dB or more under the preset's stopband.
 ///
@@ -946,9 +962,7 @@ impl Kernel for f32 {
     fn outputs(simd: Simd, x: &[f32], table: &[f32], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {
-            let reach = at.first.iter().max().map_or(0, |&f| f + taps);
-            let rows = at.row.iter().max().map_or(0, |&r| r + w * taps);
-            assert!(taps % 8 == 0 && reach <= x.len() && rows <= table.len());
+            assert!(taps % 8 == 0 && at.inside(x.len(), taps, table.len(), w * taps));
             // SAFETY: the token proves AVX2+FMA; every window is whole blocks
             // of 8 taps inside `x` and every row its `8 w` coefficients per
             // block inside `table` (asserted above).
@@ -1269,9 +1283,7 @@ impl Kernel for f64 {
     fn outputs(simd: Simd, x: &[f64], table: &[f64], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {
-            let reach = at.first.iter().max().map_or(0, |&f| f + taps);
-            let rows = at.row.iter().max().map_or(0, |&r| r + w * taps);
-            assert!(taps % 4 == 0 && reach <= x.len() && rows <= table.len());
+            assert!(taps % 4 == 0 && at.inside(x.len(), taps, table.len(), w * taps));
             // SAFETY: the token proves AVX2+FMA; every window is whole blocks
             // of 4 taps inside `x` and every row its `4 w` coefficients per
             // block inside `table` (asserted above).

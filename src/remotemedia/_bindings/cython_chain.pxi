@@ -4,7 +4,7 @@
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
-from libc.stdint cimport uint64_t
+from libc.stdint cimport int64_t, uint64_t
 
 import numpy as _np
 
@@ -14,6 +14,8 @@ _EMPTY_FLAGS.flags.writeable = False  # shared by every call that completes no V
 # Bound once: a pushed frame allocates its arrays without module attribute lookups.
 _empty = _np.empty
 _U8 = _np.dtype(_np.uint8)
+cdef enum:
+    _EVENTS_CAP = 16  # speech events taken per rm_chain_events call
 
 
 cdef inline void *_addr(object a):
@@ -39,6 +41,7 @@ cdef class Chain:
     cdef size_t _itemsize
     cdef object _dtype
     cdef object _shape1
+    cdef bint _track
 
     def __cinit__(self, int32_t fmt, uint32_t channels, uint32_t rate, stages, bint out_1d):
         cdef int32_t st, ofmt = 0, w = 0
@@ -168,4 +171,48 @@ cdef class Chain:
         cdef int32_t st = rm_chain_debug_fail(self._h, stage)
         if st != RM_OK:
             _fail(st)
+
+    def set_segments(self, params):
+        """Speech events for streams: the 7 integers of ``SegmentTracker.params()``."""
+        cdef int64_t p[7]
+        cdef size_t i
+        if len(params) != 7:
+            raise ValueError(f"Chain.set_segments: 7 values expected, got {len(params)}")
+        for i in range(7):
+            p[i] = params[i]
+        cdef int32_t st = rm_chain_set_segments(self._h, p, 7)
+        if st != RM_OK:
+            _fail(st)
+        self._track = True
+
+    cdef object _events(self):
+        # Pending speech events as ((kind, sample), ...): kind 1 start, 0 end.
+        cdef int64_t ev[2 * _EVENTS_CAP]
+        cdef size_t n = 0, i
+        cdef int32_t st
+        if not self._track:
+            return ()
+        st = rm_chain_events(self._h, ev, _EVENTS_CAP, &n)
+        if st != RM_OK:
+            _fail(st)
+        if n == 0:
+            return ()
+        out = []
+        while True:
+            for i in range(n):
+                out.append((ev[2 * i], ev[2 * i + 1]))
+            if n < _EVENTS_CAP:
+                return tuple(out)
+            st = rm_chain_events(self._h, ev, _EVENTS_CAP, &n)
+            if st != RM_OK:
+                _fail(st)
+
+    def events(self):
+        """Take the pending speech events (after ``flush``: the tail's and the end of stream's)."""
+        return self._events()
+
+    def process_events(self, x):
+        """``process`` plus the speech events the block's flags decided: ``(y, flags, events)``."""
+        out, flags = self._call(x, False)
+        return out, flags, self._events()
 

@@ -225,6 +225,53 @@ class VadStreamState:
                 events = self._events(raw, [])
         return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.frame_ms}
 
+    def track_in_chain(self, chain: Any, layout: Any) -> bool:
+        """Hand the segment tracking of this stream to ``chain`` (which ends in this VAD).
+
+        Only for "annotate" without pre-roll audio (nothing to keep) and a
+        chain body that tracks segments; ``layout`` is the chain's output
+        (this state's input). The state opens for it and its own tracker
+        stays idle: each chunk's events come from the chain
+        (:meth:`native_meta`), the end of stream's from its flush
+        (:meth:`native_tail`). Returns False (nothing changed) otherwise.
+        """
+        if self.keep or self.vad is not None or getattr(chain, "set_segments", None) is None:
+            return False
+        shape = (0,) if layout.ndim == 1 else (layout.channels, 0)
+        self._open(AudioBuffer(np.zeros(shape, layout.dtype), layout.rate))
+        assert self.tracker is not None
+        chain.set_segments(self.tracker.params())
+        return True
+
+    def _native_events(self, events: tuple[tuple[int, int], ...]) -> list[SpeechEvent]:
+        rate = self.rate
+        return [SpeechEvent("start" if kind else "end", sample, sample / rate) for kind, sample in events]
+
+    def native_meta(self, frames: int, flags: np.ndarray, events: tuple[tuple[int, int], ...]) -> dict[str, Any]:
+        """The metadata of a chunk whose flags and events a tracking chain computed."""
+        self.received += frames
+        return {
+            "vad_flags": flags,
+            "vad_events": self._native_events(events) if events else [],
+            "vad_frame_duration_ms": self.frame_ms,
+        }
+
+    def native_tail(
+        self, tail: AudioBuffer | None, flags: np.ndarray, events: tuple[tuple[int, int], ...]
+    ) -> AudioBuffer | None:
+        """End of a tracking chain's stream: its tail (if any) with the last flags and events.
+
+        ``events`` are the tail's and the end of stream's (an open segment
+        closed, clipped to the stream's length). None when there is
+        neither tail nor event.
+        """
+        if tail is None:
+            if not events:
+                return None
+            tail = AudioBuffer(self.template, self.rate)
+        self.received += tail.data.shape[-1]
+        return tail.replace(**self.native_meta(0, flags, events))
+
     def flush(self) -> AudioBuffer | None:
         """End of stream: close an open segment (clipped to the stream's length); None if none was open."""
         if self.vad is None or self.tracker is None:

@@ -6,8 +6,11 @@
 looks like one stage named after the chain's last node, fed from the
 first node's upstream. The chain is compiled for the stream's format on
 its first chunk (a fresh native state per stream); each chunk is then
-one call into the chain's body, plus the VAD node's event bookkeeping
-when the chain ends with a VAD. A format the chain cannot take runs the
+one call into the chain's body. When the chain ends with a VAD in
+"annotate" mode (no audio kept), the chain also tracks the speech
+segments, so the events come out of that same call and the VAD node only
+turns them into ``SpeechEvent`` objects; in the other modes the node's
+own tracker takes the chain's flags. A format the chain cannot take runs the
 chain's nodes one by one for the whole stream, so their own errors come
 out. A native failure fails the stream (its state lives in the core, so
 the step cannot be re-run in Python), as for a single node.
@@ -111,6 +114,8 @@ class ChainStage:
         # True once the VAD's state took a chunk on its annotate fast path: later
         # chunks (one format, the chain's output) skip its opening and format checks.
         self._lean = False
+        # True when the chain tracks the segments itself (events from process_events).
+        self._native = False
         self._timed = any(p.stats is not None for p in cp.plans)
         self._rate = 0
         self._dtype: Any = None
@@ -129,6 +134,13 @@ class ChainStage:
             self.fresh = False
         else:
             self._chain, self._rate = chain, chain.out.rate
+            vad = self._vad
+            if vad is not None:
+                try:
+                    self._native = vad.track_in_chain(chain, chain.out)
+                except Exception:
+                    self.blame = self.subs[-1]
+                    raise
 
     def push(self, x: Any, state: Any, kernels: Any) -> Any:
         """One chunk through the chain (the stage's ``fn``)."""
@@ -153,6 +165,8 @@ class ChainStage:
             raise ValueError(self._changed(buf))
         if not x.flags.c_contiguous:
             x = np.ascontiguousarray(x)  # a slice of a bigger array: the kernels copy it too
+        if self._native:
+            return self._push_tracked(buf, x, chain)
         try:
             y, flags = chain.process(x)
         except Exception:
@@ -182,6 +196,26 @@ class ChainStage:
         except Exception:
             self.blame = self.subs[-1]
             raise
+        if timed:
+            self.cp.record(chain, time.perf_counter_ns() - t0)
+        return out
+
+    def _push_tracked(self, buf: AudioBuffer, x: np.ndarray, chain: Any) -> AudioBuffer:
+        """One chunk through a chain that also tracks the speech segments."""
+        try:
+            y, flags, events = chain.process_events(x)
+        except Exception:
+            self.blame = self.subs[0]
+            raise
+        timed = self._timed
+        t0 = time.perf_counter_ns() if timed else 0
+        out = AudioBuffer.__new__(AudioBuffer)
+        data = out.data = x if y is None else y
+        out.sample_rate = self._rate
+        vad = self._vad
+        assert vad is not None  # a tracking chain ends in the VAD
+        meta = vad.native_meta(data.shape[-1], flags, events)
+        out.metadata = {**buf.metadata, **meta} if buf.metadata else meta
         if timed:
             self.cp.record(chain, time.perf_counter_ns() - t0)
         return out
@@ -247,7 +281,22 @@ class ChainStage:
             self.blame = self.subs[0]
             raise
         t0 = time.perf_counter_ns()
-        if chain.has_tail:
+        if self._native:
+            try:
+                events = chain.events()
+                tail = None
+                if chain.has_tail:
+                    tail = AudioBuffer.__new__(AudioBuffer)
+                    tail.data = y if y is not None else self._empty()
+                    tail.sample_rate, tail.metadata = self._rate, {}
+                assert self._vad is not None  # a tracking chain ends in the VAD
+                end = self._vad.native_tail(tail, flags, events)
+            except Exception:
+                self.blame = self.subs[-1]
+                raise
+            if end is not None:
+                pieces.append(end)
+        elif chain.has_tail:
             tail = AudioBuffer.__new__(AudioBuffer)
             tail.data = y if y is not None else self._empty()
             tail.sample_rate, tail.metadata = self._rate, {}

@@ -11,6 +11,11 @@ import numpy as _np
 _CHAIN_DTYPES = {1: _np.dtype(_np.int16), 2: _np.dtype(_np.int32), 3: _np.dtype(_np.float32), 4: _np.dtype(_np.float64)}
 _EMPTY_FLAGS = _np.zeros(0, _np.uint8)
 _EMPTY_FLAGS.flags.writeable = False  # shared by every call that completes no VAD frame
+# A block that completes one VAD frame (most pushed frames) gets one of these
+# two (shared, read-only like _EMPTY_FLAGS): no array to allocate per call.
+_ONE_FLAG = (_np.zeros(1, _np.uint8), _np.ones(1, _np.uint8))
+for _f in _ONE_FLAG:
+    _f.flags.writeable = False
 # Bound once: a pushed frame allocates its arrays without module attribute lookups.
 _empty = _np.empty
 _U8 = _np.dtype(_np.uint8)
@@ -94,6 +99,7 @@ cdef class Chain:
         cdef int32_t st
         cdef void *op = NULL
         cdef uint8_t *fp = NULL
+        cdef uint8_t one = 0
         PyObject_GetBuffer(x, &buf, PyBUF_C_CONTIGUOUS)
         try:
             if <size_t>buf.itemsize != self._itemsize or (<size_t>buf.len // self._itemsize) % self.in_channels:
@@ -110,7 +116,11 @@ cdef class Chain:
                 out = self._alloc(frames)
                 if frames:
                     op = _addr(out)
-            flags = self._flags(nflags, &fp)
+            if nflags == 1:
+                flags = None  # one of _ONE_FLAG, once the value is known
+                fp = &one
+            else:
+                flags = self._flags(nflags, &fp)
             with nogil:
                 if whole:
                     st = rm_chain_run(self._h, buf.buf, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
@@ -120,6 +130,8 @@ cdef class Chain:
             PyBuffer_Release(&buf)
         if st != RM_OK:
             _fail(st)
+        if flags is None:
+            flags = _ONE_FLAG[one] if one < 2 else _np.full(1, one, _U8)
         return out, flags
 
     def process(self, x):

@@ -232,8 +232,10 @@ class VadStreamState:
         chain body that tracks segments; ``layout`` is the chain's output
         (this state's input). The state opens for it and its own tracker
         stays idle: each chunk's events come from the chain
-        (:meth:`native_meta`), the end of stream's from its flush
-        (:meth:`native_tail`). Returns False (nothing changed) otherwise.
+        (:meth:`speech_events`), the end of stream's from its flush
+        (:meth:`native_tail`). The chain counts the samples, so
+        ``received`` is not kept up to date. Returns False (nothing
+        changed) otherwise.
         """
         if self.keep or self.vad is not None or getattr(chain, "set_segments", None) is None:
             return False
@@ -243,18 +245,10 @@ class VadStreamState:
         chain.set_segments(self.tracker.params())
         return True
 
-    def _native_events(self, events: tuple[tuple[int, int], ...]) -> list[SpeechEvent]:
+    def speech_events(self, events: tuple[tuple[int, int], ...]) -> list[SpeechEvent]:
+        """A tracking chain's ``(kind, sample)`` events (kind 1 start, 0 end) as :class:`SpeechEvent`."""
         rate = self.rate
         return [SpeechEvent("start" if kind else "end", sample, sample / rate) for kind, sample in events]
-
-    def native_meta(self, frames: int, flags: np.ndarray, events: tuple[tuple[int, int], ...]) -> dict[str, Any]:
-        """The metadata of a chunk whose flags and events a tracking chain computed."""
-        self.received += frames
-        return {
-            "vad_flags": flags,
-            "vad_events": self._native_events(events) if events else [],
-            "vad_frame_duration_ms": self.frame_ms,
-        }
 
     def native_tail(
         self, tail: AudioBuffer | None, flags: np.ndarray, events: tuple[tuple[int, int], ...]
@@ -269,8 +263,11 @@ class VadStreamState:
             if not events:
                 return None
             tail = AudioBuffer(self.template, self.rate)
-        self.received += tail.data.shape[-1]
-        return tail.replace(**self.native_meta(0, flags, events))
+        return tail.replace(
+            vad_flags=flags,
+            vad_events=self.speech_events(events),
+            vad_frame_duration_ms=self.frame_ms,
+        )
 
     def flush(self) -> AudioBuffer | None:
         """End of stream: close an open segment (clipped to the stream's length); None if none was open."""

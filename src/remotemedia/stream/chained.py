@@ -121,6 +121,8 @@ class ChainStage:
         self._dtype: Any = None
         self._rate_in = 0
         self._lead: tuple[int, ...] = ()
+        self._ndim = 0
+        self._frame_ms = last.node.frame_duration_ms if cp.vad else 0
 
     def _open(self, buf: AudioBuffer) -> None:
         layout = layout_of(buf)
@@ -129,6 +131,7 @@ class ChainStage:
         if layout is not None:  # what every later chunk must match
             self._dtype, self._rate_in = layout.dtype, layout.rate
             self._lead = () if layout.ndim == 1 else (layout.channels,)
+            self._ndim = layout.ndim
         if chain is None:
             self._direct = True
             self.fresh = False
@@ -144,6 +147,8 @@ class ChainStage:
 
     def push(self, x: Any, state: Any, kernels: Any) -> Any:
         """One chunk through the chain (the stage's ``fn``)."""
+        if self._native:
+            return self._push_tracked(x)
         buf = x if type(x) is AudioBuffer else None
         if buf is None:
             try:
@@ -165,8 +170,8 @@ class ChainStage:
             raise ValueError(self._changed(buf))
         if not x.flags.c_contiguous:
             x = np.ascontiguousarray(x)  # a slice of a bigger array: the kernels copy it too
-        if self._native:
-            return self._push_tracked(buf, x, chain)
+        if self._native:  # the first chunk opened a chain that tracks the segments
+            return self._push_tracked(buf)
         try:
             y, flags = chain.process(x)
         except Exception:
@@ -200,21 +205,55 @@ class ChainStage:
             self.cp.record(chain, time.perf_counter_ns() - t0)
         return out
 
-    def _push_tracked(self, buf: AudioBuffer, x: np.ndarray, chain: Any) -> AudioBuffer:
-        """One chunk through a chain that also tracks the speech segments."""
+    def _push_tracked(self, chunk: Any) -> AudioBuffer:
+        """One chunk through a chain that also tracks the speech segments (the stream's hot path).
+
+        The chain's output and the VAD's metadata (flags, events) come from
+        one binding call; the format checks use only cheap attributes
+        (dtype identity, ndim, ``len``) and fall back to the full ones when
+        something differs; a non-contiguous chunk (the binding refuses it)
+        is copied and pushed again.
+        """
+        buf = chunk if type(chunk) is AudioBuffer else None
+        if buf is None:
+            try:
+                buf = AudioBuffer.from_any(chunk, self.subs[0].node_type)
+            except Exception:
+                self.blame = self.subs[0]
+                raise
+        x = buf.data
+        nd = self._ndim
+        if (
+            x.dtype is not self._dtype
+            or buf.sample_rate != self._rate_in
+            or x.ndim != nd
+            or (nd == 2 and len(x) != self._lead[0])
+        ) and (x.dtype != self._dtype or buf.sample_rate != self._rate_in or x.shape[:-1] != self._lead):
+            raise ValueError(self._changed(buf))
+        chain = self._chain
         try:
-            y, flags, events = chain.process_events(x)
+            try:
+                y, flags, events = chain.process_events(x)
+            except ValueError:
+                if x.flags.c_contiguous:
+                    raise
+                x = np.ascontiguousarray(x)  # a slice of a bigger array: the kernels copy it too
+                y, flags, events = chain.process_events(x)
         except Exception:
             self.blame = self.subs[0]
             raise
         timed = self._timed
         t0 = time.perf_counter_ns() if timed else 0
         out = AudioBuffer.__new__(AudioBuffer)
-        data = out.data = x if y is None else y
+        out.data = x if y is None else y
         out.sample_rate = self._rate
         vad = self._vad
         assert vad is not None  # a tracking chain ends in the VAD
-        meta = vad.native_meta(data.shape[-1], flags, events)
+        meta = {
+            "vad_flags": flags,
+            "vad_events": vad.speech_events(events) if events else [],
+            "vad_frame_duration_ms": self._frame_ms,
+        }
         out.metadata = {**buf.metadata, **meta} if buf.metadata else meta
         if timed:
             self.cp.record(chain, time.perf_counter_ns() - t0)

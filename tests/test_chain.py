@@ -459,6 +459,35 @@ def test_chain_segment_events_equal_the_tracker_on_its_flags(ks: KernelSet, sett
     assert whole is not None and chain.events() == ()
 
 
+def test_chain_without_timing_gives_the_same_results_and_no_times(ks: KernelSet) -> None:
+    x = speechy(1.0, 48000)
+    stages = (ConvertStage("f32"), DownmixStage(), ResampleStage(16000), VadStage(30, 2))
+    timed, untimed = ks.Chain(stages, Layout(x.dtype, 2, 48000, 2)), ks.Chain(stages, Layout(x.dtype, 2, 48000, 2))
+    untimed.set_timing(False)
+    for a in range(0, x.shape[1], 960):
+        chunk = np.ascontiguousarray(x[:, a : a + 960])
+        (y1, f1), (y2, f2) = timed.process(chunk), untimed.process(chunk)
+        np.testing.assert_array_equal(y1, y2)
+        np.testing.assert_array_equal(f1, f2)
+    assert sum(timed.stage_times()) > 0
+    if ks.name == "rust":  # the numpy stages are always timed
+        assert untimed.stage_times() == [0] * len(stages)
+    untimed.set_timing(True)
+    untimed.process(np.ascontiguousarray(x[:, :960]))
+    assert sum(untimed.stage_times()) > 0
+
+
+def test_speech_events_of_a_tracking_chain_are_ordinary_frozen_events() -> None:
+    import dataclasses
+
+    from remotemedia.nodes.vad_stream import SpeechEvent, _speech_event
+
+    e, want = _speech_event("start", 480, 0.03), SpeechEvent("start", 480, 0.03)
+    assert e == want and hash(e) == hash(want) and repr(e) == repr(want) and e.audio is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.sample = 1  # type: ignore[misc]
+
+
 def test_chain_segment_settings_are_checked(ks: KernelSet) -> None:
     from remotemedia.kernels.vad_segments import SegmentTracker
 

@@ -217,6 +217,9 @@ int32_t rm_chain_set_segments(rm_chain *h, const int64_t *params, size_t n);
  * start, 0 end; sample in the VAD's input from the stream's start. *n
  * receives the count; call again while *n == cap. */
 int32_t rm_chain_events(rm_chain *h, int64_t *out, size_t cap, size_t *n);
+/* Stage timing on (on != 0, the default) or off (saves a clock reading per
+ * stage and block; rm_chain_stage_times then reports nothing new). */
+int32_t rm_chain_set_timing(rm_chain *h, int32_t on);
 
 #ifdef __cplusplus
 }

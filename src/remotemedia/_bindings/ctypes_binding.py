@@ -410,6 +410,11 @@ class Chain:
         if st:
             _fail(st)
 
+    def set_timing(self, on: bool) -> None:
+        st = _lib.rm_chain_set_timing(self._h, 1 if on else 0)
+        if st:
+            _fail(st)
+
     def set_segments(self, params: tuple[int, ...]) -> None:
         p = (ctypes.c_int64 * len(params))(*params)
         st = _lib.rm_chain_set_segments(self._h, p, len(params))

@@ -184,6 +184,12 @@ cdef class Chain:
         if st != RM_OK:
             _fail(st)
 
+    def set_timing(self, bint on):
+        """Stage timing on (the default) or off (a clock reading saved per stage and block)."""
+        cdef int32_t st = rm_chain_set_timing(self._h, 1 if on else 0)
+        if st != RM_OK:
+            _fail(st)
+
     def set_segments(self, params):
         """Speech events for streams: the 7 integers of ``SegmentTracker.params()``."""
         cdef int64_t p[7]

@@ -140,6 +140,9 @@ class Chain:
     - ``reset()``, ``stage_times() -> list[int]`` (ns per stage since the
       last call), ``debug_fail(stage)`` (native: the next call panics in
       that stage, a test hook).
+    - ``set_timing(on)``: stage times measured (the default) or not (the
+      native body then saves a clock reading per stage and block; for
+      streams without metrics).
     - Speech events for streams (a chain that ends in a VAD):
       ``set_segments(params)`` (the integers of
       :meth:`~remotemedia.kernels.vad_segments.SegmentTracker.params`)
@@ -176,6 +179,7 @@ class Chain:
         self.stage_times = core.stage_times
         self.debug_fail = core.debug_fail
         self.set_segments = core.set_segments
+        self.set_timing = core.set_timing
         self.process_events = core.process_events
         self.events = core.events
 
@@ -322,6 +326,9 @@ class PythonChainCore:
     def stage_times(self) -> list[int]:
         t, self.times = self.times, [0] * len(self.stages)
         return t
+
+    def set_timing(self, on: bool) -> None:
+        """Accepted for the native interface; the numpy stages are always timed (the clock is cheap next to them)."""
 
     def set_segments(self, params: tuple[int, ...]) -> None:
         if not self.stages or not isinstance(self.stages[-1], VadStage):

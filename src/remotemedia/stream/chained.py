@@ -137,6 +137,8 @@ class ChainStage:
             self.fresh = False
         else:
             self._chain, self._rate = chain, chain.out.rate
+            if not self._timed:
+                chain.set_timing(False)  # nobody reads the stage times: skip the clock readings
             vad = self._vad
             if vad is not None:
                 try:
@@ -366,6 +368,8 @@ class ChainStage:
             if first is None:
                 first = exc
         if self._chain is not None and self._ended:
+            if not self._timed:
+                self._chain.set_timing(True)  # the next user may record metrics
             self.cp.release(self._chain)
         self._chain = None
         return first

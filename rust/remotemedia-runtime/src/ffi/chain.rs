@@ -403,3 +403,20 @@ pub unsafe extern "C" fn rm_chain_events(h: *mut RmChain, out: *mut i64, cap: us
         write_out(n, k, "n")
     })
 }
+
+/// Stage timing on (`on` != 0, the default) or off: off saves a clock
+/// reading per stage and block; `rm_chain_stage_times` then reports
+/// nothing new.
+///
+/// # Safety
+/// `h` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_chain_set_timing(h: *mut RmChain, on: i32) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_chain_set_timing", || unsafe {
+        with_chain(h, |c| {
+            c.set_timing(on != 0);
+            Ok(())
+        })
+    })
+}

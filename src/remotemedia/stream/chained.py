@@ -146,11 +146,11 @@ class ChainStage:
                 except Exception:
                     self.blame = self.subs[-1]
                     raise
+                if self._native:  # later chunks go straight to the tracked path
+                    self.push = self.fn = self._push_tracked  # type: ignore[method-assign]
 
     def push(self, x: Any, state: Any, kernels: Any) -> Any:
         """One chunk through the chain (the stage's ``fn``)."""
-        if self._native:
-            return self._push_tracked(x)
         buf = x if type(x) is AudioBuffer else None
         if buf is None:
             try:
@@ -207,7 +207,7 @@ class ChainStage:
             self.cp.record(chain, time.perf_counter_ns() - t0)
         return out
 
-    def _push_tracked(self, chunk: Any) -> AudioBuffer:
+    def _push_tracked(self, x: Any, state: Any = None, kernels: Any = None) -> Any:
         """One chunk through a chain that also tracks the speech segments (the stream's hot path).
 
         The chain's output and the VAD's metadata (flags, events) come from
@@ -216,10 +216,10 @@ class ChainStage:
         something differs; a non-contiguous chunk (the binding refuses it)
         is copied and pushed again.
         """
-        buf = chunk if type(chunk) is AudioBuffer else None
+        buf = x if type(x) is AudioBuffer else None
         if buf is None:
             try:
-                buf = AudioBuffer.from_any(chunk, self.subs[0].node_type)
+                buf = AudioBuffer.from_any(x, self.subs[0].node_type)
             except Exception:
                 self.blame = self.subs[0]
                 raise

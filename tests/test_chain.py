@@ -459,6 +459,31 @@ def test_chain_segment_events_equal_the_tracker_on_its_flags(ks: KernelSet, sett
     assert whole is not None and chain.events() == ()
 
 
+@pytest.mark.parametrize("settings", [1, 2, 3])
+def test_session_events_with_cuts_and_merging_equal_node_by_node(runtime_env: tuple[str, Any], settings: int) -> None:
+    # The chain tracks an annotating VAD's segments itself: the same events as the node's own tracker.
+    make = lambda: [  # noqa: E731
+        FormatConverterNode("f32"),
+        DownmixNode(),
+        AudioResampleNode(16000),
+        VADNode(**SEGMENT_SETTINGS[settings]),
+    ]
+    x = gated_speech(6.0, settings)
+    chunks = random_chunks(x, 48000, settings)
+    for metrics in (False, True):
+        p = pipeline_of(make(), metrics)
+        with p.open_stream() as s:
+            outs = [s.push(c) for c in chunks]
+            outs.append(s.flush())
+        got = collect([o for o in outs if o is not None])
+        want = by_nodes_stream(make(), chunks, kernels.get())
+        assert got is not None and want is not None
+        assert_same(got, want)
+        events = got.metadata["vad_events"]
+        assert len(events) >= 4 and {e.kind for e in events} == {"start", "end"}
+        assert got.metadata["vad_segments"] == p.run_sync((x, 48000)).metadata["vad_segments"]
+
+
 def test_chain_without_timing_gives_the_same_results_and_no_times(ks: KernelSet) -> None:
     x = speechy(1.0, 48000)
     stages = (ConvertStage("f32"), DownmixStage(), ResampleStage(16000), VadStage(30, 2))

@@ -8,6 +8,10 @@
 use super::{Vad, GROUP, LAGS, MAX_BANDS};
 use crate::cpu::Simd;
 
+/// Analysis samples of a 10 ms block at every rate but 44.1 kHz (8 kHz
+/// after decimation).
+const BLOCK_N: usize = 80;
+
 /// Decimates the `nb` blocks now complete in `qbuf` (after its history)
 /// and fills `r[b][l]` = sum over block b of z[t] z[t-l] for l in 0..=LAGS.
 /// `FMA`: fused multiply-adds (the caller runs with FMA enabled); they give
@@ -22,7 +26,13 @@ pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, r: &mut [[
         let z = &v.z[b * n..b * n + LAGS + n];
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = simd {
-            avx2::autocorrelation(token, z, rb);
+            if n == BLOCK_N {
+                // the common block length as a constant: fixed trip counts
+                // the compiler unrolls (every rate but 44.1 kHz)
+                avx2::autocorrelation(token, &v.z[b * BLOCK_N..b * BLOCK_N + LAGS + BLOCK_N], rb);
+            } else {
+                avx2::autocorrelation(token, z, rb);
+            }
             continue;
         }
         autocorrelation::<FMA>(z, n, rb);

@@ -88,6 +88,41 @@ async def test_a_flush_output_with_rate_zero_fails_the_stream_naming_the_node(ru
     assert "sample rate 0" in msg and "need a rate > 0" in msg
 
 
+def test_a_sync_session_names_the_node_whose_flush_output_has_rate_zero(runtime_env: tuple[str, Any]) -> None:
+    p = Pipeline("zero-sync")
+    p.add_node(AudioResampleNode(16000)).add_node(ZeroRateFlush(name="bad"))
+    session = p.open_stream()
+    for chunk in _chunks(3):
+        session.push(chunk)
+    with pytest.raises(NodeError) as info:
+        session.flush()
+    msg = str(info.value)
+    assert "node 'bad' (ZeroRateFlush) failed in flush (passing its output on)" in msg
+    assert "sample rate 0" in msg and "need a rate > 0" in msg
+    with pytest.raises(RuntimeError, match="open a new one"):
+        session.push(_chunks(1)[0])
+
+
+class ZeroRateChunk(Node):
+    """Outputs every chunk claiming rate 0 (a node bug)."""
+
+    def process_chunk(self, data: Any, state: Any, kernels: Any) -> Any:
+        bad = AudioBuffer.__new__(AudioBuffer)
+        bad.data, bad.sample_rate, bad.metadata = AudioBuffer.from_any(data).data, 0, {}
+        return bad
+
+
+def test_a_sync_session_names_the_node_whose_chunk_has_rate_zero(runtime_env: tuple[str, Any]) -> None:
+    p = Pipeline("zero-chunk")
+    p.add_node(FormatConverterNode("f32")).add_node(ZeroRateChunk(name="bad"))
+    session = p.open_stream()
+    with pytest.raises(NodeError) as info:
+        session.push(_chunks(1)[0])
+    msg = str(info.value)
+    assert "node 'bad' (ZeroRateChunk) failed in process_chunk at stream chunk 0" in msg
+    assert "sample rate 0" in msg
+
+
 def _two_sink_pipeline(path: Path) -> Pipeline:
     p = Pipeline("fanout")
     p.add_node(FormatConverterNode("f32", name="conv"))

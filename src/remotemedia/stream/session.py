@@ -133,10 +133,11 @@ class StreamSession:
             fresh = self._fresh
             if fresh is not None and fresh.fresh:  # a chain stage's output: a new buffer, its own metadata
                 return self._stamps[self._sinks[0]].in_place(x)
-            return self._stamps[self._sinks[0]](x)
-        outs = self._run({s: chunk for s in self._sources}, 0, pos.describe(index))
+            return self._stamp_output(self._sinks[0], x, "process_chunk", pos.describe(index))
+        where = pos.describe(index)
+        outs = self._run({s: chunk for s in self._sources}, 0, where)
         pos.advance(chunk)
-        return self._result(outs)
+        return self._result(outs, where)
 
     def flush(self) -> Any:
         """End the stream: flush every node in order; return what comes out.
@@ -170,7 +171,7 @@ class StreamSession:
                     done = self._run(done, i + 1, where, seeded=True)
                 for sink, value in done.items():
                     if sink in pieces:
-                        pieces[sink].append(self._stamps[sink](value))
+                        pieces[sink].append(self._stamp_output(sink, value, "flush (passing its output on)", where))
         finally:
             self.close()
         if self._metrics is not None:
@@ -278,8 +279,16 @@ class StreamSession:
             done[st.name] = out
         return {s: done[s] for s in self._sinks if done.get(s) is not None}
 
-    def _result(self, outs: dict[str, Any]) -> Any:
+    def _result(self, outs: dict[str, Any], where: str) -> Any:
         if len(self._sinks) == 1:
             out = outs.get(self._sinks[0])
-            return None if out is None else self._stamps[self._sinks[0]](out)
-        return {s: self._stamps[s](v) for s, v in outs.items()}
+            return None if out is None else self._stamp_output(self._sinks[0], out, "process_chunk", where)
+        return {s: self._stamp_output(s, v, "process_chunk", where) for s, v in outs.items()}
+
+    def _stamp_output(self, sink: str, out: Any, operation: str, where: str) -> Any:
+        """Stamp a sink's output; an output that cannot be stamped fails naming the sink node."""
+        try:
+            return self._stamps[sink](out)
+        except ValueError as exc:
+            st = next(s for s in self._stages if s.name == sink)
+            raise self._fail(st, operation, where, exc) from exc

@@ -64,3 +64,25 @@ def test_a_death_charges_only_the_running_task(monkeypatch: pytest.MonkeyPatch, 
     assert by_name["die.wav"].status == "failed" and by_name["die.wav"].attempts == max_attempts
     others = [r for r in results if r.relpath != "die.wav"]
     assert all(r.status == "ok" and r.attempts == 1 for r in others), others
+
+
+def _report_frozen(task: FileTask) -> FileResult:
+    """Reports how many objects this worker's garbage collector leaves alone (gc.freeze)."""
+    import gc
+
+    result = FileResult(task.source, task.relpath, "ok")
+    result.runtime = {"frozen": gc.get_freeze_count()}
+    return result
+
+
+def test_forked_workers_leave_the_inherited_objects_out_of_their_collections(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    monkeypatch.setattr(workers, "process_file", _report_frozen)
+    assert gc.get_freeze_count() == 0
+    with workers.WorkerPool(2, context=multiprocessing.get_context("fork")) as pool:
+        results = list(pool.run(_tasks(["a", "b", "c"]), 1, _death))
+    # the worker's collections skip what it inherited (no copy-on-write of those pages) ...
+    assert all(r.runtime["frozen"] > 1000 for r in results), [r.runtime for r in results]
+    # ... and this process collects as before
+    assert gc.get_freeze_count() == 0

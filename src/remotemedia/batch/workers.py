@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import importlib
 import os
 import signal
@@ -135,7 +136,16 @@ class WorkerPool:
             name="remotemedia-worker",
             daemon=True,
         )
-        proc.start()
+        if self._ctx.get_start_method() == "fork":
+            # the objects inherited from this process stay out of the worker's garbage collections,
+            # which would otherwise write to (and so copy) every page holding one of them
+            gc.freeze()
+            try:
+                proc.start()
+            finally:
+                gc.unfreeze()
+        else:
+            proc.start()
         child.close()
         worker = _Worker(proc, parent)
         self._workers.append(worker)

@@ -40,8 +40,11 @@ use crate::cpu::{Avx2Fma, Simd};
 use crate::error::{Error, Result};
 use std::sync::Arc;
 
-/// Taps per output are padded to a multiple of this (two SIMD blocks).
+/// Taps per output are padded to a multiple of this (two float32 SIMD
+/// blocks), or of [`WIDE_TAP_BLOCK`] for a float64 design.
 pub const TAP_BLOCK: usize = 8;
+/// The tap block of a float64 design (one 4-lane vector).
+pub const WIDE_TAP_BLOCK: usize = 4;
 /// Fixed-point shift of positions for integer rates (`den = L << 32`).
 pub const RATE_SHIFT: u32 = 32;
 /// Position units of a non-integer ratio.
@@ -64,6 +67,22 @@ struct Batch {
     alpha: [f64; BATCH],
 }
 
+impl Batch {
+    /// Whether every window (`taps` frames from `first`) lies within
+    /// `x_len` and every row (`row_len` values from `row`) within
+    /// `table_len`: one pass without branches (it vectorises).
+    #[inline(always)]
+    fn inside(&self, x_len: usize, taps: usize, table_len: usize, row_len: usize) -> bool {
+        if taps > x_len || row_len > table_len {
+            return false;
+        }
+        let (xl, tl) = (x_len - taps, table_len - row_len);
+        let ok_x = self.first.iter().fold(true, |ok, &f| ok & (f <= xl));
+        let ok_t = self.row.iter().fold(true, |ok, &r| ok & (r <= tl));
+        ok_x & ok_t
+    }
+}
+
 /// Stored phase segments per input frame at ratio >= 1: the cubic's error
 /// stays 25 dB or more under the preset's stopband.
 ///
@@ -83,6 +102,12 @@ pub fn phases(quality: Quality) -> usize {
 
 /// Phase segments per frame (at `fs = 1`) of quadratic pieces.
 pub const QUADRATIC_PHASES: usize = 96;
+/// The same for the float64 ("very_high") stage after an exact 2x stage:
+/// on 384 segments its quadratic pieces stay about 198 dB under a tone at
+/// the passband edge in a float64 model (the cubic pieces on 128: 187 dB,
+/// both near the floor the window's end sets), for three fused
+/// multiply-adds per tap instead of four.
+pub const WIDE_QUADRATIC_PHASES: usize = 384;
 
 /// Sizes of an interpolated-phase filter.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,7 +118,8 @@ pub struct InterpShape {
     pub q: usize,
     /// Half-length of the window in segments.
     pub half_q: u64,
-    /// Input frames per output, a multiple of [`TAP_BLOCK`].
+    /// Input frames per output, a multiple of [`TAP_BLOCK`] (float32) or
+    /// [`WIDE_TAP_BLOCK`] (float64).
     pub taps: usize,
     /// Frames the window reaches before / after the output's frame.
     pub behind: u64,
@@ -105,7 +131,7 @@ pub struct InterpShape {
     /// Float64 table and arithmetic (the design attenuates more than [`WIDE_DB`]).
     pub wide: bool,
     /// Degree of the polynomial per segment and tap: 3 (cubic) or 2
-    /// (quadratic, float32 only; see [`QUADRATIC_PHASES`]).
+    /// (quadratic; see [`QUADRATIC_PHASES`], [`WIDE_QUADRATIC_PHASES`]).
     pub order: usize,
 }
 
@@ -126,7 +152,9 @@ impl InterpShape {
         let q = ((per_unit as f64 * fs).ceil() as usize).max(1);
         let half_q = (length / 2.0 * q as f64).ceil() as u64;
         let behind = half_q.div_ceil(q as u64);
-        let taps = (2 * behind as usize + 1).div_ceil(TAP_BLOCK) * TAP_BLOCK;
+        let wide = atten > WIDE_DB;
+        let block = if wide { WIDE_TAP_BLOCK } else { TAP_BLOCK };
+        let taps = (2 * behind as usize + 1).div_ceil(block) * block;
         InterpShape {
             low,
             q,
@@ -136,7 +164,7 @@ impl InterpShape {
             ahead: taps as u64 - 1 - behind,
             fc: (fp + fs) / 2.0,
             beta: 0.1102 * (atten - 8.7),
-            wide: atten > WIDE_DB,
+            wide,
             order,
         }
     }
@@ -155,7 +183,7 @@ impl InterpShape {
 /// A designed table: `coef` for a wide shape, `coef32` otherwise (the
 /// other one empty). Layout of `coef`: segment `j`, then blocks of 4 taps,
 /// each block holding the 4 taps' coefficients of `alpha^0`, then
-/// `alpha^1`, `alpha^2`, `alpha^3` (16 values; wide shapes are cubic).
+/// `alpha^1`, ... (`4 (order + 1)` values).
 /// `coef32` likewise with blocks of 8 taps (`8 * (order + 1)` values),
 /// each the float64 design rounded.
 pub struct Table {
@@ -174,10 +202,7 @@ impl Table {
 /// Designs the table of a shape (float64 polynomial pieces of a
 /// Kaiser-windowed sinc; the plan caches the result).
 pub fn design(s: &InterpShape) -> Result<Table> {
-    assert!(
-        s.order == 3 || (s.order == 2 && !s.wide),
-        "unsupported interpolation order"
-    );
+    assert!(s.order == 3 || s.order == 2, "unsupported interpolation order");
     let n = s.coefficients();
     let mut coef = Vec::new();
     coef.try_reserve_exact(n)
@@ -293,6 +318,8 @@ struct Clock {
 
 impl Clock {
     fn new(den: u128, step: u128) -> Clock {
+        // Remainders below 2^52 convert to float64 exactly (`place_avx`).
+        assert!(den <= RATIO_DEN, "position units {den} above 2^52");
         Clock {
             den,
             initial: step,
@@ -525,14 +552,29 @@ fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: 
                 // A constant step: the position in registers.
                 let (den, (sq, sr)) = (clock.den as u64, clock.split);
                 let (mut frame, mut rem) = (clock.frame, clock.rem);
+                let (mut frames, mut rems) = ([0u64; BATCH], [0u64; BATCH]);
                 for j in 0..BATCH {
-                    (at.first[j], at.row[j], at.alpha[j]) = place(frame, rem);
+                    (frames[j], rems[j]) = (frame, rem);
                     frame += sq;
                     rem += sr;
                     if rem >= den {
                         rem -= den;
                         frame += 1;
                     }
+                }
+                #[cfg(target_arch = "x86_64")]
+                if let Some(cpu) = simd {
+                    // SAFETY: the token proves AVX2+FMA; every remainder is
+                    // below `den <= 2^52` (`Clock::new`).
+                    unsafe { place_avx(cpu, &frames, &rems, scale, last, base, s.taps * s.width(), &mut at) };
+                } else {
+                    for j in 0..BATCH {
+                        (at.first[j], at.row[j], at.alpha[j]) = place(frames[j], rems[j]);
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                for j in 0..BATCH {
+                    (at.first[j], at.row[j], at.alpha[j]) = place(frames[j], rems[j]);
                 }
                 (clock.frame, clock.rem) = (frame, rem);
             } else {
@@ -566,6 +608,58 @@ fn emit_rows<S: Kernel>(rows: &mut Rows<S>, t: &Table, clock: &mut Clock, simd: 
             out[c * stride + k] = <S as Kernel>::dot(simd, &h[first..first + s.taps], &rows.coef);
         }
         clock.advance();
+    }
+}
+
+/// The placement of [`emit_rows`] for a batch of outputs at `(frames[j],
+/// rems[j])`, four lanes at a time, with the same values: the remainder
+/// to float64 exactly (`rem < 2^52`: its bits under those of `2^52`), the
+/// same product, minimum and truncation, the row by one 32 x 32-bit
+/// product (`seg < 2^32`, `row_len < 2^32`).
+///
+/// # Safety
+/// The CPU runs AVX2+FMA; every `rems[j] < 2^52`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn place_avx(
+    _cpu: Avx2Fma,
+    frames: &[u64; BATCH],
+    rems: &[u64; BATCH],
+    scale: f64,
+    last: f64,
+    base: i64,
+    row_len: usize,
+    at: &mut Batch,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: loads and stores of 4 lanes inside arrays of BATCH (a multiple
+    // of 4); the rest is register arithmetic.
+    unsafe {
+        const TWO52: u64 = 0x4330_0000_0000_0000;
+        let magic_i = _mm256_set1_epi64x(TWO52 as i64);
+        let magic = _mm256_castsi256_pd(magic_i);
+        let (sv, lv) = (_mm256_set1_pd(scale), _mm256_set1_pd(last));
+        let (bv, rl) = (_mm256_set1_epi64x(base), _mm256_set1_epi64x(row_len as i64));
+        for g in 0..BATCH / 4 {
+            let r = _mm256_loadu_si256(rems.as_ptr().add(4 * g) as *const __m256i);
+            let rf = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(r, magic_i)), magic);
+            let u = _mm256_mul_pd(rf, sv);
+            let t = _mm256_round_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(_mm256_min_pd(u, lv));
+            let seg = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(t, magic)), magic_i);
+            let f = _mm256_loadu_si256(frames.as_ptr().add(4 * g) as *const __m256i);
+            _mm256_storeu_si256(
+                at.first.as_mut_ptr().add(4 * g) as *mut __m256i,
+                _mm256_sub_epi64(f, bv),
+            );
+            _mm256_storeu_si256(
+                at.row.as_mut_ptr().add(4 * g) as *mut __m256i,
+                _mm256_mul_epu32(seg, rl),
+            );
+            _mm256_storeu_pd(at.alpha.as_mut_ptr().add(4 * g), _mm256_sub_pd(u, t));
+        }
     }
 }
 
@@ -799,24 +893,6 @@ trait Kernel: Sample {
     fn dot(simd: Simd, x: &[Self], coef: &[Self]) -> f32;
 }
 
-impl Kernel for f64 {
-    fn table(t: &Table) -> &[f64] {
-        &t.coef
-    }
-    #[inline]
-    fn output(simd: Simd, x: &[f64], row: &[f64], alpha: f64) -> f32 {
-        output(simd, x, row, alpha) as f32
-    }
-    #[inline]
-    fn coefficients(simd: Simd, row: &[f64], alpha: f64, out: &mut [f64]) {
-        coefficients(simd, row, alpha, out)
-    }
-    #[inline]
-    fn dot(simd: Simd, x: &[f64], coef: &[f64]) -> f32 {
-        dot(simd, x, coef) as f32
-    }
-}
-
 /// Runs `$f::<W>($args)` for the number of values per tap `$w` (3 or 4).
 macro_rules! by_width {
     ($w:expr, $f:ident($($arg:expr),*)) => {
@@ -886,9 +962,7 @@ impl Kernel for f32 {
     fn outputs(simd: Simd, x: &[f32], table: &[f32], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {
-            let reach = at.first.iter().max().map_or(0, |&f| f + taps);
-            let rows = at.row.iter().max().map_or(0, |&r| r + w * taps);
-            assert!(taps % 8 == 0 && reach <= x.len() && rows <= table.len());
+            assert!(taps % 8 == 0 && at.inside(x.len(), taps, table.len(), w * taps));
             // SAFETY: the token proves AVX2+FMA; every window is whole blocks
             // of 8 taps inside `x` and every row its `8 w` coefficients per
             // block inside `table` (asserted above).
@@ -1184,197 +1258,309 @@ unsafe fn dot32_avx(_cpu: Avx2Fma, x: &[f32], coef: &[f32]) -> f32 {
     }
 }
 
-/// One output: each tap's coefficient is its segment's cubic at `alpha`
-/// (Horner's rule, fused multiply-adds), and the output the dot product of
-/// those coefficients with the window `x`.
-#[inline]
-fn output(simd: Simd, x: &[f64], row: &[f64], alpha: f64) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = simd {
-        assert!(x.len() % 8 == 0 && row.len() >= x.len() * 4);
-        // SAFETY: the token proves AVX2+FMA; `x` is whole blocks of 8 taps
-        // and `row` holds their 32 coefficients each (asserted above).
-        return unsafe { output_avx(cpu, x, row, alpha) };
+/// Float64: blocks of 4 taps (`4 w` coefficients: 4 per power of `alpha`,
+/// `w` = 4 for cubic pieces, 3 for quadratic); block `b` goes to
+/// accumulator `b mod 2`, the two are added lane-wise, then the lanes as
+/// `(0 + 1) + (2 + 3)`.
+impl Kernel for f64 {
+    fn table(t: &Table) -> &[f64] {
+        &t.coef
     }
-    let _ = simd;
-    output_scalar(x, row, alpha)
-}
-
-/// The portable loop: the same fused operations, lane by lane, as
-/// [`output_avx`]. Two blocks of 4 taps per step go to two sets of 4
-/// accumulators, added lane-wise at the end, then reduced as
-/// `(l0 + l1) + (l2 + l3)`.
-fn output_scalar(x: &[f64], row: &[f64], alpha: f64) -> f64 {
-    let mut acc = [[0.0f64; 4]; 2];
-    for (xb, cb) in x.chunks_exact(8).zip(row.chunks_exact(32)) {
-        for (half, a) in acc.iter_mut().enumerate() {
-            let c = &cb[half * 16..][..16];
-            for lane in 0..4 {
-                let coef = c[12 + lane]
-                    .mul_add(alpha, c[8 + lane])
-                    .mul_add(alpha, c[4 + lane])
-                    .mul_add(alpha, c[lane]);
-                a[lane] = xb[half * 4 + lane].mul_add(coef, a[lane]);
+    #[inline]
+    fn output(simd: Simd, x: &[f64], row: &[f64], alpha: f64) -> f32 {
+        let w = row.len() / x.len().max(1);
+        assert!(x.len() % 4 == 0 && row.len() == x.len() * w);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            // SAFETY: the token proves AVX2+FMA; `x` is whole blocks of 4 taps
+            // and `row` holds their `4 w` coefficients each (asserted above).
+            return unsafe { by_width!(w, output64_avx(cpu, x, row, alpha)) } as f32;
+        }
+        let _ = simd;
+        by_width!(w, output64(x, row, alpha)) as f32
+    }
+    #[inline]
+    fn outputs(simd: Simd, x: &[f64], table: &[f64], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            assert!(taps % 4 == 0 && at.inside(x.len(), taps, table.len(), w * taps));
+            // SAFETY: the token proves AVX2+FMA; every window is whole blocks
+            // of 4 taps inside `x` and every row its `4 w` coefficients per
+            // block inside `table` (asserted above).
+            return unsafe { by_width!(w, outputs64_avx(cpu, x.as_ptr(), table.as_ptr(), taps / 4, at)) };
+        }
+        std::array::from_fn(|j| {
+            let (f, r) = (at.first[j], at.row[j]);
+            Self::output(simd, &x[f..f + taps], &table[r..r + w * taps], at.alpha[j])
+        })
+    }
+    #[inline]
+    fn coefficients(simd: Simd, row: &[f64], alpha: f64, out: &mut [f64]) {
+        let w = row.len() / out.len().max(1);
+        assert!(out.len() % 4 == 0 && row.len() == out.len() * w);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            // SAFETY: the token proves AVX2+FMA; `row` holds `4 w` values per
+            // block of 4 outputs (asserted above).
+            return unsafe { by_width!(w, coefficients64_avx(cpu, row, alpha, out)) };
+        }
+        let _ = simd;
+        for (cb, ob) in row.chunks_exact(4 * w).zip(out.chunks_exact_mut(4)) {
+            for (lane, o) in ob.iter_mut().enumerate() {
+                *o = by_width!(w, horner64_lane(cb, lane, alpha));
             }
         }
     }
+    #[inline]
+    fn dot(simd: Simd, x: &[f64], coef: &[f64]) -> f32 {
+        assert!(x.len() % 4 == 0 && coef.len() >= x.len());
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            // SAFETY: the token proves AVX2+FMA; whole blocks of 4 in both
+            // slices (asserted above).
+            return unsafe { dot64_avx(cpu, x, coef) } as f32;
+        }
+        let _ = simd;
+        let mut acc = [[0.0f64; 4]; 2];
+        for (b, (xb, cb)) in x.chunks_exact(4).zip(coef.chunks_exact(4)).enumerate() {
+            let acc = &mut acc[b % 2];
+            for lane in 0..4 {
+                acc[lane] = xb[lane].mul_add(cb[lane], acc[lane]);
+            }
+        }
+        reduce4(acc) as f32
+    }
+}
+
+/// The float64 kernels' final sum (see `impl Kernel for f64`).
+#[inline]
+fn reduce4(acc: [[f64; 4]; 2]) -> f64 {
     let v: [f64; 4] = std::array::from_fn(|lane| acc[0][lane] + acc[1][lane]);
     (v[0] + v[1]) + (v[2] + v[3])
 }
 
-/// Each tap's coefficient at `alpha` (the first half of [`output`]).
-#[inline]
-fn coefficients(simd: Simd, row: &[f64], alpha: f64, out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = simd {
-        assert!(out.len() % 4 == 0 && row.len() >= out.len() * 4);
-        // SAFETY: the token proves AVX2+FMA; `row` holds 16 values per
-        // block of 4 outputs (asserted above).
-        return unsafe { coefficients_avx(cpu, row, alpha, out) };
+/// The coefficient of lane `lane` of a block of 4 taps at `c` (`W` values
+/// per tap, 4 per power of `alpha`): Horner's rule, fused.
+#[inline(always)]
+fn horner64_lane<const W: usize>(c: &[f64], lane: usize, a: f64) -> f64 {
+    let mut k = c[(W - 1) * 4 + lane];
+    for p in (0..W - 1).rev() {
+        k = k.mul_add(a, c[p * 4 + lane]);
     }
-    let _ = simd;
-    for (cb, ob) in row.chunks_exact(16).zip(out.chunks_exact_mut(4)) {
+    k
+}
+
+/// The portable float64 output (the fused operations of [`output64_avx`]).
+fn output64<const W: usize>(x: &[f64], row: &[f64], a: f64) -> f64 {
+    let mut acc = [[0.0f64; 4]; 2];
+    for (b, (xb, cb)) in x.chunks_exact(4).zip(row.chunks_exact(4 * W)).enumerate() {
+        let acc = &mut acc[b % 2];
         for lane in 0..4 {
-            ob[lane] = cb[12 + lane]
-                .mul_add(alpha, cb[8 + lane])
-                .mul_add(alpha, cb[4 + lane])
-                .mul_add(alpha, cb[lane]);
+            acc[lane] = xb[lane].mul_add(horner64_lane::<W>(cb, lane, a), acc[lane]);
         }
     }
+    reduce4(acc)
 }
 
-/// The dot product of [`output`] with precomputed coefficients.
-#[inline]
-fn dot(simd: Simd, x: &[f64], coef: &[f64]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = simd {
-        assert!(x.len() % 8 == 0 && coef.len() >= x.len());
-        // SAFETY: the token proves AVX2+FMA; whole blocks of 8 in both
-        // slices (asserted above).
-        return unsafe { dot_avx(cpu, x, coef) };
-    }
-    let _ = simd;
-    let mut acc = [[0.0f64; 4]; 2];
-    for (xb, cb) in x.chunks_exact(8).zip(coef.chunks_exact(8)) {
-        for (half, a) in acc.iter_mut().enumerate() {
-            for lane in 0..4 {
-                a[lane] = xb[half * 4 + lane].mul_add(cb[half * 4 + lane], a[lane]);
-            }
-        }
-    }
-    let v: [f64; 4] = std::array::from_fn(|lane| acc[0][lane] + acc[1][lane]);
-    (v[0] + v[1]) + (v[2] + v[3])
-}
-
+/// One block's coefficients at `a`: Horner's rule over the `4 W` values
+/// at `c` (4 per power of `a`).
+///
 /// # Safety
-/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
-/// 16 values of `row` per 4 values written to `out` (checked here too).
+/// `c` is valid for `4 W` reads; the CPU runs AVX2+FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn coefficients_avx(_cpu: Avx2Fma, row: &[f64], alpha: f64, out: &mut [f64]) {
+unsafe fn horner4<const W: usize>(c: *const f64, a: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m256d {
     use std::arch::x86_64::*;
-    let n = out.len() / 4;
-    assert!(row.len() >= n * 16);
-    let a = _mm256_set1_pd(alpha);
-    let (cp, op) = (row.as_ptr(), out.as_mut_ptr());
-    for b in 0..n {
-        // SAFETY: block b reads row[16b..16b + 16] and writes out[4b..4b + 4],
-        // in bounds by the assertion above; AVX2+FMA per the token.
-        unsafe {
-            let c = cp.add(b * 16);
-            let k = _mm256_fmadd_pd(
-                _mm256_fmadd_pd(
-                    _mm256_fmadd_pd(_mm256_loadu_pd(c.add(12)), a, _mm256_loadu_pd(c.add(8))),
-                    a,
-                    _mm256_loadu_pd(c.add(4)),
-                ),
-                a,
-                _mm256_loadu_pd(c),
-            );
-            _mm256_storeu_pd(op.add(b * 4), k);
+    // SAFETY: reads c[0..4 W], valid by this function's contract.
+    unsafe {
+        let mut k = _mm256_loadu_pd(c.add((W - 1) * 4));
+        for p in (0..W - 1).rev() {
+            k = _mm256_fmadd_pd(k, a, _mm256_loadu_pd(c.add(p * 4)));
         }
+        k
     }
 }
 
+/// The lanes of a float64 output before their final sum: `n` blocks of 4
+/// taps from `xp` (4 values each) and `cp` (`4 W` each), block `b` into
+/// accumulator `b mod 2`, the two added.
+///
 /// # Safety
-/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
-/// whole blocks of 8 of `x` and `coef` (checked here too).
+/// `xp` is valid for `4 n` reads and `cp` for `4 W n`; the CPU runs AVX2+FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn dot_avx(_cpu: Avx2Fma, x: &[f64], coef: &[f64]) -> f64 {
+unsafe fn lanes64_at<const W: usize>(
+    _cpu: Avx2Fma,
+    xp: *const f64,
+    cp: *const f64,
+    a: std::arch::x86_64::__m256d,
+    n: usize,
+) -> std::arch::x86_64::__m256d {
     use std::arch::x86_64::*;
-    let n = x.len() / 8;
-    assert!(coef.len() >= n * 8);
-    let (mut s0, mut s1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-    let (xp, cp) = (x.as_ptr(), coef.as_ptr());
-    for b in 0..n {
-        // SAFETY: block b reads x[8b..8b + 8] and coef[8b..8b + 8], in
-        // bounds by the assertion above; AVX2+FMA per the token.
-        unsafe {
-            s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8)), _mm256_loadu_pd(cp.add(b * 8)), s0);
-            s1 = _mm256_fmadd_pd(
-                _mm256_loadu_pd(xp.add(b * 8 + 4)),
-                _mm256_loadu_pd(cp.add(b * 8 + 4)),
-                s1,
-            );
+    // SAFETY: block b reads xp[4b..4b + 4] and cp[4Wb..4W(b + 1)], valid by
+    // this function's contract.
+    unsafe {
+        // The loop over `$n` blocks, written once for a constant count.
+        macro_rules! blocks {
+            ($n:expr) => {{
+                let (mut s0, mut s1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+                let mut b = 0;
+                while b + 2 <= $n {
+                    s0 = _mm256_fmadd_pd(
+                        _mm256_loadu_pd(xp.add(b * 4)),
+                        horner4::<W>(cp.add(b * 4 * W), a),
+                        s0,
+                    );
+                    s1 = _mm256_fmadd_pd(
+                        _mm256_loadu_pd(xp.add(b * 4 + 4)),
+                        horner4::<W>(cp.add(b * 4 * W + 4 * W), a),
+                        s1,
+                    );
+                    b += 2;
+                }
+                if b < $n {
+                    s0 = _mm256_fmadd_pd(
+                        _mm256_loadu_pd(xp.add(b * 4)),
+                        horner4::<W>(cp.add(b * 4 * W), a),
+                        s0,
+                    );
+                }
+                _mm256_add_pd(s0, s1)
+            }};
+        }
+        // The "very_high" second stage of the 2x route has 7 blocks (28
+        // taps): unrolled (the same operations in the same order).
+        match n {
+            7 => blocks!(7),
+            _ => blocks!(n),
         }
     }
-    let mut v = [0.0f64; 4];
-    // SAFETY: stores 4 values into the 4-element array `v`.
-    unsafe { _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(s0, s1)) };
-    (v[0] + v[1]) + (v[2] + v[3])
 }
 
-/// AVX2+FMA: one 4-lane vector per block of taps.
+/// Float64 [`Kernel::output`] on AVX2+FMA.
 ///
 /// # Safety
 /// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
-/// whole blocks of 8 of `x` and 32 of `row` per block (checked here too).
+/// whole blocks of 4 of `x` and `4 W` of `row` per block (checked here too).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(unused_unsafe)]
-unsafe fn output_avx(_cpu: Avx2Fma, x: &[f64], row: &[f64], alpha: f64) -> f64 {
+unsafe fn output64_avx<const W: usize>(cpu: Avx2Fma, x: &[f64], row: &[f64], alpha: f64) -> f64 {
     use std::arch::x86_64::*;
-    let n = x.len() / 8;
-    assert!(row.len() >= n * 32);
-    let a = _mm256_set1_pd(alpha);
-    let (mut s0, mut s1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-    let (xp, cp) = (x.as_ptr(), row.as_ptr());
-    for b in 0..n {
-        // SAFETY: block b reads x[8b..8b + 8] and row[32b..32b + 32], in
-        // bounds by the assertion above; AVX2+FMA per the token.
-        unsafe {
-            let c = cp.add(b * 32);
-            let k0 = _mm256_fmadd_pd(
-                _mm256_fmadd_pd(
-                    _mm256_fmadd_pd(_mm256_loadu_pd(c.add(12)), a, _mm256_loadu_pd(c.add(8))),
-                    a,
-                    _mm256_loadu_pd(c.add(4)),
-                ),
-                a,
-                _mm256_loadu_pd(c),
-            );
-            let k1 = _mm256_fmadd_pd(
-                _mm256_fmadd_pd(
-                    _mm256_fmadd_pd(_mm256_loadu_pd(c.add(28)), a, _mm256_loadu_pd(c.add(24))),
-                    a,
-                    _mm256_loadu_pd(c.add(20)),
-                ),
-                a,
-                _mm256_loadu_pd(c.add(16)),
-            );
-            s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8)), k0, s0);
-            s1 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 8 + 4)), k1, s1);
+    let n = x.len() / 4;
+    assert!(row.len() >= n * 4 * W);
+    let mut v = [0.0f64; 4];
+    // SAFETY: `n` blocks of `x` and of `row`, in bounds by the assertion
+    // above; the store writes the 4 values of `v`; AVX2+FMA per the token.
+    unsafe {
+        let s = lanes64_at::<W>(cpu, x.as_ptr(), row.as_ptr(), _mm256_set1_pd(alpha), n);
+        _mm256_storeu_pd(v.as_mut_ptr(), s);
+    }
+    (v[0] + v[1]) + (v[2] + v[3])
+}
+
+/// Eight float64 outputs on AVX2+FMA: the lane sums of [`lanes64_at`],
+/// then, per group of four outputs, one transposed tree of horizontal adds
+/// that adds each output's lanes as `(0 + 1) + (2 + 3)`, as
+/// [`output64_avx`] does (the same bits).
+///
+/// # Safety
+/// `xp.add(at.first[j])` is valid for `4 n` reads and `cp.add(at.row[j])`
+/// for `4 W n`, for every `j`; the CPU runs AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn outputs64_avx<const W: usize>(
+    cpu: Avx2Fma,
+    xp: *const f64,
+    cp: *const f64,
+    n: usize,
+    at: &Batch,
+) -> [f32; BATCH] {
+    use std::arch::x86_64::*;
+    let mut out = [0.0f32; BATCH];
+    // SAFETY: the caller's contract covers every `lanes64_at` call; each
+    // store writes 4 values of `out`; the rest is register arithmetic.
+    unsafe {
+        for g in 0..BATCH / 4 {
+            let mut v = [_mm256_setzero_pd(); 4];
+            for (i, vi) in v.iter_mut().enumerate() {
+                let j = 4 * g + i;
+                let a = _mm256_set1_pd(at.alpha[j]);
+                *vi = lanes64_at::<W>(cpu, xp.add(at.first[j]), cp.add(at.row[j]), a, n);
+            }
+            // [a0+a1, b0+b1, a2+a3, b2+b3], likewise c, d.
+            let t0 = _mm256_hadd_pd(v[0], v[1]);
+            let t1 = _mm256_hadd_pd(v[2], v[3]);
+            let lo = _mm256_permute2f128_pd(t0, t1, 0x20);
+            let hi = _mm256_permute2f128_pd(t0, t1, 0x31);
+            _mm_storeu_ps(out.as_mut_ptr().add(4 * g), _mm256_cvtpd_ps(_mm256_add_pd(lo, hi)));
         }
     }
+    out
+}
+
+/// # Safety
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
+/// `4 W` values of `row` per 4 values written to `out` (checked here too).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn coefficients64_avx<const W: usize>(_cpu: Avx2Fma, row: &[f64], alpha: f64, out: &mut [f64]) {
+    use std::arch::x86_64::*;
+    let n = out.len() / 4;
+    assert!(row.len() >= n * 4 * W);
+    let (cp, op) = (row.as_ptr(), out.as_mut_ptr());
+    // SAFETY: block b reads row[4Wb..4W(b + 1)] and writes out[4b..4b + 4],
+    // in bounds by the assertion above; AVX2+FMA per the token.
+    unsafe {
+        let a = _mm256_set1_pd(alpha);
+        for b in 0..n {
+            _mm256_storeu_pd(op.add(b * 4), horner4::<W>(cp.add(b * 4 * W), a));
+        }
+    }
+}
+
+/// # Safety
+/// Runs AVX2+FMA instructions (the `Avx2Fma` token is the proof); reads
+/// whole blocks of 4 of `x` and `coef` (checked here too).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unused_unsafe)]
+unsafe fn dot64_avx(_cpu: Avx2Fma, x: &[f64], coef: &[f64]) -> f64 {
+    use std::arch::x86_64::*;
+    let n = x.len() / 4;
+    assert!(coef.len() >= n * 4);
+    let (xp, cp) = (x.as_ptr(), coef.as_ptr());
     let mut v = [0.0f64; 4];
-    // SAFETY: stores 4 values into the 4-element array `v`.
-    unsafe { _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(s0, s1)) };
+    // SAFETY: block b reads x[4b..4b + 4] and coef[4b..4b + 4], in bounds by
+    // the assertion above; the store writes the 4 values of `v`; AVX2+FMA
+    // per the token.
+    unsafe {
+        let (mut s0, mut s1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        let mut b = 0;
+        while b + 2 <= n {
+            s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 4)), _mm256_loadu_pd(cp.add(b * 4)), s0);
+            s1 = _mm256_fmadd_pd(
+                _mm256_loadu_pd(xp.add(b * 4 + 4)),
+                _mm256_loadu_pd(cp.add(b * 4 + 4)),
+                s1,
+            );
+            b += 2;
+        }
+        if b < n {
+            s0 = _mm256_fmadd_pd(_mm256_loadu_pd(xp.add(b * 4)), _mm256_loadu_pd(cp.add(b * 4)), s0);
+        }
+        _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(s0, s1));
+    }
     (v[0] + v[1]) + (v[2] + v[3])
 }
 

@@ -16,7 +16,9 @@
 use super::design::{self, Quality};
 use super::dot::Dest;
 use super::exact::{Exact, Input};
-use super::interp::{check_ratio, phases, ratio_clock, Interp, InterpShape, QUADRATIC_PHASES, RATE_SHIFT, WIDE_DB};
+use super::interp::{
+    check_ratio, ratio_clock, Interp, InterpShape, QUADRATIC_PHASES, RATE_SHIFT, WIDE_DB, WIDE_QUADRATIC_PHASES,
+};
 use super::plan;
 use crate::error::Result;
 
@@ -55,12 +57,13 @@ pub fn post_shape(ratio: f64, quality: Quality) -> InterpShape {
     let atten = atten + POST_EXTRA_DB;
     // Its input holds nothing above a quarter of its rate: quadratic pieces
     // on more segments are as exact as cubic ones, for three fused
-    // multiply-adds per tap instead of four (float32; float64 stays cubic).
-    let (per_unit, order) = if atten > WIDE_DB {
-        (phases(quality), 3)
+    // multiply-adds per tap instead of four.
+    let per_unit = if atten > WIDE_DB {
+        WIDE_QUADRATIC_PHASES
     } else {
-        (QUADRATIC_PHASES, 2)
+        QUADRATIC_PHASES
     };
+    let order = 2;
     InterpShape::band(low, pb * low / 2.0, 2.0 - sb * low / 2.0, atten, per_unit, order)
 }
 
@@ -333,12 +336,13 @@ mod tests {
 
     #[test]
     fn quadratic_pieces_scalar_and_simd_agree_bit_for_bit() {
-        // The float32 second stage is quadratic; mono outputs run in
-        // batches, several channels share each output's coefficients.
+        // The second stage is quadratic (float32, and float64 at
+        // "very_high"); mono outputs run in batches, several channels share
+        // each output's coefficients.
         let a: Vec<f32> = (0..12_000).map(|i| ((i as f32) * 0.0517).sin() * 0.5).collect();
         let b: Vec<f32> = (0..12_000).map(|i| ((i as f32) * 0.0231).cos() * 0.3).collect();
         let both: Vec<f32> = a.iter().chain(&b).copied().collect();
-        for q in [Quality::Low, Quality::Medium, Quality::High] {
+        for q in [Quality::Low, Quality::Medium, Quality::High, Quality::VeryHigh] {
             assert_eq!(post_shape(1.0, q).order, 2);
             for &(i, o) in &[(48_000u32, 48_001u32), (11_025, 96_001)] {
                 let mut y = Vec::new();
@@ -359,7 +363,7 @@ mod tests {
                 assert_eq!(y[0], y[1], "{i}->{o} {q:?}");
             }
         }
-        assert_eq!(post_shape(1.0, Quality::VeryHigh).order, 3);
+        assert!(post_shape(1.0, Quality::VeryHigh).wide);
     }
 
     #[test]

@@ -9,6 +9,7 @@ sizes and position units are in :mod:`remotemedia.kernels.resample_interp`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import weakref
@@ -19,7 +20,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from remotemedia.kernels.python.resample import Plan, ResamplerCore, _band, _Stage
-from remotemedia.kernels.python.resample_design import SHORT_EXTRA_DB, SPECS, Spec, bessel_i0, stage_shape
+from remotemedia.kernels.python.resample_design import (
+    SHORT_EXTRA_DB,
+    SPECS,
+    Spec,
+    bessel_i0,
+    block_periods,
+    stage_shape,
+)
 from remotemedia.kernels.python.resample_design import design as exact_design
 from remotemedia.kernels.resample import uses_interp
 from remotemedia.kernels.resample_interp import (
@@ -329,10 +337,18 @@ class InterpCore:
         return pos + left * c.step
 
 
-def _exact(spec: Spec, channels: int, quality: str) -> ResamplerCore:
-    """One exact stage by ``spec.l / spec.m`` at the preset's attenuation, as a core."""
+def _exact(spec: Spec, channels: int, quality: str, doubled: bool = False) -> ResamplerCore:
+    """One exact stage by ``spec.l / spec.m`` at the preset's attenuation, as a core.
+
+    ``doubled``: a fast-convolution stage up by 2 takes the block grid of
+    the Rust kernel, which runs it as 4 phases over a doubled period
+    (``plan::front_plan``): blocks of ``2 * block_periods(4, 2, taps)``
+    periods, so both bodies return the same frames per call.
+    """
     atten = SPECS[quality][2]
     shape = stage_shape(spec, atten)
+    if doubled and shape.block:
+        shape = dataclasses.replace(shape, block=2 * block_periods(4, 2, shape.taps))
     coef = exact_design(spec, shape, atten)
     band, group = _band(shape, coef)
     core = ResamplerCore.__new__(ResamplerCore)
@@ -347,7 +363,7 @@ def _front(ratio: float, channels: int, quality: str) -> ResamplerCore:
     """The exact 2x stage: passband to ``pb * low``, stopband from ``sb * low`` of the input Nyquist."""
     pb, sb, _ = SPECS[quality]
     low = min(1.0, ratio)
-    return _exact(Spec(2, 1, 2, pb * low, sb * low), channels, quality)
+    return _exact(Spec(2, 1, 2, pb * low, sb * low), channels, quality, doubled=True)
 
 
 def _back(k: int, edge: float, channels: int, quality: str) -> ResamplerCore:

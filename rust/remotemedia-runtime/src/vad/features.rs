@@ -5,16 +5,69 @@
 //! samples < 2^51), so the sums are exact whatever the order: the loops
 //! are free to use several accumulators and SIMD.
 
-use super::{Vad, LAGS};
+use super::{Vad, GROUP, LAGS, MAX_BANDS};
 use crate::cpu::Simd;
 
-/// Fills `r[l]` = sum over the frame of z[t] z[t-l] for l in 0..=LAGS.
+/// Analysis samples of a 10 ms block at every rate but 44.1 kHz (8 kHz
+/// after decimation).
+const BLOCK_N: usize = 80;
+
+/// Decimates the `nb` blocks now complete in `qbuf` (after its history)
+/// and fills `r[b][l]` = sum over block b of z[t] z[t-l] for l in 0..=LAGS.
 /// `FMA`: fused multiply-adds (the caller runs with FMA enabled); they give
 /// the same bits here, as every product and partial sum is an integer
 /// below 2^53, so nothing is rounded.
 #[inline(always)]
-pub(super) fn frame_features<const FMA: bool>(v: &mut Vad, r: &mut [f64; LAGS + 1], simd: Simd) {
-    body::<FMA>(v, r, simd)
+pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, r: &mut [[f64; LAGS + 1]; GROUP], simd: Simd) {
+    decimate(v, nb * v.n, simd);
+    let n = v.n;
+    for (b, rb) in r[..nb].iter_mut().enumerate() {
+        // block b's samples with the LAGS before them, in place
+        let z = &v.z[b * n..b * n + LAGS + n];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = simd {
+            if n == BLOCK_N {
+                // the common block length as a constant: fixed trip counts
+                // the compiler unrolls (every rate but 44.1 kHz)
+                avx2::autocorrelation(token, &v.z[b * BLOCK_N..b * BLOCK_N + LAGS + BLOCK_N], rb);
+            } else {
+                avx2::autocorrelation(token, z, rb);
+            }
+            continue;
+        }
+        autocorrelation::<FMA>(z, n, rb);
+    }
+    let _ = simd;
+    // Keep the last LAGS samples as history of the next group.
+    v.z.copy_within(nb * n..nb * n + LAGS, 0);
+}
+
+/// Band energies: `e[b][k]` = sum over l of `r[b][l] * wt[l][k]`, each
+/// band summing its lags in order 0..=LAGS with a rounded product then a
+/// rounded sum per step (the numpy body's operations: no fused
+/// multiply-add here, as the weights are not integers).
+#[inline(always)]
+pub(super) fn band_sums(
+    r: &[[f64; LAGS + 1]; GROUP],
+    wt: &[[f64; MAX_BANDS]; LAGS + 1],
+    e: &mut [[f64; MAX_BANDS]; GROUP],
+    simd: Simd,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = simd {
+        return avx2::band_sums(token, r, wt, e);
+    }
+    let _ = simd;
+    for (eb, rb) in e.iter_mut().zip(r) {
+        for (ek, w) in eb.iter_mut().zip(&wt[0]) {
+            *ek = rb[0] * w;
+        }
+        for (rl, wl) in rb[1..].iter().zip(&wt[1..]) {
+            for (ek, w) in eb.iter_mut().zip(wl) {
+                *ek += rl * w;
+            }
+        }
+    }
 }
 
 /// Writes quantised samples (int16 values as f64) into `dst`.
@@ -63,28 +116,13 @@ fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
     }
 }
 
+/// z[LAGS + j] = y[j] - y[j-1] for j in 0..n (`n` output samples, whole
+/// blocks), y = triangular low-pass decimated by d. The loops have no
+/// carried dependency, so they vectorise: y goes to a scratch buffer
+/// first, then the difference is taken.
 #[inline(always)]
-fn body<const FMA: bool>(v: &mut Vad, r: &mut [f64; LAGS + 1], simd: Simd) {
-    decimate(v, simd);
-    #[cfg(target_arch = "x86_64")]
-    if let Some(token) = simd {
-        avx2::autocorrelation(token, &v.z[..LAGS + v.n], r);
-    } else {
-        autocorrelation::<FMA>(&v.z, v.n, r);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    autocorrelation::<FMA>(&v.z, v.n, r);
-    // Keep the last LAGS samples as history of the next frame.
-    let n = v.n;
-    v.z.copy_within(n..n + LAGS, 0);
-}
-/// z[LAGS + j] = y[j] - y[j-1], y = triangular low-pass decimated by d.
-/// The loops have no carried dependency, so they vectorise: y goes to a
-/// scratch buffer first, then the difference is taken.
-#[inline(always)]
-fn decimate(v: &mut Vad, simd: Simd) {
+fn decimate(v: &mut Vad, n: usize, simd: Simd) {
     let d = v.d;
-    let n = v.n;
     let q = &v.qbuf;
     let z = &mut v.z[LAGS..LAGS + n];
     if d == 1 {
@@ -187,7 +225,7 @@ fn lag_block<const FMA: bool, const K: usize>(z: &[f64], n: usize, l0: usize) ->
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::LAGS;
+    use super::{GROUP, LAGS, MAX_BANDS};
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
@@ -206,6 +244,54 @@ mod avx2 {
             lags::<0, 9>(token, z, r);
             lags::<9, 8>(token, z, r);
         }
+    }
+
+    /// `super::band_sums` for 8 bands, the blocks side by side (independent
+    /// chains of additions): per lag, one product then one sum per band,
+    /// in lag order, as the portable loops (no fused multiply-add).
+    #[inline(always)]
+    pub(super) fn band_sums(
+        token: Avx2Fma,
+        r: &[[f64; LAGS + 1]; GROUP],
+        wt: &[[f64; MAX_BANDS]; LAGS + 1],
+        e: &mut [[f64; MAX_BANDS]; GROUP],
+    ) {
+        const { assert!(MAX_BANDS == 8) };
+        /// # Safety
+        /// The CPU supports AVX2.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn wide(
+            _: Avx2Fma,
+            r: &[[f64; LAGS + 1]; GROUP],
+            wt: &[[f64; MAX_BANDS]; LAGS + 1],
+            e: &mut [[f64; MAX_BANDS]; GROUP],
+        ) {
+            // SAFETY: AVX2 is available (this fn's contract); every load
+            // reads 4 doubles of a row of 8 (`wt[l]`, offsets 0 and 4) and
+            // every store writes 4 of a row of 8 (`e[b]`, offsets 0 and 4).
+            unsafe {
+                let (w0, w1) = (_mm256_loadu_pd(wt[0].as_ptr()), _mm256_loadu_pd(wt[0].as_ptr().add(4)));
+                let mut acc = [[_mm256_setzero_pd(); 2]; GROUP];
+                for (a, rb) in acc.iter_mut().zip(r) {
+                    let x = _mm256_set1_pd(rb[0]);
+                    *a = [_mm256_mul_pd(x, w0), _mm256_mul_pd(x, w1)];
+                }
+                for (l, wl) in wt.iter().enumerate().skip(1) {
+                    let (w0, w1) = (_mm256_loadu_pd(wl.as_ptr()), _mm256_loadu_pd(wl.as_ptr().add(4)));
+                    for (a, rb) in acc.iter_mut().zip(r) {
+                        let x = _mm256_set1_pd(rb[l]);
+                        a[0] = _mm256_add_pd(a[0], _mm256_mul_pd(x, w0));
+                        a[1] = _mm256_add_pd(a[1], _mm256_mul_pd(x, w1));
+                    }
+                }
+                for (eb, a) in e.iter_mut().zip(&acc) {
+                    _mm256_storeu_pd(eb.as_mut_ptr(), a[0]);
+                    _mm256_storeu_pd(eb.as_mut_ptr().add(4), a[1]);
+                }
+            }
+        }
+        // SAFETY: the token proves the CPU runs AVX2.
+        unsafe { wide(token, r, wt, e) }
     }
 
     /// `dst[i] = src[i]` as f64 for whole steps of 8 samples; returns how

@@ -27,6 +27,9 @@ pub mod spec;
 use crate::error::{Error, Result};
 use spec::{BLOCK_FEATURES, HIST, LAGS, MAX_BANDS, N_INPUTS, SUBWINDOWS};
 
+/// Blocks processed together (see `Vad::run`).
+const GROUP: usize = 4;
+
 /// Input samples of one call, in any accepted format.
 #[derive(Clone, Copy)]
 pub enum Samples<'a> {
@@ -112,12 +115,12 @@ pub struct Vad {
     hang_frames: u32,
     frame_ms: u32,
     // streaming state
-    qbuf: Vec<f64>, // 2D-2 samples of history, then the block being filled
-    fill: usize,    // samples of the block being filled
+    qbuf: Vec<f64>, // 2D-2 samples of history, then the group of blocks being filled
+    fill: usize,    // samples of the group being filled (below one block between calls)
     y_prev: f64,
     primed: bool,   // history seeded from the stream's first sample
-    ybuf: Vec<f64>, // scratch: the decimated block, after the previous sample
-    z: Vec<f64>,    // LAGS samples of history, then the block's n samples
+    ybuf: Vec<f64>, // scratch: the decimated group, after the previous sample
+    z: Vec<f64>,    // LAGS samples of history, then the group's n samples per block
     started: bool,
     sm: [i32; MAX_BANDS],
     cur_min: [i32; MAX_BANDS],
@@ -206,12 +209,12 @@ impl Vad {
             release: 0,
             hang_frames: 0,
             frame_ms,
-            qbuf: vec![0.0; 2 * d - 2 + block],
+            qbuf: vec![0.0; 2 * d - 2 + GROUP * block],
             fill: 0,
             y_prev: 0.0,
             primed: false,
-            ybuf: vec![0.0; n + 1],
-            z: vec![0.0; LAGS + n],
+            ybuf: vec![0.0; GROUP * n + 1],
+            z: vec![0.0; LAGS + GROUP * n],
             started: false,
             sm: [0; MAX_BANDS],
             cur_min: [0; MAX_BANDS],
@@ -329,32 +332,34 @@ impl Vad {
             self.y_prev = v * (self.d * self.d) as f64;
             self.primed = true;
         }
-        // Software pipelining: a block's model runs after the next block's
-        // features are computed (`pending`), so the processor overlaps the
-        // model's multiply-adds with the next block's chain of dependent
-        // steps (band sums, logarithm, noise floor). The order of the
-        // decisions, hence every flag and score, is unchanged.
-        let mut rows = [[0i16; model::N_PAD]; 2];
-        let mut pending: Option<(usize, bool)> = None; // row, silent
-        let mut next = 0;
+        // Blocks go in groups of up to GROUP: conversion and decimation run
+        // once per group, each block's autocorrelation reads the group's
+        // signal in place, and the band sums and logarithms of the group's
+        // blocks are computed side by side (independent chains of
+        // dependent steps, which the processor then overlaps). The noise
+        // floor, the model and the decisions still take the blocks in
+        // order, so every flag and score is unchanged. A call's last
+        // complete blocks form a shorter group: no block waits for the
+        // next call.
+        let mut rows = [[0i16; model::N_PAD]; GROUP];
+        let mut silent = [false; GROUP];
+        let cap = GROUP * self.block;
         while !src.is_empty() {
-            let take = (self.block - self.fill).min(src.len());
+            let take = (cap - self.fill).min(src.len());
             conv(&mut self.qbuf[hist + self.fill..hist + self.fill + take], &src[..take]);
             self.fill += take;
             src = &src[take..];
-            if self.fill == self.block {
-                self.fill = 0;
-                let silent = self.block_done(&mut rows[next]);
-                self.qbuf.copy_within(self.block..self.block + hist, 0);
-                if let Some((row, was_silent)) = pending {
-                    self.account(&rows[row], was_silent, &mut out, &mut written);
+            let nb = self.fill / self.block;
+            if self.fill == cap || (src.is_empty() && nb > 0) {
+                self.group_done(nb, &mut rows, &mut silent);
+                // keep the decimator's history and the partial block
+                let used = nb * self.block;
+                self.qbuf.copy_within(used..hist + self.fill, 0);
+                self.fill -= used;
+                for (row, &was_silent) in rows[..nb].iter().zip(&silent) {
+                    self.account(row, was_silent, &mut out, &mut written);
                 }
-                pending = Some((next, silent));
-                next = 1 - next;
             }
-        }
-        if let Some((row, was_silent)) = pending {
-            self.account(&rows[row], was_silent, &mut out, &mut written);
         }
     }
 
@@ -383,67 +388,87 @@ impl Vad {
         }
     }
 
-    /// Features of the block now complete in `qbuf`: the model input into
-    /// `x`; returns true for digital silence (then `x` is not written).
-    fn block_done(&mut self, x: &mut [i16; model::N_PAD]) -> bool {
+    /// Features of the `nb` (1..=GROUP) blocks now complete in `qbuf`: the
+    /// model input of block b into `rows[b]` and whether it is digital
+    /// silence into `silent[b]` (then `rows[b]` is not written).
+    fn group_done(&mut self, nb: usize, rows: &mut [[i16; model::N_PAD]; GROUP], silent: &mut [bool; GROUP]) {
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = self.simd {
             /// # Safety
             /// The CPU supports AVX2 and FMA (the token is the proof).
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn wide(v: &mut Vad, x: &mut [i16; model::N_PAD], token: crate::cpu::Avx2Fma) -> bool {
-                v.block_body::<true>(x, Some(token))
+            unsafe fn wide(
+                v: &mut Vad,
+                nb: usize,
+                rows: &mut [[i16; model::N_PAD]; GROUP],
+                silent: &mut [bool; GROUP],
+                token: crate::cpu::Avx2Fma,
+            ) {
+                v.group_body::<true>(nb, rows, silent, Some(token))
             }
             // SAFETY: the token proves the CPU supports AVX2 and FMA.
-            return unsafe { wide(self, x, token) };
+            return unsafe { wide(self, nb, rows, silent, token) };
         }
-        self.block_body::<false>(x, None)
+        self.group_body::<false>(nb, rows, silent, None)
     }
 
-    /// `block_done` on the path `simd` (`WIDE` when it is `Some`): inlined
+    /// `group_done` on the path `simd` (`WIDE` when it is `Some`): inlined
     /// into the caller, so it is compiled for the caller's instruction set.
     /// Fused multiply-adds (`WIDE`) give the same bits: see `features`.
     #[inline(always)]
-    fn block_body<const WIDE: bool>(&mut self, x: &mut [i16; model::N_PAD], simd: crate::cpu::Simd) -> bool {
-        let mut r = [0.0f64; LAGS + 1];
-        features::frame_features::<WIDE>(self, &mut r, simd);
-        // Lags outer, bands inner: each band still sums its lags in order
-        // 0..=LAGS (the numpy body's order), and the bands vectorise.
-        let mut e = [0.0f64; MAX_BANDS];
-        for (ek, w) in e.iter_mut().zip(&self.weights_t[0]) {
-            *ek = r[0] * w;
-        }
-        for (rl, wl) in r[1..].iter().zip(&self.weights_t[1..]) {
-            for (ek, w) in e.iter_mut().zip(wl) {
-                *ek += rl * w;
+    fn group_body<const WIDE: bool>(
+        &mut self,
+        nb: usize,
+        rows: &mut [[i16; model::N_PAD]; GROUP],
+        silent: &mut [bool; GROUP],
+        simd: crate::cpu::Simd,
+    ) {
+        debug_assert!((1..=GROUP).contains(&nb));
+        // Every step up to the logarithm runs on all GROUP slots (those past
+        // `nb` hold zeros and are not used): fixed trip counts, so the
+        // blocks' chains interleave.
+        let mut r = [[0.0f64; LAGS + 1]; GROUP];
+        features::group_features::<WIDE>(self, nb, &mut r, simd);
+        let mut e = [[0.0f64; MAX_BANDS]; GROUP];
+        features::band_sums(&r, &self.weights_t, &mut e, simd);
+        let k = self.k;
+        let mut arg = [[0.0f64; MAX_BANDS]; GROUP];
+        for ((eb, ab), sb) in e.iter_mut().zip(&mut arg).zip(silent.iter_mut()) {
+            *sb = eb[..k].iter().all(|&v| v <= self.floor);
+            for i in k..MAX_BANDS {
+                // 44.1 kHz: the top band lies above the analysis Nyquist
+                eb[i] = eb[k - 1];
+            }
+            for (a, &v) in ab.iter_mut().zip(eb.iter()) {
+                *a = (if v > 0.0 { v } else { 0.0 }) + self.floor;
             }
         }
-        let k = self.k;
-        let silent = e[..k].iter().all(|&v| v <= self.floor);
-        for i in k..MAX_BANDS {
-            // 44.1 kHz: the top band lies above the analysis Nyquist
-            e[i] = e[k - 1];
+        let mut lg = [[0.0f64; MAX_BANDS]; GROUP];
+        for (l, a) in lg.iter_mut().zip(&arg) {
+            *l = spec::ln_approx8(a);
         }
-        let mut arg = [0.0f64; MAX_BANDS];
-        for (a, &v) in arg.iter_mut().zip(&e) {
-            *a = (if v > 0.0 { v } else { 0.0 }) + self.floor;
+        for b in 0..nb {
+            let mut ql = [0i32; MAX_BANDS];
+            for (o, &l) in ql.iter_mut().zip(&lg[b]) {
+                // l >= ln(floor) > 0, so truncation is the floor
+                let v = l * spec::LOG_SCALE;
+                debug_assert!(v > 0.0 && v < 4096.0);
+                // SAFETY: v is finite and in 0..4096 (the log of a finite sum
+                // of integers below 2^53, times 16; l >= ln(floor) > 0), so the
+                // truncation fits i32: what `as i32` gives, without its range checks.
+                *o = unsafe { v.to_int_unchecked::<i32>() } - self.qfloor;
+            }
+            self.track(&ql);
+            if !silent[b] {
+                // digital silence scores 0 whatever the model says: no input row
+                self.model_input(&mut rows[b]);
+            }
         }
-        let lg = spec::ln_approx8(&arg);
-        let mut ql = [0i32; MAX_BANDS];
-        for (o, &l) in ql.iter_mut().zip(&lg) {
-            // l >= ln(floor) > 0, so truncation is the floor
-            let v = l * spec::LOG_SCALE;
-            debug_assert!(v > 0.0 && v < 4096.0);
-            // SAFETY: v is finite and in 0..4096 (the log of a finite sum
-            // of integers below 2^53, times 16; l >= ln(floor) > 0), so the
-            // truncation fits i32: what `as i32` gives, without its range checks.
-            *o = unsafe { v.to_int_unchecked::<i32>() } - self.qfloor;
-        }
-        self.track(&ql);
-        if silent {
-            // digital silence: the score is 0 whatever the model says
-            return true;
-        }
+    }
+
+    /// The model input of the newest block (after `track`) into `x`.
+    #[inline(always)]
+    fn model_input(&self, x: &mut [i16; model::N_PAD]) {
         for (c, &delay) in spec::CONTEXT.iter().enumerate() {
             // (fpos - delay) mod (HIST + 1), delay <= HIST
             let mut slot = self.fpos + HIST + 1 - delay;
@@ -456,7 +481,6 @@ impl Vad {
         for (o, &a) in x[base..N_INPUTS].iter_mut().zip(&self.ra) {
             *o = (a >> spec::FIX) as i16;
         }
-        false
     }
 
     /// Noise floor per band and this block's features (into `fhist`).

@@ -280,14 +280,28 @@ mod avx2 {
         let count = _mm_cvtsi32_si128(shift as i32);
         let lo = _mm256_setzero_si256();
         let hi = _mm256_set1_epi32(HIDDEN_MAX);
-        let mut res = [0i32; 8];
-        for (g, a) in acc.iter().enumerate() {
+        let mut v = [_mm256_setzero_si256(); G];
+        for ((o, a), g) in v.iter_mut().zip(&acc).zip(0..) {
             // SAFETY: 8 * g + 8 <= 8 * G <= b.len().
             let bv = unsafe { _mm256_loadu_si256(b.as_ptr().add(8 * g) as *const __m256i) };
-            let v = _mm256_sra_epi32(_mm256_add_epi32(*a, bv), count);
-            let v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+            let s = _mm256_sra_epi32(_mm256_add_epi32(*a, bv), count);
+            *o = _mm256_min_epi32(_mm256_max_epi32(s, lo), hi);
+        }
+        // Narrow to i16 16 outputs at a time (0..=HIDDEN_MAX: the saturating
+        // pack keeps every value) with one 32-byte store each, so the next
+        // layer's 4-byte loads of pairs are served from a single store.
+        let mut g = 0;
+        while g + 2 <= G {
+            // pack interleaves 128-bit halves: a0-3 b0-3 a4-7 b4-7
+            let p = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(v[g], v[g + 1]));
+            // SAFETY: 8 * g + 16 <= 8 * G <= out.len(): one unaligned store.
+            unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(8 * g) as *mut __m256i, p) };
+            g += 2;
+        }
+        if g < G {
+            let mut res = [0i32; 8];
             // SAFETY: `res` holds 8 i32, one 256-bit unaligned store.
-            unsafe { _mm256_storeu_si256(res.as_mut_ptr() as *mut __m256i, v) };
+            unsafe { _mm256_storeu_si256(res.as_mut_ptr() as *mut __m256i, v[g]) };
             for (o, &r) in out[8 * g..8 * g + 8].iter_mut().zip(&res) {
                 *o = r as i16;
             }

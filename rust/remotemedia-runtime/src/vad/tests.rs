@@ -84,6 +84,49 @@ fn chunking_does_not_change_flags() {
 }
 
 #[test]
+fn chunks_across_block_groups_give_the_scores_of_one_call() {
+    // Blocks go through the features in groups of GROUP: chunks that end
+    // inside a block, on a block, on a group and past one must all give the
+    // whole buffer's flags and scores, bit for bit, at every rate.
+    for &(sr, _) in spec::DECIMATION.iter() {
+        let mut x = tone_bursts(sr, 2.0);
+        x.extend(noise(sr as usize, 7, 0.3));
+        let mut one = Vad::new(sr, 10, 2).unwrap();
+        let n = one.flags_for(x.len());
+        let (mut all_f, mut all_s) = (vec![0u8; n], vec![0f32; n]);
+        one.process_scores(Samples::F64(&x), &mut all_f, Some(&mut all_s))
+            .unwrap();
+        let block = sr as usize / 100;
+        let sizes = [
+            1,
+            block - 1,
+            block,
+            block + 1,
+            GROUP * block,
+            GROUP * block + 1,
+            3 * block + 7,
+            9 * block,
+        ];
+        let mut v = Vad::new(sr, 10, 2).unwrap();
+        let (mut got_f, mut got_s) = (Vec::new(), Vec::new());
+        let (mut pos, mut i) = (0, 0);
+        while pos < x.len() {
+            let chunk = &x[pos..(pos + sizes[i % sizes.len()]).min(x.len())];
+            let m = v.flags_for(chunk.len());
+            let (mut f, mut s) = (vec![0u8; m], vec![0f32; m]);
+            assert_eq!(v.process_scores(Samples::F64(chunk), &mut f, Some(&mut s)).unwrap(), m);
+            got_f.extend_from_slice(&f);
+            got_s.extend(s.iter().map(|v| v.to_bits()));
+            pos += chunk.len();
+            i += 1;
+        }
+        assert_eq!(got_f, all_f, "{sr}");
+        assert_eq!(got_s, all_s.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{sr}");
+        assert!(all_f.contains(&1) && all_f.contains(&0), "{sr}");
+    }
+}
+
+#[test]
 fn small_output_buffer_is_an_error() {
     let mut v = Vad::new(8000, 10, 0).unwrap();
     let x = vec![0i16; 800];

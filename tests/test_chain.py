@@ -9,6 +9,7 @@ give the same bits on every body, since it runs the same kernels.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -393,6 +394,134 @@ def test_chain_chunks_plus_flush_equal_run(ks: KernelSet, stages: tuple[Any, ...
     times = chain.stage_times()
     assert len(times) == len(stages) and sum(times) > 0
     assert chain.stage_times() == [0] * len(stages)
+
+
+# Segment settings for the chain's tracker: the VADNode defaults, cuts at a
+# short maximum, merging, and both.
+SEGMENT_SETTINGS: list[dict[str, Any]] = [
+    {},
+    {"min_speech_ms": 30.0, "min_silence_ms": 60.0, "padding_ms": 0.0, "hangover_ms": 200.0, "max_segment_s": 0.4},
+    {"max_segment_s": None, "merge_up_to_s": 1.5},
+    {"max_segment_s": 0.7, "merge_up_to_s": 1.0, "min_silence_ms": 90.0, "padding_ms": 100.0},
+]
+
+
+def gated_speech(seconds: float, seed: int) -> np.ndarray:
+    """``speechy`` switched on (50-800 ms) and off (100-900 ms) at random: irregular segments and pauses."""
+    rng = np.random.default_rng(seed)
+    x = speechy(seconds, 48000, seed=seed)
+    pos, on = 0, bool(seed % 2)
+    while pos < x.shape[1]:
+        k = int((rng.uniform(0.05, 0.8) if on else rng.uniform(0.1, 0.9)) * 48000)
+        if not on:
+            x[:, pos : pos + k] //= 1000
+        pos, on = pos + k, not on
+    return x
+
+
+def _pairs(events: list[Any]) -> list[tuple[int, int]]:
+    return [(1 if e.kind == "start" else 0, e.sample) for e in events]
+
+
+@pytest.mark.parametrize("settings", range(len(SEGMENT_SETTINGS)))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_chain_segment_events_equal_the_tracker_on_its_flags(ks: KernelSet, settings: int, seed: int) -> None:
+    from remotemedia.kernels.vad_segments import SegmentTracker
+
+    x = gated_speech(6.0, seed)
+    stages = (ConvertStage("f32"), DownmixStage(), ResampleStage(16000), VadStage(30, 2))
+    chain = ks.Chain(stages, Layout(x.dtype, 2, 48000, 2))
+    ref = SegmentTracker(16000, 480, **SEGMENT_SETTINGS[settings])
+    chain.set_segments(ref.params())
+    rng = np.random.default_rng(seed)
+    for stream in range(2):  # flush ends a stream; the next one starts from sample 0 again
+        got: list[tuple[int, int]] = []
+        received, pos = 0, 0
+        while pos < x.shape[1]:
+            k = int(np.exp(rng.uniform(0, np.log(24000))))
+            y, flags, events = chain.process_events(np.ascontiguousarray(x[:, pos : pos + k]))
+            pos += k
+            received += y.shape[-1]
+            # Each event comes with the block whose flags decided it.
+            assert list(events) == _pairs(ref.push(flags)), (stream, pos)
+            got += events
+        y, flags = chain.flush()
+        received += y.shape[-1]
+        end = chain.events()
+        assert list(end) == _pairs(ref.push(flags) + ref.finish(received))
+        got += end
+        kinds = [kind for kind, _ in got]
+        assert kinds.count(1) == kinds.count(0) >= 3  # real segments, each closed
+        if settings in (1, 3):  # cut at the maximum: an end and a start at one sample
+            assert any(a == (0, b[1]) and b[0] == 1 for a, b in itertools.pairwise(got))
+        ref.reset()
+    whole, _ = chain.run(x)  # a whole buffer is not a stream: no events
+    assert whole is not None and chain.events() == ()
+
+
+@pytest.mark.parametrize("settings", [1, 2, 3])
+def test_session_events_with_cuts_and_merging_equal_node_by_node(runtime_env: tuple[str, Any], settings: int) -> None:
+    # The chain tracks an annotating VAD's segments itself: the same events as the node's own tracker.
+    make = lambda: [  # noqa: E731
+        FormatConverterNode("f32"),
+        DownmixNode(),
+        AudioResampleNode(16000),
+        VADNode(**SEGMENT_SETTINGS[settings]),
+    ]
+    x = gated_speech(6.0, settings)
+    chunks = random_chunks(x, 48000, settings)
+    for metrics in (False, True):
+        p = pipeline_of(make(), metrics)
+        with p.open_stream() as s:
+            outs = [s.push(c) for c in chunks]
+            outs.append(s.flush())
+        got = collect([o for o in outs if o is not None])
+        want = by_nodes_stream(make(), chunks, kernels.get())
+        assert got is not None and want is not None
+        assert_same(got, want)
+        events = got.metadata["vad_events"]
+        assert len(events) >= 4 and {e.kind for e in events} == {"start", "end"}
+        assert got.metadata["vad_segments"] == p.run_sync((x, 48000)).metadata["vad_segments"]
+
+
+def test_chain_without_timing_gives_the_same_results_and_no_times(ks: KernelSet) -> None:
+    x = speechy(1.0, 48000)
+    stages = (ConvertStage("f32"), DownmixStage(), ResampleStage(16000), VadStage(30, 2))
+    timed, untimed = ks.Chain(stages, Layout(x.dtype, 2, 48000, 2)), ks.Chain(stages, Layout(x.dtype, 2, 48000, 2))
+    untimed.set_timing(False)
+    for a in range(0, x.shape[1], 960):
+        chunk = np.ascontiguousarray(x[:, a : a + 960])
+        (y1, f1), (y2, f2) = timed.process(chunk), untimed.process(chunk)
+        np.testing.assert_array_equal(y1, y2)
+        np.testing.assert_array_equal(f1, f2)
+    assert sum(timed.stage_times()) > 0
+    if ks.name == "rust":  # the numpy stages are always timed
+        assert untimed.stage_times() == [0] * len(stages)
+    untimed.set_timing(True)
+    untimed.process(np.ascontiguousarray(x[:, :960]))
+    assert sum(untimed.stage_times()) > 0
+
+
+def test_speech_events_of_a_tracking_chain_are_ordinary_frozen_events() -> None:
+    import dataclasses
+
+    from remotemedia.nodes.vad_stream import SpeechEvent, _speech_event
+
+    e, want = _speech_event("start", 480, 0.03), SpeechEvent("start", 480, 0.03)
+    assert e == want and hash(e) == hash(want) and repr(e) == repr(want) and e.audio is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.sample = 1  # type: ignore[misc]
+
+
+def test_chain_segment_settings_are_checked(ks: KernelSet) -> None:
+    from remotemedia.kernels.vad_segments import SegmentTracker
+
+    vad = ks.Chain((VadStage(30, 2),), Layout(np.dtype(np.float32), 1, 16000, 1))
+    with pytest.raises(ValueError, match="frames of 320 samples"):
+        vad.set_segments(SegmentTracker(16000, 320).params())
+    plain = ks.Chain((ConvertStage("f32"),), Layout(np.dtype(np.int16), 1, 16000, 1))
+    with pytest.raises(ValueError, match="ends in a VAD stage"):
+        plain.set_segments(SegmentTracker(16000, 480).params())
 
 
 def test_chain_refuses_input_it_cannot_take(ks: KernelSet) -> None:

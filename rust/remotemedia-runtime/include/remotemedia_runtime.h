@@ -207,6 +207,19 @@ int32_t rm_chain_reset(rm_chain *h);
 int32_t rm_chain_stage_times(rm_chain *h, uint64_t *ns, size_t n);
 /* Test hook: the next call panics inside stage `stage` (RM_ERR_PANIC). */
 int32_t rm_chain_debug_fail(rm_chain *h, size_t stage);
+/* Speech events for streams: the chain (ending in a VAD stage) feeds the
+ * flags of every rm_chain_process, and at rm_chain_flush the tail's and
+ * the end of stream, to a segment tracker. params: 7 values (frame length,
+ * padding, hangover in samples; minimum speech, closing silence in frames;
+ * maximum segment, merge length in samples, negative for none). */
+int32_t rm_chain_set_segments(rm_chain *h, const int64_t *params, size_t n);
+/* Takes up to cap pending events into out as (kind, sample) pairs: kind 1
+ * start, 0 end; sample in the VAD's input from the stream's start. *n
+ * receives the count; call again while *n == cap. */
+int32_t rm_chain_events(rm_chain *h, int64_t *out, size_t cap, size_t *n);
+/* Stage timing on (on != 0, the default) or off (saves a clock reading per
+ * stage and block; rm_chain_stage_times then reports nothing new). */
+int32_t rm_chain_set_timing(rm_chain *h, int32_t on);
 
 #ifdef __cplusplus
 }

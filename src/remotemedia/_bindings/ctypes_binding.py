@@ -304,6 +304,9 @@ _CHAIN_DTYPES: dict[int, np.dtype[Any]] = {
 }
 
 
+_EVENTS_CAP = 16  # speech events taken per rm_chain_events call
+
+
 class Chain:
     """A compiled chain (rm_chain); arguments validated by the caller. Same interface as the Cython class."""
 
@@ -406,3 +409,33 @@ class Chain:
         st = _lib.rm_chain_debug_fail(self._h, stage)
         if st:
             _fail(st)
+
+    def set_timing(self, on: bool) -> None:
+        st = _lib.rm_chain_set_timing(self._h, 1 if on else 0)
+        if st:
+            _fail(st)
+
+    def set_segments(self, params: tuple[int, ...]) -> None:
+        p = (ctypes.c_int64 * len(params))(*params)
+        st = _lib.rm_chain_set_segments(self._h, p, len(params))
+        if st:
+            _fail(st)
+        self._ev = (ctypes.c_int64 * (2 * _EVENTS_CAP))()
+
+    def events(self) -> tuple[tuple[int, int], ...]:
+        out: list[tuple[int, int]] = []
+        ev = getattr(self, "_ev", None)
+        if ev is None:
+            return ()
+        while True:
+            st = _lib.rm_chain_events(self._h, ev, _EVENTS_CAP, self._ra)
+            if st:
+                _fail(st)
+            k = self._a.value
+            out.extend((ev[2 * i], ev[2 * i + 1]) for i in range(k))
+            if k < _EVENTS_CAP:
+                return tuple(out)
+
+    def process_events(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, tuple[tuple[int, int], ...]]:
+        y, flags = self._call(x, False)
+        return y, flags, self.events()

@@ -78,6 +78,9 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rm_chain_reset": (c.c_int32, [c.c_void_p]),
     "rm_chain_stage_times": (c.c_int32, [c.c_void_p, c.POINTER(c.c_uint64), c.c_size_t]),
     "rm_chain_debug_fail": (c.c_int32, [c.c_void_p, c.c_size_t]),
+    "rm_chain_set_segments": (c.c_int32, [c.c_void_p, c.POINTER(c.c_int64), c.c_size_t]),
+    "rm_chain_events": (c.c_int32, [c.c_void_p, c.POINTER(c.c_int64), c.c_size_t, _SIZE_P]),
+    "rm_chain_set_timing": (c.c_int32, [c.c_void_p, c.c_int32]),
 }
 
 

@@ -1,7 +1,7 @@
 # Declarations of include/remotemedia_runtime.h for the Cython binding
 # (cython_binding.pyx). Keep in step with the header; tests/test_abi.py
 # checks both against the library.
-from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 
 cdef extern from "remotemedia_runtime.h" nogil:
@@ -78,3 +78,6 @@ cdef extern from "remotemedia_runtime.h" nogil:
     int32_t rm_chain_reset(rm_chain *h)
     int32_t rm_chain_stage_times(rm_chain *h, uint64_t *ns, size_t n)
     int32_t rm_chain_debug_fail(rm_chain *h, size_t stage)
+    int32_t rm_chain_set_segments(rm_chain *h, const int64_t *params, size_t n)
+    int32_t rm_chain_events(rm_chain *h, int64_t *out, size_t cap, size_t *n)
+    int32_t rm_chain_set_timing(rm_chain *h, int32_t on)

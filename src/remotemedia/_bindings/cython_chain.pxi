@@ -4,16 +4,23 @@
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
-from libc.stdint cimport uint64_t
+from libc.stdint cimport int64_t, uint64_t
 
 import numpy as _np
 
 _CHAIN_DTYPES = {1: _np.dtype(_np.int16), 2: _np.dtype(_np.int32), 3: _np.dtype(_np.float32), 4: _np.dtype(_np.float64)}
 _EMPTY_FLAGS = _np.zeros(0, _np.uint8)
 _EMPTY_FLAGS.flags.writeable = False  # shared by every call that completes no VAD frame
+# A block that completes one VAD frame (most pushed frames) gets one of these
+# two (shared, read-only like _EMPTY_FLAGS): no array to allocate per call.
+_ONE_FLAG = (_np.zeros(1, _np.uint8), _np.ones(1, _np.uint8))
+for _f in _ONE_FLAG:
+    _f.flags.writeable = False
 # Bound once: a pushed frame allocates its arrays without module attribute lookups.
 _empty = _np.empty
 _U8 = _np.dtype(_np.uint8)
+cdef enum:
+    _EVENTS_CAP = 16  # speech events taken per rm_chain_events call
 
 
 cdef inline void *_addr(object a):
@@ -39,6 +46,7 @@ cdef class Chain:
     cdef size_t _itemsize
     cdef object _dtype
     cdef object _shape1
+    cdef bint _track
 
     def __cinit__(self, int32_t fmt, uint32_t channels, uint32_t rate, stages, bint out_1d):
         cdef int32_t st, ofmt = 0, w = 0
@@ -91,6 +99,7 @@ cdef class Chain:
         cdef int32_t st
         cdef void *op = NULL
         cdef uint8_t *fp = NULL
+        cdef uint8_t one = 0
         PyObject_GetBuffer(x, &buf, PyBUF_C_CONTIGUOUS)
         try:
             if <size_t>buf.itemsize != self._itemsize or (<size_t>buf.len // self._itemsize) % self.in_channels:
@@ -107,7 +116,11 @@ cdef class Chain:
                 out = self._alloc(frames)
                 if frames:
                     op = _addr(out)
-            flags = self._flags(nflags, &fp)
+            if nflags == 1:
+                flags = None  # one of _ONE_FLAG, once the value is known
+                fp = &one
+            else:
+                flags = self._flags(nflags, &fp)
             with nogil:
                 if whole:
                     st = rm_chain_run(self._h, buf.buf, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
@@ -117,6 +130,8 @@ cdef class Chain:
             PyBuffer_Release(&buf)
         if st != RM_OK:
             _fail(st)
+        if flags is None:
+            flags = _ONE_FLAG[one] if one < 2 else _np.full(1, one, _U8)
         return out, flags
 
     def process(self, x):
@@ -168,4 +183,54 @@ cdef class Chain:
         cdef int32_t st = rm_chain_debug_fail(self._h, stage)
         if st != RM_OK:
             _fail(st)
+
+    def set_timing(self, bint on):
+        """Stage timing on (the default) or off (a clock reading saved per stage and block)."""
+        cdef int32_t st = rm_chain_set_timing(self._h, 1 if on else 0)
+        if st != RM_OK:
+            _fail(st)
+
+    def set_segments(self, params):
+        """Speech events for streams: the 7 integers of ``SegmentTracker.params()``."""
+        cdef int64_t p[7]
+        cdef size_t i
+        if len(params) != 7:
+            raise ValueError(f"Chain.set_segments: 7 values expected, got {len(params)}")
+        for i in range(7):
+            p[i] = params[i]
+        cdef int32_t st = rm_chain_set_segments(self._h, p, 7)
+        if st != RM_OK:
+            _fail(st)
+        self._track = True
+
+    cdef object _events(self):
+        # Pending speech events as ((kind, sample), ...): kind 1 start, 0 end.
+        cdef int64_t ev[2 * _EVENTS_CAP]
+        cdef size_t n = 0, i
+        cdef int32_t st
+        if not self._track:
+            return ()
+        st = rm_chain_events(self._h, ev, _EVENTS_CAP, &n)
+        if st != RM_OK:
+            _fail(st)
+        if n == 0:
+            return ()
+        out = []
+        while True:
+            for i in range(n):
+                out.append((ev[2 * i], ev[2 * i + 1]))
+            if n < _EVENTS_CAP:
+                return tuple(out)
+            st = rm_chain_events(self._h, ev, _EVENTS_CAP, &n)
+            if st != RM_OK:
+                _fail(st)
+
+    def events(self):
+        """Take the pending speech events (after ``flush``: the tail's and the end of stream's)."""
+        return self._events()
+
+    def process_events(self, x):
+        """``process`` plus the speech events the block's flags decided: ``(y, flags, events)``."""
+        out, flags = self._call(x, False)
+        return out, flags, self._events()
 

@@ -30,6 +30,7 @@ from remotemedia.kernels.resample import check_pair, check_quality
 from remotemedia.kernels.resample import check_rate as check_resample_rate
 from remotemedia.kernels.vad import check_decision, check_settings, threshold_units
 from remotemedia.kernels.vad import samples as mono
+from remotemedia.kernels.vad_segments import SegmentTracker
 
 if TYPE_CHECKING:
     from remotemedia.kernels import KernelSet
@@ -139,6 +140,18 @@ class Chain:
     - ``reset()``, ``stage_times() -> list[int]`` (ns per stage since the
       last call), ``debug_fail(stage)`` (native: the next call panics in
       that stage, a test hook).
+    - ``set_timing(on)``: stage times measured (the default) or not (the
+      native body then saves a clock reading per stage and block; for
+      streams without metrics).
+    - Speech events for streams (a chain that ends in a VAD):
+      ``set_segments(params)`` (the integers of
+      :meth:`~remotemedia.kernels.vad_segments.SegmentTracker.params`)
+      turns them on; then ``process_events(x) -> (y, flags, events)`` is
+      ``process`` plus the events the block's flags decided, and after
+      ``flush`` ``events()`` takes the tail's and the end of stream's.
+      ``events`` is a tuple of ``(kind, sample)``: kind 1 start, 0 end,
+      sample in the VAD's input from the stream's start; the rules of
+      ``SegmentTracker``, so the same flags give the same events.
 
     Attributes: ``stages``, ``layout`` (input), ``out`` (output layout),
     ``kernels``.
@@ -165,6 +178,10 @@ class Chain:
         self.reset = core.reset
         self.stage_times = core.stage_times
         self.debug_fail = core.debug_fail
+        self.set_segments = core.set_segments
+        self.set_timing = core.set_timing
+        self.process_events = core.process_events
+        self.events = core.events
 
     def __repr__(self) -> str:
         return f"Chain({list(self.stages)}, {self.layout}, body={self.kernels.name}/{self.kernels.binding})"
@@ -208,9 +225,16 @@ class PythonChainCore:
             cur = nxt
         self.writes = any(self.active)
         self._streams: list[Any] = [None] * len(stages)
+        self._tracker: SegmentTracker | None = None
+        self._received = 0  # samples the VAD received (the tracker's input)
+        self._events: list[tuple[int, int]] = []
         self.reset()
 
     def reset(self) -> None:
+        self._received = 0
+        self._events = []
+        if self._tracker is not None:
+            self._tracker.reset()
         ks = self.kernels
         for i, st in enumerate(self.stages):
             b = self.before[i]
@@ -287,14 +311,54 @@ class PythonChainCore:
                     y, f = self._through(tail, i + 1, False)
                     outs.append(y)
                     flags.append(f)
-        self.reset()
         o = self.out
         y = np.concatenate(outs, axis=1) if outs else np.zeros((o.channels, 0), o.dtype)
-        return self._shape(y), (np.concatenate(flags) if flags else np.zeros(0, np.uint8))
+        f = np.concatenate(flags) if flags else np.zeros(0, np.uint8)
+        t = self._tracker
+        events: list[tuple[int, int]] = []
+        if t is not None:  # the tail's flags, then the end of the stream
+            self._track(y.shape[-1] if self.writes else 0, f)
+            events = self._events + [(1 if e.kind == "start" else 0, e.sample) for e in t.finish(self._received)]
+        self.reset()
+        self._events = events
+        return self._shape(y), f
 
     def stage_times(self) -> list[int]:
         t, self.times = self.times, [0] * len(self.stages)
         return t
+
+    def set_timing(self, on: bool) -> None:
+        """Accepted for the native interface; the numpy stages are always timed (the clock is cheap next to them)."""
+
+    def set_segments(self, params: tuple[int, ...]) -> None:
+        if not self.stages or not isinstance(self.stages[-1], VadStage):
+            raise ValueError("chain: speech segments need a chain that ends in a VAD stage")
+        vad = self._streams[-1]
+        if params[0] != vad.frame:
+            raise ValueError(
+                f"chain: speech segments for frames of {params[0]} samples, but the chain's VAD frames have {vad.frame}"
+            )
+        self._tracker = SegmentTracker.from_params(tuple(params))
+        self._received = 0
+        self._events = []
+
+    def _track(self, samples: int, flags: np.ndarray) -> None:
+        t = self._tracker
+        assert t is not None
+        self._received += samples
+        if flags.shape[0]:
+            self._events += [(1 if e.kind == "start" else 0, e.sample) for e in t.push(flags)]
+
+    def events(self) -> tuple[tuple[int, int], ...]:
+        ev, self._events = self._events, []
+        return tuple(ev)
+
+    def process_events(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, tuple[tuple[int, int], ...]]:
+        y, flags = self.process(x)
+        if self._tracker is None:
+            return y, flags, ()
+        self._track((x if y is None else y).shape[-1], flags)
+        return y, flags, self.events()
 
     def debug_fail(self, stage: int) -> None:
         if not 0 <= stage < len(self.stages):

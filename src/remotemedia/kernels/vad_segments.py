@@ -131,6 +131,36 @@ class SegmentTracker:
         self.merge_len = merge
         self.reset()
 
+    def params(self) -> tuple[int, int, int, int, int, int, int]:
+        """The settings as the integers the rules use, for a native chain's tracker.
+
+        (frame length, padding, hangover, minimum speech frames, closing
+        silence frames, maximum segment length, merge length), lengths in
+        samples, -1 for no limit: the input of ``rm_chain_set_segments``
+        and of :meth:`from_params`.
+        """
+        return (
+            self.frame_length,
+            self.padding,
+            self.hangover,
+            self.min_speech,
+            self.close_after,
+            -1 if self.max_len is None else self.max_len,
+            -1 if self.merge_len is None else self.merge_len,
+        )
+
+    @classmethod
+    def from_params(cls, params: tuple[int, ...]) -> SegmentTracker:
+        """A new tracker with the integer settings of :meth:`params`."""
+        frame_length, padding, hangover, min_speech, close_after, max_len, merge_len = params
+        t = cls.__new__(cls)
+        t.frame_length, t.padding, t.hangover = frame_length, padding, hangover
+        t.min_speech, t.close_after = min_speech, close_after
+        t.max_len = None if max_len < 0 else max_len
+        t.merge_len = None if merge_len < 0 else merge_len
+        t.reset()
+        return t
+
     def reset(self) -> None:
         """Forget everything: the next flag is frame 0 of a new stream."""
         self.frame = 0  # index of the next flag

@@ -52,6 +52,25 @@ class SpeechEvent:
     audio: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
+_new = object.__new__
+
+
+def _speech_event(kind: str, sample: int, time_s: float) -> SpeechEvent:
+    """``SpeechEvent(kind, sample, time_s)``, filled in directly.
+
+    The same object the dataclass's ``__init__`` makes (no ``__post_init__``,
+    no ``__slots__``), without its frozen ``__setattr__`` per field: less
+    than half the time, on the push that carries an event.
+    """
+    e = _new(SpeechEvent)
+    d = e.__dict__
+    d["kind"] = kind
+    d["sample"] = sample
+    d["time_s"] = time_s
+    d["audio"] = None
+    return e
+
+
 class VadStreamState:
     """Streaming VAD, segment tracker and sample history of one stream."""
 
@@ -226,6 +245,50 @@ class VadStreamState:
             if raw:
                 events = self._events(raw, [])
         return {"vad_flags": flags, "vad_events": events, "vad_frame_duration_ms": self.frame_ms}
+
+    def track_in_chain(self, chain: Any, layout: Any) -> bool:
+        """Hand the segment tracking of this stream to ``chain`` (which ends in this VAD).
+
+        Only for "annotate" without pre-roll audio (nothing to keep) and a
+        chain body that tracks segments; ``layout`` is the chain's output
+        (this state's input). The state opens for it and its own tracker
+        stays idle: each chunk's events come from the chain
+        (:meth:`speech_events`), the end of stream's from its flush
+        (:meth:`native_tail`). The chain counts the samples, so
+        ``received`` is not kept up to date. Returns False (nothing
+        changed) otherwise.
+        """
+        if self.keep or self.vad is not None or getattr(chain, "set_segments", None) is None:
+            return False
+        shape = (0,) if layout.ndim == 1 else (layout.channels, 0)
+        self._open(AudioBuffer(np.zeros(shape, layout.dtype), layout.rate))
+        assert self.tracker is not None
+        chain.set_segments(self.tracker.params())
+        return True
+
+    def speech_events(self, events: tuple[tuple[int, int], ...]) -> list[SpeechEvent]:
+        """A tracking chain's ``(kind, sample)`` events (kind 1 start, 0 end) as :class:`SpeechEvent`."""
+        rate = self.rate
+        return [_speech_event("start" if kind else "end", sample, sample / rate) for kind, sample in events]
+
+    def native_tail(
+        self, tail: AudioBuffer | None, flags: np.ndarray, events: tuple[tuple[int, int], ...]
+    ) -> AudioBuffer | None:
+        """End of a tracking chain's stream: its tail (if any) with the last flags and events.
+
+        ``events`` are the tail's and the end of stream's (an open segment
+        closed, clipped to the stream's length). None when there is
+        neither tail nor event.
+        """
+        if tail is None:
+            if not events:
+                return None
+            tail = AudioBuffer(self.template, self.rate)
+        return tail.replace(
+            vad_flags=flags,
+            vad_events=self.speech_events(events),
+            vad_frame_duration_ms=self.frame_ms,
+        )
 
     def flush(self) -> AudioBuffer | None:
         """End of stream: close an open segment (clipped to the stream's length); None if none was open."""

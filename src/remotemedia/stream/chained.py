@@ -6,8 +6,11 @@
 looks like one stage named after the chain's last node, fed from the
 first node's upstream. The chain is compiled for the stream's format on
 its first chunk (a fresh native state per stream); each chunk is then
-one call into the chain's body, plus the VAD node's event bookkeeping
-when the chain ends with a VAD. A format the chain cannot take runs the
+one call into the chain's body. When the chain ends with a VAD in
+"annotate" mode (no audio kept), the chain also tracks the speech
+segments, so the events come out of that same call and the VAD node only
+turns them into ``SpeechEvent`` objects; in the other modes the node's
+own tracker takes the chain's flags. A format the chain cannot take runs the
 chain's nodes one by one for the whole stream, so their own errors come
 out. A native failure fails the stream (its state lives in the core, so
 the step cannot be re-run in Python), as for a single node.
@@ -111,11 +114,15 @@ class ChainStage:
         # True once the VAD's state took a chunk on its annotate fast path: later
         # chunks (one format, the chain's output) skip its opening and format checks.
         self._lean = False
+        # True when the chain tracks the segments itself (events from process_events).
+        self._native = False
         self._timed = any(p.stats is not None for p in cp.plans)
         self._rate = 0
         self._dtype: Any = None
         self._rate_in = 0
         self._lead: tuple[int, ...] = ()
+        self._ndim = 0
+        self._frame_ms = last.node.frame_duration_ms if cp.vad else 0
 
     def _open(self, buf: AudioBuffer) -> None:
         layout = layout_of(buf)
@@ -124,11 +131,23 @@ class ChainStage:
         if layout is not None:  # what every later chunk must match
             self._dtype, self._rate_in = layout.dtype, layout.rate
             self._lead = () if layout.ndim == 1 else (layout.channels,)
+            self._ndim = layout.ndim
         if chain is None:
             self._direct = True
             self.fresh = False
         else:
             self._chain, self._rate = chain, chain.out.rate
+            if not self._timed:
+                chain.set_timing(False)  # nobody reads the stage times: skip the clock readings
+            vad = self._vad
+            if vad is not None:
+                try:
+                    self._native = vad.track_in_chain(chain, chain.out)
+                except Exception:
+                    self.blame = self.subs[-1]
+                    raise
+                if self._native:  # later chunks go straight to the tracked path
+                    self.push = self.fn = self._push_tracked  # type: ignore[method-assign]
 
     def push(self, x: Any, state: Any, kernels: Any) -> Any:
         """One chunk through the chain (the stage's ``fn``)."""
@@ -153,6 +172,8 @@ class ChainStage:
             raise ValueError(self._changed(buf))
         if not x.flags.c_contiguous:
             x = np.ascontiguousarray(x)  # a slice of a bigger array: the kernels copy it too
+        if self._native:  # the first chunk opened a chain that tracks the segments
+            return self._push_tracked(buf)
         try:
             y, flags = chain.process(x)
         except Exception:
@@ -182,6 +203,60 @@ class ChainStage:
         except Exception:
             self.blame = self.subs[-1]
             raise
+        if timed:
+            self.cp.record(chain, time.perf_counter_ns() - t0)
+        return out
+
+    def _push_tracked(self, x: Any, state: Any = None, kernels: Any = None) -> Any:
+        """One chunk through a chain that also tracks the speech segments (the stream's hot path).
+
+        The chain's output and the VAD's metadata (flags, events) come from
+        one binding call; the format checks use only cheap attributes
+        (dtype identity, ndim, ``len``) and fall back to the full ones when
+        something differs; a non-contiguous chunk (the binding refuses it)
+        is copied and pushed again.
+        """
+        buf = x if type(x) is AudioBuffer else None
+        if buf is None:
+            try:
+                buf = AudioBuffer.from_any(x, self.subs[0].node_type)
+            except Exception:
+                self.blame = self.subs[0]
+                raise
+        x = buf.data
+        nd = self._ndim
+        if (
+            x.dtype is not self._dtype
+            or buf.sample_rate != self._rate_in
+            or x.ndim != nd
+            or (nd == 2 and len(x) != self._lead[0])
+        ) and (x.dtype != self._dtype or buf.sample_rate != self._rate_in or x.shape[:-1] != self._lead):
+            raise ValueError(self._changed(buf))
+        chain = self._chain
+        try:
+            try:
+                y, flags, events = chain.process_events(x)
+            except ValueError:
+                if x.flags.c_contiguous:
+                    raise
+                x = np.ascontiguousarray(x)  # a slice of a bigger array: the kernels copy it too
+                y, flags, events = chain.process_events(x)
+        except Exception:
+            self.blame = self.subs[0]
+            raise
+        timed = self._timed
+        t0 = time.perf_counter_ns() if timed else 0
+        out = AudioBuffer.__new__(AudioBuffer)
+        out.data = x if y is None else y
+        out.sample_rate = self._rate
+        vad = self._vad
+        assert vad is not None  # a tracking chain ends in the VAD
+        meta = {
+            "vad_flags": flags,
+            "vad_events": vad.speech_events(events) if events else [],
+            "vad_frame_duration_ms": self._frame_ms,
+        }
+        out.metadata = {**buf.metadata, **meta} if buf.metadata else meta
         if timed:
             self.cp.record(chain, time.perf_counter_ns() - t0)
         return out
@@ -247,7 +322,22 @@ class ChainStage:
             self.blame = self.subs[0]
             raise
         t0 = time.perf_counter_ns()
-        if chain.has_tail:
+        if self._native:
+            try:
+                events = chain.events()
+                tail = None
+                if chain.has_tail:
+                    tail = AudioBuffer.__new__(AudioBuffer)
+                    tail.data = y if y is not None else self._empty()
+                    tail.sample_rate, tail.metadata = self._rate, {}
+                assert self._vad is not None  # a tracking chain ends in the VAD
+                end = self._vad.native_tail(tail, flags, events)
+            except Exception:
+                self.blame = self.subs[-1]
+                raise
+            if end is not None:
+                pieces.append(end)
+        elif chain.has_tail:
             tail = AudioBuffer.__new__(AudioBuffer)
             tail.data = y if y is not None else self._empty()
             tail.sample_rate, tail.metadata = self._rate, {}
@@ -278,6 +368,8 @@ class ChainStage:
             if first is None:
                 first = exc
         if self._chain is not None and self._ended:
+            if not self._timed:
+                self._chain.set_timing(True)  # the next user may record metrics
             self.cp.release(self._chain)
         self._chain = None
         return first

@@ -7,7 +7,7 @@
 
 use super::{free_handle, guard, slice_in, slice_out, write_out, Exclusive};
 use crate::abi::{RM_STAGE_CONVERT, RM_STAGE_DOWNMIX, RM_STAGE_RESAMPLE, RM_STAGE_VAD};
-use crate::chain::{Chain, ChainPlane, ChainPlaneMut, ChainView, ChainViewMut, Fmt, Spec};
+use crate::chain::{Chain, ChainPlane, ChainPlaneMut, ChainView, ChainViewMut, Fmt, SegmentEvent, SegmentParams, Spec};
 use crate::error::Error;
 use crate::resample::Quality;
 use std::ffi::c_void;
@@ -343,5 +343,80 @@ pub unsafe extern "C" fn rm_chain_debug_fail(h: *mut RmChain, stage: usize) -> i
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_chain_debug_fail", || unsafe {
         with_chain(h, |c| c.debug_fail(stage))
+    })
+}
+
+/// Turns on speech events for streams (see `Chain::set_segments`):
+/// `params` holds 7 values, the Python `SegmentTracker.params()`: frame
+/// length, padding, hangover (samples), minimum speech and closing
+/// silence (frames), maximum segment and merge lengths (samples, negative:
+/// none). The chain must end in a VAD stage with that frame length.
+///
+/// # Safety
+/// `params` valid for `n` values; `h` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_chain_set_segments(h: *mut RmChain, params: *const i64, n: usize) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_chain_set_segments", || unsafe {
+        let p = SegmentParams::from_array(slice_in(params, n, "params")?)?;
+        with_chain(h, |c| c.set_segments(p))
+    })
+}
+
+/// Takes up to `cap` pending speech events, oldest first, into `out` as
+/// pairs (kind: 1 start, 0 end; sample in the VAD's input, from the
+/// stream's start); `*n` receives how many. Call again while `*n == cap`.
+///
+/// # Safety
+/// `out` writable for `2 * cap` values; `h` a live handle; `n` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rm_chain_events(h: *mut RmChain, out: *mut i64, cap: usize, n: *mut usize) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_chain_events", || unsafe {
+        let k = with_chain(h, |c| {
+            let want = c.pending_events().min(cap);
+            if want == 0 {
+                return Ok(0);
+            }
+            let pairs = cap
+                .checked_mul(2)
+                .ok_or(Error::InvalidArgument("cap overflows".into()))?;
+            let dst = slice_out(out, pairs, "out")?;
+            let mut ev = [SegmentEvent {
+                start: false,
+                sample: 0,
+            }; 16];
+            let mut done = 0;
+            while done < want {
+                let k = c.take_events(&mut ev[..(want - done).min(16)]);
+                for (i, e) in ev[..k].iter().enumerate() {
+                    dst[2 * (done + i)] = i64::from(e.start);
+                    dst[2 * (done + i) + 1] = e.sample;
+                }
+                done += k;
+                if k == 0 {
+                    break;
+                }
+            }
+            Ok(done)
+        })?;
+        write_out(n, k, "n")
+    })
+}
+
+/// Stage timing on (`on` != 0, the default) or off: off saves a clock
+/// reading per stage and block; `rm_chain_stage_times` then reports
+/// nothing new.
+///
+/// # Safety
+/// `h` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_chain_set_timing(h: *mut RmChain, on: i32) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_chain_set_timing", || unsafe {
+        with_chain(h, |c| {
+            c.set_timing(on != 0);
+            Ok(())
+        })
     })
 }

@@ -62,6 +62,10 @@ pub trait Sample: Copy + Default + Send + Sync + 'static {
     fn dot_short<const N: usize>(simd: Simd, x: &[Self], s: [usize; N], h: &[Self]) -> [Self; N] {
         Self::dot(simd, x, s, h)
     }
+    /// `x` itself when `Self` is f64 (the float64-only kernels).
+    fn as_f64(_x: &[Self]) -> Option<&[f64]> {
+        None
+    }
     /// `x` itself when `Self` is f32 (input the kernel can read in place).
     fn borrow_f32(_x: &[f32]) -> Option<&[Self]> {
         None
@@ -193,6 +197,9 @@ impl Sample for f64 {
         }
         let _ = simd;
         s.map(|si| scalar_f64(&x[si..si + h.len()], h))
+    }
+    fn as_f64(x: &[f64]) -> Option<&[f64]> {
+        Some(x)
     }
 }
 

@@ -45,6 +45,8 @@ mod exact;
 mod fft;
 mod interp;
 mod lanes;
+#[cfg(target_arch = "x86_64")]
+mod next;
 mod oversampled;
 mod plan;
 mod stage;

@@ -7,6 +7,8 @@ use super::blocks;
 use super::design::Shape;
 use super::dot::{self, Dest, Sample, Window};
 use super::lanes::Scratch;
+#[cfg(target_arch = "x86_64")]
+use super::next;
 use super::plan::{Kernel, Plan, Precision};
 use crate::cpu::Simd;
 
@@ -199,6 +201,26 @@ fn run<S: Sample, O>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if let Some(cpu) = simd {
+        if let (true, Some(c), Some(h)) = (next::fits(shape.l, shape.m), S::as_f64(coef), S::as_f64(w.hist)) {
+            // Float64 up by 2 or 4: output-parallel (see `next`).
+            let pos = w.k0 * shape.m as i64;
+            let q = pos / shape.l as i64 - shape.behind as i64 - w.start;
+            let r = pos % shape.l as i64;
+            // SAFETY: the token proves AVX2+FMA, `next::run`'s only requirement.
+            return unsafe {
+                next::run(
+                    cpu,
+                    shape.l as usize,
+                    shape.taps,
+                    c,
+                    h,
+                    q as usize,
+                    r as usize,
+                    out,
+                    |v| put(S::from_f64(v)),
+                )
+            };
+        }
         // SAFETY: the token proves AVX2+FMA, `run_avx`'s only requirement.
         return unsafe { run_avx(cpu, shape, short, coef, w, out, put) };
     }

@@ -54,6 +54,9 @@ fn chunking_is_bit_identical() {
         (16_000, 48_000),
         (8_000, 16_000),
         (44_100, 48_000),
+        // Interpolated phases, then an exact stage up by 4 / by 2.
+        (11_025, 96_001),
+        (8_000, 47_999),
     ];
     for q in [Quality::Low, Quality::High, Quality::VeryHigh] {
         for &(i, o) in &cases {

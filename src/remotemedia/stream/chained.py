@@ -149,15 +149,17 @@ class ChainStage:
                 if self._native:  # later chunks go straight to the tracked path
                     self.push = self.fn = self._push_tracked  # type: ignore[method-assign]
 
+    def _as_buffer(self, x: Any) -> AudioBuffer:
+        """A pushed chunk that is not an AudioBuffer, made one (a failure blames the first node)."""
+        try:
+            return AudioBuffer.from_any(x, self.subs[0].node_type)
+        except Exception:
+            self.blame = self.subs[0]
+            raise
+
     def push(self, x: Any, state: Any, kernels: Any) -> Any:
         """One chunk through the chain (the stage's ``fn``)."""
-        buf = x if type(x) is AudioBuffer else None
-        if buf is None:
-            try:
-                buf = AudioBuffer.from_any(x, self.subs[0].node_type)
-            except Exception:
-                self.blame = self.subs[0]
-                raise
+        buf = x if type(x) is AudioBuffer else self._as_buffer(x)
         chain = self._chain
         if chain is None:
             if not self._direct:
@@ -216,13 +218,7 @@ class ChainStage:
         something differs; a non-contiguous chunk (the binding refuses it)
         is copied and pushed again.
         """
-        buf = x if type(x) is AudioBuffer else None
-        if buf is None:
-            try:
-                buf = AudioBuffer.from_any(x, self.subs[0].node_type)
-            except Exception:
-                self.blame = self.subs[0]
-                raise
+        buf = x if type(x) is AudioBuffer else self._as_buffer(x)
         x = buf.data
         nd = self._ndim
         if (

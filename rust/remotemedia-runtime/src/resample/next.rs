@@ -50,36 +50,28 @@ pub unsafe fn run<O>(
     };
     let n = out.len();
     let mut i = 0;
-    // Single outputs up to the first phase 0, then whole blocks, then the rest.
-    while i < n && (r != 0 || i + BLOCK > n) {
-        out[i] = put(one(q, r));
-        i += 1;
-        r += 1;
-        if r == l {
-            r = 0;
-            q += 1;
-        }
-    }
     let periods = BLOCK / l;
-    while i + BLOCK <= n {
-        assert!(q + periods - 1 + taps <= hist.len(), "window beyond history");
-        let mut y = [0.0f64; BLOCK];
-        // SAFETY: the last window read, `hist[q + periods - 1..][..taps]`,
-        // was bounds-checked above; AVX2+FMA per this function's contract.
-        unsafe {
-            if l == 4 {
-                block::<4, 2>(hist.as_ptr().add(q), coef, taps, &mut y);
-            } else {
-                block::<2, 4>(hist.as_ptr().add(q), coef, taps, &mut y);
-            }
-        }
-        for (o, v) in out[i..i + BLOCK].iter_mut().zip(y) {
-            *o = put(v);
-        }
-        i += BLOCK;
-        q += periods;
-    }
+    // Single outputs up to a phase 0 with a whole block ahead, blocks, then single outputs to the end.
     while i < n {
+        if r == 0 && i + BLOCK <= n {
+            assert!(q + periods - 1 + taps <= hist.len(), "window beyond history");
+            let mut y = [0.0f64; BLOCK];
+            // SAFETY: the last window read, `hist[q + periods - 1..][..taps]`,
+            // was bounds-checked above; AVX2+FMA per this function's contract.
+            unsafe {
+                if l == 4 {
+                    block::<4, 2>(hist.as_ptr().add(q), coef, taps, &mut y);
+                } else {
+                    block::<2, 4>(hist.as_ptr().add(q), coef, taps, &mut y);
+                }
+            }
+            for (o, v) in out[i..i + BLOCK].iter_mut().zip(y) {
+                *o = put(v);
+            }
+            i += BLOCK;
+            q += periods;
+            continue;
+        }
         out[i] = put(one(q, r));
         i += 1;
         r += 1;

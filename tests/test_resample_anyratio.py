@@ -17,9 +17,16 @@ import numpy as np
 import pytest
 
 from remotemedia import kernels
-from remotemedia.kernels.python.resample_design import SPECS
+from remotemedia.kernels.python.resample_design import SPECS, Spec, stage_shape
 from remotemedia.kernels.resample import uses_interp
-from remotemedia.kernels.resample_interp import MAX_RATIO, PHASES, RATIO_DEN, back_factor, interp_shape
+from remotemedia.kernels.resample_interp import (
+    MAX_RATIO,
+    PHASES,
+    RATIO_DEN,
+    back_factor,
+    front_block,
+    interp_shape,
+)
 from resample_metrics import alias_db, sine_snr_db
 
 QUALITIES = ["low", "medium", "high", "very_high"]
@@ -177,7 +184,11 @@ def test_delay_is_pending_input(ks: kernels.KernelSet, i: int, o: int) -> None:
     out = sum(len(r.process(noise((n,), seed=n))) for n in (1, 100, 4_000, 37))
     received = 4_138
     assert r.delay == received - -(-out * i // o)
-    # The filters' reach and up to one block of the exact 2x stage: under 20 ms.
-    assert 0 < r.delay < i * 20 // 1000
+    # The filters' reach and up to one block of the exact 2x stage (its
+    # blocks hold 2 * front_block(taps) input frames).
+    pb, sb, atten = SPECS["high"]
+    low = min(1.0, o / i)
+    front = stage_shape(Spec(2, 1, 2, pb * low, sb * low), atten)
+    assert 0 < r.delay < 2 * front_block(front.taps) + front.taps
     assert out + len(r.flush()) == -(-received * o // i)
     assert r.delay == 0

@@ -160,6 +160,19 @@ def post_shape(ratio: float, quality: str, spec: tuple[float, float, float]) -> 
     return interp_band(low, pb * low / 2.0, 2.0 - sb * low / 2.0, atten, per_unit, 2)
 
 
+def front_block(taps: int) -> int:
+    """Periods per block of the exact 2x stage on the fast-convolution kernel (Rust ``plan::front_block``).
+
+    It runs as 4 phases over a doubled period (``taps`` per phase); its
+    transform size is the power of two from 4 times the correlation length
+    ``q`` (twice an exact stage's), within 256..4096: longer blocks, fewer
+    transforms per output, up to one block more latency.
+    """
+    q = (1 + taps + 1) // 2
+    n = min(max(1 << (4 * q - 1).bit_length(), 256), 4096)
+    return n - q + 1
+
+
 #: Largest factor of the exact stage after the interpolated phases.
 MAX_BACK = 4
 

@@ -463,10 +463,10 @@ pub fn front<S: Precision>(ratio: f64, quality: Quality) -> Result<Arc<Cascade<S
 /// The front stage's plan. On the fast-convolution kernel it runs as 4
 /// phases over a doubled period (`L / M = 4 / 2`: phases 2 and 3 are rows
 /// 0 and 1 one input frame later), so that its single input stream
-/// becomes two, packed into one complex forward FFT of half the length
-/// (`n = 256` instead of 512 at "high"): a third less transform work for
-/// the same outputs. The numpy body follows the same block grid
-/// (`_front` in `resample_interp.py`).
+/// becomes two, packed into one complex forward FFT of half the length: a
+/// third less transform work for the same outputs. Its blocks are longer
+/// than an exact stage's ([`front_block`]). The numpy body follows the
+/// same block grid (`_front` in `resample_interp.py`).
 fn front_plan<S: Precision>(spec: &Spec, atten: f64) -> Result<Plan<S>> {
     let shape = Shape::new(spec, atten);
     if shape.block == 0 {
@@ -480,7 +480,7 @@ fn front_plan<S: Precision>(spec: &Spec, atten: f64) -> Result<Plan<S>> {
     let shape = Shape {
         l: 4,
         m: 2,
-        block: design::block_periods(4, 2, taps),
+        block: front_block(taps),
         ..shape
     };
     let blocks = Blocks::new(&shape, &doubled).expect("a block stage stays one when doubled");
@@ -488,6 +488,21 @@ fn front_plan<S: Precision>(spec: &Spec, atten: f64) -> Result<Plan<S>> {
         shape,
         kernel: Kernel::Blocks(blocks),
     })
+}
+
+/// Periods per block of the front stage on the fast-convolution kernel (4
+/// phases over a doubled period, `taps` per phase): the transform size is
+/// the power of two from 4 times the correlation length `q` (twice what an
+/// exact stage takes, [`design::block_periods`]), within 256..4096: at
+/// "high" near a ratio of 1, 512 points and 408 periods per block instead
+/// of 256 and 152, so a little over twice the work per block for 2.7
+/// times the outputs. The price is latency: up to one block of input (17
+/// ms at 48 kHz instead of 6). numpy: `front_block` in
+/// `remotemedia/kernels/resample_interp.py`.
+pub fn front_block(taps: usize) -> usize {
+    let q = (1 + taps).div_ceil(2);
+    let n = (4 * q).next_power_of_two().clamp(256, 4096);
+    n - q + 1
 }
 
 /// The exact stage up by `k` after the interpolated phases ([`back_factor`]):

@@ -25,7 +25,6 @@ from remotemedia.kernels.python.resample_design import (
     SPECS,
     Spec,
     bessel_i0,
-    block_periods,
     stage_shape,
 )
 from remotemedia.kernels.python.resample_design import design as exact_design
@@ -34,6 +33,7 @@ from remotemedia.kernels.resample_interp import (
     RATIO_DEN,
     InterpShape,
     back_factor,
+    front_block,
     interp_shape,
     oversampled,
     post_shape,
@@ -342,13 +342,13 @@ def _exact(spec: Spec, channels: int, quality: str, doubled: bool = False) -> Re
 
     ``doubled``: a fast-convolution stage up by 2 takes the block grid of
     the Rust kernel, which runs it as 4 phases over a doubled period
-    (``plan::front_plan``): blocks of ``2 * block_periods(4, 2, taps)``
+    (``plan::front_plan``): blocks of ``2 * front_block(taps)``
     periods, so both bodies return the same frames per call.
     """
     atten = SPECS[quality][2]
     shape = stage_shape(spec, atten)
     if doubled and shape.block:
-        shape = dataclasses.replace(shape, block=2 * block_periods(4, 2, shape.taps))
+        shape = dataclasses.replace(shape, block=2 * front_block(shape.taps))
     coef = exact_design(spec, shape, atten)
     band, group = _band(shape, coef)
     core = ResamplerCore.__new__(ResamplerCore)

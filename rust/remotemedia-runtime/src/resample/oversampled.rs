@@ -24,6 +24,24 @@ use crate::error::Result;
 
 /// Attenuation added to the interpolated-phase stage.
 pub const POST_EXTRA_DB: f64 = 10.0;
+/// The interpolated-phase stage's attenuation at "medium" (instead of the
+/// preset's 137 dB plus [`POST_EXTRA_DB`]).
+pub const MEDIUM_POST_DB: f64 = 120.0;
+
+/// The attenuation of the interpolated-phase stage after the 2x stage: 10
+/// dB more than the preset (its ripple adds to the 2x stage's, and on this
+/// wide transition band the extra decibels cost a few taps), except at
+/// "medium", which takes [`MEDIUM_POST_DB`]: 16 taps instead of 24. That
+/// stage sets the SNR of the route (its phases' gains differ by up to its
+/// ripple, a noise at about its attenuation): 117-120 dB at "medium", 4-11
+/// dB above soxr "MQ"'s 106-113 dB on the same pairs, the stopband still
+/// 119-137 dB down (MQ: 105-110).
+pub fn post_atten(quality: Quality) -> f64 {
+    match quality {
+        Quality::Medium => MEDIUM_POST_DB,
+        q => q.spec().2 + POST_EXTRA_DB,
+    }
+}
 
 /// The stages and the buffers between them.
 pub struct Oversampled {
@@ -50,11 +68,9 @@ struct Back {
 
 /// The interpolated-phase stage's filter for an oversampled input.
 pub fn post_shape(ratio: f64, quality: Quality) -> InterpShape {
-    let (pb, sb, atten) = quality.spec();
+    let (pb, sb, _) = quality.spec();
     let low = ratio.min(1.0);
-    // 10 dB more than the preset: its ripple adds to the 2x stage's, and on
-    // this wide transition band the extra decibels cost a few taps.
-    let atten = atten + POST_EXTRA_DB;
+    let atten = post_atten(quality);
     // Its input holds nothing above a quarter of its rate: quadratic pieces
     // on more segments are as exact as cubic ones, for three fused
     // multiply-adds per tap instead of four.

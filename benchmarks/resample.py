@@ -3,6 +3,8 @@ libsamplerate (python-samplerate) and scipy.signal.resample_poly.
 
     python benchmarks/resample.py            # 60 s of audio, 5 runs each
     python benchmarks/resample.py --quick    # 5 s of audio, 3 runs each
+    python benchmarks/resample.py --presets --seconds 10   # presets vs soxr only
+    python benchmarks/resample.py --ratios 15 --seconds 10 # per-round ratios, interpolated pairs
 
 Prints, per conversion and layout, the median over repeated runs in ms per
 second of audio, times real time, and the ratio to soxr "HQ" measured in
@@ -155,6 +157,52 @@ def preset_table(conversions: list[tuple[int, int]], seconds: float, reps: int, 
         print(f"  {f'{i} -> {o}':18s} {kernel:7s}{cells}")
 
 
+# The conversions that run on interpolated phases (8000 -> 47999 ends with an
+# exact stage up by 2, 11025 -> 96001 with one up by 4).
+INTERP_PAIRS = [(48_000, 48_001), (44_100, 44_056), (100_000, 78_901), (11_025, 96_001), (8_000, 47_999)]
+
+
+def ratio_table(conversions: list[tuple[int, int]], seconds: float, rounds: int) -> None:
+    """Each preset against its soxr counterpart as the median of per-round ratios.
+
+    Every round times ours and soxr's back to back (the order alternating
+    between rounds), so a change of machine load between rounds cancels in
+    that round's ratio; printed: the median ratio and its quartiles.
+    """
+    native = native_sets()
+    if not native or soxr is None:
+        print("\nratio table: needs the native core and soxr")
+        return
+    ks = native[0]
+    rng = np.random.default_rng(1)
+    print(f"\nPresets against soxr, mono, {seconds:g} s of audio: ours / soxr per round, median (quartiles)")
+    print(f"  {'conversion':18s}" + "".join(f" {q + ' / ' + sq:>20s}" for q, sq in PRESET_PAIRS))
+    for i, o in conversions:
+        x = rng.uniform(-0.5, 0.5, int(seconds * i)).astype(np.float32)
+        cells = ""
+        for q, sq in PRESET_PAIRS:
+
+            def ours(q: str = q) -> object:
+                return ks.resample(x, i, o, q)
+
+            def theirs(sq: str = sq) -> object:
+                return soxr.resample(x, i, o, quality=sq)
+
+            ours()
+            theirs()
+            ratios = []
+            for r in range(rounds):
+                took = {}
+                for fn in (ours, theirs) if r % 2 == 0 else (theirs, ours):
+                    t0 = time.perf_counter()
+                    fn()
+                    took[fn] = time.perf_counter() - t0
+                ratios.append(took[ours] / took[theirs])
+            q1, med, q3 = statistics.quantiles(ratios, n=4)
+            cells += f" {med:8.2f} ({q1:4.2f}-{q3:4.2f})"
+        print(f"  {f'{i} -> {o}':18s}{cells}")
+
+
 def thread_table(seconds: float, reps: int, budget: float) -> None:
     native = native_sets()
     if not native:
@@ -290,6 +338,13 @@ def main() -> None:
     ap.add_argument(
         "--presets", action="store_true", help="only the preset-against-soxr table (common and awkward pairs)"
     )
+    ap.add_argument(
+        "--ratios",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only the per-round ours/soxr ratios on the interpolated-phase pairs, over ROUNDS rounds",
+    )
     args = ap.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 60.0)
     reps = args.reps or (3 if args.quick else 5)
@@ -299,6 +354,9 @@ def main() -> None:
         f"remotemedia native bindings: {[k.binding for k in native] or 'none'}; "
         f"soxr {getattr(soxr, '__version__', 'missing')}; samplerate {getattr(samplerate, '__version__', 'missing')}"
     )
+    if args.ratios:
+        ratio_table(INTERP_PAIRS, min(seconds, 10.0), args.ratios)
+        return
     if args.presets:
         preset_table(CONVERSIONS + AWKWARD, min(seconds, 10.0), reps, budget)
         return

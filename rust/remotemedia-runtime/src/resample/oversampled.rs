@@ -33,7 +33,7 @@ pub const MEDIUM_POST_DB: f64 = 120.0;
 /// wide transition band the extra decibels cost a few taps), except at
 /// "medium", which takes [`MEDIUM_POST_DB`]: 16 taps instead of 24. That
 /// stage sets the SNR of the route (its phases' gains differ by up to its
-/// ripple, a noise at about its attenuation): 117-120 dB at "medium", 4-11
+/// ripple, a noise at about its attenuation): 117-120 dB at "medium", 6-12
 /// dB above soxr "MQ"'s 106-113 dB on the same pairs, the stopband still
 /// 119-137 dB down (MQ: 105-110).
 pub fn post_atten(quality: Quality) -> f64 {

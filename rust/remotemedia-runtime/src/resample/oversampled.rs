@@ -418,4 +418,52 @@ mod tests {
             assert!(err < 1e-6, "{q:?}: {err}");
         }
     }
+
+    #[test]
+    fn the_window_holds_every_nonzero_piece_and_no_zero_tap() {
+        // A wider window (one tap more behind, a block more in all) holds the
+        // same pieces, shifted by one tap, and zeros elsewhere; the shape's
+        // first tap and the one `behind + 1` ahead are not all zeros.
+        use super::super::interp::{design, Table, TAP_BLOCK, WIDE_TAP_BLOCK};
+        for q in Quality::ALL {
+            for s in [
+                InterpShape::new(1.0, q),
+                InterpShape::new(0.4, q),
+                post_shape(1.0, q),
+                post_shape(0.789, q),
+            ] {
+                let block = if s.wide { WIDE_TAP_BLOCK } else { TAP_BLOCK };
+                let wider = InterpShape {
+                    behind: s.behind + 1,
+                    taps: s.taps + block,
+                    ahead: s.ahead + block as u64 - 1,
+                    ..s
+                };
+                let (t, w) = (design(&s).unwrap(), design(&wider).unwrap());
+                let value = |t: &Table, j: usize, u: usize, p: usize| {
+                    let (width, taps) = (t.shape.width(), t.shape.taps);
+                    if t.shape.wide {
+                        t.coef[j * taps * width + u / 4 * 4 * width + p * 4 + u % 4]
+                    } else {
+                        t.coef32[j * taps * width + u / 8 * 8 * width + p * 8 + u % 8] as f64
+                    }
+                };
+                let nonzero = |t: &Table, u: usize| {
+                    (0..t.shape.q).any(|j| (0..t.shape.width()).any(|p| value(t, j, u, p) != 0.0))
+                };
+                for j in 0..s.q {
+                    for p in 0..s.width() {
+                        assert_eq!(value(&w, j, 0, p), 0.0, "{q:?} {s:?}");
+                        for u in 0..s.taps {
+                            assert_eq!(value(&w, j, u + 1, p), value(&t, j, u, p), "{q:?} {s:?}");
+                        }
+                        for u in s.taps + 1..wider.taps {
+                            assert_eq!(value(&w, j, u, p), 0.0, "{q:?} {s:?}");
+                        }
+                    }
+                }
+                assert!(nonzero(&t, 0) && nonzero(&t, 2 * s.behind as usize + 1), "{q:?} {s:?}");
+            }
+        }
+    }
 }

@@ -13,7 +13,16 @@ from conftest import kernel_set
 from remotemedia import kernels
 from remotemedia.kernels.python.resample_design import filter_stages
 
-RATIOS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000), (8_000, 16_000), (44_100, 48_000), (22_050, 8_000)]
+RATIOS = [
+    (48_000, 16_000),
+    (44_100, 16_000),
+    (16_000, 48_000),
+    (8_000, 16_000),
+    (44_100, 48_000),
+    (22_050, 8_000),
+    (22_050, 16_000),
+    (48_000, 44_100),
+]
 QUALITIES = ["low", "medium", "high", "very_high"]
 
 

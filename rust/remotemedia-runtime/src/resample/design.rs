@@ -34,6 +34,13 @@ pub const MANY_PHASE_EXTRA_DB: f64 = 3.0;
 /// (float32 stages with at most this many phases run on it).
 pub const PHASE_LIMIT: u64 = 4;
 
+/// Most phases of a downward conversion by less than 2.5 that still runs
+/// in two stages (a short many-phase stage, then the sharp 2:3 stage on
+/// blocks: 22.05k -> 16k has 320, 48k -> 44.1k 147). Ratios with larger
+/// terms keep one stage, and so the route they had (44.1k -> 44.056k,
+/// 11014 phases, stays on interpolated phases).
+pub const SPLIT_MAX_PHASES: u64 = 640;
+
 /// Fewest taps per output for which a stage uses the fast-convolution
 /// kernel: the transforms cost about the same whatever the length of the
 /// filter, the direct kernels cost in proportion to it. "high" (208 taps
@@ -143,16 +150,22 @@ pub struct Spec {
 /// aliases would reach it; every other tap is zero and skipped), then the
 /// sharp filter. Otherwise (44.1k -> 16k): a short polyphase stage to 1.5
 /// times the output rate (its stopband only has to start where images
-/// would land in the final band), then a sharp 3:2 stage (2 phases).
+/// would land in the final band), then a sharp 3:2 stage (2 phases); so
+/// does a downward conversion by less than 2.5 whose single stage would
+/// have more than [`PHASE_LIMIT`] (and at most [`SPLIT_MAX_PHASES`])
+/// phases (22.05k -> 16k: a 160/147 stage to 24 kHz, then 3:2).
 /// Upward mirrors this: the sharp filter to half the output rate then a
 /// short doubling stage, or a sharp 2:3 stage (3 phases) to 1.5 times the
 /// input rate then a short polyphase stage. Virtual units:
 /// input rate `2m`, output rate `2l`.
 pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
     let (lf, mf) = (l as f64, m as f64);
-    if 2 * m >= 5 * l {
+    // Downward by less than 2.5 with many phases (22.05k -> 16k: 320 / 441)
+    // splits the same way as 44.1k -> 16k: one stage would run its long
+    // filter on the tap-parallel kernel, two run it on blocks.
+    if 2 * m >= 5 * l || (m > l && l > PHASE_LIMIT && l <= SPLIT_MAX_PHASES) {
         let g = gcd(2 * l, m);
-        if 2 * l / g <= PHASE_LIMIT {
+        if 2 * m >= 5 * l && 2 * l / g <= PHASE_LIMIT {
             return vec![
                 Spec {
                     l: 1,

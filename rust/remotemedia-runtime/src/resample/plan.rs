@@ -287,6 +287,10 @@ fn build<S: Precision>(l: u64, m: u64, quality: Quality) -> Result<Cascade<S>> {
 }
 
 fn stage_plan<S: Precision>(spec: &Spec, shape: Shape, atten: f64) -> Result<Plan<S>> {
+    if (spec.l, spec.m) == (2, 1) && shape.block > 0 {
+        // A sharp doubling stage (8k -> 16k): the front stage's doubled period.
+        return front_plan::<S>(spec, atten);
+    }
     let coef64 = design::coefficients(spec, &shape, atten)?;
     Ok(Plan {
         shape,

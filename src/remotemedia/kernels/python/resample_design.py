@@ -20,6 +20,9 @@ import numpy as np
 # Sharp stages with at most this many phases (the native output-parallel
 # kernel) come first; see stage_specs.
 PHASE_LIMIT = 4
+# Most phases of a downward conversion by less than 2.5 that still splits in
+# two stages (22.05k -> 16k: 320); larger terms keep one stage and their route.
+SPLIT_MAX_PHASES = 640
 # Attenuation added to the short stage of a two-stage conversion (its
 # residue lands in the passband; extra dB cost few taps there).
 SHORT_EXTRA_DB = 10.0
@@ -92,14 +95,17 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
     rate has at most ``PHASE_LIMIT`` phases (48k -> 16k): downward a
     half-band stage first, upward a short doubling stage last. Otherwise
     (44.1k -> 16k): downward a short polyphase stage to 1.5 times the output
-    rate, then a sharp 3:2 stage; upward a sharp 2:3 stage to 1.5 times the
+    rate, then a sharp 3:2 stage (so does a downward conversion by less than
+    2.5 with more than ``PHASE_LIMIT`` and at most ``SPLIT_MAX_PHASES``
+    phases, 22.05k -> 16k); upward a sharp 2:3 stage to 1.5 times the
     input rate, then a short polyphase stage. Virtual units: input rate ``2m``, output rate
     ``2l``; a design thus depends only on the ratio.
     """
     lf, mf = float(l), float(m)
-    if 2 * m >= 5 * l:
+    # Downward by less than 2.5 with many phases (22.05k -> 16k) splits as 44.1k -> 16k does.
+    if 2 * m >= 5 * l or (m > l and PHASE_LIMIT < l <= SPLIT_MAX_PHASES):
         g = math.gcd(2 * l, m)
-        if 2 * l // g <= PHASE_LIMIT:
+        if 2 * m >= 5 * l and 2 * l // g <= PHASE_LIMIT:
             return (
                 Spec(1, 2, 2 * m, sb * lf, mf - sb * lf, SHORT_EXTRA_DB),
                 Spec(2 * l // g, m // g, m, pb * lf, sb * lf),

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from remotemedia.kernels.python.resample_design import SPECS, Shape, block_periods, design, filter_stages, reduced
+from remotemedia.kernels.python.resample_design import (
+    DOUBLING_MIN_FFT,
+    SPECS,
+    Shape,
+    block_periods,
+    design,
+    filter_stages,
+    reduced,
+)
 
 # Work arrays are cut into blocks of about this many float64 elements.
 _BLOCK = 1 << 20
@@ -43,13 +51,14 @@ def doubled_grid(shape: Shape) -> Shape:
     """The block grid of a sharp doubling stage (``l / m = 2 / 1`` on blocks).
 
     The Rust core runs such a stage as 4 phases over a doubled period
-    (``plan::front_plan``), in blocks of ``block_periods(4, 2, taps)``
-    doubled periods; following that grid (``2 *`` as many periods of the
-    stage itself) keeps both bodies returning the same frames per call.
+    (``plan::doubled_plan``), in blocks of ``block_periods(4, 2, taps,
+    DOUBLING_MIN_FFT)`` doubled periods; following that grid (``2 *`` as
+    many periods of the stage itself) keeps both bodies returning the same
+    frames per call.
     """
     if (shape.l, shape.m) != (2, 1) or not shape.block:
         return shape
-    return dataclasses.replace(shape, block=2 * block_periods(4, 2, shape.taps))
+    return dataclasses.replace(shape, block=2 * block_periods(4, 2, shape.taps, DOUBLING_MIN_FFT))
 
 
 def _band(shape: Shape, coef: np.ndarray) -> tuple[np.ndarray | None, int]:

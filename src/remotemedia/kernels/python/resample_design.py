@@ -36,6 +36,9 @@ TAP_BLOCK = 8
 # whole blocks of output; both bodies follow the same block grid.
 BLOCK_MIN_TAPS = 176
 BLOCK_FACTOR = 4
+# Smallest transform of an exact sharp doubling stage (8k -> 16k; Rust
+# ``DOUBLING_MIN_FFT``): 512 points at "medium" and "high" instead of 256.
+DOUBLING_MIN_FFT = 512
 
 #: quality name -> (passband end, stopband start, attenuation dB)
 SPECS: dict[str, tuple[float, float, float]] = {
@@ -144,17 +147,18 @@ def stage_shape(spec: Spec, atten: float) -> Shape:
     return Shape(spec.l, spec.m, half, taps, ahead, taps - 1 - ahead, block_periods(spec.l, spec.m, taps))
 
 
-def block_periods(l: int, m: int, taps: int) -> int:  # noqa: E741
+def block_periods(l: int, m: int, taps: int, min_fft: int = 256) -> int:  # noqa: E741
     """Periods per block of the fast-convolution kernel, 0 for a direct stage.
 
     The transform size is the power of two from twice the correlation
     length ``q`` (the union of the phase windows in periods), within
-    256..4096; a block is what one transform yields, ``n - q + 1`` periods.
+    ``min_fft``..4096; a block is what one transform yields, ``n - q + 1``
+    periods.
     """
     if taps < BLOCK_MIN_TAPS or l > BLOCK_FACTOR or m > BLOCK_FACTOR:
         return 0
     q = -(-((l - 1) * m // l + taps) // m)
-    n = min(max(1 << (2 * q - 1).bit_length(), 256), 4096)
+    n = min(max(1 << (2 * q - 1).bit_length(), min_fft), 4096)
     return n - q + 1
 
 

@@ -41,6 +41,11 @@ pub const PHASE_LIMIT: u64 = 4;
 /// 11014 phases, stays on interpolated phases).
 pub const SPLIT_MAX_PHASES: u64 = 640;
 
+/// Upward by at least this factor (with more than [`PHASE_LIMIT`] phases
+/// in a sharp stage to half the output rate), the sharp stage doubles the
+/// rate instead of taking it to 1.5 times the input rate.
+pub const UP_DOUBLE_FIRST: u64 = 16;
+
 /// Fewest taps per output for which a stage uses the fast-convolution
 /// kernel: the transforms cost about the same whatever the length of the
 /// filter, the direct kernels cost in proportion to it. "high" (208 taps
@@ -222,6 +227,30 @@ pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
                     scale: l,
                     fp: pb * mf,
                     fs: lf - sb * mf,
+                    extra: SHORT_EXTRA_DB,
+                },
+            ];
+        }
+        if l >= UP_DOUBLE_FIRST * m {
+            // Up by 16 or more: the sharp stage doubles (8k -> 16k on blocks)
+            // and the short stage, which then dominates, starts its stopband
+            // at 3 instead of 2 input Nyquists (8k -> 384k: 32 taps, not 40).
+            let g = gcd(l, 2 * m);
+            return vec![
+                Spec {
+                    l: 2,
+                    m: 1,
+                    scale: 2 * m,
+                    fp: pb * mf,
+                    fs: sb * mf,
+                    extra: 0.0,
+                },
+                Spec {
+                    l: l / g,
+                    m: 2 * m / g,
+                    scale: 4 * m,
+                    fp: pb * mf,
+                    fs: 4.0 * mf - sb * mf,
                     extra: SHORT_EXTRA_DB,
                 },
             ];

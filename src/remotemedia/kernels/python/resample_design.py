@@ -23,6 +23,9 @@ PHASE_LIMIT = 4
 # Most phases of a downward conversion by less than 2.5 that still splits in
 # two stages (22.05k -> 16k: 320); larger terms keep one stage and their route.
 SPLIT_MAX_PHASES = 640
+# Upward by at least this factor (sharp stage to half the output rate with
+# more than PHASE_LIMIT phases), the sharp stage doubles the rate first.
+UP_DOUBLE_FIRST = 16
 # Attenuation added to the short stage of a two-stage conversion (its
 # residue lands in the passband; extra dB cost few taps there).
 SHORT_EXTRA_DB = 10.0
@@ -124,6 +127,12 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
             return (
                 Spec(l // g, 2 * m // g, 2 * m, pb * mf, sb * mf),
                 Spec(2, 1, l, pb * mf, lf - sb * mf, SHORT_EXTRA_DB),
+            )
+        if l >= UP_DOUBLE_FIRST * m:
+            g = math.gcd(l, 2 * m)
+            return (
+                Spec(2, 1, 2 * m, pb * mf, sb * mf),
+                Spec(l // g, 2 * m // g, 4 * m, pb * mf, 4.0 * mf - sb * mf, SHORT_EXTRA_DB),
             )
         g = math.gcd(2 * l, 3 * m)
         return (

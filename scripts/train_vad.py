@@ -43,10 +43,11 @@ and "v3w" are v2 plus the buzz signals (loss weight 1 or 3): also
 rejected (docs/vad.md, Training, has the figures and why). "v4b" is v2
 with the AMI blocks weighing 2; "v5" is v2 on the labels alone (teacher
 weight 0: silero's probability lingers after speech stops, and taught as
-a target it kept our score up after a sound ended). v5 with the noise
-floor rules of scripts/vad_floor_rules.patch (apply it, then train with a
-new ``--cache`` path, as the features change) is the third round's best
-candidate, not shipped (docs/vad.md). ``--drop-slow``
+a target it kept our score up after a sound ended). With the noise floor
+rules of scripts/vad_floor_rules.patch (apply it, then train with a new
+``--cache`` path, as the features change), ``--recipe v3 --no-teacher``
+made the third round's candidate, scripts/vad_floor_rules_model.bin, not
+shipped (docs/vad.md, Training). ``--drop-slow``
 trains without the slow SNR average and zeroes its weights, so the
 written model ignores it. Features
 come from the numpy body itself (``VadStream.block_inputs``), so training

@@ -40,7 +40,14 @@ blocks 3 in the loss, the faint-noise copies, 15 epochs; it reaches ARCTIC
 F1 0.913 (silero 0.921) but its score lingers longer after steady
 synthetic buzzes, which tests/test_vad*.py reject (docs/vad.md). "v3"
 and "v3w" are v2 plus the buzz signals (loss weight 1 or 3): also
-rejected (docs/vad.md, Training, has the figures and why). ``--drop-slow``
+rejected (docs/vad.md, Training, has the figures and why). "v4b" is v2
+with the AMI blocks weighing 2; "v5" is v2 on the labels alone (teacher
+weight 0: silero's probability lingers after speech stops, and taught as
+a target it kept our score up after a sound ended). With the noise floor
+rules of scripts/vad_floor_rules.patch (apply it, then train with a new
+``--cache`` path, as the features change), ``--recipe v3 --no-teacher``
+made the third round's candidate, scripts/vad_floor_rules_model.bin, not
+shipped (docs/vad.md, Training). ``--drop-slow``
 trains without the slow SNR average and zeroes its weights, so the
 written model ignores it. Features
 come from the numpy body itself (``VadStream.block_inputs``), so training
@@ -94,6 +101,7 @@ class Recipe:
     buzz_weight: float = 1.0  # loss weight of those blocks
     slow: bool = True  # False: the model ignores the slow SNR average (its weights are 0)
     ami_weight: float = 1.0  # loss weight of the AMI blocks (trn00-04)
+    teacher_weight: float = TEACHER_WEIGHT  # weight of silero's probability in the targets
 
 
 RECIPES = {
@@ -105,6 +113,11 @@ RECIPES = {
     # ... and v2 with the buzz signals (weight 1 or 3): shorter tails, but dips inside syllable-like buzzes
     "v3": Recipe("eval", 6.0, 3.0, True, 15, buzz=True),
     "v3w": Recipe("eval", 6.0, 3.0, True, 15, buzz=True, buzz_weight=3.0),
+    # ... v2 with the AMI blocks weighing 2 (raises trn00-04 only) ...
+    "v4b": Recipe("eval", 6.0, 3.0, True, 15, ami_weight=2.0),
+    # v2 on the labels alone: silero's probability lingers after speech
+    # stops, and taught as a target it kept our score up after a sound ended
+    "v5": Recipe("eval", 6.0, 3.0, True, 15, teacher_weight=0.0),
 }
 
 
@@ -386,7 +399,9 @@ def main() -> None:
     ap.add_argument("--recipe", choices=sorted(RECIPES), default="shipped", help="labels, weights and data used")
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     ap.add_argument("--no-teacher", action="store_true", help="train on the labels alone")
-    ap.add_argument("--teacher-weight", type=float, default=TEACHER_WEIGHT, help="weight of silero in the targets")
+    ap.add_argument(
+        "--teacher-weight", type=float, default=None, help="silero weight in the targets (default: the recipe's)"
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/remotemedia-vad-train-v4.npz"), help="features cache")
     ap.add_argument("--out", type=Path, default=_vad_model.PATH, help="model file to write")
     ap.add_argument("--drop-slow", action="store_true", help="ignore the slow SNR inputs (zero weights)")
@@ -398,7 +413,7 @@ def main() -> None:
         np.savez(args.cache, **d)
     recipe = RECIPES[args.recipe]
     x, t, lab, weights = training_set(d, recipe)
-    w = 0.0 if args.no_teacher else args.teacher_weight
+    w = 0.0 if args.no_teacher else recipe.teacher_weight if args.teacher_weight is None else args.teacher_weight
     t = (1.0 - w) * lab + w * t
     print(f"{x.shape[0]} blocks, {lab.mean():.2f} speech", file=sys.stderr)
     slow = spec.BLOCK_FEATURES * len(spec.CONTEXT)  # first column of the slow SNR average

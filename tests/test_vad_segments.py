@@ -104,7 +104,8 @@ def test_speech_segments_edges_are_sample_accurate(ks):
         # the detector's reaction: a noise frame just before the onset may
         # be bridged in; its score lingers after a steady buzz ends
         assert abs(a - ta) <= 0.15 and 0 <= b - tb <= 0.9
-        assert (a * SR) % FRAME == 0 and (b * SR) % FRAME == 0
+        for edge in (a * SR, b * SR):  # seconds back to samples: a whole number of frames (float-safe)
+            assert abs(edge - round(edge)) < 1e-6 and round(edge) % FRAME == 0
     padded = ks.speech_segments(x, SR, padding_ms=100, hangover_ms=50, min_speech_ms=60, min_silence_ms=300)
     for (a, b), (pa, pb) in zip(segs, padded, strict=True):
         assert round((a - pa) * SR) == 1600 and round((pb - b) * SR) == 800

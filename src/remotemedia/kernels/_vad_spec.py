@@ -38,9 +38,29 @@ BANDS_HZ = (
 BLOCK_MS = 10
 LOG_SCALE = 16  # log-energy units per neper (about 0.54 dB)
 SMOOTH_SHIFT = 2  # smoothed log energy: s += (q - s) >> SMOOTH_SHIFT per block
+# A block pulls the smoothed log energy at most SMOOTH_DROP units below it
+# (2 nepers): next to a loud tone the autocorrelation estimate of a quiet
+# band can dip to the digital floor for a block, and without this limit
+# that one block would drag the band's noise floor down for 2 s (a steady
+# buzz left its noise looking like speech in the top bands afterwards).
+SMOOTH_DROP = 32
+# For its first SETTLE_BLOCKS blocks after the first, the floor is the
+# smoothed energy itself: the smoothed energy starts at the first block's
+# value, and one low first block would otherwise be the floor for 2 s.
+SETTLE_BLOCKS = 8
 SUB_BLOCKS = 25  # minimum statistics: sub-window of 25 blocks (250 ms) ...
 SUBWINDOWS = 8  # ... times 8: the noise floor looks back 2 s
-SLOW_SHIFT = 4  # slow average of the per-band SNR: time constant about 160 ms
+SLOW_SHIFT = 4  # slow average of the per-band SNR: time constant about 160 ms ...
+# ... except that once every band's SNR has been below QUIET_SNR (1.5
+# nepers, about 6.5 dB) for QUIET_BLOCKS blocks in a row it falls with
+# SLOW_FALL_SHIFT (halves per block): a sound that has stopped is forgotten
+# within about 100 ms, before the model's 120 ms of context forget it too
+# (otherwise the model reads "a pause inside speech" and its score comes
+# back up), while a shorter pause, or one in which some band stays above
+# its floor, keeps the memory.
+SLOW_FALL_SHIFT = 1
+QUIET_SNR = 24
+QUIET_BLOCKS = 5
 FIX = 8  # fixed-point bits of the tracked quantities
 R_MIN, R_MAX = -64, 511  # clip of the per-band SNR feature
 # Features per block: SNR per band (8), spectral shape (8), level (1); the

@@ -128,6 +128,10 @@ pub struct Vad {
     sub_count: u32,
     ring_pos: usize,
     ra: [i32; MAX_BANDS],
+    /// Blocks in a row (up to `QUIET_BLOCKS`) in which every band's SNR was below `QUIET_SNR`.
+    quiet_run: u32,
+    /// Blocks after the first (up to `SETTLE_BLOCKS`): the floor follows `sm` until then.
+    age: u32,
     fhist: [[i16; BLOCK_FEATURES]; HIST + 1], // features of the last blocks, ring
     fpos: usize,                              // slot of the newest block in fhist
     acc: u32,
@@ -222,6 +226,8 @@ impl Vad {
             sub_count: 0,
             ring_pos: 0,
             ra: [0; MAX_BANDS],
+            quiet_run: 0,
+            age: 0,
             fhist: [[0; BLOCK_FEATURES]; HIST + 1],
             fpos: 0,
             acc: 0,
@@ -271,6 +277,8 @@ impl Vad {
         self.sub_count = 0;
         self.ring_pos = 0;
         self.ra = [0; MAX_BANDS];
+        self.quiet_run = 0;
+        self.age = 0;
         self.fhist = [[0; BLOCK_FEATURES]; HIST + 1];
         self.fpos = 0;
         self.acc = 0;
@@ -498,8 +506,16 @@ impl Vad {
             self.ring = [self.sm; SUBWINDOWS];
         } else {
             for i in 0..MAX_BANDS {
-                self.sm[i] += ((ql[i] << fix) - self.sm[i]) >> spec::SMOOTH_SHIFT;
+                // a block pulls the smoothed energy at most SMOOTH_DROP below it
+                let v = (ql[i] << fix).max(self.sm[i] - (spec::SMOOTH_DROP << fix));
+                self.sm[i] += (v - self.sm[i]) >> spec::SMOOTH_SHIFT;
                 self.cur_min[i] = self.cur_min[i].min(self.sm[i]);
+            }
+            if self.age < spec::SETTLE_BLOCKS {
+                // the floor follows the smoothed energy until it has settled
+                self.age += 1;
+                self.cur_min = self.sm;
+                self.ring = [self.sm; SUBWINDOWS];
             }
         }
         let mut floor = self.cur_min;
@@ -518,11 +534,28 @@ impl Vad {
         self.fpos = if self.fpos == HIST { 0 } else { self.fpos + 1 };
         let f = &mut self.fhist[self.fpos];
         let mut total = 0i32;
+        let mut rmax = spec::R_MIN;
         for i in 0..MAX_BANDS {
             let r = (ql[i] - (floor[i] >> fix)).clamp(spec::R_MIN, spec::R_MAX);
-            self.ra[i] += ((r << fix) - self.ra[i]) >> spec::SLOW_SHIFT;
+            rmax = rmax.max(r);
             f[i] = r as i16;
             total += ql[i];
+        }
+        // every band at its floor for QUIET_BLOCKS blocks in a row: a sound has
+        // stopped (not a pause inside speech), the slow average forgets it fast
+        self.quiet_run = if rmax < spec::QUIET_SNR {
+            (self.quiet_run + 1).min(spec::QUIET_BLOCKS)
+        } else {
+            0
+        };
+        let fall = if self.quiet_run >= spec::QUIET_BLOCKS {
+            spec::SLOW_FALL_SHIFT
+        } else {
+            spec::SLOW_SHIFT
+        };
+        for i in 0..MAX_BANDS {
+            let d = ((f[i] as i32) << fix) - self.ra[i];
+            self.ra[i] += d >> if d >= 0 { spec::SLOW_SHIFT } else { fall };
         }
         let level = total >> 3;
         for i in 0..MAX_BANDS {

@@ -23,9 +23,18 @@ pub const MAX_BANDS: usize = BANDS_HZ.len();
 pub const BLOCK_MS: u32 = 10;
 pub const LOG_SCALE: f64 = 16.0;
 pub const SMOOTH_SHIFT: u32 = 2;
+/// A block pulls the smoothed log energy at most this far below it (log units; see _vad_spec.py).
+pub const SMOOTH_DROP: i32 = 32;
+/// For its first SETTLE_BLOCKS blocks after the first, the floor is the smoothed energy itself (see _vad_spec.py).
+pub const SETTLE_BLOCKS: u32 = 8;
 pub const SUB_BLOCKS: u32 = 25;
 pub const SUBWINDOWS: usize = 8;
 pub const SLOW_SHIFT: u32 = 4;
+/// The slow SNR average falls with this shift once every band's SNR has been
+/// below `QUIET_SNR` for `QUIET_BLOCKS` blocks in a row (a sound has stopped; see _vad_spec.py).
+pub const SLOW_FALL_SHIFT: u32 = 1;
+pub const QUIET_SNR: i32 = 24;
+pub const QUIET_BLOCKS: u32 = 5;
 pub const FIX: u32 = 8;
 pub const R_MIN: i32 = -64;
 pub const R_MAX: i32 = 511;

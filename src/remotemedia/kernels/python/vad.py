@@ -64,11 +64,14 @@ class Tracker:
         self.sub_count = 0
         self.ring_pos = 0
         self.ra = [0] * _NB
+        self.quiet_run = 0
+        self.age = 0
 
     def run(self, q: np.ndarray) -> np.ndarray:
         """Features (blocks, BLOCK_FEATURES + 8) of quantised log energies ``q`` (blocks, 8)."""
         out = np.empty((q.shape[0], spec.BLOCK_FEATURES + _NB), np.int64)
-        fix, sh, ssh = spec.FIX, spec.SMOOTH_SHIFT, spec.SLOW_SHIFT
+        fix, sh, ssh, fsh = spec.FIX, spec.SMOOTH_SHIFT, spec.SLOW_SHIFT, spec.SLOW_FALL_SHIFT
+        drop, quiet = spec.SMOOTH_DROP << fix, spec.QUIET_SNR
         for t, row in enumerate(q.tolist()):
             if not self.started:
                 self.started = True
@@ -76,8 +79,13 @@ class Tracker:
                 self.cur_min = list(self.sm)
                 self.ring = [list(self.sm) for _ in range(spec.SUBWINDOWS)]
             else:
-                self.sm = [s + (((v << fix) - s) >> sh) for s, v in zip(self.sm, row, strict=True)]
-                self.cur_min = [min(a, b) for a, b in zip(self.cur_min, self.sm, strict=True)]
+                self.sm = [s + ((max(v << fix, s - drop) - s) >> sh) for s, v in zip(self.sm, row, strict=True)]
+                if self.age < spec.SETTLE_BLOCKS:  # the floor follows the smoothed energy until it has settled
+                    self.age += 1
+                    self.cur_min = list(self.sm)
+                    self.ring = [list(self.sm) for _ in range(spec.SUBWINDOWS)]
+                else:
+                    self.cur_min = [min(a, b) for a, b in zip(self.cur_min, self.sm, strict=True)]
             floor = list(self.cur_min)
             for ring in self.ring:
                 floor = [min(a, b) for a, b in zip(floor, ring, strict=True)]
@@ -88,7 +96,11 @@ class Tracker:
                 self.cur_min = list(self.sm)
                 self.sub_count = 0
             r = [min(max(v - (f >> fix), spec.R_MIN), spec.R_MAX) for v, f in zip(row, floor, strict=True)]
-            self.ra = [a + (((v << fix) - a) >> ssh) for a, v in zip(self.ra, r, strict=True)]
+            # every band at its floor for QUIET_BLOCKS blocks in a row: a sound
+            # has stopped (not a pause inside speech), the slow average forgets it fast
+            self.quiet_run = min(self.quiet_run + 1, spec.QUIET_BLOCKS) if max(r) < quiet else 0
+            dsh = fsh if self.quiet_run >= spec.QUIET_BLOCKS else ssh
+            self.ra = [a + (((v << fix) - a) >> (ssh if v << fix >= a else dsh)) for a, v in zip(self.ra, r, strict=True)]
             total = 0
             for v in row:
                 total += v

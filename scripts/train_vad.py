@@ -31,7 +31,7 @@ Training data (16 kHz), all labelled per 10 ms block:
 
 Targets mix the labels (0.9) with silero-vad's probability on the same
 audio (0.1, teacher). The recipes (``RECIPES``): "shipped" made the
-shipped model: labels by energy alone (40 dB of the active level, which
+model shipped before the third round: labels by energy alone (40 dB of the active level, which
 for ARCTIC counts the room noise at utterance edges as speech), every
 block of weight 1, 10 epochs. "v2" is a candidate, not shipped: the
 benchmark's own labelling rule (ARCTIC also 10 dB above its noise floor,
@@ -44,10 +44,9 @@ rejected (docs/vad.md, Training, has the figures and why). "v4b" is v2
 with the AMI blocks weighing 2; "v5" is v2 on the labels alone (teacher
 weight 0: silero's probability lingers after speech stops, and taught as
 a target it kept our score up after a sound ended). With the noise floor
-rules of scripts/vad_floor_rules.patch (apply it, then train with a new
-``--cache`` path, as the features change), ``--recipe v3 --no-teacher``
-made the third round's candidate, scripts/vad_floor_rules_model.bin, not
-shipped (docs/vad.md, Training). ``--drop-slow``
+rules of the third round (in both bodies since; an old ``--cache`` holds
+the old features, so use a new path), ``--recipe v3 --no-teacher`` made
+the shipped model (docs/vad.md, Training). ``--drop-slow``
 trains without the slow SNR average and zeroes its weights, so the
 written model ignores it. Features
 come from the numpy body itself (``VadStream.block_inputs``), so training

@@ -100,7 +100,9 @@ class Tracker:
             # has stopped (not a pause inside speech), the slow average forgets it fast
             self.quiet_run = min(self.quiet_run + 1, spec.QUIET_BLOCKS) if max(r) < quiet else 0
             dsh = fsh if self.quiet_run >= spec.QUIET_BLOCKS else ssh
-            self.ra = [a + (((v << fix) - a) >> (ssh if v << fix >= a else dsh)) for a, v in zip(self.ra, r, strict=True)]
+            self.ra = [
+                a + (((v << fix) - a) >> (ssh if v << fix >= a else dsh)) for a, v in zip(self.ra, r, strict=True)
+            ]
             total = 0
             for v in row:
                 total += v

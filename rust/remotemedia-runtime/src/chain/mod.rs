@@ -27,7 +27,7 @@ use crate::resample::{Quality, Resampler, MAX_CHANNELS};
 use crate::vad::Vad;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::Instant;
 
 /// Input frames per block of work.
@@ -104,6 +104,15 @@ pub struct Chain {
     segments: Option<Segments>,
     /// Stage times are measured (see [`Chain::set_timing`]).
     timing: bool,
+    /// Threads for the per-channel prefix of a big block (0: one per
+    /// channel, up to the cores this process may use); see [`Chain::set_threads`].
+    threads: usize,
+    /// `Some(p)` while a stream's per-channel prefix `..p` keeps its state
+    /// in `lanes` (chosen by the stream's first block, kept until `flush`
+    /// or `reset`).
+    lane_stream: Option<usize>,
+    /// No block since `new`, `reset` or `flush`: the next block may choose the lanes.
+    fresh: bool,
 }
 
 impl Chain {
@@ -194,6 +203,9 @@ impl Chain {
             flush_buf: Vec::new(),
             segments: None,
             timing: true,
+            threads: 0,
+            lane_stream: None,
+            fresh: true,
         })
     }
 
@@ -218,6 +230,11 @@ impl Chain {
 
     /// Output frames and flags of the next `process` of `n` frames.
     pub fn output_frames(&self, mut n: usize) -> (usize, usize) {
+        if let (Some(p), Some(lane)) = (self.lane_stream, self.lanes.first()) {
+            // The prefix's state is in the lanes (all alike): they say what it gives.
+            let m = lane.output_frames(n).0;
+            return (m, self.flags_from(p, m));
+        }
         let mut flags = 0;
         for s in &self.stages {
             match &s.op {
@@ -308,6 +325,10 @@ impl Chain {
         if let Some(s) = &mut self.segments {
             s.reset();
         }
+        if self.lane_stream.take().is_some() {
+            self.lanes.iter_mut().for_each(Chain::reset);
+        }
+        self.fresh = true;
         for s in &mut self.stages {
             match &mut s.op {
                 Op::Resample(r) => r.reset(),
@@ -336,9 +357,18 @@ impl Chain {
     /// Returns (frames, flags) written.
     pub fn process(&mut self, input: View<'_>, out: Option<ViewMut<'_>>, flags: &mut [u8]) -> Result<(usize, usize)> {
         self.check_input(&input)?;
+        if self.fresh && input.frames > 0 && out.is_some() {
+            // A stream whose first block is big runs its per-channel prefix
+            // on the lanes (threads for its big blocks) until it ends.
+            if let Some(p) = self.parallel_prefix(input.frames) {
+                self.make_lanes(p)?;
+                self.lanes.iter_mut().for_each(Chain::reset);
+                self.lane_stream = Some(p);
+            }
+        }
         let (want, want_flags) = self.output_frames(input.frames);
         let (of, och, _) = self.output_format();
-        let mut out = match (self.writer, out) {
+        let out = match (self.writer, out) {
             (Some(_), Some(o)) => {
                 if o.fmt() != of || o.channels != och || o.frames < want {
                     return Err(Error::BufferTooSmall {
@@ -357,6 +387,33 @@ impl Chain {
                 given: flags.len(),
             });
         }
+        if input.frames > 0 {
+            self.fresh = false;
+        }
+        let (done, nf) = match (self.lane_stream, out) {
+            (Some(p), Some(o)) => self.run_lanes(p, input, o, flags, want)?,
+            (_, out) => self.process_blocks(input, out, flags)?,
+        };
+        if (self.writer.is_some() && done != want) || nf != want_flags {
+            return Err(Error::State(format!(
+                "chain wrote {done} frames and {nf} flags, expected {want} and {want_flags}"
+            )));
+        }
+        if let Some(s) = &mut self.segments {
+            // The VAD ends the chain: it saw the output (or the input, unchanged).
+            let seen = if self.writer.is_some() { done } else { input.frames };
+            s.push(seen, &flags[..nf]);
+        }
+        Ok((done, nf))
+    }
+
+    /// `process` on this thread, block by block, every stage in turn.
+    fn process_blocks(
+        &mut self,
+        input: View<'_>,
+        mut out: Option<ViewMut<'_>>,
+        flags: &mut [u8],
+    ) -> Result<(usize, usize)> {
         let (mut pos, mut done, mut nf) = (0, 0, 0);
         while pos < input.frames {
             let n = BLOCK.min(input.frames - pos);
@@ -372,16 +429,6 @@ impl Chain {
             done += k;
             nf += m;
             pos += n;
-        }
-        if (self.writer.is_some() && done != want) || nf != want_flags {
-            return Err(Error::State(format!(
-                "chain wrote {done} frames and {nf} flags, expected {want} and {want_flags}"
-            )));
-        }
-        if let Some(s) = &mut self.segments {
-            // The VAD ends the chain: it saw the output (or the input, unchanged).
-            let seen = if self.writer.is_some() { done } else { input.frames };
-            s.push(seen, &flags[..nf]);
         }
         Ok((done, nf))
     }
@@ -510,9 +557,22 @@ impl Chain {
         let (_, och, _) = self.output_format();
         self.tail = vec![Vec::new(); och];
         self.tail_flags.clear();
-        let mut fb = std::mem::take(&mut self.flush_buf);
-        let res = self.flush_into(&mut fb);
-        self.flush_buf = fb;
+        let res = match self.lane_stream.take() {
+            Some(p) => {
+                let r = self.flush_lanes(p);
+                if r.is_err() {
+                    self.lanes.iter_mut().for_each(Chain::reset);
+                }
+                r
+            }
+            None => {
+                let mut fb = std::mem::take(&mut self.flush_buf);
+                let r = self.flush_into(&mut fb);
+                self.flush_buf = fb;
+                r
+            }
+        };
+        self.fresh = true;
         self.reset_vad();
         if res.is_err() {
             if let Some(s) = &mut self.segments {
@@ -526,6 +586,36 @@ impl Chain {
             s.finish();
         }
         Ok((self.tail[0].len(), self.tail_flags.len()))
+    }
+
+    /// `flush` of a stream whose prefix `..p` lives in the lanes: each
+    /// lane's tail is a row of the chain's tail, and the stages after the
+    /// prefix (the VAD) read those rows in the output format.
+    fn flush_lanes(&mut self, p: usize) -> Result<()> {
+        let (of, och, _) = self.output_format();
+        let mut frames = None;
+        for (c, lane) in self.lanes.iter_mut().enumerate() {
+            let (m, _) = lane.flush()?;
+            if *frames.get_or_insert(m) != m {
+                return Err(Error::State(format!("chain lanes flushed {m} and {frames:?} frames")));
+            }
+            self.tail[c] = lane.tail.pop().unwrap_or_default();
+            lane.tail.clear();
+            lane.tail_flags.clear();
+        }
+        self.take_lane_times(p, false);
+        let m = frames.unwrap_or(0);
+        if m == 0 || self.tail.len() != och {
+            return Ok(());
+        }
+        let mut store = std::mem::take(&mut self.conv);
+        write_f64(&self.tail, &mut store.view_mut(of, och, m));
+        let mut fl = vec![0u8; self.flags_from(p, m)];
+        let res = self.run_inner(p, store.view(of, och, m), None, &mut fl);
+        self.conv = store;
+        let (_, _, nf) = res?;
+        self.tail_flags.extend_from_slice(&fl[..nf]);
+        Ok(())
     }
 
     fn flush_into(&mut self, fb: &mut Vec<f32>) -> Result<()> {
@@ -597,7 +687,8 @@ impl Chain {
     }
 
     /// A whole buffer: reset, process, flush and take into `out`
-    /// (`run_frames(n).0` frames per row). Leaves the chain reset.
+    /// (`run_frames(n).0` frames per row). Leaves the chain reset. A big
+    /// buffer runs its per-channel prefix on threads (see [`Chain::process`]).
     pub fn run(&mut self, input: View<'_>, out: Option<ViewMut<'_>>, flags: &mut [u8]) -> Result<(usize, usize)> {
         // A whole buffer is not a stream: its flags do not reach the tracker.
         let segments = self.segments.take();
@@ -610,10 +701,7 @@ impl Chain {
     fn run_buffer(&mut self, input: View<'_>, out: Option<ViewMut<'_>>, flags: &mut [u8]) -> Result<(usize, usize)> {
         self.reset();
         let (total, total_flags) = self.run_frames(input.frames);
-        let res = match (self.parallel_prefix(input.frames), out) {
-            (Some(p), Some(o)) => self.run_parallel(p, input, o, flags, total),
-            (_, out) => self.run_whole(input, out, flags, total),
-        };
+        let res = self.run_whole(input, out, flags, total);
         if res.is_err() {
             self.reset();
         }
@@ -626,12 +714,36 @@ impl Chain {
         Ok((n, nf))
     }
 
-    /// The end of the per-channel prefix when a whole buffer of `frames`
-    /// should run one channel per thread: several channels, a resampler
-    /// in the prefix, all audio written by the prefix (later stages only
-    /// read it: the VAD), and a second core.
+    /// Sets the threads a big block's per-channel stages may use: `0`
+    /// (the default) means one per channel, up to the cores this process
+    /// may run on ([`cores`]); `1` keeps every call on the calling thread.
+    /// The results are the same bits for every setting.
+    pub fn set_threads(&mut self, n: usize) {
+        self.threads = n;
+    }
+
+    /// The threads a big block of this chain runs on (1: none started).
+    pub fn thread_count(&self) -> usize {
+        let want = if self.threads == 0 { cores() } else { self.threads };
+        want.min(self.chans[0]).max(1)
+    }
+
+    /// The end of the per-channel prefix when a block of `frames` should
+    /// run one channel per thread: at least [`PARALLEL_MIN`] frames, two
+    /// threads allowed, and [`Chain::lane_prefix`].
     fn parallel_prefix(&self, frames: usize) -> Option<usize> {
-        if frames < PARALLEL_MIN || self.chans[0] < 2 {
+        if frames < PARALLEL_MIN || self.thread_count() < 2 {
+            return None;
+        }
+        self.lane_prefix()
+    }
+
+    /// The end of the per-channel prefix that lanes (one-channel chains)
+    /// can run: several channels, a resampler in the prefix (else the
+    /// work is too little to share), and all audio written by the prefix
+    /// (the stages after it only read it: the VAD).
+    fn lane_prefix(&self) -> Option<usize> {
+        if self.chans[0] < 2 {
             return None;
         }
         let p = self
@@ -641,15 +753,35 @@ impl Chain {
             .unwrap_or(self.stages.len());
         let resamples = self.stages[..p].iter().any(|s| matches!(s.op, Op::Resample(_)));
         let written = self.writer.is_some_and(|w| w < p);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (resamples && written && cores > 1).then_some(p)
+        (resamples && written).then_some(p)
     }
 
-    /// `run` with the prefix `..p` on one-channel chains, one per channel,
-    /// spread over threads and writing straight into their output rows;
-    /// then the rest (the VAD) over the output. Channels are independent
-    /// in those stages, so the bits are those of the one-thread path.
-    fn run_parallel(
+    /// One one-channel chain of the prefix `..p` per channel (built once).
+    fn make_lanes(&mut self, p: usize) -> Result<()> {
+        if self.lanes.is_empty() {
+            let (f, channels, r) = self.input_format();
+            self.lanes = (0..channels)
+                .map(|_| Chain::new(f, 1, r, &self.specs[..p]))
+                .collect::<Result<_>>()?;
+        }
+        Ok(())
+    }
+
+    /// Adds the lanes' stage times (taken) to the prefix's stages: the
+    /// longest lane when they ran side by side, their sum when in turn.
+    fn take_lane_times(&mut self, p: usize, side_by_side: bool) {
+        for i in 0..p {
+            let t = self.lanes.iter_mut().map(|l| std::mem::take(&mut l.times[i]));
+            self.times[i] += if side_by_side { t.max().unwrap_or(0) } else { t.sum() };
+        }
+    }
+
+    /// A block of a stream whose prefix `..p` lives in the lanes: each
+    /// channel's lane writes its output row (on its own thread when the
+    /// block is big enough), then the rest (the VAD) reads the rows.
+    /// Channels are independent in those stages and the lanes see the
+    /// blocks a one-thread run sees, so the bits are that run's.
+    fn run_lanes(
         &mut self,
         p: usize,
         input: View<'_>,
@@ -657,13 +789,6 @@ impl Chain {
         flags: &mut [u8],
         total: usize,
     ) -> Result<(usize, usize)> {
-        let channels = self.chans[0];
-        if self.lanes.is_empty() {
-            let (f, _, r) = self.input_format();
-            self.lanes = (0..channels)
-                .map(|_| Chain::new(f, 1, r, &self.specs[..p]))
-                .collect::<Result<_>>()?;
-        }
         for i in 0..p {
             if std::mem::take(&mut self.stages[i].fail) {
                 self.lanes[0].stages[i].fail = true;
@@ -675,54 +800,46 @@ impl Chain {
                 given: out.frames * out.channels,
             });
         }
-        if let Some(vi) = self.overlapped_vad(p, total) {
-            return self.run_overlapped(vi, input, out, flags, total);
+        let threads = if input.frames >= PARALLEL_MIN {
+            self.thread_count()
+        } else {
+            1
+        };
+        if threads > 1 {
+            if let Some(vi) = self.overlapped_vad(p, total) {
+                return self.run_overlapped(vi, input, out, flags, total, threads);
+            }
         }
         let mut rows = out.rows_mut();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(channels);
+        if rows.len() != self.lanes.len() {
+            return Err(Error::State("chain output has too few rows".into()));
+        }
         // Work of each thread: (lane, input row, output row) triples.
         let mut work: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
         for (c, (lane, row)) in self.lanes.iter_mut().zip(rows.drain(..)).enumerate() {
             work[c % threads].push((lane, input.row_view(c), row));
         }
         let run_lanes = |jobs: Vec<(&mut Chain, View<'_>, ViewMut<'_>)>| -> Result<()> {
-            for (lane, x, y) in jobs {
-                let mut y = y;
-                let sub = y.sub(0, total);
-                lane.run(x, Some(sub), &mut [])?;
+            for (lane, x, mut y) in jobs {
+                let (k, _) = lane.process(x, Some(y.sub(0, total)), &mut [])?;
+                if k != total {
+                    return Err(Error::State(format!("a chain lane wrote {k} frames, expected {total}")));
+                }
             }
             Ok(())
         };
         let mut jobs = work.into_iter();
         let mine = jobs.next().unwrap_or_default();
         let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = jobs.map(|j| s.spawn(move || run_lanes(j))).collect();
+            let handles: Vec<_> = jobs.map(|j| s.spawn(move || caught(|| run_lanes(j)))).collect();
             let mut res = vec![run_lanes(mine)];
-            for h in handles {
-                match h.join() {
-                    Ok(r) => res.push(r),
-                    Err(payload) => {
-                        // Re-raise here so the ABI guard reports it (with its message).
-                        let msg = payload
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "unknown panic".into());
-                        panic!("{msg} (in a chain worker thread)");
-                    }
-                }
-            }
+            res.extend(handles.into_iter().map(join_worker));
             res
         });
         for r in results {
             r?;
         }
-        for i in 0..p {
-            let t = self.lanes.iter_mut().map(|l| std::mem::take(&mut l.times[i])).max();
-            self.times[i] += t.unwrap_or(0);
-        }
+        self.take_lane_times(p, threads > 1);
         // The rest (a VAD) reads the finished output, block by block.
         let done = out.as_view().sub(0, total);
         let mut nf = 0;
@@ -733,7 +850,6 @@ impl Chain {
             nf += k;
             pos += n;
         }
-        self.reset_vad();
         Ok((total, nf))
     }
 
@@ -750,12 +866,12 @@ impl Chain {
         (vad_last && rest_noop && self.fmts[vi] == Fmt::F32 && total > 0).then_some(vi)
     }
 
-    /// [`Chain::run_parallel`] with the VAD (stage `vi`) on this thread
-    /// while the channel threads resample: each thread hands over its
-    /// rows piece by piece ([`SEGMENT`] input frames), and the VAD takes
-    /// piece `k` of every row once all rows have it. The lanes see the
-    /// blocks of a one-thread run and the VAD is chunking invariant, so
-    /// the bits are those of the one-thread path.
+    /// [`Chain::run_lanes`] on `threads` threads with the VAD (stage `vi`)
+    /// on this thread while the channel threads resample: each thread
+    /// hands over its rows piece by piece ([`SEGMENT`] input frames), and
+    /// the VAD takes piece `k` of every row once all rows have it. The
+    /// lanes see the blocks of a one-thread run and the VAD is chunking
+    /// invariant, so the bits are those of the one-thread path.
     fn run_overlapped(
         &mut self,
         vi: usize,
@@ -763,6 +879,7 @@ impl Chain {
         mut out: ViewMut<'_>,
         flags: &mut [u8],
         total: usize,
+        threads: usize,
     ) -> Result<(usize, usize)> {
         let channels = self.chans[0];
         let stride = out.stride.max(1);
@@ -773,9 +890,6 @@ impl Chain {
         if rows.len() != channels {
             return Err(Error::State("chain output has too few rows".into()));
         }
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(channels);
         let mut work: Vec<Vec<LaneJob<'_, '_>>> = (0..threads).map(|_| Vec::new()).collect();
         for (c, (lane, row)) in self.lanes.iter_mut().zip(rows).enumerate() {
             work[c % threads].push(LaneJob {
@@ -784,7 +898,6 @@ impl Chain {
                 x: input.row_view(c),
                 row,
                 pos: 0,
-                flushed: false,
             });
         }
         let (stages, mix, times) = (&mut self.stages, &mut self.mix, &mut self.times);
@@ -796,7 +909,7 @@ impl Chain {
                 .into_iter()
                 .map(|jobs| {
                     let (tx, stop) = (tx.clone(), &stop);
-                    s.spawn(move || run_lane_jobs(jobs, &tx, stop))
+                    s.spawn(move || caught(|| run_lane_jobs(jobs, &tx, stop)))
                 })
                 .collect();
             drop(tx);
@@ -835,13 +948,9 @@ impl Chain {
             }
             let mut res = vad_res;
             for h in handles {
-                match h.join() {
-                    Ok(r) => {
-                        if res.is_ok() {
-                            res = r;
-                        }
-                    }
-                    Err(payload) => resume_worker_panic(payload),
+                let r = join_worker(h);
+                if res.is_ok() {
+                    res = r;
                 }
             }
             res
@@ -852,11 +961,7 @@ impl Chain {
                 "overlapped chain run gave the VAD {done} frames, expected {total}"
             )));
         }
-        for i in 0..vi {
-            let t = self.lanes.iter_mut().map(|l| std::mem::take(&mut l.times[i])).max();
-            self.times[i] += t.unwrap_or(0);
-        }
-        self.reset_vad();
+        self.take_lane_times(vi, true);
         Ok((total, nf))
     }
 
@@ -898,19 +1003,19 @@ struct LaneJob<'a, 'o> {
     x: View<'o>,
     row: &'o mut [f32],
     pos: usize,
-    flushed: bool,
 }
 
 impl<'o> LaneJob<'_, 'o> {
-    /// The next piece of this row: [`SEGMENT`] more input frames, or the
-    /// tail once the input is done.
+    /// True once the whole input row went through the lane.
+    fn done(&self) -> bool {
+        self.pos >= self.x.frames
+    }
+
+    /// The next piece of this row: the output of [`SEGMENT`] more input frames.
     fn step(&mut self) -> Result<&'o [f32]> {
         let row = std::mem::take(&mut self.row);
-        let (want, last) = if self.pos < self.x.frames {
-            (self.lane.output_frames(SEGMENT.min(self.x.frames - self.pos)).0, false)
-        } else {
-            (self.lane.flush()?.0, true)
-        };
+        let n = SEGMENT.min(self.x.frames - self.pos);
+        let want = self.lane.output_frames(n).0;
         if want > row.len() {
             return Err(Error::BufferTooSmall {
                 needed: want,
@@ -919,15 +1024,8 @@ impl<'o> LaneJob<'_, 'o> {
         }
         let (head, rest) = row.split_at_mut(want);
         let dst = ViewMut::new(PlaneMut::F32(&mut *head), 1, want, want)?;
-        let (k, _) = if last {
-            self.flushed = true;
-            self.lane.take(Some(dst), &mut [])?
-        } else {
-            let n = SEGMENT.min(self.x.frames - self.pos);
-            let r = self.lane.process(self.x.sub(self.pos, n), Some(dst), &mut [])?;
-            self.pos += n;
-            r
-        };
+        let (k, _) = self.lane.process(self.x.sub(self.pos, n), Some(dst), &mut [])?;
+        self.pos += n;
         self.row = rest;
         let head: &'o [f32] = head;
         Ok(&head[..k])
@@ -941,11 +1039,8 @@ fn run_lane_jobs<'o>(
     tx: &mpsc::Sender<(usize, &'o [f32])>,
     stop: &AtomicBool,
 ) -> Result<()> {
-    for j in &mut jobs {
-        j.lane.reset();
-    }
-    while jobs.iter().any(|j| !j.flushed) {
-        for j in jobs.iter_mut().filter(|j| !j.flushed) {
+    while jobs.iter().any(|j| !j.done()) {
+        for j in jobs.iter_mut().filter(|j| !j.done()) {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
@@ -957,14 +1052,37 @@ fn run_lane_jobs<'o>(
     Ok(())
 }
 
-/// Re-raises a worker's panic here so the ABI guard reports it (with its message).
-fn resume_worker_panic(payload: Box<dyn std::any::Any + Send>) -> ! {
-    let msg = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into());
-    panic!("{msg} (in a chain worker thread)");
+/// What a worker thread's body left: its result, or the message of its panic.
+type Caught<T> = std::result::Result<T, String>;
+
+/// Runs a worker thread's body under `catch_unwind`: a panic ends the
+/// worker with its message, never unwinds out of the thread.
+fn caught<T>(f: impl FnOnce() -> T) -> Caught<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into())
+    })
+}
+
+/// Waits for a worker; its panic is raised again here (on the calling
+/// thread, inside the ABI's guard), so the call fails as `RM_ERR_PANIC`
+/// with the worker's message and nothing unwinds across a thread.
+fn join_worker<T>(h: std::thread::ScopedJoinHandle<'_, Caught<Result<T>>>) -> Result<T> {
+    match h.join() {
+        Ok(Ok(r)) => r,
+        Ok(Err(msg)) => panic!("{msg} (in a chain worker thread)"),
+        Err(_) => panic!("a chain worker thread ended abnormally"),
+    }
+}
+
+/// The cores this process may run on (`std::thread::available_parallelism`:
+/// on Linux its CPU affinity and cgroup quota), read once per process.
+pub fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// One data stage from `src` into `dst`.
@@ -1028,3 +1146,5 @@ pub use ops::{Plane as ChainPlane, PlaneMut as ChainPlaneMut, View as ChainView,
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod threads_tests;

@@ -195,7 +195,8 @@ impl<'a> ViewMut<'a> {
         }
     }
 
-    /// Splits into one-channel views, one per row (disjoint borrows).
+    /// Splits into one-channel views, one per row (disjoint borrows; empty
+    /// rows when there are no frames).
     pub fn rows_mut(&mut self) -> Vec<ViewMut<'_>> {
         let (stride, frames, ch) = (self.stride, self.frames, self.channels);
         macro_rules! split {
@@ -212,7 +213,18 @@ impl<'a> ViewMut<'a> {
             };
         }
         if frames == 0 {
-            return Vec::new();
+            let empty = |_| ViewMut {
+                data: match self.data {
+                    PlaneMut::I16(_) => PlaneMut::I16(&mut []),
+                    PlaneMut::I32(_) => PlaneMut::I32(&mut []),
+                    PlaneMut::F32(_) => PlaneMut::F32(&mut []),
+                    PlaneMut::F64(_) => PlaneMut::F64(&mut []),
+                },
+                channels: 1,
+                frames: 0,
+                stride: 0,
+            };
+            return (0..ch).map(empty).collect();
         }
         match &mut self.data {
             PlaneMut::I16(d) => split!(d, I16),

@@ -157,15 +157,17 @@ fn chains() -> Vec<Vec<Spec>> {
 fn every_thread_setting_and_chunking_gives_the_one_thread_bits() {
     let n = 2 * PARALLEL_MIN + 4321;
     for (k, specs) in chains().iter().enumerate() {
-        for ch in [2, 3] {
+        // Three channels (more than threads on two cores) for two of the chains.
+        let channels: &[usize] = if k % 4 == 0 { &[2, 3] } else { &[2] };
+        for &ch in channels {
             let x = rows(ch, n, 11 + k as u32);
             // The reference: one thread, the default blocks.
             let want = pushed(specs, &x, ch, 1, &[BLOCK]);
             assert!(want.1.is_empty() || want.1.contains(&1) && want.1.contains(&0));
-            for threads in [0, 1, 2, 4] {
+            for threads in [0, 2, 3] {
                 let what = format!("chain {k} ({specs:?}), {ch} channels, threads {threads}");
                 assert_same(&whole(specs, &x, ch, threads), &want, &format!("{what}, whole"));
-                for (seed, big_first) in [(1, true), (2, false), (3, true)] {
+                for (seed, big_first) in [(1, true), (2, false)] {
                     let got = pushed(specs, &x, ch, threads, &chunking(seed + 7 * k as u32, big_first));
                     assert_same(&got, &want, &format!("{what}, chunking {seed}"));
                 }

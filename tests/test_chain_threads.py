@@ -137,12 +137,12 @@ def test_native_panic_in_a_channel_thread_reruns_the_chain_in_python(
     (cp,) = p.plan().chains.values()
     chain = cp.chain_for(layout_of(AudioBuffer(*x)))
     assert chain is not None
-    chain.debug_fail(1)  # the resampler, which runs on the channel threads
+    chain.debug_fail(1)  # the resampler, whose lanes the channel threads share
     cp.release(chain)
     with caplog.at_level(logging.WARNING, logger="remotemedia.pipeline"):
         got = p.run_sync(x)
     warnings = [r.message for r in caplog.records if "failed internally" in r.message]
-    assert len(warnings) == 1 and "Rust panic" in warnings[0] and "chain worker thread" in warnings[0]
+    assert len(warnings) == 1 and "Rust panic" in warnings[0] and "deliberate panic in chain stage 1" in warnings[0]
     python = by_nodes(nodes, x, kernels.get("python"))
     np.testing.assert_allclose(got.data, python.data, atol=1e-5, rtol=0)
     np.testing.assert_array_equal(got.metadata["vad_flags"], python.metadata["vad_flags"])

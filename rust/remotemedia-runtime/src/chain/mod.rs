@@ -27,7 +27,7 @@ use crate::resample::{Quality, Resampler, MAX_CHANNELS};
 use crate::vad::Vad;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Mutex, OnceLock, TryLockError};
 use std::time::Instant;
 
 /// Input frames per block of work.
@@ -777,9 +777,10 @@ impl Chain {
     }
 
     /// A block of a stream whose prefix `..p` lives in the lanes: each
-    /// channel's lane writes its output row (on its own thread when the
-    /// block is big enough), then the rest (the VAD) reads the rows.
-    /// Channels are independent in those stages and the lanes see the
+    /// channel's lane writes its output row, then the rest (the VAD) reads
+    /// the rows. A big block shares the lanes' pieces among the calling
+    /// thread and `threads - 1` workers ([`Chain::run_shared`]). Channels
+    /// are independent in those stages and every lane sees its row in the
     /// blocks a one-thread run sees, so the bits are that run's.
     fn run_lanes(
         &mut self,
@@ -800,49 +801,39 @@ impl Chain {
                 given: out.frames * out.channels,
             });
         }
-        let threads = if input.frames >= PARALLEL_MIN {
+        let mut threads = if input.frames >= PARALLEL_MIN {
             self.thread_count()
         } else {
             1
         };
-        if threads > 1 {
-            if let Some(vi) = self.overlapped_vad(p, total) {
-                return self.run_overlapped(vi, input, out, flags, total, threads);
-            }
+        if threads > 1 && self.threads == 0 && !spare_core() {
+            // Auto: a worker that must wait for a core delays the call (the
+            // join waits for it to start), so only start one when a core is free.
+            threads = 1;
         }
-        let mut rows = out.rows_mut();
+        let rows: Vec<ViewMut<'_>> = out.rows_mut().into_iter().map(|r| r.split_row(total).0).collect();
         if rows.len() != self.lanes.len() {
             return Err(Error::State("chain output has too few rows".into()));
         }
-        // Work of each thread: (lane, input row, output row) triples.
-        let mut work: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
-        for (c, (lane, row)) in self.lanes.iter_mut().zip(rows.drain(..)).enumerate() {
-            work[c % threads].push((lane, input.row_view(c), row));
-        }
-        let run_lanes = |jobs: Vec<(&mut Chain, View<'_>, ViewMut<'_>)>| -> Result<()> {
-            for (lane, x, mut y) in jobs {
-                let (k, _) = lane.process(x, Some(y.sub(0, total)), &mut [])?;
+        let vad = self.overlapped_vad(p, total);
+        let mut nf = 0;
+        if threads > 1 {
+            nf = self.run_shared(vad, input, rows, flags, threads)?;
+            self.take_lane_times(p, true);
+        } else {
+            for (c, (lane, row)) in self.lanes.iter_mut().zip(rows).enumerate() {
+                let (k, _) = lane.process(input.row_view(c), Some(row), &mut [])?;
                 if k != total {
                     return Err(Error::State(format!("a chain lane wrote {k} frames, expected {total}")));
                 }
             }
-            Ok(())
-        };
-        let mut jobs = work.into_iter();
-        let mine = jobs.next().unwrap_or_default();
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = jobs.map(|j| s.spawn(move || caught(|| run_lanes(j)))).collect();
-            let mut res = vec![run_lanes(mine)];
-            res.extend(handles.into_iter().map(join_worker));
-            res
-        });
-        for r in results {
-            r?;
+            self.take_lane_times(p, false);
         }
-        self.take_lane_times(p, threads > 1);
+        if threads > 1 && vad.is_some() {
+            return Ok((total, nf));
+        }
         // The rest (a VAD) reads the finished output, block by block.
         let done = out.as_view().sub(0, total);
-        let mut nf = 0;
         let mut pos = 0;
         while pos < total {
             let n = BLOCK.min(total - pos);
@@ -853,9 +844,9 @@ impl Chain {
         Ok((total, nf))
     }
 
-    /// The VAD stage of a parallel run that can overlap the channel
-    /// threads: the stages after the prefix `..p` are the VAD (the rest
-    /// pass-through) on float32 audio, and there is output to share.
+    /// The VAD stage that can follow the lanes piece by piece: the stages
+    /// after the prefix `..p` are the VAD (the rest pass-through) on
+    /// float32 audio, and there is output to share.
     fn overlapped_vad(&self, p: usize, total: usize) -> Option<usize> {
         let vi = self.stages.len().checked_sub(1)?;
         if p > vi {
@@ -866,87 +857,106 @@ impl Chain {
         (vad_last && rest_noop && self.fmts[vi] == Fmt::F32 && total > 0).then_some(vi)
     }
 
-    /// [`Chain::run_lanes`] on `threads` threads with the VAD (stage `vi`)
-    /// on this thread while the channel threads resample: each thread
-    /// hands over its rows piece by piece ([`SEGMENT`] input frames), and
-    /// the VAD takes piece `k` of every row once all rows have it. The
-    /// lanes see the blocks of a one-thread run and the VAD is chunking
-    /// invariant, so the bits are those of the one-thread path.
-    fn run_overlapped(
+    /// The lanes of a big block on this thread and `threads - 1` workers,
+    /// shared piece by piece ([`SEGMENT`] input frames of one channel):
+    /// every thread takes the next piece of any lane nobody holds, so a
+    /// worker the OS leaves waiting for a core costs nothing but its
+    /// start (this thread then does its work), and an idle core takes half.
+    /// With `vad` (stage index) this thread also runs the VAD on piece `k`
+    /// of every row once all rows have it. Returns the flags written.
+    fn run_shared(
         &mut self,
-        vi: usize,
+        vad: Option<usize>,
         input: View<'_>,
-        mut out: ViewMut<'_>,
+        rows: Vec<ViewMut<'_>>,
         flags: &mut [u8],
-        total: usize,
         threads: usize,
-    ) -> Result<(usize, usize)> {
-        let channels = self.chans[0];
-        let stride = out.stride.max(1);
-        let rows: Vec<&mut [f32]> = match &mut out.data {
-            PlaneMut::F32(d) => d.chunks_mut(stride).take(channels).map(|r| &mut r[..total]).collect(),
-            _ => return Err(Error::State("an overlapped run writes float32".into())),
-        };
-        if rows.len() != channels {
-            return Err(Error::State("chain output has too few rows".into()));
-        }
-        let mut work: Vec<Vec<LaneJob<'_, '_>>> = (0..threads).map(|_| Vec::new()).collect();
-        for (c, (lane, row)) in self.lanes.iter_mut().zip(rows).enumerate() {
-            work[c % threads].push(LaneJob {
-                c,
-                lane,
-                x: input.row_view(c),
-                row,
-                pos: 0,
-            });
-        }
+    ) -> Result<usize> {
+        let channels = rows.len();
+        let jobs: Vec<Mutex<LaneJob<'_, '_>>> = self
+            .lanes
+            .iter_mut()
+            .zip(rows)
+            .enumerate()
+            .map(|(c, (lane, row))| {
+                Mutex::new(LaneJob {
+                    c,
+                    lane,
+                    x: input.row_view(c),
+                    row: Some(row),
+                    pos: 0,
+                })
+            })
+            .collect();
         let (stages, mix, times) = (&mut self.stages, &mut self.mix, &mut self.times);
         let stop = AtomicBool::new(false);
-        let (tx, rx) = mpsc::channel::<(usize, &[f32])>();
-        let (mut done, mut nf) = (0usize, 0usize);
+        let (tx, rx) = mpsc::channel::<(usize, View<'_>)>();
+        let mut queues: Vec<VecDeque<View<'_>>> = (0..channels).map(|_| VecDeque::new()).collect();
+        let mut nf = 0usize;
+        // The VAD on every complete set of pieces (piece k of every row).
+        let mut feed = |queues: &mut Vec<VecDeque<View<'_>>>, stop: &AtomicBool| -> Result<()> {
+            let Some(vi) = vad else { return Ok(()) };
+            while queues.iter().all(|q| !q.is_empty()) {
+                let pieces: Vec<View<'_>> = queues.iter_mut().filter_map(|q| q.pop_front()).collect();
+                let rows: Vec<&[f32]> = pieces
+                    .iter()
+                    .map(|v| match v.data {
+                        Plane::F32(s) => Ok(s),
+                        _ => Err(Error::State("the VAD of a shared run reads float32".into())),
+                    })
+                    .collect::<Result<_>>()?;
+                let t0 = Instant::now();
+                let stage = &mut stages[vi];
+                if stage.fail {
+                    stage.fail = false;
+                    stop.store(true, Ordering::Relaxed);
+                    panic!("deliberate panic in chain stage {vi} requested by rm_chain_debug_fail");
+                }
+                let r = match &mut stage.op {
+                    Op::Vad(v) => ops::vad_rows(v, &rows, mix, &mut flags[nf..]),
+                    _ => Err(Error::State("not a VAD stage".into())),
+                };
+                times[vi] += t0.elapsed().as_nanos() as u64;
+                nf += r?;
+            }
+            Ok(())
+        };
         let res = std::thread::scope(|s| {
-            let handles: Vec<_> = work
-                .into_iter()
-                .map(|jobs| {
-                    let (tx, stop) = (tx.clone(), &stop);
-                    s.spawn(move || caught(|| run_lane_jobs(jobs, &tx, stop)))
+            let handles: Vec<_> = (1..threads)
+                .map(|t| {
+                    let (tx, jobs, stop) = (tx.clone(), &jobs, &stop);
+                    s.spawn(move || {
+                        let r = caught(|| work_lanes(jobs, t, &tx, stop));
+                        if !matches!(r, Ok(Ok(()))) {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        r
+                    })
                 })
                 .collect();
-            drop(tx);
-            let mut queues: Vec<VecDeque<&[f32]>> = (0..channels).map(|_| VecDeque::new()).collect();
-            let mut vad_res: Result<()> = Ok(());
-            for (c, piece) in rx.iter() {
-                if vad_res.is_err() {
-                    continue;
+            let mut res: Result<()> = Ok(());
+            while res.is_ok() && !stop.load(Ordering::Relaxed) {
+                while let Ok((c, piece)) = rx.try_recv() {
+                    queues[c].push_back(piece);
                 }
-                queues[c].push_back(piece);
-                while vad_res.is_ok() && queues.iter().all(|q| !q.is_empty()) {
-                    let rows: Vec<&[f32]> = queues.iter_mut().filter_map(|q| q.pop_front()).collect();
-                    let t0 = Instant::now();
-                    let stage = &mut stages[vi];
-                    if stage.fail {
-                        stage.fail = false;
-                        stop.store(true, Ordering::Relaxed);
-                        panic!("deliberate panic in chain stage {vi} requested by rm_chain_debug_fail");
-                    }
-                    let r = match &mut stage.op {
-                        Op::Vad(v) => ops::vad_rows(v, &rows, mix, &mut flags[nf..]),
-                        _ => Err(Error::State("not a VAD stage".into())),
-                    };
-                    times[vi] += t0.elapsed().as_nanos() as u64;
-                    match r {
-                        Ok(k) => {
-                            nf += k;
-                            done += rows[0].len();
-                        }
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            vad_res = Err(e);
+                res = feed(&mut queues, &stop);
+                if res.is_err() {
+                    break;
+                }
+                match claim(&jobs, 0, &tx) {
+                    Claim::Stepped(r) => res = r,
+                    Claim::AllDone => break,
+                    // The workers hold the lanes left: wait for their pieces.
+                    Claim::Busy => {
+                        if let Ok((c, piece)) = rx.recv_timeout(std::time::Duration::from_millis(1)) {
+                            queues[c].push_back(piece);
                         }
                     }
                 }
             }
-            let mut res = vad_res;
+            if res.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
             for h in handles {
                 let r = join_worker(h);
                 if res.is_ok() {
@@ -956,13 +966,21 @@ impl Chain {
             res
         });
         res?;
-        if done != total {
-            return Err(Error::State(format!(
-                "overlapped chain run gave the VAD {done} frames, expected {total}"
-            )));
+        while let Ok((c, piece)) = rx.try_recv() {
+            queues[c].push_back(piece);
         }
-        self.take_lane_times(vi, true);
-        Ok((total, nf))
+        feed(&mut queues, &stop)?;
+        if vad.is_some() && queues.iter().any(|q| !q.is_empty()) {
+            return Err(Error::State(
+                "a shared chain run left pieces the VAD did not read".into(),
+            ));
+        }
+        if jobs.iter().any(|j| j.lock().map_or(true, |j| !j.done())) {
+            return Err(Error::State(
+                "a shared chain run stopped before its lanes were done".into(),
+            ));
+        }
+        Ok(nf)
     }
 
     fn run_whole(
@@ -995,13 +1013,13 @@ impl Chain {
     }
 }
 
-/// One channel of an overlapped run: its one-channel chain, input row
-/// and the part of its output row not written yet.
+/// One channel of a shared run: its one-channel chain, input row and the
+/// part of its output row not written yet.
 struct LaneJob<'a, 'o> {
     c: usize,
     lane: &'a mut Chain,
     x: View<'o>,
-    row: &'o mut [f32],
+    row: Option<ViewMut<'o>>,
     pos: usize,
 }
 
@@ -1012,41 +1030,78 @@ impl<'o> LaneJob<'_, 'o> {
     }
 
     /// The next piece of this row: the output of [`SEGMENT`] more input frames.
-    fn step(&mut self) -> Result<&'o [f32]> {
-        let row = std::mem::take(&mut self.row);
+    fn step(&mut self) -> Result<View<'o>> {
+        let row = self.row.take().ok_or(Error::State("chain lane row missing".into()))?;
         let n = SEGMENT.min(self.x.frames - self.pos);
         let want = self.lane.output_frames(n).0;
-        if want > row.len() {
+        if want > row.frames {
             return Err(Error::BufferTooSmall {
                 needed: want,
-                given: row.len(),
+                given: row.frames,
             });
         }
-        let (head, rest) = row.split_at_mut(want);
-        let dst = ViewMut::new(PlaneMut::F32(&mut *head), 1, want, want)?;
-        let (k, _) = self.lane.process(self.x.sub(self.pos, n), Some(dst), &mut [])?;
+        let (mut head, rest) = row.split_row(want);
+        let (k, _) = self
+            .lane
+            .process(self.x.sub(self.pos, n), Some(head.sub(0, want)), &mut [])?;
         self.pos += n;
-        self.row = rest;
-        let head: &'o [f32] = head;
-        Ok(&head[..k])
+        self.row = Some(rest);
+        Ok(head.into_view().sub(0, k))
     }
 }
 
-/// A channel thread of an overlapped run: its lanes, piece by piece in
-/// turn (so every row advances), each piece sent to the VAD.
-fn run_lane_jobs<'o>(
-    mut jobs: Vec<LaneJob<'_, 'o>>,
-    tx: &mpsc::Sender<(usize, &'o [f32])>,
+/// What [`claim`] did.
+enum Claim {
+    /// Ran one piece of a lane (and sent it on).
+    Stepped(Result<()>),
+    /// Every lane left is held by another thread.
+    Busy,
+    /// Every lane is done.
+    AllDone,
+}
+
+/// Runs the next piece of the first lane (from `first`, round) that no
+/// other thread holds, and sends it on while still holding the lane, so
+/// a lane's pieces arrive in order.
+fn claim<'o>(jobs: &[Mutex<LaneJob<'_, 'o>>], first: usize, tx: &mpsc::Sender<(usize, View<'o>)>) -> Claim {
+    let mut busy = false;
+    for i in 0..jobs.len() {
+        match jobs[(first + i) % jobs.len()].try_lock() {
+            Ok(mut j) => {
+                if j.done() {
+                    continue;
+                }
+                let r = j.step().map(|piece| {
+                    // The receiver may have stopped (an error there): nothing to hand on.
+                    let _ = tx.send((j.c, piece));
+                });
+                return Claim::Stepped(r);
+            }
+            Err(TryLockError::WouldBlock) => busy = true,
+            Err(TryLockError::Poisoned(_)) => {
+                return Claim::Stepped(Err(Error::State("a chain lane was left by a failed thread".into())))
+            }
+        }
+    }
+    if busy {
+        Claim::Busy
+    } else {
+        Claim::AllDone
+    }
+}
+
+/// A worker thread of a shared run: pieces of any free lane until none is
+/// left to take (or another thread failed).
+fn work_lanes<'o>(
+    jobs: &[Mutex<LaneJob<'_, 'o>>],
+    first: usize,
+    tx: &mpsc::Sender<(usize, View<'o>)>,
     stop: &AtomicBool,
 ) -> Result<()> {
-    while jobs.iter().any(|j| !j.done()) {
-        for j in jobs.iter_mut().filter(|j| !j.done()) {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            let piece = j.step()?;
-            // The VAD may have stopped (an error there): nothing to hand on.
-            let _ = tx.send((j.c, piece));
+    while !stop.load(Ordering::Relaxed) {
+        match claim(jobs, first, tx) {
+            Claim::Stepped(r) => r?,
+            Claim::Busy | Claim::AllDone => break,
         }
     }
     Ok(())
@@ -1076,6 +1131,23 @@ fn join_worker<T>(h: std::thread::ScopedJoinHandle<'_, Caught<Result<T>>>) -> Re
         Ok(Err(msg)) => panic!("{msg} (in a chain worker thread)"),
         Err(_) => panic!("a chain worker thread ended abnormally"),
     }
+}
+
+/// True unless the system's run queue says every usable core is busy:
+/// `/proc/loadavg`'s count of runnable threads (this one included) below
+/// [`cores`]. A worker started on a busy machine waits for a time slice
+/// (milliseconds under load, measured in benchmarks/NOTES.md) and the
+/// call waits for it. Elsewhere than Linux: assumed free.
+fn spare_core() -> bool {
+    let Ok(text) = std::fs::read_to_string("/proc/loadavg") else {
+        return true;
+    };
+    let running = text
+        .split_whitespace()
+        .nth(3)
+        .and_then(|f| f.split('/').next())
+        .and_then(|r| r.parse::<usize>().ok());
+    running.map_or(true, |r| r < cores())
 }
 
 /// The cores this process may run on (`std::thread::available_parallelism`:

@@ -33,9 +33,19 @@ use std::time::Instant;
 /// Input frames per block of work.
 pub const BLOCK: usize = 4096;
 
-/// Whole buffers from this many frames run their per-channel stages (the
-/// resampler, conversions) one channel per thread.
+/// Blocks from this many frames (whole buffers, or a stream's blocks
+/// once its first one was this big) run their per-channel stages (the
+/// resampler, conversions) on lanes shared among threads; smaller ones
+/// (real-time frames) stay on the calling thread. At 32768 frames two
+/// threads took 0.84x the one-thread wall time on a lightly loaded 2-core
+/// VM (benchmarks/threads.py).
 pub const PARALLEL_MIN: usize = 8 * BLOCK;
+
+/// From this many frames a block starts its threads (auto setting) even
+/// when no core looks free: a worker's wait for a time slice (a few ms on
+/// a busy machine) is small next to the block's work, and whatever share
+/// of a core it then gets is a gain (benchmarks/NOTES.md).
+pub const BUSY_MIN: usize = 32 * SEGMENT;
 
 /// Input frames per piece a channel thread hands to the VAD of a
 /// parallel run (the VAD works on piece `k` while the threads make `k + 1`).
@@ -806,9 +816,10 @@ impl Chain {
         } else {
             1
         };
-        if threads > 1 && self.threads == 0 && !spare_core() {
+        if threads > 1 && self.threads == 0 && input.frames < BUSY_MIN && !spare_core() {
             // Auto: a worker that must wait for a core delays the call (the
-            // join waits for it to start), so only start one when a core is free.
+            // join waits for it to start), so below BUSY_MIN only start one
+            // when a core is free.
             threads = 1;
         }
         let rows: Vec<ViewMut<'_>> = out.rows_mut().into_iter().map(|r| r.split_row(total).0).collect();

@@ -724,10 +724,13 @@ impl Chain {
         Ok((n, nf))
     }
 
-    /// Sets the threads a big block's per-channel stages may use: `0`
-    /// (the default) means one per channel, up to the cores this process
-    /// may run on ([`cores`]); `1` keeps every call on the calling thread.
-    /// The results are the same bits for every setting.
+    /// Sets the threads (the calling one included) a big block's
+    /// per-channel stages may use: `0` (the default) means one per
+    /// channel, up to the cores this process may run on ([`cores`]),
+    /// starting workers under [`BUSY_MIN`] frames only when a core is free
+    /// (`spare_core`); `1` keeps every call on the calling thread; `n`
+    /// always starts up to `n - 1` workers. The results are the same bits
+    /// for every setting.
     pub fn set_threads(&mut self, n: usize) {
         self.threads = n;
     }

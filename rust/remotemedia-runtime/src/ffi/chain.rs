@@ -421,10 +421,11 @@ pub unsafe extern "C" fn rm_chain_set_timing(h: *mut RmChain, on: i32) -> i32 {
     })
 }
 
-/// Threads a big block's per-channel stages may use: 0 (the default) one
-/// per channel up to the cores the process may run on, 1 none started,
-/// n at most n (and at most one per channel). The results are the same
-/// bits for every setting.
+/// Threads (the calling one included) a big block's per-channel stages
+/// may use: 0 (the default) one per channel up to the cores the process
+/// may run on ([`Chain::set_threads`]), 1 none started, n at most n (and
+/// at most one per channel). The results are the same bits for every
+/// setting.
 ///
 /// # Safety
 /// `h` a live handle.

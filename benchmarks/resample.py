@@ -45,7 +45,7 @@ try:
 except ImportError:  # pragma: no cover
     resample_poly = None
 
-CONVERSIONS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000)]
+CONVERSIONS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000), (8_000, 16_000), (22_050, 16_000)]
 QUALITIES = ["low", "medium", "high", "very_high"]
 # Pairs the exact polyphase kernel cannot hold or that lie outside 8..192 kHz
 # (issue 15); the first four run on the interpolated-phase kernel.

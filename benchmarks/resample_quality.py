@@ -133,7 +133,14 @@ def main() -> None:
     rows: list[tuple[str, str]] = [(f"ours {q}", q) for q in SPECS]
     if soxr is not None:
         rows += [(f"soxr {p}", p) for p in ("LQ", "MQ", "HQ", "VHQ")]
-    for i, o, tone in ((48_000, 16_000, 10_000.0), (44_100, 16_000, 12_000.0), (16_000, 48_000, None)):
+    conversions = (
+        (48_000, 16_000, 10_000.0),
+        (44_100, 16_000, 12_000.0),
+        (22_050, 16_000, 10_000.0),
+        (16_000, 48_000, None),
+        (8_000, 16_000, None),
+    )
+    for i, o, tone in conversions:
         print(f"\n{i} -> {o} Hz")
         head = f"  {'preset':16s} {'ripple dB':>10s} {'stopband dB':>12s} {'1k SNR dB':>10s} "
         head += f"{'alias dB':>9s} {'noise dev dB':>13s} {'latency ms':>11s}"

@@ -47,7 +47,7 @@ def theirs(preset: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("quality", "preset"), PAIRS)
-@pytest.mark.parametrize(("i", "o"), [(48_000, 16_000), (44_100, 16_000)])
+@pytest.mark.parametrize(("i", "o"), [(48_000, 16_000), (44_100, 16_000), (22_050, 16_000), (8_000, 16_000)])
 def test_sine_snr(ks: kernels.KernelSet, quality: str, preset: str, i: int, o: int) -> None:
     mine = sine_snr_db(ours(ks, quality), i, o)
     ref = sine_snr_db(theirs(preset), i, o)
@@ -55,7 +55,9 @@ def test_sine_snr(ks: kernels.KernelSet, quality: str, preset: str, i: int, o: i
 
 
 @pytest.mark.parametrize(("quality", "preset"), PAIRS)
-@pytest.mark.parametrize(("i", "o", "tone"), [(48_000, 16_000, 10_000.0), (44_100, 16_000, 12_000.0)])
+@pytest.mark.parametrize(
+    ("i", "o", "tone"), [(48_000, 16_000, 10_000.0), (44_100, 16_000, 12_000.0), (22_050, 16_000, 10_000.0)]
+)
 def test_alias_residual(ks: kernels.KernelSet, quality: str, preset: str, i: int, o: int, tone: float) -> None:
     mine = alias_db(ours(ks, quality), i, o, tone)
     ref = alias_db(theirs(preset), i, o, tone)
@@ -63,7 +65,9 @@ def test_alias_residual(ks: kernels.KernelSet, quality: str, preset: str, i: int
 
 
 @pytest.mark.parametrize(("quality", "preset"), PAIRS)
-@pytest.mark.parametrize(("i", "o"), [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000)])
+@pytest.mark.parametrize(
+    ("i", "o"), [(48_000, 16_000), (44_100, 16_000), (22_050, 16_000), (16_000, 48_000), (8_000, 16_000)]
+)
 def test_passband_flatness(ks: kernels.KernelSet, quality: str, preset: str, i: int, o: int) -> None:
     mine = passband_deviation_db(ours(ks, quality), i, o)
     ref = passband_deviation_db(theirs(preset), i, o)

@@ -34,6 +34,18 @@ pub const MANY_PHASE_EXTRA_DB: f64 = 3.0;
 /// (float32 stages with at most this many phases run on it).
 pub const PHASE_LIMIT: u64 = 4;
 
+/// Most phases of a downward conversion by less than 2.5 that still runs
+/// in two stages (a short many-phase stage, then the sharp 2:3 stage on
+/// blocks: 22.05k -> 16k has 320, 48k -> 44.1k 147). Ratios with larger
+/// terms keep one stage, and so the route they had (44.1k -> 44.056k,
+/// 11014 phases, stays on interpolated phases).
+pub const SPLIT_MAX_PHASES: u64 = 640;
+
+/// Upward by at least this factor (with more than [`PHASE_LIMIT`] phases
+/// in a sharp stage to half the output rate), the sharp stage doubles the
+/// rate instead of taking it to 1.5 times the input rate.
+pub const UP_DOUBLE_FIRST: u64 = 16;
+
 /// Fewest taps per output for which a stage uses the fast-convolution
 /// kernel: the transforms cost about the same whatever the length of the
 /// filter, the direct kernels cost in proportion to it. "high" (208 taps
@@ -143,16 +155,22 @@ pub struct Spec {
 /// aliases would reach it; every other tap is zero and skipped), then the
 /// sharp filter. Otherwise (44.1k -> 16k): a short polyphase stage to 1.5
 /// times the output rate (its stopband only has to start where images
-/// would land in the final band), then a sharp 3:2 stage (2 phases).
+/// would land in the final band), then a sharp 3:2 stage (2 phases); so
+/// does a downward conversion by less than 2.5 whose single stage would
+/// have more than [`PHASE_LIMIT`] (and at most [`SPLIT_MAX_PHASES`])
+/// phases (22.05k -> 16k: a 160/147 stage to 24 kHz, then 3:2).
 /// Upward mirrors this: the sharp filter to half the output rate then a
 /// short doubling stage, or a sharp 2:3 stage (3 phases) to 1.5 times the
 /// input rate then a short polyphase stage. Virtual units:
 /// input rate `2m`, output rate `2l`.
 pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
     let (lf, mf) = (l as f64, m as f64);
-    if 2 * m >= 5 * l {
+    // Downward by less than 2.5 with many phases (22.05k -> 16k: 320 / 441)
+    // splits the same way as 44.1k -> 16k: one stage would run its long
+    // filter on the tap-parallel kernel, two run it on blocks.
+    if 2 * m >= 5 * l || (m > l && l > PHASE_LIMIT && l <= SPLIT_MAX_PHASES) {
         let g = gcd(2 * l, m);
-        if 2 * l / g <= PHASE_LIMIT {
+        if 2 * m >= 5 * l && 2 * l / g <= PHASE_LIMIT {
             return vec![
                 Spec {
                     l: 1,
@@ -209,6 +227,30 @@ pub fn specs(l: u64, m: u64, pb: f64, sb: f64) -> Vec<Spec> {
                     scale: l,
                     fp: pb * mf,
                     fs: lf - sb * mf,
+                    extra: SHORT_EXTRA_DB,
+                },
+            ];
+        }
+        if l >= UP_DOUBLE_FIRST * m {
+            // Up by 16 or more: the sharp stage doubles (8k -> 16k on blocks)
+            // and the short stage, which then dominates, starts its stopband
+            // at 3 instead of 2 input Nyquists (8k -> 384k: 32 taps, not 40).
+            let g = gcd(l, 2 * m);
+            return vec![
+                Spec {
+                    l: 2,
+                    m: 1,
+                    scale: 2 * m,
+                    fp: pb * mf,
+                    fs: sb * mf,
+                    extra: 0.0,
+                },
+                Spec {
+                    l: l / g,
+                    m: 2 * m / g,
+                    scale: 4 * m,
+                    fp: pb * mf,
+                    fs: 4.0 * mf - sb * mf,
                     extra: SHORT_EXTRA_DB,
                 },
             ];
@@ -305,12 +347,24 @@ impl Shape {
 /// of each transform but ran no faster, the larger arrays falling out of
 /// L1, and doubled the latency.)
 pub fn block_periods(l: u64, m: u64, taps: usize) -> usize {
+    block_periods_from(l, m, taps, 256)
+}
+
+/// Smallest transform of an exact sharp doubling stage (8k -> 16k), run
+/// as 4 phases over a doubled period: 512 points instead of 256 at "high"
+/// and "medium" take 12-14% less time (the transforms and products of a
+/// block serve 408 periods instead of 152), for up to 102 ms of block
+/// latency at 8 kHz (soxr "HQ" holds 116 ms there).
+pub const DOUBLING_MIN_FFT: usize = 512;
+
+/// [`block_periods`] with transforms of at least `min_fft` points.
+pub fn block_periods_from(l: u64, m: u64, taps: usize, min_fft: usize) -> usize {
     if taps < BLOCK_MIN_TAPS || l > BLOCK_MAX_FACTOR || m > BLOCK_MAX_FACTOR {
         return 0;
     }
     let (l, m) = (l as usize, m as usize);
     let q = ((l - 1) * m / l + taps).div_ceil(m);
-    let n = (2 * q).next_power_of_two().clamp(256, 4096);
+    let n = (2 * q).next_power_of_two().clamp(min_fft, 4096);
     n - q + 1
 }
 

@@ -123,6 +123,19 @@ fn scalar_short_f32(x: &[f32], h: &[f32]) -> f32 {
 }
 scalar_dot!(scalar_f64, f64, 4);
 
+/// The float64 short-filter arithmetic one lane at a time: lane `i` sums
+/// taps `i, i + 4, ...` with fused multiply-adds, then the lanes are added
+/// as `(0 + 1) + (2 + 3)`.
+fn scalar_short_f64(x: &[f64], h: &[f64]) -> f64 {
+    let mut a = [0.0f64; 4];
+    for (xc, hc) in x.chunks_exact(4).zip(h.chunks_exact(4)) {
+        for i in 0..4 {
+            a[i] = xc[i].mul_add(hc[i], a[i]);
+        }
+    }
+    (a[0] + a[1]) + (a[2] + a[3])
+}
+
 impl Sample for f32 {
     #[inline]
     fn from_f32(x: f32) -> Self {
@@ -197,6 +210,18 @@ impl Sample for f64 {
         }
         let _ = simd;
         s.map(|si| scalar_f64(&x[si..si + h.len()], h))
+    }
+    const SHORT: bool = true;
+    #[inline(always)]
+    fn dot_short<const N: usize>(simd: Simd, x: &[f64], s: [usize; N], h: &[f64]) -> [f64; N] {
+        check(x.len(), &s, h.len());
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = simd {
+            // SAFETY: as in `dot`: windows bounds-checked, whole blocks of 8 (so of 4).
+            return unsafe { avx::dot_short_f64(cpu, x.as_ptr(), s, h) };
+        }
+        let _ = simd;
+        s.map(|si| scalar_short_f64(&x[si..si + h.len()], h))
     }
     fn as_f64(x: &[f64]) -> Option<&[f64]> {
         Some(x)
@@ -335,6 +360,51 @@ mod avx {
         }
     }
 
+    /// [`dot_short_f32`] for float64: one accumulator per output, lanes
+    /// added as `(0+1)+(2+3)`, for 4 outputs at a time through one
+    /// transposed tree of horizontal adds.
+    ///
+    /// # Safety
+    /// As [`dot_f32`], with `h.len() % 4 == 0`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_short_f64<const N: usize>(_cpu: Avx2Fma, x: *const f64, s: [usize; N], h: &[f64]) -> [f64; N] {
+        // SAFETY: loads read `x + s[j] + i..+4` with `i + 4 <= h.len()` (the
+        // windows, by the contract) or `h`; stores write the local `out`.
+        unsafe {
+            let hp = h.as_ptr();
+            let xs = s.map(|si| x.add(si));
+            let mut acc = [_mm256_setzero_pd(); N];
+            let mut i = 0;
+            while i < h.len() {
+                let hv = _mm256_loadu_pd(hp.add(i));
+                for o in 0..N {
+                    acc[o] = _mm256_fmadd_pd(_mm256_loadu_pd(xs[o].add(i)), hv, acc[o]);
+                }
+                i += 4;
+            }
+            let mut out = [0.0f64; N];
+            let whole = N / 4 * 4;
+            let mut o = 0;
+            while o < whole {
+                // [a0+a1, b0+b1, a2+a3, b2+b3], [c0+c1, d0+d1, c2+c3, d2+d3]
+                let t0 = _mm256_hadd_pd(acc[o], acc[o + 1]);
+                let t1 = _mm256_hadd_pd(acc[o + 2], acc[o + 3]);
+                let lo = _mm256_permute2f128_pd(t0, t1, 0x20);
+                let hi = _mm256_permute2f128_pd(t0, t1, 0x31);
+                _mm256_storeu_pd(out.as_mut_ptr().add(o), _mm256_add_pd(lo, hi));
+                o += 4;
+            }
+            for o in whole..N {
+                // [a0+a1, a0+a1, a2+a3, a2+a3]
+                let t = _mm256_hadd_pd(acc[o], acc[o]);
+                let v = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
+                out[o] = _mm_cvtsd_f64(v);
+            }
+            out
+        }
+    }
+
     /// [`dot_f32`] for float64 (blocks of 4 taps).
     ///
     /// # Safety
@@ -372,6 +442,39 @@ mod avx {
                 out[o] = hsum_pd(acc[o]);
             }
             out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The float64 short-filter path: an output has the same bits alone
+    /// or in a group of [`SHORT_GROUP`], on the SIMD and the portable path.
+    #[test]
+    fn short_f64_outputs_have_the_same_bits_in_any_group_and_path() {
+        let mut s = 11u64;
+        let mut rnd = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let x: Vec<f64> = (0..300).map(|_| rnd()).collect();
+        for taps in [8usize, 24, 40, 64] {
+            let h: Vec<f64> = (0..taps).map(|_| rnd()).collect();
+            let starts: [usize; SHORT_GROUP] = std::array::from_fn(|j| 3 + 7 * j);
+            let want = <f64 as Sample>::dot_short(None, &x, starts, &h);
+            for simd in [None, crate::cpu::Avx2Fma::detect()] {
+                assert_eq!(<f64 as Sample>::dot_short(simd, &x, starts, &h), want, "taps {taps}");
+                for (j, &st) in starts.iter().enumerate() {
+                    let one = <f64 as Sample>::dot_short(simd, &x, [st], &h)[0];
+                    assert_eq!(one.to_bits(), want[j].to_bits(), "taps {taps} output {j}");
+                    let three = <f64 as Sample>::dot_short(simd, &x, [st, 0, 1], &h)[0];
+                    assert_eq!(three.to_bits(), want[j].to_bits());
+                }
+            }
+            let exact: f64 = x[3..3 + taps].iter().zip(&h).map(|(a, b)| a * b).sum();
+            assert!((want[0] - exact).abs() < 1e-12);
         }
     }
 }

@@ -287,6 +287,11 @@ fn build<S: Precision>(l: u64, m: u64, quality: Quality) -> Result<Cascade<S>> {
 }
 
 fn stage_plan<S: Precision>(spec: &Spec, shape: Shape, atten: f64) -> Result<Plan<S>> {
+    if (spec.l, spec.m) == (2, 1) && shape.block > 0 {
+        // A sharp doubling stage (8k -> 16k): the front stage's doubled
+        // period, on transforms of at least `DOUBLING_MIN_FFT` points.
+        return doubled_plan::<S>(spec, atten, design::DOUBLING_MIN_FFT);
+    }
     let coef64 = design::coefficients(spec, &shape, atten)?;
     Ok(Plan {
         shape,
@@ -468,6 +473,12 @@ pub fn front<S: Precision>(ratio: f64, quality: Quality) -> Result<Arc<Cascade<S
 /// the same outputs. The numpy body follows the same block grid
 /// (`_front` in `resample_interp.py`).
 fn front_plan<S: Precision>(spec: &Spec, atten: f64) -> Result<Plan<S>> {
+    doubled_plan::<S>(spec, atten, 256)
+}
+
+/// A stage up by 2 as 4 phases over a doubled period (see [`front_plan`]),
+/// its transforms at least `min_fft` points.
+fn doubled_plan<S: Precision>(spec: &Spec, atten: f64, min_fft: usize) -> Result<Plan<S>> {
     let shape = Shape::new(spec, atten);
     if shape.block == 0 {
         return stage_plan::<S>(spec, shape, atten);
@@ -480,7 +491,7 @@ fn front_plan<S: Precision>(spec: &Spec, atten: f64) -> Result<Plan<S>> {
     let shape = Shape {
         l: 4,
         m: 2,
-        block: design::block_periods(4, 2, taps),
+        block: design::block_periods_from(4, 2, taps, min_fft),
         ..shape
     };
     let blocks = Blocks::new(&shape, &doubled).expect("a block stage stays one when doubled");

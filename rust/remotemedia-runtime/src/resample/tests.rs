@@ -54,6 +54,8 @@ fn chunking_is_bit_identical() {
         (16_000, 48_000),
         (8_000, 16_000),
         (44_100, 48_000),
+        // A short many-phase stage, then the sharp 2:3 stage on blocks.
+        (22_050, 16_000),
         // Interpolated phases, then an exact stage up by 4 / by 2.
         (11_025, 96_001),
         (8_000, 47_999),

@@ -11,6 +11,7 @@ Arithmetic is float64 throughout.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import weakref
 from collections import OrderedDict
@@ -19,7 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from remotemedia.kernels.python.resample_design import SPECS, Shape, design, filter_stages, reduced
+from remotemedia.kernels.python.resample_design import (
+    DOUBLING_MIN_FFT,
+    SPECS,
+    Shape,
+    block_periods,
+    design,
+    filter_stages,
+    reduced,
+)
 
 # Work arrays are cut into blocks of about this many float64 elements.
 _BLOCK = 1 << 20
@@ -36,6 +45,20 @@ class Plan:
     # Banded matrix for the block product, or None: (span, G) and G.
     band: np.ndarray | None
     group: int
+
+
+def doubled_grid(shape: Shape) -> Shape:
+    """The block grid of a sharp doubling stage (``l / m = 2 / 1`` on blocks).
+
+    The Rust core runs such a stage as 4 phases over a doubled period
+    (``plan::doubled_plan``), in blocks of ``block_periods(4, 2, taps,
+    DOUBLING_MIN_FFT)`` doubled periods; following that grid (``2 *`` as
+    many periods of the stage itself) keeps both bodies returning the same
+    frames per call.
+    """
+    if (shape.l, shape.m) != (2, 1) or not shape.block:
+        return shape
+    return dataclasses.replace(shape, block=2 * block_periods(4, 2, shape.taps, DOUBLING_MIN_FFT))
 
 
 def _band(shape: Shape, coef: np.ndarray) -> tuple[np.ndarray | None, int]:
@@ -107,6 +130,7 @@ def plan(in_rate: int, out_rate: int, quality: str) -> Cascade:
     stages = []
     for spec, shape in filter_stages(in_rate, out_rate, quality):
         coef = design(spec, shape, atten)
+        shape = doubled_grid(shape)
         band, group = _band(shape, coef)
         stages.append(Plan(shape, coef, band, group))
     built = Cascade(tuple(stages))

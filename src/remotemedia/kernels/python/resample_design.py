@@ -20,6 +20,12 @@ import numpy as np
 # Sharp stages with at most this many phases (the native output-parallel
 # kernel) come first; see stage_specs.
 PHASE_LIMIT = 4
+# Most phases of a downward conversion by less than 2.5 that still splits in
+# two stages (22.05k -> 16k: 320); larger terms keep one stage and their route.
+SPLIT_MAX_PHASES = 640
+# Upward by at least this factor (sharp stage to half the output rate with
+# more than PHASE_LIMIT phases), the sharp stage doubles the rate first.
+UP_DOUBLE_FIRST = 16
 # Attenuation added to the short stage of a two-stage conversion (its
 # residue lands in the passband; extra dB cost few taps there).
 SHORT_EXTRA_DB = 10.0
@@ -33,6 +39,9 @@ TAP_BLOCK = 8
 # whole blocks of output; both bodies follow the same block grid.
 BLOCK_MIN_TAPS = 176
 BLOCK_FACTOR = 4
+# Smallest transform of an exact sharp doubling stage (8k -> 16k; Rust
+# ``DOUBLING_MIN_FFT``): 512 points at "medium" and "high" instead of 256.
+DOUBLING_MIN_FFT = 512
 
 #: quality name -> (passband end, stopband start, attenuation dB)
 SPECS: dict[str, tuple[float, float, float]] = {
@@ -92,14 +101,17 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
     rate has at most ``PHASE_LIMIT`` phases (48k -> 16k): downward a
     half-band stage first, upward a short doubling stage last. Otherwise
     (44.1k -> 16k): downward a short polyphase stage to 1.5 times the output
-    rate, then a sharp 3:2 stage; upward a sharp 2:3 stage to 1.5 times the
+    rate, then a sharp 3:2 stage (so does a downward conversion by less than
+    2.5 with more than ``PHASE_LIMIT`` and at most ``SPLIT_MAX_PHASES``
+    phases, 22.05k -> 16k); upward a sharp 2:3 stage to 1.5 times the
     input rate, then a short polyphase stage. Virtual units: input rate ``2m``, output rate
     ``2l``; a design thus depends only on the ratio.
     """
     lf, mf = float(l), float(m)
-    if 2 * m >= 5 * l:
+    # Downward by less than 2.5 with many phases (22.05k -> 16k) splits as 44.1k -> 16k does.
+    if 2 * m >= 5 * l or (m > l and PHASE_LIMIT < l <= SPLIT_MAX_PHASES):
         g = math.gcd(2 * l, m)
-        if 2 * l // g <= PHASE_LIMIT:
+        if 2 * m >= 5 * l and 2 * l // g <= PHASE_LIMIT:
             return (
                 Spec(1, 2, 2 * m, sb * lf, mf - sb * lf, SHORT_EXTRA_DB),
                 Spec(2 * l // g, m // g, m, pb * lf, sb * lf),
@@ -115,6 +127,12 @@ def stage_specs(l: int, m: int, pb: float, sb: float) -> tuple[Spec, ...]:  # no
             return (
                 Spec(l // g, 2 * m // g, 2 * m, pb * mf, sb * mf),
                 Spec(2, 1, l, pb * mf, lf - sb * mf, SHORT_EXTRA_DB),
+            )
+        if l >= UP_DOUBLE_FIRST * m:
+            g = math.gcd(l, 2 * m)
+            return (
+                Spec(2, 1, 2 * m, pb * mf, sb * mf),
+                Spec(l // g, 2 * m // g, 4 * m, pb * mf, 4.0 * mf - sb * mf, SHORT_EXTRA_DB),
             )
         g = math.gcd(2 * l, 3 * m)
         return (
@@ -138,17 +156,18 @@ def stage_shape(spec: Spec, atten: float) -> Shape:
     return Shape(spec.l, spec.m, half, taps, ahead, taps - 1 - ahead, block_periods(spec.l, spec.m, taps))
 
 
-def block_periods(l: int, m: int, taps: int) -> int:  # noqa: E741
+def block_periods(l: int, m: int, taps: int, min_fft: int = 256) -> int:  # noqa: E741
     """Periods per block of the fast-convolution kernel, 0 for a direct stage.
 
     The transform size is the power of two from twice the correlation
     length ``q`` (the union of the phase windows in periods), within
-    256..4096; a block is what one transform yields, ``n - q + 1`` periods.
+    ``min_fft``..4096; a block is what one transform yields, ``n - q + 1``
+    periods.
     """
     if taps < BLOCK_MIN_TAPS or l > BLOCK_FACTOR or m > BLOCK_FACTOR:
         return 0
     q = -(-((l - 1) * m // l + taps) // m)
-    n = min(max(1 << (2 * q - 1).bit_length(), 256), 4096)
+    n = min(max(1 << (2 * q - 1).bit_length(), min_fft), 4096)
     return n - q + 1
 
 

@@ -223,8 +223,8 @@ int32_t rm_chain_set_timing(rm_chain *h, int32_t on);
 /* Threads (the calling one included) for the per-channel stages (convert,
  * resample) of a block of at least 32768 frames with two or more channels:
  * 0 (the default) one per channel up to the cores the process may run on
- * (its CPU affinity), starting one under 1 Mi frames only when a core is
- * free; 1 the calling thread only; n at most n. Same bits for every
+ * (its CPU affinity), starting them only when a core is free (Linux:
+ * /proc/loadavg); 1 the calling thread only; n at most n. Same bits for every
  * setting. */
 int32_t rm_chain_set_threads(rm_chain *h, uint32_t threads);
 

@@ -11,7 +11,8 @@ same bits for every setting. The setting, first match wins:
    or ``auto`` (read when a pipeline is planned);
 3. auto (the default): one thread per channel, up to the cores this
    process may run on (its CPU affinity and cgroup quota, as
-   ``std::thread::available_parallelism`` sees them).
+   ``std::thread::available_parallelism`` sees them), started only when
+   the system's run queue (``/proc/loadavg``) shows a free core.
 
 The batch job passes ``cores // workers`` (at least 1) to each worker's
 pipeline unless ``REMOTEMEDIA_THREADS`` is set: it already runs one

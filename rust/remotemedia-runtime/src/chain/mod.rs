@@ -41,12 +41,6 @@ pub const BLOCK: usize = 4096;
 /// VM (benchmarks/threads.py).
 pub const PARALLEL_MIN: usize = 8 * BLOCK;
 
-/// From this many frames a block starts its threads (auto setting) even
-/// when no core looks free: a worker's wait for a time slice (a few ms on
-/// a busy machine) is small next to the block's work, and whatever share
-/// of a core it then gets is a gain (benchmarks/NOTES.md).
-pub const BUSY_MIN: usize = 32 * SEGMENT;
-
 /// Input frames per piece a channel thread hands to the VAD of a
 /// parallel run (the VAD works on piece `k` while the threads make `k + 1`).
 pub const SEGMENT: usize = 8 * BLOCK;
@@ -727,8 +721,7 @@ impl Chain {
     /// Sets the threads (the calling one included) a big block's
     /// per-channel stages may use: `0` (the default) means one per
     /// channel, up to the cores this process may run on ([`cores`]),
-    /// starting workers under [`BUSY_MIN`] frames only when a core is free
-    /// (`spare_core`); `1` keeps every call on the calling thread; `n`
+    /// starting workers only when a core is free (`spare_core`); `1` keeps every call on the calling thread; `n`
     /// always starts up to `n - 1` workers. The results are the same bits
     /// for every setting.
     pub fn set_threads(&mut self, n: usize) {
@@ -819,10 +812,10 @@ impl Chain {
         } else {
             1
         };
-        if threads > 1 && self.threads == 0 && input.frames < BUSY_MIN && !spare_core() {
-            // Auto: a worker that must wait for a core delays the call (the
-            // join waits for it to start), so below BUSY_MIN only start one
-            // when a core is free.
+        if threads > 1 && self.threads == 0 && !spare_core() {
+            // Auto: a worker that must wait for a core delays the call (it
+            // waits for time slices holding its lane, and the join waits
+            // for it), so only start one when a core is free.
             threads = 1;
         }
         let rows: Vec<ViewMut<'_>> = out.rows_mut().into_iter().map(|r| r.split_row(total).0).collect();

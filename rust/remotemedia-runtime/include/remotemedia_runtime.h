@@ -220,6 +220,13 @@ int32_t rm_chain_events(rm_chain *h, int64_t *out, size_t cap, size_t *n);
 /* Stage timing on (on != 0, the default) or off (saves a clock reading per
  * stage and block; rm_chain_stage_times then reports nothing new). */
 int32_t rm_chain_set_timing(rm_chain *h, int32_t on);
+/* Threads (the calling one included) for the per-channel stages (convert,
+ * resample) of a block of at least 32768 frames with two or more channels:
+ * 0 (the default) one per channel up to the cores the process may run on
+ * (its CPU affinity), starting them only when a core is free (Linux:
+ * /proc/loadavg); 1 the calling thread only; n at most n. Same bits for every
+ * setting. */
+int32_t rm_chain_set_threads(rm_chain *h, uint32_t threads);
 
 #ifdef __cplusplus
 }

@@ -415,6 +415,11 @@ class Chain:
         if st:
             _fail(st)
 
+    def set_threads(self, threads: int) -> None:
+        st = _lib.rm_chain_set_threads(self._h, threads)
+        if st:
+            _fail(st)
+
     def set_segments(self, params: tuple[int, ...]) -> None:
         p = (ctypes.c_int64 * len(params))(*params)
         st = _lib.rm_chain_set_segments(self._h, p, len(params))

@@ -81,6 +81,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rm_chain_set_segments": (c.c_int32, [c.c_void_p, c.POINTER(c.c_int64), c.c_size_t]),
     "rm_chain_events": (c.c_int32, [c.c_void_p, c.POINTER(c.c_int64), c.c_size_t, _SIZE_P]),
     "rm_chain_set_timing": (c.c_int32, [c.c_void_p, c.c_int32]),
+    "rm_chain_set_threads": (c.c_int32, [c.c_void_p, c.c_uint32]),
 }
 
 

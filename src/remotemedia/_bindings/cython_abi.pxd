@@ -81,3 +81,4 @@ cdef extern from "remotemedia_runtime.h" nogil:
     int32_t rm_chain_set_segments(rm_chain *h, const int64_t *params, size_t n)
     int32_t rm_chain_events(rm_chain *h, int64_t *out, size_t cap, size_t *n)
     int32_t rm_chain_set_timing(rm_chain *h, int32_t on)
+    int32_t rm_chain_set_threads(rm_chain *h, uint32_t threads)

@@ -190,6 +190,12 @@ cdef class Chain:
         if st != RM_OK:
             _fail(st)
 
+    def set_threads(self, uint32_t threads):
+        """Threads for a big block's per-channel stages (0: one per channel up to the cores)."""
+        cdef int32_t st = rm_chain_set_threads(self._h, threads)
+        if st != RM_OK:
+            _fail(st)
+
     def set_segments(self, params):
         """Speech events for streams: the 7 integers of ``SegmentTracker.params()``."""
         cdef int64_t p[7]

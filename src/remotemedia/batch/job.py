@@ -56,6 +56,8 @@ class FileTask:
     dataset: dict[str, Any] | None = None
     offset_s: float = 0.0
     duration_s: float | None = None
+    # threads per native chain call in the worker (core/threads.py); None: REMOTEMEDIA_THREADS or auto
+    threads: int | None = None
 
     # cached (a file's path is asked for a dozen times per file); the frozen fields never change it
     @functools.cached_property
@@ -175,7 +177,7 @@ def process_file(task: FileTask) -> FileResult:
         except OSError as exc:
             raise StageError("read", exc) from exc
         # root: the manifest's file paths stay inside the output folder
-        pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest, root=task.outdir)
+        pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest, root=task.outdir, threads=task.threads)
         try:
             fmt, subtype = FORMATS[task.output_format]
             subtype = (task.dataset or {}).get("subtype") or subtype
@@ -184,7 +186,7 @@ def process_file(task: FileTask) -> FileResult:
             out = stream_task(task, pipeline, fmt, subtype, stream_file)
             metrics = pipeline.get_metrics() if pipeline.enable_metrics else None
         finally:
-            worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir)
+            worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir, threads=task.threads)
         rate = out.input_info["sample_rate"]
         result.duration_s = out.input_frames / rate
         sidecar = {

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from remotemedia.batch.job import (
 )
 from remotemedia.batch.lock import output_lock
 from remotemedia.batch.progress import Progress
+from remotemedia.core.threads import env_threads_set
 
 if TYPE_CHECKING:
     from remotemedia.batch.workers import WorkerPool
@@ -236,6 +237,15 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def worker_threads(n_workers: int) -> int | None:
+    """Threads per native chain call in each of ``n_workers`` workers: the usable
+    cores shared out, at least 1 (so 1 when workers >= cores: the job already runs one
+    worker process per core). None when ``REMOTEMEDIA_THREADS`` is set: it decides."""
+    if env_threads_set():
+        return None
+    return max(1, usable_cores() // max(1, n_workers))
+
+
 def _print_safely(line: str, stream: IO[str]) -> None:
     """Print a note; a closed stream (``2>&1 | head``) never stops the run."""
     with contextlib.suppress(OSError, ValueError):
@@ -266,6 +276,9 @@ def _execute(
             todo.append(task)
 
     n_workers = workers if workers is not None else usable_cores()
+    threads = worker_threads(n_workers)
+    if threads is not None:
+        todo = [replace(t, threads=threads) for t in todo]
     start = time.perf_counter()
     bar = Progress(len(tasks), progress, progress_stream)
     for _ in range(summary.skipped):

@@ -28,11 +28,15 @@ _pipelines: dict[str, Pipeline] = {}
 _in_use: set[str] = set()
 
 
-def acquire(pipeline_hash: str, manifest: dict[str, Any], root: str | None = None) -> Pipeline:
+def acquire(
+    pipeline_hash: str, manifest: dict[str, Any], root: str | None = None, threads: int | None = None
+) -> Pipeline:
     """The worker's pipeline for this hash, metrics zeroed; build and plan it on first use.
 
     ``root`` confines the manifest's file paths (``Pipeline.from_manifest``);
-    the batch job passes the output folder, so it is part of the key.
+    the batch job passes the output folder, so it is part of the key, as
+    is ``threads`` (the pipeline's thread setting, see
+    :mod:`remotemedia.core.threads`).
 
     A pipeline is handed to one file at a time: if a thread of the same
     process is already using it (a thread-pool executor), that caller gets
@@ -43,7 +47,7 @@ def acquire(pipeline_hash: str, manifest: dict[str, Any], root: str | None = Non
     ManifestError, GraphError, RuntimeUnavailableError
         The manifest cannot be built or planned here.
     """
-    key = _key(pipeline_hash, root)
+    key = _key(pipeline_hash, root, threads)
     with _lock:
         pipeline = _pipelines.get(key)
         if pipeline is not None and key not in _in_use:
@@ -53,6 +57,7 @@ def acquire(pipeline_hash: str, manifest: dict[str, Any], root: str | None = Non
     from remotemedia.core.pipeline import Pipeline
 
     fresh = Pipeline.from_manifest(manifest, root=root)
+    fresh.threads = threads
     fresh.plan()
     with _lock:
         if key not in _pipelines and key not in _in_use:
@@ -66,16 +71,17 @@ def acquire(pipeline_hash: str, manifest: dict[str, Any], root: str | None = Non
     return fresh
 
 
-def release(pipeline_hash: str, pipeline: Pipeline, root: str | None = None) -> None:
+def release(pipeline_hash: str, pipeline: Pipeline, root: str | None = None, threads: int | None = None) -> None:
     """Hand back a pipeline from :func:`acquire` (a private one is dropped)."""
-    key = _key(pipeline_hash, root)
+    key = _key(pipeline_hash, root, threads)
     with _lock:
         if _pipelines.get(key) is pipeline:
             _in_use.discard(key)
 
 
-def _key(pipeline_hash: str, root: str | None) -> str:
-    return pipeline_hash if root is None else f"{pipeline_hash}@{root}"
+def _key(pipeline_hash: str, root: str | None, threads: int | None) -> str:
+    key = pipeline_hash if root is None else f"{pipeline_hash}@{root}"
+    return key if threads is None else f"{key}#{threads}"
 
 
 def clear() -> None:

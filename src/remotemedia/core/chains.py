@@ -57,6 +57,8 @@ class ChainPlan:
     python: KernelSet | None = None
     #: True when some node of the chain keeps metrics (else a run does not read the stage times).
     timed: bool = False
+    #: The thread setting its chains get (core/threads.py; 0: auto).
+    threads: int = 0
     #: Idle compiled chains by input layout (None: that layout runs node by node).
     compiled: dict[Layout, list[Chain] | None] = field(default_factory=dict, repr=False)
 
@@ -87,10 +89,13 @@ class ChainPlan:
             chain.stage_times()  # times of an earlier user are not this run's
             return chain
         try:
-            return self.kernels.Chain(self.stages, layout)
+            chain = self.kernels.Chain(self.stages, layout)
         except (ValueError, TypeError, NotImplementedError):
             self.compiled[layout] = None
             return None
+        if self.threads:
+            chain.set_threads(self.threads)
+        return chain
 
     def release(self, chain: Chain) -> None:
         """Return a chain (reset) for the next run with its layout."""
@@ -120,8 +125,11 @@ def _stage_kernels(p: NodePlan, chain_ks: KernelSet) -> KernelSet | None:
     return None
 
 
-def plan_chains(topo: Topology, nodes: dict[str, NodePlan]) -> dict[str, ChainPlan]:
-    """The chains of a planned graph, keyed by the name of their first node."""
+def plan_chains(topo: Topology, nodes: dict[str, NodePlan], threads: int = 0) -> dict[str, ChainPlan]:
+    """The chains of a planned graph, keyed by the name of their first node.
+
+    ``threads``: the thread setting of every chain (core/threads.py; 0: auto).
+    """
     outputs = set(topo.sinks)
     taken: set[str] = set()
     chains: dict[str, ChainPlan] = {}
@@ -159,6 +167,7 @@ def plan_chains(topo: Topology, nodes: dict[str, NodePlan]) -> dict[str, ChainPl
             stages=tuple(stage_of(q) for q in run),
             kernels=ks,
             timed=any(q.stats is not None for q in run),
+            threads=threads,
         )
     return chains
 

@@ -15,6 +15,7 @@ from remotemedia.core.metrics import MemoryProbe, Metrics, NodeStats
 from remotemedia.core.node import Node
 from remotemedia.core.retry import CircuitBreaker, CircuitBreakerConfig, RetryPolicy
 from remotemedia.core.runtime_select import select_kernels
+from remotemedia.core.threads import check_threads, resolve_threads
 
 if TYPE_CHECKING:
     from remotemedia.stream.session import StreamSession
@@ -41,6 +42,14 @@ class Pipeline:
     executor : concurrent.futures.Executor, optional
         Where synchronous nodes of concurrent branches run (default: the
         event loop's thread pool).
+    threads : int, optional
+        Threads a native chain may use for the channels of a big block
+        (32768 frames or more, two or more channels; resampling runs one
+        channel per thread, as soxr does). None (the default):
+        ``REMOTEMEDIA_THREADS`` if set, else one per channel up to the
+        cores this process may run on; 1 starts no thread. Small blocks
+        (real-time frames) stay on the calling thread; results are the
+        same bits for every setting (:mod:`remotemedia.core.threads`).
 
     Examples
     --------
@@ -57,6 +66,7 @@ class Pipeline:
         circuit_breaker: CircuitBreakerConfig | None = None,
         track_memory: bool = False,
         executor: Executor | None = None,
+        threads: int | None = None,
     ) -> None:
         self.name = name or "pipeline"
         self.graph = Graph()
@@ -70,6 +80,7 @@ class Pipeline:
         self._plans: dict[bool, tuple[int, Plan]] = {}
         self._initialized: set[str] = set()
         self._entered = False
+        self._threads = check_threads(threads, f"Pipeline {self.name!r}")
 
     # building ---------------------------------------------------------------
 
@@ -90,6 +101,19 @@ class Pipeline:
         """Return only these nodes' outputs from :meth:`run` (default: every sink)."""
         self.graph.set_outputs(ids)
         return self
+
+    @property
+    def threads(self) -> int | None:
+        """Threads per native chain call for a big block's channels (None: ``REMOTEMEDIA_THREADS`` or auto).
+
+        See :mod:`remotemedia.core.threads`. Setting it re-plans on the next run.
+        """
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int | None) -> None:
+        self._threads = check_threads(value, f"Pipeline {self.name!r}")
+        self._plans.clear()
 
     @property
     def enable_metrics(self) -> bool:
@@ -158,7 +182,7 @@ class Pipeline:
             )
         from remotemedia.core.chains import plan_chains
 
-        plan = Plan(topo, nodes, plan_chains(topo, nodes))
+        plan = Plan(topo, nodes, plan_chains(topo, nodes, resolve_threads(self._threads)))
         self._plans[use_rust] = (self.graph.version, plan)
         return plan
 

@@ -143,6 +143,11 @@ class Chain:
     - ``set_timing(on)``: stage times measured (the default) or not (the
       native body then saves a clock reading per stage and block; for
       streams without metrics).
+    - ``set_threads(n)``: threads the native body may use for the
+      per-channel stages of a big block (0: one per channel up to the
+      usable cores, the default; 1: none started; same bits for every
+      setting; see :mod:`remotemedia.core.threads`). The numpy body runs
+      on the calling thread whatever the setting.
     - Speech events for streams (a chain that ends in a VAD):
       ``set_segments(params)`` (the integers of
       :meth:`~remotemedia.kernels.vad_segments.SegmentTracker.params`)
@@ -180,6 +185,7 @@ class Chain:
         self.debug_fail = core.debug_fail
         self.set_segments = core.set_segments
         self.set_timing = core.set_timing
+        self.set_threads = core.set_threads
         self.process_events = core.process_events
         self.events = core.events
 
@@ -359,6 +365,11 @@ class PythonChainCore:
             return y, flags, ()
         self._track((x if y is None else y).shape[-1], flags)
         return y, flags, self.events()
+
+    def set_threads(self, threads: int) -> None:
+        """Accepted for the same interface; numpy runs on the calling thread."""
+        if threads < 0:
+            raise ValueError(f"Chain.set_threads: threads must be 0 (auto) or more, got {threads}")
 
     def debug_fail(self, stage: int) -> None:
         if not 0 <= stage < len(self.stages):

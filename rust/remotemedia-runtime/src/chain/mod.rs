@@ -27,14 +27,18 @@ use crate::resample::{Quality, Resampler, MAX_CHANNELS};
 use crate::vad::Vad;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, OnceLock, TryLockError};
 use std::time::Instant;
 
 /// Input frames per block of work.
 pub const BLOCK: usize = 4096;
 
-/// Whole buffers from this many frames run their per-channel stages (the
-/// resampler, conversions) one channel per thread.
+/// Blocks from this many frames (whole buffers, or a stream's blocks
+/// once its first one was this big) run their per-channel stages (the
+/// resampler, conversions) on lanes shared among threads; smaller ones
+/// (real-time frames) stay on the calling thread. At 32768 frames two
+/// threads took 0.84x the one-thread wall time on a lightly loaded 2-core
+/// VM (benchmarks/threads.py).
 pub const PARALLEL_MIN: usize = 8 * BLOCK;
 
 /// Input frames per piece a channel thread hands to the VAD of a
@@ -104,6 +108,15 @@ pub struct Chain {
     segments: Option<Segments>,
     /// Stage times are measured (see [`Chain::set_timing`]).
     timing: bool,
+    /// Threads for the per-channel prefix of a big block (0: one per
+    /// channel, up to the cores this process may use); see [`Chain::set_threads`].
+    threads: usize,
+    /// `Some(p)` while a stream's per-channel prefix `..p` keeps its state
+    /// in `lanes` (chosen by the stream's first block, kept until `flush`
+    /// or `reset`).
+    lane_stream: Option<usize>,
+    /// No block since `new`, `reset` or `flush`: the next block may choose the lanes.
+    fresh: bool,
 }
 
 impl Chain {
@@ -194,6 +207,9 @@ impl Chain {
             flush_buf: Vec::new(),
             segments: None,
             timing: true,
+            threads: 0,
+            lane_stream: None,
+            fresh: true,
         })
     }
 
@@ -218,6 +234,11 @@ impl Chain {
 
     /// Output frames and flags of the next `process` of `n` frames.
     pub fn output_frames(&self, mut n: usize) -> (usize, usize) {
+        if let (Some(p), Some(lane)) = (self.lane_stream, self.lanes.first()) {
+            // The prefix's state is in the lanes (all alike): they say what it gives.
+            let m = lane.output_frames(n).0;
+            return (m, self.flags_from(p, m));
+        }
         let mut flags = 0;
         for s in &self.stages {
             match &s.op {
@@ -308,6 +329,10 @@ impl Chain {
         if let Some(s) = &mut self.segments {
             s.reset();
         }
+        if self.lane_stream.take().is_some() {
+            self.lanes.iter_mut().for_each(Chain::reset);
+        }
+        self.fresh = true;
         for s in &mut self.stages {
             match &mut s.op {
                 Op::Resample(r) => r.reset(),
@@ -336,9 +361,18 @@ impl Chain {
     /// Returns (frames, flags) written.
     pub fn process(&mut self, input: View<'_>, out: Option<ViewMut<'_>>, flags: &mut [u8]) -> Result<(usize, usize)> {
         self.check_input(&input)?;
+        if self.fresh && input.frames > 0 && out.is_some() {
+            // A stream whose first block is big runs its per-channel prefix
+            // on the lanes (threads for its big blocks) until it ends.
+            if let Some(p) = self.parallel_prefix(input.frames) {
+                self.make_lanes(p)?;
+                self.lanes.iter_mut().for_each(Chain::reset);
+                self.lane_stream = Some(p);
+            }
+        }
         let (want, want_flags) = self.output_frames(input.frames);
         let (of, och, _) = self.output_format();
-        let mut out = match (self.writer, out) {
+        let out = match (self.writer, out) {
             (Some(_), Some(o)) => {
                 if o.fmt() != of || o.channels != och || o.frames < want {
                     return Err(Error::BufferTooSmall {
@@ -357,6 +391,33 @@ impl Chain {
                 given: flags.len(),
             });
         }
+        if input.frames > 0 {
+            self.fresh = false;
+        }
+        let (done, nf) = match (self.lane_stream, out) {
+            (Some(p), Some(o)) => self.run_lanes(p, input, o, flags, want)?,
+            (_, out) => self.process_blocks(input, out, flags)?,
+        };
+        if (self.writer.is_some() && done != want) || nf != want_flags {
+            return Err(Error::State(format!(
+                "chain wrote {done} frames and {nf} flags, expected {want} and {want_flags}"
+            )));
+        }
+        if let Some(s) = &mut self.segments {
+            // The VAD ends the chain: it saw the output (or the input, unchanged).
+            let seen = if self.writer.is_some() { done } else { input.frames };
+            s.push(seen, &flags[..nf]);
+        }
+        Ok((done, nf))
+    }
+
+    /// `process` on this thread, block by block, every stage in turn.
+    fn process_blocks(
+        &mut self,
+        input: View<'_>,
+        mut out: Option<ViewMut<'_>>,
+        flags: &mut [u8],
+    ) -> Result<(usize, usize)> {
         let (mut pos, mut done, mut nf) = (0, 0, 0);
         while pos < input.frames {
             let n = BLOCK.min(input.frames - pos);
@@ -372,16 +433,6 @@ impl Chain {
             done += k;
             nf += m;
             pos += n;
-        }
-        if (self.writer.is_some() && done != want) || nf != want_flags {
-            return Err(Error::State(format!(
-                "chain wrote {done} frames and {nf} flags, expected {want} and {want_flags}"
-            )));
-        }
-        if let Some(s) = &mut self.segments {
-            // The VAD ends the chain: it saw the output (or the input, unchanged).
-            let seen = if self.writer.is_some() { done } else { input.frames };
-            s.push(seen, &flags[..nf]);
         }
         Ok((done, nf))
     }
@@ -510,9 +561,22 @@ impl Chain {
         let (_, och, _) = self.output_format();
         self.tail = vec![Vec::new(); och];
         self.tail_flags.clear();
-        let mut fb = std::mem::take(&mut self.flush_buf);
-        let res = self.flush_into(&mut fb);
-        self.flush_buf = fb;
+        let res = match self.lane_stream.take() {
+            Some(p) => {
+                let r = self.flush_lanes(p);
+                if r.is_err() {
+                    self.lanes.iter_mut().for_each(Chain::reset);
+                }
+                r
+            }
+            None => {
+                let mut fb = std::mem::take(&mut self.flush_buf);
+                let r = self.flush_into(&mut fb);
+                self.flush_buf = fb;
+                r
+            }
+        };
+        self.fresh = true;
         self.reset_vad();
         if res.is_err() {
             if let Some(s) = &mut self.segments {
@@ -526,6 +590,36 @@ impl Chain {
             s.finish();
         }
         Ok((self.tail[0].len(), self.tail_flags.len()))
+    }
+
+    /// `flush` of a stream whose prefix `..p` lives in the lanes: each
+    /// lane's tail is a row of the chain's tail, and the stages after the
+    /// prefix (the VAD) read those rows in the output format.
+    fn flush_lanes(&mut self, p: usize) -> Result<()> {
+        let (of, och, _) = self.output_format();
+        let mut frames = None;
+        for (c, lane) in self.lanes.iter_mut().enumerate() {
+            let (m, _) = lane.flush()?;
+            if *frames.get_or_insert(m) != m {
+                return Err(Error::State(format!("chain lanes flushed {m} and {frames:?} frames")));
+            }
+            self.tail[c] = lane.tail.pop().unwrap_or_default();
+            lane.tail.clear();
+            lane.tail_flags.clear();
+        }
+        self.take_lane_times(p, false);
+        let m = frames.unwrap_or(0);
+        if m == 0 || self.tail.len() != och {
+            return Ok(());
+        }
+        let mut store = std::mem::take(&mut self.conv);
+        write_f64(&self.tail, &mut store.view_mut(of, och, m));
+        let mut fl = vec![0u8; self.flags_from(p, m)];
+        let res = self.run_inner(p, store.view(of, och, m), None, &mut fl);
+        self.conv = store;
+        let (_, _, nf) = res?;
+        self.tail_flags.extend_from_slice(&fl[..nf]);
+        Ok(())
     }
 
     fn flush_into(&mut self, fb: &mut Vec<f32>) -> Result<()> {
@@ -597,7 +691,8 @@ impl Chain {
     }
 
     /// A whole buffer: reset, process, flush and take into `out`
-    /// (`run_frames(n).0` frames per row). Leaves the chain reset.
+    /// (`run_frames(n).0` frames per row). Leaves the chain reset. A big
+    /// buffer runs its per-channel prefix on threads (see [`Chain::process`]).
     pub fn run(&mut self, input: View<'_>, out: Option<ViewMut<'_>>, flags: &mut [u8]) -> Result<(usize, usize)> {
         // A whole buffer is not a stream: its flags do not reach the tracker.
         let segments = self.segments.take();
@@ -610,10 +705,7 @@ impl Chain {
     fn run_buffer(&mut self, input: View<'_>, out: Option<ViewMut<'_>>, flags: &mut [u8]) -> Result<(usize, usize)> {
         self.reset();
         let (total, total_flags) = self.run_frames(input.frames);
-        let res = match (self.parallel_prefix(input.frames), out) {
-            (Some(p), Some(o)) => self.run_parallel(p, input, o, flags, total),
-            (_, out) => self.run_whole(input, out, flags, total),
-        };
+        let res = self.run_whole(input, out, flags, total);
         if res.is_err() {
             self.reset();
         }
@@ -626,12 +718,38 @@ impl Chain {
         Ok((n, nf))
     }
 
-    /// The end of the per-channel prefix when a whole buffer of `frames`
-    /// should run one channel per thread: several channels, a resampler
-    /// in the prefix, all audio written by the prefix (later stages only
-    /// read it: the VAD), and a second core.
+    /// Sets the threads (the calling one included) a big block's
+    /// per-channel stages may use: `0` (the default) means one per
+    /// channel, up to the cores this process may run on ([`cores`]),
+    /// starting workers only when a core is free (`spare_core`); `1` keeps every call on the calling thread; `n`
+    /// always starts up to `n - 1` workers. The results are the same bits
+    /// for every setting.
+    pub fn set_threads(&mut self, n: usize) {
+        self.threads = n;
+    }
+
+    /// The threads a big block of this chain runs on (1: none started).
+    pub fn thread_count(&self) -> usize {
+        let want = if self.threads == 0 { cores() } else { self.threads };
+        want.min(self.chans[0]).max(1)
+    }
+
+    /// The end of the per-channel prefix when a block of `frames` should
+    /// run one channel per thread: at least [`PARALLEL_MIN`] frames, two
+    /// threads allowed, and [`Chain::lane_prefix`].
     fn parallel_prefix(&self, frames: usize) -> Option<usize> {
-        if frames < PARALLEL_MIN || self.chans[0] < 2 {
+        if frames < PARALLEL_MIN || self.thread_count() < 2 {
+            return None;
+        }
+        self.lane_prefix()
+    }
+
+    /// The end of the per-channel prefix that lanes (one-channel chains)
+    /// can run: several channels, a resampler in the prefix (else the
+    /// work is too little to share), and all audio written by the prefix
+    /// (the stages after it only read it: the VAD).
+    fn lane_prefix(&self) -> Option<usize> {
+        if self.chans[0] < 2 {
             return None;
         }
         let p = self
@@ -641,15 +759,36 @@ impl Chain {
             .unwrap_or(self.stages.len());
         let resamples = self.stages[..p].iter().any(|s| matches!(s.op, Op::Resample(_)));
         let written = self.writer.is_some_and(|w| w < p);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (resamples && written && cores > 1).then_some(p)
+        (resamples && written).then_some(p)
     }
 
-    /// `run` with the prefix `..p` on one-channel chains, one per channel,
-    /// spread over threads and writing straight into their output rows;
-    /// then the rest (the VAD) over the output. Channels are independent
-    /// in those stages, so the bits are those of the one-thread path.
-    fn run_parallel(
+    /// One one-channel chain of the prefix `..p` per channel (built once).
+    fn make_lanes(&mut self, p: usize) -> Result<()> {
+        if self.lanes.is_empty() {
+            let (f, channels, r) = self.input_format();
+            self.lanes = (0..channels)
+                .map(|_| Chain::new(f, 1, r, &self.specs[..p]))
+                .collect::<Result<_>>()?;
+        }
+        Ok(())
+    }
+
+    /// Adds the lanes' stage times (taken) to the prefix's stages: the
+    /// longest lane when they ran side by side, their sum when in turn.
+    fn take_lane_times(&mut self, p: usize, side_by_side: bool) {
+        for i in 0..p {
+            let t = self.lanes.iter_mut().map(|l| std::mem::take(&mut l.times[i]));
+            self.times[i] += if side_by_side { t.max().unwrap_or(0) } else { t.sum() };
+        }
+    }
+
+    /// A block of a stream whose prefix `..p` lives in the lanes: each
+    /// channel's lane writes its output row, then the rest (the VAD) reads
+    /// the rows. A big block shares the lanes' pieces among the calling
+    /// thread and `threads - 1` workers ([`Chain::run_shared`]). Channels
+    /// are independent in those stages and every lane sees its row in the
+    /// blocks a one-thread run sees, so the bits are that run's.
+    fn run_lanes(
         &mut self,
         p: usize,
         input: View<'_>,
@@ -657,13 +796,6 @@ impl Chain {
         flags: &mut [u8],
         total: usize,
     ) -> Result<(usize, usize)> {
-        let channels = self.chans[0];
-        if self.lanes.is_empty() {
-            let (f, _, r) = self.input_format();
-            self.lanes = (0..channels)
-                .map(|_| Chain::new(f, 1, r, &self.specs[..p]))
-                .collect::<Result<_>>()?;
-        }
         for i in 0..p {
             if std::mem::take(&mut self.stages[i].fail) {
                 self.lanes[0].stages[i].fail = true;
@@ -675,57 +807,40 @@ impl Chain {
                 given: out.frames * out.channels,
             });
         }
-        if let Some(vi) = self.overlapped_vad(p, total) {
-            return self.run_overlapped(vi, input, out, flags, total);
-        }
-        let mut rows = out.rows_mut();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(channels);
-        // Work of each thread: (lane, input row, output row) triples.
-        let mut work: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
-        for (c, (lane, row)) in self.lanes.iter_mut().zip(rows.drain(..)).enumerate() {
-            work[c % threads].push((lane, input.row_view(c), row));
-        }
-        let run_lanes = |jobs: Vec<(&mut Chain, View<'_>, ViewMut<'_>)>| -> Result<()> {
-            for (lane, x, y) in jobs {
-                let mut y = y;
-                let sub = y.sub(0, total);
-                lane.run(x, Some(sub), &mut [])?;
-            }
-            Ok(())
+        let mut threads = if input.frames >= PARALLEL_MIN {
+            self.thread_count()
+        } else {
+            1
         };
-        let mut jobs = work.into_iter();
-        let mine = jobs.next().unwrap_or_default();
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = jobs.map(|j| s.spawn(move || run_lanes(j))).collect();
-            let mut res = vec![run_lanes(mine)];
-            for h in handles {
-                match h.join() {
-                    Ok(r) => res.push(r),
-                    Err(payload) => {
-                        // Re-raise here so the ABI guard reports it (with its message).
-                        let msg = payload
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "unknown panic".into());
-                        panic!("{msg} (in a chain worker thread)");
-                    }
+        if threads > 1 && self.threads == 0 && !spare_core() {
+            // Auto: a worker that must wait for a core delays the call (it
+            // waits for time slices holding its lane, and the join waits
+            // for it), so only start one when a core is free.
+            threads = 1;
+        }
+        let rows: Vec<ViewMut<'_>> = out.rows_mut().into_iter().map(|r| r.split_row(total).0).collect();
+        if rows.len() != self.lanes.len() {
+            return Err(Error::State("chain output has too few rows".into()));
+        }
+        let vad = self.overlapped_vad(p, total);
+        let mut nf = 0;
+        if threads > 1 {
+            nf = self.run_shared(vad, input, rows, flags, threads)?;
+            self.take_lane_times(p, true);
+        } else {
+            for (c, (lane, row)) in self.lanes.iter_mut().zip(rows).enumerate() {
+                let (k, _) = lane.process(input.row_view(c), Some(row), &mut [])?;
+                if k != total {
+                    return Err(Error::State(format!("a chain lane wrote {k} frames, expected {total}")));
                 }
             }
-            res
-        });
-        for r in results {
-            r?;
+            self.take_lane_times(p, false);
         }
-        for i in 0..p {
-            let t = self.lanes.iter_mut().map(|l| std::mem::take(&mut l.times[i])).max();
-            self.times[i] += t.unwrap_or(0);
+        if threads > 1 && vad.is_some() {
+            return Ok((total, nf));
         }
         // The rest (a VAD) reads the finished output, block by block.
         let done = out.as_view().sub(0, total);
-        let mut nf = 0;
         let mut pos = 0;
         while pos < total {
             let n = BLOCK.min(total - pos);
@@ -733,13 +848,12 @@ impl Chain {
             nf += k;
             pos += n;
         }
-        self.reset_vad();
         Ok((total, nf))
     }
 
-    /// The VAD stage of a parallel run that can overlap the channel
-    /// threads: the stages after the prefix `..p` are the VAD (the rest
-    /// pass-through) on float32 audio, and there is output to share.
+    /// The VAD stage that can follow the lanes piece by piece: the stages
+    /// after the prefix `..p` are the VAD (the rest pass-through) on
+    /// float32 audio, and there is output to share.
     fn overlapped_vad(&self, p: usize, total: usize) -> Option<usize> {
         let vi = self.stages.len().checked_sub(1)?;
         if p > vi {
@@ -750,114 +864,130 @@ impl Chain {
         (vad_last && rest_noop && self.fmts[vi] == Fmt::F32 && total > 0).then_some(vi)
     }
 
-    /// [`Chain::run_parallel`] with the VAD (stage `vi`) on this thread
-    /// while the channel threads resample: each thread hands over its
-    /// rows piece by piece ([`SEGMENT`] input frames), and the VAD takes
-    /// piece `k` of every row once all rows have it. The lanes see the
-    /// blocks of a one-thread run and the VAD is chunking invariant, so
-    /// the bits are those of the one-thread path.
-    fn run_overlapped(
+    /// The lanes of a big block on this thread and `threads - 1` workers,
+    /// shared piece by piece ([`SEGMENT`] input frames of one channel):
+    /// every thread takes the next piece of any lane nobody holds, so a
+    /// worker the OS leaves waiting for a core costs nothing but its
+    /// start (this thread then does its work), and an idle core takes half.
+    /// With `vad` (stage index) this thread also runs the VAD on piece `k`
+    /// of every row once all rows have it. Returns the flags written.
+    fn run_shared(
         &mut self,
-        vi: usize,
+        vad: Option<usize>,
         input: View<'_>,
-        mut out: ViewMut<'_>,
+        rows: Vec<ViewMut<'_>>,
         flags: &mut [u8],
-        total: usize,
-    ) -> Result<(usize, usize)> {
-        let channels = self.chans[0];
-        let stride = out.stride.max(1);
-        let rows: Vec<&mut [f32]> = match &mut out.data {
-            PlaneMut::F32(d) => d.chunks_mut(stride).take(channels).map(|r| &mut r[..total]).collect(),
-            _ => return Err(Error::State("an overlapped run writes float32".into())),
-        };
-        if rows.len() != channels {
-            return Err(Error::State("chain output has too few rows".into()));
-        }
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(channels);
-        let mut work: Vec<Vec<LaneJob<'_, '_>>> = (0..threads).map(|_| Vec::new()).collect();
-        for (c, (lane, row)) in self.lanes.iter_mut().zip(rows).enumerate() {
-            work[c % threads].push(LaneJob {
-                c,
-                lane,
-                x: input.row_view(c),
-                row,
-                pos: 0,
-                flushed: false,
-            });
-        }
+        threads: usize,
+    ) -> Result<usize> {
+        let channels = rows.len();
+        let jobs: Vec<Mutex<LaneJob<'_, '_>>> = self
+            .lanes
+            .iter_mut()
+            .zip(rows)
+            .enumerate()
+            .map(|(c, (lane, row))| {
+                Mutex::new(LaneJob {
+                    c,
+                    lane,
+                    x: input.row_view(c),
+                    row: Some(row),
+                    pos: 0,
+                })
+            })
+            .collect();
         let (stages, mix, times) = (&mut self.stages, &mut self.mix, &mut self.times);
         let stop = AtomicBool::new(false);
-        let (tx, rx) = mpsc::channel::<(usize, &[f32])>();
-        let (mut done, mut nf) = (0usize, 0usize);
+        let (tx, rx) = mpsc::channel::<(usize, View<'_>)>();
+        let mut queues: Vec<VecDeque<View<'_>>> = (0..channels).map(|_| VecDeque::new()).collect();
+        let mut nf = 0usize;
+        // The VAD on every complete set of pieces (piece k of every row).
+        let mut feed = |queues: &mut Vec<VecDeque<View<'_>>>, stop: &AtomicBool| -> Result<()> {
+            let Some(vi) = vad else { return Ok(()) };
+            while queues.iter().all(|q| !q.is_empty()) {
+                let pieces: Vec<View<'_>> = queues.iter_mut().filter_map(|q| q.pop_front()).collect();
+                let rows: Vec<&[f32]> = pieces
+                    .iter()
+                    .map(|v| match v.data {
+                        Plane::F32(s) => Ok(s),
+                        _ => Err(Error::State("the VAD of a shared run reads float32".into())),
+                    })
+                    .collect::<Result<_>>()?;
+                let t0 = Instant::now();
+                let stage = &mut stages[vi];
+                if stage.fail {
+                    stage.fail = false;
+                    stop.store(true, Ordering::Relaxed);
+                    panic!("deliberate panic in chain stage {vi} requested by rm_chain_debug_fail");
+                }
+                let r = match &mut stage.op {
+                    Op::Vad(v) => ops::vad_rows(v, &rows, mix, &mut flags[nf..]),
+                    _ => Err(Error::State("not a VAD stage".into())),
+                };
+                times[vi] += t0.elapsed().as_nanos() as u64;
+                nf += r?;
+            }
+            Ok(())
+        };
         let res = std::thread::scope(|s| {
-            let handles: Vec<_> = work
-                .into_iter()
-                .map(|jobs| {
-                    let (tx, stop) = (tx.clone(), &stop);
-                    s.spawn(move || run_lane_jobs(jobs, &tx, stop))
+            let handles: Vec<_> = (1..threads)
+                .map(|t| {
+                    let (tx, jobs, stop) = (tx.clone(), &jobs, &stop);
+                    s.spawn(move || {
+                        let r = caught(|| work_lanes(jobs, t, &tx, stop));
+                        if !matches!(r, Ok(Ok(()))) {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        r
+                    })
                 })
                 .collect();
-            drop(tx);
-            let mut queues: Vec<VecDeque<&[f32]>> = (0..channels).map(|_| VecDeque::new()).collect();
-            let mut vad_res: Result<()> = Ok(());
-            for (c, piece) in rx.iter() {
-                if vad_res.is_err() {
-                    continue;
+            let mut res: Result<()> = Ok(());
+            while res.is_ok() && !stop.load(Ordering::Relaxed) {
+                while let Ok((c, piece)) = rx.try_recv() {
+                    queues[c].push_back(piece);
                 }
-                queues[c].push_back(piece);
-                while vad_res.is_ok() && queues.iter().all(|q| !q.is_empty()) {
-                    let rows: Vec<&[f32]> = queues.iter_mut().filter_map(|q| q.pop_front()).collect();
-                    let t0 = Instant::now();
-                    let stage = &mut stages[vi];
-                    if stage.fail {
-                        stage.fail = false;
-                        stop.store(true, Ordering::Relaxed);
-                        panic!("deliberate panic in chain stage {vi} requested by rm_chain_debug_fail");
-                    }
-                    let r = match &mut stage.op {
-                        Op::Vad(v) => ops::vad_rows(v, &rows, mix, &mut flags[nf..]),
-                        _ => Err(Error::State("not a VAD stage".into())),
-                    };
-                    times[vi] += t0.elapsed().as_nanos() as u64;
-                    match r {
-                        Ok(k) => {
-                            nf += k;
-                            done += rows[0].len();
-                        }
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            vad_res = Err(e);
+                res = feed(&mut queues, &stop);
+                if res.is_err() {
+                    break;
+                }
+                match claim(&jobs, 0, &tx) {
+                    Claim::Stepped(r) => res = r,
+                    Claim::AllDone => break,
+                    // The workers hold the lanes left: wait for their pieces.
+                    Claim::Busy => {
+                        if let Ok((c, piece)) = rx.recv_timeout(std::time::Duration::from_millis(1)) {
+                            queues[c].push_back(piece);
                         }
                     }
                 }
             }
-            let mut res = vad_res;
+            if res.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
             for h in handles {
-                match h.join() {
-                    Ok(r) => {
-                        if res.is_ok() {
-                            res = r;
-                        }
-                    }
-                    Err(payload) => resume_worker_panic(payload),
+                let r = join_worker(h);
+                if res.is_ok() {
+                    res = r;
                 }
             }
             res
         });
         res?;
-        if done != total {
-            return Err(Error::State(format!(
-                "overlapped chain run gave the VAD {done} frames, expected {total}"
-            )));
+        while let Ok((c, piece)) = rx.try_recv() {
+            queues[c].push_back(piece);
         }
-        for i in 0..vi {
-            let t = self.lanes.iter_mut().map(|l| std::mem::take(&mut l.times[i])).max();
-            self.times[i] += t.unwrap_or(0);
+        feed(&mut queues, &stop)?;
+        if vad.is_some() && queues.iter().any(|q| !q.is_empty()) {
+            return Err(Error::State(
+                "a shared chain run left pieces the VAD did not read".into(),
+            ));
         }
-        self.reset_vad();
-        Ok((total, nf))
+        if jobs.iter().any(|j| j.lock().map_or(true, |j| !j.done())) {
+            return Err(Error::State(
+                "a shared chain run stopped before its lanes were done".into(),
+            ));
+        }
+        Ok(nf)
     }
 
     fn run_whole(
@@ -890,81 +1020,148 @@ impl Chain {
     }
 }
 
-/// One channel of an overlapped run: its one-channel chain, input row
-/// and the part of its output row not written yet.
+/// One channel of a shared run: its one-channel chain, input row and the
+/// part of its output row not written yet.
 struct LaneJob<'a, 'o> {
     c: usize,
     lane: &'a mut Chain,
     x: View<'o>,
-    row: &'o mut [f32],
+    row: Option<ViewMut<'o>>,
     pos: usize,
-    flushed: bool,
 }
 
 impl<'o> LaneJob<'_, 'o> {
-    /// The next piece of this row: [`SEGMENT`] more input frames, or the
-    /// tail once the input is done.
-    fn step(&mut self) -> Result<&'o [f32]> {
-        let row = std::mem::take(&mut self.row);
-        let (want, last) = if self.pos < self.x.frames {
-            (self.lane.output_frames(SEGMENT.min(self.x.frames - self.pos)).0, false)
-        } else {
-            (self.lane.flush()?.0, true)
-        };
-        if want > row.len() {
+    /// True once the whole input row went through the lane.
+    fn done(&self) -> bool {
+        self.pos >= self.x.frames
+    }
+
+    /// The next piece of this row: the output of [`SEGMENT`] more input frames.
+    fn step(&mut self) -> Result<View<'o>> {
+        let row = self.row.take().ok_or(Error::State("chain lane row missing".into()))?;
+        let n = SEGMENT.min(self.x.frames - self.pos);
+        let want = self.lane.output_frames(n).0;
+        if want > row.frames {
             return Err(Error::BufferTooSmall {
                 needed: want,
-                given: row.len(),
+                given: row.frames,
             });
         }
-        let (head, rest) = row.split_at_mut(want);
-        let dst = ViewMut::new(PlaneMut::F32(&mut *head), 1, want, want)?;
-        let (k, _) = if last {
-            self.flushed = true;
-            self.lane.take(Some(dst), &mut [])?
-        } else {
-            let n = SEGMENT.min(self.x.frames - self.pos);
-            let r = self.lane.process(self.x.sub(self.pos, n), Some(dst), &mut [])?;
-            self.pos += n;
-            r
-        };
-        self.row = rest;
-        let head: &'o [f32] = head;
-        Ok(&head[..k])
+        let (mut head, rest) = row.split_row(want);
+        let (k, _) = self
+            .lane
+            .process(self.x.sub(self.pos, n), Some(head.sub(0, want)), &mut [])?;
+        self.pos += n;
+        self.row = Some(rest);
+        Ok(head.into_view().sub(0, k))
     }
 }
 
-/// A channel thread of an overlapped run: its lanes, piece by piece in
-/// turn (so every row advances), each piece sent to the VAD.
-fn run_lane_jobs<'o>(
-    mut jobs: Vec<LaneJob<'_, 'o>>,
-    tx: &mpsc::Sender<(usize, &'o [f32])>,
+/// What [`claim`] did.
+enum Claim {
+    /// Ran one piece of a lane (and sent it on).
+    Stepped(Result<()>),
+    /// Every lane left is held by another thread.
+    Busy,
+    /// Every lane is done.
+    AllDone,
+}
+
+/// Runs the next piece of the first lane (from `first`, round) that no
+/// other thread holds, and sends it on while still holding the lane, so
+/// a lane's pieces arrive in order.
+fn claim<'o>(jobs: &[Mutex<LaneJob<'_, 'o>>], first: usize, tx: &mpsc::Sender<(usize, View<'o>)>) -> Claim {
+    let mut busy = false;
+    for i in 0..jobs.len() {
+        match jobs[(first + i) % jobs.len()].try_lock() {
+            Ok(mut j) => {
+                if j.done() {
+                    continue;
+                }
+                let r = j.step().map(|piece| {
+                    // The receiver may have stopped (an error there): nothing to hand on.
+                    let _ = tx.send((j.c, piece));
+                });
+                return Claim::Stepped(r);
+            }
+            Err(TryLockError::WouldBlock) => busy = true,
+            Err(TryLockError::Poisoned(_)) => {
+                return Claim::Stepped(Err(Error::State("a chain lane was left by a failed thread".into())))
+            }
+        }
+    }
+    if busy {
+        Claim::Busy
+    } else {
+        Claim::AllDone
+    }
+}
+
+/// A worker thread of a shared run: pieces of any free lane until none is
+/// left to take (or another thread failed).
+fn work_lanes<'o>(
+    jobs: &[Mutex<LaneJob<'_, 'o>>],
+    first: usize,
+    tx: &mpsc::Sender<(usize, View<'o>)>,
     stop: &AtomicBool,
 ) -> Result<()> {
-    for j in &mut jobs {
-        j.lane.reset();
-    }
-    while jobs.iter().any(|j| !j.flushed) {
-        for j in jobs.iter_mut().filter(|j| !j.flushed) {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            let piece = j.step()?;
-            // The VAD may have stopped (an error there): nothing to hand on.
-            let _ = tx.send((j.c, piece));
+    while !stop.load(Ordering::Relaxed) {
+        match claim(jobs, first, tx) {
+            Claim::Stepped(r) => r?,
+            Claim::Busy | Claim::AllDone => break,
         }
     }
     Ok(())
 }
 
-/// Re-raises a worker's panic here so the ABI guard reports it (with its message).
-fn resume_worker_panic(payload: Box<dyn std::any::Any + Send>) -> ! {
-    let msg = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into());
-    panic!("{msg} (in a chain worker thread)");
+/// What a worker thread's body left: its result, or the message of its panic.
+type Caught<T> = std::result::Result<T, String>;
+
+/// Runs a worker thread's body under `catch_unwind`: a panic ends the
+/// worker with its message, never unwinds out of the thread.
+fn caught<T>(f: impl FnOnce() -> T) -> Caught<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into())
+    })
+}
+
+/// Waits for a worker; its panic is raised again here (on the calling
+/// thread, inside the ABI's guard), so the call fails as `RM_ERR_PANIC`
+/// with the worker's message and nothing unwinds across a thread.
+fn join_worker<T>(h: std::thread::ScopedJoinHandle<'_, Caught<Result<T>>>) -> Result<T> {
+    match h.join() {
+        Ok(Ok(r)) => r,
+        Ok(Err(msg)) => panic!("{msg} (in a chain worker thread)"),
+        Err(_) => panic!("a chain worker thread ended abnormally"),
+    }
+}
+
+/// True unless the system's run queue says every usable core is busy:
+/// `/proc/loadavg`'s count of runnable threads (this one included) below
+/// [`cores`]. A worker started on a busy machine waits for a time slice
+/// (milliseconds under load, measured in benchmarks/NOTES.md) and the
+/// call waits for it. Elsewhere than Linux: assumed free.
+fn spare_core() -> bool {
+    let Ok(text) = std::fs::read_to_string("/proc/loadavg") else {
+        return true;
+    };
+    let running = text
+        .split_whitespace()
+        .nth(3)
+        .and_then(|f| f.split('/').next())
+        .and_then(|r| r.parse::<usize>().ok());
+    running.map_or(true, |r| r < cores())
+}
+
+/// The cores this process may run on (`std::thread::available_parallelism`:
+/// on Linux its CPU affinity and cgroup quota), read once per process.
+pub fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// One data stage from `src` into `dst`.
@@ -1028,3 +1225,5 @@ pub use ops::{Plane as ChainPlane, PlaneMut as ChainPlaneMut, View as ChainView,
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod threads_tests;

@@ -195,7 +195,8 @@ impl<'a> ViewMut<'a> {
         }
     }
 
-    /// Splits into one-channel views, one per row (disjoint borrows).
+    /// Splits into one-channel views, one per row (disjoint borrows; empty
+    /// rows when there are no frames).
     pub fn rows_mut(&mut self) -> Vec<ViewMut<'_>> {
         let (stride, frames, ch) = (self.stride, self.frames, self.channels);
         macro_rules! split {
@@ -212,13 +213,66 @@ impl<'a> ViewMut<'a> {
             };
         }
         if frames == 0 {
-            return Vec::new();
+            let empty = |_| ViewMut {
+                data: match self.data {
+                    PlaneMut::I16(_) => PlaneMut::I16(&mut []),
+                    PlaneMut::I32(_) => PlaneMut::I32(&mut []),
+                    PlaneMut::F32(_) => PlaneMut::F32(&mut []),
+                    PlaneMut::F64(_) => PlaneMut::F64(&mut []),
+                },
+                channels: 1,
+                frames: 0,
+                stride: 0,
+            };
+            return (0..ch).map(empty).collect();
         }
         match &mut self.data {
             PlaneMut::I16(d) => split!(d, I16),
             PlaneMut::I32(d) => split!(d, I32),
             PlaneMut::F32(d) => split!(d, F32),
             PlaneMut::F64(d) => split!(d, F64),
+        }
+    }
+
+    /// Splits a one-row view at frame `k` (at most its frames): frames
+    /// `..k` and `k..`, both borrowing for the view's whole lifetime.
+    pub fn split_row(self, k: usize) -> (ViewMut<'a>, ViewMut<'a>) {
+        let k = k.min(self.frames);
+        let rest = self.frames - k;
+        macro_rules! split {
+            ($d:expr, $v:ident) => {{
+                let (a, b) = $d.split_at_mut(k);
+                (PlaneMut::$v(a), PlaneMut::$v(&mut b[..rest]))
+            }};
+        }
+        let (a, b) = match self.data {
+            PlaneMut::I16(d) => split!(d, I16),
+            PlaneMut::I32(d) => split!(d, I32),
+            PlaneMut::F32(d) => split!(d, F32),
+            PlaneMut::F64(d) => split!(d, F64),
+        };
+        let one = |data, frames| ViewMut {
+            data,
+            channels: 1,
+            frames,
+            stride: frames,
+        };
+        (one(a, k), one(b, rest))
+    }
+
+    /// The same rows, read-only, for the view's whole lifetime.
+    pub fn into_view(self) -> View<'a> {
+        let data = match self.data {
+            PlaneMut::I16(s) => Plane::I16(s),
+            PlaneMut::I32(s) => Plane::I32(s),
+            PlaneMut::F32(s) => Plane::F32(s),
+            PlaneMut::F64(s) => Plane::F64(s),
+        };
+        View {
+            data,
+            channels: self.channels,
+            frames: self.frames,
+            stride: self.stride,
         }
     }
 

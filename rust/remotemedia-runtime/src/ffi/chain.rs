@@ -420,3 +420,22 @@ pub unsafe extern "C" fn rm_chain_set_timing(h: *mut RmChain, on: i32) -> i32 {
         })
     })
 }
+
+/// Threads (the calling one included) a big block's per-channel stages
+/// may use: 0 (the default) one per channel up to the cores the process
+/// may run on ([`Chain::set_threads`]), 1 none started, n at most n (and
+/// at most one per channel). The results are the same bits for every
+/// setting.
+///
+/// # Safety
+/// `h` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn rm_chain_set_threads(h: *mut RmChain, threads: u32) -> i32 {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    guard("rm_chain_set_threads", || unsafe {
+        with_chain(h, |c| {
+            c.set_threads(threads as usize);
+            Ok(())
+        })
+    })
+}

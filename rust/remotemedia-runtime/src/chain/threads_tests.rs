@@ -153,6 +153,23 @@ fn chains() -> Vec<Vec<Spec>> {
     ]
 }
 
+/// One stereo int16 block of `n` frames through `c` into float32 (the
+/// whole-buffer call with `whole`, else the stream call): output, flags and
+/// output frames.
+fn stereo_block(c: &mut Chain, x: &[i16], n: usize, whole: bool) -> (Vec<f32>, Vec<u8>, usize) {
+    let input = View::new(Plane::I16(x), 2, n, n).unwrap();
+    let (m, nf) = if whole { c.run_frames(n) } else { c.output_frames(n) };
+    let mut y = vec![0f32; 2 * m];
+    let mut f = vec![0u8; nf];
+    let out = Some(ViewMut::new(PlaneMut::F32(&mut y), 2, m, m).unwrap());
+    if whole {
+        c.run(input, out, &mut f).unwrap();
+    } else {
+        c.process(input, out, &mut f).unwrap();
+    }
+    (y, f, m)
+}
+
 #[test]
 fn every_thread_setting_and_chunking_gives_the_one_thread_bits() {
     let n = 2 * PARALLEL_MIN + 4321;
@@ -182,33 +199,13 @@ fn a_stream_chooses_lanes_by_its_first_block_and_keeps_them_until_it_ends() {
     let n = PARALLEL_MIN + 100;
     let x = rows(2, n, 5);
     let mut c = chain(&specs, 2, 2);
-    let input = View::new(Plane::I16(&x), 2, n, n).unwrap();
-    let (m, nf) = c.output_frames(n);
-    let mut y = vec![0f32; 2 * m];
-    let mut f = vec![0u8; nf];
-    c.process(
-        input,
-        Some(ViewMut::new(PlaneMut::F32(&mut y), 2, m, m).unwrap()),
-        &mut f,
-    )
-    .unwrap();
+    stereo_block(&mut c, &x, n, false);
     assert!(c.lane_stream.is_some());
     c.flush().unwrap();
     assert!(c.lane_stream.is_none() && c.fresh);
-    // A small first block keeps the stream on the chain's own stages.
-    let small = View::new(Plane::I16(&x[..960]), 1, 960, 960).unwrap();
-    let _ = small; // (a one-row slice would not match the chain: build a stereo frame)
+    // A small first block (one stereo 20 ms frame) keeps the stream on the chain's own stages.
     let frame: Vec<i16> = x[..960].iter().chain(&x[n..n + 960]).copied().collect();
-    let input = View::new(Plane::I16(&frame), 2, 960, 960).unwrap();
-    let (m, nf) = c.output_frames(960);
-    let mut y = vec![0f32; 2 * m];
-    let mut f = vec![0u8; nf];
-    c.process(
-        input,
-        Some(ViewMut::new(PlaneMut::F32(&mut y), 2, m, m).unwrap()),
-        &mut f,
-    )
-    .unwrap();
+    stereo_block(&mut c, &frame, 960, false);
     assert!(c.lane_stream.is_none() && !c.fresh);
     c.reset();
     assert!(c.fresh);
@@ -249,16 +246,7 @@ fn panics_then_recovers(specs: &[Spec], stage: usize, stream: bool) {
     }));
     assert!(caught.is_err(), "stage {stage}: no panic");
     c.reset();
-    let input = View::new(Plane::I16(&x), 2, n, n).unwrap();
-    let (m, nf) = c.run_frames(n);
-    let mut y = vec![0f32; 2 * m];
-    let mut f = vec![0u8; nf];
-    c.run(
-        input,
-        Some(ViewMut::new(PlaneMut::F32(&mut y), 2, m, m).unwrap()),
-        &mut f,
-    )
-    .unwrap();
+    let (y, f, m) = stereo_block(&mut c, &x, n, true);
     let mut got = vec![Vec::new(); 2];
     append_f64(&mut got, &View::new(Plane::F32(&y), 2, m, m).unwrap());
     assert_same(&(got, f), &want, &format!("after a panic in stage {stage}"));

@@ -43,6 +43,8 @@ mod design;
 mod dot;
 mod exact;
 mod fft;
+mod fft32;
+mod front32;
 mod interp;
 mod lanes;
 #[cfg(target_arch = "x86_64")]

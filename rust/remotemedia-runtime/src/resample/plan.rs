@@ -22,6 +22,7 @@
 use super::blocks::Blocks;
 use super::design::{self, Quality, Shape, Spec};
 use super::dot::{Sample, Window};
+use super::front32::Front32;
 use super::interp::{self, InterpShape, Table};
 use super::lanes::{self, Lanes};
 use crate::cpu::Simd;
@@ -118,6 +119,9 @@ pub enum Kernel<S: Precision> {
     /// Fast convolution through float64 FFTs for long filters with few
     /// phases ([`super::blocks`]), in either precision.
     Blocks(Blocks),
+    /// The interpolated route's front stage at "medium": the same blocks
+    /// on float32 FFTs ([`super::front32`]).
+    Front32(Front32),
 }
 
 /// One stage: its filter sizes and its kernel.
@@ -146,17 +150,19 @@ impl<S: Precision> Plan<S> {
     pub fn period(&self) -> (u64, u64) {
         match &self.kernel {
             Kernel::Blocks(b) => ((b.b * b.l) as u64, (b.b * b.m) as u64),
+            Kernel::Front32(f) => ((f.b * 4) as u64, (f.b * 2) as u64),
             Kernel::Lanes(t) => S::lanes_period(t),
             Kernel::Direct(_) => (self.shape.l, self.shape.m),
         }
     }
 
-    /// The kernel's name: "direct", "lanes" or "blocks".
+    /// The kernel's name: "direct", "lanes", "blocks" or "blocks32".
     pub fn kernel_name(&self) -> &'static str {
         match &self.kernel {
             Kernel::Direct(_) => "direct",
             Kernel::Lanes(_) => "lanes",
             Kernel::Blocks(_) => "blocks",
+            Kernel::Front32(_) => "blocks32",
         }
     }
 
@@ -165,6 +171,7 @@ impl<S: Precision> Plan<S> {
             Kernel::Direct(c) => c.len() * std::mem::size_of::<S>(),
             Kernel::Lanes(t) => S::lanes_bytes(t),
             Kernel::Blocks(b) => b.bytes(),
+            Kernel::Front32(f) => f.bytes(),
         }
     }
 }
@@ -290,9 +297,12 @@ fn stage_plan<S: Precision>(spec: &Spec, shape: Shape, atten: f64) -> Result<Pla
     if (spec.l, spec.m) == (2, 1) && shape.block > 0 {
         // A sharp doubling stage (8k -> 16k): the front stage's doubled
         // period, on transforms of at least `DOUBLING_MIN_FFT` points.
-        return doubled_plan::<S>(spec, atten, |taps| {
-            design::block_periods_from(4, 2, taps, design::DOUBLING_MIN_FFT)
-        });
+        return doubled_plan::<S>(
+            spec,
+            atten,
+            |taps| design::block_periods_from(4, 2, taps, design::DOUBLING_MIN_FFT),
+            false,
+        );
     }
     let coef64 = design::coefficients(spec, &shape, atten)?;
     Ok(Plan {
@@ -463,7 +473,11 @@ pub fn front<S: Precision>(ratio: f64, quality: Quality) -> Result<Arc<Cascade<S
             fs: sb * low,
             extra: 0.0,
         };
-        Ok(Cascade::of(vec![front_plan::<S>(&spec, atten)?]))
+        Ok(Cascade::of(vec![front_plan::<S>(
+            &spec,
+            atten,
+            quality == Quality::Medium,
+        )?]))
     })
 }
 
@@ -473,14 +487,22 @@ pub fn front<S: Precision>(ratio: f64, quality: Quality) -> Result<Arc<Cascade<S
 /// becomes two, packed into one complex forward FFT of half the length: a
 /// third less transform work for the same outputs. Its blocks are longer
 /// than an exact stage's ([`front_block`]). The numpy body follows the
-/// same block grid (`_front` in `resample_interp.py`).
-fn front_plan<S: Precision>(spec: &Spec, atten: f64) -> Result<Plan<S>> {
-    doubled_plan::<S>(spec, atten, front_block)
+/// same block grid (`_front` in `resample_interp.py`). `narrow` ("medium"):
+/// on float32 transforms ([`super::front32`]), whose rounding (about -134
+/// dB) stays well under that preset's interpolated stage (120 dB).
+fn front_plan<S: Precision>(spec: &Spec, atten: f64, narrow: bool) -> Result<Plan<S>> {
+    doubled_plan::<S>(spec, atten, front_block, narrow)
 }
 
 /// A stage up by 2 as 4 phases over a doubled period (see [`front_plan`]),
-/// on the fast-convolution kernel in blocks of `block(taps)` periods.
-fn doubled_plan<S: Precision>(spec: &Spec, atten: f64, block: impl Fn(usize) -> usize) -> Result<Plan<S>> {
+/// on the fast-convolution kernel in blocks of `block(taps)` periods, on
+/// float32 transforms when `narrow`.
+fn doubled_plan<S: Precision>(
+    spec: &Spec,
+    atten: f64,
+    block: impl Fn(usize) -> usize,
+    narrow: bool,
+) -> Result<Plan<S>> {
     let shape = Shape::new(spec, atten);
     if shape.block == 0 {
         return stage_plan::<S>(spec, shape, atten);
@@ -496,6 +518,14 @@ fn doubled_plan<S: Precision>(spec: &Spec, atten: f64, block: impl Fn(usize) -> 
         block: block(taps),
         ..shape
     };
+    if narrow {
+        if let Some(f) = Front32::new(&shape, &doubled) {
+            return Ok(Plan {
+                shape,
+                kernel: Kernel::Front32(f),
+            });
+        }
+    }
     let blocks = Blocks::new(&shape, &doubled).expect("a block stage stays one when doubled");
     Ok(Plan {
         shape,

@@ -6,6 +6,7 @@
 use super::blocks;
 use super::design::Shape;
 use super::dot::{self, Dest, Sample, Window};
+use super::front32;
 use super::lanes::Scratch;
 #[cfg(target_arch = "x86_64")]
 use super::next;
@@ -25,8 +26,9 @@ pub(crate) struct Stage<S> {
     start: i64,
     /// Work buffers of the output-parallel kernel.
     scratch: Scratch,
-    /// Work buffers of the fast-convolution kernel.
+    /// Work buffers of the fast-convolution kernels.
     fft: blocks::Scratch,
+    fft32: front32::Scratch,
 }
 
 impl<S: Precision> Stage<S> {
@@ -38,6 +40,7 @@ impl<S: Precision> Stage<S> {
             start: 0,
             scratch: Scratch::default(),
             fft: blocks::Scratch::default(),
+            fft32: front32::Scratch::default(),
         };
         s.reset(plan);
         s
@@ -71,11 +74,13 @@ impl<S: Precision> Stage<S> {
     pub fn output_frames(&self, plan: &Plan<S>, n: usize) -> usize {
         let ahead = plan.shape.ahead as i64;
         let mut ready = Self::outputs_up_to(plan, self.received + n as i64 - ahead - 1);
-        if let Kernel::Blocks(b) = &plan.kernel {
-            // Whole blocks only (the origin sits on a block boundary).
-            let unit = (b.b * b.l) as i64;
-            ready = ready / unit * unit;
-        }
+        let unit = match &plan.kernel {
+            Kernel::Blocks(b) => (b.b * b.l) as i64,
+            Kernel::Front32(f) => (f.b * 4) as i64,
+            _ => 1,
+        };
+        // Whole blocks only (the origin sits on a block boundary).
+        ready = ready / unit * unit;
         (ready.max(self.next) - self.next) as usize
     }
 
@@ -157,6 +162,7 @@ impl<S: Precision> Stage<S> {
             };
             match &plan.kernel {
                 Kernel::Blocks(b) => blocks::run(simd, b, &mut self.fft, w, o, put),
+                Kernel::Front32(f) => front32::run(simd, f, &mut self.fft32, w, o, put),
                 Kernel::Lanes(t) => S::run_lanes(simd, t, &mut self.scratch, w, o, put),
                 Kernel::Direct(coef) => run(simd, &shape, short, coef, w, o, put),
             }

@@ -885,7 +885,10 @@ trait Kernel: Sample {
     fn output(simd: Simd, x: &[Self], row: &[Self], alpha: f64) -> f32;
     /// [`BATCH`] outputs, each with the bits of `output` (windows of `taps`
     /// frames of `x`, rows of `w * taps` values of `table`, at `at`).
-    #[inline]
+    // Inlined into the AVX2 loop of `emit_rows` (an outlined call cost
+    // 5-10% of the stage: arguments and the batch through the stack, and
+    // the AVX state cleared around it).
+    #[inline(always)]
     fn outputs(simd: Simd, x: &[Self], table: &[Self], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
         std::array::from_fn(|j| {
             let (f, r) = (at.first[j], at.row[j]);
@@ -964,7 +967,10 @@ impl Kernel for f32 {
         let _ = simd;
         by_width!(w, output32(x, row, a))
     }
-    #[inline]
+    // Inlined into the AVX2 loop of `emit_rows` (an outlined call cost
+    // 5-10% of the stage: arguments and the batch through the stack, and
+    // the AVX state cleared around it).
+    #[inline(always)]
     fn outputs(simd: Simd, x: &[f32], table: &[f32], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {
@@ -1285,7 +1291,10 @@ impl Kernel for f64 {
         let _ = simd;
         by_width!(w, output64(x, row, alpha)) as f32
     }
-    #[inline]
+    // Inlined into the AVX2 loop of `emit_rows` (an outlined call cost
+    // 5-10% of the stage: arguments and the batch through the stack, and
+    // the AVX state cleared around it).
+    #[inline(always)]
     fn outputs(simd: Simd, x: &[f64], table: &[f64], taps: usize, w: usize, at: &Batch) -> [f32; BATCH] {
         #[cfg(target_arch = "x86_64")]
         if let Some(cpu) = simd {

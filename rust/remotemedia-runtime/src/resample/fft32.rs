@@ -68,12 +68,14 @@ impl Fft32 {
     }
 
     /// Where the forward transform leaves each bin: `pos[k]`.
+    #[cfg(test)]
     pub fn positions(&self) -> Vec<usize> {
         (0..self.n).map(|k| position(k, self.n)).collect()
     }
 
     /// For each position `j`, the position of the conjugate partner of its
     /// bin (bin `(n - k) mod n`).
+    #[cfg(test)]
     pub fn partners(&self) -> Vec<usize> {
         let n = self.n;
         let pos = self.positions();

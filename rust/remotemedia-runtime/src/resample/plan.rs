@@ -22,7 +22,7 @@
 use super::blocks::Blocks;
 use super::design::{self, Quality, Shape, Spec};
 use super::dot::{Sample, Window};
-use super::front32::Front32;
+use super::front32::Front;
 use super::interp::{self, InterpShape, Table};
 use super::lanes::{self, Lanes};
 use crate::cpu::Simd;
@@ -119,9 +119,11 @@ pub enum Kernel<S: Precision> {
     /// Fast convolution through float64 FFTs for long filters with few
     /// phases ([`super::blocks`]), in either precision.
     Blocks(Blocks),
-    /// The interpolated route's front stage at "medium": the same blocks
-    /// on float32 FFTs ([`super::front32`]).
-    Front32(Front32),
+    /// The interpolated route's front stage ([`super::front32`]): blocks on
+    /// float32 transforms ("medium")...
+    Front32(Front<f32>),
+    /// ... or float64 ones ("high", "very_high").
+    Front64(Front<f64>),
 }
 
 /// One stage: its filter sizes and its kernel.
@@ -151,18 +153,20 @@ impl<S: Precision> Plan<S> {
         match &self.kernel {
             Kernel::Blocks(b) => ((b.b * b.l) as u64, (b.b * b.m) as u64),
             Kernel::Front32(f) => ((f.b * 4) as u64, (f.b * 2) as u64),
+            Kernel::Front64(f) => ((f.b * 4) as u64, (f.b * 2) as u64),
             Kernel::Lanes(t) => S::lanes_period(t),
             Kernel::Direct(_) => (self.shape.l, self.shape.m),
         }
     }
 
-    /// The kernel's name: "direct", "lanes", "blocks" or "blocks32".
+    /// The kernel's name: "direct", "lanes", "blocks", "front32" or "front64".
     pub fn kernel_name(&self) -> &'static str {
         match &self.kernel {
             Kernel::Direct(_) => "direct",
             Kernel::Lanes(_) => "lanes",
             Kernel::Blocks(_) => "blocks",
-            Kernel::Front32(_) => "blocks32",
+            Kernel::Front32(_) => "front32",
+            Kernel::Front64(_) => "front64",
         }
     }
 
@@ -172,6 +176,7 @@ impl<S: Precision> Plan<S> {
             Kernel::Lanes(t) => S::lanes_bytes(t),
             Kernel::Blocks(b) => b.bytes(),
             Kernel::Front32(f) => f.bytes(),
+            Kernel::Front64(f) => f.bytes(),
         }
     }
 }
@@ -301,7 +306,7 @@ fn stage_plan<S: Precision>(spec: &Spec, shape: Shape, atten: f64) -> Result<Pla
             spec,
             atten,
             |taps| design::block_periods_from(4, 2, taps, design::DOUBLING_MIN_FFT),
-            false,
+            None,
         );
     }
     let coef64 = design::coefficients(spec, &shape, atten)?;
@@ -491,17 +496,25 @@ pub fn front<S: Precision>(ratio: f64, quality: Quality) -> Result<Arc<Cascade<S
 /// on float32 transforms ([`super::front32`]), whose rounding (about -134
 /// dB) stays well under that preset's interpolated stage (120 dB).
 fn front_plan<S: Precision>(spec: &Spec, atten: f64, narrow: bool) -> Result<Plan<S>> {
-    doubled_plan::<S>(spec, atten, front_block, narrow)
+    let float = if narrow { FrontFloat::F32 } else { FrontFloat::F64 };
+    doubled_plan::<S>(spec, atten, front_block, Some(float))
+}
+
+/// The precision of the front stage's transforms.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FrontFloat {
+    F32,
+    F64,
 }
 
 /// A stage up by 2 as 4 phases over a doubled period (see [`front_plan`]),
-/// on the fast-convolution kernel in blocks of `block(taps)` periods, on
-/// float32 transforms when `narrow`.
+/// on the fast-convolution kernel in blocks of `block(taps)` periods
+/// (`front`: the interpolated route's own block kernel in that precision).
 fn doubled_plan<S: Precision>(
     spec: &Spec,
     atten: f64,
     block: impl Fn(usize) -> usize,
-    narrow: bool,
+    front: Option<FrontFloat>,
 ) -> Result<Plan<S>> {
     let shape = Shape::new(spec, atten);
     if shape.block == 0 {
@@ -518,12 +531,14 @@ fn doubled_plan<S: Precision>(
         block: block(taps),
         ..shape
     };
-    if narrow {
-        if let Some(f) = Front32::new(&shape, &doubled) {
-            return Ok(Plan {
-                shape,
-                kernel: Kernel::Front32(f),
-            });
+    if let Some(front) = front {
+        let kernel = if front == FrontFloat::F32 {
+            Front::new(&shape, &doubled).map(Kernel::Front32)
+        } else {
+            Front::new(&shape, &doubled).map(Kernel::Front64)
+        };
+        if let Some(kernel) = kernel {
+            return Ok(Plan { shape, kernel });
         }
     }
     let blocks = Blocks::new(&shape, &doubled).expect("a block stage stays one when doubled");

@@ -28,7 +28,8 @@ pub(crate) struct Stage<S> {
     scratch: Scratch,
     /// Work buffers of the fast-convolution kernels.
     fft: blocks::Scratch,
-    fft32: front32::Scratch,
+    fft32: front32::Scratch<f32>,
+    fft64: front32::Scratch<f64>,
 }
 
 impl<S: Precision> Stage<S> {
@@ -41,6 +42,7 @@ impl<S: Precision> Stage<S> {
             scratch: Scratch::default(),
             fft: blocks::Scratch::default(),
             fft32: front32::Scratch::default(),
+            fft64: front32::Scratch::default(),
         };
         s.reset(plan);
         s
@@ -77,6 +79,7 @@ impl<S: Precision> Stage<S> {
         let unit = match &plan.kernel {
             Kernel::Blocks(b) => (b.b * b.l) as i64,
             Kernel::Front32(f) => (f.b * 4) as i64,
+            Kernel::Front64(f) => (f.b * 4) as i64,
             _ => 1,
         };
         // Whole blocks only (the origin sits on a block boundary).
@@ -163,6 +166,7 @@ impl<S: Precision> Stage<S> {
             match &plan.kernel {
                 Kernel::Blocks(b) => blocks::run(simd, b, &mut self.fft, w, o, put),
                 Kernel::Front32(f) => front32::run(simd, f, &mut self.fft32, w, o, put),
+                Kernel::Front64(f) => front32::run(simd, f, &mut self.fft64, w, o, put),
                 Kernel::Lanes(t) => S::run_lanes(simd, t, &mut self.scratch, w, o, put),
                 Kernel::Direct(coef) => run(simd, &shape, short, coef, w, o, put),
             }

@@ -1,16 +1,17 @@
-//! The interpolated route's front stage (up by 2) as fast convolution on
-//! float32 transforms ([`super::fft32`]), at "medium".
+//! The interpolated route's front stage (up by 2) as fast convolution:
+//! on float32 transforms ([`super::fft32`]) at "medium", on the float64
+//! ones of [`super::fft`] at "high" and "very_high".
 //!
 //! The same arithmetic as [`super::blocks`] for the front stage's shape (4
 //! phases over a doubled period, `L / M = 4 / 2`: the input's even and odd
 //! frames are two streams packed into one complex forward transform, two
 //! phases per complex inverse), on the same grid of blocks (so the numpy
-//! body, which runs it in float64, returns the same frames per call), in
-//! float32: 8 values per AVX2 register instead of 4. Its rounding error,
-//! about -134 dB of the signal, sits 14 dB under the route's SNR at
-//! "medium" (set by the interpolated stage's 120 dB design), and the
-//! stopband stays under -130 dB; "high" and "very_high" keep float64
-//! transforms (their SNR is 140-150 dB).
+//! body, which runs it in float64, returns the same frames per call), with
+//! both output pairs' products in one sweep. In float32 a register holds 8
+//! values instead of 4; the rounding error, about -134 dB of the signal,
+//! sits 14 dB under the route's SNR at "medium" (set by the interpolated
+//! stage's 120 dB design), and the stopband stays under -119 dB; "high"
+//! and "very_high" (SNR 140-151 dB) need float64 transforms.
 //!
 //! As in [`super::blocks`]: every value a block reads is input or a
 //! deterministic zero, so chunking never changes the bits; additions and

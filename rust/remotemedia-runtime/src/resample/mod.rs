@@ -10,6 +10,8 @@
 //!   tap-parallel dot products and the `Window` /
 //!   `Dest` arguments every kernel takes), `lanes` (the
 //!   output-parallel float32 kernel), `blocks` (fast convolution),
+//!   `fft32` (float32 transforms) and `front32` (the interpolated route's
+//!   front 2x stage on blocks, float32 or float64 transforms),
 //!   `interp` (the interpolated-phase kernel: its table, arithmetic and
 //!   one stage's stream);
 //! - `plan`: the one place that chooses: the structure of a conversion

@@ -191,11 +191,15 @@ impl InterpShape {
 /// each block holding the 4 taps' coefficients of `alpha^0`, then
 /// `alpha^1`, ... (`4 (order + 1)` values).
 /// `coef32` likewise with blocks of 8 taps (`8 * (order + 1)` values),
-/// each the float64 design rounded.
+/// each the float64 design rounded. Both start on a 64-byte boundary
+/// (`off` values into their vector), so that every row (a multiple of
+/// 32 bytes) does too and no block's load straddles a cache line (the
+/// allocator aligns to 16 bytes only).
 pub struct Table {
     pub shape: InterpShape,
-    pub coef: Vec<f64>,
-    pub coef32: Vec<f32>,
+    coef: Vec<f64>,
+    coef32: Vec<f32>,
+    off: usize,
 }
 
 impl Table {
@@ -203,6 +207,30 @@ impl Table {
     pub fn heap_bytes(&self) -> usize {
         self.coef.len() * 8 + self.coef32.len() * 4
     }
+
+    /// The float64 table (wide shapes; empty otherwise).
+    pub fn coef(&self) -> &[f64] {
+        self.coef.get(self.off..).unwrap_or(&[])
+    }
+
+    /// The float32 table (narrow shapes; empty otherwise).
+    pub fn coef32(&self) -> &[f32] {
+        self.coef32.get(self.off..).unwrap_or(&[])
+    }
+}
+
+/// `n` zeros in a vector of a few more, and the index of the first value
+/// on a 64-byte boundary (the vector is never grown, so it stays there).
+fn aligned<T: Copy + Default>(n: usize) -> Result<(Vec<T>, usize)> {
+    let size = std::mem::size_of::<T>();
+    let extra = 64 / size;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n + extra).map_err(|_| Error::Allocation {
+        bytes: (n + extra) * size,
+    })?;
+    v.resize(n + extra, T::default());
+    let off = (64 - v.as_ptr() as usize % 64) % 64 / size;
+    Ok((v, off))
 }
 
 /// Designs the table of a shape (float64 polynomial pieces of a
@@ -210,10 +238,7 @@ impl Table {
 pub fn design(s: &InterpShape) -> Result<Table> {
     assert!(s.order == 3 || s.order == 2, "unsupported interpolation order");
     let n = s.coefficients();
-    let mut coef = Vec::new();
-    coef.try_reserve_exact(n)
-        .map_err(|_| Error::Allocation { bytes: n * 8 })?;
-    coef.resize(n, 0.0);
+    let (mut coef, off64) = aligned::<f64>(n)?;
     // The prototype at `order + 1` equally spaced points per segment.
     let (q, w, d) = (s.q as i64, s.width(), s.order as i64);
     let half3 = d * s.half_q as i64;
@@ -234,8 +259,9 @@ pub fn design(s: &InterpShape) -> Result<Table> {
         let w = bessel_i0(s.beta * (1.0 - r * r).max(0.0).sqrt()) / i0_beta;
         s.fc * sinc * w
     };
+    let body = &mut coef[off64..off64 + n];
     for j in 0..q {
-        let row = &mut coef[j as usize * s.taps * w..][..s.taps * w];
+        let row = &mut body[j as usize * s.taps * w..][..s.taps * w];
         for u in 0..s.taps as i64 {
             let num = d * q * (s.behind as i64 - u) + d * j;
             // Powers of alpha from Newton's forward differences.
@@ -267,23 +293,21 @@ pub fn design(s: &InterpShape) -> Result<Table> {
             shape: *s,
             coef,
             coef32: Vec::new(),
+            off: off64,
         });
     }
-    let mut coef32 = Vec::new();
-    coef32
-        .try_reserve_exact(n)
-        .map_err(|_| Error::Allocation { bytes: n * 4 })?;
-    coef32.resize(n, 0.0);
+    let (mut coef32, off) = aligned::<f32>(n)?;
     // From blocks of 4 taps (4 w values) to blocks of 8 (8 w values).
-    for (j, v) in coef.iter().enumerate() {
+    for (j, v) in coef[off64..off64 + n].iter().enumerate() {
         let (b4, p, lane) = (j / (4 * w), j / 4 % w, j % 4);
         let tap = b4 * 4 + lane;
-        coef32[tap / 8 * 8 * w + p * 8 + tap % 8] = *v as f32;
+        coef32[off + tap / 8 * 8 * w + p * 8 + tap % 8] = *v as f32;
     }
     Ok(Table {
         shape: *s,
         coef: Vec::new(),
         coef32,
+        off,
     })
 }
 
@@ -951,7 +975,7 @@ fn coefficients32<const W: usize>(row: &[f32], a: f32, out: &mut [f32]) {
 /// `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`.
 impl Kernel for f32 {
     fn table(t: &Table) -> &[f32] {
-        &t.coef32
+        t.coef32()
     }
     #[inline]
     fn output(simd: Simd, x: &[f32], row: &[f32], alpha: f64) -> f32 {
@@ -1276,7 +1300,7 @@ unsafe fn dot32_avx(_cpu: Avx2Fma, x: &[f32], coef: &[f32]) -> f32 {
 /// `(0 + 1) + (2 + 3)`.
 impl Kernel for f64 {
     fn table(t: &Table) -> &[f64] {
-        &t.coef
+        t.coef()
     }
     #[inline]
     fn output(simd: Simd, x: &[f64], row: &[f64], alpha: f64) -> f32 {

@@ -440,12 +440,19 @@ mod tests {
                     ..s
                 };
                 let (t, w) = (design(&s).unwrap(), design(&wider).unwrap());
+                // Rows start on 64-byte boundaries (a row is a multiple of 32 bytes).
+                let (start, row) = if s.wide {
+                    (t.coef().as_ptr() as usize, s.taps * s.width() * 8)
+                } else {
+                    (t.coef32().as_ptr() as usize, s.taps * s.width() * 4)
+                };
+                assert!(start % 64 == 0 && row % 32 == 0, "{q:?} {s:?}");
                 let value = |t: &Table, j: usize, u: usize, p: usize| {
                     let (width, taps) = (t.shape.width(), t.shape.taps);
                     if t.shape.wide {
-                        t.coef[j * taps * width + u / 4 * 4 * width + p * 4 + u % 4]
+                        t.coef()[j * taps * width + u / 4 * 4 * width + p * 4 + u % 4]
                     } else {
-                        t.coef32[j * taps * width + u / 8 * 8 * width + p * 8 + u % 8] as f64
+                        t.coef32()[j * taps * width + u / 8 * 8 * width + p * 8 + u % 8] as f64
                     }
                 };
                 let nonzero = |t: &Table, u: usize| {

@@ -54,6 +54,10 @@ pub struct Blocks {
     /// per chunk of four positions:
     /// `duo[((j / 4 * L + e) * M + s) * 8 + part * 4 + j % 4]`.
     duo: Vec<f64>,
+    /// First position of the partner chunk of each chunk of four
+    /// positions (`4 partner_chunk(c)`; 0 for the first four chunks, which
+    /// go by [`FIRST_PARTNERS`]): a table instead of bit arithmetic per chunk.
+    partners: Vec<usize>,
 }
 
 impl Blocks {
@@ -151,6 +155,9 @@ impl Blocks {
             rows,
             spec,
             duo,
+            partners: (0..n / 4)
+                .map(|c| if c < 4 { 0 } else { 4 * partner_chunk(c) })
+                .collect(),
         })
     }
 
@@ -167,7 +174,7 @@ impl Blocks {
     pub fn bytes(&self) -> usize {
         let rows: usize = self.rows.iter().map(Vec::len).sum();
         (rows + self.spec.len() + self.duo.len()) * 8
-            + self.starts.len() * std::mem::size_of::<usize>()
+            + (self.starts.len() + self.partners.len()) * std::mem::size_of::<usize>()
             + self.fft.bytes()
     }
 }
@@ -755,7 +762,7 @@ fn multiply(simd: Simd, bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut 
 #[allow(unused_unsafe)]
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{partner_chunk, Blocks, FIRST_PARTNERS};
+    use super::{Blocks, FIRST_PARTNERS};
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
@@ -875,7 +882,7 @@ mod avx {
             let mut j = 0;
             while j < n {
                 let c = j / 4;
-                let p = if c < 4 { 0 } else { 4 * partner_chunk(c) };
+                let p = bl.partners[c];
                 let mut ar = _mm256_setzero_pd();
                 let mut ai = _mm256_setzero_pd();
                 let f0 = sp.add(j / 4 * pin * 16);
@@ -942,7 +949,7 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
     {
         let j = 4 * c;
         // The partner chunk, read backwards (the first four chunks by table).
-        let p = if c < 4 { 0 } else { 4 * partner_chunk(c) };
+        let p = bl.partners[c];
         let mut ar = [0.0f64; 4];
         let mut ai = [0.0f64; 4];
         for (i, f) in sc.chunks_exact(16).enumerate() {

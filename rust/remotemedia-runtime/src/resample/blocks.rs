@@ -26,7 +26,7 @@
 //! whose window covers it.
 
 use super::design::Shape;
-use super::dot::{Dest, Sample, Window};
+use super::dot::{Sample, Window};
 use super::fft::{partner_chunk, Fft, FIRST_PARTNERS};
 use crate::cpu::Simd;
 
@@ -49,11 +49,6 @@ pub struct Blocks {
     /// factor of `conj(Z[partner(j)])`:
     /// `spec[((o * n / 4 + j / 4) * pairs_in + i) * 16 + part * 4 + j % 4]`.
     spec: Vec<f64>,
-    /// Two channels sharing each transform ([`run_channels`]): the factor
-    /// `H_es / n` of stream `s` for phase `e`, real then imaginary parts,
-    /// per chunk of four positions:
-    /// `duo[((j / 4 * L + e) * M + s) * 8 + part * 4 + j % 4]`.
-    duo: Vec<f64>,
     /// First position of the partner chunk of each chunk of four
     /// positions (`4 partner_chunk(c)`; 0 for the first four chunks, which
     /// go by [`FIRST_PARTNERS`]): a table instead of bit arithmetic per chunk.
@@ -133,17 +128,6 @@ impl Blocks {
                 }
             }
         }
-        let mut duo = vec![0.0; l * m * 2 * n];
-        for j in 0..n {
-            for e in 0..l {
-                for s in 0..m {
-                    let (re, im) = &h[e * m + s];
-                    let at = ((j / 4 * l + e) * m + s) * 8 + j % 4;
-                    duo[at] = re[j] * scale;
-                    duo[at + 4] = im[j] * scale;
-                }
-            }
-        }
         Some(Blocks {
             l,
             m,
@@ -154,7 +138,6 @@ impl Blocks {
             starts,
             rows,
             spec,
-            duo,
             partners: (0..n / 4)
                 .map(|c| if c < 4 { 0 } else { 4 * partner_chunk(c) })
                 .collect(),
@@ -165,15 +148,10 @@ impl Blocks {
         self.fft.len()
     }
 
-    /// Frames a block reads: up to the last frame of its last output's window.
-    fn span(&self) -> usize {
-        (self.b - 1) * self.m + self.union
-    }
-
     /// Heap bytes held by the tables.
     pub fn bytes(&self) -> usize {
         let rows: usize = self.rows.iter().map(Vec::len).sum();
-        (rows + self.spec.len() + self.duo.len()) * 8
+        (rows + self.spec.len()) * 8
             + (self.starts.len() + self.partners.len()) * std::mem::size_of::<usize>()
             + self.fft.bytes()
     }
@@ -185,10 +163,8 @@ pub struct Scratch {
     /// Packed input spectra (real, imaginary; a row per input pair), then
     /// the output pair's (see [`place`]).
     arrays: [Vec<f64>; 4],
-    /// The block's input, `x[P * M - behind + t]` for `t < span`, when it
-    /// straddles history and new frames (`seg1`: the second channel's).
+    /// The block's input, `x[P * M - behind + t]` for `t < span`.
     seg: Vec<f64>,
-    seg1: Vec<f64>,
 }
 
 /// A slice of `len` values inside `v` starting `slot * 1 KiB` past a 4 KiB
@@ -260,14 +236,40 @@ fn run_loop<S: Sample, O>(
     let zi = place(zi, pin * n, 1);
     let wr = place(wr, pout * n, 2);
     let wi = place(wi, pout * n, 3);
-    let span = bl.span();
+    // Frames a block reads: up to the last frame of its last output's window.
+    let span = (b - 1) * m + bl.union;
     let mut done = 0;
     let mut p = k0 / l as i64;
     while done < total {
+        // The block's input starts at frame `base` of hist + new; read it in
+        // place when it lies in one of them, else through `seg`.
         let base = p * m as i64 - bl.behind as i64 - start;
-        let finite = match piece(hist, new, base, span, &mut scratch.seg) {
-            Piece::InPlace(x) => split(bl, x, |v| v.to_f64(), zr, zi),
-            Piece::Copied(x) => split(bl, x, |v| v, zr, zi),
+        let (hl, nl) = (hist.len() as i64, new.len() as i64);
+        let piece: &[S] = if base >= 0 && base + span as i64 <= hl {
+            &hist[base as usize..base as usize + span]
+        } else if base >= hl && base + span as i64 <= hl + nl {
+            &new[(base - hl) as usize..(base - hl) as usize + span]
+        } else {
+            &[]
+        };
+        let finite = if piece.is_empty() {
+            // Straddling hist and new (or past the end): copy, zeros outside.
+            scratch.seg.clear();
+            scratch.seg.resize(span, 0.0);
+            let end = base + span as i64;
+            for (src, at) in [(hist, 0i64), (new, hl)] {
+                let lo = base.max(at);
+                let hi = end.min(at + src.len() as i64);
+                if lo < hi {
+                    let d = &mut scratch.seg[(lo - base) as usize..(hi - base) as usize];
+                    for (v, &x) in d.iter_mut().zip(&src[(lo - at) as usize..(hi - at) as usize]) {
+                        *v = x.to_f64();
+                    }
+                }
+            }
+            split(bl, &scratch.seg[..], |v| v, zr, zi)
+        } else {
+            split(bl, piece, |v| v.to_f64(), zr, zi)
         };
         let want = (total - done).min(b * l);
         let dst = &mut out[done..done + want];
@@ -286,391 +288,66 @@ fn run_loop<S: Sample, O>(
                 let row = if e % 2 == 0 { &wr[..] } else { &wi[..] };
                 &row[e / 2 * n..e / 2 * n + b]
             };
-            emit(l, b, phase, dst, &put);
-        } else {
-            direct(bl, hist, new, base, dst, &put);
-        }
-        done += want;
-        p += b as i64;
-    }
-}
-
-/// Outputs `k0 .. k0 + dest.frames` of every channel (row `c` into
-/// `dest.buf[c * dest.stride..]`) from the history `hists[c]` followed by
-/// `new(c)`; `start` is the input index of each history's first frame.
-///
-/// Channels go in pairs (0 and 1, 2 and 3, ...) through transforms they
-/// share (see [`run_pair`]); an odd last channel goes alone ([`run`]).
-#[allow(clippy::too_many_arguments)]
-pub fn run_channels<'a, S: Sample, O>(
-    simd: Simd,
-    bl: &Blocks,
-    scratch: &mut Scratch,
-    hists: &[Vec<S>],
-    new: impl Fn(usize) -> &'a [S],
-    start: i64,
-    k0: i64,
-    dest: Dest<'_, O>,
-    put: impl Fn(S) -> O + Copy,
-) {
-    let Dest { buf, stride, frames } = dest;
-    let window = |c: usize| Window {
-        hist: &hists[c][..],
-        new: new(c),
-        start,
-        k0,
-    };
-    let mut c = 0;
-    while c < hists.len() {
-        // Row c, and row c + 1 from `stride` on (the last row may be short).
-        let (o0, tail) = buf[c * stride..].split_at_mut(frames);
-        if c + 1 < hists.len() {
-            let o1 = &mut tail[stride - frames..][..frames];
-            run_pair(simd, bl, scratch, [window(c), window(c + 1)], [o0, o1], put);
-            c += 2;
-        } else {
-            run(simd, bl, scratch, window(c), o0, put);
-            c += 1;
-        }
-    }
-}
-
-/// Two channels with the same history length and origin through shared
-/// transforms: stream `s` of channel 0 is the real part and of channel 1
-/// the imaginary part of one complex forward FFT, the products take each
-/// phase's real filter spectrum once (no partner bins to untangle), and
-/// one inverse FFT gives a phase of both channels (real, imaginary).
-/// Against [`run`] (channel by channel): `M` forward transforms instead of
-/// `2 ceil(M / 2)` (3 instead of 4 for the 2:3 stage of 48k -> 16k) and no
-/// partner bins. A block in which either channel is silent (all zeros) or
-/// not finite runs channel by channel instead, so that a silent channel
-/// stays exactly silent and a non-finite value reaches only its channel's
-/// outputs; the choice depends on the block's input alone, so chunking
-/// never changes a bit. Otherwise each channel's outputs equal those of
-/// [`run`] up to float64 rounding (both float64 throughout).
-pub fn run_pair<S: Sample, O>(
-    simd: Simd,
-    bl: &Blocks,
-    scratch: &mut Scratch,
-    w: [Window<'_, S>; 2],
-    out: [&mut [O]; 2],
-    put: impl Fn(S) -> O + Copy,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = simd {
-        // SAFETY: the token proves AVX2+FMA, `run_pair_avx`'s only requirement.
-        return unsafe { run_pair_avx(cpu, bl, scratch, w, out, put) };
-    }
-    run_pair_loop(simd, bl, scratch, w, out, put)
-}
-
-/// [`run_pair_loop`] compiled for AVX2+FMA.
-///
-/// # Safety
-/// The CPU supports AVX2 and FMA (the token proves it).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn run_pair_avx<S: Sample, O>(
-    cpu: crate::cpu::Avx2Fma,
-    bl: &Blocks,
-    scratch: &mut Scratch,
-    w: [Window<'_, S>; 2],
-    out: [&mut [O]; 2],
-    put: impl Fn(S) -> O + Copy,
-) {
-    run_pair_loop(Some(cpu), bl, scratch, w, out, put)
-}
-
-#[inline(always)]
-fn run_pair_loop<S: Sample, O>(
-    simd: Simd,
-    bl: &Blocks,
-    scratch: &mut Scratch,
-    w: [Window<'_, S>; 2],
-    out: [&mut [O]; 2],
-    put: impl Fn(S) -> O + Copy,
-) {
-    let [w0, w1] = w;
-    let [out0, out1] = out;
-    let (l, m, b, n) = (bl.l, bl.m, bl.b, bl.n());
-    debug_assert_eq!(w0.k0.rem_euclid((b * l) as i64), 0);
-    debug_assert!(w0.k0 == w1.k0 && w0.start == w1.start && w0.hist.len() == w1.hist.len());
-    let total = out0.len().min(out1.len());
-    let span = bl.span();
-    let mut done = 0;
-    let mut p = w0.k0 / l as i64;
-    while done < total {
-        let base = p * m as i64 - bl.behind as i64 - w0.start;
-        let want = (total - done).min(b * l);
-        let shared = {
-            let Scratch { arrays, seg, seg1 } = &mut *scratch;
-            let [zr, zi, wr, wi] = arrays;
-            let zr = place(zr, m * n, 0);
-            let zi = place(zi, m * n, 1);
-            // Channel 0 into the real rows, channel 1 into the imaginary rows.
-            let mut usable = true;
-            for (wc, rows, seg) in [(w0, &mut *zr, seg), (w1, &mut *zi, seg1)] {
-                let (finite, nonzero) = match piece(wc.hist, wc.new, base, span, seg) {
-                    Piece::InPlace(x) => split_rows(m, n, x, |v| v.to_f64(), rows),
-                    Piece::Copied(x) => split_rows(m, n, x, |v| v, rows),
-                };
-                usable &= finite && nonzero;
-            }
-            if usable {
-                let wr = place(wr, l * n, 2);
-                let wi = place(wi, l * n, 3);
-                for s in 0..m {
-                    bl.fft
-                        .forward(simd, &mut zr[s * n..(s + 1) * n], &mut zi[s * n..(s + 1) * n]);
+            if want == l * b {
+                match l {
+                    1 => {
+                        for (d, &u) in dst.iter_mut().zip(phase(0)) {
+                            *d = put(S::from_f64(u));
+                        }
+                    }
+                    2 => {
+                        for (d, (&u, &v)) in dst.chunks_exact_mut(2).zip(phase(0).iter().zip(phase(1))) {
+                            d[0] = put(S::from_f64(u));
+                            d[1] = put(S::from_f64(v));
+                        }
+                    }
+                    3 => {
+                        let (p0, p1, p2) = (phase(0), phase(1), phase(2));
+                        for (d, ((&u, &v), &w)) in dst.chunks_exact_mut(3).zip(p0.iter().zip(p1).zip(p2)) {
+                            d[0] = put(S::from_f64(u));
+                            d[1] = put(S::from_f64(v));
+                            d[2] = put(S::from_f64(w));
+                        }
+                    }
+                    _ => {
+                        let (p0, p1, p2, p3) = (phase(0), phase(1), phase(2), phase(3));
+                        let src = p0.iter().zip(p1).zip(p2.iter().zip(p3));
+                        for (d, ((&u, &v), (&w, &x))) in dst.chunks_exact_mut(4).zip(src) {
+                            d[0] = put(S::from_f64(u));
+                            d[1] = put(S::from_f64(v));
+                            d[2] = put(S::from_f64(w));
+                            d[3] = put(S::from_f64(x));
+                        }
+                    }
                 }
-                multiply_pair(simd, bl, zr, zi, wr, wi);
-                for e in 0..l {
-                    bl.fft
-                        .inverse(simd, &mut wr[e * n..(e + 1) * n], &mut wi[e * n..(e + 1) * n]);
-                }
-                emit(l, b, |e| &wr[e * n..e * n + b], &mut out0[done..done + want], &put);
-                emit(l, b, |e| &wi[e * n..e * n + b], &mut out1[done..done + want], &put);
-            }
-            usable
-        };
-        if !shared {
-            // Channel by channel (the same bits as `run` for this block).
-            let k0 = p * l as i64;
-            for (wc, o) in [(w0, &mut *out0), (w1, &mut *out1)] {
-                let wc = Window { k0, ..wc };
-                run_loop(simd, bl, scratch, wc, &mut o[done..done + want], put);
-            }
-        }
-        done += want;
-        p += b as i64;
-    }
-}
-
-/// A block's input frames: in place, or copied (float64) into a buffer.
-enum Piece<'s, S> {
-    InPlace(&'s [S]),
-    Copied(&'s [f64]),
-}
-
-/// The `span` frames from frame `base` of hist + new: in place when they
-/// lie in one of them, else copied into `seg`, zeros outside both.
-#[inline(always)]
-fn piece<'s, S: Sample>(hist: &'s [S], new: &'s [S], base: i64, span: usize, seg: &'s mut Vec<f64>) -> Piece<'s, S> {
-    let (hl, nl) = (hist.len() as i64, new.len() as i64);
-    if base >= 0 && base + span as i64 <= hl {
-        return Piece::InPlace(&hist[base as usize..base as usize + span]);
-    }
-    if base >= hl && base + span as i64 <= hl + nl {
-        return Piece::InPlace(&new[(base - hl) as usize..(base - hl) as usize + span]);
-    }
-    // Straddling hist and new (or past the end): copy, zeros outside.
-    seg.clear();
-    seg.resize(span, 0.0);
-    let end = base + span as i64;
-    for (src, at) in [(hist, 0i64), (new, hl)] {
-        let lo = base.max(at);
-        let hi = end.min(at + src.len() as i64);
-        if lo < hi {
-            let d = &mut seg[(lo - base) as usize..(hi - base) as usize];
-            for (v, &x) in d.iter_mut().zip(&src[(lo - at) as usize..(hi - at) as usize]) {
-                *v = x.to_f64();
-            }
-        }
-    }
-    Piece::Copied(&seg[..])
-}
-
-/// Writes a computed block's outputs in output order: `phase(e)` holds
-/// the block's `b` periods of phase `e`; `dst` the first `dst.len()` outputs.
-#[inline(always)]
-fn emit<'w, S: Sample, O>(
-    l: usize,
-    b: usize,
-    phase: impl Fn(usize) -> &'w [f64],
-    dst: &mut [O],
-    put: &impl Fn(S) -> O,
-) {
-    if dst.len() == l * b {
-        match l {
-            1 => {
-                for (d, &u) in dst.iter_mut().zip(phase(0)) {
-                    *d = put(S::from_f64(u));
-                }
-            }
-            2 => {
-                for (d, (&u, &v)) in dst.chunks_exact_mut(2).zip(phase(0).iter().zip(phase(1))) {
-                    d[0] = put(S::from_f64(u));
-                    d[1] = put(S::from_f64(v));
-                }
-            }
-            3 => {
-                let (p0, p1, p2) = (phase(0), phase(1), phase(2));
-                for (d, ((&u, &v), &w)) in dst.chunks_exact_mut(3).zip(p0.iter().zip(p1).zip(p2)) {
-                    d[0] = put(S::from_f64(u));
-                    d[1] = put(S::from_f64(v));
-                    d[2] = put(S::from_f64(w));
-                }
-            }
-            _ => {
-                let (p0, p1, p2, p3) = (phase(0), phase(1), phase(2), phase(3));
-                let src = p0.iter().zip(p1).zip(p2.iter().zip(p3));
-                for (d, ((&u, &v), (&w, &x))) in dst.chunks_exact_mut(4).zip(src) {
-                    d[0] = put(S::from_f64(u));
-                    d[1] = put(S::from_f64(v));
-                    d[2] = put(S::from_f64(w));
-                    d[3] = put(S::from_f64(x));
-                }
-            }
-        }
-    } else {
-        // The last, partial block of a flush.
-        for (k, d) in dst.iter_mut().enumerate() {
-            *d = put(S::from_f64(phase(k % l)[k / l]));
-        }
-    }
-}
-
-/// A block whose input holds NaN or infinity: each output from its own
-/// window, in float64 (non-finite values stay where they are).
-#[inline(always)]
-fn direct<S: Sample, O>(bl: &Blocks, hist: &[S], new: &[S], base: i64, dst: &mut [O], put: &impl Fn(S) -> O) {
-    let (l, m) = (bl.l, bl.m);
-    let (hl, nl) = (hist.len() as i64, new.len() as i64);
-    for (k, d) in dst.iter_mut().enumerate() {
-        let (pp, e) = (k / l, k % l);
-        let from = base + (pp * m + bl.starts[e]) as i64;
-        let mut acc = 0.0f64;
-        for (t, &c) in bl.rows[e].iter().enumerate() {
-            let x = from + t as i64;
-            let v = if x < 0 || x >= hl + nl {
-                0.0
-            } else if x < hl {
-                hist[x as usize].to_f64()
             } else {
-                new[(x - hl) as usize].to_f64()
-            };
-            acc += c * v;
-        }
-        *d = put(S::from_f64(acc));
-    }
-}
-
-/// Splits a block's `span` input frames into `m` streams, stream `s` into
-/// `rows[s * n..(s + 1) * n]`, zeros beyond; returns (every value finite,
-/// some value nonzero).
-#[inline(always)]
-fn split_rows<T: Copy>(m: usize, n: usize, src: &[T], f: impl Fn(T) -> f64 + Copy, rows: &mut [f64]) -> (bool, bool) {
-    match m {
-        1 => split_rows_m::<1, T>(n, src, f, rows),
-        2 => split_rows_m::<2, T>(n, src, f, rows),
-        3 => split_rows_m::<3, T>(n, src, f, rows),
-        _ => split_rows_m::<4, T>(n, src, f, rows),
-    }
-}
-
-#[inline(always)]
-fn split_rows_m<const M: usize, T: Copy>(n: usize, src: &[T], f: impl Fn(T) -> f64, rows: &mut [f64]) -> (bool, bool) {
-    let span = src.len();
-    // A block's span never holds more than `n` frames of a stream.
-    let whole = span / M;
-    let (r0, rest) = rows[..M * n].split_at_mut(n);
-    let (r1, rest) = rest.split_at_mut(if M > 1 { n } else { 0 });
-    let (r2, r3) = rest.split_at_mut(if M > 2 { n } else { 0 });
-    let mut rows: [&mut [f64]; 4] = [r0, r1, r2, r3];
-    let (mut bad, mut any) = (0u64, 0u64);
-    {
-        let [a, b, c, d] = &mut rows;
-        let (a, b, c, d) = (&mut a[..whole], &mut b[..], &mut c[..], &mut d[..]);
-        for (t, x) in src.chunks_exact(M).enumerate() {
-            let v = f(x[0]);
-            a[t] = v;
-            bad |= flag(v);
-            any |= v.to_bits();
-            if M > 1 {
-                let v = f(x[1]);
-                b[t] = v;
-                bad |= flag(v);
-                any |= v.to_bits();
-            }
-            if M > 2 {
-                let v = f(x[2]);
-                c[t] = v;
-                bad |= flag(v);
-                any |= v.to_bits();
-            }
-            if M > 3 {
-                let v = f(x[3]);
-                d[t] = v;
-                bad |= flag(v);
-                any |= v.to_bits();
-            }
-        }
-    }
-    for (s, row) in rows.iter_mut().enumerate().take(M) {
-        for t in whole..n {
-            let a = t * M + s;
-            let v = if a < span { f(src[a]) } else { 0.0 };
-            row[t] = v;
-            bad |= flag(v);
-            any |= v.to_bits();
-        }
-    }
-    // Nonzero: some bit other than a sign bit set.
-    (bad >> 63 == 0, any << 1 != 0)
-}
-
-/// `W_e = sum_s F_es Z_s` for every phase `e` (row `e` of `wr`, `wi`):
-/// the shared transforms of [`run_pair`].
-fn multiply_pair(simd: Simd, bl: &Blocks, zr: &[f64], zi: &[f64], wr: &mut [f64], wi: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(cpu) = simd {
-        return match (bl.l, bl.m) {
-            (1, 1) => avx::multiply_pair::<1, 1>(cpu, bl, zr, zi, wr, wi),
-            (1, 2) => avx::multiply_pair::<1, 2>(cpu, bl, zr, zi, wr, wi),
-            (1, 3) => avx::multiply_pair::<1, 3>(cpu, bl, zr, zi, wr, wi),
-            (1, _) => avx::multiply_pair::<1, 4>(cpu, bl, zr, zi, wr, wi),
-            (2, 1) => avx::multiply_pair::<2, 1>(cpu, bl, zr, zi, wr, wi),
-            (2, 2) => avx::multiply_pair::<2, 2>(cpu, bl, zr, zi, wr, wi),
-            (2, 3) => avx::multiply_pair::<2, 3>(cpu, bl, zr, zi, wr, wi),
-            (2, _) => avx::multiply_pair::<2, 4>(cpu, bl, zr, zi, wr, wi),
-            (3, 1) => avx::multiply_pair::<3, 1>(cpu, bl, zr, zi, wr, wi),
-            (3, 2) => avx::multiply_pair::<3, 2>(cpu, bl, zr, zi, wr, wi),
-            (3, 3) => avx::multiply_pair::<3, 3>(cpu, bl, zr, zi, wr, wi),
-            (3, _) => avx::multiply_pair::<3, 4>(cpu, bl, zr, zi, wr, wi),
-            (_, 1) => avx::multiply_pair::<4, 1>(cpu, bl, zr, zi, wr, wi),
-            (_, 2) => avx::multiply_pair::<4, 2>(cpu, bl, zr, zi, wr, wi),
-            (_, 3) => avx::multiply_pair::<4, 3>(cpu, bl, zr, zi, wr, wi),
-            (_, _) => avx::multiply_pair::<4, 4>(cpu, bl, zr, zi, wr, wi),
-        };
-    }
-    let _ = simd;
-    multiply_pair_loop(bl, zr, zi, wr, wi)
-}
-
-/// The portable [`multiply_pair`]: per chunk of four bins, every stream's
-/// value once, each phase accumulated over the streams in order (the
-/// AVX2 path does the same operations in the same order).
-fn multiply_pair_loop(bl: &Blocks, zr: &[f64], zi: &[f64], wr: &mut [f64], wi: &mut [f64]) {
-    let (l, m, n) = (bl.l, bl.m, bl.n());
-    let (zr, zi) = (&zr[..m * n], &zi[..m * n]);
-    let (wr, wi) = (&mut wr[..l * n], &mut wi[..l * n]);
-    for (c, f) in bl.duo.chunks_exact(l * m * 8).enumerate() {
-        let j = 4 * c;
-        for e in 0..l {
-            let mut ar = [0.0f64; 4];
-            let mut ai = [0.0f64; 4];
-            for s in 0..m {
-                let (x, y) = (v4(&zr[s * n + j..]), v4(&zi[s * n + j..]));
-                let g = &f[(e * m + s) * 8..];
-                let (fr, fi) = (v4(g), v4(&g[4..]));
-                for t in 0..4 {
-                    ar[t] += fr[t] * x[t] - fi[t] * y[t];
-                    ai[t] += fr[t] * y[t] + fi[t] * x[t];
+                // The last, partial block of a flush.
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = put(S::from_f64(phase(k % l)[k / l]));
                 }
             }
-            wr[e * n + j..e * n + j + 4].copy_from_slice(&ar);
-            wi[e * n + j..e * n + j + 4].copy_from_slice(&ai);
+        } else {
+            // Direct, from the input again (non-finite values stay where they are).
+            for (k, d) in dst.iter_mut().enumerate() {
+                let (pp, e) = (k / l, k % l);
+                let from = base + (pp * m + bl.starts[e]) as i64;
+                let mut acc = 0.0f64;
+                for (t, &c) in bl.rows[e].iter().enumerate() {
+                    let x = from + t as i64;
+                    let v = if x < 0 || x >= hl + nl {
+                        0.0
+                    } else if x < hl {
+                        hist[x as usize].to_f64()
+                    } else {
+                        new[(x - hl) as usize].to_f64()
+                    };
+                    acc += c * v;
+                }
+                *d = put(S::from_f64(acc));
+            }
         }
+        done += want;
+        p += b as i64;
     }
 }
 
@@ -765,74 +442,6 @@ mod avx {
     use super::{Blocks, FIRST_PARTNERS};
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
-
-    /// [`super::multiply_pair_loop`] with AVX2 intrinsics: the same
-    /// multiplications and additions in the same order (same bits). Safe:
-    /// the sizes are asserted on entry and the token proves AVX2+FMA.
-    pub fn multiply_pair<const L: usize, const M: usize>(
-        cpu: Avx2Fma,
-        bl: &Blocks,
-        zr: &[f64],
-        zi: &[f64],
-        wr: &mut [f64],
-        wi: &mut [f64],
-    ) {
-        let n = bl.fft.len();
-        assert!(bl.l == L && bl.m == M && n % 4 == 0);
-        assert!(zr.len() >= M * n && zi.len() >= M * n && wr.len() >= L * n && wi.len() >= L * n);
-        assert!(bl.duo.len() >= L * M * 2 * n);
-        // SAFETY: the token proves AVX2+FMA; the asserts are the bounds
-        // `multiply_pair_avx` reads and writes within.
-        unsafe { multiply_pair_avx::<L, M>(cpu, bl, zr, zi, wr, wi) }
-    }
-
-    /// See [`multiply_pair`].
-    ///
-    /// # Safety
-    /// `zr`, `zi` hold `M * n` values, `wr`, `wi` `L * n`, `bl.duo`
-    /// `L * M * 2 * n` (as `multiply_pair` asserts).
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn multiply_pair_avx<const L: usize, const M: usize>(
-        _cpu: Avx2Fma,
-        bl: &Blocks,
-        zr: &[f64],
-        zi: &[f64],
-        wr: &mut [f64],
-        wi: &mut [f64],
-    ) {
-        // SAFETY: pointer reads stay within `zr`, `zi` (`M * n`) and `bl.duo`,
-        // writes within `wr`, `wi` (`L * n`), per this function's contract.
-        unsafe {
-            let n = bl.fft.len();
-            let fp = bl.duo.as_ptr();
-            let (zrp, zip) = (zr.as_ptr(), zi.as_ptr());
-            let (wrp, wip) = (wr.as_mut_ptr(), wi.as_mut_ptr());
-            let mut j = 0;
-            while j < n {
-                let mut x = [_mm256_setzero_pd(); M];
-                let mut y = [_mm256_setzero_pd(); M];
-                for s in 0..M {
-                    x[s] = _mm256_loadu_pd(zrp.add(s * n + j));
-                    y[s] = _mm256_loadu_pd(zip.add(s * n + j));
-                }
-                let f0 = fp.add(j / 4 * L * M * 8);
-                for e in 0..L {
-                    let mut ar = _mm256_setzero_pd();
-                    let mut ai = _mm256_setzero_pd();
-                    for s in 0..M {
-                        let f = f0.add((e * M + s) * 8);
-                        let (fr, fi) = (_mm256_loadu_pd(f), _mm256_loadu_pd(f.add(4)));
-                        ar = _mm256_add_pd(ar, _mm256_sub_pd(_mm256_mul_pd(fr, x[s]), _mm256_mul_pd(fi, y[s])));
-                        ai = _mm256_add_pd(ai, _mm256_add_pd(_mm256_mul_pd(fr, y[s]), _mm256_mul_pd(fi, x[s])));
-                    }
-                    _mm256_storeu_pd(wrp.add(e * n + j), ar);
-                    _mm256_storeu_pd(wip.add(e * n + j), ai);
-                }
-                j += 4;
-            }
-        }
-    }
 
     /// [`super::multiply_m`] with AVX2 intrinsics: the same multiplications
     /// and additions in the same order (same bits). Safe: the sizes are
@@ -1013,94 +622,6 @@ mod tests {
                     .sum()
             })
             .collect()
-    }
-
-    fn table(l: u64, m: u64) -> Blocks {
-        let taps = 256;
-        let shape = Shape {
-            l,
-            m,
-            half: 0,
-            taps,
-            ahead: 127,
-            behind: 128,
-            block: super::super::design::block_periods(l, m, taps),
-        };
-        let coef: Vec<f64> = (0..l as usize * taps)
-            .map(|i| ((i * 37 % 101) as f64 - 50.0) / 500.0)
-            .collect();
-        Blocks::new(&shape, &coef).unwrap()
-    }
-
-    fn pair(simd: Simd, bl: &Blocks, x: [&[f64]; 2], count: usize) -> [Vec<f64>; 2] {
-        let (mut a, mut b) = (vec![0.0f64; count], vec![0.0f64; count]);
-        let win = |x| Window {
-            hist: x,
-            new: &[][..],
-            start: 0,
-            k0: 0,
-        };
-        run_pair(
-            simd,
-            bl,
-            &mut Scratch::default(),
-            [win(x[0]), win(x[1])],
-            [&mut a[..], &mut b[..]],
-            |v| v,
-        );
-        [a, b]
-    }
-
-    fn one(simd: Simd, bl: &Blocks, x: &[f64], count: usize) -> Vec<f64> {
-        let mut got = vec![0.0f64; count];
-        let w = Window {
-            hist: x,
-            new: &[],
-            start: 0,
-            k0: 0,
-        };
-        run(simd, bl, &mut Scratch::default(), w, &mut got, |v| v);
-        got
-    }
-
-    #[test]
-    fn channel_pairs_match_direct_convolution() {
-        for (l, m) in [(2u64, 3u64), (3, 2), (1, 3), (2, 1), (4, 3), (3, 4)] {
-            let bl = table(l, m);
-            let x0: Vec<f64> = (0..5000).map(|i| ((i as f64) * 0.013).sin()).collect();
-            let x1: Vec<f64> = (0..5000).map(|i| ((i * 7 % 5) as f64 - 2.0) * 0.1).collect();
-            let count = 5000 * l as usize / m as usize;
-            let want = [direct(&bl, &x0, count), direct(&bl, &x1, count)];
-            let simd = crate::cpu::Avx2Fma::detect();
-            let got = pair(None, &bl, [&x0, &x1], count);
-            for c in 0..2 {
-                for k in 0..count {
-                    assert!((got[c][k] - want[c][k]).abs() < 1e-12, "{l}/{m} channel {c} output {k}");
-                }
-            }
-            // The AVX2 path gives the same bits as the portable one.
-            assert_eq!(pair(simd, &bl, [&x0, &x1], count), got, "{l}/{m}");
-        }
-    }
-
-    #[test]
-    fn channel_pairs_keep_a_silent_channel_silent_and_non_finite_values_apart() {
-        let bl = table(2, 3);
-        let x0: Vec<f64> = (0..5000).map(|i| ((i as f64) * 0.013).sin()).collect();
-        let count = 5000 * 2 / 3;
-        let zero = vec![0.0f64; 5000];
-        for simd in [None, crate::cpu::Avx2Fma::detect()] {
-            // A silent partner: exact zeros, and the other channel as alone.
-            let [a, b] = pair(simd, &bl, [&x0, &zero], count);
-            assert!(b.iter().all(|&v| v == 0.0));
-            assert_eq!(a, one(simd, &bl, &x0, count));
-            // NaN in one channel stays in that channel.
-            let mut bad = x0.clone();
-            bad[2500] = f64::NAN;
-            let [a, b] = pair(simd, &bl, [&x0, &bad], count);
-            assert!(a.iter().all(|v| v.is_finite()));
-            assert!(b.iter().any(|v| v.is_nan()) && b.iter().filter(|v| v.is_nan()).count() < 400);
-        }
     }
 
     #[test]

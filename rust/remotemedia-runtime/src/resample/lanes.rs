@@ -606,7 +606,45 @@ mod avx {
 
 #[cfg(test)]
 mod tests {
-    use super::gather;
+    use super::{gather, split_streams};
+
+    #[test]
+    fn streams_split_in_one_pass_match_the_definition() {
+        let simd = crate::cpu::Avx2Fma::detect();
+        let x: Vec<f32> = (0..700).map(|i| i as f32 * 0.25 - 40.0).collect();
+        for m in 1..=5usize {
+            for (hl, nl) in [(0usize, 300usize), (37, 0), (37, 263), (64, 500), (5, 1)] {
+                let (hist, new) = (&x[..hl], &x[hl..hl + nl]);
+                for base in [-9i64, -1, 0, 3, 30] {
+                    let len = 140;
+                    let want: Vec<f32> = (0..m * len)
+                        .map(|k| {
+                            let at = base + ((k % len) * m + k / len) as i64;
+                            if at < 0 || at >= (hl + nl) as i64 {
+                                0.0
+                            } else {
+                                x[at as usize]
+                            }
+                        })
+                        .collect();
+                    for path in [None, simd] {
+                        let mut d = vec![f32::NAN; m * len];
+                        let f = split_streams(path, m, &mut d, len, base, hist, new);
+                        assert_eq!(d, want, "m {m}, hist {hl}, new {nl}, base {base}");
+                        assert_eq!(f & 0x8000_0000, 0);
+                    }
+                }
+            }
+            // A non-finite frame in `new` is flagged on both paths.
+            let mut bad = x.clone();
+            bad[150] = f32::INFINITY;
+            for path in [None, simd] {
+                let mut d = vec![0.0; m * 200];
+                let f = split_streams(path, m, &mut d, 200, 0, &bad[..100], &bad[100..]);
+                assert_ne!(f & 0x8000_0000, 0, "m {m}");
+            }
+        }
+    }
 
     #[test]
     fn simd_gather_matches_scalar_and_flags_non_finite() {

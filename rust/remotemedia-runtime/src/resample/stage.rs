@@ -141,30 +141,6 @@ impl<S: Precision> Stage<S> {
         let short = plan.short_path();
         // Keep the history from the first frame the next output needs.
         let keep_from = ((self.next + n as i64) * m) / l - shape.behind as i64;
-        // The block kernel takes channels in pairs (shared transforms), all
-        // before the loop below trims the histories.
-        let paired = match &plan.kernel {
-            Kernel::Blocks(b) if self.hist.len() > 1 => {
-                let dest = Dest {
-                    buf: &mut *out,
-                    stride,
-                    frames: n,
-                };
-                blocks::run_channels(
-                    simd,
-                    b,
-                    &mut self.fft,
-                    &self.hist,
-                    &new,
-                    self.start,
-                    self.next,
-                    dest,
-                    put,
-                );
-                true
-            }
-            _ => false,
-        };
         for (c, hist) in self.hist.iter_mut().enumerate() {
             let mut fresh = new(c);
             if !fresh.is_empty() && !in_place {
@@ -180,7 +156,6 @@ impl<S: Precision> Stage<S> {
                 k0: self.next,
             };
             match &plan.kernel {
-                Kernel::Blocks(_) if paired => {}
                 Kernel::Blocks(b) => blocks::run(simd, b, &mut self.fft, w, o, put),
                 Kernel::Lanes(t) => S::run_lanes(simd, t, &mut self.scratch, w, o, put),
                 Kernel::Direct(coef) => run(simd, &shape, short, coef, w, o, put),

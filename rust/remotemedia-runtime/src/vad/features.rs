@@ -12,14 +12,18 @@ use crate::cpu::Simd;
 /// after decimation).
 const BLOCK_N: usize = 80;
 
-/// Decimates the `nb` blocks now complete in `qbuf` (after its history)
-/// and fills `r[b][l]` = sum over block b of z[t] z[t-l] for l in 0..=LAGS.
+/// Decimates the `nb` blocks now complete in `q16` or `qbuf` (after
+/// their history) and fills `r[b][l]` = sum over block b of z[t] z[t-l] for l in 0..=LAGS.
 /// `FMA`: fused multiply-adds (the caller runs with FMA enabled); they give
 /// the same bits here, as every product and partial sum is an integer
 /// below 2^53, so nothing is rounded.
 #[inline(always)]
 pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, r: &mut [[f64; LAGS + 1]; GROUP], simd: Simd) {
-    decimate(v, nb * v.n, simd);
+    if v.d <= 2 {
+        diff16(v, nb * v.n, simd);
+    } else {
+        decimate(v, nb * v.n);
+    }
     let n = v.n;
     for (b, rb) in r[..nb].iter_mut().enumerate() {
         // block b's samples with the LAGS before them, in place
@@ -92,6 +96,36 @@ pub(super) fn quantise_into<T: Copy>(dst: &mut [f64], src: &[T], q: impl Fn(T) -
     }
 }
 
+/// Writes quantised samples (int16 values) into `dst`.
+pub(super) fn quantise16_into<T: Copy>(dst: &mut [i16], src: &[T], q: impl Fn(T) -> f64 + Copy) {
+    #[inline(always)]
+    fn one<T>(q: impl Fn(T) -> f64, x: T) -> i16 {
+        let v = q(x);
+        debug_assert!(v == v.round() && (-32768.0..=32767.0).contains(&v));
+        // SAFETY: the quantisers clip to -32768..=32767, round to an integer
+        // and turn NaN into 0: v is an integer that fits i16 (hence i32).
+        unsafe { v.to_int_unchecked::<i32>() as i16 }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        /// # Safety
+        /// The CPU supports AVX2.
+        #[target_feature(enable = "avx2")]
+        unsafe fn wide<T: Copy>(dst: &mut [i16], src: &[T], q: impl Fn(T) -> f64 + Copy) {
+            for (o, &x) in dst.iter_mut().zip(src) {
+                *o = one(q, x);
+            }
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { wide(dst, src, q) };
+        }
+    }
+    for (o, &x) in dst.iter_mut().zip(src) {
+        *o = one(q, x);
+    }
+}
+
 /// Writes int16 samples as f64 (exact) into `dst`: `quantise_into` with
 /// the identity, 8 samples per step on the AVX2 path.
 #[inline]
@@ -116,59 +150,70 @@ fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
     }
 }
 
-/// z[LAGS + j] = y[j] - y[j-1] for j in 0..n (`n` output samples, whole
-/// blocks), y = triangular low-pass decimated by d. The loops have no
-/// carried dependency, so they vectorise: y goes to a scratch buffer
-/// first, then the difference is taken.
+/// `decimate` for D = 1 and 2, straight from the int16 samples in `q16`
+/// (x[-2D+1..] : 2D-1 samples of history, then the group) to the
+/// differenced signal, with no decimated signal in between:
+/// - D = 1: y[j] = x[j], so z[j] = x[j] - x[j-1];
+/// - D = 2: y[j] = x[2j-1] + 2 x[2j] + x[2j+1] (taps 1 2 1 ending at the
+///   last sample of each pair), so z[j] = 2 x[2j] + x[2j+1] - x[2j-3] - 2 x[2j-2].
+///
+/// Integer sums (below 2^19) converted to f64 once: the same values as
+/// `decimate` computes in f64 (every step exact there too).
 #[inline(always)]
-fn decimate(v: &mut Vad, n: usize, simd: Simd) {
+fn diff16(v: &mut Vad, n: usize, simd: Simd) {
+    let d = v.d;
+    let q = &v.q16[..2 * d - 1 + d * n];
+    let z = &mut v.z[LAGS..LAGS + n];
+    let mut j = 0;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = simd {
+        j = if d == 1 {
+            avx2::diff1(token, q, z)
+        } else {
+            avx2::diff2(token, q, z)
+        };
+    }
+    let _ = simd;
+    let x = |i: usize| q[i] as i32;
+    while j < n {
+        // q[i] = x[i - (2D - 1)]
+        z[j] = if d == 1 {
+            x(j + 1) - x(j)
+        } else {
+            2 * x(2 * j + 3) + x(2 * j + 4) - x(2 * j) - 2 * x(2 * j + 1)
+        } as f64;
+        j += 1;
+    }
+}
+
+/// z[LAGS + j] = y[j] - y[j-1] for j in 0..n (`n` output samples, whole
+/// blocks), y = triangular low-pass decimated by d (> 2; see `diff16` for
+/// 1 and 2). The loops have no carried dependency, so they vectorise: y
+/// goes to a scratch buffer first, then the difference is taken.
+#[inline(always)]
+fn decimate(v: &mut Vad, n: usize) {
     let d = v.d;
     let q = &v.qbuf;
     let z = &mut v.z[LAGS..LAGS + n];
-    if d == 1 {
-        z[0] = q[0] - v.y_prev;
-        for ((o, a), b) in z[1..].iter_mut().zip(&q[1..n]).zip(&q[..n - 1]) {
-            *o = a - b;
-        }
-        v.y_prev = q[n - 1];
-        return;
-    }
     let y = &mut v.ybuf[..n + 1];
     y[0] = v.y_prev;
-    if d == 2 {
-        // taps 1 2 1 ending at the last sample of each pair (qbuf starts
-        // with 2 samples of history)
-        let q = &q[1..2 * n + 2];
-        let y = &mut y[1..n + 1];
-        let mut j = 0;
-        #[cfg(target_arch = "x86_64")]
-        if let Some(token) = simd {
-            j = avx2::half_band(token, q, y);
-        }
-        let _ = simd;
-        while j < n {
-            y[j] = q[2 * j] + 2.0 * q[2 * j + 1] + q[2 * j + 2];
-            j += 1;
-        }
-    } else {
-        let taps = &v.taps;
-        let len = taps.len();
-        for (j, o) in y[1..].iter_mut().enumerate() {
-            let seg = &q[j * d + d - 1..j * d + d - 1 + len];
-            let mut acc = [0.0f64; 4];
-            let mut tc = taps.chunks_exact(4);
-            let mut sc = seg.chunks_exact(4);
-            for (t, x) in (&mut tc).zip(&mut sc) {
-                for i in 0..4 {
-                    acc[i] += t[i] * x[i];
-                }
+    let taps = &v.taps;
+    let len = taps.len();
+    for (j, o) in y[1..].iter_mut().enumerate() {
+        let seg = &q[j * d + d - 1..j * d + d - 1 + len];
+        let mut acc = [0.0f64; 4];
+        let mut tc = taps.chunks_exact(4);
+        let mut sc = seg.chunks_exact(4);
+        for (t, x) in (&mut tc).zip(&mut sc) {
+            for i in 0..4 {
+                acc[i] += t[i] * x[i];
             }
-            let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-            for (t, x) in tc.remainder().iter().zip(sc.remainder()) {
-                sum += t * x;
-            }
-            *o = sum;
         }
+        let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for (t, x) in tc.remainder().iter().zip(sc.remainder()) {
+            sum += t * x;
+        }
+        *o = sum;
     }
     for ((o, a), b) in z.iter_mut().zip(&y[1..]).zip(&y[..n]) {
         *o = a - b;
@@ -409,46 +454,83 @@ mod avx2 {
         _mm256_add_pd(lo, hi)
     }
 
-    /// `y[j] = q[2j] + 2 q[2j+1] + q[2j+2]` four outputs at a time, while
-    /// the loads stay inside `q`; returns how many outputs it wrote (the
-    /// caller finishes the rest). Sums of integers below 2^53: exact in any
-    /// order, so the same bits as the scalar loop.
+    /// `diff16` for D = 1 (`q[i]` = x[i - 1]), 8 outputs per step while
+    /// they fit in `z`; returns how many it wrote (the caller finishes the
+    /// rest). Differences of int16 values in i32, then exact conversions.
     #[inline(always)]
-    pub(super) fn half_band(token: Avx2Fma, q: &[f64], y: &mut [f64]) -> usize {
+    pub(super) fn diff1(token: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
         // SAFETY: the token proves the CPU runs AVX2.
-        unsafe { wide(token, q, y) }
+        unsafe { diff1_wide(token, q, z) }
     }
 
     /// # Safety
     /// The CPU supports AVX2 (the token is the proof).
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn wide(_: Avx2Fma, q: &[f64], y: &mut [f64]) -> usize {
-        let two = _mm256_set1_pd(2.0);
-        // outputs j..j + 4 read q[2j..2j + 10]
-        let steps = (y.len() / 4).min(q.len().saturating_sub(2) / 8);
-        let qp = q.as_ptr();
-        let yp = y.as_mut_ptr();
+    unsafe fn diff1_wide(_: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+        // outputs j..j + 8 read q[j..j + 9]
+        let steps = (z.len() / 8).min(q.len().saturating_sub(1) / 8);
+        let (qp, zp) = (q.as_ptr(), z.as_mut_ptr());
         for s in 0..steps {
-            let j = 4 * s;
-            // SAFETY: j + 4 <= 4 * steps <= y.len(), so the store writes
-            // inside y; 2j + 10 <= 8 * steps + 2 <= q.len(), so the four
-            // loads read inside q.
+            let j = 8 * s;
+            // SAFETY: j + 8 <= 8 * steps <= z.len(): the stores write inside
+            // z; j + 9 <= 8 * steps + 1 <= q.len(): the loads read inside q.
             unsafe {
-                let p = qp.add(2 * j);
-                let a = _mm256_loadu_pd(p);
-                let b = _mm256_loadu_pd(p.add(4));
-                let a2 = _mm256_loadu_pd(p.add(2));
-                let b2 = _mm256_loadu_pd(p.add(6));
-                // lanes in the order j, j+2, j+1, j+3
-                let even = _mm256_unpacklo_pd(a, b); // q0 q4 q2 q6
-                let odd = _mm256_unpackhi_pd(a, b); // q1 q5 q3 q7
-                let next = _mm256_unpacklo_pd(a2, b2); // q2 q6 q4 q8
-                                                       // 2 odd + even is exact (integers below 2^53), as is the sum
-                let s = _mm256_add_pd(_mm256_fmadd_pd(two, odd, even), next);
-                let s = _mm256_permute4x64_pd::<0b11_01_10_00>(s);
-                _mm256_storeu_pd(yp.add(j), s);
+                let a = _mm256_cvtepi16_epi32(_mm_loadu_si128(qp.add(j + 1) as *const __m128i));
+                let b = _mm256_cvtepi16_epi32(_mm_loadu_si128(qp.add(j) as *const __m128i));
+                store8(zp.add(j), _mm256_sub_epi32(a, b));
             }
         }
-        4 * steps
+        8 * steps
+    }
+
+    /// `diff16` for D = 2 (`q[i]` = x[i - 3]), 8 outputs per step while
+    /// they fit: `vpmaddwd` of the pairs (x[2j], x[2j+1]) by (2, 1) and of
+    /// (x[2j-3], x[2j-2]) by (1, 2), then their difference. Returns how many
+    /// it wrote (the caller finishes the rest).
+    #[inline(always)]
+    pub(super) fn diff2(token: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+        // SAFETY: the token proves the CPU runs AVX2.
+        unsafe { diff2_wide(token, q, z) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 (the token is the proof).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn diff2_wide(_: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+        // i16 lanes in memory order: (2, 1) and (1, 2) pairs
+        let w_new = _mm256_set1_epi32(0x0001_0002);
+        let w_old = _mm256_set1_epi32(0x0002_0001);
+        // outputs j..j + 8 read q[2j..2j + 19]
+        let steps = (z.len() / 8).min(q.len().saturating_sub(3) / 16);
+        let (qp, zp) = (q.as_ptr(), z.as_mut_ptr());
+        for s in 0..steps {
+            let j = 8 * s;
+            // SAFETY: j + 8 <= 8 * steps <= z.len(): the stores write inside
+            // z; 2j + 19 <= 16 * steps + 3 <= q.len(): the loads (q[2j..2j + 16]
+            // and q[2j + 3..2j + 19]) read inside q.
+            unsafe {
+                let new = _mm256_loadu_si256(qp.add(2 * j + 3) as *const __m256i);
+                let old = _mm256_loadu_si256(qp.add(2 * j) as *const __m256i);
+                let v = _mm256_sub_epi32(_mm256_madd_epi16(new, w_new), _mm256_madd_epi16(old, w_old));
+                store8(zp.add(j), v);
+            }
+        }
+        8 * steps
+    }
+
+    /// The 8 lanes of `v` as f64 (exact) into `p[0..8]`.
+    ///
+    /// # Safety
+    /// AVX2 is available; `p` points at 8 writable f64.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store8(p: *mut f64, v: __m256i) {
+        let lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
+        let hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v));
+        // SAFETY: the caller vouches for p[0..8].
+        unsafe {
+            _mm256_storeu_pd(p, lo);
+            _mm256_storeu_pd(p.add(4), hi);
+        }
     }
 }

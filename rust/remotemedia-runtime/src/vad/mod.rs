@@ -114,12 +114,16 @@ pub struct Vad {
     release: u32,
     hang_frames: u32,
     frame_ms: u32,
-    // streaming state
-    qbuf: Vec<f64>, // 2D-2 samples of history, then the group of blocks being filled
-    fill: usize,    // samples of the group being filled (below one block between calls)
+    // streaming state: the group of blocks being filled, after the history
+    // the decimator needs, in `q16` (D <= 2: int16 values, 2D-1 samples of
+    // history, see `features::diff16`) or in `qbuf` (D > 2: as f64, 2D-2
+    // samples of history, and the last decimated sample in `y_prev`)
+    q16: Vec<i16>,
+    qbuf: Vec<f64>,
+    fill: usize, // samples of the group being filled (below one block between calls)
     y_prev: f64,
     primed: bool,   // history seeded from the stream's first sample
-    ybuf: Vec<f64>, // scratch: the decimated group, after the previous sample
+    ybuf: Vec<f64>, // scratch (D > 2): the decimated group, after the previous sample
     z: Vec<f64>,    // LAGS samples of history, then the group's n samples per block
     started: bool,
     sm: [i32; MAX_BANDS],
@@ -213,11 +217,20 @@ impl Vad {
             release: 0,
             hang_frames: 0,
             frame_ms,
-            qbuf: vec![0.0; 2 * d - 2 + GROUP * block],
+            q16: if d <= 2 {
+                vec![0; 2 * d - 1 + GROUP * block]
+            } else {
+                Vec::new()
+            },
+            qbuf: if d <= 2 {
+                Vec::new()
+            } else {
+                vec![0.0; 2 * d - 2 + GROUP * block]
+            },
             fill: 0,
             y_prev: 0.0,
             primed: false,
-            ybuf: vec![0.0; GROUP * n + 1],
+            ybuf: if d <= 2 { Vec::new() } else { vec![0.0; GROUP * n + 1] },
             z: vec![0.0; LAGS + GROUP * n],
             started: false,
             sm: [0; MAX_BANDS],
@@ -268,6 +281,7 @@ impl Vad {
 
     /// Forget the stream: the next sample starts a new one.
     pub fn reset(&mut self) {
+        self.q16.iter_mut().for_each(|v| *v = 0);
         self.qbuf.iter_mut().for_each(|v| *v = 0.0);
         self.fill = 0;
         self.y_prev = 0.0;
@@ -312,32 +326,59 @@ impl Vad {
         match x {
             Samples::I16(s) => {
                 let simd = self.simd;
-                self.run(s, |v| v as f64, |d, s| features::i16_into(d, s, simd), out)
+                let to16 = |d: &mut [i16], s: &[i16]| d.copy_from_slice(s);
+                self.run(s, |v| v as f64, |d, s| features::i16_into(d, s, simd), to16, out)
             }
-            Samples::I32(s) => self.run(s, q_i32, |d, s| features::quantise_into(d, s, q_i32), out),
-            Samples::F32(s) => self.run(s, q_f32, |d, s| features::quantise_into(d, s, q_f32), out),
-            Samples::F64(s) => self.run(s, q_f64, |d, s| features::quantise_into(d, s, q_f64), out),
+            Samples::I32(s) => self.run(
+                s,
+                q_i32,
+                |d, s| features::quantise_into(d, s, q_i32),
+                |d, s| features::quantise16_into(d, s, q_i32),
+                out,
+            ),
+            Samples::F32(s) => self.run(
+                s,
+                q_f32,
+                |d, s| features::quantise_into(d, s, q_f32),
+                |d, s| features::quantise16_into(d, s, q_f32),
+                out,
+            ),
+            Samples::F64(s) => self.run(
+                s,
+                q_f64,
+                |d, s| features::quantise_into(d, s, q_f64),
+                |d, s| features::quantise16_into(d, s, q_f64),
+                out,
+            ),
         }
         Ok(need)
     }
 
     /// The body of `process_scores`: `q` quantises one sample, `conv` a
-    /// run of them (the same values; a vector loop where there is one).
+    /// run of them as f64 and `conv16` as int16 (the same values; a vector
+    /// loop where there is one).
     fn run<T: Copy>(
         &mut self,
         mut src: &[T],
         q: impl Fn(T) -> f64 + Copy,
         conv: impl Fn(&mut [f64], &[T]),
+        conv16: impl Fn(&mut [i16], &[T]),
         mut out: Out<'_>,
     ) {
-        let hist = 2 * self.d - 2;
+        let narrow = self.d <= 2;
+        let hist = if narrow { 2 * self.d - 1 } else { 2 * self.d - 2 };
         let mut written = 0;
         if !self.primed && !src.is_empty() {
             // The stream's history is its first sample repeated: a DC offset
             // is then invisible from the very first block.
             let v = q(src[0]);
-            self.qbuf[..hist].iter_mut().for_each(|h| *h = v);
-            self.y_prev = v * (self.d * self.d) as f64;
+            if narrow {
+                // an int16 value (the quantisers clip and round)
+                self.q16[..hist].iter_mut().for_each(|h| *h = v as i16);
+            } else {
+                self.qbuf[..hist].iter_mut().for_each(|h| *h = v);
+                self.y_prev = v * (self.d * self.d) as f64;
+            }
             self.primed = true;
         }
         // Blocks go in groups of up to GROUP: conversion and decimation run
@@ -354,7 +395,12 @@ impl Vad {
         let cap = GROUP * self.block;
         while !src.is_empty() {
             let take = (cap - self.fill).min(src.len());
-            conv(&mut self.qbuf[hist + self.fill..hist + self.fill + take], &src[..take]);
+            let at = hist + self.fill..hist + self.fill + take;
+            if narrow {
+                conv16(&mut self.q16[at], &src[..take]);
+            } else {
+                conv(&mut self.qbuf[at], &src[..take]);
+            }
             self.fill += take;
             src = &src[take..];
             let nb = self.fill / self.block;
@@ -362,7 +408,11 @@ impl Vad {
                 self.group_done(nb, &mut rows, &mut silent);
                 // keep the decimator's history and the partial block
                 let used = nb * self.block;
-                self.qbuf.copy_within(used..hist + self.fill, 0);
+                if narrow {
+                    self.q16.copy_within(used..hist + self.fill, 0);
+                } else {
+                    self.qbuf.copy_within(used..hist + self.fill, 0);
+                }
                 self.fill -= used;
                 for (row, &was_silent) in rows[..nb].iter().zip(&silent) {
                     self.account(row, was_silent, &mut out, &mut written);
@@ -396,7 +446,7 @@ impl Vad {
         }
     }
 
-    /// Features of the `nb` (1..=GROUP) blocks now complete in `qbuf`: the
+    /// Features of the `nb` (1..=GROUP) blocks now complete in `q16` or `qbuf`: the
     /// model input of block b into `rows[b]` and whether it is digital
     /// silence into `silent[b]` (then `rows[b]` is not written).
     fn group_done(&mut self, nb: usize, rows: &mut [[i16; model::N_PAD]; GROUP], silent: &mut [bool; GROUP]) {

@@ -13,19 +13,20 @@ use crate::cpu::Simd;
 const BLOCK_N: usize = 80;
 
 /// Decimates the `nb` blocks now complete in `q16` or `qbuf` (after
-/// their history) and fills `r[b][l]` = sum over block b of z[t] z[t-l] for l in 0..=LAGS.
+/// their history; or `direct`, see `diff16`) and fills `v.r[b][l]` = sum over block b of z[t] z[t-l]
+/// for l in 0..=LAGS.
 /// `FMA`: fused multiply-adds (the caller runs with FMA enabled); they give
 /// the same bits here, as every product and partial sum is an integer
 /// below 2^53, so nothing is rounded.
 #[inline(always)]
-pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, r: &mut [[f64; LAGS + 1]; GROUP], simd: Simd) {
+pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, direct: Option<&[i16]>, simd: Simd) {
     if v.d <= 2 {
-        diff16(v, nb * v.n, simd);
+        diff16(v, nb * v.n, direct, simd);
     } else {
         decimate(v, nb * v.n);
     }
     let n = v.n;
-    for (b, rb) in r[..nb].iter_mut().enumerate() {
+    for (b, rb) in v.r[..nb].iter_mut().enumerate() {
         // block b's samples with the LAGS before them, in place
         let z = &v.z[b * n..b * n + LAGS + n];
         #[cfg(target_arch = "x86_64")]
@@ -150,38 +151,70 @@ fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
     }
 }
 
-/// `decimate` for D = 1 and 2, straight from the int16 samples in `q16`
-/// (x[-2D+1..] : 2D-1 samples of history, then the group) to the
+/// `decimate` for D = 1 and 2, straight from int16 samples to the
 /// differenced signal, with no decimated signal in between:
 /// - D = 1: y[j] = x[j], so z[j] = x[j] - x[j-1];
 /// - D = 2: y[j] = x[2j-1] + 2 x[2j] + x[2j+1] (taps 1 2 1 ending at the
 ///   last sample of each pair), so z[j] = 2 x[2j] + x[2j+1] - x[2j-3] - 2 x[2j-2].
 ///
-/// Integer sums (below 2^19) converted to f64 once: the same values as
-/// `decimate` computes in f64 (every step exact there too).
+/// The group's samples x[0..D n] are `direct` (the caller's own int16
+/// samples) or follow the history in `q16`; the 2D-1 samples before them
+/// are the first of `q16`. Integer sums (below 2^19) converted to f64 once:
+/// the same values as `decimate` computes in f64 (every step exact there too).
 #[inline(always)]
-fn diff16(v: &mut Vad, n: usize, simd: Simd) {
+fn diff16(v: &mut Vad, n: usize, direct: Option<&[i16]>, simd: Simd) {
     let d = v.d;
-    let q = &v.q16[..2 * d - 1 + d * n];
+    let hist = 2 * d - 1;
+    let (h, g) = match direct {
+        Some(g) => (&v.q16[..hist], g),
+        None => v.q16[..hist + d * n].split_at(hist),
+    };
+    let g = &g[..d * n];
     let z = &mut v.z[LAGS..LAGS + n];
+    // sample i of the group, i >= -hist (the history below 0)
+    let x = |i: isize| {
+        if i < 0 {
+            h[(hist as isize + i) as usize] as i32
+        } else {
+            g[i as usize] as i32
+        }
+    };
+    let one = |j: usize| {
+        let j = j as isize;
+        if d == 1 {
+            x(j) - x(j - 1)
+        } else {
+            2 * x(2 * j) + x(2 * j + 1) - x(2 * j - 3) - 2 * x(2 * j - 2)
+        }
+    };
+    // the outputs from `first` on read the group only
+    let first = d;
     let mut j = 0;
     #[cfg(target_arch = "x86_64")]
     if let Some(token) = simd {
-        j = if d == 1 {
-            avx2::diff1(token, q, z)
-        } else {
-            avx2::diff2(token, q, z)
-        };
+        if n >= first + 8 {
+            // group samples from output `from` on (see `avx2::diff1`, `avx2::diff2`)
+            let run = |z: &mut [f64], from: usize| {
+                if d == 1 {
+                    avx2::diff1(token, &g[from - 1..], z)
+                } else {
+                    avx2::diff2(token, &g[2 * from - 3..], z)
+                }
+            };
+            let done = run(&mut z[first..], first);
+            if first + done < n {
+                // the last 8 outputs again (the same values), ending at n
+                run(&mut z[n - 8..], n - 8);
+            }
+            for (o, jj) in z[..first].iter_mut().zip(0..) {
+                *o = one(jj) as f64;
+            }
+            j = n;
+        }
     }
     let _ = simd;
-    let x = |i: usize| q[i] as i32;
     while j < n {
-        // q[i] = x[i - (2D - 1)]
-        z[j] = if d == 1 {
-            x(j + 1) - x(j)
-        } else {
-            2 * x(2 * j + 3) + x(2 * j + 4) - x(2 * j) - 2 * x(2 * j + 1)
-        } as f64;
+        z[j] = one(j) as f64;
         j += 1;
     }
 }
@@ -454,7 +487,8 @@ mod avx2 {
         _mm256_add_pd(lo, hi)
     }
 
-    /// `diff16` for D = 1 (`q[i]` = x[i - 1]), 8 outputs per step while
+    /// `diff16` for D = 1: z[j] = q[j + 1] - q[j] (q[i] = x[i - 1] when z
+    /// starts at output 0, x[from + i - 1] from output `from`), 8 outputs per step while
     /// they fit in `z`; returns how many it wrote (the caller finishes the
     /// rest). Differences of int16 values in i32, then exact conversions.
     #[inline(always)]
@@ -483,8 +517,9 @@ mod avx2 {
         8 * steps
     }
 
-    /// `diff16` for D = 2 (`q[i]` = x[i - 3]), 8 outputs per step while
-    /// they fit: `vpmaddwd` of the pairs (x[2j], x[2j+1]) by (2, 1) and of
+    /// `diff16` for D = 2: z[j] = 2 q[2j + 3] + q[2j + 4] - q[2j] - 2 q[2j + 1]
+    /// (q[i] = x[i - 3] when z starts at output 0, x[2 from + i - 3] from
+    /// output `from`), 8 outputs per step while they fit: `vpmaddwd` of the pairs (x[2j], x[2j+1]) by (2, 1) and of
     /// (x[2j-3], x[2j-2]) by (1, 2), then their difference. Returns how many
     /// it wrote (the caller finishes the rest).
     #[inline(always)]

@@ -176,6 +176,9 @@ fn output(m: &Model, h2: &[i16]) -> u32 {
 }
 
 /// Score (0 ..= SCORE_ONE) of one input row (zero-padded to `N_PAD`).
+/// Inlined: called from the VAD's AVX2 code, the AVX2 model then compiles
+/// into it (no call, no change of instruction set in between).
+#[inline]
 pub fn score(m: &Model, x: &[i16; N_PAD], simd: Simd) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if let Some(token) = simd {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +31,38 @@ class StageError(Exception):
         super().__init__(f"{stage}: {type(cause).__name__}: {cause}")
         self.stage = stage
         self.cause = cause
+
+
+class OutputTally:
+    """Takes the audio a file's session hands out: counts it into ``result``
+    (its ``output_rate``, ``output_channels``, ``output_frames``), passes it
+    to ``write`` (a failure there is the "write" stage's) and pairs the
+    VAD's start/end events into ``segments`` (seconds from the input's
+    start). Shared by the batch job and the dataset cutter."""
+
+    def __init__(
+        self, result: Any, write: Callable[[Any, int], Any], segments: list[tuple[float, float]] | None = None
+    ) -> None:
+        self._result = result
+        self._write = write
+        self.segments: list[tuple[float, float]] = [] if segments is None else segments
+        self._start: float | None = None
+
+    def take(self, out: Any) -> None:
+        r = self._result
+        r.output_rate = out.sample_rate
+        r.output_channels = 1 if out.data.ndim == 1 else out.data.shape[0]
+        r.output_frames += out.data.shape[-1]
+        try:
+            self._write(out.data, out.sample_rate)
+        except Exception as exc:
+            raise StageError("write", exc) from exc
+        for ev in out.metadata.get("vad_events", ()):
+            if ev.kind == "start":
+                self._start = ev.time_s
+            elif self._start is not None:
+                self.segments.append((self._start, ev.time_s))
+                self._start = None
 
 
 @dataclass
@@ -199,28 +231,15 @@ def stream_file(source: Path, output: Path, fmt: str, subtype: str, pipeline: An
     writer = _AtomicWriter(output, fmt, subtype)
     result = Streamed({"format": f.format, "subtype": f.subtype, "channels": f.channels, "sample_rate": f.samplerate})
     rate = f.samplerate
-    start: float | None = None
+    tally = OutputTally(result, writer.write, result.segments)
 
     def take(out: Any) -> None:
-        nonlocal start
         if out is None:
             return
         if not (hasattr(out, "data") and hasattr(out, "sample_rate")):  # a sink node's result, not audio
             result.sink_outputs.append(_jsonable(out))
             return
-        result.output_rate = out.sample_rate
-        result.output_channels = 1 if out.data.ndim == 1 else out.data.shape[0]
-        result.output_frames += out.data.shape[-1]
-        try:
-            writer.write(out.data, out.sample_rate)
-        except Exception as exc:
-            raise StageError("write", exc) from exc
-        for ev in out.metadata.get("vad_events", ()):
-            if ev.kind == "start":
-                start = ev.time_s
-            elif start is not None:
-                result.segments.append((start, ev.time_s))
-                start = None
+        tally.take(out)
 
     try:
         with f, pipeline.open_stream() as session:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from remotemedia.batch.streamfile import BLOCK_SECONDS, StageError, Streamed
+from remotemedia.batch.streamfile import BLOCK_SECONDS, OutputTally, StageError, Streamed
 from remotemedia.dataset import reader
 from remotemedia.dataset.outputs import Sink, file_record, t6, write_outputs
 
@@ -93,26 +93,11 @@ def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: 
     result = CutResult(reader.describe(decoded))
     rate = decoded.sample_rate
     sink = Sink(cut, task.output, fmt, subtype)
-    start: float | None = None
-    times: list[tuple[float, float]] = []  # segments, seconds from the start of the (span of the) input
+    tally = OutputTally(result, sink.write)
 
     def take(out: Any) -> None:
-        nonlocal start
-        if out is None:
-            return
-        result.output_rate = out.sample_rate
-        result.output_channels = 1 if out.data.ndim == 1 else out.data.shape[0]
-        result.output_frames += out.data.shape[-1]
-        try:
-            sink.write(out.data, out.sample_rate)
-        except Exception as exc:
-            raise StageError("write", exc) from exc
-        for ev in out.metadata.get("vad_events", ()):
-            if ev.kind == "start":
-                start = ev.time_s
-            elif start is not None:
-                times.append((start, ev.time_s))
-                start = None
+        if out is not None:
+            tally.take(out)
 
     has_vad = _has_vad(pipeline)
     try:
@@ -127,8 +112,8 @@ def _stream(task: Any, pipeline: Any, fmt: str, subtype: str, cut: str, offset: 
         sink.close()
         out_rate = result.output_rate or rate
         if has_vad:  # in segments/edges mode the VAD annotates: the output runs on the VAD's timeline
-            events = [(round(a * out_rate), round(b * out_rate)) for a, b in times]
-            result.segments = times
+            events = [(round(a * out_rate), round(b * out_rate)) for a, b in tally.segments]
+            result.segments = tally.segments
         else:
             events = _chunks(result.output_frames, out_rate, _options(task).get("max_segment_s"))
             result.segments = [(a / out_rate, b / out_rate) for a, b in events]

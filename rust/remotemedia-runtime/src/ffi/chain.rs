@@ -99,6 +99,32 @@ unsafe fn output_view<'a>(c: &Chain, out: *mut c_void, frames: usize) -> Result<
     ChainViewMut::new(data, ch, frames, frames).map(Some)
 }
 
+/// What `rm_chain_process` and `rm_chain_run` share: the caller's buffers
+/// as views, `op` on them, and the sizes written back.
+///
+/// # Safety
+/// As for those two functions: pointers valid for the given sizes, `h` a live handle.
+unsafe fn block_call(
+    h: *mut RmChain,
+    (input, in_frames): (*const c_void, usize),
+    (out, out_frames): (*mut c_void, usize),
+    (flags, flags_cap): (*mut u8, usize),
+    (frames, n_flags): (*mut usize, *mut usize),
+    op: impl FnOnce(&mut Chain, ChainView<'_>, Option<ChainViewMut<'_>>, &mut [u8]) -> Result<(usize, usize), Error>,
+) -> Result<(), Error> {
+    // SAFETY: the pointers satisfy this function's `# Safety` contract.
+    unsafe {
+        with_chain(h, |c| {
+            let x = input_view(c, input, in_frames)?;
+            let y = output_view(c, out, out_frames)?;
+            let f = slice_out(flags, flags_cap, "flags")?;
+            let (n, k) = op(c, x, y, f)?;
+            write_out(frames, n, "frames")?;
+            write_out(n_flags, k, "n_flags")
+        })
+    }
+}
+
 /// Compiles `n_stages` stages for input of `format`, `channels`, `rate`;
 /// `*out` owns the chain (free it with `rm_chain_free`).
 ///
@@ -218,14 +244,14 @@ pub unsafe extern "C" fn rm_chain_process(
 ) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_chain_process", || unsafe {
-        with_chain(h, |c| {
-            let x = input_view(c, input, in_frames)?;
-            let y = output_view(c, out, out_frames)?;
-            let f = slice_out(flags, flags_cap, "flags")?;
-            let (n, k) = c.process(x, y, f)?;
-            write_out(frames, n, "frames")?;
-            write_out(n_flags, k, "n_flags")
-        })
+        block_call(
+            h,
+            (input, in_frames),
+            (out, out_frames),
+            (flags, flags_cap),
+            (frames, n_flags),
+            Chain::process,
+        )
     })
 }
 
@@ -248,14 +274,14 @@ pub unsafe extern "C" fn rm_chain_run(
 ) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_chain_run", || unsafe {
-        with_chain(h, |c| {
-            let x = input_view(c, input, in_frames)?;
-            let y = output_view(c, out, out_frames)?;
-            let f = slice_out(flags, flags_cap, "flags")?;
-            let (n, k) = c.run(x, y, f)?;
-            write_out(frames, n, "frames")?;
-            write_out(n_flags, k, "n_flags")
-        })
+        block_call(
+            h,
+            (input, in_frames),
+            (out, out_frames),
+            (flags, flags_cap),
+            (frames, n_flags),
+            Chain::run,
+        )
     })
 }
 

@@ -31,6 +31,21 @@ fn samples(frames: usize, channels: usize, what: &str) -> Result<usize, Error> {
         .ok_or_else(|| Error::InvalidArgument(format!("{what}: {frames} frames x {channels} channels overflows")))
 }
 
+/// The constructors' shared body: the quality code checked, `make` run,
+/// the new handle written to `*out`.
+///
+/// # Safety
+/// `out` must be a valid pointer to a handle slot.
+unsafe fn new_handle(
+    quality: i32,
+    out: *mut *mut RmResampler,
+    make: impl FnOnce(Quality) -> Result<Resampler, Error>,
+) -> Result<(), Error> {
+    let r = make(Quality::from_code(quality)?)?;
+    // SAFETY: `out` is writable, per this function's contract.
+    unsafe { write_out(out, Box::into_raw(Box::new(RmResampler(Exclusive::new(r)))), "out") }
+}
+
 /// Creates a resampler; `*out` receives the handle (free it with
 /// `rm_resampler_free`).
 ///
@@ -46,9 +61,9 @@ pub unsafe extern "C" fn rm_resampler_new(
 ) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_new", || unsafe {
-        let q = Quality::from_code(quality)?;
-        let r = Resampler::new(in_rate, out_rate, channels as usize, q)?;
-        write_out(out, Box::into_raw(Box::new(RmResampler(Exclusive::new(r)))), "out")
+        new_handle(quality, out, |q| {
+            Resampler::new(in_rate, out_rate, channels as usize, q)
+        })
     })
 }
 
@@ -68,9 +83,9 @@ pub unsafe extern "C" fn rm_resampler_new_variable(
 ) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_new_variable", || unsafe {
-        let q = Quality::from_code(quality)?;
-        let r = Resampler::variable(in_rate, out_rate, channels as usize, q)?;
-        write_out(out, Box::into_raw(Box::new(RmResampler(Exclusive::new(r)))), "out")
+        new_handle(quality, out, |q| {
+            Resampler::variable(in_rate, out_rate, channels as usize, q)
+        })
     })
 }
 
@@ -88,9 +103,7 @@ pub unsafe extern "C" fn rm_resampler_new_ratio(
 ) -> i32 {
     // SAFETY: the pointers satisfy this function's `# Safety` contract.
     guard("rm_resampler_new_ratio", || unsafe {
-        let q = Quality::from_code(quality)?;
-        let r = Resampler::from_ratio(ratio, channels as usize, q)?;
-        write_out(out, Box::into_raw(Box::new(RmResampler(Exclusive::new(r)))), "out")
+        new_handle(quality, out, |q| Resampler::from_ratio(ratio, channels as usize, q))
     })
 }
 

@@ -178,7 +178,7 @@ fn output(m: &Model, h2: &[i16]) -> u32 {
 /// Score (0 ..= SCORE_ONE) of one input row (zero-padded to `N_PAD`).
 /// Inlined: called from the VAD's AVX2 code, the AVX2 model then compiles
 /// into it (no call, no change of instruction set in between).
-#[inline]
+#[inline(always)]
 pub fn score(m: &Model, x: &[i16; N_PAD], simd: Simd) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if let Some(token) = simd {
@@ -207,7 +207,7 @@ mod avx2 {
     const G2: usize = H2 / 8;
 
     /// Score of `x`; `m` has the shape `H1`, `H2`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn eval(token: Avx2Fma, m: &Model, x: &[i16; N_PAD]) -> u32 {
         assert!(m.h1 == H1 && m.h2 == H2 && m.w1p.len() >= N_PAD / 2 * 16 * G1 && m.w2p.len() >= H1 / 2 * 16 * G2);
         assert!(m.b1.len() >= H1 && m.b2.len() >= H2 && m.w3.len() >= H2);

@@ -33,8 +33,12 @@ pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, direct: Op
         if let Some(token) = simd {
             if n == BLOCK_N {
                 // the common block length as a constant: fixed trip counts
-                // the compiler unrolls (every rate but 44.1 kHz)
-                avx2::autocorrelation(token, &v.z[b * BLOCK_N..b * BLOCK_N + LAGS + BLOCK_N], rb);
+                // the compiler unrolls (every rate but 44.1 kHz); at 8 and
+                // 16 kHz, blocks of small samples in int16 (the same sums)
+                let zb = &v.z[b * BLOCK_N..b * BLOCK_N + LAGS + BLOCK_N];
+                if !(v.d <= 2 && avx2::autocorrelation_i16(token, zb, rb)) {
+                    avx2::autocorrelation(token, zb, rb);
+                }
             } else {
                 avx2::autocorrelation(token, z, rb);
             }
@@ -303,7 +307,7 @@ fn lag_block<const FMA: bool, const K: usize>(z: &[f64], n: usize, l0: usize) ->
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{GROUP, LAGS, MAX_BANDS};
+    use super::{BLOCK_N, GROUP, LAGS, MAX_BANDS};
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
@@ -322,6 +326,110 @@ mod avx2 {
             lags::<0, 9>(token, z, r);
             lags::<9, 8>(token, z, r);
         }
+    }
+
+    // `ac16`'s layout: whole vectors of 16 int16 samples.
+    const _: () = assert!((LAGS + BLOCK_N) % 16 == 0 && BLOCK_N % 16 == 0 && LAGS == 16);
+
+    /// Largest |z| for which `autocorrelation_i16` is exact: each i32 lane
+    /// then sums ten products, 10 * 14654^2 < 2^31.
+    pub(super) const I16_MAX_Z: i32 = 14654;
+
+    /// `autocorrelation` of one block of `BLOCK_N` samples (`z`: the LAGS
+    /// before it, then the block) with int16 multiply-adds, when every
+    /// sample of `z` satisfies |z| <= `I16_MAX_Z`; returns false (and
+    /// leaves `r` alone) otherwise. `vpmaddwd` sums two products per i32
+    /// lane, five of them per lag (80 samples): no overflow under the
+    /// bound; the lane sums go to f64 (exact, integers below 2^53). So the
+    /// same integers as the f64 fused multiply-adds, with 85 `vpmaddwd`
+    /// instead of 340 FMAs.
+    #[inline(always)]
+    pub(super) fn autocorrelation_i16(token: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) -> bool {
+        assert_eq!(z.len(), LAGS + BLOCK_N, "VAD block of the wrong length");
+        // SAFETY: the token proves the CPU runs AVX2 and FMA; z holds
+        // LAGS + BLOCK_N samples (checked just above).
+        unsafe { ac16(token, z, r) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 and FMA; `z.len() == LAGS + BLOCK_N`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn ac16(_: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) -> bool {
+        const N: usize = LAGS + BLOCK_N;
+        let mut buf = [0i16; N];
+        let lim = _mm256_set1_epi32(I16_MAX_Z);
+        let neg = _mm256_set1_epi32(-I16_MAX_Z);
+        let mut over = _mm256_setzero_si256();
+        let zp = z.as_ptr();
+        for k in 0..N / 16 {
+            let mut v = [_mm256_setzero_si256(); 2];
+            for (h, o) in v.iter_mut().enumerate() {
+                // SAFETY: 16k + 8h + 8 <= N = z.len(): two loads of 4 inside z.
+                // The samples are integers below 2^20 in magnitude: the
+                // truncating conversions are exact.
+                let (lo, hi) = unsafe {
+                    let p = zp.add(16 * k + 8 * h);
+                    (
+                        _mm256_cvttpd_epi32(_mm256_loadu_pd(p)),
+                        _mm256_cvttpd_epi32(_mm256_loadu_pd(p.add(4))),
+                    )
+                };
+                *o = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi);
+                over = _mm256_or_si256(over, _mm256_cmpgt_epi32(*o, lim));
+                over = _mm256_or_si256(over, _mm256_cmpgt_epi32(neg, *o));
+            }
+            // in range, so the saturating pack keeps every value
+            let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(v[0], v[1]));
+            // SAFETY: 16k + 16 <= N: one store inside buf.
+            unsafe { _mm256_storeu_si256(buf.as_mut_ptr().add(16 * k) as *mut __m256i, packed) };
+        }
+        if _mm256_movemask_epi8(over) != 0 {
+            return false;
+        }
+        let mut cur = [_mm256_setzero_si256(); BLOCK_N / 16];
+        for (k, c) in cur.iter_mut().enumerate() {
+            // SAFETY: LAGS + 16k + 16 <= N: one load inside buf.
+            *c = unsafe { _mm256_loadu_si256(buf.as_ptr().add(LAGS + 16 * k) as *const __m256i) };
+        }
+        // SAFETY (all calls of lag16 below): AVX2 is available (this fn's
+        // contract), l <= LAGS and buf holds N = LAGS + BLOCK_N values.
+        for g in 0..LAGS / 4 {
+            let l = 4 * g;
+            // SAFETY: as above; the store writes r[l..l + 4], inside r.
+            unsafe {
+                let v = sum4(
+                    lag16(&buf, &cur, l),
+                    lag16(&buf, &cur, l + 1),
+                    lag16(&buf, &cur, l + 2),
+                    lag16(&buf, &cur, l + 3),
+                );
+                _mm256_storeu_pd(r.as_mut_ptr().add(l), v);
+            }
+        }
+        let mut lanes = [0.0f64; 4];
+        // SAFETY: as above; `lanes` holds 4 doubles, one unaligned store.
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), lag16(&buf, &cur, LAGS)) };
+        r[LAGS] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+        true
+    }
+
+    /// The products of lag `l` for `ac16`, as four f64 lane sums: `cur[k]`
+    /// holds buf[LAGS + 16k..LAGS + 16k + 16].
+    ///
+    /// # Safety
+    /// AVX2 is available; `l <= LAGS`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn lag16(buf: &[i16; LAGS + BLOCK_N], cur: &[__m256i; BLOCK_N / 16], l: usize) -> __m256d {
+        let mut acc = _mm256_setzero_si256();
+        for (k, c) in cur.iter().enumerate() {
+            // SAFETY: l <= LAGS: reads buf[LAGS + 16k - l..LAGS + 16k - l + 16], inside buf.
+            let p = unsafe { _mm256_loadu_si256(buf.as_ptr().add(LAGS + 16 * k - l) as *const __m256i) };
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(*c, p));
+        }
+        let lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(acc));
+        let hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(acc));
+        _mm256_add_pd(lo, hi)
     }
 
     /// `super::band_sums` for 8 bands, the blocks side by side (independent
@@ -566,6 +674,54 @@ mod avx2 {
         unsafe {
             _mm256_storeu_pd(p, lo);
             _mm256_storeu_pd(p.add(4), hi);
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int16_autocorrelation_is_exact_up_to_its_bound_and_declines_past_it() {
+        let Some(token) = crate::cpu::Avx2Fma::detect() else {
+            return; // no AVX2 here: the portable loops are the only path
+        };
+        let lim = avx2::I16_MAX_Z as f64;
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for round in 0..400 {
+            // random integers, some blocks at the bound (every sign), some past it
+            let mut z = [0.0f64; LAGS + BLOCK_N];
+            for v in z.iter_mut() {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                *v = (s % (2 * avx2::I16_MAX_Z as u64 + 1)) as f64 - lim;
+            }
+            let at = round % z.len();
+            z[at] = match round % 4 {
+                0 => lim,
+                1 => -lim,
+                2 => lim + 1.0,
+                _ => -lim - 1.0,
+            };
+            if round % 8 < 4 {
+                // the worst case for the sums: every sample at the bound
+                for (i, v) in z.iter_mut().enumerate() {
+                    *v = if (i + round) % 3 == 0 { -lim } else { lim };
+                }
+            }
+            let mut exact = [0.0f64; LAGS + 1];
+            autocorrelation::<false>(&z, BLOCK_N, &mut exact);
+            let mut got = [f64::NAN; LAGS + 1];
+            let taken = avx2::autocorrelation_i16(token, &z, &mut got);
+            let over = z.iter().any(|v| v.abs() > lim);
+            assert_eq!(taken, !over, "round {round}");
+            if taken {
+                assert_eq!(got.map(f64::to_bits), exact.map(f64::to_bits), "round {round}");
+            } else {
+                assert!(got.iter().all(|v| v.is_nan()), "round {round}: r written");
+            }
         }
     }
 }

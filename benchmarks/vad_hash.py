@@ -8,6 +8,9 @@ plus chunked streams of random sizes that switch format between chunks.
 Run it before and after a change; the digests must be equal (and equal
 across bodies). Inputs are built deterministically here.
 
+The recordings come from $REMOTEMEDIA_SHARED_DIR/data (default: ../shared
+next to the repository; set it when running from a worktree).
+
     python benchmarks/vad_hash.py cython ctypes          # full set
     python benchmarks/vad_hash.py python cython --subset # small, numpy too
 """

@@ -1,4 +1,5 @@
-//! Times one-shot resampling of noise (10 s, or `RS_SECONDS`): `cargo run --release --example resample_speed -- 48000 16000 2 [reps]`.
+//! Times one-shot resampling of noise (10 s, or `RS_SECONDS`; one channel,
+//! or `RS_CHANNELS`): `cargo run --release --example resample_speed -- 48000 16000 2 [reps]`.
 use remotemedia_runtime::resample::{one_shot_frames, resample, Quality};
 use std::time::Instant;
 
@@ -10,19 +11,23 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let channels: usize = std::env::var("RS_CHANNELS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let n = secs * i as usize;
     let mut s = 1u64;
-    let x: Vec<f32> = (0..n)
+    let x: Vec<f32> = (0..n * channels)
         .map(|_| {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
         })
         .collect();
-    let mut out = vec![0.0; one_shot_frames(i, o, n)];
+    let mut out = vec![0.0; one_shot_frames(i, o, n) * channels];
     let mut t = Vec::new();
     for _ in 0..reps {
         let t0 = Instant::now();
-        resample(i, o, q, 1, &x, n, &mut out).unwrap();
+        resample(i, o, q, channels, &x, n, &mut out).unwrap();
         t.push(t0.elapsed().as_secs_f64());
     }
     t.sort_by(|a, b| a.partial_cmp(b).unwrap());

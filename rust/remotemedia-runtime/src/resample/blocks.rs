@@ -49,6 +49,10 @@ pub struct Blocks {
     /// factor of `conj(Z[partner(j)])`:
     /// `spec[((o * n / 4 + j / 4) * pairs_in + i) * 16 + part * 4 + j % 4]`.
     spec: Vec<f64>,
+    /// First position of the partner chunk of each chunk of four
+    /// positions (`4 partner_chunk(c)`; 0 for the first four chunks, which
+    /// go by [`FIRST_PARTNERS`]): a table instead of bit arithmetic per chunk.
+    partners: Vec<usize>,
 }
 
 impl Blocks {
@@ -134,6 +138,9 @@ impl Blocks {
             starts,
             rows,
             spec,
+            partners: (0..n / 4)
+                .map(|c| if c < 4 { 0 } else { 4 * partner_chunk(c) })
+                .collect(),
         })
     }
 
@@ -144,7 +151,9 @@ impl Blocks {
     /// Heap bytes held by the tables.
     pub fn bytes(&self) -> usize {
         let rows: usize = self.rows.iter().map(Vec::len).sum();
-        (rows + self.spec.len()) * 8 + self.starts.len() * std::mem::size_of::<usize>() + self.fft.bytes()
+        (rows + self.spec.len()) * 8
+            + (self.starts.len() + self.partners.len()) * std::mem::size_of::<usize>()
+            + self.fft.bytes()
     }
 }
 
@@ -430,7 +439,7 @@ fn multiply(simd: Simd, bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr: &mut 
 #[allow(unused_unsafe)]
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{partner_chunk, Blocks, FIRST_PARTNERS};
+    use super::{Blocks, FIRST_PARTNERS};
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
@@ -482,7 +491,7 @@ mod avx {
             let mut j = 0;
             while j < n {
                 let c = j / 4;
-                let p = if c < 4 { 0 } else { 4 * partner_chunk(c) };
+                let p = bl.partners[c];
                 let mut ar = _mm256_setzero_pd();
                 let mut ai = _mm256_setzero_pd();
                 let f0 = sp.add(j / 4 * pin * 16);
@@ -549,7 +558,7 @@ fn multiply_m<const M: usize>(bl: &Blocks, o: usize, zr: &[f64], zi: &[f64], wr:
     {
         let j = 4 * c;
         // The partner chunk, read backwards (the first four chunks by table).
-        let p = if c < 4 { 0 } else { 4 * partner_chunk(c) };
+        let p = bl.partners[c];
         let mut ar = [0.0f64; 4];
         let mut ai = [0.0f64; 4];
         for (i, f) in sc.chunks_exact(16).enumerate() {

@@ -151,7 +151,7 @@ fn forward_loop(simd: Simd, f: &Fft, re: &mut [f64], im: &mut [f64]) {
             let [ar, br, cr, dr] = quarters(gr, q);
             let [ai, bi, ci, di] = quarters(gi, q);
             let (c2a, s2a) = (&c2[..q], &s2[..q]);
-            for j in (0..q).step_by(4) {
+            for j in (0..q / 4).map(|c| 4 * c) {
                 let w = j..j + 4;
                 let (ca, sa) = (v4(&c2a[w.clone()]), v4(&s2a[w.clone()]));
                 // Span 2q: (a, c) with twiddle j, (b, d) with twiddle j + q,
@@ -218,7 +218,7 @@ fn forward_loop(simd: Simd, f: &Fft, re: &mut [f64], im: &mut [f64]) {
         for (gr, gi) in re.chunks_exact_mut(2 * s).zip(im.chunks_exact_mut(2 * s)) {
             let (ar, br) = gr.split_at_mut(s);
             let (ai, bi) = gi.split_at_mut(s);
-            for j in (0..s).step_by(4) {
+            for j in (0..s / 4).map(|c| 4 * c) {
                 let w = j..j + 4;
                 let (xr, xi, yr, yi) = (
                     v4(&ar[w.clone()]),
@@ -476,7 +476,7 @@ fn inverse_loop(simd: Simd, f: &Fft, re: &mut [f64], im: &mut [f64]) {
             let [ar, br, cr, dr] = quarters(gr, q);
             let [ai, bi, ci, di] = quarters(gi, q);
             let (c2a, s2a) = (&c2[..q], &s2[..q]);
-            for j in (0..q).step_by(4) {
+            for j in (0..q / 4).map(|c| 4 * c) {
                 let w = j..j + 4;
                 let (k1, t1) = (v4(&c1[w.clone()]), v4(&s1[w.clone()]));
                 // Span q: (a, b) and (c, d), twiddle j.
@@ -544,7 +544,7 @@ fn inverse_loop(simd: Simd, f: &Fft, re: &mut [f64], im: &mut [f64]) {
         for (gr, gi) in re.chunks_exact_mut(2 * s).zip(im.chunks_exact_mut(2 * s)) {
             let (ar, br) = gr.split_at_mut(s);
             let (ai, bi) = gi.split_at_mut(s);
-            for j in (0..s).step_by(4) {
+            for j in (0..s / 4).map(|c| 4 * c) {
                 let w = j..j + 4;
                 let (xr, xi, zr, zi) = (
                     v4(&ar[w.clone()]),

@@ -147,33 +147,7 @@ pub fn run<O>(
         d.resize(lanes.m * len, 0.0);
     }
     let d = &mut d[..lanes.m * len];
-    // Non-finite input seen while gathering (see `finite_flag`).
-    let mut flags = 0u32;
-    for s in 0..lanes.m {
-        // Indices i with 0 <= base + i * M + s < hist.len().
-        let first = base + s as i64;
-        let lo = if first >= 0 { 0 } else { (-first + m - 1) / m };
-        let total = (hist.len() + new.len()) as i64;
-        let hi = ((total - first + m - 1).div_euclid(m)).clamp(lo, len as i64);
-        // Indices from `mid` on read `new`.
-        let mid = ((hist.len() as i64 - first + m - 1).div_euclid(m)).clamp(lo, hi);
-        let whole = &mut d[s * len..(s + 1) * len];
-        let (lo, mid, hi) = (lo as usize, mid as usize, hi as usize);
-        whole[..lo].fill(0.0);
-        whole[hi..].fill(0.0);
-        if mid > lo {
-            flags |= gather(
-                simd,
-                lanes.m,
-                &mut whole[lo..mid],
-                &hist[(first + lo as i64 * m) as usize..],
-            );
-        }
-        if hi > mid {
-            let at = (first + mid as i64 * m) as usize - hist.len();
-            flags |= gather(simd, lanes.m, &mut whole[mid..hi], &new[at..]);
-        }
-    }
+    let flags = split_streams(simd, lanes.m, d, len, base, hist, new);
     scratch.offsets.clear();
     scratch.offsets.extend(lanes.split.iter().map(|&(s, i)| s * len + i));
     // vals[i * L + e]: phase e of period p0 + i, i.e. in output order.
@@ -197,6 +171,75 @@ pub fn run<O>(
     for (o, &v) in out.iter_mut().zip(&vals[e0..]) {
         *o = put(v);
     }
+}
+
+/// Fills the `m` stream rows of `d` (`len` values each):
+/// `d[s * len + i] = x[base + i * m + s]` of `hist` followed by `new`,
+/// zero outside them; returns the OR of the values' [`finite_flag`]s.
+///
+/// The indices every stream reads from one of the two slices are split in
+/// one pass over the input (every frame loaded once, all rows written
+/// from the same registers); the few at either end of each slice, where
+/// the streams' ranges differ by one, go stream by stream.
+fn split_streams(simd: Simd, m: usize, d: &mut [f32], len: usize, base: i64, hist: &[f32], new: &[f32]) -> u32 {
+    let (hl, total, mi) = (hist.len() as i64, (hist.len() + new.len()) as i64, m as i64);
+    // Indices i of stream s reading hist: [lo, mid); new: [mid, hi).
+    let bounds = |s: usize| -> (usize, usize, usize) {
+        let first = base + s as i64;
+        let lo = if first >= 0 { 0 } else { (-first + mi - 1) / mi };
+        let hi = ((total - first + mi - 1).div_euclid(mi)).clamp(lo, len as i64);
+        let mid = ((hl - first + mi - 1).div_euclid(mi)).clamp(lo, hi);
+        (lo as usize, mid as usize, hi as usize)
+    };
+    // The ranges all streams share: [lo_max, mid_min) in hist, [mid_max, hi_min) in new.
+    let (mut lo_max, mut mid_min, mut mid_max, mut hi_min) = (0, len, 0, len);
+    for s in 0..m {
+        let (lo, mid, hi) = bounds(s);
+        lo_max = lo_max.max(lo);
+        mid_min = mid_min.min(mid);
+        mid_max = mid_max.max(mid);
+        hi_min = hi_min.min(hi);
+    }
+    let mut flags = 0u32;
+    // Whole vectors of the shared ranges in one pass: `(start, end)` done per slice.
+    let mut shared = [(0usize, 0usize); 2];
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(cpu), 2 | 4) = (simd, m) {
+        for (k, (from, to, src, at)) in [(lo_max, mid_min, hist, 0i64), (mid_max, hi_min, new, hl)]
+            .into_iter()
+            .enumerate()
+        {
+            if from < to {
+                let src = &src[(base + from as i64 * mi - at) as usize..];
+                let (done, f) = avx::deinterleave_all(cpu, m, d, len, from, to - from, src);
+                shared[k] = (from, from + done);
+                flags |= f;
+            }
+        }
+    }
+    for s in 0..m {
+        let (lo, mid, hi) = bounds(s);
+        let row = &mut d[s * len..(s + 1) * len];
+        row[..lo].fill(0.0);
+        row[hi..].fill(0.0);
+        let first = base + s as i64;
+        for (k, (from, to, src, at)) in [(lo, mid, hist, 0i64), (mid, hi, new, hl)].into_iter().enumerate() {
+            // [from, to) minus the shared piece already written.
+            let (a, b) = shared[k];
+            let pieces = if a < b {
+                [(from, a), (b, to)]
+            } else {
+                [(from, to), (to, to)]
+            };
+            for (i0, i1) in pieces {
+                if i1 > i0 {
+                    let src = &src[(first + i0 as i64 * mi - at) as usize..];
+                    flags |= gather(simd, m, &mut row[i0..i1], src);
+                }
+            }
+        }
+    }
+    flags
 }
 
 /// Top bit set when `v` is infinite or NaN: an all-ones exponent carries
@@ -370,6 +413,111 @@ mod avx {
         }
     }
 
+    /// Every row at once: `d[s * len + at + i] = src[i * m + s]` for
+    /// `s < m` (2 or 4) and `i` below `count`, in whole vectors of 8 that
+    /// `src` covers; returns how many `i` were written and the OR of the
+    /// values' [`super::finite_flag`]s. Each frame is loaded once.
+    /// Safe: the token proves AVX2 and the bounds are asserted.
+    pub fn deinterleave_all(
+        cpu: Avx2Fma,
+        m: usize,
+        d: &mut [f32],
+        len: usize,
+        at: usize,
+        count: usize,
+        src: &[f32],
+    ) -> (usize, u32) {
+        assert!(m == 2 || m == 4);
+        let n = (count / LANES).min(src.len() / (LANES * m)) * LANES;
+        assert!(at + count <= len && d.len() >= m * len);
+        // SAFETY: `cpu` proves AVX2+FMA; reads stay within `src[..n * m]` and
+        // writes within rows `s * len + at .. + n` (`at + n <= len`), as asserted.
+        unsafe { deinterleave_all_avx(cpu, m, d, len, at, n, src) }
+    }
+
+    /// See [`deinterleave_all`] (`n` a multiple of 8 within the bounds).
+    ///
+    /// # Safety
+    /// `m` is 2 or 4, `src` holds `n * m` values and `d` rows
+    /// `s * len + at .. s * len + at + n` for `s < m`. (The token proves AVX2+FMA.)
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn deinterleave_all_avx(
+        _cpu: Avx2Fma,
+        m: usize,
+        d: &mut [f32],
+        len: usize,
+        at: usize,
+        n: usize,
+        src: &[f32],
+    ) -> (usize, u32) {
+        // SAFETY: per this function's contract.
+        unsafe {
+            let (sp, dp) = (src.as_ptr(), d.as_mut_ptr().add(at));
+            let mask = _mm256_set1_epi32(0x7f80_0000);
+            let carry = _mm256_set1_epi32(0x0080_0000);
+            let mut flags = _mm256_setzero_si256();
+            // (Macros rather than closures: the code stays inside this
+            // function's target features on every compiler version.)
+            macro_rules! check {
+                ($v:expr) => {{
+                    let bits = _mm256_and_si256(_mm256_castps_si256($v), mask);
+                    flags = _mm256_or_si256(flags, _mm256_add_epi32(bits, carry));
+                }};
+            }
+            // Four values at `p` and four at `p + far` in one register.
+            macro_rules! pair {
+                ($p:expr, $far:expr) => {{
+                    let p: *const f32 = $p;
+                    _mm256_insertf128_ps(
+                        _mm256_castps128_ps256(_mm_loadu_ps(p)),
+                        _mm_loadu_ps(p.add($far)),
+                        1,
+                    )
+                }};
+            }
+            let mut i = 0;
+            if m == 2 {
+                while i < n {
+                    let p = sp.add(i * 2);
+                    // [x0..x3 | x8..x11], [x4..x7 | x12..x15]
+                    let (a, b) = (pair!(p, 8), pair!(p.add(4), 8));
+                    let even = _mm256_shuffle_ps(a, b, 0x88);
+                    let odd = _mm256_shuffle_ps(a, b, 0xDD);
+                    _mm256_storeu_ps(dp.add(i), even);
+                    _mm256_storeu_ps(dp.add(len + i), odd);
+                    check!(even);
+                    check!(odd);
+                    i += LANES;
+                }
+            } else {
+                while i < n {
+                    let p = sp.add(i * 4);
+                    // Group g = frames 4g..4g+3: [g0 | g4], [g1 | g5], [g2 | g6], [g3 | g7].
+                    let (a, b) = (pair!(p, 16), pair!(p.add(4), 16));
+                    let (c, e) = (pair!(p.add(8), 16), pair!(p.add(12), 16));
+                    let (t0, t1) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+                    let (t2, t3) = (_mm256_unpacklo_ps(c, e), _mm256_unpackhi_ps(c, e));
+                    let (t0, t1) = (_mm256_castps_pd(t0), _mm256_castps_pd(t1));
+                    let (t2, t3) = (_mm256_castps_pd(t2), _mm256_castps_pd(t3));
+                    let rows = [
+                        _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2)),
+                        _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2)),
+                        _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3)),
+                        _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3)),
+                    ];
+                    for (s, &v) in rows.iter().enumerate() {
+                        _mm256_storeu_ps(dp.add(s * len + i), v);
+                        check!(v);
+                    }
+                    i += LANES;
+                }
+            }
+            let mut lanes = [0u32; LANES];
+            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, flags);
+            (n, lanes.iter().fold(0, |a, &b| a | b))
+        }
+    }
+
     /// `V` vectors of 8 periods at a time for every phase, then one vector at a time.
     ///
     /// # Safety
@@ -458,7 +606,45 @@ mod avx {
 
 #[cfg(test)]
 mod tests {
-    use super::gather;
+    use super::{gather, split_streams};
+
+    #[test]
+    fn streams_split_in_one_pass_match_the_definition() {
+        let simd = crate::cpu::Avx2Fma::detect();
+        let x: Vec<f32> = (0..700).map(|i| i as f32 * 0.25 - 40.0).collect();
+        for m in 1..=5usize {
+            for (hl, nl) in [(0usize, 300usize), (37, 0), (37, 263), (64, 500), (5, 1)] {
+                let (hist, new) = (&x[..hl], &x[hl..hl + nl]);
+                for base in [-9i64, -1, 0, 3, 30] {
+                    let len = 140;
+                    let want: Vec<f32> = (0..m * len)
+                        .map(|k| {
+                            let at = base + ((k % len) * m + k / len) as i64;
+                            if at < 0 || at >= (hl + nl) as i64 {
+                                0.0
+                            } else {
+                                x[at as usize]
+                            }
+                        })
+                        .collect();
+                    for path in [None, simd] {
+                        let mut d = vec![f32::NAN; m * len];
+                        let f = split_streams(path, m, &mut d, len, base, hist, new);
+                        assert_eq!(d, want, "m {m}, hist {hl}, new {nl}, base {base}");
+                        assert_eq!(f & 0x8000_0000, 0);
+                    }
+                }
+            }
+            // A non-finite frame in `new` is flagged on both paths.
+            let mut bad = x.clone();
+            bad[150] = f32::INFINITY;
+            for path in [None, simd] {
+                let mut d = vec![0.0; m * 200];
+                let f = split_streams(path, m, &mut d, 200, 0, &bad[..100], &bad[100..]);
+                assert_ne!(f & 0x8000_0000, 0, "m {m}");
+            }
+        }
+    }
 
     #[test]
     fn simd_gather_matches_scalar_and_flags_non_finite() {

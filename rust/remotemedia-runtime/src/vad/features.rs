@@ -12,24 +12,33 @@ use crate::cpu::Simd;
 /// after decimation).
 const BLOCK_N: usize = 80;
 
-/// Decimates the `nb` blocks now complete in `qbuf` (after its history)
-/// and fills `r[b][l]` = sum over block b of z[t] z[t-l] for l in 0..=LAGS.
+/// Decimates the `nb` blocks now complete in `q16` or `qbuf` (after
+/// their history; or `direct`, see `diff16`) and fills `v.r[b][l]` = sum over block b of z[t] z[t-l]
+/// for l in 0..=LAGS.
 /// `FMA`: fused multiply-adds (the caller runs with FMA enabled); they give
 /// the same bits here, as every product and partial sum is an integer
 /// below 2^53, so nothing is rounded.
 #[inline(always)]
-pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, r: &mut [[f64; LAGS + 1]; GROUP], simd: Simd) {
-    decimate(v, nb * v.n, simd);
+pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, direct: Option<&[i16]>, simd: Simd) {
+    if v.d <= 2 {
+        diff16(v, nb * v.n, direct, simd);
+    } else {
+        decimate(v, nb * v.n);
+    }
     let n = v.n;
-    for (b, rb) in r[..nb].iter_mut().enumerate() {
+    for (b, rb) in v.r[..nb].iter_mut().enumerate() {
         // block b's samples with the LAGS before them, in place
         let z = &v.z[b * n..b * n + LAGS + n];
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = simd {
             if n == BLOCK_N {
                 // the common block length as a constant: fixed trip counts
-                // the compiler unrolls (every rate but 44.1 kHz)
-                avx2::autocorrelation(token, &v.z[b * BLOCK_N..b * BLOCK_N + LAGS + BLOCK_N], rb);
+                // the compiler unrolls (every rate but 44.1 kHz); at 8 and
+                // 16 kHz, blocks of small samples in int16 (the same sums)
+                let zb = &v.z[b * BLOCK_N..b * BLOCK_N + LAGS + BLOCK_N];
+                if !(v.d <= 2 && avx2::autocorrelation_i16(token, zb, rb)) {
+                    avx2::autocorrelation(token, zb, rb);
+                }
             } else {
                 avx2::autocorrelation(token, z, rb);
             }
@@ -92,6 +101,36 @@ pub(super) fn quantise_into<T: Copy>(dst: &mut [f64], src: &[T], q: impl Fn(T) -
     }
 }
 
+/// Writes quantised samples (int16 values) into `dst`.
+pub(super) fn quantise16_into<T: Copy>(dst: &mut [i16], src: &[T], q: impl Fn(T) -> f64 + Copy) {
+    #[inline(always)]
+    fn one<T>(q: impl Fn(T) -> f64, x: T) -> i16 {
+        let v = q(x);
+        debug_assert!(v == v.round() && (-32768.0..=32767.0).contains(&v));
+        // SAFETY: the quantisers clip to -32768..=32767, round to an integer
+        // and turn NaN into 0: v is an integer that fits i16 (hence i32).
+        unsafe { v.to_int_unchecked::<i32>() as i16 }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        /// # Safety
+        /// The CPU supports AVX2.
+        #[target_feature(enable = "avx2")]
+        unsafe fn wide<T: Copy>(dst: &mut [i16], src: &[T], q: impl Fn(T) -> f64 + Copy) {
+            for (o, &x) in dst.iter_mut().zip(src) {
+                *o = one(q, x);
+            }
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { wide(dst, src, q) };
+        }
+    }
+    for (o, &x) in dst.iter_mut().zip(src) {
+        *o = one(q, x);
+    }
+}
+
 /// Writes int16 samples as f64 (exact) into `dst`: `quantise_into` with
 /// the identity, 8 samples per step on the AVX2 path.
 #[inline]
@@ -116,59 +155,102 @@ fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
     }
 }
 
-/// z[LAGS + j] = y[j] - y[j-1] for j in 0..n (`n` output samples, whole
-/// blocks), y = triangular low-pass decimated by d. The loops have no
-/// carried dependency, so they vectorise: y goes to a scratch buffer
-/// first, then the difference is taken.
+/// `decimate` for D = 1 and 2, straight from int16 samples to the
+/// differenced signal, with no decimated signal in between:
+/// - D = 1: y[j] = x[j], so z[j] = x[j] - x[j-1];
+/// - D = 2: y[j] = x[2j-1] + 2 x[2j] + x[2j+1] (taps 1 2 1 ending at the
+///   last sample of each pair), so z[j] = 2 x[2j] + x[2j+1] - x[2j-3] - 2 x[2j-2].
+///
+/// The group's samples x[0..D n] are `direct` (the caller's own int16
+/// samples) or follow the history in `q16`; the 2D-1 samples before them
+/// are the first of `q16`. Integer sums (below 2^19) converted to f64 once:
+/// the same values as `decimate` computes in f64 (every step exact there too).
 #[inline(always)]
-fn decimate(v: &mut Vad, n: usize, simd: Simd) {
+fn diff16(v: &mut Vad, n: usize, direct: Option<&[i16]>, simd: Simd) {
+    let d = v.d;
+    let hist = 2 * d - 1;
+    let (h, g) = match direct {
+        Some(g) => (&v.q16[..hist], g),
+        None => v.q16[..hist + d * n].split_at(hist),
+    };
+    let g = &g[..d * n];
+    let z = &mut v.z[LAGS..LAGS + n];
+    // sample i of the group, i >= -hist (the history below 0)
+    let x = |i: isize| {
+        if i < 0 {
+            h[(hist as isize + i) as usize] as i32
+        } else {
+            g[i as usize] as i32
+        }
+    };
+    let one = |j: usize| {
+        let j = j as isize;
+        if d == 1 {
+            x(j) - x(j - 1)
+        } else {
+            2 * x(2 * j) + x(2 * j + 1) - x(2 * j - 3) - 2 * x(2 * j - 2)
+        }
+    };
+    // the outputs from `first` on read the group only
+    let first = d;
+    let mut j = 0;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = simd {
+        if n >= first + 8 {
+            // group samples from output `from` on (see `avx2::diff1`, `avx2::diff2`)
+            let run = |z: &mut [f64], from: usize| {
+                if d == 1 {
+                    avx2::diff1(token, &g[from - 1..], z)
+                } else {
+                    avx2::diff2(token, &g[2 * from - 3..], z)
+                }
+            };
+            let done = run(&mut z[first..], first);
+            if first + done < n {
+                // the last 8 outputs again (the same values), ending at n
+                run(&mut z[n - 8..], n - 8);
+            }
+            for (o, jj) in z[..first].iter_mut().zip(0..) {
+                *o = one(jj) as f64;
+            }
+            j = n;
+        }
+    }
+    let _ = simd;
+    while j < n {
+        z[j] = one(j) as f64;
+        j += 1;
+    }
+}
+
+/// z[LAGS + j] = y[j] - y[j-1] for j in 0..n (`n` output samples, whole
+/// blocks), y = triangular low-pass decimated by d (> 2; see `diff16` for
+/// 1 and 2). The loops have no carried dependency, so they vectorise: y
+/// goes to a scratch buffer first, then the difference is taken.
+#[inline(always)]
+fn decimate(v: &mut Vad, n: usize) {
     let d = v.d;
     let q = &v.qbuf;
     let z = &mut v.z[LAGS..LAGS + n];
-    if d == 1 {
-        z[0] = q[0] - v.y_prev;
-        for ((o, a), b) in z[1..].iter_mut().zip(&q[1..n]).zip(&q[..n - 1]) {
-            *o = a - b;
-        }
-        v.y_prev = q[n - 1];
-        return;
-    }
     let y = &mut v.ybuf[..n + 1];
     y[0] = v.y_prev;
-    if d == 2 {
-        // taps 1 2 1 ending at the last sample of each pair (qbuf starts
-        // with 2 samples of history)
-        let q = &q[1..2 * n + 2];
-        let y = &mut y[1..n + 1];
-        let mut j = 0;
-        #[cfg(target_arch = "x86_64")]
-        if let Some(token) = simd {
-            j = avx2::half_band(token, q, y);
-        }
-        let _ = simd;
-        while j < n {
-            y[j] = q[2 * j] + 2.0 * q[2 * j + 1] + q[2 * j + 2];
-            j += 1;
-        }
-    } else {
-        let taps = &v.taps;
-        let len = taps.len();
-        for (j, o) in y[1..].iter_mut().enumerate() {
-            let seg = &q[j * d + d - 1..j * d + d - 1 + len];
-            let mut acc = [0.0f64; 4];
-            let mut tc = taps.chunks_exact(4);
-            let mut sc = seg.chunks_exact(4);
-            for (t, x) in (&mut tc).zip(&mut sc) {
-                for i in 0..4 {
-                    acc[i] += t[i] * x[i];
-                }
+    let taps = &v.taps;
+    let len = taps.len();
+    for (j, o) in y[1..].iter_mut().enumerate() {
+        let seg = &q[j * d + d - 1..j * d + d - 1 + len];
+        let mut acc = [0.0f64; 4];
+        let mut tc = taps.chunks_exact(4);
+        let mut sc = seg.chunks_exact(4);
+        for (t, x) in (&mut tc).zip(&mut sc) {
+            for i in 0..4 {
+                acc[i] += t[i] * x[i];
             }
-            let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-            for (t, x) in tc.remainder().iter().zip(sc.remainder()) {
-                sum += t * x;
-            }
-            *o = sum;
         }
+        let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for (t, x) in tc.remainder().iter().zip(sc.remainder()) {
+            sum += t * x;
+        }
+        *o = sum;
     }
     for ((o, a), b) in z.iter_mut().zip(&y[1..]).zip(&y[..n]) {
         *o = a - b;
@@ -225,7 +307,7 @@ fn lag_block<const FMA: bool, const K: usize>(z: &[f64], n: usize, l0: usize) ->
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{GROUP, LAGS, MAX_BANDS};
+    use super::{BLOCK_N, GROUP, LAGS, MAX_BANDS};
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
@@ -244,6 +326,110 @@ mod avx2 {
             lags::<0, 9>(token, z, r);
             lags::<9, 8>(token, z, r);
         }
+    }
+
+    // `ac16`'s layout: whole vectors of 16 int16 samples.
+    const _: () = assert!((LAGS + BLOCK_N) % 16 == 0 && BLOCK_N % 16 == 0 && LAGS == 16);
+
+    /// Largest |z| for which `autocorrelation_i16` is exact: each i32 lane
+    /// then sums ten products, 10 * 14654^2 < 2^31.
+    pub(super) const I16_MAX_Z: i32 = 14654;
+
+    /// `autocorrelation` of one block of `BLOCK_N` samples (`z`: the LAGS
+    /// before it, then the block) with int16 multiply-adds, when every
+    /// sample of `z` satisfies |z| <= `I16_MAX_Z`; returns false (and
+    /// leaves `r` alone) otherwise. `vpmaddwd` sums two products per i32
+    /// lane, five of them per lag (80 samples): no overflow under the
+    /// bound; the lane sums go to f64 (exact, integers below 2^53). So the
+    /// same integers as the f64 fused multiply-adds, with 85 `vpmaddwd`
+    /// instead of 340 FMAs.
+    #[inline(always)]
+    pub(super) fn autocorrelation_i16(token: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) -> bool {
+        assert_eq!(z.len(), LAGS + BLOCK_N, "VAD block of the wrong length");
+        // SAFETY: the token proves the CPU runs AVX2 and FMA; z holds
+        // LAGS + BLOCK_N samples (checked just above).
+        unsafe { ac16(token, z, r) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 and FMA; `z.len() == LAGS + BLOCK_N`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn ac16(_: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) -> bool {
+        const N: usize = LAGS + BLOCK_N;
+        let mut buf = [0i16; N];
+        let lim = _mm256_set1_epi32(I16_MAX_Z);
+        let neg = _mm256_set1_epi32(-I16_MAX_Z);
+        let mut over = _mm256_setzero_si256();
+        let zp = z.as_ptr();
+        for k in 0..N / 16 {
+            let mut v = [_mm256_setzero_si256(); 2];
+            for (h, o) in v.iter_mut().enumerate() {
+                // SAFETY: 16k + 8h + 8 <= N = z.len(): two loads of 4 inside z.
+                // The samples are integers below 2^20 in magnitude: the
+                // truncating conversions are exact.
+                let (lo, hi) = unsafe {
+                    let p = zp.add(16 * k + 8 * h);
+                    (
+                        _mm256_cvttpd_epi32(_mm256_loadu_pd(p)),
+                        _mm256_cvttpd_epi32(_mm256_loadu_pd(p.add(4))),
+                    )
+                };
+                *o = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi);
+                over = _mm256_or_si256(over, _mm256_cmpgt_epi32(*o, lim));
+                over = _mm256_or_si256(over, _mm256_cmpgt_epi32(neg, *o));
+            }
+            // in range, so the saturating pack keeps every value
+            let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(v[0], v[1]));
+            // SAFETY: 16k + 16 <= N: one store inside buf.
+            unsafe { _mm256_storeu_si256(buf.as_mut_ptr().add(16 * k) as *mut __m256i, packed) };
+        }
+        if _mm256_movemask_epi8(over) != 0 {
+            return false;
+        }
+        let mut cur = [_mm256_setzero_si256(); BLOCK_N / 16];
+        for (k, c) in cur.iter_mut().enumerate() {
+            // SAFETY: LAGS + 16k + 16 <= N: one load inside buf.
+            *c = unsafe { _mm256_loadu_si256(buf.as_ptr().add(LAGS + 16 * k) as *const __m256i) };
+        }
+        // SAFETY (all calls of lag16 below): AVX2 is available (this fn's
+        // contract), l <= LAGS and buf holds N = LAGS + BLOCK_N values.
+        for g in 0..LAGS / 4 {
+            let l = 4 * g;
+            // SAFETY: as above; the store writes r[l..l + 4], inside r.
+            unsafe {
+                let v = sum4(
+                    lag16(&buf, &cur, l),
+                    lag16(&buf, &cur, l + 1),
+                    lag16(&buf, &cur, l + 2),
+                    lag16(&buf, &cur, l + 3),
+                );
+                _mm256_storeu_pd(r.as_mut_ptr().add(l), v);
+            }
+        }
+        let mut lanes = [0.0f64; 4];
+        // SAFETY: as above; `lanes` holds 4 doubles, one unaligned store.
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), lag16(&buf, &cur, LAGS)) };
+        r[LAGS] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+        true
+    }
+
+    /// The products of lag `l` for `ac16`, as four f64 lane sums: `cur[k]`
+    /// holds buf[LAGS + 16k..LAGS + 16k + 16].
+    ///
+    /// # Safety
+    /// AVX2 is available; `l <= LAGS`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn lag16(buf: &[i16; LAGS + BLOCK_N], cur: &[__m256i; BLOCK_N / 16], l: usize) -> __m256d {
+        let mut acc = _mm256_setzero_si256();
+        for (k, c) in cur.iter().enumerate() {
+            // SAFETY: l <= LAGS: reads buf[LAGS + 16k - l..LAGS + 16k - l + 16], inside buf.
+            let p = unsafe { _mm256_loadu_si256(buf.as_ptr().add(LAGS + 16 * k - l) as *const __m256i) };
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(*c, p));
+        }
+        let lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(acc));
+        let hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(acc));
+        _mm256_add_pd(lo, hi)
     }
 
     /// `super::band_sums` for 8 bands, the blocks side by side (independent
@@ -409,46 +595,133 @@ mod avx2 {
         _mm256_add_pd(lo, hi)
     }
 
-    /// `y[j] = q[2j] + 2 q[2j+1] + q[2j+2]` four outputs at a time, while
-    /// the loads stay inside `q`; returns how many outputs it wrote (the
-    /// caller finishes the rest). Sums of integers below 2^53: exact in any
-    /// order, so the same bits as the scalar loop.
+    /// `diff16` for D = 1: z[j] = q[j + 1] - q[j] (q[i] = x[i - 1] when z
+    /// starts at output 0, x[from + i - 1] from output `from`), 8 outputs per step while
+    /// they fit in `z`; returns how many it wrote (the caller finishes the
+    /// rest). Differences of int16 values in i32, then exact conversions.
     #[inline(always)]
-    pub(super) fn half_band(token: Avx2Fma, q: &[f64], y: &mut [f64]) -> usize {
+    pub(super) fn diff1(token: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
         // SAFETY: the token proves the CPU runs AVX2.
-        unsafe { wide(token, q, y) }
+        unsafe { diff1_wide(token, q, z) }
     }
 
     /// # Safety
     /// The CPU supports AVX2 (the token is the proof).
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn wide(_: Avx2Fma, q: &[f64], y: &mut [f64]) -> usize {
-        let two = _mm256_set1_pd(2.0);
-        // outputs j..j + 4 read q[2j..2j + 10]
-        let steps = (y.len() / 4).min(q.len().saturating_sub(2) / 8);
-        let qp = q.as_ptr();
-        let yp = y.as_mut_ptr();
+    unsafe fn diff1_wide(_: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+        // outputs j..j + 8 read q[j..j + 9]
+        let steps = (z.len() / 8).min(q.len().saturating_sub(1) / 8);
+        let (qp, zp) = (q.as_ptr(), z.as_mut_ptr());
         for s in 0..steps {
-            let j = 4 * s;
-            // SAFETY: j + 4 <= 4 * steps <= y.len(), so the store writes
-            // inside y; 2j + 10 <= 8 * steps + 2 <= q.len(), so the four
-            // loads read inside q.
+            let j = 8 * s;
+            // SAFETY: j + 8 <= 8 * steps <= z.len(): the stores write inside
+            // z; j + 9 <= 8 * steps + 1 <= q.len(): the loads read inside q.
             unsafe {
-                let p = qp.add(2 * j);
-                let a = _mm256_loadu_pd(p);
-                let b = _mm256_loadu_pd(p.add(4));
-                let a2 = _mm256_loadu_pd(p.add(2));
-                let b2 = _mm256_loadu_pd(p.add(6));
-                // lanes in the order j, j+2, j+1, j+3
-                let even = _mm256_unpacklo_pd(a, b); // q0 q4 q2 q6
-                let odd = _mm256_unpackhi_pd(a, b); // q1 q5 q3 q7
-                let next = _mm256_unpacklo_pd(a2, b2); // q2 q6 q4 q8
-                                                       // 2 odd + even is exact (integers below 2^53), as is the sum
-                let s = _mm256_add_pd(_mm256_fmadd_pd(two, odd, even), next);
-                let s = _mm256_permute4x64_pd::<0b11_01_10_00>(s);
-                _mm256_storeu_pd(yp.add(j), s);
+                let a = _mm256_cvtepi16_epi32(_mm_loadu_si128(qp.add(j + 1) as *const __m128i));
+                let b = _mm256_cvtepi16_epi32(_mm_loadu_si128(qp.add(j) as *const __m128i));
+                store8(zp.add(j), _mm256_sub_epi32(a, b));
             }
         }
-        4 * steps
+        8 * steps
+    }
+
+    /// `diff16` for D = 2: z[j] = 2 q[2j + 3] + q[2j + 4] - q[2j] - 2 q[2j + 1]
+    /// (q[i] = x[i - 3] when z starts at output 0, x[2 from + i - 3] from
+    /// output `from`), 8 outputs per step while they fit: `vpmaddwd` of the pairs (x[2j], x[2j+1]) by (2, 1) and of
+    /// (x[2j-3], x[2j-2]) by (1, 2), then their difference. Returns how many
+    /// it wrote (the caller finishes the rest).
+    #[inline(always)]
+    pub(super) fn diff2(token: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+        // SAFETY: the token proves the CPU runs AVX2.
+        unsafe { diff2_wide(token, q, z) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 (the token is the proof).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn diff2_wide(_: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+        // i16 lanes in memory order: (2, 1) and (1, 2) pairs
+        let w_new = _mm256_set1_epi32(0x0001_0002);
+        let w_old = _mm256_set1_epi32(0x0002_0001);
+        // outputs j..j + 8 read q[2j..2j + 19]
+        let steps = (z.len() / 8).min(q.len().saturating_sub(3) / 16);
+        let (qp, zp) = (q.as_ptr(), z.as_mut_ptr());
+        for s in 0..steps {
+            let j = 8 * s;
+            // SAFETY: j + 8 <= 8 * steps <= z.len(): the stores write inside
+            // z; 2j + 19 <= 16 * steps + 3 <= q.len(): the loads (q[2j..2j + 16]
+            // and q[2j + 3..2j + 19]) read inside q.
+            unsafe {
+                let new = _mm256_loadu_si256(qp.add(2 * j + 3) as *const __m256i);
+                let old = _mm256_loadu_si256(qp.add(2 * j) as *const __m256i);
+                let v = _mm256_sub_epi32(_mm256_madd_epi16(new, w_new), _mm256_madd_epi16(old, w_old));
+                store8(zp.add(j), v);
+            }
+        }
+        8 * steps
+    }
+
+    /// The 8 lanes of `v` as f64 (exact) into `p[0..8]`.
+    ///
+    /// # Safety
+    /// AVX2 is available; `p` points at 8 writable f64.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store8(p: *mut f64, v: __m256i) {
+        let lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
+        let hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v));
+        // SAFETY: the caller vouches for p[0..8].
+        unsafe {
+            _mm256_storeu_pd(p, lo);
+            _mm256_storeu_pd(p.add(4), hi);
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int16_autocorrelation_is_exact_up_to_its_bound_and_declines_past_it() {
+        let Some(token) = crate::cpu::Avx2Fma::detect() else {
+            return; // no AVX2 here: the portable loops are the only path
+        };
+        let lim = avx2::I16_MAX_Z as f64;
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for round in 0..400 {
+            // random integers, some blocks at the bound (every sign), some past it
+            let mut z = [0.0f64; LAGS + BLOCK_N];
+            for v in z.iter_mut() {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                *v = (s % (2 * avx2::I16_MAX_Z as u64 + 1)) as f64 - lim;
+            }
+            let at = round % z.len();
+            z[at] = match round % 4 {
+                0 => lim,
+                1 => -lim,
+                2 => lim + 1.0,
+                _ => -lim - 1.0,
+            };
+            if round % 8 < 4 {
+                // the worst case for the sums: every sample at the bound
+                for (i, v) in z.iter_mut().enumerate() {
+                    *v = if (i + round) % 3 == 0 { -lim } else { lim };
+                }
+            }
+            let mut exact = [0.0f64; LAGS + 1];
+            autocorrelation::<false>(&z, BLOCK_N, &mut exact);
+            let mut got = [f64::NAN; LAGS + 1];
+            let taken = avx2::autocorrelation_i16(token, &z, &mut got);
+            let over = z.iter().any(|v| v.abs() > lim);
+            assert_eq!(taken, !over, "round {round}");
+            if taken {
+                assert_eq!(got.map(f64::to_bits), exact.map(f64::to_bits), "round {round}");
+            } else {
+                assert!(got.iter().all(|v| v.is_nan()), "round {round}: r written");
+            }
+        }
     }
 }

@@ -30,6 +30,11 @@ use spec::{BLOCK_FEATURES, HIST, LAGS, MAX_BANDS, N_INPUTS, SUBWINDOWS};
 /// Blocks processed together (see `Vad::run`).
 const GROUP: usize = 4;
 
+/// Slots of the ring of block features: a power of two above `HIST`, so a
+/// delayed slot is one mask away.
+const RING: usize = 16;
+const _: () = assert!(RING.is_power_of_two() && RING > HIST);
+
 /// Input samples of one call, in any accepted format.
 #[derive(Clone, Copy)]
 pub enum Samples<'a> {
@@ -114,13 +119,18 @@ pub struct Vad {
     release: u32,
     hang_frames: u32,
     frame_ms: u32,
-    // streaming state
-    qbuf: Vec<f64>, // 2D-2 samples of history, then the group of blocks being filled
-    fill: usize,    // samples of the group being filled (below one block between calls)
+    // streaming state: the group of blocks being filled, after the history
+    // the decimator needs, in `q16` (D <= 2: int16 values, 2D-1 samples of
+    // history, see `features::diff16`) or in `qbuf` (D > 2: as f64, 2D-2
+    // samples of history, and the last decimated sample in `y_prev`)
+    q16: Vec<i16>,
+    qbuf: Vec<f64>,
+    fill: usize, // samples of the group being filled (below one block between calls)
     y_prev: f64,
-    primed: bool,   // history seeded from the stream's first sample
-    ybuf: Vec<f64>, // scratch: the decimated group, after the previous sample
-    z: Vec<f64>,    // LAGS samples of history, then the group's n samples per block
+    primed: bool,                // history seeded from the stream's first sample
+    ybuf: Vec<f64>,              // scratch (D > 2): the decimated group, after the previous sample
+    z: Vec<f64>,                 // LAGS samples of history, then the group's n samples per block
+    r: [[f64; LAGS + 1]; GROUP], // scratch: the autocorrelation of the group's blocks
     started: bool,
     sm: [i32; MAX_BANDS],
     cur_min: [i32; MAX_BANDS],
@@ -132,8 +142,8 @@ pub struct Vad {
     quiet_run: u32,
     /// Blocks after the first (up to `SETTLE_BLOCKS`): the floor follows `sm` until then.
     age: u32,
-    fhist: [[i16; BLOCK_FEATURES]; HIST + 1], // features of the last blocks, ring
-    fpos: usize,                              // slot of the newest block in fhist
+    fhist: [[i16; BLOCK_FEATURES]; RING], // features of the last blocks, ring
+    fpos: usize,                          // slot of the newest block in fhist
     acc: u32,
     acc_blocks: u32,
     acc_sound: bool,
@@ -213,12 +223,22 @@ impl Vad {
             release: 0,
             hang_frames: 0,
             frame_ms,
-            qbuf: vec![0.0; 2 * d - 2 + GROUP * block],
+            q16: if d <= 2 {
+                vec![0; 2 * d - 1 + GROUP * block]
+            } else {
+                Vec::new()
+            },
+            qbuf: if d <= 2 {
+                Vec::new()
+            } else {
+                vec![0.0; 2 * d - 2 + GROUP * block]
+            },
             fill: 0,
             y_prev: 0.0,
             primed: false,
-            ybuf: vec![0.0; GROUP * n + 1],
+            ybuf: if d <= 2 { Vec::new() } else { vec![0.0; GROUP * n + 1] },
             z: vec![0.0; LAGS + GROUP * n],
+            r: [[0.0; LAGS + 1]; GROUP],
             started: false,
             sm: [0; MAX_BANDS],
             cur_min: [0; MAX_BANDS],
@@ -228,7 +248,7 @@ impl Vad {
             ra: [0; MAX_BANDS],
             quiet_run: 0,
             age: 0,
-            fhist: [[0; BLOCK_FEATURES]; HIST + 1],
+            fhist: [[0; BLOCK_FEATURES]; RING],
             fpos: 0,
             acc: 0,
             acc_blocks: 0,
@@ -268,6 +288,7 @@ impl Vad {
 
     /// Forget the stream: the next sample starts a new one.
     pub fn reset(&mut self) {
+        self.q16.iter_mut().for_each(|v| *v = 0);
         self.qbuf.iter_mut().for_each(|v| *v = 0.0);
         self.fill = 0;
         self.y_prev = 0.0;
@@ -279,7 +300,7 @@ impl Vad {
         self.ra = [0; MAX_BANDS];
         self.quiet_run = 0;
         self.age = 0;
-        self.fhist = [[0; BLOCK_FEATURES]; HIST + 1];
+        self.fhist = [[0; BLOCK_FEATURES]; RING];
         self.fpos = 0;
         self.acc = 0;
         self.acc_blocks = 0;
@@ -312,32 +333,64 @@ impl Vad {
         match x {
             Samples::I16(s) => {
                 let simd = self.simd;
-                self.run(s, |v| v as f64, |d, s| features::i16_into(d, s, simd), out)
+                let to16 = |d: &mut [i16], s: &[i16]| d.copy_from_slice(s);
+                self.run(s, |v| v as f64, |d, s| features::i16_into(d, s, simd), to16, Some, out)
             }
-            Samples::I32(s) => self.run(s, q_i32, |d, s| features::quantise_into(d, s, q_i32), out),
-            Samples::F32(s) => self.run(s, q_f32, |d, s| features::quantise_into(d, s, q_f32), out),
-            Samples::F64(s) => self.run(s, q_f64, |d, s| features::quantise_into(d, s, q_f64), out),
+            Samples::I32(s) => self.run(
+                s,
+                q_i32,
+                |d, s| features::quantise_into(d, s, q_i32),
+                |d, s| features::quantise16_into(d, s, q_i32),
+                |_| None,
+                out,
+            ),
+            Samples::F32(s) => self.run(
+                s,
+                q_f32,
+                |d, s| features::quantise_into(d, s, q_f32),
+                |d, s| features::quantise16_into(d, s, q_f32),
+                |_| None,
+                out,
+            ),
+            Samples::F64(s) => self.run(
+                s,
+                q_f64,
+                |d, s| features::quantise_into(d, s, q_f64),
+                |d, s| features::quantise16_into(d, s, q_f64),
+                |_| None,
+                out,
+            ),
         }
         Ok(need)
     }
 
     /// The body of `process_scores`: `q` quantises one sample, `conv` a
-    /// run of them (the same values; a vector loop where there is one).
-    fn run<T: Copy>(
+    /// run of them as f64 and `conv16` as int16 (the same values; a vector
+    /// loop where there is one); `as16` gives int16 input as it is (the
+    /// blocks of a group are then read in place, not copied).
+    fn run<'s, T: Copy>(
         &mut self,
-        mut src: &[T],
+        mut src: &'s [T],
         q: impl Fn(T) -> f64 + Copy,
         conv: impl Fn(&mut [f64], &[T]),
+        conv16: impl Fn(&mut [i16], &[T]),
+        as16: impl Fn(&'s [T]) -> Option<&'s [i16]>,
         mut out: Out<'_>,
     ) {
-        let hist = 2 * self.d - 2;
+        let narrow = self.d <= 2;
+        let hist = if narrow { 2 * self.d - 1 } else { 2 * self.d - 2 };
         let mut written = 0;
         if !self.primed && !src.is_empty() {
             // The stream's history is its first sample repeated: a DC offset
             // is then invisible from the very first block.
             let v = q(src[0]);
-            self.qbuf[..hist].iter_mut().for_each(|h| *h = v);
-            self.y_prev = v * (self.d * self.d) as f64;
+            if narrow {
+                // an int16 value (the quantisers clip and round)
+                self.q16[..hist].iter_mut().for_each(|h| *h = v as i16);
+            } else {
+                self.qbuf[..hist].iter_mut().for_each(|h| *h = v);
+                self.y_prev = v * (self.d * self.d) as f64;
+            }
             self.primed = true;
         }
         // Blocks go in groups of up to GROUP: conversion and decimation run
@@ -349,37 +402,56 @@ impl Vad {
         // order, so every flag and score is unchanged. A call's last
         // complete blocks form a shorter group: no block waits for the
         // next call.
-        let mut rows = [[0i16; model::N_PAD]; GROUP];
+        let mut scores = [0u32; GROUP];
         let mut silent = [false; GROUP];
         let cap = GROUP * self.block;
         while !src.is_empty() {
+            if narrow && self.fill == 0 && src.len() >= self.block {
+                if let Some(s16) = as16(src) {
+                    // Whole blocks of int16 input: read in place (with the
+                    // history in q16), then keep their last samples as history.
+                    let nb = (src.len() / self.block).min(GROUP);
+                    let used = nb * self.block;
+                    self.group_done(nb, Some(&s16[..used]), &mut scores, &mut silent);
+                    self.q16[..hist].copy_from_slice(&s16[used - hist..used]);
+                    src = &src[used..];
+                    for (&score, &was_silent) in scores[..nb].iter().zip(&silent) {
+                        self.account(score, was_silent, &mut out, &mut written);
+                    }
+                    continue;
+                }
+            }
             let take = (cap - self.fill).min(src.len());
-            conv(&mut self.qbuf[hist + self.fill..hist + self.fill + take], &src[..take]);
+            let at = hist + self.fill..hist + self.fill + take;
+            if narrow {
+                conv16(&mut self.q16[at], &src[..take]);
+            } else {
+                conv(&mut self.qbuf[at], &src[..take]);
+            }
             self.fill += take;
             src = &src[take..];
             let nb = self.fill / self.block;
             if self.fill == cap || (src.is_empty() && nb > 0) {
-                self.group_done(nb, &mut rows, &mut silent);
+                self.group_done(nb, None, &mut scores, &mut silent);
                 // keep the decimator's history and the partial block
                 let used = nb * self.block;
-                self.qbuf.copy_within(used..hist + self.fill, 0);
+                if narrow {
+                    self.q16.copy_within(used..hist + self.fill, 0);
+                } else {
+                    self.qbuf.copy_within(used..hist + self.fill, 0);
+                }
                 self.fill -= used;
-                for (row, &was_silent) in rows[..nb].iter().zip(&silent) {
-                    self.account(row, was_silent, &mut out, &mut written);
+                for (&score, &was_silent) in scores[..nb].iter().zip(&silent) {
+                    self.account(score, was_silent, &mut out, &mut written);
                 }
             }
         }
     }
 
-    /// Scores one block (model input `x`, unless `silent`: digital silence
-    /// scores 0) and, when it completes a frame, decides the frame.
+    /// Adds one block's score `s` (0 when `silent`) to its frame and, when
+    /// the block completes the frame, decides the frame.
     #[inline(always)]
-    fn account(&mut self, x: &[i16; model::N_PAD], silent: bool, out: &mut Out<'_>, written: &mut usize) {
-        let s = if silent {
-            0
-        } else {
-            model::score(self.model, x, self.simd)
-        };
+    fn account(&mut self, s: u32, silent: bool, out: &mut Out<'_>, written: &mut usize) {
         self.acc += s;
         self.acc_blocks += 1;
         self.acc_sound |= !silent;
@@ -396,10 +468,11 @@ impl Vad {
         }
     }
 
-    /// Features of the `nb` (1..=GROUP) blocks now complete in `qbuf`: the
-    /// model input of block b into `rows[b]` and whether it is digital
-    /// silence into `silent[b]` (then `rows[b]` is not written).
-    fn group_done(&mut self, nb: usize, rows: &mut [[i16; model::N_PAD]; GROUP], silent: &mut [bool; GROUP]) {
+    /// Features and model of the `nb` (1..=GROUP) blocks now complete in
+    /// `q16` or `qbuf`: the score of block b into `scores[b]` and whether it
+    /// is digital silence into `silent[b]` (then its score is 0). `direct`:
+    /// the group's samples, int16, when they are not in `q16` (D <= 2 only).
+    fn group_done(&mut self, nb: usize, direct: Option<&[i16]>, scores: &mut [u32; GROUP], silent: &mut [bool; GROUP]) {
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = self.simd {
             /// # Safety
@@ -408,16 +481,17 @@ impl Vad {
             unsafe fn wide(
                 v: &mut Vad,
                 nb: usize,
-                rows: &mut [[i16; model::N_PAD]; GROUP],
+                direct: Option<&[i16]>,
+                scores: &mut [u32; GROUP],
                 silent: &mut [bool; GROUP],
                 token: crate::cpu::Avx2Fma,
             ) {
-                v.group_body::<true>(nb, rows, silent, Some(token))
+                v.group_body::<true>(nb, direct, scores, silent, Some(token))
             }
             // SAFETY: the token proves the CPU supports AVX2 and FMA.
-            return unsafe { wide(self, nb, rows, silent, token) };
+            return unsafe { wide(self, nb, direct, scores, silent, token) };
         }
-        self.group_body::<false>(nb, rows, silent, None)
+        self.group_body::<false>(nb, direct, scores, silent, None)
     }
 
     /// `group_done` on the path `simd` (`WIDE` when it is `Some`): inlined
@@ -427,18 +501,18 @@ impl Vad {
     fn group_body<const WIDE: bool>(
         &mut self,
         nb: usize,
-        rows: &mut [[i16; model::N_PAD]; GROUP],
+        direct: Option<&[i16]>,
+        scores: &mut [u32; GROUP],
         silent: &mut [bool; GROUP],
         simd: crate::cpu::Simd,
     ) {
         debug_assert!((1..=GROUP).contains(&nb));
         // Every step up to the logarithm runs on all GROUP slots (those past
-        // `nb` hold zeros and are not used): fixed trip counts, so the
-        // blocks' chains interleave.
-        let mut r = [[0.0f64; LAGS + 1]; GROUP];
-        features::group_features::<WIDE>(self, nb, &mut r, simd);
+        // `nb` hold values of earlier groups, finite, and are not used):
+        // fixed trip counts, so the blocks' chains interleave.
+        features::group_features::<WIDE>(self, nb, direct, simd);
         let mut e = [[0.0f64; MAX_BANDS]; GROUP];
-        features::band_sums(&r, &self.weights_t, &mut e, simd);
+        features::band_sums(&self.r, &self.weights_t, &mut e, simd);
         let k = self.k;
         let mut arg = [[0.0f64; MAX_BANDS]; GROUP];
         for ((eb, ab), sb) in e.iter_mut().zip(&mut arg).zip(silent.iter_mut()) {
@@ -455,6 +529,8 @@ impl Vad {
         for (l, a) in lg.iter_mut().zip(&arg) {
             *l = spec::ln_approx8(a);
         }
+        let mut row = [0i16; model::N_PAD];
+        let mut pending = None; // the block whose model input is in `row`
         for b in 0..nb {
             let mut ql = [0i32; MAX_BANDS];
             for (o, &l) in ql.iter_mut().zip(&lg[b]) {
@@ -467,10 +543,23 @@ impl Vad {
                 *o = unsafe { v.to_int_unchecked::<i32>() } - self.qfloor;
             }
             self.track(&ql);
-            if !silent[b] {
-                // digital silence scores 0 whatever the model says: no input row
-                self.model_input(&mut rows[b]);
+            // The model of the previous block runs here, between this
+            // block's noise floor (a chain of dependent steps, which the
+            // processor overlaps with the model's multiply-adds) and this
+            // block's model input: every row is read well after it was
+            // written (no load waits on a store just made).
+            if let Some(p) = pending.take() {
+                scores[p] = model::score(self.model, &row, simd);
             }
+            // Digital silence scores 0 whatever the model says.
+            scores[b] = 0;
+            if !silent[b] {
+                self.model_input(&mut row);
+                pending = Some(b);
+            }
+        }
+        if let Some(p) = pending {
+            scores[p] = model::score(self.model, &row, simd);
         }
     }
 
@@ -478,11 +567,9 @@ impl Vad {
     #[inline(always)]
     fn model_input(&self, x: &mut [i16; model::N_PAD]) {
         for (c, &delay) in spec::CONTEXT.iter().enumerate() {
-            // (fpos - delay) mod (HIST + 1), delay <= HIST
-            let mut slot = self.fpos + HIST + 1 - delay;
-            if slot > HIST {
-                slot -= HIST + 1;
-            }
+            // (fpos - delay) mod RING, delay <= HIST < RING: the block
+            // `delay` blocks back, or a zero row before the stream has as many
+            let slot = (self.fpos + RING - delay) & (RING - 1);
             x[c * BLOCK_FEATURES..(c + 1) * BLOCK_FEATURES].copy_from_slice(&self.fhist[slot]);
         }
         let base = BLOCK_FEATURES * spec::CONTEXT.len();
@@ -531,7 +618,7 @@ impl Vad {
             self.cur_min = self.sm;
             self.sub_count = 0;
         }
-        self.fpos = if self.fpos == HIST { 0 } else { self.fpos + 1 };
+        self.fpos = (self.fpos + 1) & (RING - 1);
         let f = &mut self.fhist[self.fpos];
         let mut total = 0i32;
         let mut rmax = spec::R_MIN;

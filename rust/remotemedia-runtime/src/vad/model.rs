@@ -176,49 +176,85 @@ fn output(m: &Model, h2: &[i16]) -> u32 {
 }
 
 /// Score (0 ..= SCORE_ONE) of one input row (zero-padded to `N_PAD`).
+/// Inlined: called from the VAD's AVX2 code, the AVX2 model then compiles
+/// into it (no call, no change of instruction set in between).
+#[inline(always)]
 pub fn score(m: &Model, x: &[i16; N_PAD], simd: Simd) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if let Some(token) = simd {
         // The shipped model's shape; any other runs the portable loops.
-        if m.h1 == 32 && m.h2 == 16 {
-            return avx2::eval::<4, 2>(token, m, x);
+        if m.h1 == avx2::H1 && m.h2 == avx2::H2 {
+            return avx2::eval(token, m, x);
         }
     }
     let _ = simd;
     eval(m, x)
 }
 
-/// The MLP with AVX2 integer multiply-adds: the same integer sums as
-/// `eval` (integer addition is associative, and every sum is far below
-/// 2^31), hence the same score.
+/// The MLP with AVX2 integer multiply-adds for the shipped shape (32 then
+/// 16 hidden units): the same integer sums as `eval` (integer addition is
+/// associative, and every sum is far below 2^31), hence the same score.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{output, Model, HIDDEN_MAX, N_PAD};
+    use super::{Model, HIDDEN_MAX, N_PAD};
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
-    /// Score of `x` by a model of `8 * G1` then `8 * G2` hidden units.
-    pub(super) fn eval<const G1: usize, const G2: usize>(token: Avx2Fma, m: &Model, x: &[i16; N_PAD]) -> u32 {
-        // SAFETY: the token proves the CPU runs AVX2 (and FMA).
-        unsafe { wide::<G1, G2>(token, m, x) }
+    /// Hidden units of the shape this path runs (8 outputs per vector).
+    pub(super) const H1: usize = 32;
+    pub(super) const H2: usize = 16;
+    const G1: usize = H1 / 8;
+    const G2: usize = H2 / 8;
+
+    /// Score of `x`; `m` has the shape `H1`, `H2`.
+    #[inline(always)]
+    pub(super) fn eval(token: Avx2Fma, m: &Model, x: &[i16; N_PAD]) -> u32 {
+        assert!(m.h1 == H1 && m.h2 == H2 && m.w1p.len() >= N_PAD / 2 * 16 * G1 && m.w2p.len() >= H1 / 2 * 16 * G2);
+        assert!(m.b1.len() >= H1 && m.b2.len() >= H2 && m.w3.len() >= H2);
+        // SAFETY: the token proves the CPU runs AVX2 (and FMA); the shapes
+        // were checked just above.
+        unsafe { wide(token, m, x) }
     }
 
     /// # Safety
-    /// The CPU supports AVX2 (the token is the proof); `m.h1 == 8 * G1` and
-    /// `m.h2 == 8 * G2`.
+    /// The CPU supports AVX2 (the token is the proof); `m` has the lengths
+    /// `eval` checks.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn wide<const G1: usize, const G2: usize>(_: Avx2Fma, m: &Model, x: &[i16; N_PAD]) -> u32 {
-        let mut h1 = [0i16; 64];
-        let mut h2 = [0i16; 64];
-        // SAFETY: AVX2 is available (this fn's contract); the weight and
-        // bias slices have the lengths `layer` needs: `pairs` made
-        // `inputs / 2 * 8 * G` weights for each layer, and there are
-        // `8 * G` biases; h1 and h2 hold 64 >= 8 * G values.
-        unsafe {
-            layer::<G1>(&m.w1p, &m.b1, x, m.shifts[0], &mut h1);
-            layer::<G2>(&m.w2p, &m.b2, &h1[..m.h1], m.shifts[1], &mut h2);
-        }
-        output(m, &h2[..m.h2])
+    unsafe fn wide(_: Avx2Fma, m: &Model, x: &[i16; N_PAD]) -> u32 {
+        let mut h1 = [0i16; H1];
+        // SAFETY: AVX2 is available (this fn's contract); `eval` checked
+        // that the weight and bias slices hold what `layer` reads.
+        let h2 = unsafe {
+            let v = layer::<G1, { N_PAD / 2 }>(m.w1p.as_ptr(), m.b1.as_ptr(), x.as_ptr(), m.shifts[0]);
+            for (g, pair) in v.chunks_exact(2).enumerate() {
+                _mm256_storeu_si256(h1.as_mut_ptr().add(16 * g) as *mut __m256i, narrow(pair[0], pair[1]));
+            }
+            let v = layer::<G2, { H1 / 2 }>(m.w2p.as_ptr(), m.b2.as_ptr(), h1.as_ptr(), m.shifts[1]);
+            narrow(v[0], v[1])
+        };
+        // Output unit: the 16 products in one multiply-add, then the sum of
+        // the 8 lanes (integers: the same sum as the portable `dot`).
+        // SAFETY: `eval` checked m.w3.len() >= 16: one unaligned load.
+        let s = unsafe {
+            let w3 = _mm256_loadu_si256(m.w3.as_ptr() as *const __m256i);
+            let p = _mm256_madd_epi16(w3, h2);
+            let q = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));
+            let q = _mm_add_epi32(q, _mm_shuffle_epi32::<0b01_00_11_10>(q));
+            let q = _mm_add_epi32(q, _mm_shuffle_epi32::<0b10_11_00_01>(q));
+            _mm_cvtsi128_si32(q)
+        };
+        let half = (m.table.len() / 2) as i32;
+        let logit = ((s + m.b3) >> m.shifts[2]).clamp(-half, half - 1);
+        m.table[(logit + half) as usize] as u32
+    }
+
+    /// The 16 values of a and b (each 0..=HIDDEN_MAX) as i16, in order.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn narrow(a: __m256i, b: __m256i) -> __m256i {
+        // pack interleaves 128-bit halves: a0-3 b0-3 a4-7 b4-7; the
+        // saturating pack keeps every value (0..=HIDDEN_MAX)
+        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(a, b))
     }
 
     /// `acc[g] += w[g] * pair` (8 outputs' multiply-adds per vector) for the
@@ -240,72 +276,54 @@ mod avx2 {
         }
     }
 
-    /// `out[o] = clamp((sum_i w[o][i] x[i] + b[o]) >> shift, 0, HIDDEN_MAX)`
-    /// for o in 0..8G, with `w` in the layout of `pairs`.
+    /// `clamp((sum_i w[o][i] x[i] + b[o]) >> shift, 0, HIDDEN_MAX)` for o in
+    /// 0..8G, as G vectors of 8 i32, with `w` in the layout of `pairs` and
+    /// NP input pairs (constant: the loop is unrolled).
     ///
     /// # Safety
-    /// AVX2 is available; `x.len()` is even; `w.len() >= x.len() / 2 * 16 * G`,
-    /// `b.len() >= 8 * G` and `out.len() >= 8 * G`.
+    /// AVX2 is available; `x` points at 2 * NP readable i16, `w` at
+    /// NP * 16 * G and `b` at 8 * G.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn layer<const G: usize>(w: &[i16], b: &[i32], x: &[i16], shift: u32, out: &mut [i16]) {
-        debug_assert!(x.len() % 2 == 0 && w.len() >= x.len() / 2 * 16 * G);
-        debug_assert!(b.len() >= 8 * G && out.len() >= 8 * G);
+    #[inline]
+    unsafe fn layer<const G: usize, const NP: usize>(
+        w: *const i16,
+        b: *const i32,
+        x: *const i16,
+        shift: u32,
+    ) -> [__m256i; G] {
         // Four pairs per step into two sets of sums (added at the end): the
         // same integers, with fewer loop overheads per multiply-add.
         let mut even = [_mm256_setzero_si256(); G];
         let mut odd = [_mm256_setzero_si256(); G];
-        let np = x.len() / 2;
         // the pairs as i32: x[2p] in the low half (little-endian lanes)
-        let xp = x.as_ptr() as *const i32;
+        let xp = x as *const i32;
         let mut p = 0;
-        while p + 4 <= np {
-            // SAFETY: p + 3 < np: x, as pairs, and w (np * G rows of 16) hold the four pairs.
+        while p + 4 <= NP {
+            // SAFETY: p + 3 < NP: x, as pairs, and w (NP * G rows of 16) hold the four pairs.
             unsafe {
-                madd_row(&mut even, w.as_ptr().add(p * G * 16), xp.add(p));
-                madd_row(&mut odd, w.as_ptr().add((p + 1) * G * 16), xp.add(p + 1));
-                madd_row(&mut even, w.as_ptr().add((p + 2) * G * 16), xp.add(p + 2));
-                madd_row(&mut odd, w.as_ptr().add((p + 3) * G * 16), xp.add(p + 3));
+                madd_row(&mut even, w.add(p * G * 16), xp.add(p));
+                madd_row(&mut odd, w.add((p + 1) * G * 16), xp.add(p + 1));
+                madd_row(&mut even, w.add((p + 2) * G * 16), xp.add(p + 2));
+                madd_row(&mut odd, w.add((p + 3) * G * 16), xp.add(p + 3));
             }
             p += 4;
         }
-        while p < np {
-            // SAFETY: p < np, as above.
-            unsafe { madd_row(&mut even, w.as_ptr().add(p * G * 16), xp.add(p)) };
+        while p < NP {
+            // SAFETY: p < NP, as above.
+            unsafe { madd_row(&mut even, w.add(p * G * 16), xp.add(p)) };
             p += 1;
-        }
-        let mut acc = even;
-        for (a, b) in acc.iter_mut().zip(odd) {
-            *a = _mm256_add_epi32(*a, b);
         }
         let count = _mm_cvtsi32_si128(shift as i32);
         let lo = _mm256_setzero_si256();
         let hi = _mm256_set1_epi32(HIDDEN_MAX);
         let mut v = [_mm256_setzero_si256(); G];
-        for ((o, a), g) in v.iter_mut().zip(&acc).zip(0..) {
-            // SAFETY: 8 * g + 8 <= 8 * G <= b.len().
-            let bv = unsafe { _mm256_loadu_si256(b.as_ptr().add(8 * g) as *const __m256i) };
-            let s = _mm256_sra_epi32(_mm256_add_epi32(*a, bv), count);
-            *o = _mm256_min_epi32(_mm256_max_epi32(s, lo), hi);
+        for (g, o) in v.iter_mut().enumerate() {
+            // SAFETY: 8 * g + 8 <= 8 * G: inside b.
+            let bv = unsafe { _mm256_loadu_si256(b.add(8 * g) as *const __m256i) };
+            let s = _mm256_add_epi32(_mm256_add_epi32(even[g], odd[g]), bv);
+            *o = _mm256_min_epi32(_mm256_max_epi32(_mm256_sra_epi32(s, count), lo), hi);
         }
-        // Narrow to i16 16 outputs at a time (0..=HIDDEN_MAX: the saturating
-        // pack keeps every value) with one 32-byte store each, so the next
-        // layer's 4-byte loads of pairs are served from a single store.
-        let mut g = 0;
-        while g + 2 <= G {
-            // pack interleaves 128-bit halves: a0-3 b0-3 a4-7 b4-7
-            let p = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(v[g], v[g + 1]));
-            // SAFETY: 8 * g + 16 <= 8 * G <= out.len(): one unaligned store.
-            unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(8 * g) as *mut __m256i, p) };
-            g += 2;
-        }
-        if g < G {
-            let mut res = [0i32; 8];
-            // SAFETY: `res` holds 8 i32, one 256-bit unaligned store.
-            unsafe { _mm256_storeu_si256(res.as_mut_ptr() as *mut __m256i, v[g]) };
-            for (o, &r) in out[8 * g..8 * g + 8].iter_mut().zip(&res) {
-                *o = r as i16;
-            }
-        }
+        v
     }
 }
 

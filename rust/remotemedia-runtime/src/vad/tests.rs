@@ -221,3 +221,74 @@ fn portable_and_simd_paths_give_the_same_scores() {
         assert!(fs.iter().any(|&s| s > 0.5) && fs.iter().any(|&s| s < 0.1), "{sr}");
     }
 }
+
+#[test]
+fn int16_read_in_place_matches_every_other_input_path() {
+    // At 8 and 16 kHz whole blocks of int16 input are read in place (not
+    // copied), partial blocks and other formats go through the staging
+    // buffer: a stream that switches between int16 and float chunks of
+    // every size, on the AVX2 and on the portable path, must give the
+    // flags and scores of one float call, bit for bit.
+    for &sr in &[8000u32, 16000] {
+        let mut x = tone_bursts(sr, 2.0);
+        x.extend(noise(sr as usize, 9, 0.8));
+        // int16 values, so the float and int16 forms are the same samples
+        let q: Vec<i16> = x
+            .iter()
+            .map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+            .collect();
+        let xf: Vec<f32> = q.iter().map(|&v| v as f32 / 32768.0).collect();
+        let mut one = Vad::new(sr, 20, 1).unwrap();
+        let n = one.flags_for(q.len());
+        let (mut all_f, mut all_s) = (vec![0u8; n], vec![0f32; n]);
+        one.process_scores(Samples::F32(&xf), &mut all_f, Some(&mut all_s))
+            .unwrap();
+        let block = sr as usize / 100;
+        let sizes = [
+            GROUP * block,
+            3,
+            2 * block,
+            block + 5,
+            7 * block,
+            block - 3,
+            5 * block + 1,
+        ];
+        for portable in [false, true] {
+            let mut v = Vad::new(sr, 20, 1).unwrap();
+            if portable {
+                v.simd = None;
+            }
+            let (mut got_f, mut got_s) = (Vec::new(), Vec::new());
+            let (mut pos, mut i) = (0, 0);
+            while pos < q.len() {
+                let end = (pos + sizes[i % sizes.len()]).min(q.len());
+                let m = v.flags_for(end - pos);
+                let (mut f, mut s) = (vec![0u8; m], vec![0f32; m]);
+                let input = if i % 3 == 2 {
+                    Samples::F32(&xf[pos..end])
+                } else {
+                    Samples::I16(&q[pos..end])
+                };
+                assert_eq!(v.process_scores(input, &mut f, Some(&mut s)).unwrap(), m);
+                got_f.extend_from_slice(&f);
+                got_s.extend(s.iter().map(|v| v.to_bits()));
+                pos = end;
+                i += 1;
+            }
+            assert_eq!(got_f, all_f, "{sr} portable={portable}");
+            assert_eq!(
+                got_s,
+                all_s.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{sr} portable={portable}"
+            );
+        }
+        assert!(all_f.contains(&1) && all_f.contains(&0), "{sr}");
+        let whole = {
+            let mut v = Vad::new(sr, 20, 1).unwrap();
+            let mut f = vec![0u8; n];
+            v.process(Samples::I16(&q), &mut f).unwrap();
+            f
+        };
+        assert_eq!(whole, all_f, "{sr}");
+    }
+}

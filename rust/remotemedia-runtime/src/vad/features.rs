@@ -442,7 +442,8 @@ mod avx2 {
         wt: &[[f64; MAX_BANDS]; LAGS + 1],
         e: &mut [[f64; MAX_BANDS]; GROUP],
     ) {
-        const { assert!(MAX_BANDS == 8) };
+        // The vector code below holds a block's band sums in one 8-lane pair.
+        const _: () = assert!(MAX_BANDS == 8);
         /// # Safety
         /// The CPU supports AVX2.
         #[target_feature(enable = "avx2,fma")]

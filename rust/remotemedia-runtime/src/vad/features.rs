@@ -35,9 +35,9 @@ pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, direct: Op
                 // the common block length as a constant: fixed trip counts
                 // the compiler unrolls (every rate but 44.1 kHz); at 8 and
                 // 16 kHz, blocks of small samples in int16 (the same sums)
-                let zb = &v.z[b * BLOCK_N..b * BLOCK_N + LAGS + BLOCK_N];
-                if !(v.d <= 2 && avx2::autocorrelation_i16(token, zb, rb)) {
-                    avx2::autocorrelation(token, zb, rb);
+                let at = b * BLOCK_N..b * BLOCK_N + LAGS + BLOCK_N;
+                if !(v.d <= 2 && avx2::autocorrelation_i16(token, &v.z16[at.clone()], rb)) {
+                    avx2::autocorrelation(token, &v.z[at], rb);
                 }
             } else {
                 avx2::autocorrelation(token, z, rb);
@@ -49,6 +49,9 @@ pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, direct: Op
     let _ = simd;
     // Keep the last LAGS samples as history of the next group.
     v.z.copy_within(nb * n..nb * n + LAGS, 0);
+    if v.d <= 2 {
+        v.z16.copy_within(nb * n..nb * n + LAGS, 0);
+    }
 }
 
 /// Band energies: `e[b][k]` = sum over l of `r[b][l] * wt[l][k]`, each
@@ -165,6 +168,8 @@ fn mac<const FMA: bool>(acc: f64, a: f64, b: f64) -> f64 {
 /// samples) or follow the history in `q16`; the 2D-1 samples before them
 /// are the first of `q16`. Integer sums (below 2^19) converted to f64 once:
 /// the same values as `decimate` computes in f64 (every step exact there too).
+/// The same values, saturated to int16, go to `z16` (the input of
+/// `avx2::autocorrelation_i16`, which declines a block with any saturated value).
 #[inline(always)]
 fn diff16(v: &mut Vad, n: usize, direct: Option<&[i16]>, simd: Simd) {
     let d = v.d;
@@ -175,6 +180,7 @@ fn diff16(v: &mut Vad, n: usize, direct: Option<&[i16]>, simd: Simd) {
     };
     let g = &g[..d * n];
     let z = &mut v.z[LAGS..LAGS + n];
+    let z16 = &mut v.z16[LAGS..LAGS + n];
     // sample i of the group, i >= -hist (the history below 0)
     let x = |i: isize| {
         if i < 0 {
@@ -198,27 +204,31 @@ fn diff16(v: &mut Vad, n: usize, direct: Option<&[i16]>, simd: Simd) {
     if let Some(token) = simd {
         if n >= first + 8 {
             // group samples from output `from` on (see `avx2::diff1`, `avx2::diff2`)
-            let run = |z: &mut [f64], from: usize| {
+            let run = |z: &mut [f64], z16: &mut [i16], from: usize| {
                 if d == 1 {
-                    avx2::diff1(token, &g[from - 1..], z)
+                    avx2::diff1(token, &g[from - 1..], z, z16)
                 } else {
-                    avx2::diff2(token, &g[2 * from - 3..], z)
+                    avx2::diff2(token, &g[2 * from - 3..], z, z16)
                 }
             };
-            let done = run(&mut z[first..], first);
+            let done = run(&mut z[first..], &mut z16[first..], first);
             if first + done < n {
                 // the last 8 outputs again (the same values), ending at n
-                run(&mut z[n - 8..], n - 8);
+                run(&mut z[n - 8..], &mut z16[n - 8..], n - 8);
             }
-            for (o, jj) in z[..first].iter_mut().zip(0..) {
-                *o = one(jj) as f64;
+            for ((o, o16), jj) in z[..first].iter_mut().zip(&mut z16[..first]).zip(0..) {
+                let w = one(jj);
+                *o = w as f64;
+                *o16 = w.clamp(-32768, 32767) as i16;
             }
             j = n;
         }
     }
     let _ = simd;
     while j < n {
-        z[j] = one(j) as f64;
+        let w = one(j);
+        z[j] = w as f64;
+        z16[j] = w.clamp(-32768, 32767) as i16;
         j += 1;
     }
 }
@@ -336,60 +346,40 @@ mod avx2 {
     pub(super) const I16_MAX_Z: i32 = 14654;
 
     /// `autocorrelation` of one block of `BLOCK_N` samples (`z`: the LAGS
-    /// before it, then the block) with int16 multiply-adds, when every
-    /// sample of `z` satisfies |z| <= `I16_MAX_Z`; returns false (and
-    /// leaves `r` alone) otherwise. `vpmaddwd` sums two products per i32
+    /// before it, then the block, saturated to int16) with int16
+    /// multiply-adds, when every sample of `z` satisfies |z| <= `I16_MAX_Z`
+    /// (a saturated value never does); returns false (and leaves `r`
+    /// alone) otherwise. `vpmaddwd` sums two products per i32
     /// lane, five of them per lag (80 samples): no overflow under the
     /// bound; the lane sums go to f64 (exact, integers below 2^53). So the
     /// same integers as the f64 fused multiply-adds, with 85 `vpmaddwd`
     /// instead of 340 FMAs.
     #[inline(always)]
-    pub(super) fn autocorrelation_i16(token: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) -> bool {
-        assert_eq!(z.len(), LAGS + BLOCK_N, "VAD block of the wrong length");
-        // SAFETY: the token proves the CPU runs AVX2 and FMA; z holds
-        // LAGS + BLOCK_N samples (checked just above).
+    pub(super) fn autocorrelation_i16(token: Avx2Fma, z: &[i16], r: &mut [f64; LAGS + 1]) -> bool {
+        let z: &[i16; LAGS + BLOCK_N] = z.try_into().expect("VAD block of the wrong length");
+        // SAFETY: the token proves the CPU runs AVX2 and FMA.
         unsafe { ac16(token, z, r) }
     }
 
     /// # Safety
-    /// The CPU supports AVX2 and FMA; `z.len() == LAGS + BLOCK_N`.
+    /// The CPU supports AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn ac16(_: Avx2Fma, z: &[f64], r: &mut [f64; LAGS + 1]) -> bool {
-        const N: usize = LAGS + BLOCK_N;
-        let mut buf = [0i16; N];
-        let lim = _mm256_set1_epi32(I16_MAX_Z);
-        let neg = _mm256_set1_epi32(-I16_MAX_Z);
-        let mut over = _mm256_setzero_si256();
-        let zp = z.as_ptr();
-        for k in 0..N / 16 {
-            let mut v = [_mm256_setzero_si256(); 2];
-            for (h, o) in v.iter_mut().enumerate() {
-                // SAFETY: 16k + 8h + 8 <= N = z.len(): two loads of 4 inside z.
-                // The samples are integers below 2^20 in magnitude: the
-                // truncating conversions are exact.
-                let (lo, hi) = unsafe {
-                    let p = zp.add(16 * k + 8 * h);
-                    (
-                        _mm256_cvttpd_epi32(_mm256_loadu_pd(p)),
-                        _mm256_cvttpd_epi32(_mm256_loadu_pd(p.add(4))),
-                    )
-                };
-                *o = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi);
-                over = _mm256_or_si256(over, _mm256_cmpgt_epi32(*o, lim));
-                over = _mm256_or_si256(over, _mm256_cmpgt_epi32(neg, *o));
-            }
-            // in range, so the saturating pack keeps every value
-            let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(v[0], v[1]));
-            // SAFETY: 16k + 16 <= N: one store inside buf.
-            unsafe { _mm256_storeu_si256(buf.as_mut_ptr().add(16 * k) as *mut __m256i, packed) };
-        }
-        if _mm256_movemask_epi8(over) != 0 {
-            return false;
-        }
+    unsafe fn ac16(_: Avx2Fma, buf: &[i16; LAGS + BLOCK_N], r: &mut [f64; LAGS + 1]) -> bool {
         let mut cur = [_mm256_setzero_si256(); BLOCK_N / 16];
         for (k, c) in cur.iter_mut().enumerate() {
             // SAFETY: LAGS + 16k + 16 <= N: one load inside buf.
             *c = unsafe { _mm256_loadu_si256(buf.as_ptr().add(LAGS + 16 * k) as *const __m256i) };
+        }
+        // every |z| <= I16_MAX_Z: the unsigned maximum of the magnitudes
+        // (`vpabsw` gives 0x8000 for -32768, above the bound as unsigned)
+        // SAFETY: LAGS = 16 <= N: one load inside buf.
+        let mut m = _mm256_abs_epi16(unsafe { _mm256_loadu_si256(buf.as_ptr() as *const __m256i) });
+        for c in &cur {
+            m = _mm256_max_epu16(m, _mm256_abs_epi16(*c));
+        }
+        let lim = _mm256_set1_epi16(I16_MAX_Z as i16);
+        if _mm256_movemask_epi8(_mm256_cmpeq_epi16(_mm256_max_epu16(m, lim), lim)) != -1 {
+            return false;
         }
         // SAFETY (all calls of lag16 below): AVX2 is available (this fn's
         // contract), l <= LAGS and buf holds N = LAGS + BLOCK_N values.
@@ -398,17 +388,17 @@ mod avx2 {
             // SAFETY: as above; the store writes r[l..l + 4], inside r.
             unsafe {
                 let v = sum4(
-                    lag16(&buf, &cur, l),
-                    lag16(&buf, &cur, l + 1),
-                    lag16(&buf, &cur, l + 2),
-                    lag16(&buf, &cur, l + 3),
+                    lag16(buf, &cur, l),
+                    lag16(buf, &cur, l + 1),
+                    lag16(buf, &cur, l + 2),
+                    lag16(buf, &cur, l + 3),
                 );
                 _mm256_storeu_pd(r.as_mut_ptr().add(l), v);
             }
         }
         let mut lanes = [0.0f64; 4];
         // SAFETY: as above; `lanes` holds 4 doubles, one unaligned store.
-        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), lag16(&buf, &cur, LAGS)) };
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), lag16(buf, &cur, LAGS)) };
         r[LAGS] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
         true
     }
@@ -601,26 +591,53 @@ mod avx2 {
     /// they fit in `z`; returns how many it wrote (the caller finishes the
     /// rest). Differences of int16 values in i32, then exact conversions.
     #[inline(always)]
-    pub(super) fn diff1(token: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+    pub(super) fn diff1(token: Avx2Fma, q: &[i16], z: &mut [f64], z16: &mut [i16]) -> usize {
         // SAFETY: the token proves the CPU runs AVX2.
-        unsafe { diff1_wide(token, q, z) }
+        unsafe { diff1_wide(token, q, z, z16) }
     }
 
     /// # Safety
     /// The CPU supports AVX2 (the token is the proof).
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn diff1_wide(_: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+    unsafe fn diff1_wide(_: Avx2Fma, q: &[i16], z: &mut [f64], z16: &mut [i16]) -> usize {
         // outputs j..j + 8 read q[j..j + 9]
-        let steps = (z.len() / 8).min(q.len().saturating_sub(1) / 8);
-        let (qp, zp) = (q.as_ptr(), z.as_mut_ptr());
-        for s in 0..steps {
+        let steps = (z.len().min(z16.len()) / 8).min(q.len().saturating_sub(1) / 8);
+        let (qp, zp, zp16) = (q.as_ptr(), z.as_mut_ptr(), z16.as_mut_ptr());
+        // outputs 8s..8s + 8 as f64, for s < steps (the callers below)
+        let one = |s: usize| {
             let j = 8 * s;
-            // SAFETY: j + 8 <= 8 * steps <= z.len(): the stores write inside
-            // z; j + 9 <= 8 * steps + 1 <= q.len(): the loads read inside q.
+            // SAFETY: s < steps, so j + 8 <= 8 * steps <= z.len(): the stores
+            // write inside z; j + 9 <= 8 * steps + 1 <= q.len(): the loads
+            // read inside q. The int16 steps below read and write the same ranges.
             unsafe {
                 let a = _mm256_cvtepi16_epi32(_mm_loadu_si128(qp.add(j + 1) as *const __m128i));
                 let b = _mm256_cvtepi16_epi32(_mm_loadu_si128(qp.add(j) as *const __m128i));
                 store8(zp.add(j), _mm256_sub_epi32(a, b));
+            }
+        };
+        // two steps per iteration (the loop's own instructions halved); the
+        // int16 copy by saturating int16 differences, 16 per instruction
+        let mut s = 0;
+        while s + 2 <= steps {
+            one(s);
+            one(s + 1);
+            // SAFETY: as for `one(s)` and `one(s + 1)`: z16[8s..8s + 16], q[8s..8s + 17].
+            unsafe {
+                let j = 8 * s;
+                let a = _mm256_loadu_si256(qp.add(j + 1) as *const __m256i);
+                let b = _mm256_loadu_si256(qp.add(j) as *const __m256i);
+                _mm256_storeu_si256(zp16.add(j) as *mut __m256i, _mm256_subs_epi16(a, b));
+            }
+            s += 2;
+        }
+        if s < steps {
+            one(s);
+            // SAFETY: as for `one(s)`: z16[8s..8s + 8], q[8s..8s + 9].
+            unsafe {
+                let j = 8 * s;
+                let a = _mm_loadu_si128(qp.add(j + 1) as *const __m128i);
+                let b = _mm_loadu_si128(qp.add(j) as *const __m128i);
+                _mm_storeu_si128(zp16.add(j) as *mut __m128i, _mm_subs_epi16(a, b));
             }
         }
         8 * steps
@@ -632,31 +649,33 @@ mod avx2 {
     /// (x[2j-3], x[2j-2]) by (1, 2), then their difference. Returns how many
     /// it wrote (the caller finishes the rest).
     #[inline(always)]
-    pub(super) fn diff2(token: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+    pub(super) fn diff2(token: Avx2Fma, q: &[i16], z: &mut [f64], z16: &mut [i16]) -> usize {
         // SAFETY: the token proves the CPU runs AVX2.
-        unsafe { diff2_wide(token, q, z) }
+        unsafe { diff2_wide(token, q, z, z16) }
     }
 
     /// # Safety
     /// The CPU supports AVX2 (the token is the proof).
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn diff2_wide(_: Avx2Fma, q: &[i16], z: &mut [f64]) -> usize {
+    unsafe fn diff2_wide(_: Avx2Fma, q: &[i16], z: &mut [f64], z16: &mut [i16]) -> usize {
         // i16 lanes in memory order: (2, 1) and (1, 2) pairs
         let w_new = _mm256_set1_epi32(0x0001_0002);
         let w_old = _mm256_set1_epi32(0x0002_0001);
         // outputs j..j + 8 read q[2j..2j + 19]
-        let steps = (z.len() / 8).min(q.len().saturating_sub(3) / 16);
-        let (qp, zp) = (q.as_ptr(), z.as_mut_ptr());
+        let steps = (z.len().min(z16.len()) / 8).min(q.len().saturating_sub(3) / 16);
+        let (qp, zp, zp16) = (q.as_ptr(), z.as_mut_ptr(), z16.as_mut_ptr());
         for s in 0..steps {
             let j = 8 * s;
-            // SAFETY: j + 8 <= 8 * steps <= z.len(): the stores write inside
-            // z; 2j + 19 <= 16 * steps + 3 <= q.len(): the loads (q[2j..2j + 16]
+            // SAFETY: j + 8 <= 8 * steps <= z.len(), z16.len(): the stores
+            // write inside z and z16; 2j + 19 <= 16 * steps + 3 <= q.len(): the loads (q[2j..2j + 16]
             // and q[2j + 3..2j + 19]) read inside q.
             unsafe {
                 let new = _mm256_loadu_si256(qp.add(2 * j + 3) as *const __m256i);
                 let old = _mm256_loadu_si256(qp.add(2 * j) as *const __m256i);
                 let v = _mm256_sub_epi32(_mm256_madd_epi16(new, w_new), _mm256_madd_epi16(old, w_old));
                 store8(zp.add(j), v);
+                let (v0, v1) = (_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+                _mm_storeu_si128(zp16.add(j) as *mut __m128i, _mm_packs_epi32(v0, v1));
             }
         }
         8 * steps
@@ -700,11 +719,13 @@ mod tests {
                 *v = (s % (2 * avx2::I16_MAX_Z as u64 + 1)) as f64 - lim;
             }
             let at = round % z.len();
-            z[at] = match round % 4 {
+            z[at] = match round % 6 {
                 0 => lim,
                 1 => -lim,
                 2 => lim + 1.0,
-                _ => -lim - 1.0,
+                3 => -lim - 1.0,
+                4 => 40000.0,  // saturates to 32767
+                _ => -40000.0, // saturates to -32768
             };
             if round % 8 < 4 {
                 // the worst case for the sums: every sample at the bound
@@ -715,7 +736,8 @@ mod tests {
             let mut exact = [0.0f64; LAGS + 1];
             autocorrelation::<false>(&z, BLOCK_N, &mut exact);
             let mut got = [f64::NAN; LAGS + 1];
-            let taken = avx2::autocorrelation_i16(token, &z, &mut got);
+            let z16 = z.map(|v| v.clamp(-32768.0, 32767.0) as i16);
+            let taken = avx2::autocorrelation_i16(token, &z16, &mut got);
             let over = z.iter().any(|v| v.abs() > lim);
             assert_eq!(taken, !over, "round {round}");
             if taken {

@@ -130,6 +130,7 @@ pub struct Vad {
     primed: bool,                // history seeded from the stream's first sample
     ybuf: Vec<f64>,              // scratch (D > 2): the decimated group, after the previous sample
     z: Vec<f64>,                 // LAGS samples of history, then the group's n samples per block
+    z16: Vec<i16>,               // D <= 2: `z` saturated to int16 (see `features::diff16`)
     r: [[f64; LAGS + 1]; GROUP], // scratch: the autocorrelation of the group's blocks
     started: bool,
     sm: [i32; MAX_BANDS],
@@ -238,6 +239,7 @@ impl Vad {
             primed: false,
             ybuf: if d <= 2 { Vec::new() } else { vec![0.0; GROUP * n + 1] },
             z: vec![0.0; LAGS + GROUP * n],
+            z16: if d <= 2 { vec![0; LAGS + GROUP * n] } else { Vec::new() },
             r: [[0.0; LAGS + 1]; GROUP],
             started: false,
             sm: [0; MAX_BANDS],
@@ -294,6 +296,7 @@ impl Vad {
         self.y_prev = 0.0;
         self.primed = false;
         self.z.iter_mut().for_each(|v| *v = 0.0);
+        self.z16.iter_mut().for_each(|v| *v = 0);
         self.started = false;
         self.sub_count = 0;
         self.ring_pos = 0;

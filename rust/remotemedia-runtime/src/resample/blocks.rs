@@ -327,27 +327,44 @@ fn run_loop<S: Sample, O>(
                 }
             }
         } else {
-            // Direct, from the input again (non-finite values stay where they are).
-            for (k, d) in dst.iter_mut().enumerate() {
-                let (pp, e) = (k / l, k % l);
-                let from = base + (pp * m + bl.starts[e]) as i64;
-                let mut acc = 0.0f64;
-                for (t, &c) in bl.rows[e].iter().enumerate() {
-                    let x = from + t as i64;
-                    let v = if x < 0 || x >= hl + nl {
-                        0.0
-                    } else if x < hl {
-                        hist[x as usize].to_f64()
-                    } else {
-                        new[(x - hl) as usize].to_f64()
-                    };
-                    acc += c * v;
-                }
-                *d = put(S::from_f64(acc));
-            }
+            direct((hist, new), base, m, &bl.starts, &bl.rows, dst, &put);
         }
         done += want;
         p += b as i64;
+    }
+}
+
+/// A block's outputs computed one by one from the input (hist + new, zeros
+/// outside), as a block holding NaN or infinity needs them: output `k` is
+/// phase `e = k % L`'s window `rows[e]` read from frame
+/// `base + (k / L) * m + starts[e]` on (`L = starts.len()`). Non-finite
+/// values reach only the outputs whose window holds them.
+pub(super) fn direct<S: Sample, O>(
+    (hist, new): (&[S], &[S]),
+    base: i64,
+    m: usize,
+    starts: &[usize],
+    rows: &[Vec<f64>],
+    dst: &mut [O],
+    put: impl Fn(S) -> O,
+) {
+    let (hl, nl, l) = (hist.len() as i64, new.len() as i64, starts.len());
+    for (k, d) in dst.iter_mut().enumerate() {
+        let (pp, e) = (k / l, k % l);
+        let from = base + (pp * m + starts[e]) as i64;
+        let mut acc = 0.0f64;
+        for (t, &c) in rows[e].iter().enumerate() {
+            let x = from + t as i64;
+            let v = if x < 0 || x >= hl + nl {
+                0.0
+            } else if x < hl {
+                hist[x as usize].to_f64()
+            } else {
+                new[(x - hl) as usize].to_f64()
+            };
+            acc += c * v;
+        }
+        *d = put(S::from_f64(acc));
     }
 }
 

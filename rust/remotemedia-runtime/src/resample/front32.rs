@@ -461,24 +461,7 @@ fn run_loop<F: Real, S: Sample, O>(
                 }
             }
         } else {
-            // Direct, from the input again (non-finite values stay where they are).
-            for (k, d) in dst.iter_mut().enumerate() {
-                let (pp, e) = (k / L, k % L);
-                let from = base + (pp * M + fr.starts[e]) as i64;
-                let mut acc = 0.0f64;
-                for (t, &c) in fr.rows[e].iter().enumerate() {
-                    let x = from + t as i64;
-                    let v = if x < 0 || x >= hl + nl {
-                        0.0
-                    } else if x < hl {
-                        hist[x as usize].to_f64()
-                    } else {
-                        new[(x - hl) as usize].to_f64()
-                    };
-                    acc += c * v;
-                }
-                *d = put(S::from_f64(acc));
-            }
+            super::blocks::direct((hist, new), base, M, &fr.starts, &fr.rows, dst, &put);
         }
         done += want;
         p += b as i64;

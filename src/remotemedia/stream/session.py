@@ -17,6 +17,7 @@ from typing import Any
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.errors import NodeError
 from remotemedia.core.node import Node
+from remotemedia.stream.fastpush import chain_pusher
 from remotemedia.stream.stages import (
     START_S,
     START_SAMPLE,
@@ -79,6 +80,12 @@ class StreamSession:
         self._stamp = self._stamps[topo.sinks[0]]
         self.position = Position()
         self._metrics = pipeline.metrics
+        # The short path in C (the binding's ChainPush), armed once the first
+        # chunk compiled a chain that tracks the segments: push() is then its
+        # method, one call per chunk (see remotemedia.stream.fastpush).
+        self._pusher = chain_pusher(self, self._only)
+        if self._pusher is not None:
+            self.push = self._pusher.push  # type: ignore[method-assign]
         self._t0 = time.perf_counter_ns()
 
     # protocol ---------------------------------------------------------------
@@ -156,6 +163,8 @@ class StreamSession:
             raise self._ended()
         self._flushed = True
         self._only = None
+        if self._pusher is not None:
+            self._pusher.disarm()
         where = self.position.describe(None)
         pieces: dict[str, list[Any]] = {s: [] for s in self._sinks}
         try:
@@ -204,6 +213,8 @@ class StreamSession:
     def close(self) -> None:
         """Release every node's stream state (idempotent; no flush)."""
         self._only = None
+        if getattr(self, "_pusher", None) is not None:
+            self._pusher.disarm()
         if not self._closed:
             self._closed = True
             close_stages(self._stages)

@@ -36,6 +36,12 @@ cdef class ChainPush:
     take). ``fail(exc, native)``: the error to raise for ``exc`` (a
     NodeError naming the node; ``native``: the chain call failed), which
     also closes the session.
+
+    The stream position and the output stamps are counted here in C while
+    armed; :meth:`sync` adds them to the session's Position and Stamper,
+    which this class does before anything else reads or changes them (the
+    general path, a failure, :meth:`disarm`) and the session does before
+    its ``position`` is read.
     """
 
     cdef Chain _chain
@@ -45,6 +51,12 @@ cdef class ChainPush:
     cdef object _frame_ms, _speech_events, _position, _stamp
     cdef int _ndim
     cdef Py_ssize_t _channels
+    cdef double _rate_out_c
+    # Since the last sync: chunks and input samples taken, the last chunk's
+    # rate (None: no chunk); the stamper's frames at the last sync, and the
+    # output frames since.
+    cdef Py_ssize_t _chunks, _samples, _stamp_base, _frames
+    cdef object _last_rate
 
     def __cinit__(self, fallback, fail):
         self._fallback = fallback
@@ -55,9 +67,10 @@ cdef class ChainPush:
             frame_ms, speech_events, position, stamp):
         """Take the stream's later chunks of this format (``ndim``, ``channels``
         rows, ``dtype``, ``rate_in``) through ``chain`` here. ``position``
-        and ``stamp`` are the session's Position and Stamper (updated as
-        the general path does); ``speech_events`` turns the chain's
+        and ``stamp`` are the session's Position and Stamper (counted as
+        the general path counts them); ``speech_events`` turns the chain's
         events into the VAD's."""
+        self.sync()
         self._chain = chain
         self._buffer_type = buffer_type
         self._ndarray = _np.ndarray
@@ -66,46 +79,78 @@ cdef class ChainPush:
         self._ndim = ndim
         self._channels = channels
         self._rate_out = rate_out
+        self._rate_out_c = rate_out
         self._frame_ms = frame_ms
         self._speech_events = speech_events
         self._position = position
         self._stamp = stamp
+        self._stamp_base = stamp.frames
         self._armed = True
 
     def disarm(self):
         """Every later chunk goes to ``fallback`` (the session ended); drops the chain."""
+        self.sync()
         self._armed = False
         self._chain = None
         self._speech_events = self._position = self._stamp = None
+
+    def sync(self):
+        """Add the counts of the chunks taken here since the last sync to the
+        session's Position and Stamper."""
+        if self._chunks:
+            pos = self._position
+            pos.chunks += self._chunks
+            pos.samples += self._samples
+            pos.rate = self._last_rate
+            self._chunks = self._samples = 0
+            self._last_rate = None
+        if self._frames:
+            self._stamp_base += self._frames
+            self._stamp.frames = self._stamp_base
+            self._frames = 0
 
     @property
     def armed(self):
         return self._armed
 
+    cdef object _general(self, chunk):
+        # The session's general path, with the counts it reads brought up to date.
+        if not self._armed:
+            return self._fallback(chunk)
+        self.sync()
+        out = self._fallback(chunk)
+        if self._armed:  # the general path moved the stamps on
+            self._stamp_base = self._stamp.frames
+        return out
+
+    cdef object _failed(self, exc, bint native):
+        self.sync()
+        return self._fail(exc, native)
+
     def push(self, chunk):
         """Process one chunk; the output AudioBuffer, or what ``fallback`` returns."""
         cdef Py_buffer buf
-        cdef Py_ssize_t frames
+        cdef Py_ssize_t frames, n, m
         if not self._armed or type(chunk) is not self._buffer_type:
-            return self._fallback(chunk)
+            return self._general(chunk)
         data = chunk.data
         rate = chunk.sample_rate
         if type(data) is not self._ndarray or data.dtype is not self._dtype or not (rate == self._rate_in):
-            return self._fallback(chunk)
+            return self._general(chunk)
         try:
             PyObject_GetBuffer(data, &buf, PyBUF_C_CONTIGUOUS)
         except Exception:
-            return self._fallback(chunk)  # not C-contiguous: the general path copies it
+            return self._general(chunk)  # not C-contiguous: the general path copies it
         if buf.ndim != self._ndim or (self._ndim == 2 and buf.shape[0] != self._channels):
             PyBuffer_Release(&buf)
-            return self._fallback(chunk)
+            return self._general(chunk)
         frames = buf.shape[buf.ndim - 1]
         try:
             try:
                 y, flags = self._chain._call_buffer(&buf, False)
                 events = self._chain._events()
             except Exception as exc:
-                raise self._fail(exc, True) from exc
+                raise self._failed(exc, True) from exc
         finally:
             PyBuffer_Release(&buf)
         try:
@@ -124,20 +169,21 @@ cdef class ChainPush:
             else:
                 meta = None
         except Exception as exc:
-            raise self._fail(exc, False) from exc
-        pos = self._position
-        pos.chunks += 1
-        pos.samples += frames
-        pos.rate = rate
-        stamp = self._stamp
-        n = stamp.frames
+            raise self._failed(exc, False) from exc
+        self._chunks += 1
+        self._samples += frames
+        self._last_rate = rate
+        n = self._stamp_base + self._frames
         shape = y.shape
-        stamp.frames = n + shape[len(shape) - 1]  # (no negative index: wraparound is off)
+        m = shape[len(shape) - 1]  # (no negative index: wraparound is off)
+        self._frames += m
+        # start_s as Python's int / int: exact operands, one rounding (beyond 2**53, Python's own).
+        start_s = <double>n / self._rate_out_c if n < 9007199254740992 else n / self._rate_out
         if meta is None:  # the common case: one dict built in one go
             meta = {_VAD_FLAGS: flags, _VAD_EVENTS: ev, _VAD_FRAME_MS: self._frame_ms,
-                    _START_SAMPLE: n, _START_S: n / self._rate_out}
+                    _START_SAMPLE: n, _START_S: start_s}
         else:
             meta[_START_SAMPLE] = n
-            meta[_START_S] = n / self._rate_out
+            meta[_START_S] = start_s
         out.metadata = meta
         return out

@@ -77,8 +77,9 @@ class StreamSession:
         # the session ends, so push() then takes the general path and raises.
         only = stages[0] if len(stages) == 1 and self._fresh is not None and self._chain else None
         self._only: Any = only if only is not None and not self._timed and len(topo.sinks) == 1 else None
+        self._pusher: Any = None
         self._stamp = self._stamps[topo.sinks[0]]
-        self.position = Position()
+        self._position = Position()
         self._metrics = pipeline.metrics
         # The short path in C (the binding's ChainPush), armed once the first
         # chunk compiled a chain that tracks the segments: push() is then its
@@ -87,6 +88,14 @@ class StreamSession:
         if self._pusher is not None:
             self.push = self._pusher.push  # type: ignore[method-assign]
         self._t0 = time.perf_counter_ns()
+
+    @property
+    def position(self) -> Position:
+        """Where the stream is: chunks taken in and input samples (for error messages)."""
+        pusher = self._pusher
+        if pusher is not None:
+            pusher.sync()  # the short path counts in C until asked
+        return self._position
 
     # protocol ---------------------------------------------------------------
 

@@ -97,12 +97,13 @@ cdef class Chain:
         cdef Py_buffer buf
         PyObject_GetBuffer(x, &buf, PyBUF_C_CONTIGUOUS)
         try:
-            return self._call_buffer(&buf, whole)
+            return self._call_buffer(&buf, whole, NULL)
         finally:
             PyBuffer_Release(&buf)
 
-    cdef tuple _call_buffer(self, Py_buffer *buf, bint whole):
-        # One block from an exported (C-contiguous) buffer: (output or None, flags).
+    cdef tuple _call_buffer(self, Py_buffer *buf, bint whole, size_t *n_out):
+        # One block from an exported (C-contiguous) buffer: (output or None,
+        # flags); the output's frames into *n_out unless NULL.
         cdef size_t n_in, frames = 0, nflags = 0, wrote = 0, wrote_flags = 0
         cdef int32_t st
         cdef void *op = NULL
@@ -137,6 +138,8 @@ cdef class Chain:
             _fail(st)
         if flags is None:
             flags = _ONE_FLAG[one] if one < 2 else _np.full(1, one, _U8)
+        if n_out != NULL:
+            n_out[0] = frames
         return out, flags
 
     def process(self, x):

@@ -130,7 +130,8 @@ cdef class ChainPush:
     def push(self, chunk):
         """Process one chunk; the output AudioBuffer, or what ``fallback`` returns."""
         cdef Py_buffer buf
-        cdef Py_ssize_t frames, n, m
+        cdef Py_ssize_t frames, n
+        cdef size_t made = 0
         if not self._armed or type(chunk) is not self._buffer_type:
             return self._general(chunk)
         data = chunk.data
@@ -147,7 +148,7 @@ cdef class ChainPush:
         frames = buf.shape[buf.ndim - 1]
         try:
             try:
-                y, flags = self._chain._call_buffer(&buf, False)
+                y, flags = self._chain._call_buffer(&buf, False, &made)
                 events = self._chain._events()
             except Exception as exc:
                 raise self._failed(exc, True) from exc
@@ -156,6 +157,7 @@ cdef class ChainPush:
         try:
             if y is None:  # no stage changes the audio: the output is the input
                 y = data
+                made = frames
             out = rm_tp_new(self._buffer_type, _NO_ARGS)
             out.data = y
             out.sample_rate = self._rate_out
@@ -174,9 +176,7 @@ cdef class ChainPush:
         self._samples += frames
         self._last_rate = rate
         n = self._stamp_base + self._frames
-        shape = y.shape
-        m = shape[len(shape) - 1]  # (no negative index: wraparound is off)
-        self._frames += m
+        self._frames += made
         # start_s as Python's int / int: exact operands, one rounding (beyond 2**53, Python's own).
         start_s = <double>n / self._rate_out_c if n < 9007199254740992 else n / self._rate_out
         if meta is None:  # the common case: one dict built in one go

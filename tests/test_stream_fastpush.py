@@ -115,6 +115,44 @@ def test_short_path_equals_the_general_path_and_node_by_node(runtime_env: tuple[
     assert len(joined.metadata["vad_events"]) >= 2  # speech starts and ends inside the stream
 
 
+def test_every_kind_of_chunk_gives_what_the_general_path_gives(runtime_env: tuple[str, Any]) -> None:
+    # Tuples and buffers the short path takes, and the ones it hands to the general path
+    # (numpy or float rates, lists, byte-swapped or non-contiguous arrays, bad shapes and rates).
+    x = speechy(0.1, 48000)
+    frame = np.ascontiguousarray(x[:, 960:1920])
+    kinds: list[Any] = [
+        (frame, 48000),
+        (frame, np.int64(48000)),
+        (frame, 48000.0),
+        [frame, 48000],
+        (frame.astype(">i2"), 48000),
+        (x[:, 960:1920], 48000),
+        AudioBuffer(frame, 48000, {"k": 1}),
+        (np.ascontiguousarray(frame.T), 48000),
+        (frame, True),
+        (frame, 44100),
+        (frame[:1], 48000),
+        (frame,),
+        frame,
+    ]
+    p = pipeline_of(nodes_of())
+    for chunk in kinds:
+        results = []
+        for push in (lambda s, c: s.push(c), StreamSession.push):
+            with p.open_stream() as s:
+                push(s, AudioBuffer(np.ascontiguousarray(x[:, :960]), 48000))
+                try:
+                    results.append((push(s, chunk), s.position))
+                except Exception as exc:  # the same error either way
+                    results.append((type(exc), str(exc)))
+        (a, pos_a), (b, pos_b) = results
+        if isinstance(a, type):
+            assert (a, pos_a) == (b, pos_b), chunk
+        else:
+            assert_outputs_equal([a], [b])
+            assert pos_a == pos_b
+
+
 def test_short_path_outputs_are_new_arrays_and_dicts(runtime_env: tuple[str, Any]) -> None:
     x = speechy(0.5, 48000)
     p = pipeline_of(nodes_of())

@@ -132,10 +132,21 @@ cdef class ChainPush:
         cdef Py_buffer buf
         cdef Py_ssize_t frames, n
         cdef size_t made = 0
-        if not self._armed or type(chunk) is not self._buffer_type:
+        cdef bint whole_buffer
+        if not self._armed:
             return self._general(chunk)
-        data = chunk.data
-        rate = chunk.sample_rate
+        whole_buffer = type(chunk) is self._buffer_type
+        if whole_buffer:
+            data = chunk.data
+            rate = chunk.sample_rate
+        elif type(chunk) is tuple and len(<tuple>chunk) == 2 and type((<tuple>chunk)[1]) is int:
+            # (array, rate): what AudioBuffer(array, rate) holds when the checks
+            # below pass (a native-endian C-contiguous array of the stream's
+            # format, an int rate), with no metadata.
+            data = (<tuple>chunk)[0]
+            rate = (<tuple>chunk)[1]
+        else:
+            return self._general(chunk)
         if type(data) is not self._ndarray or data.dtype is not self._dtype or not (rate == self._rate_in):
             return self._general(chunk)
         try:
@@ -162,7 +173,7 @@ cdef class ChainPush:
             out.data = y
             out.sample_rate = self._rate_out
             ev = self._speech_events(events) if events else []
-            meta_in = chunk.metadata
+            meta_in = chunk.metadata if whole_buffer else None
             if meta_in:
                 meta = PyDict_Copy(meta_in) if type(meta_in) is dict else {**meta_in}
                 meta[_VAD_FLAGS] = flags

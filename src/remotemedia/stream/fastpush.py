@@ -12,9 +12,10 @@ The results are the general path's, key for key and bit for bit: the C
 method runs the same chain call and builds the same buffer, metadata
 dict (the input's keys first, then ``vad_flags``, ``vad_events``,
 ``vad_frame_duration_ms``, ``start_sample``, ``start_s``) and position.
-Whatever it does not take (an ``(array, rate)`` tuple, a format change,
-a non-contiguous array, an ended session) goes to the general path,
-which gives the same output or the same error. Other bindings (ctypes,
+It takes AudioBuffers and ``(array, rate)`` tuples (an int rate) of the
+stream's format; whatever else comes (another type, a format change, a
+non-contiguous or byte-swapped array, an ended session) goes to the
+general path, which gives the same output or the same error. Other bindings (ctypes,
 the numpy body) have no ``ChainPush``: their sessions keep the general
 path.
 """

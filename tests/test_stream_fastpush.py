@@ -82,6 +82,8 @@ def assert_outputs_equal(got: list[Any], want: list[Any]) -> None:
                 np.testing.assert_array_equal(a.metadata[key], value)
             else:
                 assert a.metadata[key] == value, key
+        got_events, want_events = a.metadata.get("vad_events", []), b.metadata.get("vad_events", [])
+        assert [(type(e), vars(e)) for e in got_events] == [(type(e), vars(e)) for e in want_events]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

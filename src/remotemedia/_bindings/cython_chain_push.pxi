@@ -26,6 +26,12 @@ cdef object _VAD_EVENTS = "vad_events"
 cdef object _VAD_FRAME_MS = "vad_frame_duration_ms"
 cdef object _START_SAMPLE = "start_sample"
 cdef object _START_S = "start_s"
+cdef object _KIND = "kind"
+cdef object _SAMPLE = "sample"
+cdef object _TIME_S = "time_s"
+cdef object _AUDIO = "audio"
+cdef object _START = "start"
+cdef object _END = "end"
 
 
 cdef class ChainPush:
@@ -48,7 +54,7 @@ cdef class ChainPush:
     cdef bint _armed
     cdef object _fallback, _fail
     cdef object _buffer_type, _ndarray, _dtype, _rate_in, _rate_out
-    cdef object _frame_ms, _speech_events, _position, _stamp
+    cdef object _frame_ms, _event_type, _event_rate, _position, _stamp
     cdef int _ndim
     cdef Py_ssize_t _channels
     cdef double _rate_out_c
@@ -64,12 +70,13 @@ cdef class ChainPush:
         self._armed = False
 
     def arm(self, Chain chain, buffer_type, dtype, rate_in, int ndim, Py_ssize_t channels, rate_out,
-            frame_ms, speech_events, position, stamp):
+            frame_ms, event_type, event_rate, position, stamp):
         """Take the stream's later chunks of this format (``ndim``, ``channels``
         rows, ``dtype``, ``rate_in``) through ``chain`` here. ``position``
         and ``stamp`` are the session's Position and Stamper (counted as
-        the general path counts them); ``speech_events`` turns the chain's
-        events into the VAD's."""
+        the general path counts them); the chain's events become
+        ``event_type`` objects (``SpeechEvent``) at ``event_rate``, as
+        ``VadStreamState.speech_events`` makes them."""
         self.sync()
         self._chain = chain
         self._buffer_type = buffer_type
@@ -81,7 +88,8 @@ cdef class ChainPush:
         self._rate_out = rate_out
         self._rate_out_c = rate_out
         self._frame_ms = frame_ms
-        self._speech_events = speech_events
+        self._event_type = event_type
+        self._event_rate = event_rate
         self._position = position
         self._stamp = stamp
         self._stamp_base = stamp.frames
@@ -92,7 +100,7 @@ cdef class ChainPush:
         self.sync()
         self._armed = False
         self._chain = None
-        self._speech_events = self._position = self._stamp = None
+        self._event_type = self._position = self._stamp = None
 
     def sync(self):
         """Add the counts of the chunks taken here since the last sync to the
@@ -121,6 +129,21 @@ cdef class ChainPush:
         out = self._fallback(chunk)
         if self._armed:  # the general path moved the stamps on
             self._stamp_base = self._stamp.frames
+        return out
+
+    cdef list _speech_events(self, tuple events):
+        # VadStreamState.speech_events (via vad_stream._speech_event) in C: a
+        # SpeechEvent per (kind, sample), its fields filled in directly.
+        out = []
+        for pair in events:
+            kind, sample = pair
+            e = rm_tp_new(self._event_type, _NO_ARGS)
+            d = e.__dict__
+            d[_KIND] = _START if kind else _END
+            d[_SAMPLE] = sample
+            d[_TIME_S] = sample / self._event_rate
+            d[_AUDIO] = None
+            out.append(e)
         return out
 
     cdef object _failed(self, exc, bint native):

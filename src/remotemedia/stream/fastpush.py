@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from remotemedia import runtime
 from remotemedia.core.audio import AudioBuffer
+from remotemedia.nodes.vad_stream import SpeechEvent
 
 if TYPE_CHECKING:
     from remotemedia.stream.chained import ChainStage
@@ -83,7 +84,8 @@ def _arm(pusher: Any, session: StreamSession, stage: ChainStage, module: Any) ->
         stage._lead[0] if stage._ndim == 2 else 0,
         stage._rate,
         stage._frame_ms,
-        vad.speech_events,
+        SpeechEvent,  # made as vad.speech_events makes them (tested against it)
+        vad.rate,
         session.position,
         session._stamp,
     )

@@ -117,6 +117,10 @@ cdef class ChainPush:
             self._stamp.frames = self._stamp_base
             self._frames = 0
 
+    def accepts(self, chain):
+        """True when ``chain`` is this binding's Chain (the one kind :meth:`arm` takes)."""
+        return isinstance(chain, Chain)
+
     @property
     def armed(self):
         return self._armed

@@ -22,70 +22,25 @@ path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from remotemedia import runtime
-from remotemedia.core.audio import AudioBuffer
-from remotemedia.nodes.vad_stream import SpeechEvent
-
-if TYPE_CHECKING:
-    from remotemedia.stream.chained import ChainStage
-    from remotemedia.stream.session import StreamSession
 
 
-def chain_pusher(session: StreamSession, stage: Any) -> Any:
-    """The binding's ``ChainPush`` for ``session`` (whose one stage is the ChainStage ``stage``), or None.
+def chain_pusher(stage: Any, fallback: Callable[[Any], Any], fail: Callable[[BaseException, bool], Any]) -> Any:
+    """The binding's ``ChainPush`` for a session whose one stage is the ChainStage ``stage``, or None.
 
     None when there is no such stage (the session has several stages,
-    metrics or sinks) or the chain's binding has no ``ChainPush``. The
-    pusher starts unarmed: its pushes go to the session's general path,
-    and the first one that leaves a tracking chain compiled arms it.
+    metrics or sinks) or the chain's binding has no ``ChainPush`` (ctypes,
+    numpy). ``fallback(chunk)`` is the session's general push, ``fail(exc,
+    native)`` the error a failure raises (see ``ChainPush``). The pusher
+    starts unarmed: its pushes go to ``fallback``, and the session arms it
+    (:meth:`ChainStage.arm_pusher`) once a chunk left a tracking chain
+    compiled.
     """
     if stage is None or stage.kernels is None or stage.kernels.binding is None:
         return None
     module, _ = runtime.load_binding(stage.kernels.binding)
     cls = getattr(module, "ChainPush", None)
-    if cls is None:
-        return None
-    # The pusher holds its session as a bound method would (``push = s.push``
-    # keeps the stream usable); the session holds the pusher: a cycle, so a
-    # session dropped without close() is closed by the garbage collector.
-
-    def fallback(chunk: Any) -> Any:
-        out = type(session).push(session, chunk)
-        pusher = session._pusher
-        if pusher is not None and not pusher.armed and session._only is stage:
-            _arm(pusher, session, stage, module)
-        return out
-
-    def fail(exc: BaseException, native: bool) -> BaseException:
-        if native:
-            stage.blame = stage.subs[0]  # as ChainStage: the chain call failed, its first node answers
-        pos = session.position
-        return session._fail(stage, "process_chunk", pos.describe(pos.chunks), exc)
-
-    return cls(fallback, fail)
-
-
-def _arm(pusher: Any, session: StreamSession, stage: ChainStage, module: Any) -> None:
-    """Arm ``pusher`` when ``stage`` took its first chunk into a tracking chain of this binding."""
-    chain = stage._chain
-    core = getattr(chain, "_core", None)
-    if not stage._native or stage._direct or stage._timed or not isinstance(core, module.Chain):
-        return
-    vad = stage._vad
-    assert vad is not None  # a tracking chain ends in the VAD
-    pusher.arm(
-        core,
-        AudioBuffer,
-        stage._dtype,
-        stage._rate_in,
-        stage._ndim,
-        stage._lead[0] if stage._ndim == 2 else 0,
-        stage._rate,
-        stage._frame_ms,
-        SpeechEvent,  # made as vad.speech_events makes them (tested against it)
-        vad.rate,
-        session.position,
-        session._stamp,
-    )
+    return None if cls is None else cls(fallback, fail)

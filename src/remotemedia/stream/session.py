@@ -84,7 +84,11 @@ class StreamSession:
         # The short path in C (the binding's ChainPush), armed once the first
         # chunk compiled a chain that tracks the segments: push() is then its
         # method, one call per chunk (see remotemedia.stream.fastpush).
-        self._pusher = chain_pusher(self, self._only)
+        # The pusher holds this session through its callbacks, as a bound method
+        # would (``push = s.push`` keeps the stream usable); the session holds the
+        # pusher: a cycle, so such a session dropped without close() is closed by
+        # the garbage collector.
+        self._pusher = chain_pusher(self._only, self._pusher_fallback, self._pusher_fail)
         if self._pusher is not None:
             self.push = self._pusher.push  # type: ignore[method-assign]
         self._t0 = time.perf_counter_ns()
@@ -263,6 +267,22 @@ class StreamSession:
         meta[START_SAMPLE] = n
         meta[START_S] = n / out.sample_rate
         return out
+
+    def _pusher_fallback(self, chunk: Any) -> Any:
+        """The short path's general push; arms it once a chunk compiled a tracking chain."""
+        out = StreamSession.push(self, chunk)
+        pusher, only = self._pusher, self._only
+        if pusher is not None and only is not None and not pusher.armed:
+            only.arm_pusher(pusher, self._position, self._stamp)
+        return out
+
+    def _pusher_fail(self, exc: BaseException, native: bool) -> NodeError:
+        """The error the short path raises for ``exc`` (the session is then closed)."""
+        only: Any = self._stages[0]  # the ChainStage
+        if native:
+            only.blame = only.subs[0]  # as ChainStage: the chain call failed, its first node answers
+        pos = self.position
+        return self._fail(only, "process_chunk", pos.describe(pos.chunks), exc)
 
     def _ended(self) -> RuntimeError:
         state = "is flushed" if self._flushed else "is closed"

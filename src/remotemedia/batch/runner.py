@@ -343,8 +343,19 @@ def _record(result: FileResult, summary: BatchSummary, bar: Progress, failures: 
 
 
 def _run_inline(todo: list[FileTask], summary: BatchSummary, bar: Progress, failures: IO[str], on_error: str) -> None:
-    for task in todo:
-        result = process_file(task)
+    from remotemedia.batch import readahead
+
+    if readahead.enabled(len(todo), usable_cores()):  # the next file decoded on a second core (batch/readahead.py)
+        with contextlib.closing(readahead.process_in_order(todo, process_file)) as results:
+            _record_in_order(results, summary, bar, failures, on_error)
+    else:
+        _record_in_order(map(process_file, todo), summary, bar, failures, on_error)
+
+
+def _record_in_order(
+    results: Iterable[FileResult], summary: BatchSummary, bar: Progress, failures: IO[str], on_error: str
+) -> None:
+    for result in results:
         _record(result, summary, bar, failures)
         if result.status == "failed" and on_error == "stop":
             return

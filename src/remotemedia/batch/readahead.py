@@ -31,6 +31,7 @@ Off when the process may use a single core, or with ``REMOTEMEDIA_READ_AHEAD=0``
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import contextlib
 import os
@@ -50,6 +51,8 @@ ENV = "REMOTEMEDIA_READ_AHEAD"
 #: Largest input (samples over all channels) read ahead whole: 8 Mi samples, 16 MiB as int16, 32 MiB as
 #: float32 (87 s of 48 kHz stereo, 8.7 min of 16 kHz mono). Larger files stream block by block.
 MAX_SAMPLES = 8 * 1024 * 1024
+#: Files read ahead of the one running (each at most MAX_SAMPLES): one, so memory holds at most two files.
+DEPTH = 1
 
 
 @dataclass
@@ -128,14 +131,12 @@ def process_in_order(
     stop = threading.Event()
     rules = _Rules()
     pool = cf.ThreadPoolExecutor(1, thread_name_prefix="remotemedia-read")
-    pending: cf.Future[Ahead] | None = None
+    pending: collections.deque[cf.Future[Ahead]] = collections.deque()
     try:
         for i, task in enumerate(tasks):
-            ahead = _take(pending)
-            pending = None
-            if i + 1 < len(tasks):
-                following = tasks[i + 1]
-                pending = pool.submit(read, following, rules.int16_ok(following), stop)
+            ahead = _take(pending.popleft() if pending else None)
+            for following in tasks[i + 1 + len(pending) : i + 1 + DEPTH]:
+                pending.append(pool.submit(read, following, rules.int16_ok(following), stop))
             yield process(task, ahead)
     finally:
         stop.set()

@@ -82,13 +82,14 @@ def _same_outputs(a: Path, b: Path) -> None:
         assert _sidecar_text(sidecar, a) == _sidecar_text(want[key][2], b), key
 
 
+@pytest.mark.parametrize("files", [1, 2])
 def test_results_and_errors_are_those_of_reading_in_turn(
-    runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime_env: tuple[str, str | None], files: int, mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     in_turn_dir, ahead_dir = tmp_path / "in_turn", tmp_path / "ahead"
     in_turn = [process_file(t) for t in _tasks(mixed, in_turn_dir)]
     seen = _count_reads(monkeypatch)
-    ahead = list(readahead.process_in_order(_tasks(mixed, ahead_dir), process_file))
+    ahead = list(readahead.process_in_order(_tasks(mixed, ahead_dir), process_file, files))
 
     assert [_comparable(r) for r in ahead] == [_comparable(r) for r in in_turn]
     assert len(seen) == len(in_turn) - 1  # every file but the first was read ahead
@@ -202,17 +203,28 @@ def test_an_interrupt_mid_file_leaves_no_partial_output_and_no_reader(
 @pytest.mark.parametrize(
     ("tasks", "cores", "env", "expected"),
     [
-        (2, 2, None, True),
-        (1, 2, None, False),  # nothing to overlap
-        (5, 1, None, False),  # no second core to decode on
-        (5, 2, "0", False),
+        (2, 2, None, 1),
+        (2, 2, "2", 2),
+        (1, 2, None, 0),  # nothing to overlap
+        (5, 1, "2", 0),  # no second core to decode on
+        (5, 2, "0", 0),
     ],
 )
-def test_when_the_run_reads_ahead(
-    tasks: int, cores: int, env: str | None, expected: bool, monkeypatch: pytest.MonkeyPatch
+def test_how_many_files_the_run_reads_ahead(
+    tasks: int, cores: int, env: str | None, expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if env is None:
         monkeypatch.delenv(readahead.ENV, raising=False)
     else:
         monkeypatch.setenv(readahead.ENV, env)
-    assert readahead.enabled(tasks, cores) is expected
+    assert readahead.depth(tasks, cores) == expected
+
+
+@pytest.mark.parametrize("bad", ["-1", "99", "yes"])
+def test_a_bad_read_ahead_setting_is_refused_before_any_work(
+    bad: str, mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(readahead.ENV, bad)
+    with pytest.raises(ValueError, match=r"REMOTEMEDIA_READ_AHEAD=.*number of files to read ahead"):
+        run_batch([mixed], "speech-16k", tmp_path / "out", workers=1, progress="none")
+    assert not (tmp_path / "out").exists()

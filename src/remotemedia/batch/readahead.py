@@ -46,13 +46,15 @@ from remotemedia.batch.decode import dtype_for, takes_int16
 from remotemedia.batch.job import FileResult, FileTask
 from remotemedia.batch.streamfile import Decoded, decode_whole
 
-#: Environment variable: "0" turns the read-ahead off.
+#: Environment variable: how many files to read ahead ("0" turns the read-ahead off; default DEPTH).
 ENV = "REMOTEMEDIA_READ_AHEAD"
 #: Largest input (samples over all channels) read ahead whole: 8 Mi samples, 16 MiB as int16, 32 MiB as
 #: float32 (87 s of 48 kHz stereo, 8.7 min of 16 kHz mono). Larger files stream block by block.
 MAX_SAMPLES = 8 * 1024 * 1024
-#: Files read ahead of the one running (each at most MAX_SAMPLES): one, so memory holds at most two files.
+#: Files read ahead of the one running by default: one, so at most one decoded file waits.
 DEPTH = 1
+#: The most files ``REMOTEMEDIA_READ_AHEAD`` may ask for (memory: that many times MAX_SAMPLES).
+MAX_DEPTH = 4
 
 
 @dataclass
@@ -69,9 +71,28 @@ class Ahead:
     decoded: Decoded | None = None
 
 
-def enabled(n_tasks: int, cores: int) -> bool:
-    """True if a run of ``n_tasks`` files on ``cores`` usable cores reads ahead (see the module doc)."""
-    return n_tasks >= 2 and cores >= 2 and os.environ.get(ENV, "1").strip() != "0"
+def depth(n_tasks: int, cores: int) -> int:
+    """Files to read ahead in a run of ``n_tasks`` files on ``cores`` usable cores; 0: none.
+
+    None with fewer than two files (nothing to overlap) or one core (no
+    core to decode on); else ``REMOTEMEDIA_READ_AHEAD`` (a whole number,
+    0 to :data:`MAX_DEPTH`), or :data:`DEPTH`.
+
+    Raises
+    ------
+    ValueError
+        ``REMOTEMEDIA_READ_AHEAD`` is not a whole number from 0 to MAX_DEPTH.
+    """
+    text = os.environ.get(ENV, "").strip()
+    try:
+        files = DEPTH if not text else int(text)
+        if not 0 <= files <= MAX_DEPTH:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"{ENV}={text!r}: expected the number of files to read ahead, 0 (off) to {MAX_DEPTH}; unset it for {DEPTH}"
+        ) from None
+    return files if n_tasks >= 2 and cores >= 2 else 0
 
 
 def read(task: FileTask, int16_ok: bool | None, stop: threading.Event) -> Ahead:
@@ -120,9 +141,9 @@ class _Rules:
 
 
 def process_in_order(
-    tasks: Sequence[FileTask], process: Callable[[FileTask, Ahead | None], FileResult]
+    tasks: Sequence[FileTask], process: Callable[[FileTask, Ahead | None], FileResult], files: int = DEPTH
 ) -> Generator[FileResult, None, None]:
-    """``process(task, ahead)`` for each task in order, the next file read ahead on a thread.
+    """``process(task, ahead)`` for each task in order, the next ``files`` files read ahead on a thread.
 
     Results come in task order. Closing the iterator (or an exception in
     ``process``, KeyboardInterrupt included) stops the reader and waits for
@@ -135,7 +156,7 @@ def process_in_order(
     try:
         for i, task in enumerate(tasks):
             ahead = _take(pending.popleft() if pending else None)
-            for following in tasks[i + 1 + len(pending) : i + 1 + DEPTH]:
+            for following in tasks[i + 1 + len(pending) : i + 1 + files]:
                 pending.append(pool.submit(read, following, rules.int16_ok(following), stop))
             yield process(task, ahead)
     finally:

@@ -1,7 +1,9 @@
 """One file through one pipeline: the unit of work a worker runs.
 
 The file is streamed in blocks (see streamfile.py): memory is bounded by
-the block size, whatever the file's length.
+the block size, whatever the file's length (a run with one worker may
+hold the next file whole while this one runs, up to batch/readahead.py's
+MAX_SAMPLES).
 
 Everything here is plain data in and out (paths, the manifest as a dict),
 so a task can go to a thread, a process or a Dask worker: no native handle

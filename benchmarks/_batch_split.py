@@ -129,7 +129,7 @@ def ours(indir: str, outdir: str) -> dict[str, float]:
     if summary.ok != summary.files:
         raise SystemExit(f"{summary.failed} files failed")
     per_file = totals.pop("per file")
-    reader = totals.pop("read ahead")
+    reader = totals.pop("read ahead", 0.0)
     totals.pop("reader: read ahead", None)
     chain = totals.pop("chain")
     in_reader = sum(v for k, v in totals.items() if k.startswith("reader: "))

@@ -15,7 +15,6 @@ allocations.
 from __future__ import annotations
 
 import json
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -143,19 +142,27 @@ class Metrics:
 
 
 class MemoryProbe:
-    """tracemalloc around node calls (see the module doc)."""
+    """tracemalloc around node calls (see the module doc).
+
+    tracemalloc is imported where it is used, not with this module: most
+    runs never track memory and should not pay for the import.
+    """
 
     def __init__(self) -> None:
         self.started_here = False
 
     def start(self) -> None:
         """Start tracing unless someone else already is."""
+        import tracemalloc
+
         if not tracemalloc.is_tracing():
             tracemalloc.start(1)
             self.started_here = True
 
     def stop(self) -> None:
         """Stop tracing if this probe started it."""
+        import tracemalloc
+
         if self.started_here:
             tracemalloc.stop()
             self.started_here = False
@@ -163,10 +170,14 @@ class MemoryProbe:
     @staticmethod
     def begin() -> int:
         """Reset the peak; return the current traced size."""
+        import tracemalloc
+
         tracemalloc.reset_peak()
         return tracemalloc.get_traced_memory()[0]
 
     @staticmethod
     def end(base: int) -> int:
         """Peak traced bytes above ``base`` since :meth:`begin`."""
+        import tracemalloc
+
         return max(0, tracemalloc.get_traced_memory()[1] - base)

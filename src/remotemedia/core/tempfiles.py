@@ -11,7 +11,7 @@ one cleanup, :func:`remove_stale`, finds what any killed writer left.
 from __future__ import annotations
 
 import contextlib
-import uuid
+import os
 from pathlib import Path
 
 TMP_MARK = ".rmtmp"
@@ -19,7 +19,7 @@ TMP_MARK = ".rmtmp"
 
 def temp_path_for(final: Path) -> Path:
     """A unique temporary name in ``final``'s folder (so the rename is atomic)."""
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TMP_MARK}{final.suffix}")
+    return final.with_name(f".{final.name}.{os.urandom(6).hex()}{TMP_MARK}{final.suffix}")
 
 
 def is_temporary(path: Path) -> bool:

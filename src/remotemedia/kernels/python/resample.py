@@ -12,14 +12,12 @@ Arithmetic is float64 throughout.
 from __future__ import annotations
 
 import dataclasses
-import threading
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
+from remotemedia.kernels.python.design_cache import DesignCache
 from remotemedia.kernels.python.resample_design import (
     DOUBLING_MIN_FFT,
     SPECS,
@@ -98,54 +96,30 @@ class Cascade:
 #: precision. A design larger than this is freed with its last user.
 RETAIN_BYTES = 16 << 20
 
-_lock = threading.Lock()
-_live: weakref.WeakValueDictionary[tuple[int, int, str], Cascade] = weakref.WeakValueDictionary()
-_recent: OrderedDict[tuple[int, int, str], Cascade] = OrderedDict()
-
-
-def _touch(key: tuple[int, int, str], c: Cascade) -> None:
-    """Mark ``c`` most recently used; evict the least recently used beyond the budget (lock held)."""
-    if key in _recent:
-        _recent.move_to_end(key)
-        return
-    if c.nbytes > RETAIN_BYTES:
-        return
-    _recent[key] = c
-    total = sum(v.nbytes for v in _recent.values())
-    while total > RETAIN_BYTES:
-        _, old = _recent.popitem(last=False)
-        total -= old.nbytes
+_cache: DesignCache[tuple[int, int, str], Cascade] = DesignCache(RETAIN_BYTES)
 
 
 def plan(in_rate: int, out_rate: int, quality: str) -> Cascade:
     """The designed stages of a conversion: shared while in use, then kept within RETAIN_BYTES."""
     l, m = reduced(in_rate, out_rate)  # noqa: E741
     key = (l, m, quality)
-    with _lock:
-        c = _live.get(key)
-        if c is not None:
-            _touch(key, c)
-            return c
-    atten = SPECS[quality][2]
-    stages = []
-    for spec, shape in filter_stages(in_rate, out_rate, quality):
-        coef = design(spec, shape, atten)
-        shape = doubled_grid(shape)
-        band, group = _band(shape, coef)
-        stages.append(Plan(shape, coef, band, group))
-    built = Cascade(tuple(stages))
-    with _lock:
-        c = _live.get(key)
-        if c is None:  # else another thread designed it meanwhile: share theirs
-            c = _live[key] = built
-        _touch(key, c)
-        return c
+
+    def build() -> Cascade:
+        atten = SPECS[quality][2]
+        stages: list[Plan] = []
+        for spec, shape in filter_stages(in_rate, out_rate, quality):
+            coef = design(spec, shape, atten)
+            shape = doubled_grid(shape)
+            band, group = _band(shape, coef)
+            stages.append(Plan(shape, coef, band, group))
+        return Cascade(tuple(stages))
+
+    return _cache.get(key, build)
 
 
 def cache_stats() -> tuple[int, int]:
     """``(designs alive, bytes kept for reuse)`` in this process's numpy body."""
-    with _lock:
-        return len(_live), sum(v.nbytes for v in _recent.values())
+    return _cache.stats()
 
 
 def _gather(p: Plan, hist: np.ndarray, start: int, ks: np.ndarray, out: np.ndarray) -> None:

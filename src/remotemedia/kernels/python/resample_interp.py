@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
-import weakref
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from remotemedia.kernels.python.design_cache import DesignCache
 from remotemedia.kernels.python.resample import Plan, ResamplerCore, _band, _Stage
 from remotemedia.kernels.python.resample_design import (
     SHORT_EXTRA_DB,
@@ -94,45 +92,17 @@ def design(s: InterpShape) -> np.ndarray:
 #: use is shared through a weak reference and freed with its last user.
 RETAIN_BYTES = 16 << 20
 
-_lock = threading.Lock()
-_live: weakref.WeakValueDictionary[InterpShape, np.ndarray] = weakref.WeakValueDictionary()
-_recent: OrderedDict[InterpShape, np.ndarray] = OrderedDict()
-
-
-def _touch(s: InterpShape, c: np.ndarray) -> None:
-    """Mark ``c`` most recently used; evict the least recently used beyond the budget (lock held)."""
-    if s in _recent:
-        _recent.move_to_end(s)
-        return
-    if c.nbytes > RETAIN_BYTES:
-        return
-    _recent[s] = c
-    total = sum(v.nbytes for v in _recent.values())
-    while total > RETAIN_BYTES:
-        _, old = _recent.popitem(last=False)
-        total -= old.nbytes
+_cache: DesignCache[InterpShape, np.ndarray] = DesignCache(RETAIN_BYTES)
 
 
 def table(s: InterpShape) -> np.ndarray:
     """The design of a shape: shared while in use, then kept within :data:`RETAIN_BYTES`."""
-    with _lock:
-        c = _live.get(s)
-        if c is not None:
-            _touch(s, c)
-            return c
-    built = design(s)
-    with _lock:
-        c = _live.get(s)
-        if c is None:  # else another thread designed it meanwhile: share theirs
-            c = _live[s] = built
-        _touch(s, c)
-        return c
+    return _cache.get(s, lambda: design(s))
 
 
 def table_cache_stats() -> tuple[int, int]:
     """``(tables alive, bytes kept for reuse)`` in this process's numpy body."""
-    with _lock:
-        return len(_live), sum(v.nbytes for v in _recent.values())
+    return _cache.stats()
 
 
 class Clock:

@@ -2,7 +2,7 @@
 
 A session whose pipeline is one native chain ending in an annotating VAD
 (no metrics) pushes through the Cython binding's ``ChainPush`` once the
-first chunk compiled the chain (remotemedia/stream/fastpush.py). Every
+first chunk compiled the chain (``_chain_pusher`` in remotemedia/stream/session.py). Every
 test runs on every body (``runtime_env``): on cython the short path runs,
 on ctypes and numpy the general path, and all must give what the general
 path (``StreamSession.push`` called on the class) and the node-by-node

@@ -1,5 +1,5 @@
 # ChainPush: the whole per-frame path of a stream session that is one
-# tracking chain (remotemedia.stream.session / .fastpush), in one C method:
+# tracking chain (remotemedia.stream.session, _chain_pusher), in one C method:
 # the format check, the chain call, the speech events, the output
 # AudioBuffer with its metadata and stream stamps, the stream position.
 # Anything else (another chunk type, a format change, a non-contiguous

@@ -17,7 +17,6 @@ from typing import Any
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.errors import NodeError
 from remotemedia.core.node import Node
-from remotemedia.stream.fastpush import chain_pusher
 from remotemedia.stream.stages import (
     START_S,
     START_SAMPLE,
@@ -83,12 +82,12 @@ class StreamSession:
         self._metrics = pipeline.metrics
         # The short path in C (the binding's ChainPush), armed once the first
         # chunk compiled a chain that tracks the segments: push() is then its
-        # method, one call per chunk (see remotemedia.stream.fastpush).
+        # method, one call per chunk (see _chain_pusher).
         # The pusher holds this session through its callbacks, as a bound method
         # would (``push = s.push`` keeps the stream usable); the session holds the
         # pusher: a cycle, so such a session dropped without close() is closed by
         # the garbage collector.
-        self._pusher = chain_pusher(self._only, self._pusher_fallback, self._pusher_fail)
+        self._pusher = _chain_pusher(self._only, self._pusher_fallback, self._pusher_fail)
         if self._pusher is not None:
             self.push = self._pusher.push  # type: ignore[method-assign]
         self._t0 = time.perf_counter_ns()
@@ -332,3 +331,31 @@ class StreamSession:
         except ValueError as exc:
             st = next(s for s in self._stages if s.name == sink)
             raise self._fail(st, operation, where, exc) from exc
+
+
+def _chain_pusher(stage: Any, fallback: Any, fail: Any) -> Any:
+    """The binding's ``ChainPush`` for a session whose one stage is the ChainStage ``stage``, or None.
+
+    ``ChainPush`` (the Cython binding, ``cython_chain_push.pxi``) is the
+    whole push of a session that is one native chain ending in an
+    annotating VAD, in one C method: the format check, the chain call, the
+    events, the output buffer with its metadata dict and stamps, the
+    position (counted in C, added to ``position`` when read). It takes
+    AudioBuffers and ``(array, int rate)`` tuples of the stream's format,
+    with the general path's results key for key and bit for bit; anything
+    else (another type, a format change, a non-contiguous or byte-swapped
+    array, an ended session) goes to ``fallback(chunk)``, the session's
+    general push, which gives the same output or the same error;
+    ``fail(exc, native)`` makes the error a failure raises. None when
+    there is no such stage (several stages, metrics or sinks) or the
+    chain's binding has no ``ChainPush`` (ctypes, numpy). The pusher
+    starts unarmed; the session arms it (:meth:`ChainStage.arm_pusher`)
+    once a chunk left a tracking chain compiled.
+    """
+    if stage is None or stage.kernels is None or stage.kernels.binding is None:
+        return None
+    from remotemedia import runtime
+
+    module, _ = runtime.load_binding(stage.kernels.binding)
+    cls = getattr(module, "ChainPush", None)
+    return None if cls is None else cls(fallback, fail)

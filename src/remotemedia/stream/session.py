@@ -17,6 +17,7 @@ from typing import Any
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.errors import NodeError
 from remotemedia.core.node import Node
+from remotemedia.stream.fastpush import chain_pusher
 from remotemedia.stream.stages import (
     START_S,
     START_SAMPLE,
@@ -76,10 +77,29 @@ class StreamSession:
         # the session ends, so push() then takes the general path and raises.
         only = stages[0] if len(stages) == 1 and self._fresh is not None and self._chain else None
         self._only: Any = only if only is not None and not self._timed and len(topo.sinks) == 1 else None
+        self._pusher: Any = None
         self._stamp = self._stamps[topo.sinks[0]]
-        self.position = Position()
+        self._position = Position()
         self._metrics = pipeline.metrics
+        # The short path in C (the binding's ChainPush), armed once the first
+        # chunk compiled a chain that tracks the segments: push() is then its
+        # method, one call per chunk (see remotemedia.stream.fastpush).
+        # The pusher holds this session through its callbacks, as a bound method
+        # would (``push = s.push`` keeps the stream usable); the session holds the
+        # pusher: a cycle, so such a session dropped without close() is closed by
+        # the garbage collector.
+        self._pusher = chain_pusher(self._only, self._pusher_fallback, self._pusher_fail)
+        if self._pusher is not None:
+            self.push = self._pusher.push  # type: ignore[method-assign]
         self._t0 = time.perf_counter_ns()
+
+    @property
+    def position(self) -> Position:
+        """Where the stream is: chunks taken in and input samples (for error messages)."""
+        pusher = self._pusher
+        if pusher is not None:
+            pusher.sync()  # the short path counts in C until asked
+        return self._position
 
     # protocol ---------------------------------------------------------------
 
@@ -156,6 +176,8 @@ class StreamSession:
             raise self._ended()
         self._flushed = True
         self._only = None
+        if self._pusher is not None:
+            self._pusher.disarm()
         where = self.position.describe(None)
         pieces: dict[str, list[Any]] = {s: [] for s in self._sinks}
         try:
@@ -204,6 +226,8 @@ class StreamSession:
     def close(self) -> None:
         """Release every node's stream state (idempotent; no flush)."""
         self._only = None
+        if getattr(self, "_pusher", None) is not None:
+            self._pusher.disarm()
         if not self._closed:
             self._closed = True
             close_stages(self._stages)
@@ -243,6 +267,22 @@ class StreamSession:
         meta[START_SAMPLE] = n
         meta[START_S] = n / out.sample_rate
         return out
+
+    def _pusher_fallback(self, chunk: Any) -> Any:
+        """The short path's general push; arms it once a chunk compiled a tracking chain."""
+        out = StreamSession.push(self, chunk)
+        pusher, only = self._pusher, self._only
+        if pusher is not None and only is not None and not pusher.armed:
+            only.arm_pusher(pusher, self._position, self._stamp)
+        return out
+
+    def _pusher_fail(self, exc: BaseException, native: bool) -> NodeError:
+        """The error the short path raises for ``exc`` (the session is then closed)."""
+        only: Any = self._stages[0]  # the ChainStage
+        if native:
+            only.blame = only.subs[0]  # as ChainStage: the chain call failed, its first node answers
+        pos = self.position
+        return self._fail(only, "process_chunk", pos.describe(pos.chunks), exc)
 
     def _ended(self) -> RuntimeError:
         state = "is flushed" if self._flushed else "is closed"

@@ -7,7 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from remotemedia.kernels.vad_segments import RUNS_FROM, SegmentEvent, SegmentTracker, pair_events
+from remotemedia.kernels.vad_segments import (
+    RUNS_FROM,
+    SegmentEvent,
+    SegmentTracker,
+    pair_events,
+    whole_buffer_segments,
+)
 
 SR = 16000
 FRAME = 480  # 30 ms
@@ -153,3 +159,58 @@ def test_run_wise_push_takes_any_nonzero_as_speech():
     a, b = SegmentTracker(SR, FRAME, **NONE), SegmentTracker(SR, FRAME, **NONE)
     assert a.push(flags) == b.push([bool(v) for v in flags.tolist()])
     assert a.push(flags.astype(bool)) == b.push([bool(v) for v in flags.tolist()])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_whole_buffer_segments_equal_the_tracker(seed):
+    # VADNode.annotate's array-wise grouping gives the tracker's events exactly,
+    # or None (then annotate uses the tracker) for merging and cut segments.
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.choice([0, 1, 7, 300, 4000]))
+    density = rng.uniform(0.05, 0.95)
+    smooth = int(rng.integers(1, 12))
+    flags = np.zeros(0, np.uint8)
+    if n:
+        flags = (np.convolve(rng.random(n) < density, np.ones(smooth), "same") >= smooth / 2).astype(np.uint8)
+    if seed % 7 == 3:
+        flags[:] = 1  # one run of speech to the end
+    kw = {
+        "padding_ms": float(rng.choice([0, 30, 90, 400])),
+        "hangover_ms": float(rng.choice([0, 60, 120, 700])),
+        "min_speech_ms": float(rng.choice([0, 30, 90, 250])),
+        "min_silence_ms": float(rng.choice([0, 30, 300, 900])),
+        "max_segment_s": [None, 0.5, 3.0, 30.0, 1000.0][seed % 5],
+        "merge_up_to_s": 2.5 if seed % 11 == 5 else None,
+    }
+    total = [None, n * FRAME, n * FRAME - 100, n * FRAME // 2][seed % 4]
+    if total is not None:
+        total = max(total, 0)
+    ref = SegmentTracker(SR, FRAME, **kw)
+    events = ref.push(flags.tolist()) + ref.finish(total)
+    want = [(e.sample, f.sample) for e, f in zip(events[::2], events[1::2], strict=True)]
+    assert all(e.kind == "start" and f.kind == "end" for e, f in zip(events[::2], events[1::2], strict=True))
+    got = whole_buffer_segments(SegmentTracker(SR, FRAME, **kw), flags, total)
+    if kw["merge_up_to_s"] is not None:
+        assert got is None
+    elif got is None:
+        # Only a segment the maximum length cuts goes back to the tracker.
+        assert kw["max_segment_s"] is not None
+        assert want
+    else:
+        assert got == want
+
+
+def test_whole_buffer_segments_take_the_fast_path_for_the_defaults():
+    # The defaults (30 s maximum, no merging) on speech-like flags: array-wise, same events.
+    rng = np.random.default_rng(7)
+    flags = np.repeat(rng.random(400) < 0.5, rng.integers(1, 60, 400)).astype(np.uint8)
+    ref = SegmentTracker(SR, FRAME)
+    events = ref.push(flags.tolist()) + ref.finish(flags.size * FRAME)
+    want = [(e.sample, f.sample) for e, f in zip(events[::2], events[1::2], strict=True)]
+    got = whole_buffer_segments(SegmentTracker(SR, FRAME), flags, flags.size * FRAME)
+    assert got is not None and len(got) > 10
+    assert got == want
+    # A tracker that has seen flags already is not a whole buffer's.
+    used = SegmentTracker(SR, FRAME)
+    used.push([1, 1, 1, 1])
+    assert whole_buffer_segments(used, flags, None) is None

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SegmentEvent", "SegmentTracker", "pair_events"]
+__all__ = ["SegmentEvent", "SegmentTracker", "pair_events", "whole_buffer_segments"]
 
 
 @dataclass(frozen=True)
@@ -391,6 +391,71 @@ class SegmentTracker:
         if self.max_len is not None:
             bound = min(bound, self.open_start + self.max_len)
         return bound
+
+
+def whole_buffer_segments(
+    tracker: SegmentTracker, flags: np.ndarray, total: int | None
+) -> list[tuple[int, int]] | None:
+    """The segments (start, end samples) of ``push(flags)`` then ``finish(total)`` on a new tracker, array-wise.
+
+    A whole buffer's flags (``VADNode.annotate``) need only the final
+    events, so the speech runs are grouped with numpy instead of walking
+    them one by one: runs separated by less than the closing silence form
+    one candidate, which becomes a segment when it holds ``min_speech``
+    speech frames (from its first speech frame, minus the padding, never
+    before the previous end), and ends at its last speech frame plus the
+    hangover (clipped to the maximum length, and at the end of the input
+    to ``total``), exactly as :meth:`SegmentTracker.push` decides it frame
+    by frame. Returns None (the caller then uses the tracker) when
+    segments are merged or a segment would pass the maximum length (a cut
+    depends on its pauses) or when ``tracker`` has seen flags already.
+    """
+    if (
+        tracker.merge_len is not None
+        or tracker.frame
+        or tracker.open_start is not None
+        or tracker.cand_start is not None
+    ):
+        return None
+    speech = np.asarray(flags).reshape(-1) != 0
+    count = speech.shape[0]
+    if count == 0:
+        return []
+    edges = np.flatnonzero(speech[1:] != speech[:-1]) + 1
+    run_starts = np.concatenate(([0], edges))
+    run_ends = np.concatenate((edges, [count]))
+    talk = speech[run_starts]
+    first, last = run_starts[talk], run_ends[talk]  # speech runs, in frames
+    if first.shape[0] == 0:
+        return []
+    # A silence of close_after frames or more ends a candidate (and a segment).
+    breaks = np.flatnonzero(first[1:] - last[:-1] >= tracker.close_after)
+    group_first = np.concatenate(([0], breaks + 1))
+    group_last = np.concatenate((breaks, [first.shape[0] - 1]))
+    frames = np.add.reduceat(last - first, group_first)
+    kept = np.flatnonzero(frames >= tracker.min_speech)
+    n, max_len = tracker.frame_length, tracker.max_len
+    # The last group is still open at the end unless enough silence follows it.
+    open_at_end = count - int(last[-1]) < tracker.close_after
+    segments: list[tuple[int, int]] = []
+    last_end = 0
+    final = group_first.shape[0] - 1
+    for g in kept.tolist():
+        a = int(first[group_first[g]]) * n
+        b = int(last[group_last[g]]) * n
+        start = max(a - tracker.padding, last_end, 0)
+        if max_len is not None and b - start > max_len:
+            return None
+        end = b + tracker.hangover
+        if g == final and open_at_end:
+            if total is not None:
+                end = min(end, total)
+            end = max(end, start)
+        if max_len is not None:
+            end = min(end, start + max_len)
+        segments.append((start, end))
+        last_end = end
+    return segments
 
 
 def pair_events(events: list[SegmentEvent], sample_rate: int) -> list[tuple[float, float]]:

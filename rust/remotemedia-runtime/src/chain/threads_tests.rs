@@ -194,6 +194,26 @@ fn every_thread_setting_and_chunking_gives_the_one_thread_bits() {
 }
 
 #[test]
+fn lane_blocks_of_every_fill_give_the_one_thread_bits() {
+    // Lanes run LANE_BLOCK frames per block: buffers ending inside, at and
+    // just past a lane block (and a SEGMENT piece) give the one-thread bits.
+    let specs = [Spec::Convert(Fmt::F32), resample(16000, Quality::High), vad(30, 2)];
+    for (k, n) in [PARALLEL_MIN, 2 * LANE_BLOCK + 1, 3 * LANE_BLOCK - 1, 5 * LANE_BLOCK]
+        .into_iter()
+        .enumerate()
+    {
+        let x = rows(2, n, 31 + k as u32);
+        let want = pushed(&specs, &x, 2, 1, &[BLOCK]);
+        for threads in [0, 1, 2] {
+            let what = format!("{n} frames, threads {threads}");
+            assert_same(&whole(&specs, &x, 2, threads), &want, &format!("{what}, whole"));
+            let got = pushed(&specs, &x, 2, threads, &[PARALLEL_MIN + 7, 333]);
+            assert_same(&got, &want, &format!("{what}, pushed"));
+        }
+    }
+}
+
+#[test]
 fn a_stream_chooses_lanes_by_its_first_block_and_keeps_them_until_it_ends() {
     let specs = [Spec::Convert(Fmt::F32), resample(16000, Quality::High), vad(30, 2)];
     let n = PARALLEL_MIN + 100;

@@ -13,6 +13,17 @@ use std::sync::Arc;
 /// Input frames per block in one-shot resampling (about; see [`Exact::one_shot_block`]).
 pub const ONE_SHOT_BLOCK: usize = 4096;
 
+/// Input frames per piece of a long call on the exact route (outside the
+/// short-filter rule of [`Exact::one_shot_block`]). Each piece pays a
+/// fixed cost per stage (the history kept, the block straddling the
+/// history and the new frames, the edges of the stream split), so a piece
+/// of 16384 frames took 4% fewer instructions than 4096 at 48k -> 16k
+/// "high" stereo (callgrind) and 0.955 of the CPU time (median of 8
+/// alternated single-thread rounds) while its work buffers (64 KiB of
+/// streams, 32 KiB between the stages) stay in the level-2 cache. The
+/// output does not depend on it (chunk invariance).
+pub const EXACT_PIECE: usize = 4 * ONE_SHOT_BLOCK;
+
 /// The stages of a conversion in one precision, and their buffers.
 pub struct Chain<S: Precision> {
     cascade: Arc<Cascade<S>>,
@@ -335,7 +346,7 @@ impl Exact {
         }
     }
 
-    /// Input frames per one-shot block: [`ONE_SHOT_BLOCK`], or, when the
+    /// Input frames per one-shot block: [`EXACT_PIECE`], or, when the
     /// first stage runs on the tap-parallel kernel with short filters, the
     /// nearest multiple of `M * SHORT_GROUP` frames, so that every call
     /// emits whole groups of outputs sharing a row (no outputs left to the
@@ -346,7 +357,7 @@ impl Exact {
             Chains::Wide(ch) => (ch.short_first(), ch.first_m()),
         };
         if !short {
-            return ONE_SHOT_BLOCK;
+            return EXACT_PIECE;
         }
         let unit = m as usize * dot::SHORT_GROUP;
         if unit > ONE_SHOT_BLOCK * 4 {

@@ -23,14 +23,24 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 
 _START = time.process_time()
+_LOCK = threading.Lock()
 
 from collections import Counter  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+
+
+def _add(totals: Counter[str], stage: str, seconds: float) -> None:
+    """Count ``seconds`` of thread time to ``stage``, and to the reader's share when on the read-ahead thread."""
+    with _LOCK:
+        totals[stage] += seconds
+        if threading.current_thread() is not threading.main_thread():
+            totals[f"reader: {stage}"] += seconds
 
 
 def _timed(totals: Counter[str], stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,7 +49,7 @@ def _timed(totals: Counter[str], stage: str, fn: Callable[..., Any]) -> Callable
         try:
             return fn(*args, **kwargs)
         finally:
-            totals[stage] += time.thread_time() - start
+            _add(totals, stage, time.thread_time() - start)
 
     return wrapper
 
@@ -52,9 +62,9 @@ def _timed_blocks(totals: Counter[str], fn: Callable[..., Iterator[Any]]) -> Cal
             try:
                 block = next(blocks)
             except StopIteration:
-                totals["decode"] += time.thread_time() - start
+                _add(totals, "decode", time.thread_time() - start)
                 return
-            totals["decode"] += time.thread_time() - start
+            _add(totals, "decode", time.thread_time() - start)
             yield block
 
     return wrapper
@@ -97,7 +107,7 @@ def _timed_chains(totals: Counter[str], chain_for: Callable[..., Any]) -> Callab
 
 def ours(indir: str, outdir: str) -> dict[str, float]:
     import remotemedia.batch.warm  # noqa: F401 (what a worker imports for its first file, timed here)
-    from remotemedia.batch import job, runner, streamfile
+    from remotemedia.batch import job, readahead, runner, streamfile
     from remotemedia.core import chains
     from remotemedia.stream import session
 
@@ -112,19 +122,31 @@ def ours(indir: str, outdir: str) -> dict[str, float]:
         setattr(streamfile._AtomicWriter, name, _timed(totals, "write", getattr(streamfile._AtomicWriter, name)))
     chains.ChainPlan.chain_for = _timed_chains(totals, chains.ChainPlan.chain_for)
     runner.process_file = _timed(totals, "per file", runner.process_file)
+    readahead.read = _timed(totals, "read ahead", readahead.read)
     start = time.process_time()
     summary = runner.run_batch([indir], "speech-16k", outdir, workers=1, progress="none")
-    whole = time.process_time() - start
+    whole = time.process_time() - start  # every thread of the process
     if summary.ok != summary.files:
         raise SystemExit(f"{summary.failed} files failed")
     per_file = totals.pop("per file")
+    reader = totals.pop("read ahead", 0.0)
+    totals.pop("reader: read ahead", None)
     chain = totals.pop("chain")
-    staged = sum(v for k, v in totals.items() if k != "imports")
+    in_reader = sum(v for k, v in totals.items() if k.startswith("reader: "))
+    staged = sum(v for k, v in totals.items() if k != "imports" and not k.startswith("reader: "))
     totals["pipeline: native chain"] = chain
     totals["pipeline: Python"] = totals.pop("pipeline") - chain
-    totals["per-file other"] = per_file - staged
-    totals["run other"] = whole - per_file
-    return dict(totals)
+    totals["per-file other"] = per_file - (staged - in_reader)  # the run's thread only
+    totals["read-ahead other (open, checks)"] = reader - in_reader
+    totals["run other"] = whole - per_file - reader
+    shares = {k: v for k, v in totals.items() if k.startswith("reader: ")}
+    for k in shares:
+        del totals[k]
+    out = dict(totals)
+    # not stages (split() leaves them out of the total): CPU time of each thread of the run
+    out["thread: read-ahead"] = reader
+    out["thread: run (per file)"] = per_file
+    return out
 
 
 def hand(indir: str, outdir: str) -> dict[str, float]:

@@ -264,8 +264,10 @@ def split(root: Path, n: int, repeat: int, env: dict[str, str]) -> None:
     for side, label in (("ours", "remotemedia run"), ("hand", "hand-written soundfile+soxr+webrtcvad")):
         stages = list(runs[side][0])
         med = {k: statistics.median(run[k] for run in runs[side]) for k in stages}
+        threads = {k: med.pop(k) for k in stages if k.startswith("thread: ")}
         rows = [[k, f"{v:.3f}", f"{1000 * v / n:.2f}"] for k, v in sorted(med.items(), key=lambda kv: -kv[1])]
         rows.append(["total", f"{sum(med.values()):.3f}", f"{1000 * sum(med.values()) / n:.2f}"])
+        rows += [[k, f"{v:.3f}", f"{1000 * v / n:.2f}"] for k, v in threads.items()]
         print(f"{label}\n")
         print(table(["stage", "cpu s", "ms per file"], rows))
         print()

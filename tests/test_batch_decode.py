@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import soundfile as sf
 
 from batch_helpers import speech_like
 from remotemedia import Pipeline
-from remotemedia.batch import decode, presets, run_batch, streamfile, worker_plan
+from remotemedia.batch import decode, presets, readahead, run_batch, streamfile, worker_plan
+from remotemedia.batch.job import FileTask, pipeline_hash
 
 SPECS = [
     (48000, 2, "wav", "PCM_16"),
@@ -81,6 +83,7 @@ def test_int16_decode_gives_the_float32_decode_results_bit_for_bit(
         return seen[-1]
 
     monkeypatch.setattr(streamfile, "first_node_wants", spy)
+    monkeypatch.setenv(readahead.ENV, "0")  # every file streamed in turn (the reader's choice: below)
     worker_plan.clear()
     assert run_batch([tmp_path / "in"], "speech-16k", tmp_path / "i16", workers=1, progress="none").ok == len(SPECS)
     assert sorted(seen) == sorted(["int16"] * 4 + ["float32"] * 2)
@@ -92,3 +95,24 @@ def test_int16_decode_gives_the_float32_decode_results_bit_for_bit(
     for name in a:
         np.testing.assert_array_equal(a[name][0], b[name][0])
         assert a[name][1] == b[name][1]
+
+
+def test_the_reader_decodes_into_the_dtype_the_streaming_path_chooses(
+    tmp_path: Path, runtime_env: tuple[str, str | None]
+) -> None:
+    manifest = presets.load("speech-16k")
+    digest = pipeline_hash(manifest, "wav")
+    pipeline = _speech_16k()
+    for i, (rate, ch, ext, subtype) in enumerate(SPECS):
+        path = tmp_path / f"c{i}.{ext}"
+        sf.write(path, speech_like(1.0, rate, seed=i, channels=ch), rate, subtype=subtype)
+        task = FileTask(str(path), path.name, str(tmp_path / "out"), manifest, digest)
+        ahead = readahead.read(task, decode.takes_int16(pipeline), threading.Event())
+        assert ahead.decoded is not None and ahead.decoded.blocks, subtype
+        with sf.SoundFile(path) as f:
+            streamed = list(
+                decode.planar_blocks(f, streamfile.BLOCK_SECONDS * rate, decode.first_node_wants(pipeline, subtype))
+            )
+        assert [b.dtype for b in ahead.decoded.blocks] == [b.dtype for b in streamed], subtype
+        for got, want in zip(ahead.decoded.blocks, streamed, strict=True):
+            np.testing.assert_array_equal(got, want)

@@ -95,43 +95,51 @@ cdef class Chain:
 
     cdef tuple _call(self, object x, bint whole):
         cdef Py_buffer buf
+        PyObject_GetBuffer(x, &buf, PyBUF_C_CONTIGUOUS)
+        try:
+            return self._call_buffer(&buf, whole, NULL)
+        finally:
+            PyBuffer_Release(&buf)
+
+    cdef tuple _call_buffer(self, Py_buffer *buf, bint whole, size_t *n_out):
+        # One block from an exported (C-contiguous) buffer: (output or None,
+        # flags); the output's frames into *n_out unless NULL.
         cdef size_t n_in, frames = 0, nflags = 0, wrote = 0, wrote_flags = 0
         cdef int32_t st
         cdef void *op = NULL
+        cdef void *ip = buf.buf
         cdef uint8_t *fp = NULL
         cdef uint8_t one = 0
-        PyObject_GetBuffer(x, &buf, PyBUF_C_CONTIGUOUS)
-        try:
-            if <size_t>buf.itemsize != self._itemsize or (<size_t>buf.len // self._itemsize) % self.in_channels:
-                raise ValueError("Chain: input does not match the format the chain was compiled for")
-            n_in = (<size_t>buf.len // self._itemsize) // self.in_channels
+        if <size_t>buf.itemsize != self._itemsize or (<size_t>buf.len // self._itemsize) % self.in_channels:
+            raise ValueError("Chain: input does not match the format the chain was compiled for")
+        n_in = (<size_t>buf.len // self._itemsize) // self.in_channels
+        if whole:
+            st = rm_chain_run_frames(self._h, n_in, &frames, &nflags)
+        else:
+            st = rm_chain_output_frames(self._h, n_in, &frames, &nflags)
+        if st != RM_OK:
+            _fail(st)
+        out = None
+        if self.writes:
+            out = self._alloc(frames)
+            if frames:
+                op = _addr(out)
+        if nflags == 1:
+            flags = None  # one of _ONE_FLAG, once the value is known
+            fp = &one
+        else:
+            flags = self._flags(nflags, &fp)
+        with nogil:
             if whole:
-                st = rm_chain_run_frames(self._h, n_in, &frames, &nflags)
+                st = rm_chain_run(self._h, ip, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
             else:
-                st = rm_chain_output_frames(self._h, n_in, &frames, &nflags)
-            if st != RM_OK:
-                _fail(st)
-            out = None
-            if self.writes:
-                out = self._alloc(frames)
-                if frames:
-                    op = _addr(out)
-            if nflags == 1:
-                flags = None  # one of _ONE_FLAG, once the value is known
-                fp = &one
-            else:
-                flags = self._flags(nflags, &fp)
-            with nogil:
-                if whole:
-                    st = rm_chain_run(self._h, buf.buf, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
-                else:
-                    st = rm_chain_process(self._h, buf.buf, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
-        finally:
-            PyBuffer_Release(&buf)
+                st = rm_chain_process(self._h, ip, n_in, op, frames, fp, nflags, &wrote, &wrote_flags)
         if st != RM_OK:
             _fail(st)
         if flags is None:
             flags = _ONE_FLAG[one] if one < 2 else _np.full(1, one, _U8)
+        if n_out != NULL:
+            n_out[0] = frames
         return out, flags
 
     def process(self, x):

@@ -33,14 +33,21 @@ def first_node_wants(pipeline: Any, subtype: str) -> str:
     (whatever its target, it accepts any PCM format) and int16 holds the
     file's samples exactly.
     """
+    return dtype_for(subtype, subtype in _INT16_EXACT and takes_int16(pipeline))
+
+
+def takes_int16(pipeline: Any) -> bool:
+    """True if ``pipeline``'s single first node is a ``FormatConverterNode`` (it takes any PCM format)."""
     from remotemedia.nodes.convert import FormatConverterNode
 
-    if subtype not in _INT16_EXACT:
-        return "float32"
     sources = pipeline.plan().topology.sources
-    if len(sources) == 1 and type(pipeline.graph.nodes[sources[0]]) is FormatConverterNode:
-        return "int16"
-    return "float32"
+    return len(sources) == 1 and type(pipeline.graph.nodes[sources[0]]) is FormatConverterNode
+
+
+def dtype_for(subtype: str, int16_ok: bool) -> str:
+    """The dtype to decode a file of ``subtype`` into: "int16" when the pipeline takes it
+    (``int16_ok``, see :func:`takes_int16`) and int16 holds the file's samples exactly."""
+    return "int16" if int16_ok and subtype in _INT16_EXACT else "float32"
 
 
 def planar_blocks(f: Any, frames: int, dtype: str) -> Iterator[np.ndarray]:

@@ -1,7 +1,9 @@
 """One file through one pipeline: the unit of work a worker runs.
 
 The file is streamed in blocks (see streamfile.py): memory is bounded by
-the block size, whatever the file's length.
+the block size, whatever the file's length (a run with one worker may
+hold the next file whole while this one runs, up to batch/readahead.py's
+MAX_SAMPLES).
 
 Everything here is plain data in and out (paths, the manifest as a dict),
 so a task can go to a thread, a process or a Dask worker: no native handle
@@ -19,12 +21,15 @@ import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from remotemedia._version import __version__
 from remotemedia.batch import fingerprint, worker_plan
 from remotemedia.batch.files import write_json_atomic
 from remotemedia.batch.streamfile import StageError, stream_file
+
+if TYPE_CHECKING:
+    from remotemedia.batch.readahead import Ahead
 
 SIDECAR_SUFFIX = ".json"
 # Output format per extension: soundfile format and default subtype. WAV and
@@ -158,11 +163,13 @@ def _runtime_of_this_process() -> dict[str, Any]:
     return {"binding": getattr(module, "BINDING", None), "rust_available": ok}
 
 
-def process_file(task: FileTask) -> FileResult:
+def process_file(task: FileTask, ahead: Ahead | None = None) -> FileResult:
     """Decode, run the pipeline, write output then sidecar; never raises.
 
     Any failure comes back as a ``FileResult`` with status "failed", the
-    node or stage that failed, the error and the attempts made.
+    node or stage that failed, the error and the attempts made. ``ahead``:
+    the input's fingerprint and audio, already read (batch/readahead.py);
+    the result is the same as reading them here.
     """
     from remotemedia.core.errors import NodeError
 
@@ -172,10 +179,18 @@ def process_file(task: FileTask) -> FileResult:
     result.runtime = _runtime_of_this_process()
     try:
         source = Path(task.source)
-        try:
-            print_ = fingerprint.fingerprint(source)
-        except OSError as exc:
-            raise StageError("read", exc) from exc
+        plain: Any = stream_file
+        if ahead is None:
+            try:
+                print_ = fingerprint.fingerprint(source)
+            except OSError as exc:
+                raise StageError("read", exc) from exc
+        elif ahead.print_ is None:
+            raise StageError("read", ahead.print_error or OSError("no fingerprint")) from ahead.print_error
+        else:
+            print_ = ahead.print_
+            if ahead.decoded is not None:
+                plain = functools.partial(stream_file, decoded=ahead.decoded)
         # root: the manifest's file paths stay inside the output folder
         pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest, root=task.outdir, threads=task.threads)
         try:
@@ -183,7 +198,7 @@ def process_file(task: FileTask) -> FileResult:
             subtype = (task.dataset or {}).get("subtype") or subtype
             from remotemedia.dataset.cutter import stream_task
 
-            out = stream_task(task, pipeline, fmt, subtype, stream_file)
+            out = stream_task(task, pipeline, fmt, subtype, plain)
             metrics = pipeline.get_metrics() if pipeline.enable_metrics else None
         finally:
             worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir, threads=task.threads)

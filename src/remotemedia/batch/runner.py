@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from remotemedia.batch import preflight, presets
+from remotemedia.batch import preflight, presets, readahead
 from remotemedia.batch.collisions import ON_COLLISION, Planned, plan_outputs
 from remotemedia.batch.discover import scan
 from remotemedia.batch.files import remove_stale_temporaries, write_json_atomic
@@ -193,6 +193,7 @@ def run_batch(
     if fmt not in FORMATS:
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
     preflight.check_runtime()
+    readahead.depth(0, 0)  # a bad REMOTEMEDIA_READ_AHEAD is refused here, before any work
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
     spans: list[Any] = []
     if dataset is not None:  # dataset outputs (remotemedia.dataset): pipeline options, input spans
@@ -343,8 +344,18 @@ def _record(result: FileResult, summary: BatchSummary, bar: Progress, failures: 
 
 
 def _run_inline(todo: list[FileTask], summary: BatchSummary, bar: Progress, failures: IO[str], on_error: str) -> None:
-    for task in todo:
-        result = process_file(task)
+    ahead = readahead.depth(len(todo), usable_cores())
+    if ahead:  # the next file decoded on a second core (batch/readahead.py)
+        with contextlib.closing(readahead.process_in_order(todo, process_file, ahead)) as results:
+            _record_in_order(results, summary, bar, failures, on_error)
+    else:
+        _record_in_order(map(process_file, todo), summary, bar, failures, on_error)
+
+
+def _record_in_order(
+    results: Iterable[FileResult], summary: BatchSummary, bar: Progress, failures: IO[str], on_error: str
+) -> None:
+    for result in results:
         _record(result, summary, bar, failures)
         if result.status == "failed" and on_error == "stop":
             return

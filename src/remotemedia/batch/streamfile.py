@@ -209,8 +209,84 @@ def _blocks(f: Any, size: int, dtype: str) -> Iterator[np.ndarray]:
         yield block
 
 
-def stream_file(source: Path, output: Path, fmt: str, subtype: str, pipeline: Any) -> Streamed:
+def open_input(source: Path) -> Any:
+    """``source`` opened for reading (a ``soundfile.SoundFile``), after the empty and truncated checks.
+
+    Raises
+    ------
+    StageError
+        Stage "read": the file is empty, truncated, or libsndfile cannot open it.
+    """
+    import soundfile as sf
+
+    try:
+        if source.stat().st_size == 0:
+            raise ValueError("the file is empty (0 bytes)")
+        check_not_truncated(source)
+        return sf.SoundFile(_native_path(source))
+    except Exception as exc:  # libsndfile raises LibsndfileError, RuntimeError, TypeError...
+        raise StageError("read", exc) from exc
+
+
+def _input_info(f: Any) -> dict[str, Any]:
+    return {"format": f.format, "subtype": f.subtype, "channels": f.channels, "sample_rate": f.samplerate}
+
+
+@dataclass
+class Decoded:
+    """A whole input read before its turn (batch/readahead.py): what :func:`stream_file` would read.
+
+    ``blocks`` are the blocks the streaming path reads, in order (same size,
+    same dtype). ``error`` is where reading stopped: at opening (``info`` is
+    None) or in the body after ``blocks`` (a corrupt or truncated file);
+    :func:`stream_file` raises it at the same point as when it streams.
+    """
+
+    info: dict[str, Any] | None = None
+    blocks: list[np.ndarray] = field(default_factory=list)
+    error: StageError | None = None
+
+    def replay(self) -> Iterator[np.ndarray]:
+        """The blocks, each dropped once handed out, then the read error if there was one."""
+        while self.blocks:
+            yield self.blocks.pop(0)
+        if self.error is not None:
+            raise self.error
+
+
+def decode_whole(
+    source: Path, dtype_for: Callable[[str], str], max_samples: int, stop: Callable[[], bool] = lambda: False
+) -> Decoded | None:
+    """Read all of ``source`` in the streaming path's blocks, or None if it holds more than
+    ``max_samples`` samples (all channels) or ``stop()`` turns true between two blocks.
+
+    Never raises a read error: it is kept in the result (see :class:`Decoded`).
+    """
+    try:
+        f = open_input(source)
+    except StageError as exc:
+        return Decoded(error=exc)
+    with f:
+        if f.frames * f.channels > max_samples:
+            return None
+        decoded = Decoded(_input_info(f))
+        try:
+            for block in _blocks(f, max(1, BLOCK_SECONDS * f.samplerate), dtype_for(f.subtype)):
+                if stop():
+                    return None
+                decoded.blocks.append(block)
+        except StageError as exc:
+            decoded.error = exc
+    return decoded
+
+
+def stream_file(
+    source: Path, output: Path, fmt: str, subtype: str, pipeline: Any, decoded: Decoded | None = None
+) -> Streamed:
     """Stream ``source`` through ``pipeline`` into ``output`` (atomically).
+
+    ``decoded``: the input already read (batch/readahead.py); the result is
+    the same as streaming it from the file.
 
     Raises
     ------
@@ -219,18 +295,19 @@ def stream_file(source: Path, output: Path, fmt: str, subtype: str, pipeline: An
     NodeError
         A node failed; names the node and the stream position.
     """
-    import soundfile as sf
-
-    try:
-        if source.stat().st_size == 0:
-            raise ValueError("the file is empty (0 bytes)")
-        check_not_truncated(source)
-        f = sf.SoundFile(_native_path(source))
-    except Exception as exc:  # libsndfile raises LibsndfileError, RuntimeError, TypeError...
-        raise StageError("read", exc) from exc
+    if decoded is None:
+        f = open_input(source)
+        info = _input_info(f)
+        blocks = _blocks(f, max(1, BLOCK_SECONDS * f.samplerate), first_node_wants(pipeline, f.subtype))
+        reading: Any = f
+    elif decoded.info is None:
+        assert decoded.error is not None
+        raise decoded.error
+    else:
+        info, blocks, reading = decoded.info, decoded.replay(), contextlib.nullcontext()
     writer = _AtomicWriter(output, fmt, subtype)
-    result = Streamed({"format": f.format, "subtype": f.subtype, "channels": f.channels, "sample_rate": f.samplerate})
-    rate = f.samplerate
+    result = Streamed(info)
+    rate = info["sample_rate"]
     tally = OutputTally(result, writer.write, result.segments)
 
     def take(out: Any) -> None:
@@ -242,8 +319,8 @@ def stream_file(source: Path, output: Path, fmt: str, subtype: str, pipeline: An
         tally.take(out)
 
     try:
-        with f, pipeline.open_stream() as session:
-            for block in _blocks(f, max(1, BLOCK_SECONDS * rate), first_node_wants(pipeline, f.subtype)):
+        with reading, pipeline.open_stream() as session:
+            for block in blocks:
                 result.input_frames += block.shape[-1]
                 take(session.push((block, rate)))
             if result.input_frames == 0:

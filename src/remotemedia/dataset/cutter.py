@@ -58,7 +58,7 @@ def stream_task(task: Any, pipeline: Any, fmt: str, subtype: str, plain: Callabl
     source = Path(task.source)
     offset = float(getattr(task, "offset_s", 0.0) or 0.0)
     span = getattr(task, "duration_s", None)
-    if cut == "concat" and not offset and span is None and not reader.needs_av(source):
+    if is_plain(task):
         out = plain(source, task.output, fmt, subtype, pipeline)
         result = CutResult(**{k: getattr(out, k) for k in Streamed.__dataclass_fields__})
         result.input_info = {**out.input_info, "decoder": "libsndfile"}
@@ -70,6 +70,17 @@ def stream_task(task: Any, pipeline: Any, fmt: str, subtype: str, plain: Callabl
     result.segments = [(t6(a + offset), t6(b + offset)) for a, b in result.segments]
     _finish_record(task, result, fmt, subtype, cut, offset)
     return result
+
+
+def is_plain(task: Any) -> bool:
+    """True if :func:`stream_task` hands ``task`` to the batch job's own ``stream_file``:
+    the whole file (no span), concatenated, in a container libsndfile reads."""
+    return (
+        _options(task).get("cut", "concat") == "concat"
+        and not float(getattr(task, "offset_s", 0.0) or 0.0)
+        and getattr(task, "duration_s", None) is None
+        and not reader.needs_av(Path(task.source))
+    )
 
 
 def _open(source: Path, offset: float, span: float | None) -> reader.Decoded:

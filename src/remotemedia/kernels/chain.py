@@ -159,7 +159,7 @@ class Chain:
       ``SegmentTracker``, so the same flags give the same events.
 
     Attributes: ``stages``, ``layout`` (input), ``out`` (output layout),
-    ``kernels``.
+    ``kernels``, ``core`` (the body's chain object).
     """
 
     def __init__(self, kernels: KernelSet, stages: tuple[StageSpec, ...], layout: Layout) -> None:
@@ -176,7 +176,9 @@ class Chain:
         if kernels._chain_core is None:
             raise NotImplementedError(f"kernel set {kernels.name!r} has no chains")
         core = kernels._chain_core(stages, layout, self.out)
-        self._core = core
+        #: The body's own chain object (the binding's ``Chain`` on the native
+        #: body): a stream session's short path calls it directly.
+        self.core = core
         self.process = core.process
         self.run = core.run
         self.flush = core.flush

@@ -257,6 +257,36 @@ class ChainStage:
             self.cp.record(chain, time.perf_counter_ns() - t0)
         return out
 
+    def arm_pusher(self, pusher: Any, position: Any, stamp: Any) -> None:
+        """Hand this stream's later chunks to ``pusher`` (the binding's ``ChainPush``).
+
+        Only once the first chunk compiled a chain that tracks the segments
+        (the ``_push_tracked`` path), untimed, on the pusher's binding;
+        otherwise nothing changes. ``position`` and ``stamp`` are the
+        session's Position and Stamper.
+        """
+        chain = self._chain
+        if not self._native or self._direct or self._timed or chain is None or not pusher.accepts(chain.core):
+            return
+        from remotemedia.nodes.vad_stream import SpeechEvent
+
+        vad = self._vad
+        assert vad is not None  # a tracking chain ends in the VAD
+        pusher.arm(
+            chain.core,
+            AudioBuffer,
+            self._dtype,
+            self._rate_in,
+            self._ndim,
+            self._lead[0] if self._ndim == 2 else 0,
+            self._rate,
+            self._frame_ms,
+            SpeechEvent,  # made as vad.speech_events makes them (tested against it)
+            vad.rate,
+            position,
+            stamp,
+        )
+
     def _changed(self, buf: AudioBuffer) -> str:
         """Blame the node that would have noticed the change; the message says what changed."""
         lay = self._layout

@@ -76,10 +76,29 @@ class StreamSession:
         # the session ends, so push() then takes the general path and raises.
         only = stages[0] if len(stages) == 1 and self._fresh is not None and self._chain else None
         self._only: Any = only if only is not None and not self._timed and len(topo.sinks) == 1 else None
+        self._pusher: Any = None
         self._stamp = self._stamps[topo.sinks[0]]
-        self.position = Position()
+        self._position = Position()
         self._metrics = pipeline.metrics
+        # The short path in C (the binding's ChainPush), armed once the first
+        # chunk compiled a chain that tracks the segments: push() is then its
+        # method, one call per chunk (see _chain_pusher).
+        # The pusher holds this session through its callbacks, as a bound method
+        # would (``push = s.push`` keeps the stream usable); the session holds the
+        # pusher: a cycle, so such a session dropped without close() is closed by
+        # the garbage collector.
+        self._pusher = _chain_pusher(self._only, self._pusher_fallback, self._pusher_fail)
+        if self._pusher is not None:
+            self.push = self._pusher.push  # type: ignore[method-assign]
         self._t0 = time.perf_counter_ns()
+
+    @property
+    def position(self) -> Position:
+        """Where the stream is: chunks taken in and input samples (for error messages)."""
+        pusher = self._pusher
+        if pusher is not None:
+            pusher.sync()  # the short path counts in C until asked
+        return self._position
 
     # protocol ---------------------------------------------------------------
 
@@ -156,6 +175,8 @@ class StreamSession:
             raise self._ended()
         self._flushed = True
         self._only = None
+        if self._pusher is not None:
+            self._pusher.disarm()
         where = self.position.describe(None)
         pieces: dict[str, list[Any]] = {s: [] for s in self._sinks}
         try:
@@ -204,6 +225,8 @@ class StreamSession:
     def close(self) -> None:
         """Release every node's stream state (idempotent; no flush)."""
         self._only = None
+        if getattr(self, "_pusher", None) is not None:
+            self._pusher.disarm()
         if not self._closed:
             self._closed = True
             close_stages(self._stages)
@@ -243,6 +266,22 @@ class StreamSession:
         meta[START_SAMPLE] = n
         meta[START_S] = n / out.sample_rate
         return out
+
+    def _pusher_fallback(self, chunk: Any) -> Any:
+        """The short path's general push; arms it once a chunk compiled a tracking chain."""
+        out = StreamSession.push(self, chunk)
+        pusher, only = self._pusher, self._only
+        if pusher is not None and only is not None and not pusher.armed:
+            only.arm_pusher(pusher, self._position, self._stamp)
+        return out
+
+    def _pusher_fail(self, exc: BaseException, native: bool) -> NodeError:
+        """The error the short path raises for ``exc`` (the session is then closed)."""
+        only: Any = self._stages[0]  # the ChainStage
+        if native:
+            only.blame = only.subs[0]  # as ChainStage: the chain call failed, its first node answers
+        pos = self.position
+        return self._fail(only, "process_chunk", pos.describe(pos.chunks), exc)
 
     def _ended(self) -> RuntimeError:
         state = "is flushed" if self._flushed else "is closed"
@@ -292,3 +331,31 @@ class StreamSession:
         except ValueError as exc:
             st = next(s for s in self._stages if s.name == sink)
             raise self._fail(st, operation, where, exc) from exc
+
+
+def _chain_pusher(stage: Any, fallback: Any, fail: Any) -> Any:
+    """The binding's ``ChainPush`` for a session whose one stage is the ChainStage ``stage``, or None.
+
+    ``ChainPush`` (the Cython binding, ``cython_chain_push.pxi``) is the
+    whole push of a session that is one native chain ending in an
+    annotating VAD, in one C method: the format check, the chain call, the
+    events, the output buffer with its metadata dict and stamps, the
+    position (counted in C, added to ``position`` when read). It takes
+    AudioBuffers and ``(array, int rate)`` tuples of the stream's format,
+    with the general path's results key for key and bit for bit; anything
+    else (another type, a format change, a non-contiguous or byte-swapped
+    array, an ended session) goes to ``fallback(chunk)``, the session's
+    general push, which gives the same output or the same error;
+    ``fail(exc, native)`` makes the error a failure raises. None when
+    there is no such stage (several stages, metrics or sinks) or the
+    chain's binding has no ``ChainPush`` (ctypes, numpy). The pusher
+    starts unarmed; the session arms it (:meth:`ChainStage.arm_pusher`)
+    once a chunk left a tracking chain compiled.
+    """
+    if stage is None or stage.kernels is None or stage.kernels.binding is None:
+        return None
+    from remotemedia import runtime
+
+    module, _ = runtime.load_binding(stage.kernels.binding)
+    cls = getattr(module, "ChainPush", None)
+    return None if cls is None else cls(fallback, fail)

@@ -1,0 +1,173 @@
+"""Reading the next file while this one runs (one worker, in the run's own process).
+
+libsndfile (through soundfile's cffi calls) and the native chain both
+release the GIL, so a second thread can decode file N+1 while the run's
+thread pushes file N through the pipeline and writes it. On a machine with
+a free core, ``--workers 1`` then takes about max(decode, the rest) per
+file instead of their sum. It uses a second core for decoding: the run's
+CPU time is the same, its wall time shorter.
+
+What the reader does for a file is exactly what :func:`~remotemedia.batch.job.process_file`
+would do first: take the input's fingerprint, open it (the empty and
+truncated checks included) and read it in the streaming path's blocks.
+Any failure is kept with that file (:class:`Ahead`) and raised when its
+turn comes, at the point where it would have been raised, so results,
+errors and their order are those of the sequential run
+(tests/test_batch_readahead.py). The reader never writes: outputs are
+written by the run's thread only (atomically, as always), so an
+interrupt leaves nothing half-written.
+
+Bounds: one file read ahead at a time (the one after the file running);
+a file of more than :data:`MAX_SAMPLES` samples is not read ahead (only
+its fingerprint is) and streams as before, so memory stays bounded.
+
+Where it runs: only in :func:`remotemedia.batch.runner.run_batch`'s
+in-process path (one worker), where no worker is forked after it starts
+(batch/start_method.py forks workers only while the process runs a single
+thread); the thread ends with the run. Not in worker processes: with one
+worker per core both cores are busy and there is no core to overlap onto.
+Off when the process may use a single core, or with ``REMOTEMEDIA_READ_AHEAD=0``.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from remotemedia.batch import fingerprint, worker_plan
+from remotemedia.batch.decode import dtype_for, takes_int16
+from remotemedia.batch.job import FileResult, FileTask
+from remotemedia.batch.streamfile import Decoded, decode_whole
+
+#: Environment variable: how many files to read ahead ("0" turns the read-ahead off; default DEPTH).
+ENV = "REMOTEMEDIA_READ_AHEAD"
+#: Largest input (samples over all channels) read ahead whole: 8 Mi samples, 16 MiB as int16, 32 MiB as
+#: float32 (87 s of 48 kHz stereo, 8.7 min of 16 kHz mono). Larger files stream block by block.
+MAX_SAMPLES = 8 * 1024 * 1024
+#: Files read ahead of the one running by default: one, so at most one decoded file waits.
+DEPTH = 1
+#: The most files ``REMOTEMEDIA_READ_AHEAD`` may ask for (memory: that many times MAX_SAMPLES).
+MAX_DEPTH = 4
+
+
+@dataclass
+class Ahead:
+    """What the reader took of one file: its fingerprint (or the error taking it) and its audio.
+
+    ``decoded`` is None when the file was not read (too large, not a plain
+    whole-file task, or the pipeline could not be built here): the run then
+    streams it itself.
+    """
+
+    print_: dict[str, Any] | None = None
+    print_error: OSError | None = None
+    decoded: Decoded | None = None
+
+
+def depth(n_tasks: int, cores: int) -> int:
+    """Files to read ahead in a run of ``n_tasks`` files on ``cores`` usable cores; 0: none.
+
+    None with fewer than two files (nothing to overlap) or one core (no
+    core to decode on); else ``REMOTEMEDIA_READ_AHEAD`` (a whole number,
+    0 to :data:`MAX_DEPTH`), or :data:`DEPTH`.
+
+    Raises
+    ------
+    ValueError
+        ``REMOTEMEDIA_READ_AHEAD`` is not a whole number from 0 to MAX_DEPTH.
+    """
+    text = os.environ.get(ENV, "").strip()
+    try:
+        files = DEPTH if not text else int(text)
+        if not 0 <= files <= MAX_DEPTH:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"{ENV}={text!r}: expected the number of files to read ahead, 0 (off) to {MAX_DEPTH}; unset it for {DEPTH}"
+        ) from None
+    return files if n_tasks >= 2 and cores >= 2 else 0
+
+
+def read(task: FileTask, int16_ok: bool | None, stop: threading.Event) -> Ahead:
+    """Fingerprint ``task``'s input and, if ``int16_ok`` is known (the pipeline's decode dtype rule),
+    decode it whole. Never raises for a bad file: errors are kept in the result."""
+    try:
+        print_ = fingerprint.fingerprint(task.source)
+    except OSError as exc:
+        return Ahead(print_error=exc)
+    if int16_ok is None or stop.is_set():
+        return Ahead(print_)
+    rule = int16_ok  # bound here: the reader gets a plain value, never the pipeline object
+
+    def wants(subtype: str) -> str:
+        return dtype_for(subtype, rule)
+
+    return Ahead(print_, decoded=decode_whole(Path(task.source), wants, MAX_SAMPLES, stop.is_set))
+
+
+class _Rules:
+    """The decode dtype rule per pipeline, learnt in the run's thread (from the worker's own plan)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str, int | None], bool | None] = {}
+
+    def int16_ok(self, task: FileTask) -> bool | None:
+        """The rule for ``task``'s pipeline; None: do not decode ahead (not a plain task, or no pipeline)."""
+        from remotemedia.dataset.cutter import is_plain
+
+        if not is_plain(task):
+            return None
+        key = (task.pipeline_hash, task.outdir, task.threads)
+        if key not in self._known:
+            try:
+                pipeline = worker_plan.acquire(
+                    task.pipeline_hash, task.manifest, root=task.outdir, threads=task.threads
+                )
+            except Exception:  # the file's own run reports it, with its node and cause
+                self._known[key] = None
+            else:
+                try:
+                    self._known[key] = takes_int16(pipeline)
+                finally:
+                    worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir, threads=task.threads)
+        return self._known[key]
+
+
+def process_in_order(
+    tasks: Sequence[FileTask], process: Callable[[FileTask, Ahead | None], FileResult], files: int = DEPTH
+) -> Generator[FileResult, None, None]:
+    """``process(task, ahead)`` for each task in order, the next ``files`` files read ahead on a thread.
+
+    Results come in task order. Closing the iterator (or an exception in
+    ``process``, KeyboardInterrupt included) stops the reader and waits for
+    it: no thread outlives the iteration.
+    """
+    stop = threading.Event()
+    rules = _Rules()
+    pool = cf.ThreadPoolExecutor(1, thread_name_prefix="remotemedia-read")
+    pending: collections.deque[cf.Future[Ahead]] = collections.deque()
+    try:
+        for i, task in enumerate(tasks):
+            ahead = _take(pending.popleft() if pending else None)
+            for following in tasks[i + 1 + len(pending) : i + 1 + files]:
+                pending.append(pool.submit(read, following, rules.int16_ok(following), stop))
+            yield process(task, ahead)
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _take(pending: cf.Future[Ahead] | None) -> Ahead | None:
+    """The reader's result for the file whose turn it is; None (read it in turn) if it failed."""
+    if pending is None:
+        return None
+    with contextlib.suppress(Exception):  # a bug in the reader: the file is read again, in turn
+        return pending.result()
+    return None

@@ -1,0 +1,230 @@
+"""Reading the next file ahead (batch/readahead.py): the same results as reading in turn.
+
+Every test runs under each available runtime (``runtime_env``). The reader
+is counted in each test, so none of them passes without it having read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from batch_helpers import make_collection, outputs, speech_like, temporaries
+from remotemedia.batch import presets, readahead, run_batch, runner, streamfile
+from remotemedia.batch.job import FileResult, FileTask, pipeline_hash, process_file
+from remotemedia.batch.runner import BatchInterrupted
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every file the reader reads ahead (the real reader runs)."""
+    seen: list[str] = []
+    real = readahead.read
+
+    def counted(task: FileTask, *args: Any) -> readahead.Ahead:
+        seen.append(task.relpath)
+        return real(task, *args)
+
+    monkeypatch.setattr(readahead, "read", counted)
+    return seen
+
+
+def _mid_body_error_flac(path: Path) -> None:
+    """A 25 s FLAC whose second 10 s block cannot be decoded (libFLAC loses sync)."""
+    x = (speech_like(25.0, 16000, seed=9)[:, 0] * 32767).astype(np.int16)
+    sf.write(path, x, 16000)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 20000] = np.random.default_rng(3).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """Good files of every kind interleaved with bad ones (empty, truncated, corrupt, not audio, a
+    body that fails after its first block)."""
+    root = tmp_path / "in"
+    make_collection(root, n_good=6, seconds=2.0)  # 48k stereo WAV, 44.1k FLAC, float WAV, Vorbis; bad ones
+    _mid_body_error_flac(root / "set0" / "clip000b_midbody.flac")
+    sf.write(root / "set1" / "clip001b_long.wav", speech_like(12.0, 22050, seed=5, channels=2), 22050, subtype="PCM_16")
+    return root
+
+
+def _tasks(root: Path, outdir: Path) -> list[FileTask]:
+    manifest = presets.load("speech-16k")
+    digest = pipeline_hash(manifest, "wav")
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".wav", ".flac", ".ogg"))
+    return [FileTask(str(p), p.relative_to(root).as_posix(), str(outdir), manifest, digest) for p in files]
+
+
+def _comparable(result: FileResult) -> tuple[Any, ...]:
+    # wall time differs run to run; the error text names the file and its cause, the same either way
+    return (result.relpath, result.status, result.node, result.error, result.error_type, result.duration_s)
+
+
+def _sidecar_text(sidecar: dict[str, Any], outdir: Path) -> str:
+    # the per-node metrics are timings, different in any two runs; the output folder is named as such
+    return json.dumps({k: v for k, v in sidecar.items() if k != "metrics"}, sort_keys=True).replace(str(outdir), "OUT")
+
+
+def _same_outputs(a: Path, b: Path) -> None:
+    got, want = outputs(a), outputs(b)
+    assert sorted(got) == sorted(want) and got
+    for key, (_, rate, sidecar) in got.items():
+        assert (a / key).read_bytes() == (b / key).read_bytes(), key
+        assert rate == want[key][1]
+        assert _sidecar_text(sidecar, a) == _sidecar_text(want[key][2], b), key
+
+
+@pytest.mark.parametrize("files", [1, 2])
+def test_results_and_errors_are_those_of_reading_in_turn(
+    runtime_env: tuple[str, str | None], files: int, mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_turn_dir, ahead_dir = tmp_path / "in_turn", tmp_path / "ahead"
+    in_turn = [process_file(t) for t in _tasks(mixed, in_turn_dir)]
+    seen = _count_reads(monkeypatch)
+    ahead = list(readahead.process_in_order(_tasks(mixed, ahead_dir), process_file, files))
+
+    assert [_comparable(r) for r in ahead] == [_comparable(r) for r in in_turn]
+    assert len(seen) == len(in_turn) - 1  # every file but the first was read ahead
+    failed = {r.relpath: (r.node, r.error_type) for r in ahead if r.status == "failed"}
+    # each bad file keeps its own stage and cause; the files after it finish
+    assert failed["set0/clip000b_midbody.flac"] == ("read", "LibsndfileError")
+    assert failed["broken/empty.wav"] == ("read", "ValueError")
+    assert {"broken/corrupt.flac", "broken/truncated.wav", "broken/notes.ogg"} <= set(failed)
+    assert sum(r.status == "ok" for r in ahead) == 7
+    _same_outputs(ahead_dir, in_turn_dir)
+    assert not [t for t in threading.enumerate() if t.name.startswith("remotemedia-read")]
+
+
+def test_a_file_that_vanishes_after_the_scan_fails_alone(
+    runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = _tasks(mixed, tmp_path / "out")
+    gone = next(i for i, t in enumerate(tasks) if t.relpath.startswith("set1/"))
+    Path(tasks[gone].source).unlink()
+    seen = _count_reads(monkeypatch)
+    results = list(readahead.process_in_order(tasks, process_file))
+    assert tasks[gone].relpath in seen
+    assert (results[gone].status, results[gone].node, results[gone].error_type) == (
+        "failed",
+        "read",
+        "FileNotFoundError",
+    )
+    assert results[gone + 1].status == "ok"
+    assert [r.relpath for r in results] == [t.relpath for t in tasks]
+
+
+def test_files_over_the_limit_stream_as_before(
+    runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_turn = [process_file(t) for t in _tasks(mixed, tmp_path / "in_turn")]
+    monkeypatch.setattr(readahead, "MAX_SAMPLES", 100_000)  # the 12 s and 25 s files, and stereo 48k, stream
+    decoded: list[bool] = []
+    real = streamfile.decode_whole
+
+    def spy(*args: Any) -> Any:
+        got = real(*args)
+        decoded.append(got is not None)
+        return got
+
+    monkeypatch.setattr(readahead, "decode_whole", spy)
+    ahead = list(readahead.process_in_order(_tasks(mixed, tmp_path / "ahead"), process_file))
+    assert True in decoded and False in decoded
+    assert [_comparable(r) for r in ahead] == [_comparable(r) for r in in_turn]
+    _same_outputs(tmp_path / "ahead", tmp_path / "in_turn")
+
+
+def test_run_batch_reads_ahead_at_one_worker_with_the_same_outputs(
+    runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "usable_cores", lambda: 2)
+    monkeypatch.setenv(readahead.ENV, "0")
+    off = run_batch([mixed], "speech-16k", tmp_path / "off", workers=1, progress="none")
+    monkeypatch.delenv(readahead.ENV)
+    seen = _count_reads(monkeypatch)
+    on = run_batch([mixed], "speech-16k", tmp_path / "on", workers=1, progress="none")
+    assert len(seen) == on.files - 1
+    assert (on.ok, on.failed) == (off.ok, off.failed) == (7, 5)
+    assert on.failures == off.failures  # the same entries, in the same order
+    failures = "_remotemedia_failures.jsonl"
+    assert (tmp_path / "on" / failures).read_text() == (tmp_path / "off" / failures).read_text()
+    _same_outputs(tmp_path / "on", tmp_path / "off")
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_an_interrupt_mid_file_leaves_no_partial_output_and_no_reader(
+    runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = tmp_path / "reference"
+    run_batch([mixed], "speech-16k", reference, workers=1, progress="none")
+    inputs_before = _tree_digest(mixed)
+    monkeypatch.setattr(runner, "usable_cores", lambda: 2)
+    seen = _count_reads(monkeypatch)
+    writes = [0]
+    real_write = streamfile._AtomicWriter.write
+
+    def interrupted_write(self: Any, data: np.ndarray, rate: int) -> None:
+        writes[0] += 1
+        if writes[0] == 4:  # Ctrl-C while a file is being written, the next one already read ahead
+            real_write(self, data, rate)
+            raise KeyboardInterrupt
+        real_write(self, data, rate)
+
+    monkeypatch.setattr(streamfile._AtomicWriter, "write", interrupted_write)
+    out = tmp_path / "out"
+    with pytest.raises(BatchInterrupted) as caught:
+        run_batch([mixed], "speech-16k", out, workers=1, progress="none")
+    summary = caught.value.summary
+    assert summary.interrupted and 0 < summary.ok < 7 and summary.not_run > 0
+    assert len(seen) > summary.ok + summary.failed  # the reader had read the file after the one interrupted
+    assert not temporaries(out)
+    done = outputs(out)
+    assert len(done) == summary.ok  # every output present is complete, with its sidecar
+    for key in done:
+        assert (out / key).read_bytes() == (reference / key).read_bytes()
+    assert _tree_digest(mixed) == inputs_before
+    assert not [t for t in threading.enumerate() if t.name.startswith("remotemedia-read")]
+
+
+@pytest.mark.parametrize(
+    ("tasks", "cores", "env", "expected"),
+    [
+        (2, 2, None, 1),
+        (2, 2, "2", 2),
+        (1, 2, None, 0),  # nothing to overlap
+        (5, 1, "2", 0),  # no second core to decode on
+        (5, 2, "0", 0),
+    ],
+)
+def test_how_many_files_the_run_reads_ahead(
+    tasks: int, cores: int, env: str | None, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if env is None:
+        monkeypatch.delenv(readahead.ENV, raising=False)
+    else:
+        monkeypatch.setenv(readahead.ENV, env)
+    assert readahead.depth(tasks, cores) == expected
+
+
+@pytest.mark.parametrize("bad", ["-1", "99", "yes"])
+def test_a_bad_read_ahead_setting_is_refused_before_any_work(
+    bad: str, mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(readahead.ENV, bad)
+    with pytest.raises(ValueError, match=r"REMOTEMEDIA_READ_AHEAD=.*number of files to read ahead"):
+        run_batch([mixed], "speech-16k", tmp_path / "out", workers=1, progress="none")
+    assert not (tmp_path / "out").exists()

@@ -202,6 +202,42 @@ pub fn run<S: Sample, O>(
 
 /// [`run_loop`] compiled for AVX2+FMA.
 ///
+/// Frames `base .. base + span` of `hist` followed by `new` into `seg`
+/// (made `span` long), each through `conv`; zeros where neither reaches
+/// (before the stream's start, past the input's end). For a block that
+/// straddles the two: in a stream that is every call's first block, so
+/// only the uncovered ends are zeroed, not the whole span.
+#[inline(always)]
+pub(crate) fn gather<S: Copy, F: Copy + Default>(
+    seg: &mut Vec<F>,
+    hist: &[S],
+    new: &[S],
+    base: i64,
+    span: usize,
+    conv: impl Fn(S) -> F,
+) {
+    let (hl, nl) = (hist.len() as i64, new.len() as i64);
+    let end = base + span as i64;
+    seg.resize(span, F::default());
+    let (lo, hi) = (base.max(0), end.min(hl + nl));
+    if lo >= hi {
+        seg.fill(F::default());
+        return;
+    }
+    seg[..(lo - base) as usize].fill(F::default());
+    seg[(hi - base) as usize..].fill(F::default());
+    for (src, at) in [(hist, 0i64), (new, hl)] {
+        let lo = base.max(at);
+        let hi = end.min(at + src.len() as i64);
+        if lo < hi {
+            let d = &mut seg[(lo - base) as usize..(hi - base) as usize];
+            for (v, &x) in d.iter_mut().zip(&src[(lo - at) as usize..(hi - at) as usize]) {
+                *v = conv(x);
+            }
+        }
+    }
+}
+
 /// # Safety
 /// The CPU supports AVX2 and FMA (the token proves it).
 #[cfg(target_arch = "x86_64")]
@@ -254,19 +290,7 @@ fn run_loop<S: Sample, O>(
         };
         let finite = if piece.is_empty() {
             // Straddling hist and new (or past the end): copy, zeros outside.
-            scratch.seg.clear();
-            scratch.seg.resize(span, 0.0);
-            let end = base + span as i64;
-            for (src, at) in [(hist, 0i64), (new, hl)] {
-                let lo = base.max(at);
-                let hi = end.min(at + src.len() as i64);
-                if lo < hi {
-                    let d = &mut scratch.seg[(lo - base) as usize..(hi - base) as usize];
-                    for (v, &x) in d.iter_mut().zip(&src[(lo - at) as usize..(hi - at) as usize]) {
-                        *v = x.to_f64();
-                    }
-                }
-            }
+            gather(&mut scratch.seg, hist, new, base, span, |x| x.to_f64());
             split(bl, &scratch.seg[..], |v| v, zr, zi)
         } else {
             split(bl, piece, |v| v.to_f64(), zr, zi)

@@ -19,6 +19,7 @@
 //! builds; a block whose input holds NaN or infinity is computed directly
 //! (float64, each output from its own window).
 
+use super::blocks::gather;
 use super::design::Shape;
 use super::dot::{Sample, Window};
 use super::fft::Fft;
@@ -420,19 +421,7 @@ fn run_loop<F: Real, S: Sample, O>(
         };
         let finite = if piece.is_empty() {
             // Straddling hist and new (or past the end): copy, zeros outside.
-            scratch.seg.clear();
-            scratch.seg.resize(span, F::default());
-            let end = base + span as i64;
-            for (src, at) in [(hist, 0i64), (new, hl)] {
-                let lo = base.max(at);
-                let hi = end.min(at + src.len() as i64);
-                if lo < hi {
-                    let d = &mut scratch.seg[(lo - base) as usize..(hi - base) as usize];
-                    for (v, &x) in d.iter_mut().zip(&src[(lo - at) as usize..(hi - at) as usize]) {
-                        *v = F::from_f64(x.to_f64());
-                    }
-                }
-            }
+            gather(&mut scratch.seg, hist, new, base, span, |x| F::from_f64(x.to_f64()));
             split(&scratch.seg[..], |v| v, zr, zi)
         } else {
             split(piece, |v| F::from_f64(v.to_f64()), zr, zi)

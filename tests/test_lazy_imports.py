@@ -46,6 +46,41 @@ def test_run_help_loads_no_dask_tqdm_stream_or_asyncio() -> None:
     assert loaded_after(code) == set()
 
 
+def test_run_help_builds_its_parser_without_the_runner_or_the_dataset_writers() -> None:
+    code = (
+        "import contextlib, io, sys\nfrom remotemedia.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['run', '--help'])\n"
+        "import json\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith('remotemedia.'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "remotemedia.batch.settings" in loaded  # what the parser's defaults come from
+    for module in (
+        "batch.runner",
+        "batch.job",
+        "batch.collisions",
+        "batch.streamfile",
+        "dataset.manifests",
+        "dataset.labels",
+    ):
+        assert f"remotemedia.{module}" not in loaded
+
+
+def test_lazy_batch_and_dataset_names_are_the_real_objects() -> None:
+    import remotemedia.batch as batch
+    import remotemedia.dataset as dataset
+    from remotemedia.batch.runner import run_batch
+    from remotemedia.dataset.manifests import write_nemo_manifest
+
+    assert batch.run_batch is run_batch
+    assert dataset.write_nemo_manifest is write_nemo_manifest
+    for mod in (batch, dataset):
+        assert all(getattr(mod, name) is not None for name in mod.__all__)
+        with pytest.raises(AttributeError, match="no attribute 'nope'"):
+            _ = mod.nope
+
+
 def test_import_remotemedia_loads_no_submodule_until_asked() -> None:
     code = "import remotemedia"
     probe = f"{code}\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith('remotemedia.')))"

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remotemedia.batch.discover import Source
-
-ON_COLLISION = ("keep", "error")
+from remotemedia.batch.settings import ON_COLLISION
 
 
 class OutputCollisionError(ValueError):

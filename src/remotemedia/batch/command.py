@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from remotemedia.batch import presets
-from remotemedia.batch.collisions import ON_COLLISION
-from remotemedia.batch.job import FORMATS
-from remotemedia.batch.runner import FAILURES_FILE, ON_ERROR, SUMMARY_FILE, usable_cores
+from remotemedia.batch.settings import FAILURES_FILE, FORMATS, ON_COLLISION, ON_ERROR, SUMMARY_FILE, usable_cores
 
 DEFAULT_OUTDIR = "remotemedia-out"
 

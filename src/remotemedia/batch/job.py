@@ -26,23 +26,13 @@ from typing import TYPE_CHECKING, Any
 from remotemedia._version import __version__
 from remotemedia.batch import fingerprint, worker_plan
 from remotemedia.batch.files import write_json_atomic
+from remotemedia.batch.settings import FORMATS
 from remotemedia.batch.streamfile import StageError, stream_file
 
 if TYPE_CHECKING:
     from remotemedia.batch.readahead import Ahead
 
 SIDECAR_SUFFIX = ".json"
-# Output format per extension: soundfile format and default subtype. WAV and
-# FLAC default to 16-bit PCM (what trainers and whisper.cpp read); the others
-# stay float where the container allows it. --subtype chooses another.
-FORMATS: dict[str, tuple[str, str]] = {
-    "wav": ("WAV", "PCM_16"),
-    "flac": ("FLAC", "PCM_16"),
-    "ogg": ("OGG", "VORBIS"),
-    "aiff": ("AIFF", "FLOAT"),
-    "caf": ("CAF", "FLOAT"),
-    "w64": ("W64", "FLOAT"),
-}
 
 
 @dataclass(frozen=True)

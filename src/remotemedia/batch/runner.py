@@ -24,7 +24,6 @@ from remotemedia.batch.collisions import ON_COLLISION, Planned, plan_outputs
 from remotemedia.batch.discover import scan
 from remotemedia.batch.files import remove_stale_temporaries, write_json_atomic
 from remotemedia.batch.job import (
-    FORMATS,
     FileResult,
     FileTask,
     is_complete,
@@ -34,15 +33,12 @@ from remotemedia.batch.job import (
 )
 from remotemedia.batch.lock import output_lock
 from remotemedia.batch.progress import Progress
+from remotemedia.batch.settings import FAILURES_FILE, FORMATS, ON_ERROR, SUMMARY_FILE, usable_cores
 from remotemedia.core.threads import env_threads_set
 
 if TYPE_CHECKING:
     from remotemedia.batch.workers import WorkerPool
     from remotemedia.dataset.options import DatasetOptions
-
-SUMMARY_FILE = "_remotemedia_summary.json"
-FAILURES_FILE = "_remotemedia_failures.jsonl"
-ON_ERROR = ("skip", "stop")
 
 
 @dataclass
@@ -227,15 +223,6 @@ def run_batch(
             tasks, summary, out, resume, on_error, workers, executor, max_attempts, progress, progress_stream, dataset
         )
     return summary
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. under ``taskset`` or a
-    container's cpuset), else the machine's count: the default number of workers."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # no affinity API (macOS, Windows)
-        return os.cpu_count() or 1
 
 
 def worker_threads(n_workers: int) -> int | None:

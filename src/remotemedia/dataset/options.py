@@ -19,7 +19,7 @@ LABELS = ("rttm", "audacity", "csv")
 CHANNELS = ("mono", "keep")
 VAD_RATES = (8000, 16000, 32000, 44100, 48000)
 
-# Subtypes each --format can hold (its default is in remotemedia.batch.job.FORMATS).
+# Subtypes each --format can hold (its default is in remotemedia.batch.settings.FORMATS).
 ALLOWED_SUBTYPES: dict[str, tuple[str, ...]] = {
     "wav": SUBTYPES,
     "flac": ("PCM_16", "PCM_24"),
@@ -97,7 +97,7 @@ def check(options: DatasetOptions, output_format: str) -> None:
     """Refuse inconsistent options before any work (ValueError naming the option and the fix)."""
     if options.cut not in CUTS:
         raise ValueError(f"cut {options.cut!r} is not one of {', '.join(CUTS)}")
-    from remotemedia.batch.job import FORMATS
+    from remotemedia.batch.settings import FORMATS
 
     if output_format not in FORMATS:
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
@@ -143,7 +143,7 @@ def check(options: DatasetOptions, output_format: str) -> None:
 
 def encoding(options: DatasetOptions | None, output_format: str) -> tuple[str, str]:
     """(soundfile format, subtype) of the audio written for ``output_format``."""
-    from remotemedia.batch.job import FORMATS
+    from remotemedia.batch.settings import FORMATS
 
     fmt, default = FORMATS[output_format]
     subtype = options.subtype if options is not None and options.subtype else default

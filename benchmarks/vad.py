@@ -48,33 +48,18 @@ SR = vc.SR
 
 
 class Silero:
-    """silero-vad v5 ONNX model at 16 kHz: 512-sample windows with 64 samples of context."""
+    """silero-vad v5 ONNX model at 16 kHz (512-sample windows with 64 samples of
+    context), run through the package's own silero engine (kernels/vad_silero.py)."""
 
     def __init__(self) -> None:
-        import importlib.util
+        from remotemedia.kernels.vad_silero import SileroStream
 
-        import onnxruntime as ort
-
-        spec = importlib.util.find_spec("silero_vad")
-        if spec is None or spec.origin is None:
-            raise ImportError("silero_vad is not installed")
-        path = Path(spec.origin).parent / "data" / "silero_vad.onnx"
-        opts = ort.SessionOptions()
-        opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.stream = SileroStream(SR, 30, 0, 0, 0)
 
     def probs(self, x: np.ndarray) -> np.ndarray:
-        state = np.zeros((2, 1, 128), np.float32)
-        ctx = np.zeros((1, 64), np.float32)
-        sr = np.array(SR, np.int64)
-        out = []
-        for i in range(0, x.size - 511, 512):
-            chunk = np.concatenate([ctx, x[None, i : i + 512].astype(np.float32)], axis=1)
-            p, state = self.session.run(None, {"input": chunk, "state": state, "sr": sr})
-            ctx = chunk[:, -64:]
-            out.append(float(p[0, 0]))
-        return np.array(out)
+        """silero's probability of every whole 512-sample window of ``x``."""
+        self.stream.reset()
+        return np.array([p for _, p in self.stream.probs(x.astype(np.float32))])
 
     def flags(self, x: np.ndarray, frame_ms: int = 30) -> np.ndarray:
         p = self.probs(x)

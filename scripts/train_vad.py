@@ -149,28 +149,13 @@ class Teacher:
     """silero-vad's ONNX model, one probability per 10 ms block (the 32 ms window that contains it)."""
 
     def __init__(self) -> None:
-        import importlib.util
+        from remotemedia.kernels.vad_silero import SileroStream
 
-        import onnxruntime as ort
-
-        found = importlib.util.find_spec("silero_vad")
-        assert found is not None and found.origin is not None, "pip install silero-vad onnxruntime"
-        opts = ort.SessionOptions()
-        opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = 1
-        path = Path(found.origin).parent / "data" / "silero_vad.onnx"
-        self.sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.stream = SileroStream(SR, 30, 0, 0, 0)
 
     def blocks(self, x: np.ndarray) -> np.ndarray:
-        state = np.zeros((2, 1, 128), np.float32)
-        ctx = np.zeros((1, 64), np.float32)
-        sr = np.array(SR, np.int64)
-        p = []
-        for i in range(0, x.size - 511, 512):
-            chunk = np.concatenate([ctx, x[None, i : i + 512].astype(np.float32)], axis=1)
-            out, state = self.sess.run(None, {"input": chunk, "state": state, "sr": sr})
-            ctx = chunk[:, -64:]
-            p.append(float(out[0, 0]))
+        self.stream.reset()
+        p = [prob for _, prob in self.stream.probs(x.astype(np.float32))]
         pa = np.array([*p, p[-1] if p else 0.0])
         centres = (np.arange(x.size // BLOCK) * BLOCK + BLOCK // 2) // 512
         return pa[np.minimum(centres, pa.size - 1)].astype(np.float32)

@@ -23,7 +23,7 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -132,18 +132,30 @@ def one_shot_tables(seconds: float, reps: int, budget: float) -> None:
                 print(f"  {label:34s} {ms:10.3f} {1e3 / ms:12.0f} {ms / hq:11.2f}")
 
 
-def preset_table(conversions: list[tuple[int, int]], seconds: float, reps: int, budget: float) -> None:
-    """Each preset against its soxr counterpart, mono, interleaved rounds per conversion."""
+def native_against_soxr(table: str) -> kernels.KernelSet | None:
+    """The first native kernel set, or None (and a line saying so) without it or soxr."""
     native = native_sets()
     if not native or soxr is None:
-        print("\npreset table: needs the native core and soxr")
-        return
-    ks = native[0]
+        print(f"\n{table}: needs the native core and soxr")
+        return None
+    return native[0]
+
+
+def noise_inputs(conversions: list[tuple[int, int]], seconds: float) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(in rate, out rate, ``seconds`` of mono uniform noise at the in rate), the same noise every run."""
     rng = np.random.default_rng(1)
+    for i, o in conversions:
+        yield i, o, rng.uniform(-0.5, 0.5, int(seconds * i)).astype(np.float32)
+
+
+def preset_table(conversions: list[tuple[int, int]], seconds: float, reps: int, budget: float) -> None:
+    """Each preset against its soxr counterpart, mono, interleaved rounds per conversion."""
+    ks = native_against_soxr("preset table")
+    if ks is None:
+        return
     print(f"\nPresets against soxr, mono, {seconds:g} s of audio, ms per s of audio (median of up to {reps} rounds)")
     print(f"  {'conversion':18s} {'kernel':7s}" + "".join(f" {q + ' / ' + sq:>26s}" for q, sq in PRESET_PAIRS))
-    for i, o in conversions:
-        x = rng.uniform(-0.5, 0.5, int(seconds * i)).astype(np.float32)
+    for i, o, x in noise_inputs(conversions, seconds):
         runs: list[tuple[str, Callable[[], object]]] = []
         for q, sq in PRESET_PAIRS:
             runs.append((q, lambda q=q: ks.resample(x, i, o, q)))
@@ -169,16 +181,12 @@ def ratio_table(conversions: list[tuple[int, int]], seconds: float, rounds: int)
     between rounds), so a change of machine load between rounds cancels in
     that round's ratio; printed: the median ratio and its quartiles.
     """
-    native = native_sets()
-    if not native or soxr is None:
-        print("\nratio table: needs the native core and soxr")
+    ks = native_against_soxr("ratio table")
+    if ks is None:
         return
-    ks = native[0]
-    rng = np.random.default_rng(1)
     print(f"\nPresets against soxr, mono, {seconds:g} s of audio: ours / soxr per round, median (quartiles)")
     print(f"  {'conversion':18s}" + "".join(f" {q + ' / ' + sq:>20s}" for q, sq in PRESET_PAIRS))
-    for i, o in conversions:
-        x = rng.uniform(-0.5, 0.5, int(seconds * i)).astype(np.float32)
+    for i, o, x in noise_inputs(conversions, seconds):
         cells = ""
         for q, sq in PRESET_PAIRS:
 

@@ -108,46 +108,53 @@ NOT_IN_A_PLAIN_RUN = (
     "concurrent.futures",  # an executor (--dask, run_batch(executor=...)) or the read-ahead of several files
     "dask",
     "distributed",
-    "logging",  # the pipeline logs only on rare paths (remotemedia.core.log)
     "multiprocessing",  # several worker processes
     "tqdm",  # the progress bar, drawn only on a terminal
-    "traceback",  # the record of an unexpected error in a file
     "remotemedia.dataset.inputs",  # --from-list, --from-manifest
     "remotemedia.dataset.labels",  # --labels
     "remotemedia.dataset.manifests",  # --manifest
     "remotemedia.batch.workers",
-    "remotemedia.kernels.python",  # the numpy bodies and the Python filter design: the Rust core runs here
-    "remotemedia.kernels.resample_interp",
     "remotemedia.stream.channel",  # the queues of Pipeline.stream()
     "remotemedia.stream.runner",
 )
+# ... and, when the run is on the native core (pure Python logs each node's planned fallback):
+NOT_IN_A_NATIVE_RUN = (
+    "logging",  # the pipeline logs only on rare paths (remotemedia.core.log)
+    "traceback",  # the record of an unexpected error in a file (and logging's)
+    "remotemedia.kernels.python",  # the numpy bodies and the Python filter design
+    "remotemedia.kernels.resample_interp",
+)
 
 
-def modules_after_run(tmp_path: Path, options: list[str]) -> set[str]:
-    """``sys.modules`` after ``remotemedia run a.wav -o out --workers 1 OPTIONS`` in a fresh interpreter."""
+def modules_after_run(tmp_path: Path, options: list[str]) -> tuple[set[str], bool]:
+    """``sys.modules`` after ``remotemedia run a.wav -o out --workers 1 OPTIONS`` in a fresh interpreter,
+    and whether the run was on the native core."""
     t = np.arange(16000) / 16000
     sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
     argv = ["run", "a.wav", "-o", "out", "--workers", "1", *options]
     code = (
         f"import sys, json\nfrom remotemedia.cli import main\nassert main({argv!r}) == 0\n"
-        "print(json.dumps(sorted(sys.modules)))"
+        "modules = sorted(sys.modules)\nfrom remotemedia import runtime\n"
+        "print(json.dumps([modules, runtime.is_rust_runtime_available()]))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "a.wav.json").is_file()
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    modules, native = json.loads(done.stdout.strip().splitlines()[-1])
+    return set(modules), native
 
 
 @pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "progress-lines"])
 def test_a_plain_one_file_run_loads_only_what_it_uses(tmp_path: Path, quiet: bool) -> None:
-    loaded = modules_after_run(tmp_path, ["-q"] if quiet else [])
-    unwanted = sorted(m for m in loaded if any(m == u or m.startswith(u + ".") for u in NOT_IN_A_PLAIN_RUN))
+    loaded, native = modules_after_run(tmp_path, ["-q"] if quiet else [])
+    banned = NOT_IN_A_PLAIN_RUN + (NOT_IN_A_NATIVE_RUN if native else ())
+    unwanted = sorted(m for m in loaded if any(m == u or m.startswith(u + ".") for u in banned))
     assert unwanted == [], f"a plain one-file run imported {unwanted}"
     assert {"remotemedia.stream.session", "remotemedia.batch.runner"} <= loaded  # it did run
 
 
 def test_dataset_options_load_their_writers_when_asked(tmp_path: Path) -> None:
-    loaded = modules_after_run(tmp_path, ["-q", "--labels", "csv", "--manifest", "nemo"])
+    loaded, _ = modules_after_run(tmp_path, ["-q", "--labels", "csv", "--manifest", "nemo"])
     assert {"remotemedia.dataset.labels", "remotemedia.dataset.manifests"} <= loaded
     assert (tmp_path / "out" / "a.segments.csv").is_file() and (tmp_path / "out" / "nemo_manifest.jsonl").is_file()
 

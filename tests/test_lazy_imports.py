@@ -85,7 +85,7 @@ def test_import_remotemedia_loads_no_submodule_until_asked() -> None:
     code = "import remotemedia"
     probe = f"{code}\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith('remotemedia.')))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['remotemedia._version']"
+    assert done.stdout.strip() == "['remotemedia._lazy', 'remotemedia._version']"
 
 
 def test_a_one_file_run_loads_the_session_but_not_dask_tqdm_or_asyncio(tmp_path: Path) -> None:
@@ -101,14 +101,145 @@ def test_a_one_file_run_loads_the_session_but_not_dask_tqdm_or_asyncio(tmp_path:
     assert (tmp_path / "out" / "a.wav.json").is_file()
 
 
-@pytest.mark.parametrize("module", ["remotemedia", "remotemedia.core", "remotemedia.nodes", "remotemedia.stream"])
+# Modules a plain one-file run (`remotemedia run FILE`, one worker, no dataset options) must not load:
+# each is imported only by the runs (or the failures) that need it.
+NOT_IN_A_PLAIN_RUN = (
+    "asyncio",  # Pipeline.stream() and Pipeline.run(); the batch job streams through a synchronous session
+    "concurrent.futures",  # an executor (--dask, run_batch(executor=...)) or the read-ahead of several files
+    "dask",
+    "distributed",
+    "multiprocessing",  # several worker processes
+    "tqdm",  # the progress bar, drawn only on a terminal
+    "remotemedia.dataset.inputs",  # --from-list, --from-manifest
+    "remotemedia.dataset.labels",  # --labels
+    "remotemedia.dataset.manifests",  # --manifest
+    "remotemedia.batch.workers",
+    "remotemedia.stream.channel",  # the queues of Pipeline.stream()
+    "remotemedia.stream.runner",
+)
+# ... and, when the run is on the native core (pure Python logs each node's planned fallback):
+NOT_IN_A_NATIVE_RUN = (
+    "logging",  # the pipeline logs only on rare paths (remotemedia.core.log)
+    "traceback",  # the record of an unexpected error in a file (and logging's)
+    "remotemedia.kernels.python",  # the numpy bodies and the Python filter design
+    "remotemedia.kernels.resample_interp",
+)
+
+
+def modules_after_run(tmp_path: Path, options: list[str]) -> tuple[set[str], bool]:
+    """``sys.modules`` after ``remotemedia run a.wav -o out --workers 1 OPTIONS`` in a fresh interpreter,
+    and whether the run was on the native core."""
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
+    argv = ["run", "a.wav", "-o", "out", "--workers", "1", *options]
+    code = (
+        f"import sys, json\nfrom remotemedia.cli import main\nassert main({argv!r}) == 0\n"
+        "modules = sorted(sys.modules)\nfrom remotemedia import runtime\n"
+        "print(json.dumps([modules, runtime.is_rust_runtime_available()]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "a.wav.json").is_file()
+    modules, native = json.loads(done.stdout.strip().splitlines()[-1])
+    return set(modules), native
+
+
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "progress-lines"])
+def test_a_plain_one_file_run_loads_only_what_it_uses(tmp_path: Path, quiet: bool) -> None:
+    loaded, native = modules_after_run(tmp_path, ["-q"] if quiet else [])
+    banned = NOT_IN_A_PLAIN_RUN + (NOT_IN_A_NATIVE_RUN if native else ())
+    unwanted = sorted(m for m in loaded if any(m == u or m.startswith(u + ".") for u in banned))
+    assert unwanted == [], f"a plain one-file run imported {unwanted}"
+    assert {"remotemedia.stream.session", "remotemedia.batch.runner"} <= loaded  # it did run
+
+
+def test_dataset_options_load_their_writers_when_asked(tmp_path: Path) -> None:
+    loaded, _ = modules_after_run(tmp_path, ["-q", "--labels", "csv", "--manifest", "nemo"])
+    assert {"remotemedia.dataset.labels", "remotemedia.dataset.manifests"} <= loaded
+    assert (tmp_path / "out" / "a.segments.csv").is_file() and (tmp_path / "out" / "nemo_manifest.jsonl").is_file()
+
+
+PACKAGES = [
+    "remotemedia",
+    "remotemedia.batch",
+    "remotemedia.core",
+    "remotemedia.dataset",
+    "remotemedia.nodes",
+    "remotemedia.stream",
+]
+
+
+@pytest.mark.parametrize("module", PACKAGES)
 def test_every_exported_name_resolves_and_is_listed(module: str) -> None:
     mod = importlib.import_module(module)
     for name in mod.__all__:
         value = getattr(mod, name)
         assert value is not None and name in dir(mod)
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        assert vars(mod)[name] is value  # kept: the next access is a plain attribute lookup
+    with pytest.raises(AttributeError, match=f"^module '{module}' has no attribute 'nope'$"):
         _ = mod.nope
+    assert not hasattr(mod, "nope")
+
+
+def test_from_imports_and_dir_in_a_fresh_interpreter() -> None:
+    """``from package import Name`` and ``dir(package)`` before any name was used, for every package."""
+    code = (
+        "import importlib, json\n"
+        f"packages = {PACKAGES!r}\n"
+        "report = {}\n"
+        "for p in packages:\n"
+        "    mod = importlib.import_module(p)\n"
+        "    listed = dir(mod)\n"
+        "    missing = [n for n in mod.__all__ if n not in listed]\n"
+        "    ns = {}\n"
+        "    exec(f'from {p} import ' + ', '.join(mod.__all__), ns)\n"
+        "    wrong = [n for n in mod.__all__ if ns[n] is not getattr(mod, n)]\n"
+        "    report[p] = [missing, wrong, listed == sorted(listed)]\n"
+        "print(json.dumps(report))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {p: [[], [], True] for p in PACKAGES}
+
+
+def test_lazy_exports_name_where_each_value_comes_from() -> None:
+    import remotemedia
+    import remotemedia.stream
+    from remotemedia import batch, core, dataset, errors, kernels, nodes, runtime, stream, testing
+    from remotemedia.core.registry import register
+    from remotemedia.nodes.vad_stream import SpeechEvent
+
+    # subpackages are the modules themselves; a renamed export is the object it names
+    for sub in (batch, core, dataset, errors, kernels, nodes, runtime, stream, testing):
+        assert sub is importlib.import_module(sub.__name__)
+    assert remotemedia.register_node is register
+    assert remotemedia.stream.SpeechEvent is SpeechEvent  # from another package
+    with pytest.raises(AttributeError, match=r"^module 'remotemedia' has no attribute 'register'$"):
+        _ = remotemedia.register
+
+
+def test_lazy_exports_helper_on_a_package_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "lazypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "from remotemedia._lazy import lazy_exports\n"
+        "__all__ = ['Thing', 'alias', 'sub']\n"
+        "__getattr__, __dir__ = lazy_exports(__name__, {'Thing': '.things', 'alias': '.things:Thing', 'sub': '.sub'})\n"
+    )
+    (pkg / "things.py").write_text("class Thing:\n    pass\n")
+    (pkg / "sub.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lazypkg = importlib.import_module("lazypkg")
+    try:
+        assert "lazypkg.things" not in sys.modules
+        assert {"Thing", "alias", "sub"} <= set(dir(lazypkg))
+        assert lazypkg.alias is lazypkg.Thing is sys.modules["lazypkg.things"].Thing
+        assert lazypkg.sub.VALUE == 1
+        with pytest.raises(AttributeError, match=r"^module 'lazypkg' has no attribute 'other'$"):
+            _ = lazypkg.other
+    finally:
+        for name in [m for m in sys.modules if m == "lazypkg" or m.startswith("lazypkg.")]:
+            del sys.modules[name]
 
 
 def test_lazy_names_are_the_real_objects() -> None:

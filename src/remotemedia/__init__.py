@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from remotemedia._lazy import lazy_exports
 from remotemedia._version import __version__
 
 if TYPE_CHECKING:
@@ -59,52 +60,36 @@ __all__ = [
 ]
 
 # Public names imported on first use (PEP 562), so that `import remotemedia`
-# (and the `remotemedia` command's start-up) loads only what is asked for:
-# name -> (module, attribute in it).
-_LAZY = {
-    "AudioBuffer": ("remotemedia.core.audio", "AudioBuffer"),
-    "CircuitBreakerConfig": ("remotemedia.core.retry", "CircuitBreakerConfig"),
-    "Node": ("remotemedia.core.node", "Node"),
-    "NodeError": ("remotemedia.core.errors", "NodeError"),
-    "Pipeline": ("remotemedia.core.pipeline", "Pipeline"),
-    "RetryPolicy": ("remotemedia.core.retry", "RetryPolicy"),
-    "TransientError": ("remotemedia.core.errors", "TransientError"),
-    "register_node": ("remotemedia.core.registry", "register"),
-    "ConcurrentUseError": ("remotemedia.errors", "ConcurrentUseError"),
-    "NativeKernelError": ("remotemedia.errors", "NativeKernelError"),
-    "RemoteMediaError": ("remotemedia.errors", "RemoteMediaError"),
-    "RuntimeUnavailableError": ("remotemedia.errors", "RuntimeUnavailableError"),
-    "Resampler": ("remotemedia.kernels.resample", "Resampler"),
-    "VAD": ("remotemedia.kernels.vad", "VAD"),
-    "speech_segments": ("remotemedia.kernels.vad", "speech_segments"),
-    "get_runtime_info": ("remotemedia.runtime", "get_runtime_info"),
-    "get_rust_runtime": ("remotemedia.runtime", "get_rust_runtime"),
-    "is_rust_runtime_available": ("remotemedia.runtime", "is_rust_runtime_available"),
-    "try_load_rust_runtime": ("remotemedia.runtime", "try_load_rust_runtime"),
-}
-
-# Subpackages reachable as attributes without an explicit import (as they
-# were when the package imported them eagerly).
-_SUBPACKAGES = frozenset({"batch", "core", "errors", "kernels", "nodes", "runtime", "stream", "testing"})
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name (or a subpackage) on first access and keep it."""
-    from importlib import import_module
-
-    target = _LAZY.get(name)
-    if target is not None:
-        value = getattr(import_module(target[0]), target[1])
-    elif name in _SUBPACKAGES:
-        value = import_module(f"remotemedia.{name}")
-    else:
-        raise AttributeError(f"module 'remotemedia' has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+# (and the `remotemedia` command's start-up) loads only what is asked for;
+# the subpackages are reachable as attributes without an explicit import
+# (as they were when the package imported them eagerly).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AudioBuffer": ".core.audio",
+        "CircuitBreakerConfig": ".core.retry",
+        "Node": ".core.node",
+        "NodeError": ".core.errors",
+        "Pipeline": ".core.pipeline",
+        "RetryPolicy": ".core.retry",
+        "TransientError": ".core.errors",
+        "register_node": ".core.registry:register",
+        "ConcurrentUseError": ".errors",
+        "NativeKernelError": ".errors",
+        "RemoteMediaError": ".errors",
+        "RuntimeUnavailableError": ".errors",
+        "Resampler": ".kernels.resample",
+        "VAD": ".kernels.vad",
+        "speech_segments": ".kernels.vad",
+        "get_runtime_info": ".runtime",
+        "get_rust_runtime": ".runtime",
+        "is_rust_runtime_available": ".runtime",
+        "try_load_rust_runtime": ".runtime",
+        **{
+            name: f".{name}" for name in ("batch", "core", "errors", "kernels", "nodes", "runtime", "stream", "testing")
+        },
+    },
+)
 
 
 def convert(x: np.ndarray, to: Any) -> np.ndarray:

@@ -7,8 +7,9 @@ can build its parser (and print ``--help``) without it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from remotemedia._lazy import lazy_exports
 from remotemedia.batch.presets import names as preset_names
 
 if TYPE_CHECKING:
@@ -17,13 +18,4 @@ if TYPE_CHECKING:
 __all__ = ["BatchSummary", "preset_names", "run_batch"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("BatchSummary", "run_batch"):
-        from remotemedia.batch import runner
-
-        return getattr(runner, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, {"BatchSummary": ".runner", "run_batch": ".runner"})

@@ -17,7 +17,6 @@ import functools
 import json
 import threading
 import time
-import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -222,6 +221,8 @@ def process_file(task: FileTask, ahead: Ahead | None = None) -> FileResult:
     except StageError as exc:
         result.node, result.error, result.error_type = exc.stage, str(exc), type(exc.cause).__name__
     except Exception as exc:  # anything else is a bug: record it with its traceback, keep the run going
+        import traceback
+
         result.node, result.error_type = "pipeline", type(exc).__name__
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
     result.wall_s = time.perf_counter() - start

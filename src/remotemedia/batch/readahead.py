@@ -32,19 +32,21 @@ Off when the process may use a single core, or with ``REMOTEMEDIA_READ_AHEAD=0``
 from __future__ import annotations
 
 import collections
-import concurrent.futures as cf
 import contextlib
 import os
 import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from remotemedia.batch import fingerprint, worker_plan
 from remotemedia.batch.decode import dtype_for, takes_int16
 from remotemedia.batch.job import FileResult, FileTask
 from remotemedia.batch.streamfile import Decoded, decode_whole
+
+if TYPE_CHECKING:
+    import concurrent.futures as cf
 
 #: Environment variable: how many files to read ahead ("0" turns the read-ahead off; default DEPTH).
 ENV = "REMOTEMEDIA_READ_AHEAD"
@@ -149,6 +151,8 @@ def process_in_order(
     ``process``, KeyboardInterrupt included) stops the reader and waits for
     it: no thread outlives the iteration.
     """
+    import concurrent.futures as cf  # here: only a run that reads ahead loads it (and logging)
+
     stop = threading.Event()
     rules = _Rules()
     pool = cf.ThreadPoolExecutor(1, thread_name_prefix="remotemedia-read")

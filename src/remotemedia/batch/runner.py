@@ -8,7 +8,6 @@ Tasks carry paths and the manifest only.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import json
 import os
@@ -37,6 +36,8 @@ from remotemedia.batch.settings import FAILURES_FILE, FORMATS, ON_ERROR, SUMMARY
 from remotemedia.core.threads import env_threads_set
 
 if TYPE_CHECKING:
+    import concurrent.futures as cf
+
     from remotemedia.batch.workers import WorkerPool
     from remotemedia.dataset.options import DatasetOptions
 
@@ -357,6 +358,8 @@ def _run_on(
     on_error: str,
     max_attempts: int,
 ) -> None:
+    import concurrent.futures as cf  # here: a plain run never loads it (nor logging)
+
     def submit(task: FileTask) -> cf.Future[FileResult]:
         try:
             return executor.submit(process_file, task)
@@ -385,6 +388,8 @@ def _collect(
     on_error: str,
     max_attempts: int,
 ) -> None:
+    import concurrent.futures as cf
+
     while pending:
         done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
         for future in done:

@@ -7,7 +7,9 @@ asyncio or the registry's plug-in machinery.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from remotemedia._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from remotemedia.core.audio import AudioBuffer
@@ -41,34 +43,21 @@ __all__ = [
     "register",
 ]
 
-_HOME = {
-    "AudioBuffer": "audio",
-    "CircuitBreakerConfig": "retry",
-    "CircuitOpenError": "errors",
-    "CycleError": "errors",
-    "GraphError": "errors",
-    "ManifestError": "errors",
-    "Node": "node",
-    "NodeError": "errors",
-    "Pipeline": "pipeline",
-    "RetryPolicy": "retry",
-    "RuntimeContradictionError": "errors",
-    "TransientError": "errors",
-    "register": "registry",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name on first access and keep it."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'remotemedia.core' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"remotemedia.core.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AudioBuffer": ".audio",
+        "CircuitBreakerConfig": ".retry",
+        "CircuitOpenError": ".errors",
+        "CycleError": ".errors",
+        "GraphError": ".errors",
+        "ManifestError": ".errors",
+        "Node": ".node",
+        "NodeError": ".errors",
+        "Pipeline": ".pipeline",
+        "RetryPolicy": ".retry",
+        "RuntimeContradictionError": ".errors",
+        "TransientError": ".errors",
+        "register": ".registry",
+    },
+)

@@ -21,7 +21,6 @@ node instead, so errors are exactly the nodes' own.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remotemedia import kernels
+from remotemedia.core import log
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from remotemedia.core.executor import NodePlan
     from remotemedia.core.graph import Topology
 
-logger = logging.getLogger("remotemedia.pipeline")
 
 #: Returned by run_chain when the input must go node by node.
 NOT_APPLICABLE: Any = object()
@@ -229,7 +228,7 @@ def run_chain(cp: ChainPlan, data: Any, pipeline: str) -> Any:
 
 
 def _python_rerun(cp: ChainPlan, buf: AudioBuffer, pipeline: str, exc: Exception) -> Any:
-    logger.warning(
+    log.logger().warning(
         "pipeline %r: native chain %s failed internally (%s); re-running these nodes in Python",
         pipeline,
         cp.describe(),

@@ -10,14 +10,13 @@ inline on the event loop thread: a linear pipeline pays no thread hops.
 from __future__ import annotations
 
 import inspect
-import logging
 import time
 from collections import deque
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from remotemedia import kernels
+from remotemedia.core import log
 from remotemedia.core.errors import CircuitOpenError, node_error
 from remotemedia.core.graph import Topology
 from remotemedia.core.metrics import MemoryProbe, Metrics, NodeStats
@@ -27,9 +26,9 @@ from remotemedia.errors import NativeKernelError
 from remotemedia.kernels import KernelSet
 
 if TYPE_CHECKING:
-    from remotemedia.core.chains import ChainPlan
+    from concurrent.futures import Executor
 
-logger = logging.getLogger("remotemedia.pipeline")
+    from remotemedia.core.chains import ChainPlan
 
 
 @dataclass
@@ -70,7 +69,7 @@ def _invoke_sync(p: NodePlan, data: Any, pipeline: str, memory: bool) -> Any:
         try:
             out = p.node.process_with(data, ks)
         except NativeKernelError as exc:
-            logger.warning(
+            log.logger().warning(
                 "pipeline %r: native kernel of node %r (%s) failed internally (%s); re-running this step in Python",
                 pipeline,
                 p.name,
@@ -155,7 +154,7 @@ async def call_node(
                 if p.stats is not None:
                     p.stats.retries += 1
                 delay = p.retry.delay_s(attempt)
-                logger.info(
+                log.logger().info(
                     "pipeline %r: node %r failed transiently (%s); retry %d/%d in %.0f ms",
                     pipeline,
                     p.name,

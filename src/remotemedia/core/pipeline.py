@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,8 @@ from remotemedia.core.runtime_select import select_kernels
 from remotemedia.core.threads import check_threads, resolve_threads
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from remotemedia.stream.session import StreamSession
 
 

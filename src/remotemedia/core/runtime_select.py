@@ -19,15 +19,12 @@ they plan a run, and a standalone node resolves once and keeps the set.
 
 from __future__ import annotations
 
-import logging
-
 from remotemedia import kernels
+from remotemedia.core import log
 from remotemedia.core.errors import RuntimeContradictionError
 from remotemedia.errors import RuntimeUnavailableError
 
 HINTS = ("auto", "rust", "python")
-
-logger = logging.getLogger("remotemedia.pipeline")
 
 
 def check_hint(hint: object) -> str:
@@ -80,12 +77,12 @@ def select_kernels(hint: str, use_rust: bool = True, node: str = "<node>") -> ke
             ) from exc
     check_hint(hint)
     if not use_rust:
-        logger.debug("node %s runs in Python: use_rust=False", node)
+        log.logger().debug("node %s runs in Python: use_rust=False", node)
         return kernels.get("python")
     ks = kernels.get()
     if ks.name == "python":
         from remotemedia import runtime
 
         _, _, reason = runtime.try_load_rust_runtime()
-        logger.info("node %s falls back to Python (planned): native core unavailable: %s", node, reason)
+        log.logger().info("node %s falls back to Python (planned): native core unavailable: %s", node, reason)
     return ks

@@ -14,7 +14,9 @@ parser from :mod:`remotemedia.dataset.options` without the writers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from remotemedia._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from remotemedia.dataset.inputs import SpanInput, read_list, read_manifest
@@ -27,22 +29,6 @@ if TYPE_CHECKING:
         write_nemo_manifest,
     )
     from remotemedia.dataset.options import DatasetOptions
-
-# Public name -> the submodule that defines it.
-_HOME = {
-    "DatasetOptions": "options",
-    "SpanInput": "inputs",
-    "Utterance": "manifests",
-    "read_list": "inputs",
-    "read_manifest": "inputs",
-    "utterances_from_sidecar": "manifests",
-    "write_audacity_labels": "labels",
-    "write_csv_labels": "labels",
-    "write_hf_metadata": "manifests",
-    "write_jsonl_manifest": "manifests",
-    "write_nemo_manifest": "manifests",
-    "write_rttm": "labels",
-}
 
 __all__ = [
     "DatasetOptions",
@@ -60,17 +46,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name on first access and keep it."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'remotemedia.dataset' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"remotemedia.dataset.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DatasetOptions": ".options",
+        "SpanInput": ".inputs",
+        "Utterance": ".manifests",
+        "read_list": ".inputs",
+        "read_manifest": ".inputs",
+        "utterances_from_sidecar": ".manifests",
+        "write_audacity_labels": ".labels",
+        "write_csv_labels": ".labels",
+        "write_hf_metadata": ".manifests",
+        "write_jsonl_manifest": ".manifests",
+        "write_nemo_manifest": ".manifests",
+        "write_rttm": ".labels",
+    },
+)

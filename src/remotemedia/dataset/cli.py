@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from remotemedia.dataset.inputs import SpanInput, read_list, read_manifest
 from remotemedia.dataset.options import (
     CHANNELS,
     CUTS,
@@ -16,6 +15,9 @@ from remotemedia.dataset.options import (
     SUBTYPES,
     DatasetOptions,
 )
+
+if TYPE_CHECKING:
+    from remotemedia.dataset.inputs import SpanInput
 
 CUT_HELP = (
     "concat: the speech of each input back to back in one file (default); "
@@ -123,6 +125,10 @@ def options_from_args(ns: argparse.Namespace) -> DatasetOptions:
 def listed_inputs(ns: argparse.Namespace) -> list[Any]:
     """Inputs from --from-list and --from-manifest files (FileNotFoundError / ValueError when unreadable)."""
     items: list[SpanInput] = []
+    if not ns.from_list and not ns.from_manifest:
+        return items  # the usual run: the list readers are not even imported
+    from remotemedia.dataset.inputs import read_list, read_manifest
+
     for path in ns.from_list:
         items.extend(read_list(path))
     for path in ns.from_manifest:

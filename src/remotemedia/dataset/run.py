@@ -12,21 +12,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from remotemedia.dataset.inputs import SpanInput
-from remotemedia.dataset.labels import label_path, write_audacity_labels, write_csv_labels, write_rttm
-from remotemedia.dataset.manifests import (
-    MANIFEST_FILES,
-    Utterance,
-    utterances_from_sidecar,
-    write_hf_metadata,
-    write_jsonl_manifest,
-    write_nemo_manifest,
-)
 from remotemedia.dataset.options import DatasetOptions, apply_to_manifest, check
+
+if TYPE_CHECKING:
+    from remotemedia.dataset.inputs import SpanInput
+    from remotemedia.dataset.manifests import Utterance
+
+# The input lists, labels and manifests modules are imported where they are
+# used: a plain run (no --from-list, --labels or --manifest) never loads them.
 
 
 def prepare(manifest: dict[str, Any], pipeline: Any, options: DatasetOptions, fmt: str) -> dict[str, Any]:
@@ -46,7 +44,11 @@ def task_options(options: DatasetOptions) -> dict[str, Any]:
 def split_inputs(inputs: Iterable[Any]) -> tuple[list[Any], list[SpanInput]]:
     """(files, folders and globs for the batch job's discovery; :class:`SpanInput` items)."""
     items = list(inputs)
-    return [i for i in items if not isinstance(i, SpanInput)], [i for i in items if isinstance(i, SpanInput)]
+    module = sys.modules.get("remotemedia.dataset.inputs")
+    if module is None:  # no SpanInput can exist before its module is loaded: all are files, folders, globs
+        return items, []
+    span = module.SpanInput
+    return [i for i in items if not isinstance(i, span)], [i for i in items if isinstance(i, span)]
 
 
 def tasks(
@@ -97,6 +99,15 @@ def finish(outdir: Path, all_tasks: list[Any], options: DatasetOptions) -> dict[
     written: dict[str, str] = {}
     if not options.manifests and not options.labels:
         return written  # nothing to write: no sidecar is read back (nor any input fingerprinted again)
+    from remotemedia.dataset.labels import label_path, write_audacity_labels, write_csv_labels, write_rttm
+    from remotemedia.dataset.manifests import (
+        MANIFEST_FILES,
+        utterances_from_sidecar,
+        write_hf_metadata,
+        write_jsonl_manifest,
+        write_nemo_manifest,
+    )
+
     for task in all_tasks:
         if not is_complete(task):
             continue

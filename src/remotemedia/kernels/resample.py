@@ -61,10 +61,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remotemedia.kernels._exclusive import Busy
+from remotemedia.kernels._resample_spec import SPECS
 from remotemedia.kernels._validate import MAX_CHANNELS, planar
 from remotemedia.kernels.bodies import ResamplerCore
-from remotemedia.kernels.python.resample_design import SPECS, filter_stages
-from remotemedia.kernels.resample_interp import VARIABLE_RANGE
 
 if TYPE_CHECKING:
     from remotemedia.kernels import KernelSet
@@ -115,6 +114,9 @@ def uses_interp(in_rate: int, out_rate: int, quality: str) -> bool:
     """
     if in_rate == out_rate:
         return False
+    # here: the Python filter design (and its dataclasses) is not needed by a run on the Rust core
+    from remotemedia.kernels.python.resample_design import filter_stages
+
     return sum(shape.l * shape.taps for _, shape in filter_stages(in_rate, out_rate, quality)) > EXACT_LIMIT
 
 
@@ -365,6 +367,8 @@ class Resampler:
                 f"{op}: this resampler has a fixed ratio; create it with Resampler(..., variable=True) "
                 "or Resampler.from_ratio to change its ratio while streaming"
             )
+        from remotemedia.kernels.resample_interp import VARIABLE_RANGE
+
         lo, hi = self._design_ratio / VARIABLE_RANGE, self._design_ratio * VARIABLE_RANGE
         if not lo <= value <= hi:
             raise ValueError(

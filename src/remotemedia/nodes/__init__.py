@@ -6,7 +6,9 @@ types loads those three modules, not every node's dependencies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from remotemedia._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from remotemedia.nodes.channels import DownmixNode
@@ -24,27 +26,14 @@ __all__ = [
     "VADNode",
 ]
 
-_HOME = {
-    "AudioFileSink": "files",
-    "AudioFileSource": "files",
-    "AudioResampleNode": "resample",
-    "DownmixNode": "channels",
-    "FormatConverterNode": "convert",
-    "VADNode": "vad",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a node class on first access and keep it."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'remotemedia.nodes' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"remotemedia.nodes.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AudioFileSink": ".files",
+        "AudioFileSource": ".files",
+        "AudioResampleNode": ".resample",
+        "DownmixNode": ".channels",
+        "FormatConverterNode": ".convert",
+        "VADNode": ".vad",
+    },
+)

@@ -11,7 +11,9 @@ queue machinery of ``stream()``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from remotemedia._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from remotemedia.nodes.vad_stream import SpeechEvent
@@ -21,27 +23,14 @@ if TYPE_CHECKING:
 
 __all__ = ["POLICIES", "START_S", "START_SAMPLE", "SpeechEvent", "StreamSession", "collect"]
 
-_HOME = {
-    "POLICIES": "remotemedia.stream.channel",
-    "START_S": "remotemedia.stream.stages",
-    "START_SAMPLE": "remotemedia.stream.stages",
-    "SpeechEvent": "remotemedia.nodes.vad_stream",
-    "StreamSession": "remotemedia.stream.session",
-    "collect": "remotemedia.stream.stages",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name on first access and keep it."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'remotemedia.stream' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "POLICIES": ".channel",
+        "START_S": ".stages",
+        "START_SAMPLE": ".stages",
+        "SpeechEvent": "..nodes.vad_stream",
+        "StreamSession": ".session",
+        "collect": ".stages",
+    },
+)

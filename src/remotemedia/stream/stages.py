@@ -8,12 +8,12 @@ chunk afterwards.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from remotemedia.core import log
 from remotemedia.core.audio import AudioBuffer
 from remotemedia.core.chunks import collect, join_outputs
 from remotemedia.core.errors import NodeError, node_error
@@ -34,7 +34,6 @@ __all__ = [
     "stream_error",
 ]
 
-logger = logging.getLogger("remotemedia.pipeline")
 
 #: Metadata keys of the stream time stamps on every output chunk.
 START_SAMPLE = "start_sample"
@@ -170,7 +169,7 @@ def close_stage(st: Stage) -> None:
     """Close one stage's state (idempotent); a failure is logged as in :func:`close_stages`."""
     exc = st.close()
     if exc is not None:
-        logger.warning("node %r (%s): close_state failed: %s: %s", st.name, st.node_type, type(exc).__name__, exc)
+        log.logger().warning("node %r (%s): close_state failed: %s: %s", st.name, st.node_type, type(exc).__name__, exc)
 
 
 def stream_error(pipeline: str, st: Stage, operation: str, where: str, exc: BaseException) -> NodeError:

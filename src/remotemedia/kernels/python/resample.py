@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
+from remotemedia.kernels._resample_spec import SPECS
 from remotemedia.kernels.python.design_cache import DesignCache
 from remotemedia.kernels.python.resample_design import (
     DOUBLING_MIN_FFT,
-    SPECS,
     Shape,
     block_periods,
     design,

@@ -2,10 +2,10 @@
 
 The reference design, in float64, formula for formula the same as the Rust
 core's ``src/resample/design.rs`` (same order of operations), so both
-bodies use the same coefficients and the same stage and block layout. A
-leaf: it imports nothing from remotemedia. The public face
-(``kernels/resample.py``) uses :func:`filter_stages` for its memory check
-and re-exports the presets :data:`SPECS`; the numpy body
+bodies use the same coefficients and the same stage and block layout. It
+imports only the presets :data:`SPECS` (``kernels/_resample_spec.py``).
+The public face (``kernels/resample.py``) uses :func:`filter_stages` for
+its memory check (imported there on first use); the numpy body
 (``kernels/python/resample.py``) uses :func:`design` for its tables.
 """
 
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from remotemedia.kernels._resample_spec import SPECS
 
 # Sharp stages with at most this many phases (the native output-parallel
 # kernel) come first; see stage_specs.
@@ -42,14 +44,6 @@ BLOCK_FACTOR = 4
 # Smallest transform of an exact sharp doubling stage (8k -> 16k; Rust
 # ``DOUBLING_MIN_FFT``): 512 points at "medium" and "high" instead of 256.
 DOUBLING_MIN_FFT = 512
-
-#: quality name -> (passband end, stopband start, attenuation dB)
-SPECS: dict[str, tuple[float, float, float]] = {
-    "low": (0.70, 1.0, 125.0),
-    "medium": (0.90, 1.0, 137.0),
-    "high": (0.91, 1.0, 139.0),
-    "very_high": (0.91, 1.0, 175.0),
-}
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from remotemedia.kernels._resample_spec import SPECS
 from remotemedia.kernels.python.design_cache import DesignCache
 from remotemedia.kernels.python.resample import Plan, ResamplerCore, _band, _Stage
 from remotemedia.kernels.python.resample_design import (
     SHORT_EXTRA_DB,
-    SPECS,
     Spec,
     bessel_i0,
     stage_shape,

@@ -348,24 +348,25 @@ class Chain:
         st = size(self._h, n, self._ra, self._rb)
         if st:
             _fail(st)
+        out, flags, outs = self._outputs()
+        fn = _lib.rm_chain_run if whole else _lib.rm_chain_process
+        st = fn(self._h, int(x.ctypes.data) if x.size else None, n, *outs, self._ra, self._rb)
+        if st:
+            _fail(st)
+        return out, flags
+
+    def _outputs(self) -> tuple[np.ndarray | None, np.ndarray, tuple[int | None, int, int | None, int]]:
+        """Arrays of the sizes the last sizing call reported, and their (pointer, length) arguments."""
         frames, nflags = self._a.value, self._b.value
         out = self._alloc(frames) if self.writes else None
         flags = np.empty(nflags, np.uint8)
-        fn = _lib.rm_chain_run if whole else _lib.rm_chain_process
-        st = fn(
-            self._h,
-            int(x.ctypes.data) if x.size else None,
-            n,
+        outs = (
             int(out.ctypes.data) if out is not None and out.size else None,
             frames,
             int(flags.ctypes.data) if nflags else None,
             nflags,
-            self._ra,
-            self._rb,
         )
-        if st:
-            _fail(st)
-        return out, flags
+        return out, flags, outs
 
     def process(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         return self._call(x, False)
@@ -377,18 +378,8 @@ class Chain:
         st = _lib.rm_chain_flush(self._h, self._ra, self._rb)
         if st:
             _fail(st)
-        frames, nflags = self._a.value, self._b.value
-        out = self._alloc(frames) if self.writes else None
-        flags = np.empty(nflags, np.uint8)
-        st = _lib.rm_chain_take(
-            self._h,
-            int(out.ctypes.data) if out is not None and out.size else None,
-            frames,
-            int(flags.ctypes.data) if nflags else None,
-            nflags,
-            self._ra,
-            self._rb,
-        )
+        out, flags, outs = self._outputs()
+        st = _lib.rm_chain_take(self._h, *outs, self._ra, self._rb)
         if st:
             _fail(st)
         return out, flags

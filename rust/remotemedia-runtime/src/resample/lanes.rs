@@ -229,9 +229,17 @@ fn split_rows(simd: Simd, m: usize, d: &mut [f32], len: usize, at: std::ops::Ran
     #[cfg(target_arch = "x86_64")]
     match (simd, m) {
         (Some(cpu), 2 | 4) => {
-            let (k, f) = avx::deinterleave_all(cpu, m, d, len, from, to - from, src);
+            let count = to - from;
+            let (k, f) = avx::deinterleave_all(cpu, m, d, len, from, count, src);
             done = k;
             flags |= f;
+            if done < count && count >= LANES {
+                // The rest as one more vector ending at `to` (it writes again
+                // some positions just written, with the same values).
+                let (_, f) = avx::deinterleave_all(cpu, m, d, len, to - LANES, LANES, &src[(count - LANES) * m..]);
+                done = count;
+                flags |= f;
+            }
         }
         (Some(cpu), 3) => {
             // Row by row: the whole vectors every row covers (a row may write a

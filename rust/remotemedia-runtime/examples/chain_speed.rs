@@ -46,18 +46,7 @@ fn main() {
     if let Some(k) = std::env::var("CS_PUSH").ok().and_then(|s| s.parse().ok()) {
         return push(&x, n, k, reps);
     }
-    let specs = [
-        Spec::Convert(Fmt::F32),
-        Spec::Resample {
-            rate: 16000,
-            quality: Quality::High,
-        },
-        Spec::Vad {
-            frame_ms: 30,
-            aggressiveness: 2,
-        },
-    ];
-    let mut chain = Chain::new(Fmt::I16, 2, 48000, &specs).unwrap();
+    let mut chain = speech_chain(false);
     chain.set_threads(env("CS_THREADS", 0.0) as usize);
     let (frames, nflags) = chain.run_frames(n);
     let mut t = Vec::new();
@@ -92,23 +81,30 @@ fn main() {
     );
 }
 
+/// 48 kHz stereo int16 -> float32 (`downmix`: and mono) -> 16 kHz "high"
+/// -> VAD (30 ms, mode 2), as `benchmarks/pipeline.py` (no downmix) and
+/// `benchmarks/stream.py` (downmix) run it.
+fn speech_chain(downmix: bool) -> Chain {
+    let mut specs = vec![Spec::Convert(Fmt::F32)];
+    if downmix {
+        specs.push(Spec::Downmix);
+    }
+    specs.push(Spec::Resample {
+        rate: 16000,
+        quality: Quality::High,
+    });
+    specs.push(Spec::Vad {
+        frame_ms: 30,
+        aggressiveness: 2,
+    });
+    Chain::new(Fmt::I16, 2, 48000, &specs).unwrap()
+}
+
 /// Pushes `x` (`n` frames of stereo int16) through the session's chain in
 /// frames of `k`, then flushes, `reps` times; prints a checksum of every
 /// output, flag and event.
 fn push(x: &[i16], n: usize, k: usize, reps: usize) {
-    let specs = [
-        Spec::Convert(Fmt::F32),
-        Spec::Downmix,
-        Spec::Resample {
-            rate: 16000,
-            quality: Quality::High,
-        },
-        Spec::Vad {
-            frame_ms: 30,
-            aggressiveness: 2,
-        },
-    ];
-    let mut chain = Chain::new(Fmt::I16, 2, 48000, &specs).unwrap();
+    let mut chain = speech_chain(true);
     chain.set_timing(false);
     // SegmentTracker(16000, 480).params(): VADNode's defaults.
     chain

@@ -255,13 +255,46 @@ fn split_rows(simd: Simd, m: usize, d: &mut [f32], len: usize, at: std::ops::Ran
         _ => {}
     }
     let _ = simd;
-    for (i, x) in (from + done..to).zip(src[done * m..(to - from) * m].chunks_exact(m)) {
+    let (at, src) = (from + done..to, &src[done * m..(to - from) * m]);
+    flags
+        | match m {
+            1 => copy_row(&mut d[at], src),
+            2 => split_rows_m::<2>(d, len, at, src),
+            3 => split_rows_m::<3>(d, len, at, src),
+            4 => split_rows_m::<4>(d, len, at, src),
+            _ => {
+                let mut f = 0;
+                for (i, x) in at.zip(src.chunks_exact(m)) {
+                    for (s, &v) in x.iter().enumerate() {
+                        d[s * len + i] = v;
+                        f |= finite_flag(v);
+                    }
+                }
+                f
+            }
+        }
+}
+
+/// [`split_rows`] of one stream: a copy (which the compiler vectorises).
+fn copy_row(row: &mut [f32], src: &[f32]) -> u32 {
+    let mut f = 0;
+    for (o, &v) in row.iter_mut().zip(src) {
+        *o = v;
+        f |= finite_flag(v);
+    }
+    f
+}
+
+/// [`split_rows`] of `M` streams, value by value.
+fn split_rows_m<const M: usize>(d: &mut [f32], len: usize, at: std::ops::Range<usize>, src: &[f32]) -> u32 {
+    let mut f = 0;
+    for (i, x) in at.zip(src.chunks_exact(M)) {
         for (s, &v) in x.iter().enumerate() {
             d[s * len + i] = v;
-            flags |= finite_flag(v);
+            f |= finite_flag(v);
         }
     }
-    flags
+    f
 }
 
 /// Top bit set when `v` is infinite or NaN: an all-ones exponent carries

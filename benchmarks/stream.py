@@ -24,6 +24,7 @@ process during the run (Linux: VmHWM after resetting it through
     python benchmarks/stream.py                 # part 1
     python benchmarks/stream.py --frames 5000   # more frames
     python benchmarks/stream.py --big           # part 2 as well (2 GB on disk, a few minutes)
+    python benchmarks/stream.py --kinds         # also: push times by what the push did (what sets the p99)
 """
 
 from __future__ import annotations
@@ -171,12 +172,38 @@ def time_control(target_us: float, n: int) -> tuple[float, float, float]:
     return stats_us(ns)
 
 
+def part_kinds(frames: list[AudioBuffer], warmup: int = 100) -> None:
+    """Native session pushes grouped by what each did (output frames, i.e. resampler blocks
+    completed; VAD flags; speech events): share, median against the session's median, and how
+    many took over twice the median, in wall and in thread CPU time. Shows whether the slow 1 %
+    that sets the p99 are heavier pushes or ordinary ones hit by an interruption."""
+    for clock_name in ("perf_counter_ns", "thread_time_ns"):
+        clock = getattr(time, clock_name)
+        ns, kinds = [], []
+        with pipeline().open_stream() as s:
+            push = s.push
+            for f in frames:
+                t0 = clock()
+                out = push(f)
+                ns.append(clock() - t0)
+                m = out.metadata
+                kinds.append((len(out.data), len(m["vad_flags"]), len(m["vad_events"])))
+        a, k = np.asarray(ns[warmup:], np.float64) / 1e3, kinds[warmup:]
+        med = float(np.median(a))
+        print(f"\npushes by kind ({clock_name}; median {med:.1f} µs, p99 / median {np.percentile(a, 99) / med:.2f})")
+        print(f"{'output frames, flags, events':<32}{'share':>8}{'median / all':>14}{'over 2x':>9}")
+        for kind in sorted(set(k)):
+            t = a[[i for i, x in enumerate(k) if x == kind]]
+            share, rel, over = 100 * t.size / a.size, np.median(t) / med, int((t > 2 * med).sum())
+            print(f"{kind!s:<32}{share:7.1f}%{rel:14.2f}{over:9d}")
+
+
 def _median_rows(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
     a = np.asarray(runs)
     return float(np.median(a[:, 0])), float(np.median(a[:, 1])), float(np.median(a[:, 2]))
 
 
-def part_frames(n_frames: int, repeat: int = 3) -> None:
+def part_frames(n_frames: int, repeat: int = 3, kinds: bool = False) -> None:
     x = speech_like(n_frames * FRAME / RATE + 0.1)
     frames = [AudioBuffer(np.ascontiguousarray(x[:, i : i + FRAME]), RATE) for i in range(0, n_frames * FRAME, FRAME)]
     native = kernels.get().name == "rust"
@@ -212,6 +239,8 @@ def part_frames(n_frames: int, repeat: int = 3) -> None:
         print(f"control: a fixed native call of the same median has p99 / median = {k_row[1] / k_row[0]:.2f} "
               "in the same run (the machine's floor for a call this short)")  # fmt: skip
         print(f"{'async stream(), native, mean per chunk':<52}{'':9}{'':9}{time_stream(pipeline(), frames, True):9.1f}")
+        if kinds:
+            part_kinds(frames)
 
 
 def peak_rss_reset() -> bool:
@@ -270,11 +299,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=3000, help="20 ms frames to time (default 3000 = 60 s)")
     ap.add_argument("--repeat", type=int, default=3, help="alternating session / by-hand runs (default 3)")
+    ap.add_argument("--kinds", action="store_true", help="also time native pushes by kind (blocks, flags, events)")
     ap.add_argument("--big", action="store_true", help="also stream a big generated WAV file")
     ap.add_argument("--gb", type=float, default=2.0, help="size of the big file in GB (default 2)")
     ap.add_argument("--block-ms", type=float, default=1000.0, help="source block length (default 1000 ms)")
     args = ap.parse_args()
-    part_frames(args.frames, args.repeat)
+    part_frames(args.frames, args.repeat, args.kinds)
     if args.big:
         part_big(args.gb, args.block_ms)
 

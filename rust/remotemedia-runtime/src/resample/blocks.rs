@@ -200,15 +200,42 @@ pub fn run<S: Sample, O>(
     run_loop(simd, bl, scratch, w, out, put)
 }
 
-/// [`run_loop`] compiled for AVX2+FMA.
-///
+/// The `span` frames from frame `base` of `hist` followed by `new` that a
+/// block reads: in place when they lie in one of the two, else copied.
+pub(crate) enum Piece<'a, S, F> {
+    InPlace(&'a [S]),
+    Copied(&'a [F]),
+}
+
+/// A block's input ([`Piece`]): the frames in place, or (straddling `hist`
+/// and `new`, or past the end) [`gather`]ed into `seg` through `conv`.
+#[inline(always)]
+pub(crate) fn block_input<'a, S: Copy, F: Copy + Default>(
+    seg: &'a mut Vec<F>,
+    hist: &'a [S],
+    new: &'a [S],
+    base: i64,
+    span: usize,
+    conv: impl Fn(S) -> F,
+) -> Piece<'a, S, F> {
+    let (hl, nl) = (hist.len() as i64, new.len() as i64);
+    if base >= 0 && base + span as i64 <= hl {
+        Piece::InPlace(&hist[base as usize..base as usize + span])
+    } else if base >= hl && base + span as i64 <= hl + nl {
+        Piece::InPlace(&new[(base - hl) as usize..(base - hl) as usize + span])
+    } else {
+        gather(seg, hist, new, base, span, conv);
+        Piece::Copied(&seg[..])
+    }
+}
+
 /// Frames `base .. base + span` of `hist` followed by `new` into `seg`
 /// (made `span` long), each through `conv`; zeros where neither reaches
 /// (before the stream's start, past the input's end). For a block that
 /// straddles the two: in a stream that is every call's first block, so
 /// only the uncovered ends are zeroed, not the whole span.
 #[inline(always)]
-pub(crate) fn gather<S: Copy, F: Copy + Default>(
+fn gather<S: Copy, F: Copy + Default>(
     seg: &mut Vec<F>,
     hist: &[S],
     new: &[S],
@@ -238,6 +265,8 @@ pub(crate) fn gather<S: Copy, F: Copy + Default>(
     }
 }
 
+/// [`run_loop`] compiled for AVX2+FMA.
+///
 /// # Safety
 /// The CPU supports AVX2 and FMA (the token proves it).
 #[cfg(target_arch = "x86_64")]
@@ -277,23 +306,10 @@ fn run_loop<S: Sample, O>(
     let mut done = 0;
     let mut p = k0 / l as i64;
     while done < total {
-        // The block's input starts at frame `base` of hist + new; read it in
-        // place when it lies in one of them, else through `seg`.
         let base = p * m as i64 - bl.behind as i64 - start;
-        let (hl, nl) = (hist.len() as i64, new.len() as i64);
-        let piece: &[S] = if base >= 0 && base + span as i64 <= hl {
-            &hist[base as usize..base as usize + span]
-        } else if base >= hl && base + span as i64 <= hl + nl {
-            &new[(base - hl) as usize..(base - hl) as usize + span]
-        } else {
-            &[]
-        };
-        let finite = if piece.is_empty() {
-            // Straddling hist and new (or past the end): copy, zeros outside.
-            gather(&mut scratch.seg, hist, new, base, span, |x| x.to_f64());
-            split(bl, &scratch.seg[..], |v| v, zr, zi)
-        } else {
-            split(bl, piece, |v| v.to_f64(), zr, zi)
+        let finite = match block_input(&mut scratch.seg, hist, new, base, span, |x| x.to_f64()) {
+            Piece::InPlace(x) => split(bl, x, |v| v.to_f64(), zr, zi),
+            Piece::Copied(x) => split(bl, x, |v| v, zr, zi),
         };
         let want = (total - done).min(b * l);
         let dst = &mut out[done..done + want];

@@ -8,6 +8,7 @@ use super::plan::{self, Cascade, Precision};
 use super::stage::Stage;
 use crate::cpu::{Avx2Fma, Simd};
 use crate::error::Result;
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// Input frames per block in one-shot resampling (about; see [`Exact::one_shot_block`]).
@@ -180,7 +181,15 @@ pub struct Exact {
     /// Input frames received and output frames emitted since the start.
     received: u64,
     emitted: u64,
+    /// The last `output_frames` query and its answer (`NO_MEMO`: none
+    /// since the state changed). A stream's push asks the same question
+    /// four times (the caller sizing its output, the chain, the
+    /// resampler's checks), and each answer costs every stage two integer
+    /// divisions.
+    memo: Cell<(usize, usize)>,
 }
+
+const NO_MEMO: (usize, usize) = (usize::MAX, 0);
 
 impl Exact {
     /// The conversion from `in_rate` to `out_rate` Hz at `quality`.
@@ -223,6 +232,7 @@ impl Exact {
             chains,
             received: 0,
             emitted: 0,
+            memo: Cell::new(NO_MEMO),
         }
     }
 
@@ -256,14 +266,21 @@ impl Exact {
         }
         self.received = 0;
         self.emitted = 0;
+        self.memo.set(NO_MEMO);
     }
 
     /// Frames per channel that `process` of `n` more input frames returns.
     pub fn output_frames(&self, n: usize) -> usize {
-        match &self.chains {
+        let (at, k) = self.memo.get();
+        if at == n {
+            return k;
+        }
+        let k = match &self.chains {
             Chains::Narrow(ch) => ch.output_frames(n),
             Chains::Wide(ch) => ch.output_frames(n),
-        }
+        };
+        self.memo.set((n, k));
+        k
     }
 
     /// Frames per channel that `flush` returns now: the rest of
@@ -295,6 +312,7 @@ impl Exact {
     /// piece took up to twice as long); chunking never changes the output.
     pub fn process(&mut self, input: Input<'_>, dest: Dest<'_, f32>) {
         let (frames, n_out) = (input.frames, dest.frames);
+        self.memo.set(NO_MEMO);
         let block = self.one_shot_block();
         if frames <= block {
             self.run(input, dest, false);
@@ -339,6 +357,7 @@ impl Exact {
     }
 
     fn run(&mut self, input: Input<'_>, dest: Dest<'_, f32>, flushing: bool) {
+        self.memo.set(NO_MEMO);
         let simd = self.simd;
         match &mut self.chains {
             Chains::Narrow(ch) => ch.run(simd, input, dest, flushing),

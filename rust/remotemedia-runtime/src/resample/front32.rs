@@ -19,7 +19,7 @@
 //! builds; a block whose input holds NaN or infinity is computed directly
 //! (float64, each output from its own window).
 
-use super::blocks::gather;
+use super::blocks::{block_input, Piece};
 use super::design::Shape;
 use super::dot::{Sample, Window};
 use super::fft::Fft;
@@ -411,20 +411,10 @@ fn run_loop<F: Real, S: Sample, O>(
     let mut p = k0 / L as i64;
     while done < total {
         let base = p * M as i64 - fr.behind as i64 - start;
-        let (hl, nl) = (hist.len() as i64, new.len() as i64);
-        let piece: &[S] = if base >= 0 && base + span as i64 <= hl {
-            &hist[base as usize..base as usize + span]
-        } else if base >= hl && base + span as i64 <= hl + nl {
-            &new[(base - hl) as usize..(base - hl) as usize + span]
-        } else {
-            &[]
-        };
-        let finite = if piece.is_empty() {
-            // Straddling hist and new (or past the end): copy, zeros outside.
-            gather(&mut scratch.seg, hist, new, base, span, |x| F::from_f64(x.to_f64()));
-            split(&scratch.seg[..], |v| v, zr, zi)
-        } else {
-            split(piece, |v| F::from_f64(v.to_f64()), zr, zi)
+        let conv = |x: S| F::from_f64(x.to_f64());
+        let finite = match block_input(&mut scratch.seg, hist, new, base, span, conv) {
+            Piece::InPlace(x) => split(x, conv, zr, zi),
+            Piece::Copied(x) => split(x, |v| v, zr, zi),
         };
         let want = (total - done).min(b * L);
         let dst = &mut out[done..done + want];

@@ -177,69 +177,124 @@ pub fn run<O>(
 /// `d[s * len + i] = x[base + i * m + s]` of `hist` followed by `new`,
 /// zero outside them; returns the OR of the values' [`finite_flag`]s.
 ///
-/// The indices every stream reads from one of the two slices are split in
-/// one pass over the input (every frame loaded once, all rows written
-/// from the same registers); the few at either end of each slice, where
-/// the streams' ranges differ by one, go stream by stream.
+/// Positions `i` are taken whole (all `m` streams at once, every frame
+/// loaded once): the runs of positions whose `m` frames all lie in `hist`,
+/// or all in `new`, go through [`split_rows`]; the few others (the one
+/// straddling the two slices, those before the stream's start or past its
+/// end) value by value; positions wholly past the end are zeros.
 fn split_streams(simd: Simd, m: usize, d: &mut [f32], len: usize, base: i64, hist: &[f32], new: &[f32]) -> u32 {
-    let (hl, total, mi) = (hist.len() as i64, (hist.len() + new.len()) as i64, m as i64);
-    // Indices i of stream s reading hist: [lo, mid); new: [mid, hi).
-    let bounds = |s: usize| -> (usize, usize, usize) {
-        let first = base + s as i64;
-        let lo = if first >= 0 { 0 } else { (-first + mi - 1) / mi };
-        let hi = ((total - first + mi - 1).div_euclid(mi)).clamp(lo, len as i64);
-        let mid = ((hl - first + mi - 1).div_euclid(mi)).clamp(lo, hi);
-        (lo as usize, mid as usize, hi as usize)
-    };
-    // The ranges all streams share: [lo_max, mid_min) in hist, [mid_max, hi_min) in new.
-    let (mut lo_max, mut mid_min, mut mid_max, mut hi_min) = (0, len, 0, len);
-    for s in 0..m {
-        let (lo, mid, hi) = bounds(s);
-        lo_max = lo_max.max(lo);
-        mid_min = mid_min.min(mid);
-        mid_max = mid_max.max(mid);
-        hi_min = hi_min.min(hi);
-    }
+    let (hl, total, mi, li) = (hist.len() as i64, (hist.len() + new.len()) as i64, m as i64, len as i64);
+    let floor = |v: i64| v.div_euclid(mi);
+    let ceil = |v: i64| -(-v).div_euclid(mi);
+    // Positions reading only hist: [a0, a1); only new: [b0, b1); none from c on.
+    let a0 = ceil(-base).clamp(0, li);
+    let a1 = floor(hl - base).clamp(a0, li);
+    let b0 = ceil(hl - base).clamp(a1, li);
+    let b1 = floor(total - base).clamp(b0, li);
+    let c = ceil(total - base).clamp(b1, li);
+    let (a0, a1, b0, b1, c) = (a0 as usize, a1 as usize, b0 as usize, b1 as usize, c as usize);
     let mut flags = 0u32;
-    // Whole vectors of the shared ranges in one pass: `(start, end)` done per slice.
-    let mut shared = [(0usize, 0usize); 2];
+    if a1 > a0 {
+        flags |= split_rows(simd, m, d, len, a0..a1, &hist[(base + a0 as i64 * mi) as usize..]);
+    }
+    if b1 > b0 {
+        flags |= split_rows(simd, m, d, len, b0..b1, &new[(base + b0 as i64 * mi - hl) as usize..]);
+    }
+    for i in (0..a0).chain(a1..b0).chain(b1..c) {
+        for s in 0..m {
+            let at = base + (i * m + s) as i64;
+            let v = if at < 0 || at >= total {
+                0.0
+            } else if at < hl {
+                hist[at as usize]
+            } else {
+                new[(at - hl) as usize]
+            };
+            d[s * len + i] = v;
+            flags |= finite_flag(v);
+        }
+    }
+    for s in 0..m {
+        d[s * len + c..(s + 1) * len].fill(0.0);
+    }
+    flags
+}
+
+/// `d[s * len + i] = src[(i - at.start) * m + s]` for `i` in `at`, `s < m`
+/// (`src` holds those frames); returns the OR of the values' [`finite_flag`]s.
+fn split_rows(simd: Simd, m: usize, d: &mut [f32], len: usize, at: std::ops::Range<usize>, src: &[f32]) -> u32 {
+    let (from, to) = (at.start, at.end);
+    let mut flags = 0u32;
+    let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if let (Some(cpu), 2 | 4) = (simd, m) {
-        for (k, (from, to, src, at)) in [(lo_max, mid_min, hist, 0i64), (mid_max, hi_min, new, hl)]
-            .into_iter()
-            .enumerate()
-        {
-            if from < to {
-                let src = &src[(base + from as i64 * mi - at) as usize..];
-                let (done, f) = avx::deinterleave_all(cpu, m, d, len, from, to - from, src);
-                shared[k] = (from, from + done);
+    match (simd, m) {
+        (Some(cpu), 2 | 4) => {
+            let count = to - from;
+            let (k, f) = avx::deinterleave_all(cpu, m, d, len, from, count, src);
+            done = k;
+            flags |= f;
+            if done < count && count >= LANES {
+                // The rest as one more vector ending at `to` (it writes again
+                // some positions just written, with the same values).
+                let (_, f) = avx::deinterleave_all(cpu, m, d, len, to - LANES, LANES, &src[(count - LANES) * m..]);
+                done = count;
                 flags |= f;
             }
         }
-    }
-    for s in 0..m {
-        let (lo, mid, hi) = bounds(s);
-        let row = &mut d[s * len..(s + 1) * len];
-        row[..lo].fill(0.0);
-        row[hi..].fill(0.0);
-        let first = base + s as i64;
-        for (k, (from, to, src, at)) in [(lo, mid, hist, 0i64), (mid, hi, new, hl)].into_iter().enumerate() {
-            // [from, to) minus the shared piece already written.
-            let (a, b) = shared[k];
-            let pieces = if a < b {
-                [(from, a), (b, to)]
-            } else {
-                [(from, to), (to, to)]
-            };
-            for (i0, i1) in pieces {
-                if i1 > i0 {
-                    let src = &src[(first + i0 as i64 * mi - at) as usize..];
-                    flags |= gather(simd, m, &mut row[i0..i1], src);
-                }
+        (Some(cpu), 3) => {
+            // Row by row: the whole vectors every row covers (a row may write a
+            // vector more, which the loop below writes again, same values).
+            done = to - from;
+            for s in 0..3 {
+                let row = &mut d[s * len + from..s * len + to];
+                let (k, f) = avx::deinterleave(cpu, 3, row, &src[s..(to - from) * 3]);
+                done = done.min(k);
+                flags |= f;
             }
         }
+        _ => {}
     }
+    let _ = simd;
+    let (at, src) = (from + done..to, &src[done * m..(to - from) * m]);
     flags
+        | match m {
+            1 => copy_row(&mut d[at], src),
+            2 => split_rows_m::<2>(d, len, at, src),
+            3 => split_rows_m::<3>(d, len, at, src),
+            4 => split_rows_m::<4>(d, len, at, src),
+            _ => {
+                let mut f = 0;
+                for (i, x) in at.zip(src.chunks_exact(m)) {
+                    for (s, &v) in x.iter().enumerate() {
+                        d[s * len + i] = v;
+                        f |= finite_flag(v);
+                    }
+                }
+                f
+            }
+        }
+}
+
+/// [`split_rows`] of one stream: a copy (which the compiler vectorises).
+fn copy_row(row: &mut [f32], src: &[f32]) -> u32 {
+    let mut f = 0;
+    for (o, &v) in row.iter_mut().zip(src) {
+        *o = v;
+        f |= finite_flag(v);
+    }
+    f
+}
+
+/// [`split_rows`] of `M` streams, value by value.
+fn split_rows_m<const M: usize>(d: &mut [f32], len: usize, at: std::ops::Range<usize>, src: &[f32]) -> u32 {
+    let mut f = 0;
+    for (i, x) in at.zip(src.chunks_exact(M)) {
+        for (s, &v) in x.iter().enumerate() {
+            d[s * len + i] = v;
+            f |= finite_flag(v);
+        }
+    }
+    f
 }
 
 /// Top bit set when `v` is infinite or NaN: an all-ones exponent carries
@@ -247,46 +302,6 @@ fn split_streams(simd: Simd, m: usize, d: &mut [f32], len: usize, base: i64, his
 #[inline(always)]
 fn finite_flag(v: f32) -> u32 {
     (v.to_bits() & 0x7f80_0000) + 0x0080_0000
-}
-
-/// `row[i] = src[i * step]`; returns the OR of the values' [`finite_flag`]s.
-fn gather(simd: Simd, step: usize, row: &mut [f32], src: &[f32]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    if let (Some(cpu), 2..=4) = (simd, step) {
-        let (done, f) = avx::deinterleave(cpu, step, row, src);
-        return f | gather(None, step, &mut row[done..], &src[done * step..]);
-    }
-    let _ = simd;
-    match step {
-        1 => deinterleave::<1>(row, src),
-        2 => deinterleave::<2>(row, src),
-        3 => deinterleave::<3>(row, src),
-        4 => deinterleave::<4>(row, src),
-        step => {
-            let mut f = 0;
-            for (v, &h) in row.iter_mut().zip(src.iter().step_by(step)) {
-                *v = h;
-                f |= finite_flag(h);
-            }
-            f
-        }
-    }
-}
-
-/// `row[i] = src[i * M]` (`src` holds at least `(row.len() - 1) * M + 1`
-/// values); returns the OR of their [`finite_flag`]s.
-fn deinterleave<const M: usize>(row: &mut [f32], src: &[f32]) -> u32 {
-    let full = (src.len() / M).min(row.len());
-    let mut f = 0;
-    for (v, c) in row[..full].iter_mut().zip(src.chunks_exact(M)) {
-        *v = c[0];
-        f |= finite_flag(c[0]);
-    }
-    if full < row.len() {
-        row[full] = src[full * M];
-        f |= finite_flag(row[full]);
-    }
-    f
 }
 
 fn dense(lanes: &Lanes, d: &[f32], len: usize, vectors: usize, vals: &mut [f32]) {
@@ -606,7 +621,7 @@ mod avx {
 
 #[cfg(test)]
 mod tests {
-    use super::{gather, split_streams};
+    use super::split_streams;
 
     #[test]
     fn streams_split_in_one_pass_match_the_definition() {
@@ -635,38 +650,21 @@ mod tests {
                     }
                 }
             }
-            // A non-finite frame in `new` is flagged on both paths.
-            let mut bad = x.clone();
-            bad[150] = f32::INFINITY;
-            for path in [None, simd] {
-                let mut d = vec![0.0; m * 200];
-                let f = split_streams(path, m, &mut d, 200, 0, &bad[..100], &bad[100..]);
-                assert_ne!(f & 0x8000_0000, 0, "m {m}");
-            }
-        }
-    }
-
-    #[test]
-    fn simd_gather_matches_scalar_and_flags_non_finite() {
-        let src: Vec<f32> = (0..200).map(|i| i as f32 * 0.5 - 7.0).collect();
-        let simd = crate::cpu::Avx2Fma::detect();
-        for step in 1..=5 {
-            for n in [0, 1, 7, 8, 9, 16, 23, 33] {
-                let want: Vec<f32> = (0..n).map(|i| src[i * step]).collect();
+            // A non-finite frame in `new` or in `hist`, in a whole vector or
+            // a value alone, is flagged on both paths.
+            for (at, v) in [
+                (150, f32::INFINITY),
+                (20, f32::NAN),
+                (99, f32::NAN),
+                (299, f32::NEG_INFINITY),
+            ] {
+                let mut bad = x.clone();
+                bad[at] = v;
                 for path in [None, simd] {
-                    let mut row = vec![f32::NAN; n];
-                    let f = gather(path, step, &mut row, &src[..(n.max(1) - 1) * step + 1]);
-                    assert_eq!(row, want, "step {step}, {n} frames, simd {}", path.is_some());
-                    assert_eq!(f & 0x8000_0000, 0);
+                    let mut d = vec![0.0; m * 300];
+                    let f = split_streams(path, m, &mut d, 300, 0, &bad[..100], &bad[100..300]);
+                    assert_ne!(f & 0x8000_0000, 0, "m {m}, frame {at}");
                 }
-            }
-            for path in [None, simd] {
-                let mut bad = src.clone();
-                bad[12 * step] = f32::INFINITY;
-                let mut row = vec![0.0; 20];
-                assert_ne!(gather(path, step, &mut row, &bad) & 0x8000_0000, 0, "step {step}");
-                bad[12 * step] = f32::NAN;
-                assert_ne!(gather(path, step, &mut row, &bad) & 0x8000_0000, 0, "step {step}");
             }
         }
     }

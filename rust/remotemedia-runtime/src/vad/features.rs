@@ -5,7 +5,7 @@
 //! samples < 2^51), so the sums are exact whatever the order: the loops
 //! are free to use several accumulators and SIMD.
 
-use super::{Vad, GROUP, LAGS, MAX_BANDS};
+use super::{Vad, LAGS, MAX_BANDS};
 use crate::cpu::Simd;
 
 /// Analysis samples of a 10 ms block at every rate but 44.1 kHz (8 kHz
@@ -58,11 +58,12 @@ pub(super) fn group_features<const FMA: bool>(v: &mut Vad, nb: usize, direct: Op
 /// band summing its lags in order 0..=LAGS with a rounded product then a
 /// rounded sum per step (the numpy body's operations: no fused
 /// multiply-add here, as the weights are not integers).
+/// `G` blocks (each block's sums are independent of the others).
 #[inline(always)]
-pub(super) fn band_sums(
-    r: &[[f64; LAGS + 1]; GROUP],
+pub(super) fn band_sums<const G: usize>(
+    r: &[[f64; LAGS + 1]; G],
     wt: &[[f64; MAX_BANDS]; LAGS + 1],
-    e: &mut [[f64; MAX_BANDS]; GROUP],
+    e: &mut [[f64; MAX_BANDS]; G],
     simd: Simd,
 ) {
     #[cfg(target_arch = "x86_64")]
@@ -317,7 +318,7 @@ fn lag_block<const FMA: bool, const K: usize>(z: &[f64], n: usize, l0: usize) ->
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{BLOCK_N, GROUP, LAGS, MAX_BANDS};
+    use super::{BLOCK_N, LAGS, MAX_BANDS};
     use crate::cpu::Avx2Fma;
     use std::arch::x86_64::*;
 
@@ -426,29 +427,29 @@ mod avx2 {
     /// chains of additions): per lag, one product then one sum per band,
     /// in lag order, as the portable loops (no fused multiply-add).
     #[inline(always)]
-    pub(super) fn band_sums(
+    pub(super) fn band_sums<const G: usize>(
         token: Avx2Fma,
-        r: &[[f64; LAGS + 1]; GROUP],
+        r: &[[f64; LAGS + 1]; G],
         wt: &[[f64; MAX_BANDS]; LAGS + 1],
-        e: &mut [[f64; MAX_BANDS]; GROUP],
+        e: &mut [[f64; MAX_BANDS]; G],
     ) {
         // The vector code below holds a block's band sums in one 8-lane pair.
         const _: () = assert!(MAX_BANDS == 8);
         /// # Safety
         /// The CPU supports AVX2.
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn wide(
+        unsafe fn wide<const G: usize>(
             _: Avx2Fma,
-            r: &[[f64; LAGS + 1]; GROUP],
+            r: &[[f64; LAGS + 1]; G],
             wt: &[[f64; MAX_BANDS]; LAGS + 1],
-            e: &mut [[f64; MAX_BANDS]; GROUP],
+            e: &mut [[f64; MAX_BANDS]; G],
         ) {
             // SAFETY: AVX2 is available (this fn's contract); every load
             // reads 4 doubles of a row of 8 (`wt[l]`, offsets 0 and 4) and
             // every store writes 4 of a row of 8 (`e[b]`, offsets 0 and 4).
             unsafe {
                 let (w0, w1) = (_mm256_loadu_pd(wt[0].as_ptr()), _mm256_loadu_pd(wt[0].as_ptr().add(4)));
-                let mut acc = [[_mm256_setzero_pd(); 2]; GROUP];
+                let mut acc = [[_mm256_setzero_pd(); 2]; G];
                 for (a, rb) in acc.iter_mut().zip(r) {
                     let x = _mm256_set1_pd(rb[0]);
                     *a = [_mm256_mul_pd(x, w0), _mm256_mul_pd(x, w1)];

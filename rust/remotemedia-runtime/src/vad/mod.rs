@@ -510,14 +510,35 @@ impl Vad {
         simd: crate::cpu::Simd,
     ) {
         debug_assert!((1..=GROUP).contains(&nb));
-        // Every step up to the logarithm runs on all GROUP slots (those past
-        // `nb` hold values of earlier groups, finite, and are not used):
-        // fixed trip counts, so the blocks' chains interleave.
         features::group_features::<WIDE>(self, nb, direct, simd);
-        let mut e = [[0.0f64; MAX_BANDS]; GROUP];
-        features::band_sums(&self.r, &self.weights_t, &mut e, simd);
+        // A stream's push completes one or two 10 ms blocks: the steps from
+        // the band sums on run on two slots then, not four.
+        if nb <= 2 {
+            self.group_scores::<2>(nb, scores, silent, simd)
+        } else {
+            self.group_scores::<GROUP>(nb, scores, silent, simd)
+        }
+    }
+
+    /// The scores of the group's `nb` blocks from their autocorrelations
+    /// (`self.r`). Every step up to the logarithm runs on the first `G`
+    /// slots (`nb <= G <= GROUP`; those past `nb` hold values of earlier
+    /// groups, finite, and are not used): fixed trip counts, so the
+    /// blocks' chains interleave.
+    #[inline(always)]
+    fn group_scores<const G: usize>(
+        &mut self,
+        nb: usize,
+        scores: &mut [u32; GROUP],
+        silent: &mut [bool; GROUP],
+        simd: crate::cpu::Simd,
+    ) {
+        debug_assert!((1..=G).contains(&nb) && G <= GROUP);
+        let r: &[[f64; LAGS + 1]; G] = self.r[..G].try_into().expect("G <= GROUP");
+        let mut e = [[0.0f64; MAX_BANDS]; G];
+        features::band_sums(r, &self.weights_t, &mut e, simd);
         let k = self.k;
-        let mut arg = [[0.0f64; MAX_BANDS]; GROUP];
+        let mut arg = [[0.0f64; MAX_BANDS]; G];
         for ((eb, ab), sb) in e.iter_mut().zip(&mut arg).zip(silent.iter_mut()) {
             *sb = eb[..k].iter().all(|&v| v <= self.floor);
             for i in k..MAX_BANDS {
@@ -528,7 +549,7 @@ impl Vad {
                 *a = (if v > 0.0 { v } else { 0.0 }) + self.floor;
             }
         }
-        let mut lg = [[0.0f64; MAX_BANDS]; GROUP];
+        let mut lg = [[0.0f64; MAX_BANDS]; G];
         for (l, a) in lg.iter_mut().zip(&arg) {
             *l = spec::ln_approx8(a);
         }

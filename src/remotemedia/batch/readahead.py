@@ -39,11 +39,11 @@ import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from remotemedia.batch import fingerprint, worker_plan
 from remotemedia.batch.decode import dtype_for, takes_int16
-from remotemedia.batch.job import FileResult, FileTask
+from remotemedia.batch.job import FileTask
 from remotemedia.batch.streamfile import Decoded, decode_whole
 
 #: Environment variable: how many files to read ahead ("0" turns the read-ahead off; default DEPTH).
@@ -55,6 +55,8 @@ MAX_SAMPLES = 8 * 1024 * 1024
 DEPTH = 1
 #: The most files ``REMOTEMEDIA_READ_AHEAD`` may ask for (memory: that many times MAX_SAMPLES).
 MAX_DEPTH = 4
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -141,11 +143,12 @@ class _Rules:
 
 
 def process_in_order(
-    tasks: Sequence[FileTask], process: Callable[[FileTask, Ahead | None], FileResult], files: int = DEPTH
-) -> Generator[FileResult, None, None]:
+    tasks: Sequence[FileTask], process: Callable[[FileTask, Ahead | None], R], files: int = DEPTH
+) -> Generator[R, None, None]:
     """``process(task, ahead)`` for each task in order, the next ``files`` files read ahead on a thread.
 
-    Results come in task order. Closing the iterator (or an exception in
+    What ``process`` returns comes in task order (a ``FileResult``; the
+    write-behind's ``process`` returns the results finished so far). Closing the iterator (or an exception in
     ``process``, KeyboardInterrupt included) stops the reader and waits for
     it: no thread outlives the iteration.
     """

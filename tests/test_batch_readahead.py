@@ -205,7 +205,8 @@ def test_an_interrupt_mid_file_leaves_no_partial_output_and_no_reader(
 @pytest.mark.parametrize(
     ("tasks", "cores", "env", "expected"),
     [
-        (2, 2, None, 1),
+        (2, 2, None, readahead.DEPTH),
+        (2, 2, "1", 1),
         (2, 2, "2", 2),
         (1, 2, None, 0),  # nothing to overlap
         (5, 1, "2", 0),  # no second core to decode on

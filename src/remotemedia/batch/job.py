@@ -2,8 +2,9 @@
 
 The file is streamed in blocks (see streamfile.py): memory is bounded by
 the block size, whatever the file's length (a run with one worker may
-hold the next file whole while this one runs, up to batch/readahead.py's
-MAX_SAMPLES).
+hold the next two files whole while this one runs, up to batch/readahead.py's
+MAX_SAMPLES each, and output blocks waiting for its writer thread, up to
+batch/writebehind.py's MAX_QUEUED_BYTES).
 
 Everything here is plain data in and out (paths, the manifest as a dict),
 so a task can go to a thread, a process or a Dask worker: no native handle

@@ -154,7 +154,9 @@ class WriteBehind:
         self._closing = False
         self._abandon = False
         self.halted = False  # stop mode, after a failure
-        self._thread = threading.Thread(target=self._loop, name="remotemedia-write")
+        # a daemon: were close() never reached (a second Ctrl-C inside the run's cleanup), the process
+        # still exits; the writer's files are only ever renamed onto final names whole
+        self._thread = threading.Thread(target=self._loop, name="remotemedia-write", daemon=True)
         self._thread.start()
 
     # the run's thread ------------------------------------------------------------------------
@@ -360,10 +362,12 @@ def process_in_order(
                 return
         _record_all(behind.drain(), record)
     finally:
-        close = getattr(steps, "close", None)
-        if close is not None:
-            close()  # the reader stops before the writer
-        _record_all(behind.close(), record)
+        try:
+            close = getattr(steps, "close", None)
+            if close is not None:
+                close()  # the reader stops before the writer
+        finally:  # even if a second interrupt lands while the reader stops
+            _record_all(behind.close(), record)
 
 
 def _record_all(results: list[FileResult], record: Callable[[FileResult], bool]) -> bool:

@@ -36,10 +36,14 @@ from typing import Any  # noqa: E402
 
 
 def _add(totals: Counter[str], stage: str, seconds: float) -> None:
-    """Count ``seconds`` of thread time to ``stage``, and to the reader's share when on the read-ahead thread."""
+    """Count ``seconds`` of thread time to ``stage``, and to the reader's or the writer's share when on
+    the read-ahead or the write-behind thread."""
     with _LOCK:
         totals[stage] += seconds
-        if threading.current_thread() is not threading.main_thread():
+        name = threading.current_thread().name
+        if name.startswith("remotemedia-write"):
+            totals[f"writer: {stage}"] += seconds
+        elif threading.current_thread() is not threading.main_thread():
             totals[f"reader: {stage}"] += seconds
 
 
@@ -105,9 +109,22 @@ def _timed_chains(totals: Counter[str], chain_for: Callable[..., Any]) -> Callab
     return wrapper
 
 
+def _timed_thread(totals: Counter[str], stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A thread's body whose whole thread time goes to ``stage`` (not a stage of the total)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with _LOCK:
+                totals[stage] += time.thread_time()
+
+    return wrapper
+
+
 def ours(indir: str, outdir: str) -> dict[str, float]:
     import remotemedia.batch.warm  # noqa: F401 (what a worker imports for its first file, timed here)
-    from remotemedia.batch import job, readahead, runner, streamfile
+    from remotemedia.batch import job, readahead, runner, streamfile, writebehind
     from remotemedia.core import chains
     from remotemedia.stream import session
 
@@ -123,6 +140,8 @@ def ours(indir: str, outdir: str) -> dict[str, float]:
     chains.ChainPlan.chain_for = _timed_chains(totals, chains.ChainPlan.chain_for)
     runner.process_file = _timed(totals, "per file", runner.process_file)
     readahead.read = _timed(totals, "read ahead", readahead.read)
+    writebehind.WriteBehind._loop = _timed_thread(totals, "write behind", writebehind.WriteBehind._loop)
+    writebehind.WriteBehind.process = _timed(totals, "per file", writebehind.WriteBehind.process)
     start = time.process_time()
     summary = runner.run_batch([indir], "speech-16k", outdir, workers=1, progress="none")
     whole = time.process_time() - start  # every thread of the process
@@ -130,21 +149,27 @@ def ours(indir: str, outdir: str) -> dict[str, float]:
         raise SystemExit(f"{summary.failed} files failed")
     per_file = totals.pop("per file")
     reader = totals.pop("read ahead", 0.0)
+    writer = totals.pop("write behind", 0.0)
     totals.pop("reader: read ahead", None)
+    totals.pop("writer: per file", None)
     chain = totals.pop("chain")
     in_reader = sum(v for k, v in totals.items() if k.startswith("reader: "))
-    staged = sum(v for k, v in totals.items() if k != "imports" and not k.startswith("reader: "))
+    in_writer = sum(v for k, v in totals.items() if k.startswith("writer: "))
+    staged = sum(v for k, v in totals.items() if k != "imports" and not k.startswith(("reader: ", "writer: ")))
     totals["pipeline: native chain"] = chain
     totals["pipeline: Python"] = totals.pop("pipeline") - chain
-    totals["per-file other"] = per_file - (staged - in_reader)  # the run's thread only
+    totals["per-file other"] = per_file - (staged - in_reader - in_writer)  # the run's thread only
     totals["read-ahead other (open, checks)"] = reader - in_reader
-    totals["run other"] = whole - per_file - reader
-    shares = {k: v for k, v in totals.items() if k.startswith("reader: ")}
+    if writer:
+        totals["write-behind other (queue, record)"] = writer - in_writer
+    totals["run other"] = whole - per_file - reader - writer
+    shares = {k: v for k, v in totals.items() if k.startswith(("reader: ", "writer: "))}
     for k in shares:
         del totals[k]
     out = dict(totals)
     # not stages (split() leaves them out of the total): CPU time of each thread of the run
     out["thread: read-ahead"] = reader
+    out["thread: write-behind"] = writer
     out["thread: run (per file)"] = per_file
     return out
 

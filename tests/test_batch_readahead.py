@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from batch_helpers import make_collection, outputs, speech_like, temporaries
-from remotemedia.batch import presets, readahead, run_batch, runner, streamfile
+from remotemedia.batch import presets, readahead, run_batch, runner, streamfile, writebehind
 from remotemedia.batch.job import FileResult, FileTask, pipeline_hash, process_file
 from remotemedia.batch.runner import BatchInterrupted
 
@@ -173,6 +173,7 @@ def test_an_interrupt_mid_file_leaves_no_partial_output_and_no_reader(
     run_batch([mixed], "speech-16k", reference, workers=1, progress="none")
     inputs_before = _tree_digest(mixed)
     monkeypatch.setattr(runner, "usable_cores", lambda: 2)
+    monkeypatch.setenv(writebehind.ENV, "0")  # the write on the run's thread (tests/test_batch_writebehind.py: on)
     seen = _count_reads(monkeypatch)
     writes = [0]
     real_write = streamfile._AtomicWriter.write
@@ -204,7 +205,8 @@ def test_an_interrupt_mid_file_leaves_no_partial_output_and_no_reader(
 @pytest.mark.parametrize(
     ("tasks", "cores", "env", "expected"),
     [
-        (2, 2, None, 1),
+        (2, 2, None, readahead.DEPTH),
+        (2, 2, "1", 1),
         (2, 2, "2", 2),
         (1, 2, None, 0),  # nothing to overlap
         (5, 1, "2", 0),  # no second core to decode on

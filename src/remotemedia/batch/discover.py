@@ -172,6 +172,9 @@ def scan(
     out_real = Path(os.path.realpath(outdir)) if outdir is not None else None
     out_id = _dir_id(str(out_real)) if out_real is not None else None
     seen: set[str] = set()
+    from remotemedia.batch.realpaths import RealPaths
+
+    realpath = RealPaths()  # os.path.realpath, each folder resolved once
     for raw in inputs:
         text = os.fspath(raw)
         path = Path(text)
@@ -200,7 +203,7 @@ def scan(
         else:
             raise FileNotFoundError(f"input {text!r} is not a file, a directory or a glob that matches anything")
         for file, rel, root in candidates:
-            key = os.path.realpath(file)
+            key = realpath(file)
             if key in seen:
                 result.duplicates += 1
                 continue

@@ -2,8 +2,9 @@
 
 The file is streamed in blocks (see streamfile.py): memory is bounded by
 the block size, whatever the file's length (a run with one worker may
-hold the next file whole while this one runs, up to batch/readahead.py's
-MAX_SAMPLES).
+hold the next two files whole while this one runs, up to batch/readahead.py's
+MAX_SAMPLES each, and output blocks waiting for its writer thread, up to
+batch/writebehind.py's MAX_QUEUED_BYTES).
 
 Everything here is plain data in and out (paths, the manifest as a dict),
 so a task can go to a thread, a process or a Dask worker: no native handle
@@ -158,72 +159,122 @@ def process_file(task: FileTask, ahead: Ahead | None = None) -> FileResult:
     Any failure comes back as a ``FileResult`` with status "failed", the
     node or stage that failed, the error and the attempts made. ``ahead``:
     the input's fingerprint and audio, already read (batch/readahead.py);
-    the result is the same as reading them here.
+    the result is the same as reading them here. (batch/writebehind.py runs
+    the same steps with the writing on a second thread.)
+    """
+    result = start_result(task)
+    start = time.perf_counter()
+    try:
+        print_, plain = input_of(task, ahead)
+        out, metrics = run_pipeline(task, plain)
+        finish(task, result, print_, out, metrics)
+    except Exception as exc:
+        record_failure(result, exc)
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def start_result(task: FileTask) -> FileResult:
+    """A file's result before any work: "failed" until :func:`finish` says otherwise."""
+    settle_runtime_warning()
+    result = FileResult(task.source, task.relpath, "failed")
+    result.runtime = _runtime_of_this_process()
+    return result
+
+
+def input_of(task: FileTask, ahead: Ahead | None) -> tuple[dict[str, Any], Any]:
+    """The input's fingerprint, and the function that streams it (``stream_file``, or
+    ``stream_file`` over what the reader already decoded).
+
+    Raises
+    ------
+    StageError
+        Stage "read": the fingerprint could not be taken.
+    """
+    if ahead is None:
+        try:
+            return fingerprint.fingerprint(Path(task.source)), stream_file
+        except OSError as exc:
+            raise StageError("read", exc) from exc
+    if ahead.print_ is None:
+        raise StageError("read", ahead.print_error or OSError("no fingerprint")) from ahead.print_error
+    if ahead.decoded is not None:
+        return ahead.print_, functools.partial(stream_file, decoded=ahead.decoded)
+    return ahead.print_, stream_file
+
+
+def output_format(task: FileTask) -> tuple[str, str]:
+    """libsndfile's container and subtype for ``task``'s output."""
+    fmt, subtype = FORMATS[task.output_format]
+    return fmt, (task.dataset or {}).get("subtype") or subtype
+
+
+def run_pipeline(task: FileTask, plain: Any, record: bool = True) -> tuple[Any, dict[str, Any] | None]:
+    """Stream ``task`` through the worker's pipeline (``plain``: how a plain task is streamed);
+    returns what streaming produced and the pipeline's metrics (None when the manifest has them off).
+
+    ``record=False`` (a plain task whose output is committed later, batch/writebehind.py): the
+    output record is left to ``remotemedia.dataset.cutter.finish_record``.
+    """
+    from remotemedia.dataset.cutter import stream_task
+
+    # root: the manifest's file paths stay inside the output folder
+    pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest, root=task.outdir, threads=task.threads)
+    try:
+        fmt, subtype = output_format(task)
+        out = stream_task(task, pipeline, fmt, subtype, plain, record=record)
+        return out, (pipeline.get_metrics() if pipeline.enable_metrics else None)
+    finally:
+        worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir, threads=task.threads)
+
+
+def finish(
+    task: FileTask, result: FileResult, print_: dict[str, Any], out: Any, metrics: dict[str, Any] | None
+) -> None:
+    """Write the sidecar (last: it marks the file complete for ``--resume``); the result is then "ok"."""
+    rate = out.input_info["sample_rate"]
+    result.duration_s = out.input_frames / rate
+    sidecar = {
+        "pipeline": task.manifest.get("name"),
+        "pipeline_hash": task.pipeline_hash,
+        "input": {"path": str(Path(task.source)), **print_, **out.input_info, "duration_s": result.duration_s},
+        "output": {
+            "path": str(task.output) if out.output_size is not None else None,
+            "size": out.output_size,
+            "sample_rate": out.output_rate,
+            "channels": out.output_channels,
+            "duration_s": out.output_frames / out.output_rate if out.output_rate else 0.0,
+        },
+        "speech_segments": [list(seg) for seg in out.segments],
+        **({"sink_outputs": out.sink_outputs} if out.sink_outputs else {}),
+        # a manifest may leave metrics off (config.enable_metrics): then there are none to report
+        "metrics": metrics,
+        "runtime": result.runtime,
+        "remotemedia": __version__,
+        **getattr(out, "sidecar_extra", {}),
+    }
+    write_json_atomic(task.sidecar, sidecar)
+    result.status, result.output = "ok", str(task.output)
+
+
+def record_failure(result: FileResult, exc: Exception) -> None:
+    """Fill ``result`` in for a failure: the node or stage, the error and its type.
+
+    A ``NodeError`` names its node (and the attempts made), a ``StageError``
+    its stage ("read", "write"); anything else is a bug, recorded as the
+    "pipeline"'s with its traceback, and the run goes on.
     """
     from remotemedia.core.errors import NodeError
 
-    settle_runtime_warning()
-    start = time.perf_counter()
-    result = FileResult(task.source, task.relpath, "failed")
-    result.runtime = _runtime_of_this_process()
-    try:
-        source = Path(task.source)
-        plain: Any = stream_file
-        if ahead is None:
-            try:
-                print_ = fingerprint.fingerprint(source)
-            except OSError as exc:
-                raise StageError("read", exc) from exc
-        elif ahead.print_ is None:
-            raise StageError("read", ahead.print_error or OSError("no fingerprint")) from ahead.print_error
-        else:
-            print_ = ahead.print_
-            if ahead.decoded is not None:
-                plain = functools.partial(stream_file, decoded=ahead.decoded)
-        # root: the manifest's file paths stay inside the output folder
-        pipeline = worker_plan.acquire(task.pipeline_hash, task.manifest, root=task.outdir, threads=task.threads)
-        try:
-            fmt, subtype = FORMATS[task.output_format]
-            subtype = (task.dataset or {}).get("subtype") or subtype
-            from remotemedia.dataset.cutter import stream_task
-
-            out = stream_task(task, pipeline, fmt, subtype, plain)
-            metrics = pipeline.get_metrics() if pipeline.enable_metrics else None
-        finally:
-            worker_plan.release(task.pipeline_hash, pipeline, root=task.outdir, threads=task.threads)
-        rate = out.input_info["sample_rate"]
-        result.duration_s = out.input_frames / rate
-        sidecar = {
-            "pipeline": task.manifest.get("name"),
-            "pipeline_hash": task.pipeline_hash,
-            "input": {"path": str(source), **print_, **out.input_info, "duration_s": result.duration_s},
-            "output": {
-                "path": str(task.output) if out.output_size is not None else None,
-                "size": out.output_size,
-                "sample_rate": out.output_rate,
-                "channels": out.output_channels,
-                "duration_s": out.output_frames / out.output_rate if out.output_rate else 0.0,
-            },
-            "speech_segments": [list(seg) for seg in out.segments],
-            **({"sink_outputs": out.sink_outputs} if out.sink_outputs else {}),
-            # a manifest may leave metrics off (config.enable_metrics): then there are none to report
-            "metrics": metrics,
-            "runtime": result.runtime,
-            "remotemedia": __version__,
-            **getattr(out, "sidecar_extra", {}),
-        }
-        write_json_atomic(task.sidecar, sidecar)
-        result.status, result.output = "ok", str(task.output)
-    except NodeError as exc:
+    if isinstance(exc, NodeError):
         cause = exc.__cause__ or exc
         result.node, result.attempts = exc.node_id, max(1, exc.attempts)
         result.error, result.error_type = str(exc), type(cause).__name__
-    except StageError as exc:
+    elif isinstance(exc, StageError):
         result.node, result.error, result.error_type = exc.stage, str(exc), type(exc.cause).__name__
-    except Exception as exc:  # anything else is a bug: record it with its traceback, keep the run going
+    else:
         import traceback
 
         result.node, result.error_type = "pipeline", type(exc).__name__
-        result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-    result.wall_s = time.perf_counter() - start
-    return result
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=5))
+        result.error = f"{type(exc).__name__}: {exc}\n{trace}"

@@ -6,7 +6,6 @@ here leaves no trace on disk.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from remotemedia.batch.collisions import Planned, describe_renamed
@@ -16,10 +15,13 @@ from remotemedia.batch.job import FileTask
 
 def refuse_overwriting_inputs(tasks: list[FileTask], found: Scan) -> None:
     """No output (or sidecar) may be an input, nor an existing file in the input tree that is not ours."""
-    inputs = {os.path.realpath(s.path) for s in found.sources}
+    from remotemedia.batch.realpaths import RealPaths
+
+    realpath = RealPaths()  # os.path.realpath, each folder resolved once
+    inputs = {realpath(s.path) for s in found.sources}
     for task in tasks:
         for target in (task.output, task.sidecar):
-            if os.path.realpath(target) in inputs:
+            if realpath(target) in inputs:
                 raise OutputInsideInputsError(
                     f"output {target} is the input {task.source}: refusing to write over an input; "
                     "choose an output folder outside the inputs (-o)"

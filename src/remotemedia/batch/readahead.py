@@ -14,10 +14,12 @@ Any failure is kept with that file (:class:`Ahead`) and raised when its
 turn comes, at the point where it would have been raised, so results,
 errors and their order are those of the sequential run
 (tests/test_batch_readahead.py). The reader never writes: outputs are
-written by the run's thread only (atomically, as always), so an
-interrupt leaves nothing half-written.
+written by the run's thread, or by the write-behind's thread
+(batch/writebehind.py), atomically as always, so an interrupt leaves
+nothing half-written.
 
-Bounds: one file read ahead at a time (the one after the file running);
+Bounds: two files read ahead at a time (the two after the file running;
+``REMOTEMEDIA_READ_AHEAD`` sets 0 to 4), so at most two decoded files wait;
 a file of more than :data:`MAX_SAMPLES` samples is not read ahead (only
 its fingerprint is) and streams as before, so memory stays bounded.
 
@@ -38,11 +40,11 @@ import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from remotemedia.batch import fingerprint, worker_plan
 from remotemedia.batch.decode import dtype_for, takes_int16
-from remotemedia.batch.job import FileResult, FileTask
+from remotemedia.batch.job import FileTask
 from remotemedia.batch.streamfile import Decoded, decode_whole
 
 if TYPE_CHECKING:
@@ -53,10 +55,14 @@ ENV = "REMOTEMEDIA_READ_AHEAD"
 #: Largest input (samples over all channels) read ahead whole: 8 Mi samples, 16 MiB as int16, 32 MiB as
 #: float32 (87 s of 48 kHz stereo, 8.7 min of 16 kHz mono). Larger files stream block by block.
 MAX_SAMPLES = 8 * 1024 * 1024
-#: Files read ahead of the one running by default: one, so at most one decoded file waits.
-DEPTH = 1
+#: Files read ahead of the one running by default: two, so at most two decoded files wait (32 MiB as
+#: int16, 64 MiB as float32 at most). With the write-behind (batch/writebehind.py) the reader is the
+#: longest of the three threads; a second file ahead keeps it reading through a short file's turn.
+DEPTH = 2
 #: The most files ``REMOTEMEDIA_READ_AHEAD`` may ask for (memory: that many times MAX_SAMPLES).
 MAX_DEPTH = 4
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -143,11 +149,12 @@ class _Rules:
 
 
 def process_in_order(
-    tasks: Sequence[FileTask], process: Callable[[FileTask, Ahead | None], FileResult], files: int = DEPTH
-) -> Generator[FileResult, None, None]:
+    tasks: Sequence[FileTask], process: Callable[[FileTask, Ahead | None], R], files: int = DEPTH
+) -> Generator[R, None, None]:
     """``process(task, ahead)`` for each task in order, the next ``files`` files read ahead on a thread.
 
-    Results come in task order. Closing the iterator (or an exception in
+    What ``process`` returns comes in task order (a ``FileResult``; the
+    write-behind's ``process`` returns the results finished so far). Closing the iterator (or an exception in
     ``process``, KeyboardInterrupt included) stops the reader and waits for
     it: no thread outlives the iteration.
     """

@@ -191,6 +191,9 @@ def run_batch(
         raise ValueError(f"output format {output_format!r} is not one of {', '.join(FORMATS)}")
     preflight.check_runtime()
     readahead.depth(0, 0)  # a bad REMOTEMEDIA_READ_AHEAD is refused here, before any work
+    from remotemedia.batch import writebehind
+
+    writebehind.enabled(0, 0)  # and a bad REMOTEMEDIA_WRITE_BEHIND
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
     spans: list[Any] = []
     if dataset is not None:  # dataset outputs (remotemedia.dataset): pipeline options, input spans
@@ -332,8 +335,17 @@ def _record(result: FileResult, summary: BatchSummary, bar: Progress, failures: 
 
 
 def _run_inline(todo: list[FileTask], summary: BatchSummary, bar: Progress, failures: IO[str], on_error: str) -> None:
+    from remotemedia.batch import writebehind
+
     ahead = readahead.depth(len(todo), usable_cores())
-    if ahead:  # the next file decoded on a second core (batch/readahead.py)
+    if writebehind.enabled(len(todo), usable_cores()):  # outputs written on a thread (batch/writebehind.py)
+
+        def record(result: FileResult) -> bool:
+            _record(result, summary, bar, failures)
+            return not (result.status == "failed" and on_error == "stop")
+
+        writebehind.process_in_order(todo, ahead, record, stop=on_error == "stop")
+    elif ahead:  # the next file decoded on a second core (batch/readahead.py)
         with contextlib.closing(readahead.process_in_order(todo, process_file, ahead)) as results:
             _record_in_order(results, summary, bar, failures, on_error)
     else:

@@ -281,12 +281,21 @@ def decode_whole(
 
 
 def stream_file(
-    source: Path, output: Path, fmt: str, subtype: str, pipeline: Any, decoded: Decoded | None = None
+    source: Path,
+    output: Path,
+    fmt: str,
+    subtype: str,
+    pipeline: Any,
+    decoded: Decoded | None = None,
+    writer: Any = None,
 ) -> Streamed:
     """Stream ``source`` through ``pipeline`` into ``output`` (atomically).
 
     ``decoded``: the input already read (batch/readahead.py); the result is
-    the same as streaming it from the file.
+    the same as streaming it from the file. ``writer``: what takes the
+    output blocks instead of an atomic writer of its own (the write-behind's,
+    batch/writebehind.py: it writes and commits them on its thread, later;
+    ``output_size`` is then filled in when it commits).
 
     Raises
     ------
@@ -305,7 +314,8 @@ def stream_file(
         raise decoded.error
     else:
         info, blocks, reading = decoded.info, decoded.replay(), contextlib.nullcontext()
-    writer = _AtomicWriter(output, fmt, subtype)
+    if writer is None:
+        writer = _AtomicWriter(output, fmt, subtype)
     result = Streamed(info)
     rate = info["sample_rate"]
     tally = OutputTally(result, writer.write, result.segments)

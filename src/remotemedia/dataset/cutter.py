@@ -43,8 +43,14 @@ def _options(task: Any) -> dict[str, Any]:
     return dict(task.dataset or {})
 
 
-def stream_task(task: Any, pipeline: Any, fmt: str, subtype: str, plain: Callable[..., Streamed]) -> Streamed:
+def stream_task(
+    task: Any, pipeline: Any, fmt: str, subtype: str, plain: Callable[..., Streamed], record: bool = True
+) -> Streamed:
     """Stream ``task``'s input through ``pipeline`` and write what its cut mode asks for.
+
+    ``record=False`` (plain tasks only, see :func:`is_plain`): the output
+    record (sizes of the written files, stale outputs removed) is left out;
+    whoever commits the output later calls :func:`finish_record`.
 
     Raises
     ------
@@ -68,8 +74,14 @@ def stream_task(task: Any, pipeline: Any, fmt: str, subtype: str, plain: Callabl
     else:
         result = _stream(task, pipeline, fmt, subtype, cut, offset, span)
     result.segments = [(t6(a + offset), t6(b + offset)) for a, b in result.segments]
-    _finish_record(task, result, fmt, subtype, cut, offset)
+    if record or not is_plain(task):
+        _finish_record(task, result, fmt, subtype, cut, offset)
     return result
+
+
+def finish_record(task: Any, result: CutResult, fmt: str, subtype: str) -> None:
+    """The output record of a plain task streamed with ``record=False``, once its output is committed."""
+    _finish_record(task, result, fmt, subtype, "concat", 0.0)
 
 
 def is_plain(task: Any) -> bool:

@@ -110,6 +110,7 @@ NOT_IN_A_PLAIN_RUN = (
     "distributed",
     "multiprocessing",  # several worker processes
     "tqdm",  # the progress bar, drawn only on a terminal
+    "_hashlib",  # OpenSSL: the batch job's digests are BLAKE2b from CPython's _blake2 (batch/digest.py)
     "remotemedia.dataset.inputs",  # --from-list, --from-manifest
     "remotemedia.dataset.labels",  # --labels
     "remotemedia.dataset.manifests",  # --manifest

@@ -20,13 +20,13 @@ every group, before any work.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from remotemedia.batch.digest import blake2b
 from remotemedia.batch.discover import Source
 from remotemedia.batch.settings import ON_COLLISION
 
@@ -65,7 +65,7 @@ def _with_extension(source: Source, fmt: str) -> str:
 
 
 def _tagged(source: Source, fmt: str) -> str:
-    digest = hashlib.blake2b(os.path.abspath(source.path).encode("utf-8", "surrogateescape"), digest_size=3)
+    digest = blake2b(os.path.abspath(source.path).encode("utf-8", "surrogateescape"), digest_size=3)
     root = Path(os.path.abspath(source.root)).name or "root"
     return f"{source.relpath.as_posix()}~{root}-{digest.hexdigest()}.{fmt}"
 

@@ -60,11 +60,11 @@ def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
     OSError
         The file cannot be opened or read.
     """
-    import hashlib  # here: loading OpenSSL is not needed for `run --help`
+    from remotemedia.batch.digest import blake2b
 
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
-        digest = hashlib.blake2b(digest_size=16)
+        digest = blake2b(digest_size=16)
         digest.update(st.st_size.to_bytes(8, "little"))
         for offset, length in _spans(st.st_size):
             fh.seek(offset)

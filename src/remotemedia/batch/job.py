@@ -89,10 +89,10 @@ class FileResult:
 
 def pipeline_hash(manifest: dict[str, Any], output_format: str) -> str:
     """Identity of the work done to a file: manifest, output format, package version."""
-    import hashlib  # here: loading OpenSSL is not needed for `run --help`
+    from remotemedia.batch.digest import blake2b
 
     canonical = json.dumps({"m": manifest, "f": output_format, "v": __version__}, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 
 def is_complete(task: FileTask) -> bool:

@@ -21,9 +21,11 @@ import argparse
 import math
 import os
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -33,6 +35,9 @@ import numpy as np  # noqa: E402
 from remotemedia import kernels  # noqa: E402
 from remotemedia.kernels.resample import uses_interp  # noqa: E402
 from remotemedia.runtime import BINDINGS, load_binding  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from resample_metrics import AWKWARD, PRESET_PAIRS  # noqa: E402
 
 try:
     import soxr
@@ -49,19 +54,6 @@ except ImportError:  # pragma: no cover
 
 CONVERSIONS = [(48_000, 16_000), (44_100, 16_000), (16_000, 48_000), (8_000, 16_000), (22_050, 16_000)]
 QUALITIES = ["low", "medium", "high", "very_high"]
-# Pairs the exact polyphase kernel cannot hold or that lie outside 8..192 kHz
-# (issue 15); the first four run on the interpolated-phase kernel.
-AWKWARD = [
-    (48_000, 48_001),
-    (44_100, 44_056),
-    (100_000, 78_901),
-    (11_025, 96_001),
-    (6_000, 16_000),
-    (384_000, 48_000),
-    (8_000, 384_000),
-]
-# Each preset and its soxr counterpart.
-PRESET_PAIRS = [("low", "LQ"), ("medium", "MQ"), ("high", "HQ"), ("very_high", "VHQ")]
 
 
 def native_sets() -> list[kernels.KernelSet]:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from remotemedia import kernels
 from remotemedia.kernels.python.resample_design import SPECS
 from remotemedia.kernels.resample import uses_interp
-from resample_metrics import alias_db, passband_deviation_db, sine_snr_db
+from resample_metrics import AWKWARD, PRESET_PAIRS, alias_db, passband_deviation_db, sine_snr_db
 
 try:
     import soxr
@@ -80,19 +80,6 @@ def latency_ms(ks: kernels.KernelSet, i: int, o: int, q: str) -> float:
         r.process(chunk)
         worst = max(worst, r.delay)
     return worst / i * 1e3
-
-
-# Pairs the exact kernel cannot hold or outside 8..192 kHz (issue 15).
-AWKWARD = [
-    (48_000, 48_001),
-    (44_100, 44_056),
-    (100_000, 78_901),
-    (11_025, 96_001),
-    (6_000, 16_000),
-    (384_000, 48_000),
-    (8_000, 384_000),
-]
-PRESET_PAIRS = [("low", "LQ"), ("medium", "MQ"), ("high", "HQ"), ("very_high", "VHQ")]
 
 
 def awkward_table(ks: kernels.KernelSet, tones: int) -> None:

@@ -1,5 +1,6 @@
 """Quality measurements of a resampler, shared by the quality tests and the
-benchmark: every figure is computed the same way for us and for soxr."""
+benchmarks: every figure is computed the same way for us and for soxr; and
+the awkward rate pairs and preset pairs they all use."""
 
 from __future__ import annotations
 
@@ -10,6 +11,21 @@ import numpy as np
 Resample = Callable[[np.ndarray, int, int], np.ndarray]
 
 EDGE_S = 0.25  # seconds trimmed from both ends before measuring
+
+# Pairs the exact polyphase kernel cannot hold or that lie outside the old
+# 8..192 kHz range (issue 15); the first four run on the interpolated-phase
+# kernel. The any-ratio tests and both resampler benchmarks use this list.
+AWKWARD = [
+    (48_000, 48_001),  # drift-sized step: terms 48000:48001
+    (44_100, 44_056),  # NTSC pull-down
+    (100_000, 78_901),  # co-prime terms, down
+    (11_025, 96_001),  # co-prime terms, up by 8.7
+    (6_000, 16_000),  # telephony capture, up
+    (384_000, 48_000),  # measurement audio, down 8:1
+    (8_000, 384_000),  # up 48:1
+]
+# Each resampler preset and its soxr counterpart.
+PRESET_PAIRS = [("low", "LQ"), ("medium", "MQ"), ("high", "HQ"), ("very_high", "VHQ")]
 
 
 def _trim(y: np.ndarray, rate: int) -> np.ndarray:

@@ -27,19 +27,10 @@ from remotemedia.kernels.resample_interp import (
     front_block,
     interp_shape,
 )
-from resample_metrics import alias_db, sine_snr_db
+from resample_metrics import AWKWARD, alias_db, sine_snr_db
 
 QUALITIES = ["low", "medium", "high", "very_high"]
-AWKWARD = [
-    (48_000, 48_001),  # drift-sized step: terms 48000:48001
-    (44_100, 44_056),  # NTSC pull-down
-    (100_000, 78_901),  # co-prime terms, down
-    (11_025, 96_001),  # co-prime terms, up by 8.7
-    (6_000, 16_000),  # telephony capture, up
-    (384_000, 48_000),  # measurement audio, down 8:1
-    (8_000, 384_000),  # up 48:1
-]
-INTERP = [(48_000, 48_001), (44_100, 44_056), (100_000, 78_901), (11_025, 96_001)]
+INTERP = AWKWARD[:4]  # the pairs on the interpolated-phase kernel
 # Measured floors with a few dB of margin (docs/resampler.md has the figures).
 # soxr LQ/MQ/HQ/VHQ on the same pairs: SNR 70-120 / 106-130 / 127-134 /
 # 133-154 dB, aliases -110..-150 / -107..-150 / -130..-150 / -153..-172 dB.

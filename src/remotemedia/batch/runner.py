@@ -148,7 +148,9 @@ def run_batch(
         "skip" records a failed file and goes on; "stop" stops at the first.
     workers
         Processes when no executor is given (default: the cores this process may use; 1 runs in
-        this process).
+        this process, where with a second usable core the next two files are read on one thread
+        and the previous file's output written on another: ``REMOTEMEDIA_READ_AHEAD``,
+        ``REMOTEMEDIA_WRITE_BEHIND``, batch/readahead.py and batch/writebehind.py).
     executor
         Any ``concurrent.futures.Executor`` (e.g. Dask's
         ``Client.get_executor(pure=False)``); tasks carry only paths and the
@@ -174,7 +176,8 @@ def run_batch(
     FileNotFoundError, ValueError
         Bad inputs, pipeline or options (before any file is processed);
         among them ``OutputInsideInputsError``, ``OutputCollisionError``
-        (batch/preflight.py).
+        (batch/preflight.py), and a bad ``REMOTEMEDIA_READ_AHEAD`` or
+        ``REMOTEMEDIA_WRITE_BEHIND``.
     OutputLockedError
         Another run is using ``outdir``.
     BatchInterrupted

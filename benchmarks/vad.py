@@ -87,23 +87,12 @@ def detectors(ks: kernels.KernelSet, silero: Silero | None) -> dict[str, Any]:
     return out
 
 
-def pooled_f1(items: list[tuple[np.ndarray, np.ndarray]], fn: Any) -> tuple[float, float, float]:
-    """Precision, recall, F1 over the frames of all items (audio, labels)."""
-    preds, labs = [], []
-    for x, lab in items:
-        p = fn(x)
-        m = min(p.size, lab.size)
-        preds.append(p[:m])
-        labs.append(lab[:m])
-    return vc.f1_score(np.concatenate(preds), np.concatenate(labs))
-
-
 def quality(groups: dict[str, list[tuple[np.ndarray, np.ndarray]]], fns: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name, items in groups.items():
         row: dict[str, Any] = {"name": name}
         for k, fn in fns.items():
-            row[k] = pooled_f1(items, fn)
+            row[k] = vc.pooled_f1(items, fn)
         rows.append(row)
     return rows
 

@@ -5,6 +5,7 @@ the awkward rate pairs and preset pairs they all use."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,18 @@ AWKWARD = [
 ]
 # Each resampler preset and its soxr counterpart.
 PRESET_PAIRS = [("low", "LQ"), ("medium", "MQ"), ("high", "HQ"), ("very_high", "VHQ")]
+
+
+def stream(r: Any, x: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """A resampler ``r`` fed ``x`` in chunks of ``sizes`` (cycled), then flushed: the joined output."""
+    parts, pos, i = [], 0, 0
+    while pos < x.shape[-1]:
+        n = sizes[i % len(sizes)]
+        parts.append(r.process(x[..., pos : pos + n]))
+        pos += n
+        i += 1
+    parts.append(r.flush())
+    return np.concatenate(parts, axis=-1)
 
 
 def _trim(y: np.ndarray, rate: int) -> np.ndarray:

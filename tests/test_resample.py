@@ -13,6 +13,7 @@ from conftest import kernel_set
 from remotemedia import kernels
 from remotemedia.kernels.python.resample import doubled_grid
 from remotemedia.kernels.python.resample_design import filter_stages
+from resample_metrics import stream
 
 RATIOS = [
     (48_000, 16_000),
@@ -29,17 +30,6 @@ QUALITIES = ["low", "medium", "high", "very_high"]
 
 def noise(shape: tuple[int, ...], seed: int = 0, amp: float = 1.0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-amp, amp, shape).astype(np.float32)
-
-
-def stream(r: kernels.resample.Resampler, x: np.ndarray, sizes: list[int]) -> np.ndarray:
-    parts, pos, i = [], 0, 0
-    while pos < x.shape[-1]:
-        n = sizes[i % len(sizes)]
-        parts.append(r.process(x[..., pos : pos + n]))
-        pos += n
-        i += 1
-    parts.append(r.flush())
-    return np.concatenate(parts, axis=-1)
 
 
 def random_sizes(seed: int, total: int) -> list[int]:

@@ -27,7 +27,7 @@ from remotemedia.kernels.resample_interp import (
     front_block,
     interp_shape,
 )
-from resample_metrics import AWKWARD, alias_db, sine_snr_db
+from resample_metrics import AWKWARD, alias_db, sine_snr_db, stream
 
 QUALITIES = ["low", "medium", "high", "very_high"]
 INTERP = AWKWARD[:4]  # the pairs on the interpolated-phase kernel
@@ -46,17 +46,6 @@ RATIO = 48_000 / 48_000.7
 
 def noise(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
-
-
-def stream(r, x: np.ndarray, sizes: list[int]) -> np.ndarray:  # type: ignore[no-untyped-def]
-    parts, pos, i = [], 0, 0
-    while pos < x.shape[-1]:
-        n = sizes[i % len(sizes)]
-        parts.append(r.process(x[..., pos : pos + n]))
-        pos += n
-        i += 1
-    parts.append(r.flush())
-    return np.concatenate(parts, axis=-1)
 
 
 def same(ks: kernels.KernelSet, got: np.ndarray, want: np.ndarray) -> None:

@@ -41,22 +41,12 @@ def corpora(shared_data) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:  # t
     }
 
 
-def pooled(items: list[tuple[np.ndarray, np.ndarray]], fn) -> float:  # type: ignore[no-untyped-def]
-    preds, labs = [], []
-    for x, lab in items:
-        p = fn(x)
-        m = min(p.size, lab.size)
-        preds.append(p[:m])
-        labs.append(lab[:m])
-    return vc.f1_score(np.concatenate(preds), np.concatenate(labs))[2]
-
-
 @pytest.mark.parametrize("corpus", ["synthetic", "arctic", "ami-held-out"])
 def test_default_setting_reaches_webrtcvad_best_mode(corpora, corpus):
     ks = kernels.get()
     items = corpora[corpus]
-    ours = pooled(items, lambda x: ks.VAD(SR, 30).process(x))
-    web = [pooled(items, lambda x, m=m: vc.webrtc_flags(x, m)) for m in range(4)]
+    ours = vc.pooled_f1(items, lambda x: ks.VAD(SR, 30).process(x))[2]
+    web = [vc.pooled_f1(items, lambda x, m=m: vc.webrtc_flags(x, m))[2] for m in range(4)]
     assert ours >= max(web), f"{corpus}: default F1 {ours:.3f} < webrtcvad {np.round(web, 3)}"
     assert ours > 0.85, f"{corpus}: default F1 {ours:.3f}"
 

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,6 +319,20 @@ def f1_score(pred: np.ndarray, ref: np.ndarray) -> tuple[float, float, float]:
     rec = tp / max(float(r.sum()), 1.0)
     f1 = 2 * prec * rec / max(prec + rec, 1e-12)
     return prec, rec, f1
+
+
+def pooled_f1(
+    items: list[tuple[np.ndarray, np.ndarray]], fn: Callable[[np.ndarray], np.ndarray]
+) -> tuple[float, float, float]:
+    """Precision, recall and F1 over the frames of all ``(audio, labels)`` items pooled,
+    ``fn`` giving an item's flags (each item cut to the shorter of flags and labels)."""
+    preds, labs = [], []
+    for x, lab in items:
+        p = fn(x)
+        m = min(p.size, lab.size)
+        preds.append(p[:m])
+        labs.append(lab[:m])
+    return f1_score(np.concatenate(preds), np.concatenate(labs))
 
 
 def webrtc_flags(x: np.ndarray, mode: int, frame_ms: int = 30, sr: int = SR) -> np.ndarray:

@@ -32,6 +32,9 @@ DOCUMENTED = {
     "dag.py",
     "manifest_roundtrip.py",
     "retries_and_metrics.py",
+    "realtime_frames.py",
+    "stream_file.py",
+    "drift_correction.py",
 }
 
 

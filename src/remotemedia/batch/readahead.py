@@ -124,9 +124,7 @@ class _Rules:
 
     def int16_ok(self, task: FileTask) -> bool | None:
         """The rule for ``task``'s pipeline; None: do not decode ahead (not a plain task, or no pipeline)."""
-        from remotemedia.dataset.cutter import is_plain
-
-        if not is_plain(task):
+        if not task.plain:
             return None
         key = (task.pipeline_hash, task.outdir, task.threads)
         if key not in self._known:

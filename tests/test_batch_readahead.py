@@ -141,6 +141,29 @@ def test_files_over_the_limit_stream_as_before(
     _same_outputs(tmp_path / "ahead", tmp_path / "in_turn")
 
 
+def test_a_reader_that_raises_leaves_the_file_to_be_read_in_turn(
+    runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the reader (``read`` keeps a bad file's errors, it never raises for one) costs only speed."""
+    in_turn_dir, ahead_dir = tmp_path / "in_turn", tmp_path / "ahead"
+    in_turn = [process_file(t) for t in _tasks(mixed, in_turn_dir)]
+    real, raised = readahead.read, []
+
+    def every_other_raises(task: FileTask, *args: Any) -> readahead.Ahead:
+        if len(raised) % 2 == 0:
+            raised.append(task.relpath)
+            raise RuntimeError("a bug in the reader")
+        raised.append("")
+        return real(task, *args)
+
+    monkeypatch.setattr(readahead, "read", every_other_raises)
+    ahead = list(readahead.process_in_order(_tasks(mixed, ahead_dir), process_file, 2))
+    assert [_comparable(r) for r in ahead] == [_comparable(r) for r in in_turn]
+    assert len(raised) == len(in_turn) - 1 and sum(1 for r in raised if r) == len(in_turn) // 2
+    _same_outputs(ahead_dir, in_turn_dir)
+    assert not [t for t in threading.enumerate() if t.name.startswith("remotemedia-read")]
+
+
 def test_run_batch_reads_ahead_at_one_worker_with_the_same_outputs(
     runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,14 +128,20 @@ NOT_IN_A_NATIVE_RUN = (
 )
 
 
-def modules_after_run(tmp_path: Path, options: list[str]) -> tuple[set[str], bool]:
+def modules_after_run(tmp_path: Path, options: list[str], files: int = 1, prelude: str = "") -> tuple[set[str], bool]:
     """``sys.modules`` after ``remotemedia run a.wav -o out --workers 1 OPTIONS`` in a fresh interpreter,
-    and whether the run was on the native core."""
+    and whether the run was on the native core. ``files`` > 1: the folder holding a.wav and more;
+    ``prelude``: code run first."""
     t = np.arange(16000) / 16000
-    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 16000)
-    argv = ["run", "a.wav", "-o", "out", "--workers", "1", *options]
+    for i in range(files):
+        sf.write(
+            tmp_path / ("a.wav" if i == 0 else f"b{i}.wav"),
+            (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32),
+            16000,
+        )
+    argv = ["run", "a.wav" if files == 1 else ".", "-o", "out", "--workers", "1", *options]
     code = (
-        f"import sys, json\nfrom remotemedia.cli import main\nassert main({argv!r}) == 0\n"
+        f"{prelude}import sys, json\nfrom remotemedia.cli import main\nassert main({argv!r}) == 0\n"
         "modules = sorted(sys.modules)\nfrom remotemedia import runtime\n"
         "print(json.dumps([modules, runtime.is_rust_runtime_available()]))"
     )
@@ -152,6 +159,25 @@ def test_a_plain_one_file_run_loads_only_what_it_uses(tmp_path: Path, quiet: boo
     unwanted = sorted(m for m in loaded if any(m == u or m.startswith(u + ".") for u in banned))
     assert unwanted == [], f"a plain one-file run imported {unwanted}"
     assert {"remotemedia.stream.session", "remotemedia.batch.runner"} <= loaded  # it did run
+
+
+# a run that starts a child process fails (ctypes.util imports subprocess, so the module is no sign)
+NO_CHILD = (
+    "import subprocess\n"
+    "def _no_child(*args, **kwargs):\n"
+    "    raise AssertionError(f'a child process: {args}')\n"
+    "subprocess.Popen = _no_child\n"
+)
+
+
+def test_a_several_file_run_at_one_worker_loads_no_executor_and_starts_no_process(tmp_path: Path) -> None:
+    """The read-ahead and the write-behind run on threads of their own (no concurrent.futures, logging's or
+    queue's import), and the summary's runtime entries need no ``uname -p`` child (platform.platform())."""
+    loaded, native = modules_after_run(tmp_path, ["-q"], files=3, prelude=NO_CHILD)
+    banned = ("concurrent.futures", "queue", *(("logging",) if native else ()))
+    assert sorted(m for m in loaded if any(m == u or m.startswith(u + ".") for u in banned)) == []
+    assert "remotemedia.batch.readahead" in loaded or len(os.sched_getaffinity(0)) < 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".wav") == ["a.wav", "b1.wav", "b2.wav"]
 
 
 def test_dataset_options_load_their_writers_when_asked(tmp_path: Path) -> None:

@@ -155,3 +155,21 @@ def test_kernel_get_arguments() -> None:
         kernels.get("python", binding="cython")
     names = [ks.binding or ks.name for ks in kernels.available()]
     assert names[0] == "python" and set(NATIVE) <= set(names)
+
+
+@pytest.mark.parametrize("setting", ["auto", "python", "fortran", "hidden"])
+def test_brief_is_the_infos_entries(fresh_runtime: pytest.MonkeyPatch, setting: str) -> None:
+    """What a batch summary records is get_runtime_info's binding, rust_available and version, whatever runs."""
+    if setting == "hidden":
+        fresh_runtime.delenv("REMOTEMEDIA_RUNTIME", raising=False)
+        hide_native(fresh_runtime)
+    else:
+        fresh_runtime.setenv("REMOTEMEDIA_RUNTIME", setting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        brief = runtime.runtime_brief()
+    info = remotemedia.get_runtime_info()
+    assert brief == {k: info[k] for k in ("binding", "rust_available", "version")}
+    assert list(brief) == ["binding", "rust_available", "version"]
+    if setting == "auto" and NATIVE:
+        assert brief["binding"] == LOADABLE[0] and brief["rust_available"] is True

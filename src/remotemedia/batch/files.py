@@ -7,18 +7,34 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from remotemedia.core.tempfiles import TMP_MARK, remove_stale, temp_path_for
 
 __all__ = [
     "TMP_MARK",
     "atomic_path",
+    "open_in_folder",
     "remove_stale_temporaries",
     "temp_path_for",
     "write_atomic",
     "write_json_atomic",
 ]
+
+
+def open_in_folder(path: Path, mode: str) -> IO[Any]:
+    """``open(path, mode)``, making ``path``'s folder (and its parents) first if it is missing.
+
+    The same as ``path.parent.mkdir(parents=True, exist_ok=True)`` then
+    ``open``, and the same errors, without the ``mkdir`` and its ``stat``
+    calls when the folder exists (every file after a folder's first: two
+    system calls and a caught exception each, for an output and its sidecar).
+    """
+    try:
+        return open(path, mode)  # the caller closes it
+    except (FileNotFoundError, NotADirectoryError):
+        path.parent.mkdir(parents=True, exist_ok=True)  # raises what it raised when it came first
+        return open(path, mode)
 
 
 @contextlib.contextmanager
@@ -36,11 +52,12 @@ def atomic_path(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
-    finally:
+    except BaseException:
         # after a failure the real error is on its way out: a cleanup error (a read-only
         # file system) must not replace it; a temporary left behind is removed next run
         with contextlib.suppress(OSError):
             tmp.unlink()
+        raise
 
 
 # ``json.dumps(..., sort_keys=True)`` builds a new encoder per call; one kept encoder gives the same text
@@ -62,9 +79,25 @@ def json_text(data: Any) -> str:
 
 
 def write_json_atomic(final: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``final`` atomically (see :func:`json_text`)."""
-    with atomic_path(final) as tmp:
-        tmp.write_text(json_text(data))
+    """Write ``data`` as JSON to ``final`` atomically (see :func:`json_text` and :func:`atomic_path`).
+
+    What ``atomic_path`` does, with the folder made only when it is missing
+    (:func:`open_in_folder`): a sidecar goes beside its output, already there.
+    """
+    tmp = temp_path_for(final)
+    try:
+        try:
+            text = json_text(data)
+        except BaseException:
+            final.parent.mkdir(parents=True, exist_ok=True)  # as ever: the folder first, whatever fails next
+            raise
+        with open_in_folder(tmp, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):  # see atomic_path
+            tmp.unlink()
+        raise
 
 
 def write_atomic(final: Path, write: Callable[[Path], object]) -> None:

@@ -62,6 +62,13 @@ class FileTask:
         return Path(self.outdir) / Path(self.relpath).with_suffix("." + self.output_format)
 
     @functools.cached_property
+    def plain(self) -> bool:
+        """``remotemedia.dataset.cutter.is_plain(self)``: the run's thread asks it several times per file."""
+        from remotemedia.dataset.cutter import is_plain
+
+        return is_plain(self)
+
+    @functools.cached_property
     def sidecar(self) -> Path:
         out = self.output
         return out.with_name(out.name + SIDECAR_SUFFIX)

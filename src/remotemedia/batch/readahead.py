@@ -34,21 +34,17 @@ Off when the process may use a single core, or with ``REMOTEMEDIA_READ_AHEAD=0``
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
 import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from remotemedia.batch import fingerprint, worker_plan
 from remotemedia.batch.decode import dtype_for, takes_int16
 from remotemedia.batch.job import FileTask
 from remotemedia.batch.streamfile import Decoded, decode_whole
-
-if TYPE_CHECKING:
-    import concurrent.futures as cf
 
 #: Environment variable: how many files to read ahead ("0" turns the read-ahead off; default DEPTH).
 ENV = "REMOTEMEDIA_READ_AHEAD"
@@ -128,9 +124,7 @@ class _Rules:
 
     def int16_ok(self, task: FileTask) -> bool | None:
         """The rule for ``task``'s pipeline; None: do not decode ahead (not a plain task, or no pipeline)."""
-        from remotemedia.dataset.cutter import is_plain
-
-        if not is_plain(task):
+        if not task.plain:
             return None
         key = (task.pipeline_hash, task.outdir, task.threads)
         if key not in self._known:
@@ -148,6 +142,68 @@ class _Rules:
         return self._known[key]
 
 
+class _Slot:
+    """One file's place in the reader's line: ``ready`` is held until ``value`` is set."""
+
+    __slots__ = ("ready", "value")
+
+    def __init__(self) -> None:
+        self.ready = threading.Lock()
+        self.ready.acquire()
+        self.value: Ahead | None = None
+
+
+class _Reader:
+    """One thread that runs ``read`` for the files handed to it, in order (started at the first).
+
+    What ``concurrent.futures.ThreadPoolExecutor(1)`` gave here, without
+    importing it (it imports logging and queue: ~5 ms of a run's start). A
+    ``read`` that raises (a bug: it keeps a bad file's errors) leaves None
+    in its slot, and the file is read again in turn.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: collections.deque[tuple[_Slot, FileTask, bool | None, threading.Event]] = collections.deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, task: FileTask, int16_ok: bool | None, stop: threading.Event) -> _Slot:
+        slot = _Slot()
+        with self._cond:
+            self._jobs.append((slot, task, int16_ok, stop))
+            self._cond.notify()
+        if self._thread is None:
+            # a daemon: it only reads, and close() joins it whenever the iteration ends
+            self._thread = threading.Thread(target=self._loop, name="remotemedia-read", daemon=True)
+            self._thread.start()
+        return slot
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                slot, task, int16_ok, stop = self._jobs.popleft()
+            try:
+                slot.value = read(task, int16_ok, stop)
+            except Exception:  # a bug in the reader: the file is read again, in turn
+                slot.value = None
+            finally:
+                slot.ready.release()
+
+    def close(self) -> None:
+        """Drop the files not started and wait for the one being read."""
+        with self._cond:
+            self._closed = True
+            self._jobs.clear()
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+
 def process_in_order(
     tasks: Sequence[FileTask], process: Callable[[FileTask, Ahead | None], R], files: int = DEPTH
 ) -> Generator[R, None, None]:
@@ -158,27 +214,24 @@ def process_in_order(
     ``process``, KeyboardInterrupt included) stops the reader and waits for
     it: no thread outlives the iteration.
     """
-    import concurrent.futures as cf  # here: only a run that reads ahead loads it (and logging)
-
     stop = threading.Event()
     rules = _Rules()
-    pool = cf.ThreadPoolExecutor(1, thread_name_prefix="remotemedia-read")
-    pending: collections.deque[cf.Future[Ahead]] = collections.deque()
+    reader = _Reader()
+    pending: collections.deque[_Slot] = collections.deque()
     try:
         for i, task in enumerate(tasks):
             ahead = _take(pending.popleft() if pending else None)
             for following in tasks[i + 1 + len(pending) : i + 1 + files]:
-                pending.append(pool.submit(read, following, rules.int16_ok(following), stop))
+                pending.append(reader.submit(following, rules.int16_ok(following), stop))
             yield process(task, ahead)
     finally:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        reader.close()
 
 
-def _take(pending: cf.Future[Ahead] | None) -> Ahead | None:
+def _take(pending: _Slot | None) -> Ahead | None:
     """The reader's result for the file whose turn it is; None (read it in turn) if it failed."""
     if pending is None:
         return None
-    with contextlib.suppress(Exception):  # a bug in the reader: the file is read again, in turn
-        return pending.result()
-    return None
+    with pending.ready:
+        return pending.value

@@ -260,9 +260,9 @@ def _execute(
     progress_stream: IO[str] | None,
     dataset: DatasetOptions | None,
 ) -> None:
-    from remotemedia.runtime import get_runtime_info
+    from remotemedia.runtime import runtime_brief
 
-    summary.runtime = {k: get_runtime_info()[k] for k in ("binding", "rust_available", "version")}
+    summary.runtime = runtime_brief()
     todo = []
     for task in tasks:
         if resume and is_complete(task):

@@ -19,7 +19,7 @@ import numpy as np
 
 from remotemedia.batch import pcm16
 from remotemedia.batch.decode import first_node_wants, planar_blocks
-from remotemedia.batch.files import temp_path_for
+from remotemedia.batch.files import open_in_folder, temp_path_for
 
 BLOCK_SECONDS = 10
 
@@ -97,11 +97,12 @@ class _AtomicWriter:
         self._fh: IO[bytes] | None = None
         self._sf: Any = None  # a soundfile.SoundFile once the first block arrives
         self._to_int16 = pcm16.handles(fmt, subtype)
+        self._made = False  # the temporary file exists (made, not yet renamed onto the target)
 
     def write(self, data: np.ndarray, rate: int) -> None:
         if self._sf is None:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.tmp, "w+b")  # noqa: SIM115 (closed in close())
+            self._fh = open_in_folder(self.tmp, "w+b")
+            self._made = True
             channels = 1 if data.ndim == 1 else data.shape[0]
             import soundfile as sf
 
@@ -119,6 +120,7 @@ class _AtomicWriter:
             self.write(np.zeros(0, np.float32), rate)
         self.close()
         os.replace(self.tmp, self.final)
+        self._made = False
         return self.final.stat().st_size
 
     def close(self) -> None:
@@ -139,8 +141,10 @@ class _AtomicWriter:
         with contextlib.suppress(Exception):
             self.close()
         self._sf = self._fh = None
-        with contextlib.suppress(OSError):
-            self.tmp.unlink()
+        if self._made:  # else there is nothing to remove: never made, or renamed onto the target
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+                self._made = False
 
 
 def check_not_truncated(path: Path) -> None:

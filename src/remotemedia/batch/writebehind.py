@@ -164,11 +164,9 @@ class WriteBehind:
     def process(self, task: FileTask, ahead: Ahead | None = None) -> list[FileResult]:
         """Run ``task`` (its output written behind, if plain); return the results finished since the
         last call, in task order (possibly none yet)."""
-        from remotemedia.dataset.cutter import is_plain
-
         if self.halted:
             return self._take()
-        if not is_plain(task):  # it writes its own outputs: after every earlier file's
+        if not task.plain:  # it writes its own outputs: after every earlier file's
             done = self.drain()
             if self.halted:
                 return done

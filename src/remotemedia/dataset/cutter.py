@@ -61,11 +61,11 @@ def stream_task(
     """
     opts = _options(task)
     cut = opts.get("cut", "concat")
-    source = Path(task.source)
     offset = float(getattr(task, "offset_s", 0.0) or 0.0)
     span = getattr(task, "duration_s", None)
-    if is_plain(task):
-        out = plain(source, task.output, fmt, subtype, pipeline)
+    plain_task = is_plain(task)
+    if plain_task:
+        out = plain(Path(task.source), task.output, fmt, subtype, pipeline)
         result = CutResult(**{k: getattr(out, k) for k in Streamed.__dataclass_fields__})
         result.input_info = {**out.input_info, "decoder": "libsndfile"}
         if not _has_vad(pipeline) and result.output_rate:  # no VAD: the whole input is the segment
@@ -74,7 +74,7 @@ def stream_task(
     else:
         result = _stream(task, pipeline, fmt, subtype, cut, offset, span)
     result.segments = [(t6(a + offset), t6(b + offset)) for a, b in result.segments]
-    if record or not is_plain(task):
+    if record or not plain_task:
         _finish_record(task, result, fmt, subtype, cut, offset)
     return result
 
@@ -88,7 +88,7 @@ def is_plain(task: Any) -> bool:
     """True if :func:`stream_task` hands ``task`` to the batch job's own ``stream_file``:
     the whole file (no span), concatenated, in a container libsndfile reads."""
     return (
-        _options(task).get("cut", "concat") == "concat"
+        (task.dataset or {}).get("cut", "concat") == "concat"
         and not float(getattr(task, "offset_s", 0.0) or 0.0)
         and getattr(task, "duration_s", None) is None
         and not reader.needs_av(Path(task.source))

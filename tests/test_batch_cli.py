@@ -159,6 +159,19 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert run_cli("--workers", "0", cwd=tmp_path).returncode == 2
 
 
+@pytest.mark.parametrize(
+    ("env", "value"),
+    [("REMOTEMEDIA_THREADS", "-2"), ("REMOTEMEDIA_READ_AHEAD", "yes"), ("REMOTEMEDIA_WRITE_BEHIND", "2")],
+)
+def test_a_bad_setting_refuses_the_run_before_any_work(tmp_path: Path, env: str, value: str) -> None:
+    make_collection(tmp_path / "in", n_good=1, bad=False)
+    done = run_cli("in", "-o", "out", "--workers", "1", cwd=tmp_path, env={env: value})
+    assert done.returncode == 2, done.stderr
+    assert f"{env}={value!r}" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("fmt", ["flac", "ogg"])
 def test_output_format_option(tmp_path: Path, fmt: str) -> None:
     make_collection(tmp_path / "in", n_good=1, bad=False)

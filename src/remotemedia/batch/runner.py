@@ -33,7 +33,7 @@ from remotemedia.batch.job import (
 from remotemedia.batch.lock import output_lock
 from remotemedia.batch.progress import Progress
 from remotemedia.batch.settings import FAILURES_FILE, FORMATS, ON_ERROR, SUMMARY_FILE, usable_cores
-from remotemedia.core.threads import env_threads_set
+from remotemedia.core.threads import env_threads_set, resolve_threads
 
 if TYPE_CHECKING:
     import concurrent.futures as cf
@@ -197,6 +197,7 @@ def run_batch(
     from remotemedia.batch import writebehind
 
     writebehind.enabled(0, 0)  # and a bad REMOTEMEDIA_WRITE_BEHIND
+    resolve_threads(None)  # and a bad REMOTEMEDIA_THREADS (every file would fail alike)
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
     spans: list[Any] = []
     if dataset is not None:  # dataset outputs (remotemedia.dataset): pipeline options, input spans

@@ -7,7 +7,6 @@ is counted in each test, so none of them passes without it having read.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from batch_compare import comparable, same_outputs, tasks_for
 from batch_helpers import make_collection, outputs, speech_like, temporaries
-from remotemedia.batch import presets, readahead, run_batch, runner, streamfile, writebehind
-from remotemedia.batch.job import FileResult, FileTask, pipeline_hash, process_file
+from remotemedia.batch import readahead, run_batch, runner, streamfile, writebehind
+from remotemedia.batch.job import FileTask, process_file
 from remotemedia.batch.runner import BatchInterrupted
 
 
@@ -56,42 +56,16 @@ def mixed(tmp_path: Path) -> Path:
     return root
 
 
-def _tasks(root: Path, outdir: Path) -> list[FileTask]:
-    manifest = presets.load("speech-16k")
-    digest = pipeline_hash(manifest, "wav")
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".wav", ".flac", ".ogg"))
-    return [FileTask(str(p), p.relative_to(root).as_posix(), str(outdir), manifest, digest) for p in files]
-
-
-def _comparable(result: FileResult) -> tuple[Any, ...]:
-    # wall time differs run to run; the error text names the file and its cause, the same either way
-    return (result.relpath, result.status, result.node, result.error, result.error_type, result.duration_s)
-
-
-def _sidecar_text(sidecar: dict[str, Any], outdir: Path) -> str:
-    # the per-node metrics are timings, different in any two runs; the output folder is named as such
-    return json.dumps({k: v for k, v in sidecar.items() if k != "metrics"}, sort_keys=True).replace(str(outdir), "OUT")
-
-
-def _same_outputs(a: Path, b: Path) -> None:
-    got, want = outputs(a), outputs(b)
-    assert sorted(got) == sorted(want) and got
-    for key, (_, rate, sidecar) in got.items():
-        assert (a / key).read_bytes() == (b / key).read_bytes(), key
-        assert rate == want[key][1]
-        assert _sidecar_text(sidecar, a) == _sidecar_text(want[key][2], b), key
-
-
 @pytest.mark.parametrize("files", [1, 2])
 def test_results_and_errors_are_those_of_reading_in_turn(
     runtime_env: tuple[str, str | None], files: int, mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     in_turn_dir, ahead_dir = tmp_path / "in_turn", tmp_path / "ahead"
-    in_turn = [process_file(t) for t in _tasks(mixed, in_turn_dir)]
+    in_turn = [process_file(t) for t in tasks_for(mixed, in_turn_dir)]
     seen = _count_reads(monkeypatch)
-    ahead = list(readahead.process_in_order(_tasks(mixed, ahead_dir), process_file, files))
+    ahead = list(readahead.process_in_order(tasks_for(mixed, ahead_dir), process_file, files))
 
-    assert [_comparable(r) for r in ahead] == [_comparable(r) for r in in_turn]
+    assert [comparable(r) for r in ahead] == [comparable(r) for r in in_turn]
     assert len(seen) == len(in_turn) - 1  # every file but the first was read ahead
     failed = {r.relpath: (r.node, r.error_type) for r in ahead if r.status == "failed"}
     # each bad file keeps its own stage and cause; the files after it finish
@@ -99,14 +73,14 @@ def test_results_and_errors_are_those_of_reading_in_turn(
     assert failed["broken/empty.wav"] == ("read", "ValueError")
     assert {"broken/corrupt.flac", "broken/truncated.wav", "broken/notes.ogg"} <= set(failed)
     assert sum(r.status == "ok" for r in ahead) == 7
-    _same_outputs(ahead_dir, in_turn_dir)
+    same_outputs(ahead_dir, in_turn_dir)
     assert not [t for t in threading.enumerate() if t.name.startswith("remotemedia-read")]
 
 
 def test_a_file_that_vanishes_after_the_scan_fails_alone(
     runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tasks = _tasks(mixed, tmp_path / "out")
+    tasks = tasks_for(mixed, tmp_path / "out")
     gone = next(i for i, t in enumerate(tasks) if t.relpath.startswith("set1/"))
     Path(tasks[gone].source).unlink()
     seen = _count_reads(monkeypatch)
@@ -124,7 +98,7 @@ def test_a_file_that_vanishes_after_the_scan_fails_alone(
 def test_files_over_the_limit_stream_as_before(
     runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    in_turn = [process_file(t) for t in _tasks(mixed, tmp_path / "in_turn")]
+    in_turn = [process_file(t) for t in tasks_for(mixed, tmp_path / "in_turn")]
     monkeypatch.setattr(readahead, "MAX_SAMPLES", 100_000)  # the 12 s and 25 s files, and stereo 48k, stream
     decoded: list[bool] = []
     real = streamfile.decode_whole
@@ -135,10 +109,10 @@ def test_files_over_the_limit_stream_as_before(
         return got
 
     monkeypatch.setattr(readahead, "decode_whole", spy)
-    ahead = list(readahead.process_in_order(_tasks(mixed, tmp_path / "ahead"), process_file))
+    ahead = list(readahead.process_in_order(tasks_for(mixed, tmp_path / "ahead"), process_file))
     assert True in decoded and False in decoded
-    assert [_comparable(r) for r in ahead] == [_comparable(r) for r in in_turn]
-    _same_outputs(tmp_path / "ahead", tmp_path / "in_turn")
+    assert [comparable(r) for r in ahead] == [comparable(r) for r in in_turn]
+    same_outputs(tmp_path / "ahead", tmp_path / "in_turn")
 
 
 def test_a_reader_that_raises_leaves_the_file_to_be_read_in_turn(
@@ -146,7 +120,7 @@ def test_a_reader_that_raises_leaves_the_file_to_be_read_in_turn(
 ) -> None:
     """A bug in the reader (``read`` keeps a bad file's errors, it never raises for one) costs only speed."""
     in_turn_dir, ahead_dir = tmp_path / "in_turn", tmp_path / "ahead"
-    in_turn = [process_file(t) for t in _tasks(mixed, in_turn_dir)]
+    in_turn = [process_file(t) for t in tasks_for(mixed, in_turn_dir)]
     real, raised = readahead.read, []
 
     def every_other_raises(task: FileTask, *args: Any) -> readahead.Ahead:
@@ -157,14 +131,14 @@ def test_a_reader_that_raises_leaves_the_file_to_be_read_in_turn(
         return real(task, *args)
 
     monkeypatch.setattr(readahead, "read", every_other_raises)
-    ahead = list(readahead.process_in_order(_tasks(mixed, ahead_dir), process_file, 2))
-    assert [_comparable(r) for r in ahead] == [_comparable(r) for r in in_turn]
+    ahead = list(readahead.process_in_order(tasks_for(mixed, ahead_dir), process_file, 2))
+    assert [comparable(r) for r in ahead] == [comparable(r) for r in in_turn]
     assert len(raised) == len(in_turn) - 1 and sum(1 for r in raised if r) == len(in_turn) // 2
-    _same_outputs(ahead_dir, in_turn_dir)
+    same_outputs(ahead_dir, in_turn_dir)
     assert not [t for t in threading.enumerate() if t.name.startswith("remotemedia-read")]
 
 
-def test_run_batch_reads_ahead_at_one_worker_with_the_same_outputs(
+def test_run_batch_reads_ahead_at_one_worker_with_thesame_outputs(
     runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(runner, "usable_cores", lambda: 2)
@@ -178,7 +152,7 @@ def test_run_batch_reads_ahead_at_one_worker_with_the_same_outputs(
     assert on.failures == off.failures  # the same entries, in the same order
     failures = "_remotemedia_failures.jsonl"
     assert (tmp_path / "on" / failures).read_text() == (tmp_path / "off" / failures).read_text()
-    _same_outputs(tmp_path / "on", tmp_path / "off")
+    same_outputs(tmp_path / "on", tmp_path / "off")
 
 
 def _tree_digest(root: Path) -> dict[str, str]:

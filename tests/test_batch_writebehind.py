@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from batch_compare import comparable, same_outputs, tasks_for
 from batch_helpers import make_collection, outputs, speech_like, temporaries
-from remotemedia.batch import presets, readahead, run_batch, runner, streamfile, writebehind
-from remotemedia.batch.job import FileResult, FileTask, pipeline_hash, process_file
+from remotemedia.batch import readahead, run_batch, runner, streamfile, writebehind
+from remotemedia.batch.job import FileResult, FileTask, process_file
 from remotemedia.batch.runner import BatchInterrupted
 from remotemedia.stream.session import StreamSession
 
@@ -78,32 +79,6 @@ def _fail_write(monkeypatch: pytest.MonkeyPatch, name: str, at: int, method: str
     return calls
 
 
-def _tasks(root: Path, outdir: Path) -> list[FileTask]:
-    manifest = presets.load("speech-16k")
-    digest = pipeline_hash(manifest, "wav")
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".wav", ".flac", ".ogg"))
-    return [FileTask(str(p), p.relative_to(root).as_posix(), str(outdir), manifest, digest) for p in files]
-
-
-def _comparable(result: FileResult) -> tuple[Any, ...]:
-    # wall time differs run to run; the error text names the file and its cause, the same either way
-    return (result.relpath, result.status, result.node, result.error, result.error_type, result.duration_s)
-
-
-def _sidecar_text(sidecar: dict[str, Any], outdir: Path) -> str:
-    # the per-node metrics are timings, different in any two runs; the output folder is named as such
-    return json.dumps({k: v for k, v in sidecar.items() if k != "metrics"}, sort_keys=True).replace(str(outdir), "OUT")
-
-
-def _same_outputs(a: Path, b: Path) -> None:
-    got, want = outputs(a), outputs(b)
-    assert sorted(got) == sorted(want) and got
-    for key, (_, rate, sidecar) in got.items():
-        assert (a / key).read_bytes() == (b / key).read_bytes(), key
-        assert rate == want[key][1]
-        assert _sidecar_text(sidecar, a) == _sidecar_text(want[key][2], b), key
-
-
 def _tree(root: Path) -> list[str]:
     """Every file and folder below ``root`` but the run's own summary (it holds wall times)."""
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.name != SUMMARY)
@@ -124,14 +99,14 @@ def _in_order(tasks: list[FileTask], ahead: int, stop: bool = False) -> list[Fil
 def test_results_and_outputs_are_those_of_writing_in_turn(
     runtime_env: tuple[str, str | None], ahead: int, mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    in_turn = [process_file(t) for t in _tasks(mixed, tmp_path / "in_turn")]
+    in_turn = [process_file(t) for t in tasks_for(mixed, tmp_path / "in_turn")]
     threads = _count_writes(monkeypatch)
-    behind = _in_order(_tasks(mixed, tmp_path / "behind"), ahead)
+    behind = _in_order(tasks_for(mixed, tmp_path / "behind"), ahead)
 
-    assert [_comparable(r) for r in behind] == [_comparable(r) for r in in_turn]
+    assert [comparable(r) for r in behind] == [comparable(r) for r in in_turn]
     assert threads and set(threads) == {"remotemedia-write"}  # every block was written by the writer
     assert sum(r.status == "ok" for r in behind) == 8
-    _same_outputs(tmp_path / "behind", tmp_path / "in_turn")
+    same_outputs(tmp_path / "behind", tmp_path / "in_turn")
     assert _tree(tmp_path / "behind") == _tree(tmp_path / "in_turn")
     assert not temporaries(tmp_path / "behind")
     assert not _writer_threads()
@@ -172,7 +147,7 @@ def test_a_write_failure_in_the_middle_is_reported_as_in_turn(
     assert (tmp_path / "on" / FAILURES).read_text() == (tmp_path / "off" / FAILURES).read_text()
     summary = json.loads((tmp_path / "on" / SUMMARY).read_text())
     assert (summary["ok"], summary["failed"], summary["failures"]) == (7, 5, off.failures)
-    _same_outputs(tmp_path / "on", tmp_path / "off")  # the files after the failure are written as in turn
+    same_outputs(tmp_path / "on", tmp_path / "off")  # the files after the failure are written as in turn
     assert _tree(tmp_path / "on") == _tree(tmp_path / "off")
     assert not temporaries(tmp_path / "on")
     assert not _writer_threads()
@@ -194,14 +169,14 @@ def test_a_write_failure_comes_before_a_later_node_failure_of_the_same_file(
         return real_push(self, chunk)
 
     monkeypatch.setattr(StreamSession, "push", push)
-    in_turn = [process_file(t) for t in _tasks(mixed, tmp_path / "in_turn")]
+    in_turn = [process_file(t) for t in tasks_for(mixed, tmp_path / "in_turn")]
     assert pushes[0] == 0  # in turn the write failure stopped the file first
     calls[0] = 0
-    behind = _in_order(_tasks(mixed, tmp_path / "behind"), 1)
-    assert [_comparable(r) for r in behind] == [_comparable(r) for r in in_turn]
+    behind = _in_order(tasks_for(mixed, tmp_path / "behind"), 1)
+    assert [comparable(r) for r in behind] == [comparable(r) for r in in_turn]
     long = next(r for r in behind if r.relpath == "set1/clip001b_long.wav")
     assert (long.node, long.error_type) == ("write", "OSError")
-    _same_outputs(tmp_path / "behind", tmp_path / "in_turn")
+    same_outputs(tmp_path / "behind", tmp_path / "in_turn")
 
 
 def test_a_sidecar_failure_is_reported_as_in_turn(
@@ -217,18 +192,18 @@ def test_a_sidecar_failure_is_reported_as_in_turn(
         real(final, data)
 
     monkeypatch.setattr(job, "write_json_atomic", failing)
-    in_turn = [process_file(t) for t in _tasks(mixed, tmp_path / "in_turn")]
+    in_turn = [process_file(t) for t in tasks_for(mixed, tmp_path / "in_turn")]
     threads = _count_writes(monkeypatch)
-    behind = _in_order(_tasks(mixed, tmp_path / "behind"), 1)
+    behind = _in_order(tasks_for(mixed, tmp_path / "behind"), 1)
     assert "remotemedia-write" in threads
 
     def first_line(r: FileResult) -> tuple[Any, ...]:  # the traceback's frames differ: the writer's thread
-        return (*_comparable(r)[:3], (r.error or "").splitlines()[:1], r.error_type, r.duration_s)
+        return (*comparable(r)[:3], (r.error or "").splitlines()[:1], r.error_type, r.duration_s)
 
     assert [first_line(r) for r in behind] == [first_line(r) for r in in_turn]
     after = next(r for r in behind if r.relpath == "set1/clip002b_after.wav")
     assert (after.node, after.error_type) == ("pipeline", "PermissionError")
-    _same_outputs(tmp_path / "behind", tmp_path / "in_turn")
+    same_outputs(tmp_path / "behind", tmp_path / "in_turn")
 
 
 @pytest.mark.parametrize("where", ["write", "read"])
@@ -276,7 +251,7 @@ def test_on_error_stop_writes_nothing_after_the_failure(
     assert on.failures[0]["relpath"] == "set1/clip001b_long.wav"
     # no output, temporary or folder of a file after the failure, though the next one may have run already
     assert _tree(tmp_path / "on") == _tree(tmp_path / "off")
-    _same_outputs(tmp_path / "on", tmp_path / "off")
+    same_outputs(tmp_path / "on", tmp_path / "off")
     assert not _writer_threads()
 
 
@@ -364,7 +339,7 @@ def test_resume_skips_what_was_written_behind(
 def test_bounded_queue_and_a_node_that_reuses_its_output_buffer(
     runtime_env: tuple[str, str | None], mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    in_turn = [process_file(t) for t in _tasks(mixed, tmp_path / "in_turn")]
+    in_turn = [process_file(t) for t in tasks_for(mixed, tmp_path / "in_turn")]
     monkeypatch.setattr(writebehind, "MAX_QUEUED_BYTES", 1)  # the run's thread waits at every block
     monkeypatch.setattr(writebehind, "MAX_FILES", 1)
     real_take = streamfile.OutputTally.take
@@ -375,10 +350,10 @@ def test_bounded_queue_and_a_node_that_reuses_its_output_buffer(
 
     monkeypatch.setattr(streamfile.OutputTally, "take", scribbling)
     threads = _count_writes(monkeypatch)
-    behind = _in_order(_tasks(mixed, tmp_path / "behind"), 1)
+    behind = _in_order(tasks_for(mixed, tmp_path / "behind"), 1)
     assert "remotemedia-write" in threads
-    assert [_comparable(r) for r in behind] == [_comparable(r) for r in in_turn]
-    _same_outputs(tmp_path / "behind", tmp_path / "in_turn")
+    assert [comparable(r) for r in behind] == [comparable(r) for r in in_turn]
+    same_outputs(tmp_path / "behind", tmp_path / "in_turn")
 
 
 @pytest.mark.parametrize(

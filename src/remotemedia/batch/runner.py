@@ -444,7 +444,4 @@ def _run_pool(
     on_error: str,
     max_attempts: int,
 ) -> None:
-    for result in pool.run(todo, max_attempts, _worker_death):
-        _record(result, summary, bar, failures)
-        if result.status == "failed" and on_error == "stop":
-            return
+    _record_in_order(pool.run(todo, max_attempts, _worker_death), summary, bar, failures, on_error)

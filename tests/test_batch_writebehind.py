@@ -112,6 +112,18 @@ def test_results_and_outputs_are_those_of_writing_in_turn(
     assert not _writer_threads()
 
 
+def _slow_after_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recording a failed file takes 0.3 s: time for the writer to run ahead, were it allowed."""
+    real_record = runner._record
+
+    def slow_record(result: FileResult, *args: Any) -> None:
+        real_record(result, *args)
+        if result.status == "failed":
+            time.sleep(0.3)
+
+    monkeypatch.setattr(runner, "_record", slow_record)
+
+
 @pytest.mark.parametrize(("method", "at"), [("write", 1), ("write", 2), ("commit", 1)])
 def test_a_write_failure_in_the_middle_is_reported_as_in_turn(
     runtime_env: tuple[str, str | None],
@@ -129,14 +141,7 @@ def test_a_write_failure_in_the_middle_is_reported_as_in_turn(
     calls[0] = 0
     monkeypatch.setenv(writebehind.ENV, "1")
     threads = _count_writes(monkeypatch)
-    real_record = runner._record
-
-    def slow_record(result: FileResult, *args: Any) -> None:  # time for the writer to run ahead, were it allowed
-        real_record(result, *args)
-        if result.status == "failed":
-            time.sleep(0.3)
-
-    monkeypatch.setattr(runner, "_record", slow_record)
+    _slow_after_a_failure(monkeypatch)
     on = run_batch([mixed], "speech-16k", tmp_path / "on", workers=1, progress="none")
 
     assert "remotemedia-write" in threads
@@ -234,14 +239,7 @@ def test_on_error_stop_writes_nothing_after_the_failure(
     calls[0] = 0
     monkeypatch.setenv(writebehind.ENV, "1")
     threads = _count_writes(monkeypatch)
-    real_record = runner._record
-
-    def slow_record(result: FileResult, *args: Any) -> None:  # time for the writer to run ahead, were it allowed
-        real_record(result, *args)
-        if result.status == "failed":
-            time.sleep(0.3)
-
-    monkeypatch.setattr(runner, "_record", slow_record)
+    _slow_after_a_failure(monkeypatch)
     on = run_batch([mixed], "speech-16k", tmp_path / "on", workers=1, progress="none", on_error="stop")
 
     assert "remotemedia-write" in threads

@@ -218,6 +218,10 @@ def main(ns: argparse.Namespace) -> int:
     """Entry point of `remotemedia run`: every operator error is one line and an exit status."""
     import signal
 
+    from remotemedia.batch.blas import one_blas_thread
+
+    one_blas_thread()  # before numpy's first import: no BLAS thread pool spinning beside the run (batch/blas.py)
+
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         return _main(ns)

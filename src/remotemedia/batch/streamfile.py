@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from remotemedia.batch import pcm16
+from remotemedia.batch import pcm16, wav16
 from remotemedia.batch.decode import first_node_wants, planar_blocks
 from remotemedia.batch.files import open_in_folder, temp_path_for
 
@@ -88,7 +88,9 @@ class _AtomicWriter:
     closing does not fsync: a kill leaves at worst a temporary file,
     removed by the next run, never a partial output. Blocks of the default
     output (16-bit PCM WAV) are converted to int16 by numpy first
-    (batch/pcm16.py: the same bytes, without libsndfile's per-sample loop).
+    (batch/pcm16.py: the same bytes, without libsndfile's per-sample loop)
+    and written by batch/wav16.py (the same bytes, without soundfile's
+    virtual I/O calling back into Python).
     """
 
     def __init__(self, final: Path, fmt: str, subtype: str) -> None:
@@ -104,9 +106,12 @@ class _AtomicWriter:
             self._fh = open_in_folder(self.tmp, "w+b")
             self._made = True
             channels = 1 if data.ndim == 1 else data.shape[0]
-            import soundfile as sf
+            if self._to_int16:  # 16-bit PCM WAV: written here, libsndfile's bytes (batch/wav16.py)
+                self._sf = wav16.open_pcm16(self._fh, rate, channels)
+            if self._sf is None:
+                import soundfile as sf
 
-            self._sf = sf.SoundFile(self._fh, "w", rate, channels, self.subtype, format=self.fmt)
+                self._sf = sf.SoundFile(self._fh, "w", rate, channels, self.subtype, format=self.fmt)
         if data.shape[-1]:
             self._sf.write(pcm16.to_pcm16(data) if self._to_int16 else data.T if data.ndim == 2 else data)
 

@@ -219,8 +219,10 @@ def main(ns: argparse.Namespace) -> int:
     import signal
 
     from remotemedia.batch.blas import one_blas_thread
+    from remotemedia.batch.heap import keep_freed_memory
 
     one_blas_thread()  # before numpy's first import: no BLAS thread pool spinning beside the run (batch/blas.py)
+    keep_freed_memory()  # large buffers freed by one file serve the next (batch/heap.py)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:

@@ -44,6 +44,30 @@ def test_a_file_in_the_folders_place_fails_as_making_the_folder_first_did(tmp_pa
     assert new == (old[0], old[1].replace(str(old_root), str(new_root)))
 
 
+@pytest.mark.parametrize("where", ["exists", "missing", "missing/deeper"])
+def test_a_new_file_is_written_with_its_folders_and_replaces_an_old_one(tmp_path: Path, where: str) -> None:
+    (tmp_path / "exists").mkdir()
+    target = tmp_path / where / "a.json"
+    files.write_new_file(target, b"a longer old text\n")
+    files.write_new_file(target, b"{}\n")
+    assert target.read_bytes() == b"{}\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.json"]
+
+
+@pytest.mark.parametrize("blocker", ["parent", "grandparent", "itself"])
+def test_a_new_file_fails_as_opening_it_did(tmp_path: Path, blocker: str) -> None:
+    """The errors of ``open_in_folder(path, "wb")`` (a file in a folder's place, a folder in the file's)."""
+    old_root, new_root = tmp_path / "old", tmp_path / "new"
+    rel = {"parent": Path("f", "a.json"), "grandparent": Path("f", "sub", "a.json"), "itself": Path("d")}[blocker]
+    for root in (old_root, new_root):
+        root.mkdir()
+        (root / "f").write_text("not a folder")
+        (root / "d").mkdir()
+    old = _error(lambda: files.open_in_folder(old_root / rel, "wb").close())
+    new = _error(lambda: files.write_new_file(new_root / rel, b"{}"))
+    assert new == (old[0], old[1].replace(str(old_root), str(new_root)))
+
+
 def test_json_sidecar_text_and_folders_are_those_of_atomic_path(tmp_path: Path) -> None:
     data = {"b": [1, 2.5, None], "a": {"z": "é", "y": True}}
     files.write_json_atomic(tmp_path / "new" / "deep" / "x.json", data)

@@ -19,6 +19,7 @@ __all__ = [
     "temp_path_for",
     "write_atomic",
     "write_json_atomic",
+    "write_new_file",
 ]
 
 
@@ -35,6 +36,30 @@ def open_in_folder(path: Path, mode: str) -> IO[Any]:
     except (FileNotFoundError, NotADirectoryError):
         path.parent.mkdir(parents=True, exist_ok=True)  # raises what it raised when it came first
         return open(path, mode)
+
+
+#: ``open(path, "w")``'s flags (a new file, or an old one emptied), close-on-exec as Python opens files.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` (made or emptied), making ``path``'s folder first if it is missing.
+
+    What ``open_in_folder(path, "wb")`` then ``write`` and ``close`` do, the
+    same errors, without Python's file objects around the descriptor (and
+    their ``fstat`` and ``isatty`` calls): a sidecar is one small write.
+    """
+    try:
+        fd = os.open(path, _NEW_FILE, 0o666)
+    except (FileNotFoundError, NotADirectoryError):
+        path.parent.mkdir(parents=True, exist_ok=True)  # raises what it raised when it came first
+        fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        view = memoryview(data)
+        while view:  # a regular file takes it in one write; a short one goes on where it stopped
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -91,8 +116,8 @@ def write_json_atomic(final: Path, data: Any) -> None:
         except BaseException:
             final.parent.mkdir(parents=True, exist_ok=True)  # as ever: the folder first, whatever fails next
             raise
-        with open_in_folder(tmp, "w") as fh:
-            fh.write(text)
+        # as text mode writes it: JSON text is ASCII, and line ends are the platform's
+        write_new_file(tmp, (text if os.linesep == "\n" else text.replace("\n", os.linesep)).encode("ascii"))
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(OSError):  # see atomic_path

@@ -175,7 +175,8 @@ def _finish_record(task: Any, result: CutResult, fmt: str, subtype: str, cut: st
     # a manifest ending in its own sink (AudioFileSink): that sink wrote the audio, task.output was not written
     own_sink = outputs is None and bool(result.sink_outputs) and result.output_size is None
     if outputs is None:  # the plain path wrote task.output (unless the pipeline's own sink did)
-        outputs = [] if own_sink else [file_record(task.output, result.output_frames, rate or 1)]
+        # the size: what the commit found on disk (streamfile._AtomicWriter.commit), not a second stat
+        outputs = [] if own_sink else [file_record(task.output, result.output_frames, rate or 1, result.output_size)]
     for o in outputs:
         if cut == "segments":
             a = o.pop("start_sample")

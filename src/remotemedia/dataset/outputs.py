@@ -124,5 +124,8 @@ def encode(path: Path, audio: np.ndarray, a: int, b: int, rate: int, channels: i
         raise StageError("write", exc) from exc
 
 
-def file_record(path: Path, frames: int, rate: int) -> dict[str, Any]:
-    return {"path": str(path), "size": path.stat().st_size, "frames": frames, "duration_s": t6(frames / rate)}
+def file_record(path: Path, frames: int, rate: int, size: int | None = None) -> dict[str, Any]:
+    """An output's entry in the sidecar; ``size``: its size in bytes when the writer already knows it
+    (it stat-ed the file when it committed it), else it is read from the file."""
+    size = path.stat().st_size if size is None else size
+    return {"path": str(path), "size": size, "frames": frames, "duration_s": t6(frames / rate)}

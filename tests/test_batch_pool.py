@@ -86,3 +86,24 @@ def test_forked_workers_leave_the_inherited_objects_out_of_their_collections(mon
     assert all(r.runtime["frozen"] > 1000 for r in results), [r.runtime for r in results]
     # ... and this process collects as before
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("poller", [True, False], ids=["poll-object", "conn.poll"])
+def test_what_is_in_a_workers_pipe_is_seen_as_conn_poll_sees_it(poller: bool) -> None:
+    """``_Worker.answered``: nothing, an answer, a dead worker's closed end, a closed pipe (OSError)."""
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    worker = workers._Worker(process=None, conn=ours)
+    if not poller:
+        worker._poller = None
+    assert worker.answered() is False is ours.poll()
+    theirs.send("answer")
+    assert worker.answered() is True is ours.poll()
+    assert ours.recv() == "answer"
+    assert worker.answered() is False
+    theirs.close()  # the worker died: the end of its pipe is there to read
+    assert worker.answered() is True is ours.poll()
+    with pytest.raises(EOFError):
+        ours.recv()
+    ours.close()
+    with pytest.raises(OSError):
+        worker.answered()

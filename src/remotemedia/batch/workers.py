@@ -29,6 +29,7 @@ import contextlib
 import gc
 import importlib
 import os
+import select
 import signal
 import sys
 import threading
@@ -94,6 +95,23 @@ class _Worker:
     conn: Connection
     # tasks sent and not answered yet, in order: the first is the one running
     tasks: collections.deque[FileTask] = field(default_factory=collections.deque)
+    # a poll object on the pipe, made once: ``conn.poll()`` builds a selector and registers the pipe per call
+    _poller: Any = None
+
+    def __post_init__(self) -> None:
+        if hasattr(select, "poll"):
+            with contextlib.suppress(OSError, ValueError):
+                self._poller = select.poll()
+                self._poller.register(self.conn.fileno(), select.POLLIN)
+
+    def answered(self) -> bool:
+        """True if something is in the pipe to read: an answer, or the end of a dead worker's pipe
+        (as ``conn.poll()``; raises OSError likewise once the pipe is closed)."""
+        if self._poller is None:
+            return self.conn.poll()
+        if self.conn.closed:
+            self.conn.poll()  # raises OSError: the handle is closed
+        return bool(self._poller.poll(0))
 
 
 def _context() -> Any:
@@ -195,7 +213,7 @@ class WorkerPool:
                 # every answer already in the pipe first: a worker may die after answering
                 while worker.tasks:
                     try:
-                        if not worker.conn.poll():
+                        if not worker.answered():
                             break
                         result: FileResult = worker.conn.recv()
                     except (EOFError, OSError):

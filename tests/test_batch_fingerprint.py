@@ -126,3 +126,27 @@ def test_resume_redoes_an_input_whose_head_changed_under_the_same_size_and_mtime
     assert (again.ok, again.skipped) == (1, 1)
     sidecar = json.loads((out / Path(good[0]).with_suffix(".wav.json")).read_text())
     assert fp.matches(victim, sidecar["input"])  # the redone file's sidecar describes the new bytes
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, 64 * 1024, 64 * 1024 + 1, 200 * 1024, BIG])
+def test_the_digest_is_that_of_the_spans_read_through_a_file_object(tmp_path: Path, size: int) -> None:
+    """Sidecars written before keep matching: the same bytes hashed, read with seek + read."""
+    import hashlib
+
+    path = _file(tmp_path / "a.bin", size, seed=size)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(size.to_bytes(8, "little"))
+    with open(path, "rb") as fh:
+        for offset, length in fp._spans(size):
+            fh.seek(offset)
+            digest.update(fh.read(length))
+    assert fp.fingerprint(path)["sampled_blake2b"] == digest.hexdigest()
+
+
+def test_a_folder_or_a_missing_file_fails_as_opening_it_does(tmp_path: Path) -> None:
+    for target in (tmp_path, tmp_path / "missing.wav"):
+        with pytest.raises(OSError) as ours:
+            fp.fingerprint(target)
+        with pytest.raises(OSError) as theirs:
+            open(target, "rb").close()
+        assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))

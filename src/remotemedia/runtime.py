@@ -186,6 +186,13 @@ def get_rust_runtime() -> ModuleType | None:
     return _select()[0]
 
 
+def chosen_native() -> bool | None:
+    """Whether this process has chosen the native core (True) or pure Python (False); None when
+    nothing has chosen yet. Chooses nothing, loads nothing, never raises."""
+    with _lock:
+        return None if _selected is None else _selected[0] is not None
+
+
 def _probe() -> tuple[str | None, ModuleType | None, str | None]:
     """(forced, module, reason) for the reports below; never raises."""
     try:

@@ -116,3 +116,25 @@ def test_a_run_writes_what_libsndfile_writes(
         assert len(theirs) > 44
         assert (tmp_path / "ours1" / name).read_bytes() == theirs
         assert (tmp_path / "ours0" / name).read_bytes() == theirs
+
+
+@pytest.mark.parametrize(("channels", "shape"), [(1, (10, 2)), (2, (10,)), (2, (10, 3)), (2, (0, 3)), (1, (2, 2, 2))])
+def test_a_block_of_another_shape_fails_as_in_soundfile(channels: int, shape: tuple[int, ...]) -> None:
+    block = np.zeros(shape, np.int16)
+    with (
+        io.BytesIO() as out,
+        sf.SoundFile(out, "w", 16000, channels, "PCM_16", format="WAV") as theirs,
+        pytest.raises(ValueError) as expected,
+    ):
+        theirs.write(block)
+    with io.BytesIO() as out:
+        ours = wav16.open_pcm16(out, 16000, channels)
+        assert ours is not None
+        with pytest.raises(ValueError) as caught:
+            ours.write(block)
+    assert str(caught.value) == str(expected.value)
+
+
+def test_a_one_column_block_is_mono(tmp_path: Path) -> None:
+    x = _frames(1, 100)
+    assert _by_wav16([x.reshape(100, 1)], 16000, 1) == _by_soundfile([x], 16000, 1)

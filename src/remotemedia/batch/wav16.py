@@ -76,6 +76,13 @@ class Pcm16Wav:
         """Append ``frames`` (int16, ``(frames,)`` or ``(frames, channels)``)."""
         if frames.dtype != np.int16:
             raise TypeError(f"16-bit PCM WAV takes int16 samples here, not {frames.dtype} (see batch/pcm16.py)")
+        # soundfile's own checks, with its words (a block of another channel count fails as it failed there)
+        if frames.ndim not in (1, 2):
+            why = "0 dimensions not supported" if frames.ndim < 1 else "too many dimensions"
+            raise ValueError(f"Invalid shape: {frames.shape!r} ({why})")
+        channels = 1 if frames.ndim == 1 else frames.shape[1]
+        if channels != self._channels:
+            raise ValueError(f"Invalid shape: {frames.shape!r} (Expected {self._channels} channels, got {channels})")
         frames = np.ascontiguousarray(frames)  # no copy for what pcm16 hands over
         if not frames.nbytes:
             return

@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 from typing import IO, Any
 
 from remotemedia.batch.job import FileResult
+
+
+@functools.cache
+def _bar_class() -> Any:
+    """tqdm's bar without the two things it would start beside the run.
+
+    - Its monitor thread (``monitor_interval = 0``): a thread in the run
+      makes its worker processes come from a fork server instead of a fork
+      of the run (batch/start_method.py): a fresh interpreter that imports
+      numpy, soundfile and the pipeline again, ~0.3 s more per run with the
+      bar on a terminal, the default at two workers or more.
+    - Its multiprocessing lock (tqdm's default write lock makes one, which
+      starts multiprocessing's resource-tracker process): only this
+      process's main thread draws the bar, so a thread lock is enough.
+    """
+    import threading
+
+    from tqdm import tqdm
+
+    class _Bar(tqdm):
+        monitor_interval = 0
+
+    _Bar.set_lock(threading.RLock())
+    return _Bar
 
 
 class Progress:
@@ -33,9 +58,11 @@ class Progress:
         self.start = time.perf_counter()
         self._bar: Any = None
         if mode == "bar":
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="file", file=self.stream, dynamic_ncols=True, smoothing=0.1)
+            # miniters=1: the display is checked at every file (tqdm still redraws at most every 0.1 s),
+            # which is what the monitor thread, left out, would otherwise restore after a slow file
+            self._bar = _bar_class()(
+                total=total, unit="file", file=self.stream, dynamic_ncols=True, smoothing=0.1, miniters=1
+            )
 
     def update(self, result: FileResult) -> None:
         """Account for one finished file."""

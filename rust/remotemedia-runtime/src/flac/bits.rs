@@ -139,27 +139,42 @@ impl<'a> Bits<'a> {
     }
 
     /// Fills `out` with Rice-coded signed values of parameter `k` (0 to 30):
-    /// the residual's hot loop. Most values fit in the buffer after one
-    /// refill and take one `leading_zeros`, two shifts and a zigzag.
+    /// the residual's hot loop. The reader's state lives in locals for the
+    /// loop (written back only around the rare slow path); most values fit
+    /// in the buffer after one refill and take one `leading_zeros`, a few
+    /// shifts and a zigzag.
     #[inline(always)]
     pub fn read_rice_block(&mut self, k: u32, out: &mut [i32]) -> Res<()> {
-        for slot in out.iter_mut() {
-            if self.avail < 32 {
-                self.refill();
+        let data = self.data;
+        let (mut buf, mut avail, mut pos) = (self.buf, self.avail, self.pos);
+        let mut i = 0;
+        while i < out.len() {
+            if avail < 32 && pos + 8 <= data.len() {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&data[pos..pos + 8]);
+                buf |= u64::from_be_bytes(word) >> avail;
+                let take = (63 - avail) >> 3;
+                pos += take as usize;
+                avail += take << 3;
             }
-            let lz = self.buf.leading_zeros();
+            // `| 1`: a zero buffer counts 63, not 64, and goes to the slow path below.
+            let lz = (buf | 1).leading_zeros();
             let used = lz + 1 + k;
-            if used <= self.avail {
-                let rest = self.buf << lz << 1;
-                let low = (rest >> (63 - k)) >> 1;
-                self.buf = rest << k;
-                self.avail -= used;
+            if used <= avail {
+                // used <= avail <= 63: one shift moves past the whole code.
+                let low = ((buf << lz << 1) >> (63 - k)) >> 1;
+                buf <<= used;
+                avail -= used;
                 let u = ((lz as u64) << k | low) as u32;
-                *slot = (u >> 1) as i32 ^ -((u & 1) as i32);
+                out[i] = (u >> 1) as i32 ^ -((u & 1) as i32);
             } else {
-                *slot = self.read_rice_slow(k)?;
+                (self.buf, self.avail, self.pos) = (buf, avail, pos);
+                out[i] = self.read_rice_slow(k)?;
+                (buf, avail, pos) = (self.buf, self.avail, self.pos);
             }
+            i += 1;
         }
+        (self.buf, self.avail, self.pos) = (buf, avail, pos);
         Ok(())
     }
 }

@@ -263,7 +263,7 @@ fn read_subframe(bits: &mut Bits, sbps: u32, buf: &mut [i32], coefs: &mut [i32; 
                 *c = bits.read_signed(precision)?;
             }
             read_residual(bits, order, buf)?;
-            restore_lpc(&coefs[..order], shift as u32, bps, precision, buf);
+            restore_lpc(&coefs[..order], shift as u32, bps, buf);
         }
         _ => return Err(Bad::Invalid("reserved subframe type")),
     }

@@ -45,19 +45,57 @@ pub fn restore_fixed(order: usize, buf: &mut [i32]) {
 }
 
 /// LPC of a fixed order `N` with 32-bit sums (the caller checked that they
-/// cannot overflow): the order is a constant, so the inner loop unrolls.
+/// cannot overflow): the order is a constant, so the loops unroll, and the
+/// history stays in registers (a vector load of samples just stored would
+/// stall on store forwarding).
 #[inline(always)]
 fn lpc32_n<const N: usize>(coefs: &[i32], shift: u32, buf: &mut [i32]) {
     let mut c = [0i32; N];
     c.copy_from_slice(&coefs[..N]);
-    for i in N..buf.len() {
-        let hist = &buf[i - N..i];
+    // h[j] = buf[i - 1 - j]: newest first, as the coefficients
+    let mut h = [0i32; N];
+    for (j, v) in h.iter_mut().enumerate() {
+        *v = buf[N - 1 - j];
+    }
+    for x in buf[N..].iter_mut() {
+        // The newest sample's product last: the chain from one sample to the
+        // next is one multiply and three adds/shifts, the rest runs alongside.
         let mut sum = 0i32;
-        for j in 0..N {
-            // coefs[0] weighs the newest sample
-            sum = sum.wrapping_add(c[j].wrapping_mul(hist[N - 1 - j]));
+        for j in (1..N).rev() {
+            sum = sum.wrapping_add(c[j].wrapping_mul(h[j]));
         }
-        buf[i] = buf[i].wrapping_add(sum >> shift);
+        sum = sum.wrapping_add(c[0].wrapping_mul(h[0]));
+        let v = x.wrapping_add(sum >> shift);
+        *x = v;
+        for j in (1..N).rev() {
+            h[j] = h[j - 1];
+        }
+        h[0] = v;
+    }
+}
+
+/// As [`lpc32_n`] with 64-bit sums.
+#[inline(always)]
+fn lpc64_n<const N: usize>(coefs: &[i32], shift: u32, buf: &mut [i32]) {
+    let mut c = [0i64; N];
+    for (d, &s) in c.iter_mut().zip(coefs) {
+        *d = s as i64;
+    }
+    let mut h = [0i64; N];
+    for (j, v) in h.iter_mut().enumerate() {
+        *v = buf[N - 1 - j] as i64;
+    }
+    for x in buf[N..].iter_mut() {
+        let mut sum = 0i64;
+        for j in 0..N {
+            sum = sum.wrapping_add(c[j].wrapping_mul(h[j]));
+        }
+        let v = x.wrapping_add((sum >> shift) as i32);
+        *x = v;
+        for j in (1..N).rev() {
+            h[j] = h[j - 1];
+        }
+        h[0] = v as i64;
     }
 }
 
@@ -83,17 +121,20 @@ fn lpc64(coefs: &[i32], shift: u32, buf: &mut [i32]) {
     }
 }
 
-/// LPC predictor with `coefs` (newest sample first, order 1 to 32), `shift`
-/// (0 to 31) for samples of `bps` bits and coefficients of `precision`
-/// bits. Sums are 32-bit when they cannot overflow (libFLAC's test:
-/// bps + precision + ceil(log2(order)) <= 32), 64-bit otherwise.
-pub fn restore_lpc(coefs: &[i32], shift: u32, bps: u32, precision: u32, buf: &mut [i32]) {
-    let order = coefs.len();
-    let log2_order = usize::BITS - (order - 1).leading_zeros();
-    if bps + precision + log2_order > 32 {
-        return lpc64(coefs, shift, buf);
+/// LPC predictor with `coefs` (newest sample first, order 1 to 32) and
+/// `shift` (0 to 31) for samples of `bps` bits. Sums are 32-bit when they
+/// cannot overflow for samples of that width (libFLAC's bound: the sum of
+/// the coefficients' magnitudes times the largest sample fits), else 64-bit.
+pub fn restore_lpc(coefs: &[i32], shift: u32, bps: u32, buf: &mut [i32]) {
+    let magnitude: u64 = coefs.iter().map(|&c| c.unsigned_abs() as u64).sum();
+    if magnitude << (bps - 1) > i32::MAX as u64 {
+        return match coefs.len() {
+            8 => lpc64_n::<8>(coefs, shift, buf),
+            12 => lpc64_n::<12>(coefs, shift, buf),
+            _ => lpc64(coefs, shift, buf),
+        };
     }
-    match order {
+    match coefs.len() {
         1 => lpc32_n::<1>(coefs, shift, buf),
         2 => lpc32_n::<2>(coefs, shift, buf),
         3 => lpc32_n::<3>(coefs, shift, buf),
@@ -145,7 +186,7 @@ mod tests {
                     let sum: i64 = (0..order).map(|j| coefs[j] as i64 * x[i - 1 - j] as i64).sum();
                     buf[i] = (x[i] as i64 - (sum >> 5)) as i32;
                 }
-                restore_lpc(&coefs, 5, bps, 7, &mut buf);
+                restore_lpc(&coefs, 5, bps, &mut buf);
                 assert_eq!(buf, x, "bps {bps}, order {order}");
             }
         }

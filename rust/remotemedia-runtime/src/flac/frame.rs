@@ -156,12 +156,13 @@ pub fn decode_frame(
     at: usize,
     info: &StreamInfo,
     chans: &mut [Vec<i32>],
+    bmi2: Option<crate::cpu::Bmi2Lzcnt>,
 ) -> Result<(Header, usize), FlacError> {
     let (h, start) = read_header(data, at, info)?;
     if h.block_size > info.max_block as usize {
         return Err(FlacError::new("frame longer than STREAMINFO's largest block", at));
     }
-    let mut bits = Bits::new(data, start);
+    let mut bits = Bits::new(data, start, bmi2);
     let mut coefs = [0i32; 32];
     for (c, chan) in chans.iter_mut().enumerate() {
         let side = matches!((h.assignment, c), (8, 1) | (9, 0) | (10, 1));

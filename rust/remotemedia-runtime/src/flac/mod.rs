@@ -179,11 +179,12 @@ pub fn decode<S: Sample>(
         block: block_frames,
     };
     let mut chans = vec![vec![0i32; info.max_block as usize]; channels];
+    let bmi2 = crate::cpu::Bmi2Lzcnt::detect();
     let mut t = 0usize;
     let mut index = 0u64;
     let mut variable: Option<bool> = None;
     while t < frames {
-        let (h, next) = frame::decode_frame(data, at, &info, &mut chans)?;
+        let (h, next) = frame::decode_frame(data, at, &info, &mut chans, bmi2)?;
         let expected_number = if h.variable { t as u64 } else { index };
         if *variable.get_or_insert(h.variable) != h.variable || h.number != expected_number {
             return Err(FlacError::new("frame out of sequence (a frame missing or repeated)", at).into());

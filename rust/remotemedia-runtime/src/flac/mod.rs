@@ -183,11 +183,16 @@ pub fn decode<S: Sample>(
     let mut t = 0usize;
     let mut index = 0u64;
     let mut variable: Option<bool> = None;
+    let mut fixed_size: Option<usize> = None;
     while t < frames {
         let (h, next) = frame::decode_frame(data, at, &info, &mut chans, bmi2)?;
         let expected_number = if h.variable { t as u64 } else { index };
         if *variable.get_or_insert(h.variable) != h.variable || h.number != expected_number {
             return Err(FlacError::new("frame out of sequence (a frame missing or repeated)", at).into());
+        }
+        let first_size = *fixed_size.get_or_insert(h.block_size);
+        if !h.variable && h.block_size != first_size && t + h.block_size != frames {
+            return Err(FlacError::new("block size changes inside a fixed-blocksize stream", at).into());
         }
         if t + h.block_size > frames {
             return Err(FlacError::new("the stream holds more frames than expected", at).into());

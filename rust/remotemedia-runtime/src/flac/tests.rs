@@ -128,6 +128,34 @@ fn subframe(w: &mut Writer, x: &[i32], bps: u32, coding: Coding, wasted: u32) {
 
 /// A stream of `chans` (planar) in frames of `block` frames, 16-bit.
 fn encode(chans: &[Vec<i32>], rate: u32, block: usize, coding: Coding, assignment: u32, wasted: u32) -> Vec<u8> {
+    encode_sizes(chans, rate, &[block], false, coding, assignment, wasted)
+}
+
+/// The frame or sample number as FLAC codes it (UTF-8's scheme, up to 36 bits).
+fn put_number(w: &mut Writer, v: u64) {
+    if v < 0x80 {
+        return w.put(8, v);
+    }
+    let n = (2..=7u32).find(|&n| v < 1u64 << (5 * n + 1)).unwrap();
+    let lead = (0xFF00u64 >> n) & 0xFF;
+    w.put(8, lead | (v >> (6 * (n - 1))));
+    for i in (0..n - 1).rev() {
+        w.put(8, 0x80 | ((v >> (6 * i)) & 0x3f));
+    }
+}
+
+/// As [`encode`], frame sizes taken from `sizes` in turn; `variable`: a
+/// variable-blocksize stream (frames numbered by their first sample).
+fn encode_sizes(
+    chans: &[Vec<i32>],
+    rate: u32,
+    sizes: &[usize],
+    variable: bool,
+    coding: Coding,
+    assignment: u32,
+    wasted: u32,
+) -> Vec<u8> {
+    let block = *sizes.iter().max().unwrap();
     let bps = 16u32;
     let frames = chans[0].len();
     let mut out = b"fLaC".to_vec();
@@ -146,19 +174,20 @@ fn encode(chans: &[Vec<i32>], rate: u32, block: usize, coding: Coding, assignmen
     out.extend_from_slice(&si.bytes);
     // A PADDING block, last.
     out.extend_from_slice(&[0x81, 0, 0, 5, 0, 0, 0, 0, 0]);
-    for (index, t) in (0..frames).step_by(block).enumerate() {
-        let n = block.min(frames - t);
+    let mut t = 0;
+    let mut index = 0;
+    while t < frames {
+        let n = sizes[index % sizes.len()].min(frames - t);
         let start = out.len();
         let mut w = Writer::default();
         w.put(15, 0b111111111111100);
-        w.put(1, 0);
+        w.put(1, variable as u64);
         w.put(4, 7); // 16-bit block size at the end
         w.put(4, 0); // rate from STREAMINFO
         w.put(4, assignment as u64);
         w.put(3, 4); // 16 bits
         w.put(1, 0);
-        assert!(index < 128);
-        w.put(8, index as u64);
+        put_number(&mut w, if variable { t as u64 } else { index as u64 });
         w.put(16, n as u64 - 1);
         let crc = crc8(&w.bytes);
         w.put(8, crc as u64);
@@ -179,6 +208,8 @@ fn encode(chans: &[Vec<i32>], rate: u32, block: usize, coding: Coding, assignmen
         out.extend_from_slice(&w.bytes);
         let crc = crc16(&out[start..]);
         out.extend_from_slice(&crc.to_be_bytes());
+        t += n;
+        index += 1;
     }
     out
 }
@@ -289,4 +320,21 @@ fn damaged_streams_are_refused_never_panic() {
             let _ = decode(&data, 2, 700, 333, &mut out);
         }
     }
+}
+
+#[test]
+fn variable_block_sizes_and_long_frame_numbers() {
+    let chans: Vec<Vec<i32>> = (0..2).map(|c| signal(40_000, c)).collect();
+    for variable in [false, true] {
+        let sizes: &[usize] = if variable { &[256, 100, 50, 300] } else { &[192] };
+        let data = encode_sizes(&chans, 48000, sizes, variable, Coding::Fixed(2), 10, 0);
+        let mut out = vec![0i16; 80_000];
+        decode(&data, 2, 40_000, 4800, &mut out).unwrap();
+        assert!(out == blocked(&chans, 4800), "variable {variable}");
+    }
+    // Frames of several sizes in a fixed-blocksize stream (numbered by frame) are refused.
+    let data = encode_sizes(&chans, 48000, &[256, 100], false, Coding::Fixed(1), 1, 0);
+    let mut out = vec![0i16; 80_000];
+    let err = decode(&data, 2, 40_000, 4800, &mut out).unwrap_err();
+    assert!(err.to_string().contains("block size changes"), "{err}");
 }

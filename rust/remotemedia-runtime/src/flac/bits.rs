@@ -169,6 +169,7 @@ impl<'a> Bits<'a> {
     #[inline(always)]
     fn rice_loop(&mut self, k: u32, out: &mut [i32]) -> Res<()> {
         let data = self.data;
+        let (top, stop) = (63 - k, 1u64 << k);
         let (mut buf, mut avail, mut pos) = (self.buf, self.avail, self.pos);
         let mut i = 0;
         while i < out.len() {
@@ -184,11 +185,12 @@ impl<'a> Bits<'a> {
             let lz = (buf | 1).leading_zeros();
             let used = lz + 1 + k;
             if used <= avail {
-                // used <= avail <= 63: one shift moves past the whole code.
-                let low = ((buf << lz << 1) >> (63 - k)) >> 1;
+                // used <= avail <= 63: one shift moves past the whole code. `stop_low` is
+                // the stop bit and the k low bits (2^k + low): u = q * 2^k + low.
+                let stop_low = (buf << lz) >> top;
                 buf <<= used;
                 avail -= used;
-                let u = ((lz as u64) << k | low) as u32;
+                let u = ((lz as u64) << k).wrapping_add(stop_low).wrapping_sub(stop) as u32;
                 out[i] = (u >> 1) as i32 ^ -((u & 1) as i32);
             } else {
                 (self.buf, self.avail, self.pos) = (buf, avail, pos);

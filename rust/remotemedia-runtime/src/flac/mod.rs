@@ -140,6 +140,25 @@ pub fn decode<S: Sample>(
     block_frames: usize,
     out: &mut [S],
 ) -> Result<StreamInfo, Error> {
+    decode_on(
+        data,
+        channels,
+        frames,
+        block_frames,
+        out,
+        crate::cpu::Bmi2Lzcnt::detect(),
+    )
+}
+
+/// [`decode`] with the Rice loop's copy chosen by the caller (tests run both).
+fn decode_on<S: Sample>(
+    data: &[u8],
+    channels: usize,
+    frames: u64,
+    block_frames: usize,
+    out: &mut [S],
+    bmi2: Option<crate::cpu::Bmi2Lzcnt>,
+) -> Result<StreamInfo, Error> {
     let (info, mut at) = meta::read_metadata(data)?;
     if info.channels as usize != channels {
         return Err(Error::InvalidArgument(format!(
@@ -179,7 +198,6 @@ pub fn decode<S: Sample>(
         block: block_frames,
     };
     let mut chans = vec![vec![0i32; info.max_block as usize]; channels];
-    let bmi2 = crate::cpu::Bmi2Lzcnt::detect();
     let mut t = 0usize;
     let mut index = 0u64;
     let mut variable: Option<bool> = None;

@@ -257,10 +257,13 @@ fn decodes_every_coding_and_channel_mode() {
                 let chans: Vec<Vec<i32>> = (0..nch).map(|c| signal(1000, c)).collect();
                 let data = encode(&chans, 16000, 256, coding, assignment, wasted);
                 for block in [1000, 300, 7] {
-                    let mut out = vec![0i16; 1000 * nch];
-                    let info = decode(&data, nch, 1000, block, &mut out).unwrap();
-                    assert_eq!(info.sample_rate, 16000);
-                    assert!(out == blocked(&chans, block), "assignment {assignment}, block {block}");
+                    // Both copies of the Rice loop: portable, and BMI2 where this CPU has it.
+                    for bmi2 in [None, crate::cpu::Bmi2Lzcnt::detect()] {
+                        let mut out = vec![0i16; 1000 * nch];
+                        let info = decode_on(&data, nch, 1000, block, &mut out, bmi2).unwrap();
+                        assert_eq!(info.sample_rate, 16000);
+                        assert!(out == blocked(&chans, block), "assignment {assignment}, block {block}");
+                    }
                 }
                 let mut wide = vec![0i32; 1000 * nch];
                 decode(&data, nch, 1000, 1000, &mut wide).unwrap();

@@ -274,6 +274,13 @@ def test_the_batch_reader_uses_the_decoder_only_where_it_applies(
         nativeflac.enabled()
 
 
+def test_the_hook_reads_the_stream_width_it_was_told(tmp_path: Path) -> None:
+    for subtype, bits in (("PCM_S8", 8), ("PCM_16", 16), ("PCM_24", 24)):
+        path = _write(tmp_path / f"{subtype}.flac", _signal("sine", 3000, 2, 16000), 16000, subtype)
+        assert nativeflac._stream_bits(path.read_bytes()) == bits
+    assert nativeflac._stream_bits(b"ID3" + bytes(40)) == 0
+
+
 def test_the_size_bound_is_the_read_aheads() -> None:
     assert nativeflac.MAX_SAMPLES == readahead.MAX_SAMPLES
 

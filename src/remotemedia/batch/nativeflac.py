@@ -32,8 +32,15 @@ ENV = "REMOTEMEDIA_NATIVE_FLAC"
 #: Largest file decoded natively (samples over all channels): batch/readahead.py's MAX_SAMPLES,
 #: 16 MiB as int16. A longer file streams block by block through libsndfile.
 MAX_SAMPLES = 8 * 1024 * 1024
-# FLAC subtypes as libsndfile names them whose samples int16 holds exactly.
-_SUBTYPES = frozenset({"PCM_16", "PCM_S8"})
+# FLAC subtypes as libsndfile names them whose samples int16 holds exactly, with their bits per sample.
+_SUBTYPES = {"PCM_16": 16, "PCM_S8": 8}
+
+
+def _stream_bits(data: bytes) -> int:
+    """Bits per sample in the STREAMINFO of a stream that starts with ``fLaC`` (0 if it does not)."""
+    if len(data) < 26 or data[:4] != b"fLaC" or data[4] & 0x7F != 0:
+        return 0
+    return ((data[20] & 1) << 4 | data[21] >> 4) + 1
 
 
 def enabled() -> bool:
@@ -79,6 +86,8 @@ def blocks(f: Any, frames: int, dtype: str) -> list[np.ndarray] | None:
             if os.fstat(fh.fileno()).st_size > 4 * MAX_SAMPLES + (1 << 20):
                 return None
             data = fh.read()
+        if _stream_bits(data) != _SUBTYPES[f.subtype]:
+            return None  # libsndfile's subtype for another width (or an ID3 tag first): its own reading
         result: list[np.ndarray] = ks.decode_flac(data, f.channels, f.frames, frames)
         return result
     except Exception:  # refused (ValueError) or anything else: libsndfile reads it, as before

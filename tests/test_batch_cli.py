@@ -161,7 +161,12 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("env", "value"),
-    [("REMOTEMEDIA_THREADS", "-2"), ("REMOTEMEDIA_READ_AHEAD", "yes"), ("REMOTEMEDIA_WRITE_BEHIND", "2")],
+    [
+        ("REMOTEMEDIA_THREADS", "-2"),
+        ("REMOTEMEDIA_READ_AHEAD", "yes"),
+        ("REMOTEMEDIA_WRITE_BEHIND", "2"),
+        ("REMOTEMEDIA_NATIVE_FLAC", "yes"),
+    ],
 )
 def test_a_bad_setting_refuses_the_run_before_any_work(tmp_path: Path, env: str, value: str) -> None:
     make_collection(tmp_path / "in", n_good=1, bad=False)

@@ -228,6 +228,25 @@ int32_t rm_chain_set_timing(rm_chain *h, int32_t on);
  * setting. */
 int32_t rm_chain_set_threads(rm_chain *h, uint32_t threads);
 
+/* ---- FLAC decoding ----------------------------------------------------- */
+
+/* Decodes the whole FLAC stream held in data (len bytes: the file's bytes,
+ * an ID3v2 prefix allowed), which must hold `channels` channels and
+ * `frames` frames (STREAMINFO's count, when set, must agree). format
+ * RM_FORMAT_I16 takes 4- to 16-bit streams, each value shifted left by
+ * 16 - bits (as libsndfile reads them as int16); RM_FORMAT_I32 takes 4- to
+ * 24-bit streams, raw values. out (out_len = frames * channels samples of
+ * format) receives blocks of block_frames frames one after another, each
+ * planar: channel 0's frames of the block, then channel 1's, ... (the last
+ * block shorter), i.e. each block is a C-contiguous (channels, n) array.
+ * Anything not decoded exactly (bad CRC-8/CRC-16, reserved code, a stream
+ * cut short, a frame out of sequence, a sample beyond the bit width, other
+ * counts than expected) returns RM_ERR_INVALID_ARGUMENT with the reason;
+ * out is then partly written. Bytes after the last frame are ignored. */
+int32_t rm_flac_decode(const uint8_t *data, size_t len, uint32_t channels,
+                       uint64_t frames, size_t block_frames, void *out,
+                       int32_t format, size_t out_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,26 @@ impl Avx2Fma {
     }
 }
 
+/// Proof that this CPU runs BMI2 and LZCNT instructions (the FLAC
+/// decoder's Rice loop: shifts by a register and leading-zero counts
+/// without the baseline's extra moves and zero test).
+#[derive(Clone, Copy, Debug)]
+pub struct Bmi2Lzcnt(());
+
+impl Bmi2Lzcnt {
+    /// A token when the CPU supports BMI2 and LZCNT, else `None`.
+    #[inline]
+    pub fn detect() -> Option<Bmi2Lzcnt> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("bmi2") && std::arch::is_x86_feature_detected!("lzcnt") {
+                return Some(Bmi2Lzcnt(()));
+            }
+        }
+        None
+    }
+}
+
 /// True when the AVX2 and FMA code paths may run on this CPU (kernels
 /// that dispatch should hold an [`Avx2Fma`] instead of this flag).
 #[inline]

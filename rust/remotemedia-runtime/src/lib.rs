@@ -25,6 +25,7 @@ pub mod convert;
 pub mod cpu;
 pub mod error;
 mod ffi;
+pub mod flac;
 pub mod resample;
 pub mod vad;
 

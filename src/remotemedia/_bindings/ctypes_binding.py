@@ -435,3 +435,22 @@ class Chain:
     def process_events(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, tuple[tuple[int, int], ...]]:
         y, flags = self._call(x, False)
         return y, flags, self.events()
+
+
+def _flac_decode(data: Any, channels: int, frames: int, block_frames: int, out: np.ndarray, fmt: str) -> None:
+    raw = np.frombuffer(data, dtype=np.uint8)  # no copy; the buffer's length is checked by numpy
+    code, dtype = _FORMATS[fmt]
+    op = _ptr(out, dtype, "out")
+    st = _lib.rm_flac_decode(int(raw.ctypes.data), raw.size, channels, frames, block_frames, op, code, out.size)
+    if st:
+        _fail(st)
+
+
+def flac_decode_i16(data: Any, channels: int, frames: int, block_frames: int, out: np.ndarray) -> None:
+    """Decode a whole FLAC stream (its bytes) into ``out``, blocks of ``block_frames`` frames, each planar."""
+    _flac_decode(data, channels, frames, block_frames, out, "i16")
+
+
+def flac_decode_i32(data: Any, channels: int, frames: int, block_frames: int, out: np.ndarray) -> None:
+    """As :func:`flac_decode_i16`, raw values of up to 24 bits in int32."""
+    _flac_decode(data, channels, frames, block_frames, out, "i32")

@@ -82,6 +82,11 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rm_chain_events": (c.c_int32, [c.c_void_p, c.POINTER(c.c_int64), c.c_size_t, _SIZE_P]),
     "rm_chain_set_timing": (c.c_int32, [c.c_void_p, c.c_int32]),
     "rm_chain_set_threads": (c.c_int32, [c.c_void_p, c.c_uint32]),
+    # FLAC decoding
+    "rm_flac_decode": (
+        c.c_int32,
+        [c.c_void_p, c.c_size_t, c.c_uint32, c.c_uint64, c.c_size_t, c.c_void_p, c.c_int32, c.c_size_t],
+    ),
 }
 
 

@@ -82,3 +82,5 @@ cdef extern from "remotemedia_runtime.h" nogil:
     int32_t rm_chain_events(rm_chain *h, int64_t *out, size_t cap, size_t *n)
     int32_t rm_chain_set_timing(rm_chain *h, int32_t on)
     int32_t rm_chain_set_threads(rm_chain *h, uint32_t threads)
+
+    int32_t rm_flac_decode(const uint8_t *data, size_t len, uint32_t channels, uint64_t frames, size_t block_frames, void *out, int32_t format, size_t out_len)

@@ -11,7 +11,7 @@ the same names with the same signatures. Declarations of the header are in
 below.
 """
 
-from libc.stdint cimport int16_t, int32_t, uint32_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, uint8_t, uint32_t, uint64_t
 from remotemedia._bindings.cython_abi cimport *
 
 from remotemedia._bindings.status import raise_for_status
@@ -49,3 +49,4 @@ include "cython_resample.pxi"
 include "cython_vad.pxi"
 include "cython_chain.pxi"
 include "cython_chain_push.pxi"
+include "cython_flac.pxi"

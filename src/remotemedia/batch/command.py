@@ -41,8 +41,8 @@ exit status:
   2    bad arguments or a refused run (unknown preset, bad manifest, -o that
        is a file, holds an input or cannot be written, output collisions
        with --on-collision error, --max-attempts 0, a bad REMOTEMEDIA_RUNTIME,
-       REMOTEMEDIA_THREADS, REMOTEMEDIA_READ_AHEAD or REMOTEMEDIA_WRITE_BEHIND,
-       unreachable --dask scheduler)
+       REMOTEMEDIA_THREADS, REMOTEMEDIA_READ_AHEAD, REMOTEMEDIA_WRITE_BEHIND or
+       REMOTEMEDIA_NATIVE_FLAC, unreachable --dask scheduler)
   3    nothing to do: the inputs hold no audio file
   4    OUTDIR is in use by another run
   130  interrupted (Ctrl-C); 143: terminated (SIGTERM). The summary says

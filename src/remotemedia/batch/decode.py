@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from remotemedia.batch import nativeflac
+
 # File subtypes whose samples int16 holds exactly.
 _INT16_EXACT = frozenset({"PCM_16", "PCM_S8", "PCM_U8"})
 
@@ -54,8 +56,13 @@ def planar_blocks(f: Any, frames: int, dtype: str) -> Iterator[np.ndarray]:
     """Blocks of up to ``frames`` frames from an open ``soundfile.SoundFile``, planar.
 
     Raises whatever libsndfile raises for a corrupt or truncated body
-    (callers wrap it as a read error).
+    (callers wrap it as a read error). FLAC read as int16 is decoded by the
+    native core when it can (batch/nativeflac.py: the same samples).
     """
+    native = nativeflac.blocks(f, frames, dtype)
+    if native is not None:
+        yield from native
+        return
     mono = f.channels == 1
     while True:
         block = f.read(frames, dtype=dtype, always_2d=not mono)

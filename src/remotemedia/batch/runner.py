@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from remotemedia.batch import preflight, presets, readahead
+from remotemedia.batch import nativeflac, preflight, presets, readahead
 from remotemedia.batch.collisions import ON_COLLISION, Planned, plan_outputs
 from remotemedia.batch.discover import scan
 from remotemedia.batch.files import remove_stale_temporaries, write_json_atomic
@@ -176,8 +176,8 @@ def run_batch(
     FileNotFoundError, ValueError
         Bad inputs, pipeline or options (before any file is processed);
         among them ``OutputInsideInputsError``, ``OutputCollisionError``
-        (batch/preflight.py), and a bad ``REMOTEMEDIA_READ_AHEAD`` or
-        ``REMOTEMEDIA_WRITE_BEHIND``.
+        (batch/preflight.py), and a bad ``REMOTEMEDIA_READ_AHEAD``,
+        ``REMOTEMEDIA_WRITE_BEHIND`` or ``REMOTEMEDIA_NATIVE_FLAC``.
     OutputLockedError
         Another run is using ``outdir``.
     BatchInterrupted
@@ -197,6 +197,7 @@ def run_batch(
     from remotemedia.batch import writebehind
 
     writebehind.enabled(0, 0)  # and a bad REMOTEMEDIA_WRITE_BEHIND
+    nativeflac.enabled()  # and a bad REMOTEMEDIA_NATIVE_FLAC
     resolve_threads(None)  # and a bad REMOTEMEDIA_THREADS (every file would fail alike)
     manifest = pipeline if isinstance(pipeline, dict) else presets.load(pipeline)
     spans: list[Any] = []

@@ -53,10 +53,40 @@ class KernelSet:
     _resampler_core: ResamplerCoreFactory = field(repr=False)
     _vad: VadStreamFactory | None = field(default=None, repr=False)
     _chain_core: Any = field(default=None, repr=False)
+    _flac: Any = field(default=None, repr=False)
 
     def convert(self, x: Any, to: Any) -> np.ndarray:
         """Convert PCM samples to "i16", "i32" or "f32"; see kernels.convert."""
         return convert_with(self._convert, x, to)
+
+    @property
+    def decodes_flac(self) -> bool:
+        """True if this set has a FLAC decoder (the Rust core's; numpy has none: callers read with soundfile)."""
+        return self._flac is not None
+
+    def decode_flac(self, data: Any, channels: int, frames: int, block_frames: int) -> list[np.ndarray]:
+        """A whole 4- to 16-bit FLAC stream (the file's bytes) as int16 blocks of ``block_frames`` frames.
+
+        Each block is planar and C-contiguous: ``(channels, n)``, or 1-D
+        for mono; samples narrower than 16 bits are shifted up, as
+        libsndfile reads them as int16. The stream must hold exactly
+        ``channels`` channels and ``frames`` frames.
+
+        Raises
+        ------
+        ValueError
+            The stream is not one the decoder reads exactly (damaged,
+            truncated, counts other than expected, wider than 16 bits,
+            a feature it does not take); read the file with soundfile.
+        RuntimeUnavailableError
+            This set has no FLAC decoder (see :attr:`decodes_flac`).
+        """
+        if self._flac is None:
+            raise RuntimeUnavailableError(f"kernel set {self.name!r} has no FLAC decoder; read FLAC with soundfile")
+        if channels < 1 or frames < 0 or block_frames < 1:
+            raise ValueError(f"decode_flac: channels {channels}, frames {frames}, block_frames {block_frames}")
+        result: list[np.ndarray] = self._flac(data, channels, frames, block_frames)
+        return result
 
     def resample(self, x: Any, in_rate: Any, out_rate: Any, quality: Any = DEFAULT_QUALITY) -> np.ndarray:
         """Resample in one shot (delay-compensated, ``ceil(n * out / in)`` frames).
@@ -119,6 +149,7 @@ def _python_set() -> KernelSet:
 def _rust_set(binding: ModuleType) -> KernelSet:
     from remotemedia.kernels.rust import convert, resample
     from remotemedia.kernels.rust.chain import make_chain
+    from remotemedia.kernels.rust.flac import make_flac_decode
     from remotemedia.kernels.rust.vad import make_vad
 
     one_shot, core = resample.make_resample(binding)
@@ -130,6 +161,7 @@ def _rust_set(binding: ModuleType) -> KernelSet:
         _resampler_core=core,
         _vad=make_vad(binding),  # exclusive: make_vad's streams refuse a second thread
         _chain_core=make_chain(binding) if hasattr(binding, "Chain") else None,
+        _flac=make_flac_decode(binding) if hasattr(binding, "flac_decode_i16") else None,
     )
 
 

@@ -5,6 +5,7 @@
 mod chain;
 mod convert;
 mod exclusive;
+mod flac;
 mod resample;
 mod vad;
 

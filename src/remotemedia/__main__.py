@@ -1,5 +1,5 @@
 """``python -m remotemedia``: the command line."""
 
-from remotemedia.cli import main
+from remotemedia.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -124,5 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def entry() -> NoReturn:
+    """The ``remotemedia`` program: :func:`main`, then the process ends without the interpreter's
+    teardown (remotemedia/_quick_exit.py: 20-40 ms less per command)."""
+    from remotemedia._quick_exit import end
+
+    end(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

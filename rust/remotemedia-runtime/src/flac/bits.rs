@@ -169,7 +169,7 @@ impl<'a> Bits<'a> {
     #[inline(always)]
     fn rice_loop(&mut self, k: u32, out: &mut [i32]) -> Res<()> {
         let data = self.data;
-        let (top, stop) = (63 - k, 1u64 << k);
+        let stop = 1u64 << k;
         let (mut buf, mut avail, mut pos) = (self.buf, self.avail, self.pos);
         let mut i = 0;
         while i < out.len() {
@@ -177,17 +177,18 @@ impl<'a> Bits<'a> {
                 let mut word = [0u8; 8];
                 word.copy_from_slice(&data[pos..pos + 8]);
                 buf |= u64::from_be_bytes(word) >> avail;
-                let take = (63 - avail) >> 3;
-                pos += take as usize;
-                avail += take << 3;
+                // Whole bytes up to 56 to 63 bits: 7 - avail / 8 bytes taken (avail < 32).
+                pos += 7 - (avail >> 3) as usize;
+                avail |= 56;
             }
             // `| 1`: a zero buffer counts 63, not 64, and goes to the slow path below.
             let lz = (buf | 1).leading_zeros();
             let used = lz + 1 + k;
             if used <= avail {
-                // used <= avail <= 63: one shift moves past the whole code. `stop_low` is
-                // the stop bit and the k low bits (2^k + low): u = q * 2^k + low.
-                let stop_low = (buf << lz) >> top;
+                // used <= avail <= 63: one shift moves past the whole code. `stop_low`, the
+                // code's top `used` bits, is the stop bit and the k low bits (2^k + low):
+                // u = q * 2^k + low. (`& 63`: the shift by 64 - used, which is 1 to 63.)
+                let stop_low = buf >> (used.wrapping_neg() & 63);
                 buf <<= used;
                 avail -= used;
                 let u = ((lz as u64) << k).wrapping_add(stop_low).wrapping_sub(stop) as u32;

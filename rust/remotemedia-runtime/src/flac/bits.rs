@@ -171,36 +171,44 @@ impl<'a> Bits<'a> {
         let data = self.data;
         let stop = 1u64 << k;
         let (mut buf, mut avail, mut pos) = (self.buf, self.avail, self.pos);
-        let mut i = 0;
-        while i < out.len() {
-            if avail < 32 && pos + 8 <= data.len() {
+        // Two values per refill: a refill leaves 56 to 63 bits, which holds two
+        // codes of the usual lengths; a code that does not fit takes the slow path.
+        let mut pairs = out.chunks_exact_mut(2);
+        for pair in &mut pairs {
+            if pos + 8 <= data.len() {
+                // Unconditional: with avail already 56 or more no byte is taken and
+                // the OR writes the bits the buffer already holds (see the module doc).
                 let mut word = [0u8; 8];
                 word.copy_from_slice(&data[pos..pos + 8]);
                 buf |= u64::from_be_bytes(word) >> avail;
-                // Whole bytes up to 56 to 63 bits: 7 - avail / 8 bytes taken (avail < 32).
+                // Whole bytes up to 56 to 63 bits: 7 - avail / 8 bytes taken.
                 pos += 7 - (avail >> 3) as usize;
                 avail |= 56;
             }
-            // `| 1`: a zero buffer counts 63, not 64, and goes to the slow path below.
-            let lz = (buf | 1).leading_zeros();
-            let used = lz + 1 + k;
-            if used <= avail {
-                // used <= avail <= 63: one shift moves past the whole code. `stop_low`, the
-                // code's top `used` bits, is the stop bit and the k low bits (2^k + low):
-                // u = q * 2^k + low. (`& 63`: the shift by 64 - used, which is 1 to 63.)
-                let stop_low = buf >> (used.wrapping_neg() & 63);
-                buf <<= used;
-                avail -= used;
-                let u = ((lz as u64) << k).wrapping_add(stop_low).wrapping_sub(stop) as u32;
-                out[i] = (u >> 1) as i32 ^ -((u & 1) as i32);
-            } else {
-                (self.buf, self.avail, self.pos) = (buf, avail, pos);
-                out[i] = self.read_rice_slow(k)?;
-                (buf, avail, pos) = (self.buf, self.avail, self.pos);
+            for slot in pair.iter_mut() {
+                // `| 1`: a zero buffer counts 63, not 64, and goes to the slow path below.
+                let lz = (buf | 1).leading_zeros();
+                let used = lz + 1 + k;
+                if used <= avail {
+                    // used <= avail <= 63: one shift moves past the whole code. `stop_low`, the
+                    // code's top `used` bits, is the stop bit and the k low bits (2^k + low):
+                    // u = q * 2^k + low. (`& 63`: the shift by 64 - used, which is 1 to 63.)
+                    let stop_low = buf >> (used.wrapping_neg() & 63);
+                    buf <<= used;
+                    avail -= used;
+                    let u = ((lz as u64) << k).wrapping_add(stop_low).wrapping_sub(stop) as u32;
+                    *slot = (u >> 1) as i32 ^ -((u & 1) as i32);
+                } else {
+                    (self.buf, self.avail, self.pos) = (buf, avail, pos);
+                    *slot = self.read_rice_slow(k)?;
+                    (buf, avail, pos) = (self.buf, self.avail, self.pos);
+                }
             }
-            i += 1;
         }
         (self.buf, self.avail, self.pos) = (buf, avail, pos);
+        for slot in pairs.into_remainder() {
+            *slot = self.read_rice_slow(k)?;
+        }
         Ok(())
     }
 }

@@ -47,30 +47,44 @@ pub fn restore_fixed(order: usize, buf: &mut [i32]) {
 /// LPC of a fixed order `N` with 32-bit sums (the caller checked that they
 /// cannot overflow): the order is a constant, so the loops unroll, and the
 /// history stays in registers (a vector load of samples just stored would
-/// stall on store forwarding).
+/// stall on store forwarding). The samples go `N` at a time through a ring of
+/// the last `N`: within a group every ring index is a constant, so the
+/// history never moves from register to register.
 #[inline(always)]
 fn lpc32_n<const N: usize>(coefs: &[i32], shift: u32, buf: &mut [i32]) {
     let mut c = [0i32; N];
     c.copy_from_slice(&coefs[..N]);
-    // h[j] = buf[i - 1 - j]: newest first, as the coefficients
-    let mut h = [0i32; N];
-    for (j, v) in h.iter_mut().enumerate() {
-        *v = buf[N - 1 - j];
+    // ring[t]: the sample N - t places before the group's first (before the
+    // first group: the warm-up samples, oldest first).
+    let mut ring = [0i32; N];
+    ring.copy_from_slice(&buf[..N]);
+    let mut groups = buf[N..].chunks_exact_mut(N);
+    for group in &mut groups {
+        for (t, x) in group.iter_mut().enumerate() {
+            // The sample j + 1 places back is ring[(t + N - 1 - j) % N]: this
+            // group's own (already written) or the previous group's. The newest
+            // sample's product last: the chain from one sample to the next is one
+            // multiply and three adds/shifts, the rest runs alongside.
+            let mut sum = 0i32;
+            for j in (1..N).rev() {
+                sum = sum.wrapping_add(c[j].wrapping_mul(ring[(t + N - 1 - j) % N]));
+            }
+            sum = sum.wrapping_add(c[0].wrapping_mul(ring[(t + N - 1) % N]));
+            let v = x.wrapping_add(sum >> shift);
+            *x = v;
+            ring[t] = v;
+        }
     }
-    for x in buf[N..].iter_mut() {
-        // The newest sample's product last: the chain from one sample to the
-        // next is one multiply and three adds/shifts, the rest runs alongside.
+    // The last few samples (fewer than N), from the ring in the same way.
+    for (t, x) in groups.into_remainder().iter_mut().enumerate() {
         let mut sum = 0i32;
         for j in (1..N).rev() {
-            sum = sum.wrapping_add(c[j].wrapping_mul(h[j]));
+            sum = sum.wrapping_add(c[j].wrapping_mul(ring[(t + N - 1 - j) % N]));
         }
-        sum = sum.wrapping_add(c[0].wrapping_mul(h[0]));
+        sum = sum.wrapping_add(c[0].wrapping_mul(ring[(t + N - 1) % N]));
         let v = x.wrapping_add(sum >> shift);
         *x = v;
-        for j in (1..N).rev() {
-            h[j] = h[j - 1];
-        }
-        h[0] = v;
+        ring[t] = v;
     }
 }
 

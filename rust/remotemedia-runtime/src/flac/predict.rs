@@ -6,39 +6,50 @@
 //! a corrupt one must not panic; its samples are refused later by the range
 //! check or its CRC-16.
 
-/// FIXED predictor of `order` 0 to 4 (the caller checks the order).
+/// FIXED predictor of `order` 0 to 4 (the caller checks the order). The
+/// history is kept in locals: reading back the sample just stored would wait
+/// on store forwarding.
 pub fn restore_fixed(order: usize, buf: &mut [i32]) {
-    let n = buf.len();
+    if order == 0 || buf.len() <= order {
+        return;
+    }
+    let (warm, rest) = buf.split_at_mut(order);
     match order {
-        0 => {}
         1 => {
-            for i in 1..n {
-                buf[i] = buf[i].wrapping_add(buf[i - 1]);
+            let mut a = warm[0];
+            for x in rest.iter_mut() {
+                a = x.wrapping_add(a);
+                *x = a;
             }
         }
         2 => {
-            for i in 2..n {
-                let p = buf[i - 1].wrapping_mul(2).wrapping_sub(buf[i - 2]);
-                buf[i] = buf[i].wrapping_add(p);
+            let (mut b, mut a) = (warm[0], warm[1]);
+            for x in rest.iter_mut() {
+                let v = x.wrapping_add(a.wrapping_mul(2).wrapping_sub(b));
+                (b, a) = (a, v);
+                *x = v;
             }
         }
         3 => {
-            for i in 3..n {
-                let p = buf[i - 1]
-                    .wrapping_sub(buf[i - 2])
-                    .wrapping_mul(3)
-                    .wrapping_add(buf[i - 3]);
-                buf[i] = buf[i].wrapping_add(p);
+            let (mut c, mut b, mut a) = (warm[0], warm[1], warm[2]);
+            for x in rest.iter_mut() {
+                let p = a.wrapping_sub(b).wrapping_mul(3).wrapping_add(c);
+                let v = x.wrapping_add(p);
+                (c, b, a) = (b, a, v);
+                *x = v;
             }
         }
         _ => {
-            for i in 4..n {
-                let p = buf[i - 1]
-                    .wrapping_add(buf[i - 3])
+            let (mut d, mut c, mut b, mut a) = (warm[0], warm[1], warm[2], warm[3]);
+            for x in rest.iter_mut() {
+                let p = a
+                    .wrapping_add(c)
                     .wrapping_mul(4)
-                    .wrapping_sub(buf[i - 2].wrapping_mul(6))
-                    .wrapping_sub(buf[i - 4]);
-                buf[i] = buf[i].wrapping_add(p);
+                    .wrapping_sub(b.wrapping_mul(6))
+                    .wrapping_sub(d);
+                let v = x.wrapping_add(p);
+                (d, c, b, a) = (c, b, a, v);
+                *x = v;
             }
         }
     }

@@ -169,37 +169,58 @@ impl<'a> Bits<'a> {
     #[inline(always)]
     fn rice_loop(&mut self, k: u32, out: &mut [i32]) -> Res<()> {
         let data = self.data;
-        let (top, stop) = (63 - k, 1u64 << k);
+        let stop = 1u64 << k;
         let (mut buf, mut avail, mut pos) = (self.buf, self.avail, self.pos);
-        let mut i = 0;
-        while i < out.len() {
-            if avail < 32 && pos + 8 <= data.len() {
+        // Four values per refill: a refill leaves 56 to 63 bits, which holds four
+        // codes of the usual lengths; a code that does not fit refills again, and
+        // one longer than the buffer (or at the data's end) takes the slow path.
+        let mut groups = out.chunks_exact_mut(4);
+        for group in &mut groups {
+            if pos + 8 <= data.len() {
+                // Unconditional: with avail already 56 or more no byte is taken and
+                // the OR writes the bits the buffer already holds (see the module doc).
                 let mut word = [0u8; 8];
                 word.copy_from_slice(&data[pos..pos + 8]);
                 buf |= u64::from_be_bytes(word) >> avail;
-                let take = (63 - avail) >> 3;
-                pos += take as usize;
-                avail += take << 3;
+                // Whole bytes up to 56 to 63 bits: 7 - avail / 8 bytes taken.
+                pos += 7 - (avail >> 3) as usize;
+                avail |= 56;
             }
-            // `| 1`: a zero buffer counts 63, not 64, and goes to the slow path below.
-            let lz = (buf | 1).leading_zeros();
-            let used = lz + 1 + k;
-            if used <= avail {
-                // used <= avail <= 63: one shift moves past the whole code. `stop_low` is
-                // the stop bit and the k low bits (2^k + low): u = q * 2^k + low.
-                let stop_low = (buf << lz) >> top;
+            for slot in group.iter_mut() {
+                // `| 1`: a zero buffer counts 63, not 64, and goes to the slow path below.
+                let mut lz = (buf | 1).leading_zeros();
+                let mut used = lz + 1 + k;
+                if used > avail {
+                    if pos + 8 <= data.len() {
+                        let mut word = [0u8; 8];
+                        word.copy_from_slice(&data[pos..pos + 8]);
+                        buf |= u64::from_be_bytes(word) >> avail;
+                        pos += 7 - (avail >> 3) as usize;
+                        avail |= 56;
+                        lz = (buf | 1).leading_zeros();
+                        used = lz + 1 + k;
+                    }
+                    if used > avail {
+                        (self.buf, self.avail, self.pos) = (buf, avail, pos);
+                        *slot = self.read_rice_slow(k)?;
+                        (buf, avail, pos) = (self.buf, self.avail, self.pos);
+                        continue;
+                    }
+                }
+                // used <= avail <= 63: one shift moves past the whole code. `stop_low`, the
+                // code's top `used` bits, is the stop bit and the k low bits (2^k + low):
+                // u = q * 2^k + low. (`& 63`: the shift by 64 - used, which is 1 to 63.)
+                let stop_low = buf >> (used.wrapping_neg() & 63);
                 buf <<= used;
                 avail -= used;
                 let u = ((lz as u64) << k).wrapping_add(stop_low).wrapping_sub(stop) as u32;
-                out[i] = (u >> 1) as i32 ^ -((u & 1) as i32);
-            } else {
-                (self.buf, self.avail, self.pos) = (buf, avail, pos);
-                out[i] = self.read_rice_slow(k)?;
-                (buf, avail, pos) = (self.buf, self.avail, self.pos);
+                *slot = (u >> 1) as i32 ^ -((u & 1) as i32);
             }
-            i += 1;
         }
         (self.buf, self.avail, self.pos) = (buf, avail, pos);
+        for slot in groups.into_remainder() {
+            *slot = self.read_rice_slow(k)?;
+        }
         Ok(())
     }
 }
@@ -246,6 +267,54 @@ mod tests {
         assert_eq!(r.byte_pos(), 2);
         let mut r = Bits::new(&[0u8; 3], 0, None);
         assert_eq!(r.read_unary(), Err(Truncated));
+    }
+
+    #[test]
+    fn rice_block_equals_one_code_at_a_time() {
+        // Every parameter, group remainders of 0 to 3, codes longer than a refill
+        // (the zero-heavy bytes) and data that ends inside the block: the block
+        // read gives the values, the bit position and the error of the careful
+        // one-code reader.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let data: Vec<u8> = (0..600)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if i % 97 < 9 {
+                    0
+                } else {
+                    (x >> 24) as u8
+                }
+            })
+            .collect();
+        for k in 0..=30 {
+            for n in [1usize, 2, 3, 4, 5, 6, 7, 9, 63, 200, 201, 202, 203, 5000] {
+                for bmi2 in [None, crate::cpu::Bmi2Lzcnt::detect()] {
+                    let mut a = Bits::new(&data, 1, bmi2);
+                    let mut b = Bits::new(&data, 1, None);
+                    let mut va = vec![0i32; n];
+                    let ra = a.read_rice_block(k, &mut va);
+                    let mut vb = vec![0i32; n];
+                    let mut rb = Ok(());
+                    for v in vb.iter_mut() {
+                        match b.read_rice_slow(k) {
+                            Ok(u) => *v = u,
+                            Err(e) => {
+                                rb = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    assert_eq!(ra, rb, "k {k} n {n}");
+                    if ra.is_ok() {
+                        assert_eq!(va, vb, "k {k} n {n}");
+                        assert_eq!(a.pos * 8 - a.avail as usize, b.pos * 8 - b.avail as usize);
+                        assert_eq!(a.read(13), b.read(13), "k {k} n {n}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

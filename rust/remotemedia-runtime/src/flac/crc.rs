@@ -1,7 +1,7 @@
 //! The two checksums of a FLAC frame: CRC-8 over the header (polynomial
 //! 0x07) and CRC-16 over the whole frame (polynomial 0x8005), both MSB first
-//! with a zero start value. The CRC-16 runs slicing-by-8 (eight tables, eight
-//! bytes a step): it covers every byte of the stream, so it must be cheap.
+//! with a zero start value. The CRC-16 runs slicing-by-16 (sixteen tables,
+//! sixteen bytes a step): it covers every byte of the stream, so it must be cheap.
 
 const fn crc8_table() -> [u8; 256] {
     let mut table = [0u8; 256];
@@ -19,8 +19,8 @@ const fn crc8_table() -> [u8; 256] {
     table
 }
 
-const fn crc16_tables() -> [[u16; 256]; 8] {
-    let mut t = [[0u16; 256]; 8];
+const fn crc16_tables() -> [[u16; 256]; 16] {
+    let mut t = [[0u16; 256]; 16];
     let mut i = 0;
     while i < 256 {
         let mut c = (i as u16) << 8;
@@ -34,7 +34,7 @@ const fn crc16_tables() -> [[u16; 256]; 8] {
     }
     // t[s][i]: the CRC of byte i followed by s zero bytes.
     let mut s = 1;
-    while s < 8 {
+    while s < 16 {
         let mut i = 0;
         while i < 256 {
             let prev = t[s - 1][i];
@@ -47,7 +47,7 @@ const fn crc16_tables() -> [[u16; 256]; 8] {
 }
 
 static CRC8: [u8; 256] = crc8_table();
-static CRC16: [[u16; 256]; 8] = crc16_tables();
+static CRC16: [[u16; 256]; 16] = crc16_tables();
 
 /// CRC-8 of `data` (a frame header).
 pub fn crc8(data: &[u8]) -> u8 {
@@ -57,18 +57,15 @@ pub fn crc8(data: &[u8]) -> u8 {
 /// CRC-16 of `data` (a whole frame up to its CRC field).
 pub fn crc16(data: &[u8]) -> u16 {
     let mut crc: u16 = 0;
-    let mut chunks = data.chunks_exact(8);
+    let mut chunks = data.chunks_exact(16);
     for c in &mut chunks {
         let hi = (crc >> 8) as u8 ^ c[0];
         let lo = (crc & 0xff) as u8 ^ c[1];
-        crc = CRC16[7][hi as usize]
-            ^ CRC16[6][lo as usize]
-            ^ CRC16[5][c[2] as usize]
-            ^ CRC16[4][c[3] as usize]
-            ^ CRC16[3][c[4] as usize]
-            ^ CRC16[2][c[5] as usize]
-            ^ CRC16[1][c[6] as usize]
-            ^ CRC16[0][c[7] as usize];
+        let mut x = CRC16[15][hi as usize] ^ CRC16[14][lo as usize];
+        for (t, &b) in CRC16[..14].iter().rev().zip(&c[2..]) {
+            x ^= t[b as usize];
+        }
+        crc = x;
     }
     for &b in chunks.remainder() {
         crc = (crc << 8) ^ CRC16[0][((crc >> 8) as u8 ^ b) as usize];

@@ -6,39 +6,50 @@
 //! a corrupt one must not panic; its samples are refused later by the range
 //! check or its CRC-16.
 
-/// FIXED predictor of `order` 0 to 4 (the caller checks the order).
+/// FIXED predictor of `order` 0 to 4 (the caller checks the order). The
+/// history is kept in locals: reading back the sample just stored would wait
+/// on store forwarding.
 pub fn restore_fixed(order: usize, buf: &mut [i32]) {
-    let n = buf.len();
+    if order == 0 || buf.len() <= order {
+        return;
+    }
+    let (warm, rest) = buf.split_at_mut(order);
     match order {
-        0 => {}
         1 => {
-            for i in 1..n {
-                buf[i] = buf[i].wrapping_add(buf[i - 1]);
+            let mut a = warm[0];
+            for x in rest.iter_mut() {
+                a = x.wrapping_add(a);
+                *x = a;
             }
         }
         2 => {
-            for i in 2..n {
-                let p = buf[i - 1].wrapping_mul(2).wrapping_sub(buf[i - 2]);
-                buf[i] = buf[i].wrapping_add(p);
+            let (mut b, mut a) = (warm[0], warm[1]);
+            for x in rest.iter_mut() {
+                let v = x.wrapping_add(a.wrapping_mul(2).wrapping_sub(b));
+                (b, a) = (a, v);
+                *x = v;
             }
         }
         3 => {
-            for i in 3..n {
-                let p = buf[i - 1]
-                    .wrapping_sub(buf[i - 2])
-                    .wrapping_mul(3)
-                    .wrapping_add(buf[i - 3]);
-                buf[i] = buf[i].wrapping_add(p);
+            let (mut c, mut b, mut a) = (warm[0], warm[1], warm[2]);
+            for x in rest.iter_mut() {
+                let p = a.wrapping_sub(b).wrapping_mul(3).wrapping_add(c);
+                let v = x.wrapping_add(p);
+                (c, b, a) = (b, a, v);
+                *x = v;
             }
         }
         _ => {
-            for i in 4..n {
-                let p = buf[i - 1]
-                    .wrapping_add(buf[i - 3])
+            let (mut d, mut c, mut b, mut a) = (warm[0], warm[1], warm[2], warm[3]);
+            for x in rest.iter_mut() {
+                let p = a
+                    .wrapping_add(c)
                     .wrapping_mul(4)
-                    .wrapping_sub(buf[i - 2].wrapping_mul(6))
-                    .wrapping_sub(buf[i - 4]);
-                buf[i] = buf[i].wrapping_add(p);
+                    .wrapping_sub(b.wrapping_mul(6))
+                    .wrapping_sub(d);
+                let v = x.wrapping_add(p);
+                (d, c, b, a) = (c, b, a, v);
+                *x = v;
             }
         }
     }
@@ -47,9 +58,52 @@ pub fn restore_fixed(order: usize, buf: &mut [i32]) {
 /// LPC of a fixed order `N` with 32-bit sums (the caller checked that they
 /// cannot overflow): the order is a constant, so the loops unroll, and the
 /// history stays in registers (a vector load of samples just stored would
-/// stall on store forwarding).
+/// stall on store forwarding). The samples go `N` at a time through a ring of
+/// the last `N`: within a group every ring index is a constant, so the
+/// history never moves from register to register.
 #[inline(always)]
 fn lpc32_n<const N: usize>(coefs: &[i32], shift: u32, buf: &mut [i32]) {
+    let mut c = [0i32; N];
+    c.copy_from_slice(&coefs[..N]);
+    // ring[t]: the sample N - t places before the group's first (before the
+    // first group: the warm-up samples, oldest first).
+    let mut ring = [0i32; N];
+    ring.copy_from_slice(&buf[..N]);
+    let mut groups = buf[N..].chunks_exact_mut(N);
+    for group in &mut groups {
+        for (t, x) in group.iter_mut().enumerate() {
+            // The sample j + 1 places back is ring[(t + N - 1 - j) % N]: this
+            // group's own (already written) or the previous group's. The newest
+            // sample's product last: the chain from one sample to the next is one
+            // multiply and three adds/shifts, the rest runs alongside.
+            let mut sum = 0i32;
+            for j in (1..N).rev() {
+                sum = sum.wrapping_add(c[j].wrapping_mul(ring[(t + N - 1 - j) % N]));
+            }
+            sum = sum.wrapping_add(c[0].wrapping_mul(ring[(t + N - 1) % N]));
+            let v = x.wrapping_add(sum >> shift);
+            *x = v;
+            ring[t] = v;
+        }
+    }
+    // The last few samples (fewer than N), from the ring in the same way.
+    for (t, x) in groups.into_remainder().iter_mut().enumerate() {
+        let mut sum = 0i32;
+        for j in (1..N).rev() {
+            sum = sum.wrapping_add(c[j].wrapping_mul(ring[(t + N - 1 - j) % N]));
+        }
+        sum = sum.wrapping_add(c[0].wrapping_mul(ring[(t + N - 1) % N]));
+        let v = x.wrapping_add(sum >> shift);
+        *x = v;
+        ring[t] = v;
+    }
+}
+
+/// The history moved one place per sample (the ring below costs more for
+/// order 1, where there is nothing to move, and 11-12, too large to unroll
+/// the ring well: callgrind over pink noise encoded at each maximum order).
+#[inline(always)]
+fn lpc32_shift_n<const N: usize>(coefs: &[i32], shift: u32, buf: &mut [i32]) {
     let mut c = [0i32; N];
     c.copy_from_slice(&coefs[..N]);
     // h[j] = buf[i - 1 - j]: newest first, as the coefficients
@@ -58,8 +112,6 @@ fn lpc32_n<const N: usize>(coefs: &[i32], shift: u32, buf: &mut [i32]) {
         *v = buf[N - 1 - j];
     }
     for x in buf[N..].iter_mut() {
-        // The newest sample's product last: the chain from one sample to the
-        // next is one multiply and three adds/shifts, the rest runs alongside.
         let mut sum = 0i32;
         for j in (1..N).rev() {
             sum = sum.wrapping_add(c[j].wrapping_mul(h[j]));
@@ -135,7 +187,7 @@ pub fn restore_lpc(coefs: &[i32], shift: u32, bps: u32, buf: &mut [i32]) {
         };
     }
     match coefs.len() {
-        1 => lpc32_n::<1>(coefs, shift, buf),
+        1 => lpc32_shift_n::<1>(coefs, shift, buf),
         2 => lpc32_n::<2>(coefs, shift, buf),
         3 => lpc32_n::<3>(coefs, shift, buf),
         4 => lpc32_n::<4>(coefs, shift, buf),
@@ -145,8 +197,8 @@ pub fn restore_lpc(coefs: &[i32], shift: u32, bps: u32, buf: &mut [i32]) {
         8 => lpc32_n::<8>(coefs, shift, buf),
         9 => lpc32_n::<9>(coefs, shift, buf),
         10 => lpc32_n::<10>(coefs, shift, buf),
-        11 => lpc32_n::<11>(coefs, shift, buf),
-        12 => lpc32_n::<12>(coefs, shift, buf),
+        11 => lpc32_shift_n::<11>(coefs, shift, buf),
+        12 => lpc32_shift_n::<12>(coefs, shift, buf),
         _ => lpc32_any(coefs, shift, buf),
     }
 }

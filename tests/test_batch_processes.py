@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Enough work that a run is still mid-way when a test acts on it, even on a loaded machine.
-N_FILES = 40
+N_FILES = 80  # enough work that a test stops the run mid-way before it ends, on a fast machine too
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,7 @@ def test_resume_skips_complete_outputs_and_redoes_changed_ones(tmp_path: Path) -
 
 
 def test_kill_9_then_resume_completes_everything_once(tmp_path: Path) -> None:
-    good = make_collection(tmp_path / "in", n_good=16, seconds=15.0, bad=False)
+    good = make_collection(tmp_path / "in", n_good=40, seconds=15.0, bad=False)  # a kill lands mid-run
     reference = tmp_path / "ref"
     assert run_cli("in", "-o", str(reference), "--workers", "2", cwd=tmp_path).returncode == 0
     expected = outputs(reference)

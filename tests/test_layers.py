@@ -21,7 +21,7 @@ PKG = Path(remotemedia.__file__).resolve().parent
 # Bottom up. A component is the first path element under remotemedia/
 # (a subpackage, or a module without ".py").
 LAYERS: list[set[str]] = [
-    {"_version", "_build_info", "_lazy", "errors"},
+    {"_version", "_build_info", "_lazy", "_quick_exit", "errors"},
     {"_bindings"},
     {"runtime"},
     {"kernels"},

@@ -72,31 +72,31 @@ fn lpc32_n<const N: usize>(coefs: &[i32], shift: u32, buf: &mut [i32]) {
     let mut groups = buf[N..].chunks_exact_mut(N);
     for group in &mut groups {
         for (t, x) in group.iter_mut().enumerate() {
-            // The sample j + 1 places back is ring[(t + N - 1 - j) % N]: this
-            // group's own (already written) or the previous group's. The newest
-            // sample's product last: the chain from one sample to the next is one
-            // multiply and three adds/shifts, the rest runs alongside.
-            let mut sum = 0i32;
-            for j in (1..N).rev() {
-                sum = sum.wrapping_add(c[j].wrapping_mul(ring[(t + N - 1 - j) % N]));
-            }
-            sum = sum.wrapping_add(c[0].wrapping_mul(ring[(t + N - 1) % N]));
-            let v = x.wrapping_add(sum >> shift);
-            *x = v;
-            ring[t] = v;
+            ring_step(&c, &mut ring, t, shift, x);
         }
     }
     // The last few samples (fewer than N), from the ring in the same way.
     for (t, x) in groups.into_remainder().iter_mut().enumerate() {
-        let mut sum = 0i32;
-        for j in (1..N).rev() {
-            sum = sum.wrapping_add(c[j].wrapping_mul(ring[(t + N - 1 - j) % N]));
-        }
-        sum = sum.wrapping_add(c[0].wrapping_mul(ring[(t + N - 1) % N]));
-        let v = x.wrapping_add(sum >> shift);
-        *x = v;
-        ring[t] = v;
+        ring_step(&c, &mut ring, t, shift, x);
     }
+}
+
+/// One sample of [`lpc32_n`]: the residual `x` becomes the sample, stored
+/// in place and at `ring[t]`. The sample j + 1 places back is
+/// `ring[(t + N - 1 - j) % N]`: this group's own (already written) or the
+/// previous group's. The newest sample's product comes last: the chain from
+/// one sample to the next is one multiply and three adds/shifts, the rest
+/// runs alongside.
+#[inline(always)]
+fn ring_step<const N: usize>(c: &[i32; N], ring: &mut [i32; N], t: usize, shift: u32, x: &mut i32) {
+    let mut sum = 0i32;
+    for j in (1..N).rev() {
+        sum = sum.wrapping_add(c[j].wrapping_mul(ring[(t + N - 1 - j) % N]));
+    }
+    sum = sum.wrapping_add(c[0].wrapping_mul(ring[(t + N - 1) % N]));
+    let v = x.wrapping_add(sum >> shift);
+    *x = v;
+    ring[t] = v;
 }
 
 /// The history moved one place per sample (the ring below costs more for
